@@ -1,0 +1,151 @@
+/*
+ * The broker interface: the only way host code reaches an exchange.
+ *
+ * A broker is a table of functions plus an opaque context. Every call
+ * returns 0 or a negative hydra_err; failures are classified
+ * (HYDRA_ETRANSIENT, HYDRA_EREJECTED, HYDRA_EAUTH, HYDRA_EMALFORMED, or
+ * HYDRA_ENOTFOUND where a lookup found nothing) and described in *err. No
+ * call aborts the process. Implementations: sim.c (embedded exchange,
+ * default) and alpaca.c.
+ *
+ * Units: prices in dollars, qty in shares / coins / contracts, times in UTC
+ * ms. Output arrays are caller-owned with a capacity; an answer that does
+ * not fit is HYDRA_EFULL (never truncated silently).
+ */
+#ifndef HYDRA_BROKER_H
+#define HYDRA_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hydra/types.h>
+
+typedef struct hydra_broker_err {
+    int code;          /* the returned hydra_err */
+    int http_status;   /* 0 when not HTTP */
+    char msg[256];     /* what failed and why; never contains a credential */
+} hydra_broker_err;
+
+typedef struct hydra_account {
+    double cash;
+    double equity;         /* cash + marked positions */
+    double buying_power;
+    double last_equity;    /* equity at the previous trading day's close */
+    int active;            /* status ACTIVE */
+    int trading_blocked;   /* trading_blocked || account_blocked || trade_suspended_by_user */
+} hydra_account;
+
+typedef struct hydra_broker_position {
+    char symbol[48];       /* crypto as "BTC/USD" (normalised), options as OCC */
+    unsigned asset_class;
+    double qty;            /* negative for short */
+    double avg_entry_price;
+    double current_price;
+    double market_value;
+    double unrealized_pl;
+} hydra_broker_position;
+
+typedef enum hydra_broker_order_status {
+    HYDRA_BOS_NEW = 1,          /* accepted, pending_new, new, held, ... (working) */
+    HYDRA_BOS_PARTIALLY_FILLED = 2,
+    HYDRA_BOS_FILLED = 3,
+    HYDRA_BOS_CANCELED = 4,
+    HYDRA_BOS_EXPIRED = 5,
+    HYDRA_BOS_REJECTED = 6,
+    HYDRA_BOS_REPLACED = 7
+} hydra_broker_order_status;
+
+typedef struct hydra_order_request {
+    char client_order_id[49];
+    char symbol[48];
+    unsigned asset_class;
+    int side, type, tif;
+    double qty;            /* exactly one of qty and notional > 0 */
+    double notional;
+    double limit_price;    /* for limit orders */
+} hydra_order_request;
+
+typedef struct hydra_order {
+    char id[64];           /* broker's order id */
+    char client_order_id[49];
+    char symbol[48];
+    unsigned asset_class;
+    int side, type, tif;
+    double qty, notional, limit_price;
+    int status;            /* hydra_broker_order_status */
+    double filled_qty;
+    double filled_avg_price;
+    double fee;            /* fees charged so far (0 when the broker does not say) */
+    int64_t submitted_ms, filled_ms;
+} hydra_order;
+
+typedef struct hydra_quote {
+    char symbol[48];
+    double price;          /* last trade */
+    int64_t t_ms;
+} hydra_quote;
+
+typedef struct hydra_option_quote {
+    char symbol[32];       /* OCC */
+    char underlying[16];
+    int is_call;
+    double strike;
+    int expiry_yyyymmdd;
+    double bid, ask, last;
+    double iv, delta, gamma, theta, vega;
+    int multiplier;
+} hydra_option_quote;
+
+typedef struct hydra_market_clock {
+    int64_t now_ms;
+    int is_open;           /* regular equity session */
+    int64_t next_open_ms, next_close_ms;
+} hydra_market_clock;
+
+typedef struct hydra_broker_ops {
+    const char *name; /* "sim", "alpaca" */
+    int (*account)(void *ctx, hydra_account *out, hydra_broker_err *err);
+    int (*positions)(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,
+                     hydra_broker_err *err);
+    int (*open_orders)(void *ctx, hydra_order *out, size_t cap, size_t *n, hydra_broker_err *err);
+    /* The broker's answer to a submission (usually not yet filled). */
+    int (*submit)(void *ctx, const hydra_order_request *req, hydra_order *out,
+                  hydra_broker_err *err);
+    /* HYDRA_ENOTFOUND when no order has that client_order_id. */
+    int (*order_by_client_id)(void *ctx, const char *cid, hydra_order *out, hydra_broker_err *err);
+    int (*cancel_all)(void *ctx, hydra_broker_err *err);
+    /* Cancels open orders, then submits orders closing every position. */
+    int (*close_all)(void *ctx, hydra_broker_err *err);
+    /* Latest trade for each symbol, in one request where the API allows. out[i] answers symbols[i]. */
+    int (*latest_prices)(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
+                         hydra_broker_err *err);
+    /* Up to `limit` most recent completed bars of `timeframe_s` seconds, oldest first. */
+    int (*bars)(void *ctx, const char *symbol, int timeframe_s, size_t limit, hydra_bar *out,
+                size_t *n, hydra_broker_err *err);
+    /* Contracts with quotes and greeks for an underlying, expiring within max_dte days. */
+    int (*option_chain)(void *ctx, const char *underlying, int max_dte, hydra_option_quote *out,
+                        size_t cap, size_t *n, hydra_broker_err *err);
+    int (*clock)(void *ctx, hydra_market_clock *out, hydra_broker_err *err);
+    void (*destroy)(void *ctx);
+} hydra_broker_ops;
+
+typedef struct hydra_broker {
+    const hydra_broker_ops *ops;
+    void *ctx;
+} hydra_broker;
+
+/* Fills *err (code and formatted message) and returns code. */
+int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Asset class of a symbol by its form: "BTC/USD" crypto, OCC option, else equity. */
+unsigned hydra_symbol_asset_class(const char *symbol);
+
+/* OCC symbol parts. Returns 0 or HYDRA_EINVAL. root >= 7 bytes. */
+int hydra_occ_parse(const char *occ, char *root, size_t rootsz, int *expiry_yyyymmdd, int *is_call,
+                    double *strike);
+/* Formats an OCC symbol, e.g. ("SPY", 20260116, 1, 480.0) -> "SPY260116C00480000". */
+int hydra_occ_format(const char *root, int expiry_yyyymmdd, int is_call, double strike, char *out,
+                     size_t outsz);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * The gates every intent passes before it can reach the broker.
+ *
+ * Pure functions over a snapshot of the facts (no I/O), so each gate is
+ * testable on its own and the loop reads as a list of decisions. A rejection
+ * names the gate and the numbers that failed it; it is logged and never
+ * reaches the broker.
+ *
+ * Entry gates, in order: symbol_declared, quantity_valid, limit_price_sane,
+ * daily_loss, trades_per_day, concurrent_positions, orders_per_minute,
+ * open_risk (the order's risk = notional x stop-loss distance, or the whole
+ * notional without a stop), notional_cap, buying_power (cash beyond the
+ * reserve). Sizes are capped down to fit open_risk, notional_cap and
+ * buying_power before those gates reject ("the host still caps them"):
+ * whole shares for limit or non-day equity orders, whole contracts for
+ * options, fractional otherwise.
+ *
+ * Exit gates: symbol_held (the bot holds it), quantity_valid (capped to the
+ * held quantity), limit_price_sane. Exits are never blocked by budgets,
+ * counters or halts: reducing risk is always allowed.
+ */
+#ifndef HYDRA_GATES_H
+#define HYDRA_GATES_H
+
+#include <stddef.h>
+
+#include <hydra/plugin.h>
+
+#include "config.h"
+#include "state.h"
+
+typedef struct hydra_gate_facts {
+    const hydra_bot_cfg *bot;
+    const hydra_budget *budget;          /* NULL: no budget (entries refused) */
+    const hydra_bot_day *day;            /* today's counters */
+    int positions_open;                  /* this bot's open positions */
+    double open_risk_used;               /* dollars at risk in this bot's open positions */
+    int orders_last_minute;              /* all bots, journal */
+    int max_orders_per_minute;
+    double last_price;                   /* of the intent's symbol; <= 0 or NaN = unknown */
+    double multiplier;                   /* 100 for options, else 1 */
+    double spendable_cash;               /* hydra_portfolio_spendable_cash() */
+    double max_notional_per_order;
+    double max_limit_distance_pct;
+    int symbol_known;                    /* declared by the bot, or an option offered in its chain */
+    double held_qty;                     /* the bot's position in the symbol (exits) */
+} hydra_gate_facts;
+
+typedef struct hydra_gate_result {
+    int pass;          /* 1: send it (possibly resized); 0: rejected */
+    char gate[32];     /* the gate that rejected, or "" */
+    char detail[256];  /* numbers that decided */
+    int resized;       /* 1 if qty/notional were capped */
+} hydra_gate_result;
+
+/* Checks (and may resize) an entry intent. */
+void hydra_gates_entry(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_result *r);
+/* Checks (and may cap) an exit intent. */
+void hydra_gates_exit(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_result *r);
+
+/* Dollars at risk for an order of `notional` under the bot's stop loss. */
+double hydra_gates_order_risk(const hydra_bot_cfg *bot, double notional);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * The JSONL decision log (logs/app.jsonl).
+ *
+ * One JSON object per line, built with jansson:
+ *   {"ts":"2026-11-21T13:04:05.123Z","level":"info","event":"gate_reject",
+ *    "tick":42,"bot_id":"mom_AAPL", ...the event's fields}
+ * `ts` is wall-clock UTC with milliseconds. When the engine clock is
+ * simulated, `t` carries the engine (data) time in the same format.
+ *
+ * Each line is written with one write(2) on an O_APPEND descriptor, so lines
+ * from several processes never interleave. The file rotates daily (UTC date
+ * of ts) to app.YYYY-MM-DD.jsonl beside it; `keep_files` rotated files are
+ * kept. Every registered secret is replaced by "[REDACTED]" wherever it
+ * appears in a line. A failed write sets a sticky failure flag that the
+ * health monitor reads: no trading without an audit trail.
+ */
+#ifndef HYDRA_LOG_H
+#define HYDRA_LOG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+
+typedef struct hydra_log hydra_log;
+
+/* Opens (creating the directory's file, not the directory) for appending. */
+int hydra_log_open(const char *path, int keep_files, hydra_log **out, char *err, size_t errsz);
+void hydra_log_close(hydra_log *lg);
+
+/* Registers a value that must never appear in the log (copied). Empty strings are ignored. */
+void hydra_log_add_secret(hydra_log *lg, const char *secret);
+/* The tick number stamped on following lines (0 = none). */
+void hydra_log_set_tick(hydra_log *lg, uint64_t tick);
+/* The engine clock; when simulated, lines carry `t` (engine time). May be NULL. */
+void hydra_log_set_clock(hydra_log *lg, const hydra_clock *clock);
+/* Lines below this level are dropped (backtests use WARN for trades-only). */
+void hydra_log_set_min_level(hydra_log *lg, int level);
+/* Also echo each line to stderr (tests, debugging). */
+void hydra_log_set_echo(hydra_log *lg, int on);
+
+/*
+ * Writes one line. `fields` (may be NULL) is an object whose members are
+ * appended; the reference is stolen. bot_id may be NULL. Returns 0 or
+ * HYDRA_EIO.
+ */
+int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot_id, json_t *fields);
+
+/*
+ * The same with the fields given as a jansson json_pack format, e.g.
+ *   hydra_log_pack(lg, HYDRA_LOG_INFO, "exitbot_ok", NULL, "{s:f,s:f}", "equity", eq, "pnl", pnl);
+ * A pack error is itself logged as event "log_pack_error".
+ */
+int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id,
+                   const char *fmt, ...);
+
+/* 1 while every write has succeeded; 0 after a failure (sticky until reopen). */
+int hydra_log_healthy(const hydra_log *lg);
+/* Lines written since open (for tests and status). */
+uint64_t hydra_log_lines(const hydra_log *lg);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Data series: the bars the simulated exchange replays and backtests
+ * run on.
+ *
+ * Real series come from CSV files in data/ (see data/README.md). The reader
+ * handles both layouts found there (Date,Time,O,H,L,C,... and
+ * Date,O,H,L,C,...; ISO "YYYY-MM-DDTHH:MM:SS.mmm" datetimes), CRLF line
+ * ends, and a header that does not match the rows (the rows decide). A bad
+ * row is an error naming the file and line: never a silent skip.
+ *
+ * A symbol with no real series may use a generated one: geometric Brownian
+ * motion from a fixed seed, so every run sees the same prices. Generated
+ * series are labelled as such wherever they are shown.
+ */
+#ifndef HYDRA_SERIES_H
+#define HYDRA_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hydra/types.h>
+
+typedef struct hydra_series {
+    char symbol[48];
+    char source[512];   /* "data/orcl-1995-2014.txt" or "generated: gbm seed=42 ..." */
+    int generated;      /* 1 for a generated series */
+    int daily;          /* 1 when the file has dates only (bars stamped at session open) */
+    hydra_bar *bars;    /* ascending t_ms; duplicates are kept in file order */
+    size_t n, cap;
+} hydra_series;
+
+/*
+ * Loads a CSV file. Timestamps are wall times in zone `tz` (NULL or "" =
+ * the market zone); date-only rows are stamped at `daily_open_min` minutes
+ * after local midnight. Returns 0, or HYDRA_EIO / HYDRA_EINVAL with
+ * "path:line: what is wrong" in err.
+ */
+int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, int daily_open_min,
+                          hydra_series *out, char *err, size_t errsz);
+
+/*
+ * A deterministic generated series: n bars of step_ms from t0_ms, geometric
+ * Brownian motion with the given daily drift and volatility (percent), from
+ * `seed`. The same arguments always give the same bars, on every machine.
+ */
+int hydra_series_generate(const char *symbol, uint64_t seed, double start_price,
+                          double drift_pct_per_day, double vol_pct_per_day, int64_t t0_ms,
+                          int64_t step_ms, size_t n, hydra_series *out);
+
+/* Appends one bar (the series owns its array). */
+int hydra_series_push(hydra_series *s, const hydra_bar *bar);
+void hydra_series_free(hydra_series *s);
+
+/* Index of the last bar with t_ms <= t, or -1 if none. Binary search. */
+long hydra_series_index_at(const hydra_series *s, int64_t t);
+
+#endif

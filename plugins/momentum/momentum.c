@@ -1,0 +1,1 @@
+#include <hydra/plugin.h>

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hydra builds and tests with (run as root on
+# Debian 12). Skips apt entirely when everything is already present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config tzdata
+  libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
+  libcmocka-dev libmicrohttpd-dev libseccomp-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: need root to install packages (run with sudo)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
