@@ -1,1 +1,281 @@
+#define _GNU_SOURCE
 #include "clock.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "error.h"
+
+static char g_tz_name[64] = "UTC";
+
+void hydra_clock_init_wall(hydra_clock *c)
+{
+    c->simulated = 0;
+    c->sim_now_ms = 0;
+}
+
+void hydra_clock_init_sim(hydra_clock *c, int64_t start_ms)
+{
+    c->simulated = 1;
+    c->sim_now_ms = start_ms;
+}
+
+int64_t hydra_clock_now_ms(const hydra_clock *c)
+{
+    if (c != NULL && c->simulated)
+        return c->sim_now_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hydra_clock_set(hydra_clock *c, int64_t now_ms)
+{
+    if (c == NULL || !c->simulated)
+        return -1;
+    c->sim_now_ms = now_ms;
+    return 0;
+}
+
+int64_t hydra_monotonic_ms(void)
+{
+    return hydra_monotonic_us() / 1000;
+}
+
+int64_t hydra_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A zone is valid when the tz database has a TZif file for it. The name is
+ * checked first so it can never escape the database directory.
+ */
+int hydra_tz_valid(const char *iana)
+{
+    if (iana == NULL || iana[0] == '\0' || iana[0] == '/' || strlen(iana) >= 64 ||
+        strstr(iana, "..") != NULL)
+        return 0;
+    for (const char *p = iana; *p; p++)
+        if (!isalnum((unsigned char)*p) && strchr("/_-+", *p) == NULL)
+            return 0;
+    const char *dir = getenv("TZDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/usr/share/zoneinfo";
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, iana);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    char magic[4] = {0};
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return got == 4 && memcmp(magic, "TZif", 4) == 0;
+}
+
+int hydra_tz_set(const char *iana)
+{
+    if (!hydra_tz_valid(iana))
+        return HYDRA_EINVAL;
+    snprintf(g_tz_name, sizeof g_tz_name, "%s", iana);
+    setenv("TZ", g_tz_name, 1);
+    tzset();
+    return 0;
+}
+
+const char *hydra_tz_name(void)
+{
+    return g_tz_name;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
+{
+    time_t t = (time_t)floor_div(utc_ms, 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    out->year = tm.tm_year + 1900;
+    out->month = tm.tm_mon + 1;
+    out->day = tm.tm_mday;
+    out->hour = tm.tm_hour;
+    out->minute = tm.tm_min;
+    out->second = tm.tm_sec;
+    out->wday = tm.tm_wday;
+    out->minute_of_day = tm.tm_hour * 60 + tm.tm_min;
+    out->date = out->year * 10000 + out->month * 100 + out->day;
+    out->utc_offset_min = (int)(tm.tm_gmtoff / 60);
+}
+
+/* mktime for one DST assumption; 1 in *ok when the result reads back as the same wall time. */
+static time_t mktime_as(int isdst, int y, int mo, int d, int h, int mi, int s, int *ok)
+{
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    tm.tm_isdst = isdst;
+    time_t t = mktime(&tm);
+    struct tm back;
+    localtime_r(&t, &back);
+    *ok = t != (time_t)-1 && back.tm_year == y - 1900 && back.tm_mon == mo - 1 &&
+          back.tm_mday == d && back.tm_hour == h && back.tm_min == mi &&
+          (isdst < 0 || back.tm_isdst == isdst);
+    return t;
+}
+
+int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
+{
+    int ok_dst = 0, ok_std = 0;
+    time_t t_dst = mktime_as(1, year, month, day, hour, minute, second, &ok_dst);
+    time_t t_std = mktime_as(0, year, month, day, hour, minute, second, &ok_std);
+    time_t t;
+    if (ok_dst && ok_std)
+        t = t_dst < t_std ? t_dst : t_std; /* repeated hour: first occurrence */
+    else if (ok_dst)
+        t = t_dst;
+    else if (ok_std)
+        t = t_std;
+    else
+        t = t_std; /* skipped hour: read as standard time, which lands after the gap */
+    return (int64_t)t * 1000;
+}
+
+int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int hour, int minute,
+                            int second)
+{
+    if (iana == NULL || iana[0] == '\0' || strcmp(iana, g_tz_name) == 0)
+        return hydra_utc_from_local(year, month, day, hour, minute, second);
+    /* Load-time only: switch the process zone, convert, and switch back. */
+    setenv("TZ", iana, 1);
+    tzset();
+    int64_t t = hydra_utc_from_local(year, month, day, hour, minute, second);
+    setenv("TZ", g_tz_name, 1);
+    tzset();
+    return t;
+}
+
+void hydra_day_key(int64_t utc_ms, char *buf, unsigned bufsz)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(utc_ms, &lt);
+    snprintf(buf, bufsz, "%04d-%02d-%02d", lt.year, lt.month, lt.day);
+}
+
+int hydra_parse_hhmm(const char *s, int *minute_of_day)
+{
+    if (s == NULL || strlen(s) != 5 || !isdigit((unsigned char)s[0]) ||
+        !isdigit((unsigned char)s[1]) || s[2] != ':' || !isdigit((unsigned char)s[3]) ||
+        !isdigit((unsigned char)s[4]))
+        return HYDRA_EINVAL;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    int m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return HYDRA_EINVAL;
+    *minute_of_day = h * 60 + m;
+    return 0;
+}
+
+int hydra_in_window(int64_t utc_ms, int start_min, int end_min)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(utc_ms, &lt);
+    return lt.minute_of_day >= start_min && lt.minute_of_day <= end_min;
+}
+
+void hydra_format_utc(int64_t utc_ms, char *buf, unsigned bufsz)
+{
+    int64_t secs = floor_div(utc_ms, 1000);
+    int ms = (int)(utc_ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+static int take_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
+{
+    if (s == NULL)
+        return HYDRA_EINVAL;
+    const char *p = s;
+    int y, mo, d, h, mi, sec;
+    if (take_digits(&p, 4, &y) || *p++ != '-' || take_digits(&p, 2, &mo) || *p++ != '-' ||
+        take_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+        return HYDRA_EINVAL;
+    p++;
+    if (take_digits(&p, 2, &h) || *p++ != ':' || take_digits(&p, 2, &mi) || *p++ != ':' ||
+        take_digits(&p, 2, &sec))
+        return HYDRA_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return HYDRA_EINVAL;
+    int ms = 0;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+            digits++;
+            p++;
+        }
+        if (digits == 0 || digits > 9)
+            return HYDRA_EINVAL;
+        for (int i = digits; i < 3; i++)
+            ms *= 10;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (take_digits(&p, 2, &oh) || *p++ != ':' || take_digits(&p, 2, &om) || oh > 23 ||
+            om > 59)
+            return HYDRA_EINVAL;
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return HYDRA_EINVAL;
+    }
+    if (*p != '\0')
+        return HYDRA_EINVAL;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    *utc_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;
+    return 0;
+}

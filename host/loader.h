@@ -19,8 +19,6 @@
 #include <hydra/plugin.h>
 
 #include "config.h"
-#include "log.h"
-#include "state.h"
 
 typedef struct hydra_plugin_handle {
     void *dl;                    /* dlopen handle */
@@ -34,11 +32,22 @@ void hydra_plugin_close(hydra_plugin_handle *h);
 /* "<dir>/<name>.so" into out. Returns 0 or HYDRA_EINVAL when it does not fit. */
 int hydra_plugin_path(const char *dir, const char *name, char *out, size_t outsz);
 
+/*
+ * What backs the host API for a bot: the engine wires these to its JSONL log
+ * and SQLite state; a worker process wires them to its socket. Any member
+ * may be NULL: log lines are then dropped and state calls fail.
+ */
+typedef struct hydra_host_services {
+    void (*log)(void *ctx, const char *bot_id, int level, const char *event, const char *message);
+    int (*kv_get)(void *ctx, const char *bot_id, const char *key, char *buf, size_t bufsz);
+    int (*kv_set)(void *ctx, const char *bot_id, const char *key, const char *value);
+    void *ctx;
+} hydra_host_services;
+
 /* The host side of one bot instance; plugins see it as the opaque hydra_host. */
 struct hydra_host {
-    const hydra_bot_cfg *cfg;   /* owned by the engine's configuration */
-    hydra_state *state;         /* bot-scoped key-value; may be NULL (no persistence) */
-    hydra_log *log;             /* may be NULL */
+    const hydra_bot_cfg *cfg;          /* owned by the engine's configuration */
+    const hydra_host_services *svc;    /* may be NULL */
 };
 
 /* The host API table (static; lives for the process). */
@@ -55,7 +64,7 @@ typedef struct hydra_bot_instance {
  * nothing is left open and err says which file and why.
  */
 int hydra_bot_load(hydra_bot_instance *inst, const char *plugins_dir, const hydra_bot_cfg *cfg,
-                   hydra_state *state, hydra_log *log, char *err, size_t errsz);
+                   const hydra_host_services *svc, char *err, size_t errsz);
 void hydra_bot_unload(hydra_bot_instance *inst);
 
 /* Fills a hydra_bot_config view of cfg (pointers into cfg and into `symbols`, which needs
