@@ -1,1 +1,168 @@
+#include "exitbot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "error.h"
+#include "orders.h"
+
+static int kill_switch_present(const hydra_engine *e)
+{
+    const char *path = e->cfg->settings.kill_switch_path;
+    return path[0] != '\0' && access(path, F_OK) == 0;
+}
+
+static int fetch_account(hydra_engine *e)
+{
+    hydra_broker_err err = {0};
+    int rc = e->broker.ops->account(e->broker.ctx, &e->account, &err);
+    if (rc != 0)
+        hydra_engine_broker_failure(e, "account", &err);
+    return rc;
+}
+
+/* Account anomalies: 1 with a reason, 0 when the account looks sane, negative on failure. */
+static int account_anomaly(hydra_engine *e, char *why, size_t whysz)
+{
+    const hydra_account *a = &e->account;
+    if (!isfinite(a->equity) || a->equity <= 0) {
+        snprintf(why, whysz, "equity is %g", a->equity);
+        return 1;
+    }
+    if (!isfinite(a->cash)) {
+        snprintf(why, whysz, "cash is %g", a->cash);
+        return 1;
+    }
+    if (!a->active || a->trading_blocked) {
+        snprintf(why, whysz, "account %s", !a->active ? "not active" : "blocked for trading");
+        return 1;
+    }
+    double jump_pct = e->cfg->settings.max_equity_jump_pct;
+    if (e->last_equity > 0 && jump_pct > 0) {
+        double moved = fabs(a->equity - e->last_equity) / e->last_equity * 100.0;
+        if (moved > jump_pct) {
+            snprintf(why, whysz, "equity moved %.2f%% in one tick (%.2f -> %.2f), limit %.2f%%",
+                     moved, e->last_equity, a->equity, jump_pct);
+            return 1;
+        }
+    }
+    return hydra_orders_check_positions(e, why, whysz);
+}
+
+static int daily_loss_breached(const hydra_engine *e, char *why, size_t whysz)
+{
+    double day_start = e->day_start_equity;
+    if (!(day_start > 0))
+        return 0;
+    double pnl = e->account.equity - day_start;
+    double max_loss = day_start * e->cfg->settings.global_max_daily_loss_pct / 100.0;
+    if (pnl <= -max_loss) {
+        snprintf(why, whysz, "daily loss: pnl %.2f <= -%.2f (%.2f%% of day-start equity %.2f)",
+                 pnl, max_loss, e->cfg->settings.global_max_daily_loss_pct, day_start);
+        return 1;
+    }
+    return 0;
+}
+
+int hydra_exitbot_conditions(hydra_engine *e, char *why, size_t whysz)
+{
+    if (kill_switch_present(e)) {
+        snprintf(why, whysz, "kill-switch file present: %s", e->cfg->settings.kill_switch_path);
+        return 1;
+    }
+    int rc = fetch_account(e);
+    if (rc != 0) {
+        snprintf(why, whysz, "account unreadable: %s", hydra_strerror(rc));
+        return rc;
+    }
+    rc = account_anomaly(e, why, whysz);
+    if (rc != 0)
+        return rc;
+    return daily_loss_breached(e, why, whysz);
+}
+
+/* While halted: anything still open is closed again, once its orders have settled. */
+static void keep_flat(hydra_engine *e)
+{
+    hydra_bot_position pos[8];
+    size_t n = 0;
+    if (hydra_position_list(e->state, NULL, pos, 8, &n) != 0 || n == 0)
+        return;
+    if (e->n_open_orders > 0)
+        return;
+    hydra_engine_flatten(e, "halt active: closing remaining positions");
+}
+
+int hydra_exitbot_run(hydra_engine *e)
+{
+    const hydra_exitbot_cfg *xb = &e->cfg->exitbot;
+    int64_t now = hydra_clock_now_ms(&e->clock);
+    char why[HYDRA_PATH_LEN + 64];
+
+    hydra_halt halt;
+    if (hydra_halt_get(e->state, &halt) != 0)
+        return HYDRA_ESTATE;
+    if (halt.active && halt.until_ms > 0 && now >= halt.until_ms) {
+        if (hydra_halt_clear(e->state, "expiry", now) != 0)
+            return HYDRA_ESTATE;
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s,s:s}", "reason",
+                       halt.reason, "cleared_by", "expiry");
+        halt.active = 0;
+    }
+    if (halt.active) {
+        e->halted = 1;
+        keep_flat(e);
+        return 1;
+    }
+    if (!xb->enabled) {
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "exitbot_disabled", NULL, "{s:s}", "reason",
+                       "exitbot.enabled is false in bots.yaml");
+        return 0;
+    }
+
+    if (kill_switch_present(e)) {
+        snprintf(why, sizeof why, "kill-switch file present: %s", e->cfg->settings.kill_switch_path);
+        hydra_engine_halt(e, "kill_switch", why, xb->cooloff_minutes);
+        return 1;
+    }
+
+    hydra_health_set_log_ok(&e->health, hydra_log_healthy(e->log));
+    hydra_health_status hs = hydra_health_check(&e->health, hydra_monotonic_ms(), why, sizeof why);
+    int health_halts = (hs == HYDRA_HEALTH_API_FAILURES && xb->api_failure_halt) ||
+                       (hs == HYDRA_HEALTH_LOG && xb->api_failure_halt) ||
+                       (hs == HYDRA_HEALTH_STALE && xb->data_stale_halt);
+    if (health_halts) {
+        char reason[HYDRA_PATH_LEN + 128];
+        snprintf(reason, sizeof reason, "health: %s", why);
+        hydra_engine_halt(e, "exitbot", reason, xb->cooloff_minutes);
+        return 1;
+    }
+
+    int rc = fetch_account(e);
+    if (rc != 0)
+        return rc;
+
+    if (xb->anomaly_halt) {
+        rc = account_anomaly(e, why, sizeof why);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            char reason[HYDRA_PATH_LEN + 128];
+            snprintf(reason, sizeof reason, "anomaly: %s", why);
+            hydra_engine_halt(e, "exitbot", reason, xb->cooloff_minutes);
+            return 1;
+        }
+    }
+    if (xb->max_daily_loss_halt && daily_loss_breached(e, why, sizeof why)) {
+        hydra_engine_halt(e, "exitbot", why, xb->cooloff_minutes);
+        return 1;
+    }
+    e->last_equity = e->account.equity;
+    hydra_log_pack(e->log, HYDRA_LOG_DEBUG, "exitbot_ok", NULL, "{s:f,s:f,s:f,s:s}", "equity",
+                   e->account.equity, "day_start_equity", e->day_start_equity, "pnl",
+                   e->account.equity - e->day_start_equity, "health",
+                   hydra_health_status_name(hs));
+    return 0;
+}

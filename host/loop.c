@@ -1,1 +1,795 @@
+#define _GNU_SOURCE
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "error.h"
+#include "exitbot.h"
+#include "exits.h"
+#include "gates.h"
+#include "orders.h"
+#include "portfolio.h"
+
+#define MAX_BOT_POSITIONS 64
+#define MAX_INTENTS 32
+
+/* Per-call views handed to a bot; rebuilt for every call, reused across calls. */
+typedef struct snap_scratch {
+    hydra_symbol_view sym[HYDRA_MAX_BOT_SYMBOLS];
+    const hydra_symbol_view *sym_p[HYDRA_MAX_BOT_SYMBOLS];
+    hydra_bot_position bpos[MAX_BOT_POSITIONS];
+    hydra_position_view pos[MAX_BOT_POSITIONS];
+    const hydra_position_view *pos_p[MAX_BOT_POSITIONS];
+    hydra_option_view opt[HYDRA_MARKET_MAX_CONTRACTS];
+    const hydra_option_view *opt_p[HYDRA_MARKET_MAX_CONTRACTS];
+    hydra_budget_view budget;
+    hydra_snapshot snap;
+    hydra_intent intents[MAX_INTENTS];
+    hydra_intent_buf buf;
+} snap_scratch;
+
+static snap_scratch *scratch_of(hydra_engine *e)
+{
+    return e->scratch;
+}
+
+int hydra_loop_init(hydra_engine *e)
+{
+    e->scratch = calloc(1, sizeof(snap_scratch));
+    return e->scratch != NULL ? 0 : HYDRA_ENOMEM;
+}
+
+void hydra_loop_free(hydra_engine *e)
+{
+    free(e->scratch);
+    e->scratch = NULL;
+}
+
+/* ---- small helpers ---- */
+
+void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err)
+{
+    /* A rejection is the broker answering; everything else counts against health. */
+    if (err->code != HYDRA_EREJECTED && err->code != HYDRA_ENOTFOUND)
+        hydra_health_record_api_failure(&e->health, hydra_monotonic_ms());
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:i,s:s}", "call", call,
+                   "class", hydra_strerror(err->code), "http_status", err->http_status, "error",
+                   err->msg);
+}
+
+static hydra_bot_slot *find_slot(hydra_engine *e, const char *bot_id)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
+            return &e->slots[i];
+    return NULL;
+}
+
+static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
+{
+    if (slot->quarantined)
+        return;
+    slot->quarantined = 1;
+    snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s", why);
+    hydra_bot_day_quarantine(e->state, slot->cfg->bot_id, e->day, why);
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_quarantined", slot->cfg->bot_id, "{s:s,s:s}",
+                   "reason", why, "until", "end of trading day");
+}
+
+/* ---- halt and flatten ---- */
+
+void hydra_engine_flatten(hydra_engine *e, const char *reason)
+{
+    hydra_broker_err err = {0};
+    if (e->broker.ops->cancel_all(e->broker.ctx, &err) != 0)
+        hydra_engine_broker_failure(e, "cancel_all", &err);
+    hydra_orders_sync(e);
+
+    hydra_bot_position pos[256];
+    size_t n = 0;
+    int orphans = 0;
+    if (hydra_position_list(e->state, NULL, pos, 256, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            hydra_bot_slot *slot = find_slot(e, pos[i].bot_id);
+            if (slot == NULL) {
+                orphans++;
+                continue;
+            }
+            hydra_intent in = {0};
+            in.struct_size = sizeof in;
+            in.kind = HYDRA_INTENT_EXIT;
+            in.side = HYDRA_SIDE_SELL;
+            in.type = HYDRA_ORDER_MARKET;
+            in.asset_class = (uint32_t)pos[i].asset_class;
+            in.tif = pos[i].asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+            snprintf(in.symbol, sizeof in.symbol, "%s", pos[i].symbol);
+            in.qty = pos[i].qty;
+            char why[128];
+            snprintf(why, sizeof why, "flatten: %.100s", reason);
+            hydra_orders_submit(e, slot, &in, why, NULL);
+        }
+    }
+    char unexplained[256] = "";
+    if (orphans > 0 || hydra_orders_check_positions(e, unexplained, sizeof unexplained) == 1) {
+        /* Positions no bot can close: the broker closes everything that is left. */
+        if (e->broker.ops->close_all(e->broker.ctx, &err) != 0)
+            hydra_engine_broker_failure(e, "close_all", &err);
+    }
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "exitbot_flatten", NULL, "{s:s,s:i,s:s}", "reason",
+                   reason, "positions", (int)n, "unexplained", unexplained);
+}
+
+void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes)
+{
+    int64_t now = hydra_clock_now_ms(&e->clock);
+    int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
+    int rc = hydra_halt_set(e->state, reason, source, now, until);
+    e->halted = 1;
+    char until_s[32];
+    hydra_format_utc(until, until_s, sizeof until_s);
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
+                   source, "reason", reason, "until", until_s, "persisted", rc == 0);
+    hydra_engine_flatten(e, reason);
+}
+
+/* ---- PortfolioBot ---- */
+
+int hydra_loop_portfolio(hydra_engine *e)
+{
+    hydra_budget budgets[HYDRA_MAX_BOTS];
+    size_t n = 0;
+    int64_t now = hydra_clock_now_ms(&e->clock);
+    for (int i = 0; i < e->n_slots; i++)
+        e->slots[i].have_budget = 0;
+    if (!e->cfg->portfolio.enabled) {
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "portfoliobot_disabled", NULL, "{s:s}", "effect",
+                       "no budgets: bots refuse entries");
+        return 0;
+    }
+    int rc = hydra_budget_clear_all(e->state);
+    if (rc == 0)
+        rc = hydra_portfolio_compute(e->cfg, e->day_start_equity, e->day, now, budgets,
+                                     HYDRA_MAX_BOTS, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = hydra_budget_set(e->state, &budgets[i]);
+        hydra_bot_slot *slot = find_slot(e, budgets[i].bot_id);
+        if (rc == 0 && slot != NULL) {
+            slot->budget = budgets[i];
+            slot->have_budget = 1;
+            hydra_log_pack(e->log, HYDRA_LOG_INFO, "portfoliobot_budget", slot->cfg->bot_id,
+                           "{s:f,s:f,s:i,s:i}", "max_daily_loss", budgets[i].max_daily_loss,
+                           "max_open_risk", budgets[i].max_open_risk, "max_trades_per_day",
+                           budgets[i].max_trades_per_day, "max_concurrent_positions",
+                           budgets[i].max_concurrent_positions);
+        }
+    }
+    if (rc != 0) {
+        for (int i = 0; i < e->n_slots; i++)
+            e->slots[i].have_budget = 0;
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "portfoliobot_error", NULL, "{s:s,s:s}", "error",
+                       hydra_strerror(rc), "effect", "budgets missing: bots refuse entries");
+    }
+    return rc;
+}
+
+/* ---- bootstrap: day rollover and the journal ---- */
+
+static int bootstrap(hydra_engine *e, int64_t now)
+{
+    char day[11];
+    hydra_day_key(now, day, sizeof day);
+    if (strcmp(day, e->day) != 0) {
+        hydra_broker_err err = {0};
+        int rc = e->broker.ops->account(e->broker.ctx, &e->account, &err);
+        if (rc != 0) {
+            hydra_engine_broker_failure(e, "account", &err);
+            return rc;
+        }
+        if (!isfinite(e->account.equity) || e->account.equity <= 0)
+            return HYDRA_EMALFORMED;
+        char prev[11];
+        snprintf(prev, sizeof prev, "%s", e->day);
+        snprintf(e->day, sizeof e->day, "%s", day);
+        e->day_start_equity = e->account.equity;
+        e->last_equity = e->account.equity;
+        if (hydra_kv_set_str(e->state, "day_key", day) != 0 ||
+            hydra_kv_set_double(e->state, "day_start_equity", e->day_start_equity) != 0)
+            return HYDRA_ESTATE;
+        hydra_health_reset(&e->health);
+        for (int i = 0; i < e->n_slots; i++) {
+            e->slots[i].quarantined = 0;
+            e->slots[i].quarantine_reason[0] = '\0';
+        }
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "day_rollover", NULL, "{s:s,s:s,s:f}", "from",
+                       prev, "to", day, "day_start_equity", e->day_start_equity);
+        hydra_loop_portfolio(e);
+    }
+    int rc = hydra_orders_sync(e);
+    /* A sync that failed on a broker call is counted by health; the tick goes on without it. */
+    return hydra_err_is_broker(rc) ? 0 : rc;
+}
+
+/* ---- the market snapshot ---- */
+
+static int refresh_market(hydra_engine *e, int64_t now)
+{
+    const char *symbols[HYDRA_MARKET_MAX_SYMBOLS];
+    const char *underlyings[HYDRA_MARKET_MAX_CHAINS];
+    size_t n = 0, n_und = 0;
+    int max_dte = 0;
+    hydra_bot_position pos[256];
+    size_t np = 0;
+
+    for (int i = 0; i < e->n_slots; i++) {
+        const hydra_bot_cfg *b = e->slots[i].cfg;
+        if (!b->enabled)
+            continue;
+        for (int k = 0; k < b->n_symbols; k++) {
+            if (b->asset_class == HYDRA_ASSET_OPTION && n_und < HYDRA_MARKET_MAX_CHAINS)
+                underlyings[n_und++] = b->symbols[k];
+            if (n < HYDRA_MARKET_MAX_SYMBOLS)
+                symbols[n++] = b->symbols[k];
+        }
+        if (b->asset_class == HYDRA_ASSET_OPTION && b->dte_max > max_dte)
+            max_dte = b->dte_max;
+    }
+    if (hydra_position_list(e->state, NULL, pos, 256, &np) == 0)
+        for (size_t i = 0; i < np && n < HYDRA_MARKET_MAX_SYMBOLS; i++)
+            symbols[n++] = pos[i].symbol;
+    if (max_dte == 0)
+        max_dte = 60;
+
+    hydra_broker_err err = {0};
+    int bar_seconds = e->sim != NULL ? e->cfg->settings.sim.bar_seconds : 60;
+    int rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, underlyings, n_und, max_dte,
+                                  bar_seconds, now, &err);
+    if (rc != 0) {
+        hydra_engine_broker_failure(e, "market_snapshot", &err);
+        return rc;
+    }
+    hydra_health_record_prices(&e->health, hydra_monotonic_ms());
+    return 0;
+}
+
+/* ---- building a bot's snapshot ---- */
+
+static double multiplier_of(unsigned asset_class)
+{
+    return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
+}
+
+static int days_between(int from_yyyymmdd, int to_yyyymmdd)
+{
+    struct tm a = {0}, b = {0};
+    a.tm_year = from_yyyymmdd / 10000 - 1900;
+    a.tm_mon = from_yyyymmdd / 100 % 100 - 1;
+    a.tm_mday = from_yyyymmdd % 100;
+    b.tm_year = to_yyyymmdd / 10000 - 1900;
+    b.tm_mon = to_yyyymmdd / 100 % 100 - 1;
+    b.tm_mday = to_yyyymmdd % 100;
+    return (int)((timegm(&b) - timegm(&a)) / 86400);
+}
+
+static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
+{
+    snap_scratch *s = scratch_of(e);
+    const hydra_bot_cfg *b = slot->cfg;
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+
+    uint32_t ns = 0;
+    for (int k = 0; k < b->n_symbols; k++) {
+        const hydra_market_symbol *m = hydra_market_find(&e->market, b->symbols[k]);
+        hydra_symbol_view *v = &s->sym[ns];
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->symbol = b->symbols[k];
+        v->asset_class = hydra_symbol_asset_class(b->symbols[k]);
+        if (m != NULL) {
+            v->last_price = m->price;
+            v->last_time_ms = m->t_ms;
+            v->bars = m->bars;
+            v->n_bars = (uint32_t)m->n_bars;
+        } else {
+            v->last_price = NAN;
+        }
+        s->sym_p[ns++] = v;
+    }
+
+    for (size_t i = 0; i < npos; i++) {
+        hydra_position_view *v = &s->pos[i];
+        const hydra_bot_position *p = &s->bpos[i];
+        double price = hydra_market_price(&e->market, p->symbol);
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->asset_class = (uint32_t)p->asset_class;
+        v->symbol = p->symbol;
+        v->qty = p->qty;
+        v->avg_entry_price = p->avg_price;
+        v->current_price = price;
+        v->unrealized_pl = isfinite(price) ? (price - p->avg_price) * p->qty * p->multiplier : 0;
+        v->opened_ms = p->opened_ms;
+        s->pos_p[i] = v;
+    }
+
+    /* Options bots see their underlyings' chains, filtered by chain_rules. */
+    uint32_t no = 0;
+    if (b->asset_class == HYDRA_ASSET_OPTION) {
+        for (int k = 0; k < b->n_symbols; k++) {
+            const hydra_market_chain *c = hydra_market_find_chain(&e->market, b->symbols[k]);
+            for (size_t i = 0; c != NULL && i < c->n && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
+                const hydra_option_quote *q = &c->quotes[i];
+                int dte = days_between(lt.date, q->expiry_yyyymmdd);
+                double ad = fabs(q->delta);
+                if (dte < b->dte_min || dte > b->dte_max || ad < b->delta_min || ad > b->delta_max)
+                    continue;
+                hydra_option_view *v = &s->opt[no];
+                memset(v, 0, sizeof *v);
+                v->struct_size = sizeof *v;
+                v->is_call = (uint32_t)q->is_call;
+                v->symbol = q->symbol;
+                v->underlying = c->underlying;
+                v->strike = q->strike;
+                v->expiry_yyyymmdd = q->expiry_yyyymmdd;
+                v->dte = dte;
+                v->bid = q->bid;
+                v->ask = q->ask;
+                v->iv = q->iv;
+                v->delta = q->delta;
+                v->multiplier = (uint32_t)(q->multiplier > 0 ? q->multiplier : 100);
+                s->opt_p[no++] = v;
+            }
+        }
+    }
+
+    hydra_bot_day day = {0};
+    hydra_bot_day_get(e->state, b->bot_id, e->day, &day);
+    int working = 0;
+    double working_risk = 0, open_risk = 0;
+    hydra_orders_working_entries(e, b, &working, &working_risk);
+    for (size_t i = 0; i < npos; i++)
+        open_risk += hydra_gates_order_risk(b, s->bpos[i].qty * s->bpos[i].avg_price *
+                                                   s->bpos[i].multiplier);
+    memset(&s->budget, 0, sizeof s->budget);
+    s->budget.struct_size = sizeof s->budget;
+    if (slot->have_budget) {
+        s->budget.max_daily_loss = slot->budget.max_daily_loss;
+        s->budget.max_open_risk = slot->budget.max_open_risk;
+        int left = slot->budget.max_trades_per_day - day.trades;
+        s->budget.trades_left_today = left > 0 ? (uint32_t)left : 0;
+        s->budget.max_concurrent_positions = (uint32_t)slot->budget.max_concurrent_positions;
+    }
+    s->budget.open_risk_used = open_risk + working_risk;
+    s->budget.realized_pnl_today = day.realized_pnl;
+    s->budget.positions_open = (uint32_t)(npos + (size_t)working);
+    s->budget.stop_loss_pct = b->stop_loss_pct;
+
+    memset(&s->snap, 0, sizeof s->snap);
+    s->snap.struct_size = sizeof s->snap;
+    s->snap.tick = e->tick;
+    s->snap.now_ms = now;
+    s->snap.local_date = lt.date;
+    s->snap.local_minute = lt.minute_of_day;
+    s->snap.symbols = s->sym_p;
+    s->snap.n_symbols = ns;
+    s->snap.positions = s->pos_p;
+    s->snap.n_positions = (uint32_t)npos;
+    s->snap.options = s->opt_p;
+    s->snap.n_options = no;
+    s->snap.budget = &s->budget;
+
+    memset(&s->buf, 0, sizeof s->buf);
+    s->buf.struct_size = sizeof s->buf;
+    s->buf.item_size = sizeof(hydra_intent);
+    s->buf.capacity = MAX_INTENTS;
+    s->buf.items = s->intents;
+}
+
+/* ---- intents: structure, gates, submission ---- */
+
+static int symbol_declared(const hydra_bot_cfg *b, const char *symbol)
+{
+    for (int k = 0; k < b->n_symbols; k++)
+        if (strcmp(b->symbols[k], symbol) == 0)
+            return 1;
+    return 0;
+}
+
+static int option_offered(const snap_scratch *s, const char *symbol)
+{
+    for (uint32_t i = 0; i < s->snap.n_options; i++)
+        if (strcmp(s->opt_p[i]->symbol, symbol) == 0)
+            return 1;
+    return 0;
+}
+
+/* A structurally broken intent is a bot bug: NULL when fine, else what is wrong. */
+static const char *intent_defect(const hydra_intent *in, int allow_entry)
+{
+    if (in->struct_size < offsetof(hydra_intent, reason))
+        return "intent struct_size too small";
+    if (memchr(in->symbol, '\0', sizeof in->symbol) == NULL || in->symbol[0] == '\0')
+        return "symbol empty or not NUL-terminated";
+    if (in->kind != HYDRA_INTENT_ENTRY && in->kind != HYDRA_INTENT_EXIT)
+        return "unknown intent kind";
+    if (in->kind == HYDRA_INTENT_ENTRY && !allow_entry)
+        return "entry intent from manage()";
+    if (in->side != HYDRA_SIDE_BUY && in->side != HYDRA_SIDE_SELL)
+        return "unknown side";
+    if (in->type != HYDRA_ORDER_MARKET && in->type != HYDRA_ORDER_LIMIT)
+        return "unknown order type";
+    if (in->tif > HYDRA_TIF_IOC)
+        return "unknown time in force";
+    if (!isfinite(in->qty) || !isfinite(in->notional) || in->qty < 0 || in->notional < 0)
+        return "quantity or notional not a finite non-negative number";
+    if ((in->qty > 0) == (in->notional > 0))
+        return "exactly one of qty and notional must be positive";
+    if (in->type == HYDRA_ORDER_LIMIT && (!isfinite(in->limit_price) || in->limit_price <= 0))
+        return "limit order without a positive limit price";
+    return NULL;
+}
+
+static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
+                       size_t npos, hydra_bot_day *day, hydra_gate_facts *f)
+{
+    snap_scratch *s = scratch_of(e);
+    const hydra_bot_cfg *b = slot->cfg;
+    memset(f, 0, sizeof *f);
+    f->bot = b;
+    f->budget = slot->have_budget ? &slot->budget : NULL;
+    f->day = day;
+    int working = 0;
+    double working_risk = 0;
+    hydra_orders_working_entries(e, b, &working, &working_risk);
+    f->positions_open = (int)npos + working;
+    f->open_risk_used = working_risk;
+    for (size_t i = 0; i < npos; i++)
+        f->open_risk_used += hydra_gates_order_risk(b, s->bpos[i].qty * s->bpos[i].avg_price *
+                                                           s->bpos[i].multiplier);
+    f->orders_last_minute = hydra_orders_count_since(e, hydra_clock_now_ms(&e->clock) - 60000);
+    f->max_orders_per_minute = e->cfg->settings.max_orders_per_minute;
+    unsigned ac = hydra_symbol_asset_class(in->symbol);
+    f->last_price = hydra_market_price(&e->market, in->symbol);
+    if (ac == HYDRA_ASSET_OPTION && in->side == HYDRA_SIDE_BUY) {
+        const hydra_option_quote *q = hydra_market_option(&e->market, in->symbol);
+        if (q != NULL)
+            f->last_price = q->ask; /* what a buy will pay */
+    }
+    f->multiplier = multiplier_of(ac);
+    f->spendable_cash = hydra_portfolio_spendable_cash(&e->cfg->portfolio, e->account.cash,
+                                                       e->account.equity);
+    f->max_notional_per_order = e->cfg->settings.max_notional_per_order;
+    f->max_limit_distance_pct = e->cfg->settings.max_limit_distance_pct;
+    f->symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(s, in->symbol)
+                                               : symbol_declared(b, in->symbol);
+    f->held_qty = 0;
+    for (size_t i = 0; i < npos; i++)
+        if (strcmp(s->bpos[i].symbol, in->symbol) == 0)
+            f->held_qty = s->bpos[i].qty;
+    f->held_qty -= hydra_orders_working_qty(e, b->bot_id, in->symbol, HYDRA_SIDE_SELL);
+    if (f->held_qty < 0)
+        f->held_qty = 0;
+}
+
+/* Gates one intent and, when it passes, journals and sends it. */
+static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *in, size_t npos,
+                          const char *source)
+{
+    hydra_bot_day day = {0};
+    hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day);
+    in->asset_class = hydra_symbol_asset_class(in->symbol); /* the host decides, not the bot */
+    in->reason[sizeof in->reason - 1] = '\0';
+    hydra_gate_facts f;
+    fill_facts(e, slot, in, npos, &day, &f);
+    hydra_gate_result r;
+    if (in->kind == HYDRA_INTENT_ENTRY)
+        hydra_gates_entry(&f, in, &r);
+    else
+        hydra_gates_exit(&f, in, &r);
+    if (!r.pass) {
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_reject", slot->cfg->bot_id,
+                       "{s:s,s:s,s:s,s:s,s:s}", "source", source, "symbol", in->symbol, "gate",
+                       r.gate, "detail", r.detail, "bot_reason", in->reason);
+        return;
+    }
+    if (r.resized)
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_resized", slot->cfg->bot_id,
+                       "{s:s,s:f,s:f,s:s}", "symbol", in->symbol, "qty", in->qty, "notional",
+                       in->notional, "detail", r.detail);
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s: %.100s", source, in->reason);
+    if (hydra_orders_submit(e, slot, in, reason, NULL) == 0 && in->kind == HYDRA_INTENT_ENTRY)
+        hydra_bot_day_add_trade(e->state, slot->cfg->bot_id, e->day);
+}
+
+/* Runs a bot callback and handles its intents; a failing bot is quarantined. */
+static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t now, size_t npos)
+{
+    snap_scratch *s = scratch_of(e);
+    const hydra_plugin *p = slot->inst.plugin.entry;
+    build_snapshot(e, slot, now, npos);
+    int rc = entries ? p->on_tick(slot->inst.bot, &s->snap, &s->buf)
+                     : p->manage(slot->inst.bot, &s->snap, &s->buf);
+    const char *call = entries ? "on_tick" : "manage";
+    char why[256];
+    if (rc < 0) {
+        snprintf(why, sizeof why, "%s returned %d", call, rc);
+        quarantine(e, slot, why);
+        return;
+    }
+    if (s->buf.count > s->buf.capacity || s->buf.struct_size != sizeof s->buf ||
+        s->buf.items != (void *)s->intents || s->buf.item_size != sizeof(hydra_intent)) {
+        snprintf(why, sizeof why, "%s corrupted the intent buffer", call);
+        quarantine(e, slot, why);
+        return;
+    }
+    /* Check every intent before acting on any: a bot with one broken intent is not trusted. */
+    for (uint32_t i = 0; i < s->buf.count; i++) {
+        const char *defect = intent_defect(&s->intents[i], entries);
+        if (defect != NULL) {
+            snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
+            quarantine(e, slot, why);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < s->buf.count; i++)
+        handle_intent(e, slot, &s->intents[i], npos, entries ? "bot_on_tick" : "bot_manage");
+}
+
+/* The seed's preflight doctrine: NULL when the bot may enter, else the reason. */
+static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now, int market_ok,
+                             char *buf, size_t bufsz)
+{
+    const hydra_bot_cfg *b = slot->cfg;
+    if (e->halted)
+        return "global halt";
+    if (!b->enabled)
+        return "disabled";
+    if (!slot->loaded)
+        return "not loaded";
+    if (slot->quarantined) {
+        snprintf(buf, bufsz, "quarantined: %s", slot->quarantine_reason);
+        return buf;
+    }
+    if (!slot->have_budget)
+        return "missing budgets";
+    if (!slot->budget.allowed || !slot->budget.enabled)
+        return "disallowed";
+    if (!(slot->budget.max_daily_loss > 0 && slot->budget.max_daily_loss < 1e12 &&
+          slot->budget.max_open_risk > 0 && slot->budget.max_open_risk < 1e12))
+        return "invalid budgets";
+    if (!hydra_in_window(now, b->trade_start_min, b->trade_end_min))
+        return "outside trade window";
+    char hreason[200];
+    if (hydra_health_check(&e->health, hydra_monotonic_ms(), hreason, sizeof hreason) !=
+        HYDRA_HEALTH_OK) {
+        snprintf(buf, bufsz, "health: %s", hreason);
+        return buf;
+    }
+    if (!market_ok)
+        return "no market data this tick";
+    return NULL;
+}
+
+/* Host-enforced exits for one bot's positions, whatever the bot's state. */
+static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
+{
+    snap_scratch *s = scratch_of(e);
+    for (size_t i = 0; i < npos; i++) {
+        const hydra_bot_position *p = &s->bpos[i];
+        double price = hydra_market_price(&e->market, p->symbol);
+        hydra_exit_reason why = hydra_exit_check(slot->cfg, p, price, now,
+                                                 e->market.have_mclock ? &e->market.mclock : NULL);
+        if (why == HYDRA_EXIT_NONE)
+            continue;
+        double working = hydra_orders_working_qty(e, p->bot_id, p->symbol, HYDRA_SIDE_SELL);
+        if (working >= p->qty - 1e-12)
+            continue; /* already on its way out */
+        hydra_intent in = {0};
+        in.struct_size = sizeof in;
+        in.kind = HYDRA_INTENT_EXIT;
+        in.side = HYDRA_SIDE_SELL;
+        in.type = HYDRA_ORDER_MARKET;
+        in.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+        snprintf(in.symbol, sizeof in.symbol, "%s", p->symbol);
+        in.qty = p->qty - working;
+        snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)", hydra_exit_reason_name(why),
+                 price, p->avg_price);
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_exit", slot->cfg->bot_id,
+                       "{s:s,s:s,s:f,s:f,s:f}", "symbol", p->symbol, "rule",
+                       hydra_exit_reason_name(why), "price", price, "avg_price", p->avg_price, "qty",
+                       in.qty);
+        handle_intent(e, slot, &in, npos, "host_exit");
+    }
+}
+
+static void execute_bot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, int market_ok)
+{
+    snap_scratch *s = scratch_of(e);
+    size_t npos = 0;
+    if (hydra_position_list(e->state, slot->cfg->bot_id, s->bpos, MAX_BOT_POSITIONS, &npos) != 0)
+        npos = 0;
+
+    host_exits(e, slot, now, npos);
+    if (npos > 0)
+        hydra_position_list(e->state, slot->cfg->bot_id, s->bpos, MAX_BOT_POSITIONS, &npos);
+
+    if (slot->loaded && !slot->quarantined && market_ok)
+        call_bot(e, slot, 0, now, npos);
+
+    char buf[300];
+    const char *skip = preflight(e, slot, now, market_ok, buf, sizeof buf);
+    if (skip != NULL) {
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, "{s:s}",
+                       "reason", skip);
+        return;
+    }
+    call_bot(e, slot, 1, now, npos);
+}
+
+/* ---- finalize ---- */
+
+static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
+{
+    hydra_broker_err err = {0};
+    if (e->broker.ops->account(e->broker.ctx, &e->account, &err) != 0)
+        hydra_engine_broker_failure(e, "account", &err);
+    hydra_equity_insert(e->state, now, e->account.equity, e->account.cash);
+    hydra_kv_set_int(e->state, "last_tick_ms", now);
+    hydra_kv_set_int(e->state, "last_tick", (int64_t)e->tick);
+
+    json_t *marks = json_object();
+    for (size_t i = 0; i < e->market.n_symbols; i++)
+        if (isfinite(e->market.symbols[i].price))
+            json_object_set_new(marks, e->market.symbols[i].symbol,
+                                json_real(e->market.symbols[i].price));
+    char *marks_s = json_dumps(marks, JSON_COMPACT | JSON_SORT_KEYS);
+    if (marks_s != NULL)
+        hydra_kv_set(e->state, "marks", marks_s);
+    free(marks_s);
+    json_decref(marks);
+
+    char hreason[200] = "ok";
+    int64_t mono = hydra_monotonic_ms();
+    hydra_health_status hs = hydra_health_check(&e->health, mono, hreason, sizeof hreason);
+    json_t *health = json_pack("{s:s,s:s,s:i}", "status", hydra_health_status_name(hs), "reason",
+                               hreason, "api_failures_in_window",
+                               hydra_health_failures_in_window(&e->health, mono));
+    char *health_s = health != NULL ? json_dumps(health, JSON_COMPACT) : NULL;
+    if (health_s != NULL)
+        hydra_kv_set(e->state, "health", health_s);
+    free(health_s);
+    json_decref(health);
+
+    hydra_bot_position pos[256];
+    size_t np = 0;
+    hydra_position_list(e->state, NULL, pos, 256, &np);
+    int64_t took_us = hydra_monotonic_us() - started_us;
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "tick_summary", NULL, "{s:f,s:f,s:i,s:i,s:i,s:b,s:I}",
+                   "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
+                   "open_orders", (int)e->n_open_orders, "orders_sent", e->orders_sent, "halted",
+                   e->halted, "took_us", (json_int_t)took_us);
+    if (hydra_state_commit(e->state) != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "state_commit_failed", NULL, "{s:s}", "error",
+                       hydra_state_errmsg(e->state));
+
+    if (!e->opt.quiet && isatty(STDERR_FILENO)) {
+        hydra_local_time lt;
+        hydra_local_from_utc(now, &lt);
+        fprintf(stderr,
+                "\rtick %-6llu %04d-%02d-%02d %02d:%02d  equity %12.2f  positions %2zu  orders %2d  %s   ",
+                (unsigned long long)e->tick, lt.year, lt.month, lt.day, lt.hour, lt.minute,
+                e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
+        fflush(stderr);
+    }
+}
+
+int hydra_engine_tick(hydra_engine *e)
+{
+    int64_t started_us = hydra_monotonic_us();
+    e->tick++;
+    e->orders_sent = 0;
+    e->halted = 0;
+    hydra_log_set_tick(e->log, e->tick);
+
+    if (e->sim != NULL) {
+        int rc = hydra_sim_step(e->sim);
+        if (rc == HYDRA_EEOF) {
+            hydra_log_pack(e->log, HYDRA_LOG_INFO, "replay_finished", NULL, "{s:s}", "reason",
+                           "every data series is exhausted");
+            return HYDRA_EEOF;
+        }
+    }
+    int64_t now = hydra_clock_now_ms(&e->clock);
+    hydra_state_begin(e->state);
+
+    /* 1. Bootstrap. */
+    int rc = bootstrap(e, now);
+    if (rc < 0) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "BOOTSTRAP_FAIL: %s", hydra_strerror(rc));
+        hydra_engine_halt(e, "bootstrap", reason, e->cfg->settings.global_cooldown_minutes);
+    } else {
+        /* 2. ExitBot. */
+        rc = hydra_exitbot_run(e);
+        if (rc < 0) {
+            char reason[200];
+            snprintf(reason, sizeof reason, "EXITBOT_FAIL: %s", hydra_strerror(rc));
+            hydra_engine_halt(e, "exitbot", reason, e->cfg->settings.global_cooldown_minutes);
+        }
+    }
+
+    /* 3. PortfolioBot ran at start and rollover; budgets are in the slots. */
+    /* 4. Snapshot. */
+    int market_ok = refresh_market(e, now) == 0;
+
+    /* 5. Execution, every bot in rank order. */
+    for (int i = 0; i < e->n_slots; i++)
+        execute_bot(e, &e->slots[i], now, market_ok);
+
+    /* 6. Finalize. */
+    finalize(e, now, started_us);
+    return 0;
+}
+
+/* ---- cadence ---- */
+
+static void sleep_until(int64_t deadline_us, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        int64_t left = deadline_us - hydra_monotonic_us();
+        if (left <= 0 || (stop != NULL && *stop))
+            return;
+        struct timespec ts = {left / 1000000, (left % 1000000) * 1000};
+        if (nanosleep(&ts, NULL) == 0)
+            return;
+        if (errno != EINTR)
+            return;
+    }
+}
+
+int hydra_engine_run(hydra_engine *e)
+{
+    int interval_ms = e->opt.interval_ms;
+    if (interval_ms < 0)
+        interval_ms = e->sim != NULL ? e->cfg->settings.sim.tick_interval_ms
+                                     : e->cfg->settings.loop_interval_seconds * 1000;
+    int64_t next = hydra_monotonic_us();
+    int rc = 0;
+    while (!(e->stop != NULL && *e->stop)) {
+        if (e->reload != NULL && *e->reload) {
+            *e->reload = 0;
+            hydra_engine_reload(e);
+        }
+        rc = hydra_engine_tick(e);
+        if (rc == HYDRA_EEOF) {
+            rc = 0;
+            break;
+        }
+        if (e->opt.max_ticks > 0 && (long)e->tick >= e->opt.max_ticks)
+            break;
+        /* Keep the cadence without drift; an overrun is logged, never absorbed silently. */
+        next += (int64_t)interval_ms * 1000;
+        int64_t now = hydra_monotonic_us();
+        if (interval_ms > 0 && now > next) {
+            hydra_log_pack(e->log, HYDRA_LOG_WARN, "tick_overrun", NULL, "{s:I,s:i}", "late_ms",
+                           (json_int_t)((now - next) / 1000), "interval_ms", interval_ms);
+            next = now;
+        }
+        sleep_until(next, e->stop);
+    }
+    if (!e->opt.quiet && isatty(STDERR_FILENO))
+        fputc('\n', stderr);
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_stop", NULL, "{s:I,s:s}", "ticks",
+                   (json_int_t)e->tick, "reason",
+                   (e->stop != NULL && *e->stop) ? "signal" : "finished");
+    return rc;
+}

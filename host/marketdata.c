@@ -1,1 +1,200 @@
+#include "marketdata.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "error.h"
+
+void hydra_market_init(hydra_market *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void hydra_market_free(hydra_market *m)
+{
+    for (size_t i = 0; i < m->n_chains; i++)
+        free(m->chains[i].quotes);
+    memset(m, 0, sizeof *m);
+}
+
+const hydra_market_symbol *hydra_market_find(const hydra_market *m, const char *symbol)
+{
+    for (size_t i = 0; i < m->n_symbols; i++)
+        if (strcmp(m->symbols[i].symbol, symbol) == 0)
+            return &m->symbols[i];
+    return NULL;
+}
+
+const hydra_market_chain *hydra_market_find_chain(const hydra_market *m, const char *underlying)
+{
+    for (size_t i = 0; i < m->n_chains; i++)
+        if (strcmp(m->chains[i].underlying, underlying) == 0)
+            return &m->chains[i];
+    return NULL;
+}
+
+const hydra_option_quote *hydra_market_option(const hydra_market *m, const char *occ)
+{
+    char root[16];
+    int expiry, is_call;
+    double strike;
+    if (hydra_occ_parse(occ, root, sizeof root, &expiry, &is_call, &strike) != 0)
+        return NULL;
+    const hydra_market_chain *c = hydra_market_find_chain(m, root);
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->quotes[i].symbol, occ) == 0)
+            return &c->quotes[i];
+    return NULL;
+}
+
+double hydra_market_price(const hydra_market *m, const char *symbol)
+{
+    const hydra_market_symbol *s = hydra_market_find(m, symbol);
+    if (s != NULL)
+        return s->price;
+    const hydra_option_quote *q = hydra_market_option(m, symbol);
+    if (q != NULL && q->bid > 0 && q->ask >= q->bid)
+        return (q->bid + q->ask) / 2;
+    return NAN;
+}
+
+static hydra_market_symbol *slot_for(hydra_market *m, const char *symbol)
+{
+    for (size_t i = 0; i < m->n_symbols; i++)
+        if (strcmp(m->symbols[i].symbol, symbol) == 0)
+            return &m->symbols[i];
+    if (m->n_symbols >= HYDRA_MARKET_MAX_SYMBOLS)
+        return NULL;
+    hydra_market_symbol *s = &m->symbols[m->n_symbols++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
+    s->asset_class = hydra_symbol_asset_class(symbol);
+    s->price = NAN;
+    return s;
+}
+
+static hydra_market_chain *chain_for(hydra_market *m, const char *underlying)
+{
+    for (size_t i = 0; i < m->n_chains; i++)
+        if (strcmp(m->chains[i].underlying, underlying) == 0)
+            return &m->chains[i];
+    if (m->n_chains >= HYDRA_MARKET_MAX_CHAINS)
+        return NULL;
+    hydra_market_chain *c = &m->chains[m->n_chains];
+    c->quotes = calloc(HYDRA_MARKET_MAX_CONTRACTS, sizeof *c->quotes);
+    if (c->quotes == NULL)
+        return NULL;
+    snprintf(c->underlying, sizeof c->underlying, "%s", underlying);
+    c->n = 0;
+    m->n_chains++;
+    return c;
+}
+
+static int has_name(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void mark_unknown(hydra_market *m)
+{
+    for (size_t i = 0; i < m->n_symbols; i++)
+        m->symbols[i].price = NAN;
+    for (size_t i = 0; i < m->n_chains; i++)
+        m->chains[i].n = 0;
+}
+
+int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *symbols, size_t n,
+                         const char *const *underlyings, size_t n_und, int max_dte, int bar_seconds,
+                         int64_t now_ms, hydra_broker_err *err)
+{
+    const char *plain[HYDRA_MARKET_MAX_SYMBOLS];
+    const char *chains[HYDRA_MARKET_MAX_CHAINS];
+    size_t n_plain = 0, n_chains = 0;
+    int rc = 0;
+
+    /* Option symbols are priced from their underlying's chain; the rest directly. */
+    for (size_t i = 0; i < n_und && n_chains < HYDRA_MARKET_MAX_CHAINS; i++)
+        if (!has_name(chains, n_chains, underlyings[i]))
+            chains[n_chains++] = underlyings[i];
+    for (size_t i = 0; i < n; i++) {
+        char root[16];
+        int expiry, is_call;
+        double strike;
+        if (hydra_symbol_asset_class(symbols[i]) == HYDRA_ASSET_OPTION &&
+            hydra_occ_parse(symbols[i], root, sizeof root, &expiry, &is_call, &strike) == 0) {
+            if (!has_name(chains, n_chains, root) && n_chains < HYDRA_MARKET_MAX_CHAINS) {
+                /* chains[] must point at storage that outlives this call: the symbol's own. */
+                hydra_market_chain *c = chain_for(m, root);
+                if (c == NULL)
+                    return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s", root);
+                chains[n_chains++] = c->underlying;
+            }
+        } else if (!has_name(plain, n_plain, symbols[i])) {
+            if (n_plain >= HYDRA_MARKET_MAX_SYMBOLS)
+                return hydra_broker_fail(err, HYDRA_EFULL, 0, "more than %d symbols",
+                                         HYDRA_MARKET_MAX_SYMBOLS);
+            plain[n_plain++] = symbols[i];
+        }
+    }
+
+    if (n_plain > 0) {
+        hydra_quote quotes[HYDRA_MARKET_MAX_SYMBOLS];
+        rc = b->ops->latest_prices(b->ctx, plain, n_plain, quotes, err);
+        if (rc != 0)
+            goto fail;
+        for (size_t i = 0; i < n_plain; i++) {
+            hydra_market_symbol *s = slot_for(m, plain[i]);
+            if (s == NULL)
+                return hydra_broker_fail(err, HYDRA_EFULL, 0, "no room for symbol %s", plain[i]);
+            if (!isfinite(quotes[i].price) || quotes[i].price <= 0) {
+                rc = hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "price of %s is not positive: %g",
+                                       plain[i], quotes[i].price);
+                goto fail;
+            }
+            s->price = quotes[i].price;
+            s->t_ms = quotes[i].t_ms;
+            /* A new bar can only exist once a bar interval has passed since the last fetch. */
+            if (s->bars_fetched_ms == 0 || now_ms - s->bars_fetched_ms >= (int64_t)bar_seconds * 1000 ||
+                now_ms < s->bars_fetched_ms) {
+                size_t got = 0;
+                rc = b->ops->bars(b->ctx, s->symbol, bar_seconds, HYDRA_SNAPSHOT_BARS, s->bars, &got,
+                                  err);
+                if (rc != 0)
+                    goto fail;
+                s->n_bars = got;
+                s->bars_fetched_ms = now_ms;
+            }
+        }
+    }
+
+    for (size_t i = 0; i < n_chains; i++) {
+        hydra_market_chain *c = chain_for(m, chains[i]);
+        if (c == NULL)
+            return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s", chains[i]);
+        size_t got = 0;
+        rc = b->ops->option_chain(b->ctx, c->underlying, max_dte, c->quotes,
+                                  HYDRA_MARKET_MAX_CONTRACTS, &got, err);
+        if (rc != 0)
+            goto fail;
+        c->n = got;
+    }
+
+    rc = b->ops->clock(b->ctx, &m->mclock, err);
+    if (rc != 0)
+        goto fail;
+    m->have_mclock = 1;
+    m->fetched_ms = now_ms;
+    return 0;
+
+fail:
+    mark_unknown(m);
+    m->have_mclock = 0;
+    return rc;
+}

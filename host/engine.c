@@ -1,0 +1,373 @@
+/*
+ * The engine's lifecycle: open (lock, state, log, broker, bots, reconcile),
+ * reload on SIGHUP, close. The tick itself is in loop.c.
+ */
+#define _GNU_SOURCE
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "orders.h"
+#include "series.h"
+
+static void svc_log(void *ctx, const char *bot_id, int level, const char *event, const char *message)
+{
+    hydra_engine *e = ctx;
+    hydra_log_pack(e->log, level, event != NULL ? event : "bot_log", bot_id, "{s:s}", "message",
+                   message != NULL ? message : "");
+}
+
+static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf, size_t bufsz)
+{
+    hydra_engine *e = ctx;
+    return hydra_bot_kv_get(e->state, bot_id, key, buf, bufsz);
+}
+
+static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char *value)
+{
+    hydra_engine *e = ctx;
+    return hydra_bot_kv_set(e->state, bot_id, key, value);
+}
+
+/* One hydra-host per state database: an exclusive lock on "<db>.lock", holding our PID. */
+static int take_lock(hydra_engine *e, char *err, size_t errsz)
+{
+    char path[HYDRA_PATH_LEN + 8];
+    snprintf(path, sizeof path, "%s.lock", e->cfg->settings.state_db_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errsz, "%s: cannot open lock file: %s", path, strerror(errno));
+        return HYDRA_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errsz, "%s: another hydra-host (pid %s) is running with this state", path,
+                 pid[0] ? pid : "unknown");
+        close(fd);
+        return HYDRA_EBUSY;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        snprintf(err, errsz, "%s: cannot write lock file: %s", path, strerror(errno));
+        close(fd);
+        return HYDRA_EIO;
+    }
+    e->lock_fd = fd;
+    return 0;
+}
+
+static int open_sim(hydra_engine *e, char *err, size_t errsz)
+{
+    const hydra_sim_cfg *sc = &e->cfg->settings.sim;
+    hydra_series *series = calloc((size_t)(sc->n_series > 0 ? sc->n_series : 1), sizeof *series);
+    if (series == NULL)
+        return HYDRA_ENOMEM;
+    int rc = 0, n = 0;
+    int open_min = 0;
+    hydra_parse_hhmm(sc->session_open, &open_min);
+    for (; n < sc->n_series; n++) {
+        const hydra_sim_series_cfg *s = &sc->series[n];
+        if (s->generated) {
+            /* Generated bars span the replay's first 60 days, one bar per bar_seconds. */
+            int64_t t0 = 0;
+            int y, mo, d, h, mi;
+            if (sscanf(sc->start, "%d-%d-%d %d:%d", &y, &mo, &d, &h, &mi) == 5)
+                t0 = hydra_utc_from_local(y, mo, d, 0, 0, 0);
+            size_t bars = (size_t)(60LL * 86400 / sc->bar_seconds);
+            rc = hydra_series_generate(s->symbol, s->seed, s->start_price, s->drift_pct_per_day,
+                                       s->vol_pct_per_day, t0, (int64_t)sc->bar_seconds * 1000,
+                                       bars, &series[n]);
+            if (rc != 0)
+                snprintf(err, errsz, "sim.series[%d] %s: cannot generate: %s", n, s->symbol,
+                         hydra_strerror(rc));
+        } else {
+            rc = hydra_series_load_csv(s->file, s->symbol, s->timezone, open_min, &series[n], err,
+                                       errsz);
+        }
+        if (rc != 0)
+            goto fail;
+    }
+    rc = hydra_sim_open(sc, series, (size_t)n, &e->clock, &e->sim, err, errsz);
+    if (rc != 0)
+        goto fail_owned; /* hydra_sim_open takes ownership of the series even when it fails */
+    free(series);
+    e->broker = hydra_sim_broker(e->sim);
+    return 0;
+fail:
+    for (int i = 0; i < n; i++)
+        hydra_series_free(&series[i]);
+fail_owned:
+    free(series);
+    return rc;
+}
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const hydra_bot_slot *x = a, *y = b;
+    if (x->cfg->rank != y->cfg->rank)
+        return y->cfg->rank - x->cfg->rank;
+    return strcmp(x->cfg->bot_id, y->cfg->bot_id);
+}
+
+static void unload_bots(hydra_engine *e)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].loaded)
+            hydra_bot_unload(&e->slots[i].inst);
+    free(e->slots);
+    e->slots = NULL;
+    e->n_slots = 0;
+}
+
+/* Every configured bot gets a slot (its positions stay under host exits); enabled ones load. */
+static int load_bots(hydra_engine *e, char *err, size_t errsz)
+{
+    e->slots = calloc((size_t)(e->cfg->n_bots > 0 ? e->cfg->n_bots : 1), sizeof *e->slots);
+    if (e->slots == NULL)
+        return HYDRA_ENOMEM;
+    e->n_slots = e->cfg->n_bots;
+    for (int i = 0; i < e->n_slots; i++)
+        e->slots[i].cfg = &e->cfg->bots[i];
+    qsort(e->slots, (size_t)e->n_slots, sizeof *e->slots, cmp_rank);
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        if (!slot->cfg->enabled)
+            continue;
+        int rc = hydra_bot_load(&slot->inst, e->opt.plugins_dir, slot->cfg, &e->svc, err, errsz);
+        if (rc != 0) {
+            unload_bots(e);
+            return rc;
+        }
+        slot->loaded = 1;
+        hydra_bot_day day;
+        if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+            day.quarantined) {
+            slot->quarantined = 1;
+            snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
+                     day.quarantine_reason);
+        }
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_loaded", slot->cfg->bot_id,
+                       "{s:s,s:s,s:s,s:s,s:i}", "plugin", slot->inst.plugin.path, "name",
+                       slot->inst.plugin.entry->name, "version", slot->inst.plugin.entry->version,
+                       "mode", slot->cfg->signal_mode, "rank", slot->cfg->rank);
+    }
+    return 0;
+}
+
+static void log_start(hydra_engine *e)
+{
+    json_t *series = json_array();
+    if (e->sim != NULL) {
+        size_t n = 0;
+        const hydra_series *s = hydra_sim_series(e->sim, &n);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(series, json_pack("{s:s,s:s,s:b,s:I}", "symbol", s[i].symbol,
+                                                    "source", s[i].source, "generated",
+                                                    s[i].generated, "bars", (json_int_t)s[i].n));
+    }
+    char now_s[32];
+    hydra_format_utc(hydra_clock_now_ms(&e->clock), now_s, sizeof now_s);
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_start", NULL,
+                   "{s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "version", HYDRA_VERSION, "config",
+                   e->opt.config_dir, "plugins", e->opt.plugins_dir, "broker",
+                   e->cfg->settings.broker, "timezone", e->cfg->settings.timezone, "bots",
+                   e->n_slots, "series", series, "clock", now_s);
+}
+
+int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *err, size_t errsz,
+                      int *exit_code)
+{
+    memset(e, 0, sizeof *e);
+    e->opt = *opt;
+    e->lock_fd = -1;
+    *exit_code = 2;
+    int rc;
+
+    e->cfg = calloc(1, sizeof *e->cfg);
+    if (e->cfg == NULL)
+        return HYDRA_ENOMEM;
+    hydra_diag diag;
+    hydra_diag_init(&diag);
+    rc = hydra_config_load(opt->config_dir, e->cfg, &diag);
+    if (rc != 0) {
+        size_t off = 0;
+        for (size_t i = 0; i < diag.n && off + 1 < errsz; i++)
+            off += (size_t)snprintf(err + off, errsz - off, "%s%s", i ? "\n" : "", diag.lines[i]);
+        hydra_diag_free(&diag);
+        goto fail;
+    }
+    hydra_diag_free(&diag);
+    hydra_tz_set(e->cfg->settings.timezone);
+    hydra_credentials_load(".env", &e->creds, stderr);
+
+    const hydra_settings *st = &e->cfg->settings;
+    if (strcmp(st->broker, "sim") != 0) {
+        /* The live broker adapter is not part of this build: refuse rather than guess. */
+        snprintf(err, errsz,
+                 "settings.yaml: broker: \"%s\" is not available in this build of hydra-host; "
+                 "use broker: sim",
+                 st->broker);
+        rc = HYDRA_ECONFIG;
+        goto fail;
+    }
+
+    *exit_code = 1;
+    if (!opt->tools_only && (rc = take_lock(e, err, errsz)) != 0)
+        goto fail;
+    rc = hydra_state_open(st->state_db_path, &e->state, err, errsz);
+    if (rc != 0)
+        goto fail;
+    rc = hydra_log_open(st->log_path, st->log_keep_files, &e->log, err, errsz);
+    if (rc != 0)
+        goto fail;
+    hydra_log_add_secret(e->log, e->creds.key);
+    hydra_log_add_secret(e->log, e->creds.secret);
+    hydra_log_set_clock(e->log, &e->clock);
+    hydra_health_init(&e->health, st->max_api_failures_in_window, st->api_failure_window_seconds,
+                      st->max_price_staleness_seconds);
+    hydra_market_init(&e->market);
+    if ((rc = hydra_loop_init(e)) != 0)
+        goto fail;
+
+    hydra_clock_init_sim(&e->clock, 0);
+    *exit_code = 2; /* a data file that does not load is a configuration problem */
+    if ((rc = open_sim(e, err, errsz)) != 0)
+        goto fail;
+    *exit_code = 1;
+
+    hydra_kv_get_str(e->state, "day_key", e->day, sizeof e->day);
+    hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
+    if (opt->tools_only) {
+        *exit_code = 0;
+        return 0;
+    }
+
+    e->svc.log = svc_log;
+    e->svc.kv_get = svc_kv_get;
+    e->svc.kv_set = svc_kv_set;
+    e->svc.ctx = e;
+    *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */
+    if ((rc = load_bots(e, err, errsz)) != 0)
+        goto fail;
+    *exit_code = 1;
+    log_start(e);
+
+    /* Reconcile before anything else: every non-final journal row, then positions. */
+    hydra_state_begin(e->state);
+    rc = hydra_orders_sync(e);
+    char why[512] = "";
+    int unexplained = rc == 0 ? hydra_orders_check_positions(e, why, sizeof why) : rc;
+    if (rc != 0 || unexplained != 0) {
+        char reason[600];
+        if (unexplained == 1)
+            snprintf(reason, sizeof reason, "reconcile: %s", why);
+        else
+            snprintf(reason, sizeof reason, "reconcile failed: %s", hydra_strerror(rc ? rc : unexplained));
+        hydra_engine_halt(e, "reconcile", reason, st->global_cooldown_minutes);
+    } else {
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "reconciled", NULL, "{s:i}", "open_orders",
+                       (int)e->n_open_orders);
+    }
+    if (e->day[0] != '\0' && e->day_start_equity > 0)
+        hydra_loop_portfolio(e);
+    hydra_state_commit(e->state);
+    *exit_code = 0;
+    return 0;
+
+fail:
+    hydra_engine_close(e);
+    return rc != 0 ? rc : HYDRA_EINVAL;
+}
+
+void hydra_engine_close(hydra_engine *e)
+{
+    unload_bots(e);
+    if (e->sim != NULL)
+        hydra_sim_close(e->sim);
+    e->sim = NULL;
+    hydra_market_free(&e->market);
+    hydra_loop_free(e);
+    if (e->log != NULL)
+        hydra_log_close(e->log);
+    e->log = NULL;
+    if (e->state != NULL)
+        hydra_state_close(e->state);
+    e->state = NULL;
+    if (e->lock_fd >= 0)
+        close(e->lock_fd);
+    e->lock_fd = -1;
+    free(e->cfg);
+    e->cfg = NULL;
+    memset(&e->creds, 0, sizeof e->creds);
+}
+
+/* Settings that only a restart may change (they name files, the broker or the time). */
+static const char *restart_only_change(const hydra_settings *a, const hydra_settings *b)
+{
+    if (strcmp(a->broker, b->broker) != 0)
+        return "broker";
+    if (strcmp(a->timezone, b->timezone) != 0)
+        return "system.timezone";
+    if (strcmp(a->state_db_path, b->state_db_path) != 0)
+        return "system.state_db_path";
+    if (strcmp(a->log_path, b->log_path) != 0)
+        return "system.log_path";
+    if (memcmp(&a->sim, &b->sim, sizeof a->sim) != 0)
+        return "sim";
+    return NULL;
+}
+
+int hydra_engine_reload(hydra_engine *e)
+{
+    hydra_config *next = calloc(1, sizeof *next);
+    if (next == NULL)
+        return HYDRA_ENOMEM;
+    hydra_diag diag;
+    hydra_diag_init(&diag);
+    int rc = hydra_config_load(e->opt.config_dir, next, &diag);
+    const char *fixed = rc == 0 ? restart_only_change(&e->cfg->settings, &next->settings) : NULL;
+    if (rc != 0 || fixed != NULL) {
+        json_t *errors = json_array();
+        for (size_t i = 0; i < diag.n; i++)
+            json_array_append_new(errors, json_string(diag.lines[i]));
+        if (fixed != NULL)
+            json_array_append_new(errors, json_pack("s+", fixed, " changed: restart to apply"));
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "config_reload_rejected", NULL, "{s:o,s:s}",
+                       "errors", errors, "kept", "the running configuration");
+        hydra_diag_free(&diag);
+        free(next);
+        return HYDRA_ECONFIG;
+    }
+    hydra_diag_free(&diag);
+
+    /* Swap: unload the old bots, load the new set; on any failure go back to the old set. */
+    hydra_config *old = e->cfg;
+    unload_bots(e);
+    e->cfg = next;
+    char err[512] = "";
+    rc = load_bots(e, err, sizeof err);
+    if (rc != 0) {
+        char old_err[512];
+        e->cfg = old;
+        load_bots(e, old_err, sizeof old_err);
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "config_reload_rejected", NULL, "{s:[s],s:s}",
+                       "errors", err, "kept", "the running configuration");
+        free(next);
+        return rc;
+    }
+    free(old);
+    hydra_loop_portfolio(e);
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "config_reloaded", NULL, "{s:i}", "bots", e->n_slots);
+    return 0;
+}

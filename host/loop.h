@@ -1,0 +1,121 @@
+/*
+ * The engine and its tick, as DESIGN.md "One tick" describes it:
+ *
+ *   1. bootstrap    day rollover in the market zone; order journal synced
+ *                   with the broker (fills, cancels, rejections)
+ *   2. ExitBot      kill switch, health, account sanity, daily loss;
+ *                   any breach persists a halt and flattens
+ *   3. PortfolioBot budgets per bot (at start, rollover and reload)
+ *   4. snapshot     prices, bars and option chains for every bot
+ *   5. execution    per bot in rank order: host exits, manage, preflight,
+ *                   on_tick, gates, journal, submit
+ *   6. finalize     one summary line; state committed
+ *
+ * A failure in 1 or 2 halts and flattens. A failure in 3 leaves budgets
+ * missing, so bots refuse entries. A failing bot is quarantined for the day;
+ * its positions stay under the host's exits.
+ */
+#ifndef HYDRA_LOOP_H
+#define HYDRA_LOOP_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "config.h"
+#include "health.h"
+#include "loader.h"
+#include "log.h"
+#include "marketdata.h"
+#include "sim.h"
+#include "state.h"
+
+#define HYDRA_MAX_OPEN_ORDERS 512
+
+/* One configured bot and its runtime state. */
+typedef struct hydra_bot_slot {
+    const hydra_bot_cfg *cfg;
+    hydra_bot_instance inst;
+    int loaded;
+    int quarantined;
+    char quarantine_reason[256];
+    hydra_budget budget;
+    int have_budget;
+} hydra_bot_slot;
+
+typedef struct hydra_engine_options {
+    char config_dir[HYDRA_PATH_LEN];
+    char plugins_dir[HYDRA_PATH_LEN];
+    long max_ticks;          /* 0 = until stopped or the replay ends */
+    int interval_ms;         /* -1 = from settings; 0 = no pause between ticks */
+    int live;                /* --live given */
+    int quiet;               /* no per-tick status line */
+    int tools_only;          /* status/halt/resume: state, log and broker; no lock, bots or reconcile */
+} hydra_engine_options;
+
+typedef struct hydra_engine {
+    hydra_engine_options opt;
+    hydra_config *cfg;
+    hydra_credentials creds;
+    hydra_clock clock;
+    hydra_state *state;
+    hydra_log *log;
+    hydra_health health;
+    hydra_broker broker;
+    hydra_sim *sim;          /* non-NULL when broker is "sim" */
+    hydra_host_services svc;
+    hydra_bot_slot *slots;   /* sorted by rank, highest first */
+    int n_slots;
+    hydra_market market;     /* this tick's snapshot */
+    uint64_t tick;
+    char day[11];
+    double day_start_equity;
+    double last_equity;      /* previous tick's equity, for the jump anomaly */
+    hydra_account account;   /* this tick's account */
+    hydra_journal_order open_orders[HYDRA_MAX_OPEN_ORDERS]; /* non-final journal rows */
+    size_t n_open_orders;
+    int halted;              /* a halt is active this tick */
+    int orders_sent;         /* this tick */
+    int lock_fd;
+    void *scratch;           /* per-call snapshot views (loop.c) */
+    volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
+    volatile sig_atomic_t *reload; /* set by SIGHUP */
+} hydra_engine;
+
+/*
+ * Opens everything the loop needs (lock, state, log, broker, bots) and
+ * reconciles the journal with the broker. On failure returns negative with
+ * a message in err, having released what it took; the exit status the CLI
+ * should use is 2 for configuration problems, 1 otherwise (in *exit_code).
+ */
+int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *err, size_t errsz,
+                      int *exit_code);
+void hydra_engine_close(hydra_engine *e);
+
+/* Allocates and frees the loop's per-call scratch (engine.c calls these). */
+int hydra_loop_init(hydra_engine *e);
+void hydra_loop_free(hydra_engine *e);
+
+/* Budgets for every bot from day-start equity (PortfolioBot); logs and returns 0 or negative. */
+int hydra_loop_portfolio(hydra_engine *e);
+
+/* One tick. Returns 0, or HYDRA_EEOF when the simulated replay has ended. */
+int hydra_engine_tick(hydra_engine *e);
+
+/* Ticks at the configured cadence until stopped, max_ticks, or the end of the replay. */
+int hydra_engine_run(hydra_engine *e);
+
+/* Re-reads the configuration; keeps the old one (and says why) if the new one is bad. */
+int hydra_engine_reload(hydra_engine *e);
+
+/* Persists a halt and flattens (ExitBot's and the wrapper's path). */
+void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes);
+
+/* Cancels all orders and closes every position through journaled exit orders. */
+void hydra_engine_flatten(hydra_engine *e, const char *reason);
+
+/* Records a broker failure with the health monitor and the log. */
+void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * The market snapshot of one tick (DESIGN.md step 4): last prices, recent
+ * bars and option chains for every symbol an enabled bot needs or a bot
+ * position holds, fetched in as few broker calls as the interface allows:
+ * one latest_prices call for all symbols, bars only when a new bar can
+ * exist (at most once per bar interval per symbol), one chain per
+ * underlying of an options bot.
+ */
+#ifndef HYDRA_MARKETDATA_H
+#define HYDRA_MARKETDATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+
+#define HYDRA_SNAPSHOT_BARS 120
+#define HYDRA_MARKET_MAX_SYMBOLS 64
+#define HYDRA_MARKET_MAX_CHAINS 16
+#define HYDRA_MARKET_MAX_CONTRACTS 4096
+
+typedef struct hydra_market_symbol {
+    char symbol[48];
+    unsigned asset_class;
+    double price;            /* NaN when unknown */
+    int64_t t_ms;
+    hydra_bar bars[HYDRA_SNAPSHOT_BARS];
+    size_t n_bars;
+    int64_t bars_fetched_ms; /* engine time of the last bars call; 0 = never */
+} hydra_market_symbol;
+
+typedef struct hydra_market_chain {
+    char underlying[16];
+    hydra_option_quote *quotes; /* malloc'd, HYDRA_MARKET_MAX_CONTRACTS */
+    size_t n;
+} hydra_market_chain;
+
+typedef struct hydra_market {
+    hydra_market_symbol symbols[HYDRA_MARKET_MAX_SYMBOLS];
+    size_t n_symbols;
+    hydra_market_chain chains[HYDRA_MARKET_MAX_CHAINS];
+    size_t n_chains;
+    hydra_market_clock mclock;
+    int have_mclock;
+    int64_t fetched_ms;      /* engine time of the last complete refresh */
+} hydra_market;
+
+void hydra_market_init(hydra_market *m);
+void hydra_market_free(hydra_market *m);
+
+/*
+ * Refreshes prices for `symbols`, bars for those whose bars may have moved
+ * on (bar_seconds), chains for `underlyings` (expiring within max_dte), and
+ * the market clock. Symbols keep their slots between ticks. Option symbols
+ * (OCC) are priced from their underlying's chain, which is fetched when
+ * needed. Returns 0 or the first broker failure (with *err filled); on
+ * failure the prices of this tick are marked unknown.
+ */
+int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *symbols, size_t n,
+                         const char *const *underlyings, size_t n_und, int max_dte, int bar_seconds,
+                         int64_t now_ms, hydra_broker_err *err);
+
+const hydra_market_symbol *hydra_market_find(const hydra_market *m, const char *symbol);
+const hydra_market_chain *hydra_market_find_chain(const hydra_market *m, const char *underlying);
+const hydra_option_quote *hydra_market_option(const hydra_market *m, const char *occ);
+/* Last price of a stock or crypto pair, or the mid of an option's quote; NaN when unknown. */
+double hydra_market_price(const hydra_market *m, const char *symbol);
+
+#endif
