@@ -94,28 +94,56 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
     return 0;
 }
 
+static int submit_row(hydra_engine *e, hydra_journal_order *row);
+
+/*
+ * A journal row the broker does not know. A pending row from today is sent
+ * now with its original client_order_id (the crash or transport failure
+ * happened before the broker saw it; a broker refuses a duplicate id, so
+ * this can never make a second order), unless it is an entry and trading is
+ * halted. Anything else is closed without sending.
+ */
+static int resolve_missing(hydra_engine *e, hydra_journal_order *row, int64_t now, int may_resend)
+{
+    hydra_halt halt = {0};
+    int halted = hydra_halt_get(e->state, &halt) != 0 || halt.active;
+    const char *why = NULL;
+    if (row->state != HYDRA_ORD_PENDING_SUBMIT)
+        why = "broker no longer knows this order";
+    else if (strcmp(row->day, e->day) != 0)
+        why = "never reached the broker and its trading day is over; not sent";
+    else if (row->kind == HYDRA_INTENT_ENTRY && halted)
+        why = "never reached the broker and trading is halted; not sent";
+    if (why == NULL && !may_resend) {
+        /* Just failed to send: leave it pending; the next sync sends it again. */
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_outcome_unknown", row->bot_id, "{s:s,s:s}",
+                       "client_order_id", row->client_order_id, "resolution",
+                       "not at the broker; stays pending until the next sync");
+        return 0;
+    }
+    if (why == NULL) {
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_resubmit", row->bot_id, "{s:s,s:s}",
+                       "client_order_id", row->client_order_id, "reason",
+                       "journaled but never reached the broker; sending with the same id");
+        return submit_row(e, row);
+    }
+    snprintf(row->error, sizeof row->error, "%s", why);
+    row->state = HYDRA_ORD_CANCELED;
+    row->updated_ms = now;
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_not_at_broker", row->bot_id, "{s:s,s:s}",
+                   "client_order_id", row->client_order_id, "resolution", why);
+    return hydra_journal_update(e->state, row);
+}
+
 /* Brings one journal row up to date with the broker's view of the order. */
-static int sync_row(hydra_engine *e, hydra_journal_order *row)
+static int sync_row(hydra_engine *e, hydra_journal_order *row, int may_resend)
 {
     hydra_order o;
     hydra_broker_err err = {0};
     int rc = e->broker.ops->order_by_client_id(e->broker.ctx, row->client_order_id, &o, &err);
     int64_t now = hydra_clock_now_ms(&e->clock);
-    if (rc == HYDRA_ENOTFOUND) {
-        if (row->state != HYDRA_ORD_PENDING_SUBMIT) {
-            /* The broker forgot an order it had accepted: nothing the host can explain. */
-            snprintf(row->error, sizeof row->error, "broker no longer knows this order");
-            row->state = HYDRA_ORD_CANCELED;
-        } else {
-            snprintf(row->error, sizeof row->error,
-                     "never reached the broker; closed without resubmitting");
-            row->state = HYDRA_ORD_CANCELED;
-        }
-        row->updated_ms = now;
-        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_not_at_broker", row->bot_id, "{s:s,s:s}",
-                       "client_order_id", row->client_order_id, "resolution", row->error);
-        return hydra_journal_update(e->state, row);
-    }
+    if (rc == HYDRA_ENOTFOUND)
+        return resolve_missing(e, row, now, may_resend);
     if (rc != 0) {
         hydra_engine_broker_failure(e, "order_by_client_id", &err);
         return rc;
@@ -148,7 +176,7 @@ int hydra_orders_sync(hydra_engine *e)
     int first_rc = 0;
     reload_open(e);
     for (size_t i = 0; i < e->n_open_orders; i++) {
-        int rc = sync_row(e, &e->open_orders[i]);
+        int rc = sync_row(e, &e->open_orders[i], 1);
         if (rc != 0 && first_rc == 0)
             first_rc = rc;
     }
@@ -162,6 +190,60 @@ static void crash_point(const char *name)
     const char *hook = getenv("HYDRA_TEST_CRASH_AT");
     if (hook != NULL && strcmp(hook, name) == 0)
         raise(SIGKILL);
+}
+
+/* Sends a journaled row to the broker and records the answer. */
+static int submit_row(hydra_engine *e, hydra_journal_order *row)
+{
+    int rc;
+    hydra_order_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", row->client_order_id);
+    snprintf(req.symbol, sizeof req.symbol, "%s", row->symbol);
+    req.asset_class = (unsigned)row->asset_class;
+    req.side = row->side;
+    req.type = row->type;
+    req.tif = row->tif;
+    req.qty = row->qty;
+    req.notional = row->notional;
+    req.limit_price = row->limit_price;
+
+    hydra_order o;
+    hydra_broker_err err = {0};
+    rc = e->broker.ops->submit(e->broker.ctx, &req, &o, &err);
+    e->orders_sent++;
+    if (rc == 0) {
+        row->state = journal_state_of(o.status);
+        snprintf(row->broker_id, sizeof row->broker_id, "%s", o.id);
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_submitted", row->bot_id,
+                       "{s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:s}", "client_order_id",
+                       row->client_order_id, "symbol", row->symbol, "side",
+                       row->side == HYDRA_SIDE_BUY ? "buy" : "sell", "type",
+                       row->type == HYDRA_ORDER_LIMIT ? "limit" : "market", "qty", row->qty,
+                       "notional", row->notional, "limit_price", row->limit_price, "reason",
+                       row->reason);
+        rc = apply_new_fill(e, row, &o);
+        if (rc == 0)
+            rc = hydra_journal_update(e->state, row);
+    } else if (rc == HYDRA_EREJECTED && strstr(err.msg, "client_order_id must be unique") != NULL) {
+        /* The id is already at the broker: an earlier attempt landed. Adopt that order. */
+        rc = sync_row(e, row, 0);
+    } else if (rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH) {
+        row->state = HYDRA_ORD_REJECTED;
+        snprintf(row->error, sizeof row->error, "%s", err.msg);
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_rejected", row->bot_id, "{s:s,s:s,s:s}",
+                       "client_order_id", row->client_order_id, "symbol", row->symbol, "error",
+                       err.msg);
+        if (rc == HYDRA_EAUTH)
+            hydra_engine_broker_failure(e, "submit", &err);
+        hydra_journal_update(e->state, row);
+    } else {
+        /* Outcome unknown: ask the broker by client_order_id before anything else. */
+        hydra_engine_broker_failure(e, "submit", &err);
+        row->updated_ms = hydra_clock_now_ms(&e->clock);
+        rc = sync_row(e, row, 0);
+    }
+    return rc;
 }
 
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
@@ -203,52 +285,9 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
         return rc;
     crash_point("after_journal");
 
-    hydra_order_request req;
-    memset(&req, 0, sizeof req);
-    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", row.client_order_id);
-    snprintf(req.symbol, sizeof req.symbol, "%s", row.symbol);
-    req.asset_class = (unsigned)row.asset_class;
-    req.side = row.side;
-    req.type = row.type;
-    req.tif = row.tif;
-    req.qty = row.qty;
-    req.notional = row.notional;
-    req.limit_price = row.limit_price;
-
-    hydra_order o;
-    hydra_broker_err err = {0};
-    rc = e->broker.ops->submit(e->broker.ctx, &req, &o, &err);
-    e->orders_sent++;
     if (cid_out != NULL)
         snprintf(cid_out, HYDRA_CID_LEN, "%s", row.client_order_id);
-    if (rc == 0) {
-        row.state = journal_state_of(o.status);
-        snprintf(row.broker_id, sizeof row.broker_id, "%s", o.id);
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_submitted", bot->bot_id,
-                       "{s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:s}", "client_order_id",
-                       row.client_order_id, "symbol", row.symbol, "side",
-                       row.side == HYDRA_SIDE_BUY ? "buy" : "sell", "type",
-                       row.type == HYDRA_ORDER_LIMIT ? "limit" : "market", "qty", row.qty,
-                       "notional", row.notional, "limit_price", row.limit_price, "reason",
-                       row.reason);
-        rc = apply_new_fill(e, &row, &o);
-        if (rc == 0)
-            rc = hydra_journal_update(e->state, &row);
-    } else if (rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH) {
-        row.state = HYDRA_ORD_REJECTED;
-        snprintf(row.error, sizeof row.error, "%s", err.msg);
-        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_rejected", bot->bot_id, "{s:s,s:s,s:s}",
-                       "client_order_id", row.client_order_id, "symbol", row.symbol, "error",
-                       err.msg);
-        if (rc == HYDRA_EAUTH)
-            hydra_engine_broker_failure(e, "submit", &err);
-        hydra_journal_update(e->state, &row);
-    } else {
-        /* Outcome unknown: ask the broker by client_order_id before anything else. */
-        hydra_engine_broker_failure(e, "submit", &err);
-        row.updated_ms = hydra_clock_now_ms(&e->clock);
-        rc = sync_row(e, &row);
-    }
+    rc = submit_row(e, &row);
     reload_open(e);
     return rc;
 }
