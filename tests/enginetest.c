@@ -1,0 +1,239 @@
+#define _GNU_SOURCE
+#include "enginetest.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "testutil.h"
+
+/* Replaces every occurrence of `from` with `to` in a malloc'd string. */
+static char *replace_all(char *text, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to), count = 0;
+    for (const char *p = text; (p = strstr(p, from)) != NULL; p += fl)
+        count++;
+    if (count == 0)
+        return text;
+    char *out = malloc(strlen(text) + count * (tl > fl ? tl - fl : 0) + 1);
+    char *w = out;
+    const char *r = text;
+    for (const char *p; (p = strstr(r, from)) != NULL; r = p + fl) {
+        memcpy(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, to, tl);
+        w += tl;
+    }
+    strcpy(w, r);
+    free(text);
+    return out;
+}
+
+static char *apply_edits(char *text, const char *edits)
+{
+    if (edits == NULL)
+        return text;
+    char *copy = strdup(edits);
+    for (char *line = strtok(copy, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *arrow = strstr(line, "=>");
+        if (arrow == NULL)
+            continue;
+        *arrow = '\0';
+        text = replace_all(text, line, arrow + 2);
+    }
+    free(copy);
+    return text;
+}
+
+int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits)
+{
+    char path[1024], repl[1024];
+    snprintf(path, sizeof path, "%s/config", dir);
+    if (mkdir(path, 0755) != 0)
+        return -1;
+
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/config/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/config/bots.yaml", NULL);
+    if (settings == NULL || bots == NULL)
+        return -1;
+    snprintf(repl, sizeof repl, "%s/", dir);
+    settings = replace_all(settings, "./logs/", repl);
+    settings = replace_all(settings, "./state/", repl);
+    settings = replace_all(settings, "file: data/", "file: " HYDRA_SOURCE_DIR "/data/");
+    settings = apply_edits(settings, settings_edits);
+    bots = apply_edits(bots, bots_edits);
+
+    snprintf(path, sizeof path, "%s/config/settings.yaml", dir);
+    int rc = tu_write_file(path, settings);
+    snprintf(path, sizeof path, "%s/config/bots.yaml", dir);
+    if (rc == 0)
+        rc = tu_write_file(path, bots);
+    free(settings);
+    free(bots);
+    return rc;
+}
+
+void et_options(hydra_engine_options *opt, const char *dir)
+{
+    memset(opt, 0, sizeof *opt);
+    snprintf(opt->config_dir, sizeof opt->config_dir, "%s/config", dir);
+    snprintf(opt->plugins_dir, sizeof opt->plugins_dir, "%s", HYDRA_TEST_PLUGIN_DIR);
+    opt->interval_ms = 0;
+    opt->quiet = 1;
+}
+
+/* ---- the fault-injecting wrapper ---- */
+
+static int roll(et_broker *w)
+{
+    if (w->faults.random_rate <= 0)
+        return 0;
+    /* splitmix64: reproducible from the seed. */
+    unsigned long long z = (w->rng += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0 < w->faults.random_rate;
+}
+
+static int fault(et_broker *w, int code, hydra_broker_err *err, const char *call)
+{
+    if (code == 0 && roll(w))
+        code = HYDRA_ETRANSIENT;
+    if (code == 0)
+        return 0;
+    return hydra_broker_fail(err, code, code == HYDRA_ETRANSIENT ? 503 : 0, "injected fault in %s",
+                             call);
+}
+
+static int w_account(void *ctx, hydra_account *out, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    int rc = fault(w, w->faults.account, err, "account");
+    return rc ? rc : w->inner.ops->account(w->inner.ctx, out, err);
+}
+
+static int w_positions(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,
+                       hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    int rc = fault(w, 0, err, "positions");
+    return rc ? rc : w->inner.ops->positions(w->inner.ctx, out, cap, n, err);
+}
+
+static int w_open_orders(void *ctx, hydra_order *out, size_t cap, size_t *n, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->open_orders(w->inner.ctx, out, cap, n, err);
+}
+
+static int w_submit(void *ctx, const hydra_order_request *req, hydra_order *out,
+                    hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    int rc = fault(w, w->faults.submit, err, "submit");
+    if (rc)
+        return rc;
+    if (w->n_submits < ET_MAX_SUBMITS) {
+        et_submit *s = &w->submits[w->n_submits++];
+        snprintf(s->cid, sizeof s->cid, "%s", req->client_order_id);
+        snprintf(s->symbol, sizeof s->symbol, "%s", req->symbol);
+        s->side = req->side;
+        hydra_halt h = {0};
+        s->halted = hydra_halt_get(w->engine->state, &h) != 0 || h.active;
+        double price = req->limit_price > 0 ? req->limit_price
+                                            : hydra_market_price(&w->engine->market, req->symbol);
+        s->notional_estimate = req->notional > 0 ? req->notional
+                                                 : req->qty * (isfinite(price) ? price : 0) *
+                                                       (req->asset_class == HYDRA_ASSET_OPTION ? 100 : 1);
+    }
+    return w->inner.ops->submit(w->inner.ctx, req, out, err);
+}
+
+static int w_order(void *ctx, const char *cid, hydra_order *out, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    int rc = fault(w, w->faults.orders, err, "order_by_client_id");
+    return rc ? rc : w->inner.ops->order_by_client_id(w->inner.ctx, cid, out, err);
+}
+
+static int w_cancel_all(void *ctx, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->cancel_all(w->inner.ctx, err);
+}
+
+static int w_close_all(void *ctx, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->close_all(w->inner.ctx, err);
+}
+
+static int w_prices(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
+                    hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    int rc = fault(w, w->faults.prices, err, "latest_prices");
+    return rc ? rc : w->inner.ops->latest_prices(w->inner.ctx, symbols, n, out, err);
+}
+
+static int w_bars(void *ctx, const char *symbol, int tf, size_t limit, hydra_bar *out, size_t *n,
+                  hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->bars(w->inner.ctx, symbol, tf, limit, out, n, err);
+}
+
+static int w_chain(void *ctx, const char *u, int max_dte, hydra_option_quote *out, size_t cap,
+                   size_t *n, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->option_chain(w->inner.ctx, u, max_dte, out, cap, n, err);
+}
+
+static int w_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    return w->inner.ops->clock(w->inner.ctx, out, err);
+}
+
+static const hydra_broker_ops wrapper_ops = {
+    "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
+    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL,
+};
+
+void et_wrap(et_broker *w, hydra_engine *e)
+{
+    w->inner = e->broker;
+    w->engine = e;
+    w->rng = w->faults.seed;
+    e->broker.ops = &wrapper_ops;
+    e->broker.ctx = w;
+}
+
+int et_count_events(const char *log_path, const char *event, const char *bot_id)
+{
+    char *text = tu_read_file(log_path, NULL);
+    if (text == NULL)
+        return -1;
+    int count = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (j == NULL) {
+            count = -1000000; /* an unparsable line fails any count */
+            break;
+        }
+        const char *ev = json_string_value(json_object_get(j, "event"));
+        const char *bid = json_string_value(json_object_get(j, "bot_id"));
+        if (ev != NULL && strcmp(ev, event) == 0 &&
+            (bot_id == NULL || (bid != NULL && strcmp(bid, bot_id) == 0)))
+            count++;
+        json_decref(j);
+    }
+    free(text);
+    return count;
+}

@@ -1,0 +1,61 @@
+/*
+ * Helpers for engine tests: a private copy of the shipped configuration
+ * that writes state and logs into a temporary directory, and a broker
+ * wrapper that injects faults into the real simulated exchange and records
+ * every order that reaches it.
+ */
+#ifndef HYDRA_ENGINETEST_H
+#define HYDRA_ENGINETEST_H
+
+#include <stddef.h>
+
+#include "broker.h"
+#include "loop.h"
+
+/*
+ * Creates <dir>/config/{settings,bots}.yaml from the shipped files with
+ * state, log, kill switch and paper exchange inside dir and data paths
+ * pointing at the repository. `settings_extra` and `bots_edit` (may be NULL)
+ * are "old=>new" replacement pairs separated by "\n" applied to the text.
+ */
+int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits);
+
+/* Options for an in-process engine over <dir>/config and the built plugins. */
+void et_options(hydra_engine_options *opt, const char *dir);
+
+#define ET_MAX_SUBMITS 20000
+
+typedef struct et_submit {
+    char cid[49];
+    char symbol[48];
+    int side;
+    int halted; /* a halt was active in the state database when it reached the exchange */
+    double notional_estimate;
+} et_submit;
+
+/* Which broker calls fail, and how. */
+typedef struct et_faults {
+    int account;        /* fail account() with this code (0 = pass) */
+    int prices;         /* fail latest_prices() */
+    int submit;         /* fail submit() */
+    int orders;         /* fail order_by_client_id() */
+    double random_rate; /* 0..1: each call fails with HYDRA_ETRANSIENT at this rate */
+    unsigned long long seed;
+} et_faults;
+
+typedef struct et_broker {
+    hydra_broker inner;
+    hydra_engine *engine;
+    et_faults faults;
+    et_submit submits[ET_MAX_SUBMITS];
+    size_t n_submits;
+    unsigned long long rng;
+} et_broker;
+
+/* Wraps e->broker: from now on the engine calls through `w`. */
+void et_wrap(et_broker *w, hydra_engine *e);
+
+/* Reads a JSONL log and counts lines whose event (and bot_id, if non-NULL) match. */
+int et_count_events(const char *log_path, const char *event, const char *bot_id);
+
+#endif

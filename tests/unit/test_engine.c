@@ -1,0 +1,414 @@
+/*
+ * The engine against the real simulated exchange: the whole loop, every
+ * halt path, restart, crash safety and a randomised "no entry while halted"
+ * run. Faults come from a wrapper around the real exchange (enginetest.c).
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "enginetest.h"
+#include "error.h"
+#include "state.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char dir[256];
+    char log[512];
+    hydra_engine e;
+    int open;
+    et_broker *w;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    f->w = calloc(1, sizeof *f->w);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->open)
+        hydra_engine_close(&f->e);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+static void open_engine(fixture *f)
+{
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    char err[4096] = "";
+    int code = -1;
+    int rc = hydra_engine_open(&f->e, &opt, err, sizeof err, &code);
+    if (rc != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+    f->open = 1;
+}
+
+static void close_engine(fixture *f)
+{
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+static void run_ticks(fixture *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(&f->e), 0);
+}
+
+static hydra_halt current_halt(fixture *f)
+{
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
+    return h;
+}
+
+/* The shipped configuration trades: entries and exits by all three bots, every decision logged. */
+static void test_shipped_config_trades_with_all_bots(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 3000);
+    assert_false(current_halt(f).active);
+    close_engine(f);
+
+    const char *bots[] = {"mom_AAPL", "opt_core", "crypto_core"};
+    for (int i = 0; i < 3; i++) {
+        int fills = et_count_events(f->log, "order_fill", bots[i]);
+        int submitted = et_count_events(f->log, "order_submitted", bots[i]);
+        print_message("%s: %d orders submitted, %d fills\n", bots[i], submitted, fills);
+        assert_true(submitted >= 2); /* at least one entry and one exit */
+        assert_true(fills >= 2);
+    }
+    assert_true(et_count_events(f->log, "host_exit", NULL) >= 1);
+    assert_true(et_count_events(f->log, "preflight_skip", "mom_AAPL") >= 1);
+    assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 3000);
+}
+
+static void test_kill_switch_halts_and_flattens(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 200); /* crypto has positions by now */
+    char kill[512];
+    snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
+    assert_int_equal(tu_write_file(kill, "stop\n"), 0);
+    et_wrap(f->w, &f->e);
+    run_ticks(f, 3);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.source, "kill_switch");
+    assert_non_null(strstr(h.reason, "kill-switch file present"));
+    run_ticks(f, 5);
+    hydra_bot_position pos[16];
+    size_t n = 99;
+    assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
+    assert_int_equal(n, 0); /* flattened */
+    for (size_t i = 0; i < f->w->n_submits; i++)
+        assert_int_equal(f->w->submits[i].side, HYDRA_SIDE_SELL);
+    close_engine(f);
+    assert_true(et_count_events(f->log, "system_halt", NULL) == 1);
+    assert_true(et_count_events(f->log, "exitbot_flatten", NULL) >= 1);
+}
+
+static void test_daily_loss_halts(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 2);
+    /* Pretend the day started 2% richer: today's loss exceeds the 1% limit. */
+    f->e.day_start_equity = f->e.account.equity * 1.02;
+    run_ticks(f, 1);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.source, "exitbot");
+    assert_non_null(strstr(h.reason, "daily loss"));
+    int64_t now = hydra_clock_now_ms(&f->e.clock);
+    assert_true(h.until_ms == now + 390LL * 60 * 1000 || h.until_ms > now);
+}
+
+static void test_api_failures_trip_health_halt(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 2);
+    et_wrap(f->w, &f->e);
+    f->w->faults.prices = HYDRA_ETRANSIENT;
+    run_ticks(f, 5); /* 5 failures in the window: the threshold */
+    assert_false(current_halt(f).active);
+    run_ticks(f, 1);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_non_null(strstr(h.reason, "api failures"));
+    close_engine(f);
+    assert_true(et_count_events(f->log, "broker_error", NULL) >= 5);
+}
+
+static void test_exitbot_failure_halts(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 2);
+    et_wrap(f->w, &f->e);
+    f->w->faults.account = HYDRA_EMALFORMED;
+    run_ticks(f, 1);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_non_null(strstr(h.reason, "EXITBOT_FAIL"));
+}
+
+static void test_bootstrap_failure_halts(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    et_wrap(f->w, &f->e);
+    f->w->faults.account = HYDRA_ETRANSIENT;
+    run_ticks(f, 1); /* the first tick is a day rollover, which reads the account */
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.source, "bootstrap");
+    assert_non_null(strstr(h.reason, "BOOTSTRAP_FAIL"));
+}
+
+static void test_unexplained_position_halts_at_start(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 1);
+    /* The journal claims a position the exchange never saw. */
+    double realized = 0;
+    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_AAPL", "AAPL", HYDRA_ASSET_EQUITY,
+                                               1.0, HYDRA_SIDE_BUY, 3, 100.0, 0, 0, &realized),
+                     0);
+    close_engine(f);
+    open_engine(f);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.source, "reconcile");
+    assert_non_null(strstr(h.reason, "AAPL"));
+}
+
+static void test_state_survives_restart(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 300);
+    hydra_bot_position before[32], after[32];
+    size_t nb = 0, na = 0;
+    assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
+    hydra_bot_day db, da;
+    hydra_bot_day_get(f->e.state, "crypto_core", f->e.day, &db);
+    hydra_budget bb, ba;
+    assert_int_equal(hydra_budget_get(f->e.state, "crypto_core", &bb), 0);
+    char day[11];
+    snprintf(day, sizeof day, "%s", f->e.day);
+    int64_t clock_before = hydra_clock_now_ms(&f->e.clock);
+    close_engine(f);
+
+    open_engine(f);
+    assert_false(current_halt(f).active); /* the journal explains every position */
+    assert_int_equal(hydra_clock_now_ms(&f->e.clock), clock_before);
+    assert_int_equal(hydra_position_list(f->e.state, NULL, after, 32, &na), 0);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < nb; i++) {
+        assert_string_equal(before[i].symbol, after[i].symbol);
+        assert_true(fabs(before[i].qty - after[i].qty) < 1e-12);
+    }
+    hydra_bot_day_get(f->e.state, "crypto_core", day, &da);
+    assert_int_equal(da.trades, db.trades);
+    assert_true(fabs(da.realized_pnl - db.realized_pnl) < 1e-9);
+    assert_int_equal(hydra_budget_get(f->e.state, "crypto_core", &ba), 0);
+    assert_true(fabs(ba.max_daily_loss - bb.max_daily_loss) < 1e-9);
+
+    /* A halt survives a restart too. */
+    assert_int_equal(hydra_halt_set(f->e.state, "operator test", "operator", 1, 0), 0);
+    close_engine(f);
+    open_engine(f);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.reason, "operator test");
+}
+
+/*
+ * Thousands of ticks with seeded random broker faults, kill-switch flips and
+ * forced daily losses: no buy ever reaches the exchange while a halt is
+ * active, and every order respects the notional cap.
+ */
+static void test_no_entry_while_halted_randomised(void **state)
+{
+    fixture *f = *state;
+    unsigned long long seed = 20261121ULL;
+    const char *env = getenv("HYDRA_TEST_SEED");
+    if (env != NULL)
+        seed = strtoull(env, NULL, 10);
+    print_message("seed %llu (replay with HYDRA_TEST_SEED)\n", seed);
+    assert_int_equal(et_make_config(f->dir, "global_cooldown_minutes: 390=>global_cooldown_minutes: 20",
+                                    "cooloff_minutes: 390=>cooloff_minutes: 15"),
+                     0);
+    open_engine(f);
+    et_wrap(f->w, &f->e);
+    f->w->faults.seed = seed;
+    f->w->rng = seed;
+    char kill[512];
+    snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
+    unsigned long long r = seed;
+    int halted_ticks = 0;
+    for (int t = 0; t < 4000; t++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned pick = (unsigned)(r >> 33) % 1000;
+        f->w->faults.random_rate = pick < 30 ? 0.5 : 0.0;
+        if (pick >= 990)
+            tu_write_file(kill, "x");
+        else if (pick >= 900)
+            unlink(kill);
+        if (pick == 500)
+            f->e.day_start_equity *= 1.05;
+        int rc = hydra_engine_tick(&f->e);
+        if (rc == HYDRA_EEOF)
+            break;
+        assert_int_equal(rc, 0);
+        halted_ticks += f->e.halted;
+    }
+    size_t buys = 0;
+    for (size_t i = 0; i < f->w->n_submits; i++) {
+        const et_submit *s = &f->w->submits[i];
+        if (s->side == HYDRA_SIDE_BUY) {
+            buys++;
+            if (s->halted)
+                fail_msg("buy %s reached the exchange while halted", s->cid);
+            assert_true(s->notional_estimate <= 5000.0 * 1.0001);
+        }
+    }
+    print_message("%zu orders, %zu buys, %d halted ticks\n", f->w->n_submits, buys, halted_ticks);
+    assert_true(buys > 0);
+    assert_true(halted_ticks > 0);
+}
+
+/* SIGKILL between the journal write and the submission: one order at most, never two. */
+static void test_crash_after_journal_never_doubles(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
+                          "--ticks", "400", "--interval-ms", "0", "--quiet", NULL};
+    setenv("HYDRA_TEST_CRASH_AT", "after_journal", 1);
+    char *out = NULL;
+    int rc = tu_run(argv, f->dir, 120, &out);
+    unsetenv("HYDRA_TEST_CRASH_AT");
+    free(out);
+    assert_int_equal(rc, 128 + SIGKILL);
+
+    /* The journal holds exactly one pending row, which the exchange has never seen. */
+    hydra_state *st = NULL;
+    char err[512], db[512];
+    snprintf(db, sizeof db, "%s/trading_state.db", f->dir);
+    assert_int_equal(hydra_state_open(db, &st, err, sizeof err), 0);
+    hydra_journal_order rows[8];
+    size_t n = 0;
+    assert_int_equal(hydra_journal_list_open(st, rows, 8, &n), 0);
+    hydra_state_close(st);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].state, HYDRA_ORD_PENDING_SUBMIT);
+
+    /* Restart: reconciliation sends it once, with its original id. */
+    open_engine(f);
+    hydra_order o;
+    hydra_broker_err berr;
+    assert_int_equal(f->e.broker.ops->order_by_client_id(f->e.broker.ctx, rows[0].client_order_id,
+                                                         &o, &berr),
+                     0);
+    assert_string_equal(o.client_order_id, rows[0].client_order_id);
+    hydra_journal_order row;
+    assert_int_equal(hydra_journal_get(f->e.state, rows[0].client_order_id, &row), 0);
+    assert_int_not_equal(row.state, HYDRA_ORD_PENDING_SUBMIT);
+    et_wrap(f->w, &f->e);
+    run_ticks(f, 20);
+    for (size_t i = 0; i < f->w->n_submits; i++)
+        assert_string_not_equal(f->w->submits[i].cid, rows[0].client_order_id);
+    close_engine(f);
+    assert_int_equal(et_count_events(f->log, "order_resubmit", NULL), 1);
+}
+
+static void test_host_refuses_bad_config_with_status_2(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, "max_trades_per_day: 3=>max_trades_per_day: three"), 0);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--once", NULL};
+    char *out = NULL;
+    int rc = tu_run(argv, f->dir, 60, &out);
+    assert_int_equal(rc, 2);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "momentum_bots[0].risk.max_trades_per_day: expected a positive integer, got \"three\""));
+    free(out);
+}
+
+static void test_sigterm_and_sigint_exit_cleanly(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    char cfg[512], out[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    snprintf(out, sizeof out, "%s/host.out", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
+                          "--interval-ms", "20", NULL};
+    int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = tu_spawn(argv, f->dir, out);
+        assert_true(pid > 0);
+        usleep(1500 * 1000);
+        kill(pid, sigs[i]);
+        assert_int_equal(tu_wait(pid, 30), 0);
+    }
+    assert_true(et_count_events(f->log, "host_stop", NULL) == 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_shipped_config_trades_with_all_bots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_switch_halts_and_flattens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_loss_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_failures_trip_health_halt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exitbot_failure_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap_failure_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unexplained_position_halts_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_entry_while_halted_randomised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
