@@ -292,9 +292,10 @@ static void describe_size(const order_size *s, const hydra_intent *in, char *buf
 }
 
 /*
- * The intent's own size in the form it will be sent: a dollar amount for a
- * whole-unit order becomes the whole units it buys at `price`, and a
- * fractional quantity for such an order rounds down.
+ * The intent's own size in the form it will be sent, valued at the limit
+ * price of a limit order and at the last price otherwise: a dollar amount
+ * for a whole-unit order becomes the whole units it buys, and a fractional
+ * quantity for such an order rounds down.
  */
 static int size_start(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
                       hydra_gate_result *r)
