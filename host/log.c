@@ -33,7 +33,7 @@ struct hydra_log {
     const hydra_clock *wall;  /* NULL: the real wall clock */
     char **secrets;           /* longest first, so no secret is cut by a shorter one */
     size_t nsecrets;
-    char day[11];             /* UTC date of the lines going into the open file */
+    char day[11]; /* UTC date of the lines going into the open file */
     char path[LOG_PATH_MAX];
     char dir[LOG_PATH_MAX];
     char stem[256]; /* "app" of "app.jsonl" */
@@ -76,8 +76,7 @@ static int split_path(hydra_log *lg, const char *path)
     const char *dot = strrchr(base, '.');
     if (dot == NULL || dot == base)
         dot = base + strlen(base);
-    if (base[0] == '\0' || (size_t)(dot - base) >= sizeof lg->stem ||
-        strlen(dot) >= sizeof lg->ext)
+    if (base[0] == '\0' || (size_t)(dot - base) >= sizeof lg->stem || strlen(dot) >= sizeof lg->ext)
         return -1;
     snprintf(lg->stem, sizeof lg->stem, "%.*s", (int)(dot - base), base);
     snprintf(lg->ext, sizeof lg->ext, "%s", dot);
@@ -144,7 +143,8 @@ static int prune(hydra_log *lg)
         }
         n++;
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i + (size_t)lg->keep_files < n; i++) {
         char full[LOG_PATH_MAX + 256];
         snprintf(full, sizeof full, "%s/%s", lg->dir, names[i]);
@@ -184,8 +184,7 @@ static int rotate(hydra_log *lg, const char *file_day)
         int linked = -1;
         for (int n = 0; n < 100 && linked != 0; n++) {
             if (n == 0)
-                snprintf(target, sizeof target, "%s/%s.%s%s", lg->dir, lg->stem, file_day,
-                         lg->ext);
+                snprintf(target, sizeof target, "%s/%s.%s%s", lg->dir, lg->stem, file_day, lg->ext);
             else
                 snprintf(target, sizeof target, "%s/%s.%s.%d%s", lg->dir, lg->stem, file_day, n,
                          lg->ext);
@@ -221,9 +220,9 @@ int hydra_log_open(const char *path, int keep_files, hydra_log **out, char *err,
     }
     err[0] = '\0';
     if (out == NULL || path == NULL || path[0] == '\0' || keep_files < 0) {
-        snprintf(err, errsz, "log: %s", path == NULL || path[0] == '\0'
-                                            ? "no path given"
-                                            : "keep_files must be 0 or more");
+        snprintf(err, errsz, "log: %s",
+                 path == NULL || path[0] == '\0' ? "no path given"
+                                                 : "keep_files must be 0 or more");
         return HYDRA_EINVAL;
     }
     *out = NULL;
@@ -602,8 +601,8 @@ done:
  * Bad pack arguments are a bug in the caller; the event is replaced by a
  * "log_pack_error" line naming it, and HYDRA_EINVAL tells the caller.
  */
-int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id,
-                   const char *fmt, ...)
+int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id, const char *fmt,
+                   ...)
 {
     if (lg == NULL || fmt == NULL)
         return HYDRA_EINVAL;

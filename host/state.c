@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "state.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +112,9 @@ static const char *const migrations[] = {
 _Static_assert(sizeof migrations / sizeof migrations[0] == HYDRA_STATE_SCHEMA_VERSION,
                "one migration step per schema version");
 
-#define ORDER_COLS                                                                               \
-    "client_order_id, bot_id, day, seq, kind, symbol, asset_class, side, type, tif, qty, "      \
-    "notional, limit_price, reason, state, broker_id, filled_qty, filled_avg_price, "           \
+#define ORDER_COLS                                                                                 \
+    "client_order_id, bot_id, day, seq, kind, symbol, asset_class, side, type, tif, qty, "         \
+    "notional, limit_price, reason, state, broker_id, filled_qty, filled_avg_price, "              \
     "created_ms, updated_ms, error"
 
 #define POSITION_COLS "bot_id, symbol, asset_class, qty, avg_price, opened_ms, multiplier"
@@ -153,7 +152,8 @@ enum stmt_id {
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_KV_GET] = "SELECT v FROM kv WHERE k = ?1",
-    [S_KV_SET] = "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+    [S_KV_SET] =
+        "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
     [S_J_INSERT] = "INSERT INTO orders (" ORDER_COLS ") VALUES "
                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
                    "?18, ?19, ?20, ?21)",
@@ -369,7 +369,7 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
         return HYDRA_EINVAL;
     }
     *out = NULL;
-    if (strlen(path) >= sizeof ((hydra_state *)0)->path) {
+    if (strlen(path) >= sizeof((hydra_state *)0)->path) {
         snprintf(err, errsz, "%.64s...: path too long", path);
         return HYDRA_EINVAL;
     }
@@ -689,13 +689,20 @@ int hydra_order_state_final(int state)
 const char *hydra_order_state_name(int state)
 {
     switch (state) {
-    case HYDRA_ORD_PENDING_SUBMIT: return "pending_submit";
-    case HYDRA_ORD_OPEN: return "open";
-    case HYDRA_ORD_FILLED: return "filled";
-    case HYDRA_ORD_CANCELED: return "canceled";
-    case HYDRA_ORD_REJECTED: return "rejected";
-    case HYDRA_ORD_EXPIRED: return "expired";
-    default: return "unknown";
+    case HYDRA_ORD_PENDING_SUBMIT:
+        return "pending_submit";
+    case HYDRA_ORD_OPEN:
+        return "open";
+    case HYDRA_ORD_FILLED:
+        return "filled";
+    case HYDRA_ORD_CANCELED:
+        return "canceled";
+    case HYDRA_ORD_REJECTED:
+        return "rejected";
+    case HYDRA_ORD_EXPIRED:
+        return "expired";
+    default:
+        return "unknown";
     }
 }
 
@@ -763,8 +770,9 @@ static int insert_order(hydra_state *st, const hydra_journal_order *o)
  * Inside a batch the row must not wait for the tick's commit: the batch is
  * committed first, the row is inserted and committed on its own (the WAL is
  * synced with synchronous=FULL), and a new batch is opened for the rest of
- * the tick. A failed insert still reopens the batch so the caller's
- * begin/commit pairing holds.
+ * the tick. A refused insert still reopens the batch so the caller's
+ * begin/commit pairing holds; only when the open batch itself cannot be
+ * committed does the insert return that error with no batch open.
  */
 int hydra_journal_insert(hydra_state *st, const hydra_journal_order *o)
 {
@@ -790,8 +798,8 @@ int hydra_journal_insert(hydra_state *st, const hydra_journal_order *o)
 
 int hydra_journal_update(hydra_state *st, const hydra_journal_order *o)
 {
-    if (st == NULL || o == NULL || !TERMINATED(o->client_order_id) ||
-        !TERMINATED(o->broker_id) || !TERMINATED(o->error))
+    if (st == NULL || o == NULL || !TERMINATED(o->client_order_id) || !TERMINATED(o->broker_id) ||
+        !TERMINATED(o->error))
         return HYDRA_EINVAL;
     sqlite3_stmt *s = st->stmt[S_J_UPDATE];
     bind_text(s, 1, o->client_order_id);
@@ -974,8 +982,8 @@ int hydra_position_apply_fill(hydra_state *st, const char *bot_id, const char *s
     if (st == NULL || bot_id == NULL || symbol == NULL || !(qty > 0) || !isfinite(qty) ||
         !(price >= 0) || !isfinite(price) || !isfinite(fee) || !(multiplier > 0) ||
         (side != HYDRA_SIDE_BUY && side != HYDRA_SIDE_SELL) ||
-        strlen(bot_id) >= sizeof ((hydra_bot_position *)0)->bot_id ||
-        strlen(symbol) >= sizeof ((hydra_bot_position *)0)->symbol)
+        strlen(bot_id) >= sizeof((hydra_bot_position *)0)->bot_id ||
+        strlen(symbol) >= sizeof((hydra_bot_position *)0)->symbol)
         return HYDRA_EINVAL;
     double pnl = 0;
     if (realized != NULL)

@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
+/* cmocka needs these before its own header. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -71,7 +73,8 @@ static json_t *read_lines(const char *path)
     char *save = NULL;
     size_t len = strlen(text);
     assert_true(len == 0 || text[len - 1] == '\n');
-    for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
         json_error_t jerr;
         json_t *obj = json_loads(line, 0, &jerr);
         if (!json_is_object(obj))
@@ -124,10 +127,10 @@ static void test_line_format(void **state)
     hydra_clock sim;
     hydra_clock_init_sim(&sim, 1795770245123LL); /* 2026-11-27T09:04:05.123Z */
     hydra_log_set_clock(lg, &sim);
-    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_WARN, "gate_reject", "mom_AAPL",
-                                     json_pack("{s:s,s:f,s:i}", "reason", "max_trades", "qty",
-                                               2.5, "ts", 7)),
-                     0);
+    assert_int_equal(
+        hydra_log_event(lg, HYDRA_LOG_WARN, "gate_reject", "mom_AAPL",
+                        json_pack("{s:s,s:f,s:i}", "reason", "max_trades", "qty", 2.5, "ts", 7)),
+        0);
     hydra_clock wall;
     hydra_clock_init_wall(&wall);
     hydra_log_set_clock(lg, &wall); /* a wall engine clock adds no `t` */
@@ -255,9 +258,8 @@ static void test_redaction(void **state)
                                "account", (json_int_t)9876543210LL);
     assert_non_null(fields);
     assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "broker_request", key_id, fields), 0);
-    assert_int_equal(hydra_log_pack(lg, HYDRA_LOG_ERROR, "auth_failed", NULL, "{s:s}", "detail",
-                                    sentence),
-                     0);
+    assert_int_equal(
+        hydra_log_pack(lg, HYDRA_LOG_ERROR, "auth_failed", NULL, "{s:s}", "detail", sentence), 0);
     hydra_log_close(lg);
 
     char *text = tu_read_file(f->log, NULL);
@@ -455,9 +457,8 @@ static int open_in_read_only_dir(const char *path)
     hydra_log *lg = NULL;
     if (hydra_log_open(path, 14, &lg, err, sizeof err) != HYDRA_EIO || lg != NULL)
         return 1;
-    return strncmp(err, path, strlen(path)) == 0 && strstr(err, "Permission denied") != NULL
-               ? 0
-               : 2;
+    return strncmp(err, path, strlen(path)) == 0 && strstr(err, "Permission denied") != NULL ? 0
+                                                                                             : 2;
 }
 
 /* The log opens, then its directory turns read-only: the day's rotation fails. */
@@ -471,8 +472,8 @@ static int rotate_in_read_only_dir(const char *dir)
     hydra_clock wall;
     hydra_clock_init_sim(&wall, 4076092799500LL);
     hydra_log_set_wall_clock(lg, &wall);
-    int ok = hydra_log_event(lg, HYDRA_LOG_INFO, "first", NULL, NULL) == 0 &&
-             hydra_log_healthy(lg) == 1;
+    int ok =
+        hydra_log_event(lg, HYDRA_LOG_INFO, "first", NULL, NULL) == 0 && hydra_log_healthy(lg) == 1;
     if (ok && chmod(dir, 0555) != 0)
         ok = 0;
     hydra_clock_set(&wall, 4076092799500LL + 86400000);

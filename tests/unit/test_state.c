@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
+/* cmocka needs these before its own header. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -23,13 +25,13 @@
 #include "testutil.h"
 
 /* cmocka 1.1 has no floating-point assertion. */
-#define assert_double_equal(got, want, eps)                                                      \
-    do {                                                                                         \
-        double got_ = (got), want_ = (want);                                                     \
-        if (!(fabs(got_ - want_) <= (eps))) {                                                    \
-            print_error("%.17g != %.17g (tolerance %g)\n", got_, want_, (double)(eps));        \
-            fail();                                                                              \
-        }                                                                                        \
+#define assert_double_equal(got, want, eps)                                                        \
+    do {                                                                                           \
+        double got_ = (got), want_ = (want);                                                       \
+        if (!(fabs(got_ - want_) <= (eps))) {                                                      \
+            print_error("%.17g != %.17g (tolerance %g)\n", got_, want_, (double)(eps));            \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* The uid/gid a test drops to when it runs as root, so file permissions apply. */
@@ -397,7 +399,8 @@ static void test_journal(void **state)
 
     hydra_journal_order a = make_order("mom_AAPL-20261120-1", "mom_AAPL", "2026-11-20", 1, 1000);
     hydra_journal_order b = make_order("mom_AAPL-20261120-2", "mom_AAPL", "2026-11-20", 2, 3000);
-    hydra_journal_order c = make_order("crypto_BTC-20261120-1", "crypto_BTC", "2026-11-20", 1, 2000);
+    hydra_journal_order c =
+        make_order("crypto_BTC-20261120-1", "crypto_BTC", "2026-11-20", 1, 2000);
     snprintf(c.symbol, sizeof c.symbol, "BTC/USD");
     c.asset_class = HYDRA_ASSET_CRYPTO;
     c.notional = 250.5;
@@ -515,16 +518,15 @@ static void test_fills_and_equity(void **state)
     hydra_state *st = open_ok(f->db);
     hydra_journal_order o = make_order("c-fill", "mom_AAPL", "2026-11-20", 1, 1000);
     assert_int_equal(hydra_journal_insert(st, &o), 0);
-    assert_int_equal(hydra_fill_insert(st, "c-fill", "mom_AAPL", "AAPL", HYDRA_SIDE_BUY, 3, 187.0,
-                                       0.01, 2000),
-                     0);
-    assert_int_equal(hydra_fill_insert(st, NULL, "reconcile", "MSFT", HYDRA_SIDE_BUY, 1, 410.0, 0,
-                                       2500),
-                     0);
+    assert_int_equal(
+        hydra_fill_insert(st, "c-fill", "mom_AAPL", "AAPL", HYDRA_SIDE_BUY, 3, 187.0, 0.01, 2000),
+        0);
+    assert_int_equal(
+        hydra_fill_insert(st, NULL, "reconcile", "MSFT", HYDRA_SIDE_BUY, 1, 410.0, 0, 2500), 0);
     /* A fill for an order that was never journaled breaks the foreign key. */
-    assert_int_equal(hydra_fill_insert(st, "c-unknown", "mom_AAPL", "AAPL", HYDRA_SIDE_BUY, 1,
-                                       187.0, 0, 3000),
-                     HYDRA_EINVAL);
+    assert_int_equal(
+        hydra_fill_insert(st, "c-unknown", "mom_AAPL", "AAPL", HYDRA_SIDE_BUY, 1, 187.0, 0, 3000),
+        HYDRA_EINVAL);
     assert_int_equal(hydra_equity_insert(st, 1000, 100000.0, 40000.0), 0);
     assert_int_equal(hydra_equity_insert(st, 2000, 100010.5, 39438.99), 0);
     assert_int_equal(hydra_equity_insert(st, 3000, NAN, 0), HYDRA_EINVAL);
@@ -622,9 +624,9 @@ static void test_position_math(void **state)
     assert_int_equal(hydra_position_apply_fill(st, "b", "X", HYDRA_ASSET_EQUITY, 1, HYDRA_SIDE_BUY,
                                                -1, 10, 0, 0, &r),
                      HYDRA_EINVAL);
-    assert_int_equal(hydra_position_apply_fill(st, "b", "X", HYDRA_ASSET_EQUITY, 1, 7, 1, 10, 0, 0,
-                                               &r),
-                     HYDRA_EINVAL);
+    assert_int_equal(
+        hydra_position_apply_fill(st, "b", "X", HYDRA_ASSET_EQUITY, 1, 7, 1, 10, 0, 0, &r),
+        HYDRA_EINVAL);
     hydra_state_close(st);
 }
 
