@@ -22,11 +22,11 @@
 /* An order as the exchange keeps it: the public record plus what it holds back. */
 typedef struct sim_order {
     hydra_order o;
-    long long seq;    /* submission number; orders are kept and listed in this order */
-    double reserved;  /* cash held back from buying power while a buy works */
-    double held_qty;  /* position held back from other sells while a sell works */
-    int trade_date;   /* market-zone yyyymmdd of the first bar after submission; 0 before it */
-    int dirty;        /* changed since the last save */
+    long long seq;   /* submission number; orders are kept and listed in this order */
+    double reserved; /* cash held back from buying power while a buy works */
+    double held_qty; /* position held back from other sells while a sell works */
+    int trade_date;  /* market-zone yyyymmdd of the first bar after submission; 0 before it */
+    int dirty;       /* changed since the last save */
 } sim_order;
 
 typedef struct sim_position {
@@ -625,8 +625,8 @@ static int db_save(hydra_sim *sim)
         goto fail;
     }
     in_tx = 1;
-    if (sqlite3_prepare_v2(sim->db, "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(sim->db, "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK) {
         db_fail(sim, "save account");
         goto fail;
     }
@@ -643,8 +643,8 @@ static int db_save(hydra_sim *sim)
     sqlite3_finalize(st);
     st = NULL;
     if (sqlite3_exec(sim->db, "DELETE FROM sim_positions", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sim->db, "INSERT INTO sim_positions VALUES (?,?,?,?)", -1, &st,
-                           NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(sim->db, "INSERT INTO sim_positions VALUES (?,?,?,?)", -1, &st, NULL) !=
+            SQLITE_OK) {
         db_fail(sim, "save positions");
         goto fail;
     }
@@ -996,7 +996,8 @@ static int validate_request(const hydra_order_request *req, unsigned cls, hydra_
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
                                  "limit orders require a positive limit_price");
     if (has_notional && req->type != HYDRA_ORDER_MARKET)
-        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "notional orders must be market orders");
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "notional orders must be market orders");
     if (cls == HYDRA_ASSET_OPTION) {
         if (has_notional || req->qty != floor(req->qty))
             return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
@@ -1024,8 +1025,7 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
         sim_contract c;
         int rc = contract_parse(sim, req->symbol, &c);
         if (rc != 0)
-            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found",
-                                     req->symbol);
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
         const hydra_bar *b = bar_at(c.under, sim->now);
         if (b == NULL)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", c.root);
@@ -1033,8 +1033,8 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
             return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "option contract %s has expired",
                                      req->symbol);
         if (req->side == HYDRA_SIDE_BUY && !contract_listed(sim, &c, b->close))
-            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
-                                     "option contract %s is not listed", req->symbol);
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "option contract %s is not listed",
+                                     req->symbol);
         double bid, ask;
         option_bid_ask(sim, option_model(sim, &c, b->close, sim->now), &bid, &ask);
         *px = req->side == HYDRA_SIDE_BUY ? ask : bid;
@@ -1086,11 +1086,10 @@ static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *ou
         so.held_qty = want;
     } else {
         /* A limit buy pays at most its limit; a market buy is estimated with slippage. */
-        double unit = req->type == HYDRA_ORDER_LIMIT
-                          ? req->limit_price
-                          : px * (cls == HYDRA_ASSET_OPTION
-                                      ? 1.0
-                                      : 1.0 + sim->cfg.slippage_bps / 10000.0);
+        double unit =
+            req->type == HYDRA_ORDER_LIMIT
+                ? req->limit_price
+                : px * (cls == HYDRA_ASSET_OPTION ? 1.0 : 1.0 + sim->cfg.slippage_bps / 10000.0);
         double qty = req->qty > 0 ? req->qty : req->notional / unit;
         double gross = req->qty > 0 ? qty * unit * mult : req->notional;
         double cost = gross + fee_for(sim, cls, qty, gross);
@@ -1283,8 +1282,8 @@ static void fill_option_quote(const hydra_sim *sim, const sim_contract *c, const
  * the grid within +-15% of the underlying's last close; ordered by expiry,
  * strike, then call before put.
  */
-static int sim_option_chain(void *ctx, const char *underlying, int max_dte,
-                            hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err)
+static int sim_option_chain(void *ctx, const char *underlying, int max_dte, hydra_option_quote *out,
+                            size_t cap, size_t *n, hydra_broker_err *err)
 {
     hydra_sim *sim = ctx;
     if (underlying == NULL || n == NULL || (out == NULL && cap > 0))
@@ -1437,7 +1436,8 @@ static int check_cfg(const hydra_sim_cfg *cfg, int *open_min, int *close_min, ch
     }
     if (hydra_parse_hhmm(cfg->session_open, open_min) != 0 ||
         hydra_parse_hhmm(cfg->session_close, close_min) != 0 || *open_min >= *close_min) {
-        snprintf(err, errsz, "sim: session \"%.6s\"-\"%.6s\" must be HH:MM times, open before close",
+        snprintf(err, errsz,
+                 "sim: session \"%.6s\"-\"%.6s\" must be HH:MM times, open before close",
                  cfg->session_open, cfg->session_close);
         return HYDRA_EINVAL;
     }
@@ -1478,8 +1478,8 @@ static int parse_start(const char *s, int64_t *t)
     int y, mo, d, h, mi;
     char tail;
     if (strlen(s) != 16 || sscanf(s, "%4d-%2d-%2d %2d:%2d%c", &y, &mo, &d, &h, &mi, &tail) != 5 ||
-        s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || mo < 1 || mo > 12 ||
-        d < 1 || d > 31 || h > 23 || mi > 59)
+        s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || mo < 1 || mo > 12 || d < 1 ||
+        d > 31 || h > 23 || mi > 59)
         return HYDRA_EINVAL;
     *t = hydra_utc_from_local(y, mo, d, h, mi, 0);
     return 0;
@@ -1627,7 +1627,8 @@ int hydra_sim_step(hydra_sim *sim)
     int moved = 0;
     for (int k = 0; k < sim->cfg.bars_per_tick; k++) {
         int64_t next = sim->now + (int64_t)sim->cfg.bar_seconds * 1000;
-        /* No bar anywhere in the next step: jump to the next bar instead of ticking through the gap. */
+        /* No bar anywhere in the next step: jump to the next bar instead of ticking through the
+         * gap. */
         if (!any_bar_in(sim, sim->now, next) && !earliest_after(sim, sim->now, &next))
             break;
         int rc = advance(sim, next);

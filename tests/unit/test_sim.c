@@ -46,18 +46,14 @@ typedef struct ohlc {
 
 /* AAPL: four one-minute bars on Monday, then Tuesday's first bar. */
 static const ohlc AAPL_BARS[] = {
-    {0, 100, 101, 99, 100},
-    {1 * MIN_MS, 102, 103, 98, 101},
-    {2 * MIN_MS, 101, 104, 100, 103},
-    {3 * MIN_MS, 103, 105, 102, 104},
+    {0, 100, 101, 99, 100},           {1 * MIN_MS, 102, 103, 98, 101},
+    {2 * MIN_MS, 101, 104, 100, 103}, {3 * MIN_MS, 103, 105, 102, 104},
     {DAY_MS, 105, 106, 104, 105},
 };
 
 static const ohlc BTC_BARS[] = {
-    {0, 40000, 40100, 39900, 40000},
-    {1 * MIN_MS, 40100, 40200, 40000, 40150},
-    {2 * MIN_MS, 40150, 40300, 40100, 40200},
-    {3 * MIN_MS, 40200, 40400, 40100, 40300},
+    {0, 40000, 40100, 39900, 40000},          {1 * MIN_MS, 40100, 40200, 40000, 40150},
+    {2 * MIN_MS, 40150, 40300, 40100, 40200}, {3 * MIN_MS, 40200, 40400, 40100, 40300},
     {DAY_MS, 40500, 40600, 40400, 40500},
 };
 
@@ -308,7 +304,8 @@ static void test_account_math_scripted(void **state)
     assert_int_equal(a.trading_blocked, 0);
 
     /* Bar 0: buy 10 at market -> bar 1 open 102 * 1.001 = 102.102, fee 0.10. */
-    hydra_order_request r = req("a1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
+    hydra_order_request r =
+        req("a1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
     assert_int_equal(submit(&f, &r, &err), 0);
     /* The estimate 10 * 100 * 1.001 + 0.10 = 1001.10 is held back from buying power. */
     assert_near(account(&f).buying_power, 100000 - 1001.1, 1e-9);
@@ -349,7 +346,8 @@ static void test_account_math_scripted(void **state)
     /* The 6 are held for the open sell: only 9 more may be sold. */
     r = req("a5", "AAPL", HYDRA_SIDE_SELL, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
     assert_int_equal(submit(&f, &r, &err), HYDRA_EREJECTED);
-    assert_string_equal(err.msg, "insufficient qty available for order (requested: 10, available: 9)");
+    assert_string_equal(err.msg,
+                        "insufficient qty available for order (requested: 10, available: 9)");
     assert_int_equal(hydra_sim_step(f.sim), 0);
     cash += 617.382 - 0.06;
     a = account(&f);
@@ -416,8 +414,8 @@ static void test_order_validation(void **state)
         {{"v17", "MSFT240112C00100000", 0, HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0,
           0},
          "asset MSFT240112C00100000 not found"},
-        {{"v18", "AAPL", HYDRA_ASSET_CRYPTO, HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0,
-          0},
+        {{"v18", "AAPL", HYDRA_ASSET_CRYPTO, HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1,
+          0, 0},
          "asset class 2 does not match symbol AAPL"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -433,7 +431,8 @@ static void test_order_validation(void **state)
 
     /* Ids are deterministic; a client_order_id can never be used twice. */
     hydra_order o;
-    hydra_order_request r = req("dup", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 90);
+    hydra_order_request r =
+        req("dup", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 90);
     assert_int_equal(f.b.ops->submit(f.b.ctx, &r, &o, &err), 0);
     assert_string_equal(o.id, "sim-00000001");
     assert_string_equal(o.client_order_id, "dup");
@@ -457,19 +456,29 @@ static void test_day_orders_expire_gtc_stays(void **state)
     fixture f;
     open_std(&f, &cfg);
     hydra_broker_err err;
-    hydra_order_request day = req("day", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_DAY, 1, 0, 90);
-    hydra_order_request gtc = req("gtc", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 90);
+    hydra_order_request day =
+        req("day", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_DAY, 1, 0, 90);
+    hydra_order_request gtc =
+        req("gtc", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 90);
     assert_int_equal(submit(&f, &day, &err), 0);
     assert_int_equal(submit(&f, &gtc, &err), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(hydra_sim_step(f.sim), 0);
     assert_int_equal(order(&f, "day").status, HYDRA_BOS_NEW);
+    /* Sent after Monday's last bar: it belongs to Tuesday and fills there (L 104, O 105). */
+    hydra_order_request late =
+        req("late", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_DAY, 1, 0, 104.5);
+    assert_int_equal(submit(&f, &late, &err), 0);
     /* Tuesday's bar: Monday's day order is over; the GTC order keeps working. */
     assert_int_equal(hydra_sim_step(f.sim), 0);
     assert_int_equal(order(&f, "day").status, HYDRA_BOS_EXPIRED);
     assert_int_equal(order(&f, "gtc").status, HYDRA_BOS_NEW);
+    hydra_order late_o = order(&f, "late");
+    assert_int_equal(late_o.status, HYDRA_BOS_FILLED);
+    assert_near(late_o.filled_avg_price, 104.5, EPS);
     hydra_account a = account(&f);
-    assert_near(a.buying_power, 100000 - 90.01, 1e-9);
+    assert_near(a.cash, 100000 - 104.51, 1e-9);
+    assert_near(a.buying_power, 100000 - 104.51 - 90.01, 1e-9);
     assert_int_equal(hydra_sim_step(f.sim), HYDRA_EEOF);
     hydra_sim_close(f.sim);
 }
@@ -481,7 +490,8 @@ static void test_cancel_all_and_close_all(void **state)
     fixture f;
     open_std(&f, &cfg);
     hydra_broker_err err;
-    hydra_order_request r = req("b1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
+    hydra_order_request r =
+        req("b1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
     assert_int_equal(submit(&f, &r, &err), 0);
     r = req("b2", "BTC/USD", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_GTC, 0.5, 0, 0);
     assert_int_equal(submit(&f, &r, &err), 0);
@@ -594,8 +604,7 @@ static void test_option_chain(void **state)
     assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", 10, q, 5, &n, &err), HYDRA_EFULL);
     assert_int_equal(f.b.ops->option_chain(f.b.ctx, "BTC/USD", 10, q, cap, &n, &err),
                      HYDRA_ENOTFOUND);
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "MSFT", 10, q, cap, &n, &err),
-                     HYDRA_ENOTFOUND);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "MSFT", 10, q, cap, &n, &err), HYDRA_ENOTFOUND);
 
     /* The contract's latest price is its model value. */
     const char *syms[2] = {OPT, "AAPL"};
@@ -661,7 +670,8 @@ static void test_option_expiry_settles_at_intrinsic(void **state)
     assert_int_equal(hydra_sim_open(&cfg, &s, 1, &f.clock, &f.sim, errs, sizeof errs), 0);
     f.b = hydra_sim_broker(f.sim);
     hydra_broker_err err;
-    hydra_order_request r = req("c", OPT, HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0, 0);
+    hydra_order_request r =
+        req("c", OPT, HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0, 0);
     assert_int_equal(submit(&f, &r, &err), 0);
     assert_int_equal(hydra_sim_step(f.sim), 0);
     hydra_order o = order(&f, "c");
@@ -724,7 +734,8 @@ static void test_clock_steps_and_jumps_gaps(void **state)
     assert_int_equal(f.b.ops->bars(f.b.ctx, "MSFT", 60, 3, bars, &n, &err), HYDRA_ENOTFOUND);
     hydra_sim_close(f.sim);
 
-    /* A start before the first bar jumps to it; two bars per tick; nothing after the clock is shown. */
+    /* A start before the first bar jumps to it; two bars per tick; nothing after the clock is
+     * shown. */
     cfg = base_cfg();
     snprintf(cfg.start, sizeof cfg.start, "2024-01-08 06:00");
     cfg.bars_per_tick = 2;
@@ -877,12 +888,11 @@ static char *serialize(fixture *f)
         snprintf(cid, sizeof cid, "o%d", k);
         if (f->b.ops->order_by_client_id(f->b.ctx, cid, &o, &err) != 0)
             break;
-        len += (size_t)snprintf(buf + len, cap - len,
-                                "ord %s %s %s %u %d %d %d %a %a %a %d %a %a %a %lld %lld\n", o.id,
-                                o.client_order_id, o.symbol, o.asset_class, o.side, o.type, o.tif,
-                                o.qty, o.notional, o.limit_price, o.status, o.filled_qty,
-                                o.filled_avg_price, o.fee, (long long)o.submitted_ms,
-                                (long long)o.filled_ms);
+        len += (size_t)snprintf(
+            buf + len, cap - len, "ord %s %s %s %u %d %d %d %a %a %a %d %a %a %a %lld %lld\n", o.id,
+            o.client_order_id, o.symbol, o.asset_class, o.side, o.type, o.tif, o.qty, o.notional,
+            o.limit_price, o.status, o.filled_qty, o.filled_avg_price, o.fee,
+            (long long)o.submitted_ms, (long long)o.filled_ms);
     }
     hydra_order open[16];
     assert_int_equal(f->b.ops->open_orders(f->b.ctx, open, 16, &n, &err), 0);
@@ -910,8 +920,8 @@ static void scripted_session(fixture *f, int first, int last)
     };
     hydra_broker_err err;
     for (int s = first; s < last; s++) {
-        for (size_t k = 2 * (size_t)s; k < 2 * (size_t)s + 2 && k < sizeof script / sizeof script[0];
-             k++)
+        for (size_t k = 2 * (size_t)s;
+             k < 2 * (size_t)s + 2 && k < sizeof script / sizeof script[0]; k++)
             assert_int_equal(submit(f, &script[k], &err), 0);
         assert_int_equal(hydra_sim_step(f->sim), 0);
     }
