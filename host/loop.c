@@ -504,6 +504,12 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_resized", slot->cfg->bot_id,
                        "{s:s,s:f,s:f,s:s}", "symbol", in->symbol, "qty", in->qty, "notional",
                        in->notional, "detail", r.detail);
+    if (in->type == HYDRA_ORDER_LIMIT && in->notional > 0) {
+        /* Brokers take dollar amounts on market orders only: a limit order is sent as the
+         * quantity the notional buys at the limit, rounded down to 1e-9. */
+        in->qty = floor(in->notional / in->limit_price * 1e9) / 1e9;
+        in->notional = 0;
+    }
     char reason[128];
     snprintf(reason, sizeof reason, "%s: %.100s", source, in->reason);
     if (hydra_orders_submit(e, slot, in, reason, NULL) == 0 && in->kind == HYDRA_INTENT_ENTRY)
