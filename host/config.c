@@ -234,8 +234,8 @@ typedef struct load_ctx {
     yaml_document_t *doc; /* the document being walked */
     hydra_diag *diag;
     hydra_config *cfg;
-    int errors;           /* counted here too, so a message lost to ENOMEM still fails the load */
-    unsigned kind_bit;    /* 1 << kind of the bot being read, 0 outside bots */
+    int errors;        /* counted here too, so a message lost to ENOMEM still fails the load */
+    unsigned kind_bit; /* 1 << kind of the bot being read, 0 outside bots */
     int bot_id_line[HYDRA_MAX_BOTS];
     int series_line[HYDRA_MAX_SERIES];
 } load_ctx;
@@ -496,18 +496,18 @@ static int valid_datetime_or_empty(const char *s)
 /* ---- the key tables ------------------------------------------------------ */
 
 typedef enum field_type {
-    FT_BOOL,        /* int 0/1 */
-    FT_INT,         /* int within range */
-    FT_LONG,        /* long within range */
-    FT_U64,         /* unsigned long long */
-    FT_NUM,         /* double within range */
-    FT_STR,         /* char[size], checked by valid() */
-    FT_MINUTES,     /* "HH:MM" stored as int minutes of day */
-    FT_CHOICE,      /* one of choices[], stored as int */
-    FT_CHOICE_STR,  /* one of choices[], stored as its name in char[size] */
-    FT_SECTION,     /* nested mapping read with sub[] */
-    FT_CUSTOM,      /* read by custom() */
-    FT_DEFERRED     /* only recorded; the caller reads it later */
+    FT_BOOL,       /* int 0/1 */
+    FT_INT,        /* int within range */
+    FT_LONG,       /* long within range */
+    FT_U64,        /* unsigned long long */
+    FT_NUM,        /* double within range */
+    FT_STR,        /* char[size], checked by valid() */
+    FT_MINUTES,    /* "HH:MM" stored as int minutes of day */
+    FT_CHOICE,     /* one of choices[], stored as int */
+    FT_CHOICE_STR, /* one of choices[], stored as its name in char[size] */
+    FT_SECTION,    /* nested mapping read with sub[] */
+    FT_CUSTOM,     /* read by custom() */
+    FT_DEFERRED    /* only recorded; the caller reads it later */
 } field_type;
 
 typedef struct range {
@@ -536,16 +536,16 @@ typedef int (*custom_reader)(load_ctx *c, yaml_node_t *v, const char *path, void
 typedef struct field {
     const char *key;
     field_type type;
-    size_t off;                /* from the base the table is read into */
-    size_t size;               /* FT_STR, FT_CHOICE_STR: buffer size */
-    const range *range;        /* FT_INT, FT_LONG, FT_NUM */
-    int (*valid)(const char *);/* FT_STR */
-    const char *what;          /* FT_STR: what a valid value is */
-    const choice *choices;     /* FT_CHOICE, FT_CHOICE_STR */
-    const struct field *sub;   /* FT_SECTION */
-    section_check check;       /* FT_SECTION: cross-key rules after reading */
-    custom_reader custom;      /* FT_CUSTOM */
-    unsigned kinds;            /* bot keys: bit (1 << kind) per bot kind; 0 = every kind */
+    size_t off;                 /* from the base the table is read into */
+    size_t size;                /* FT_STR, FT_CHOICE_STR: buffer size */
+    const range *range;         /* FT_INT, FT_LONG, FT_NUM */
+    int (*valid)(const char *); /* FT_STR */
+    const char *what;           /* FT_STR: what a valid value is */
+    const choice *choices;      /* FT_CHOICE, FT_CHOICE_STR */
+    const struct field *sub;    /* FT_SECTION */
+    section_check check;        /* FT_SECTION: cross-key rules after reading */
+    custom_reader custom;       /* FT_CUSTOM */
+    unsigned kinds;             /* bot keys: bit (1 << kind) per bot kind; 0 = every kind */
 } field;
 
 static const range R_POS_INT = {"a positive integer", 1, INT_MAX, 0};
@@ -576,16 +576,19 @@ static const choice C_ASSET[] = {{"equity", HYDRA_ASSET_EQUITY},
 
 #define K(kind) (1u << (kind))
 
+/* clang-format off */
 #define F_BOOL(k, T, m) {.key = k, .type = FT_BOOL, .off = offsetof(T, m)}
 #define F_INT(k, T, m, r) {.key = k, .type = FT_INT, .off = offsetof(T, m), .range = &(r)}
 #define F_NUM(k, T, m, r) {.key = k, .type = FT_NUM, .off = offsetof(T, m), .range = &(r)}
-#define F_STR(k, T, m, v, w) \
-    {.key = k, .type = FT_STR, .off = offsetof(T, m), .size = sizeof(((T *)0)->m), .valid = v, .what = w}
+#define F_STR(k, T, m, v, w) {.key = k, .type = FT_STR, .off = offsetof(T, m), \
+                              .size = sizeof(((T *)0)->m), .valid = v, .what = w}
 #define F_MIN(k, T, m) {.key = k, .type = FT_MINUTES, .off = offsetof(T, m)}
 #define F_CHOICE(k, T, m, c) {.key = k, .type = FT_CHOICE, .off = offsetof(T, m), .choices = c}
-#define F_SECTION(k, off_, s, chk) {.key = k, .type = FT_SECTION, .off = off_, .sub = s, .check = chk}
+#define F_SECTION(k, off_, s, chk) {.key = k, .type = FT_SECTION, .off = off_, .sub = s, \
+                                    .check = chk}
 #define F_CUSTOM(k, fn) {.key = k, .type = FT_CUSTOM, .custom = fn}
 #define F_END {.key = NULL}
+/* clang-format on */
 
 #define W_PATH "a non-empty path"
 #define W_TZ "a time zone in the tz database"
@@ -803,9 +806,15 @@ static const field BOT_FIELDS[] = {
     F_INT("rank", hydra_bot_cfg, rank, R_RANK),
     F_CHOICE("isolation", hydra_bot_cfg, isolation_process, C_ISOLATION),
     {.key = "ticker", .type = FT_CUSTOM, .custom = read_ticker, .kinds = K(HYDRA_BOT_MOMENTUM)},
-    {.key = "tickers", .type = FT_CUSTOM, .custom = read_symbol_list, .kinds = K(HYDRA_BOT_OPTIONS)},
+    {.key = "tickers",
+     .type = FT_CUSTOM,
+     .custom = read_symbol_list,
+     .kinds = K(HYDRA_BOT_OPTIONS)},
     {.key = "pairs", .type = FT_CUSTOM, .custom = read_symbol_list, .kinds = K(HYDRA_BOT_CRYPTO)},
-    {.key = "symbols", .type = FT_CUSTOM, .custom = read_symbol_list, .kinds = K(HYDRA_BOT_GENERIC)},
+    {.key = "symbols",
+     .type = FT_CUSTOM,
+     .custom = read_symbol_list,
+     .kinds = K(HYDRA_BOT_GENERIC)},
     {.key = "bucket",
      .type = FT_CHOICE,
      .off = offsetof(hydra_bot_cfg, bucket),
@@ -840,6 +849,10 @@ static const field BOTS_FILE_FIELDS[] = {
     {.key = "bots", .type = FT_DEFERRED},
     F_END,
 };
+
+/* FT_CHOICE stores an int; the enum and unsigned fields it fills must be int-sized. */
+_Static_assert(sizeof(hydra_bucket) == sizeof(int), "hydra_bucket is not int-sized");
+_Static_assert(sizeof(((hydra_bot_cfg *)0)->asset_class) == sizeof(int), "asset_class size");
 
 #define TABLE_FITS(t) _Static_assert(sizeof(t) / sizeof((t)[0]) <= MAX_FIELDS + 1, #t " too long")
 TABLE_FITS(SETTINGS_FIELDS);
@@ -989,11 +1002,12 @@ static int read_map(load_ctx *c, yaml_node_t *map, const char *path, const field
     if (map->type != YAML_MAPPING_NODE)
         return expected(c, map, path, "a mapping");
 
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
         const char *key = scalar_text(k);
         if (key == NULL) {
-            expected(c, k, path, "a key that is a plain string");
+            expected(c, k, path, "a string key");
             continue;
         }
         int i = 0;
@@ -1082,7 +1096,8 @@ static void fmt_hhmm(char *buf, size_t size, int minutes)
 
 static void check_sim(load_ctx *c, const map_result *r, const char *path, void *base)
 {
-    static const order_rule rule = {"session_open", "session_close", "a time", "before", "after", 0};
+    static const order_rule rule = {"session_open", "session_close", "a time",
+                                    "before",       "after",         0};
     const hydra_sim_cfg *sim = base;
     int open = 0, close = 0;
     if (hydra_parse_hhmm(sim->session_open, &open) != 0 ||
@@ -1094,8 +1109,11 @@ static void check_sim(load_ctx *c, const map_result *r, const char *path, void *
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base)
 {
     static const order_rule rule = {"per_bot_min_pct_of_daily_risk",
-                                    "per_bot_max_pct_of_daily_risk", "a number", "not above",
-                                    "not below", 0};
+                                    "per_bot_max_pct_of_daily_risk",
+                                    "a number",
+                                    "not above",
+                                    "not below",
+                                    0};
     const hydra_portfolio_cfg *p = base;
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, "%g", p->per_bot_min_pct);
@@ -1105,10 +1123,10 @@ static void check_guardrails(load_ctx *c, const map_result *r, const char *path,
 
 static void check_session(load_ctx *c, const map_result *r, const char *path, void *base)
 {
-    static const order_rule start_end = {"trade_start", "trade_end", "a time", "not after",
-                                         "not before", 0};
-    static const order_rule end_manage = {"trade_end", "manage_until", "a time", "not after",
-                                          "not before", 1};
+    static const order_rule start_end = {"trade_start", "trade_end",  "a time",
+                                         "not after",   "not before", 0};
+    static const order_rule end_manage = {"trade_end", "manage_until", "a time",
+                                          "not after", "not before",   1};
     const hydra_bot_cfg *b = base;
     char start[8], end[8], manage[8];
     fmt_hhmm(start, sizeof start, b->trade_start_min);
@@ -1130,15 +1148,16 @@ static void check_execution(load_ctx *c, const map_result *r, const char *path, 
         join(kp, path, "default_notional_usd");
         expected(c, n, kp, "a positive number when use_notional is true");
     } else {
-        report(c, r->map, path, "missing required key \"default_notional_usd\" (use_notional is true)");
+        report(c, r->map, path,
+               "missing required key \"default_notional_usd\" (use_notional is true)");
     }
 }
 
 static void check_chain(load_ctx *c, const map_result *r, const char *path, void *base)
 {
     static const order_rule dte = {"dte_min", "dte_max", "an integer", "not above", "not below", 0};
-    static const order_rule delta = {"delta_min", "delta_max", "a number", "not above",
-                                     "not below", 0};
+    static const order_rule delta = {"delta_min", "delta_max", "a number",
+                                     "not above", "not below", 0};
     const hydra_bot_cfg *b = base;
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, "%d", b->dte_min);
