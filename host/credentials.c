@@ -172,13 +172,14 @@ static int read_env_file(const char *path, cred_slot *slots, size_t n_slots, FIL
             int ch;
             while ((ch = fgetc(f)) != EOF && ch != '\n')
                 ;
-            warnf(warn, "hydra: warning: %s:%d: line longer than %d bytes; ignored\n", path,
-                  lineno, ENV_LINE_MAX - 1);
+            warnf(warn, "hydra: warning: %s:%d: line longer than %d bytes; ignored\n", path, lineno,
+                  ENV_LINE_MAX - 1);
             continue;
         }
         if (parse_line(line, slots, n_slots) != 0)
-            warnf(warn, "hydra: warning: %s:%d: not a KEY=value line, or the value is too long; "
-                        "ignored\n",
+            warnf(warn,
+                  "hydra: warning: %s:%d: not a KEY=value line, or the value is too long; "
+                  "ignored\n",
                   path, lineno);
     }
     if (ferror(f)) {
