@@ -285,8 +285,8 @@ static int options_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_int
         in.tif = HYDRA_TIF_DAY;
         in.qty = qty;
         in.limit_price = o->ask;
-        snprintf(in.reason, sizeof in.reason, "%s roc%u %.2f%% %s %.2f%%: %s delta %.2f at ask %.2f",
-                 und, (unsigned)bot->roc_bars, roc, want_call ? ">" : "< -", bot->entry_roc_pct,
+        snprintf(in.reason, sizeof in.reason, "%s roc%u %.2f%% %s%.2f%%: %s delta %.2f at ask %.2f",
+                 und, (unsigned)bot->roc_bars, roc, want_call ? "> " : "< -", bot->entry_roc_pct,
                  want_call ? "call" : "put", o->delta, o->ask);
         options_push(bot, out, &in);
         pending++;
