@@ -110,14 +110,14 @@ static int crypto_create(const hydra_host_api *api, hydra_host *host, const hydr
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: the crypto plugin needs 1 to %d pairs (got %u)", id, CRYPTO_MAX_PAIRS,
                 (unsigned)cfg->n_symbols);
-        goto bad_config;
+        goto fail;
     }
     for (i = 0; i < cfg->n_symbols; i++) {
         const char *s = cfg->symbols[i];
         if (s == NULL || s[0] == '\0' || strlen(s) >= sizeof bot->pairs[i]) {
             sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                     "bot %s: pair %u is empty or too long", id, (unsigned)i);
-            goto bad_config;
+            goto fail;
         }
         memcpy(bot->pairs[i], s, strlen(s) + 1);
     }
@@ -129,24 +129,24 @@ static int crypto_create(const hydra_host_api *api, hydra_host *host, const hydr
         bot->mode = MODE_ROC;
         if (sig_param_int(api, host, id, "roc_bars", 15, 1, 1000, &roc_bars) != 0 ||
             sig_param_double(api, host, id, "entry_roc_pct", 0.30, 0.0, 100.0, &entry) != 0)
-            goto bad_config;
+            goto fail;
         if (!(isfinite(bot->notional_usd) && bot->notional_usd >= 1.0)) {
             sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                     "bot %s: crypto_roc_v1 needs execution.default_notional_usd of at least 1", id);
-            goto bad_config;
+            goto fail;
         }
     } else {
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: unknown signal.mode \"%s\" (known: placeholder_crypto_momo_v1, crypto_roc_v1)",
                 id, cfg->signal_mode);
-        goto bad_config;
+        goto fail;
     }
     bot->roc_bars = (uint32_t)roc_bars;
     bot->entry_roc_pct = entry;
     *out = bot;
     return HYDRA_BOT_OK;
 
-bad_config:
+fail:
     free(bot);
     return HYDRA_BOT_BAD_CONFIG;
 }

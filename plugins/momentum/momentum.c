@@ -105,7 +105,7 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: the momentum plugin trades exactly one ticker (got %u symbols)", id,
                 (unsigned)cfg->n_symbols);
-        goto bad_config;
+        goto fail;
     }
     memcpy(bot->symbol, cfg->symbols[0], strlen(cfg->symbols[0]) + 1);
 
@@ -117,12 +117,12 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
             sig_param_int(api, host, id, "trend_bars", 30, 1, 1000, &trend_bars) != 0 ||
             sig_param_double(api, host, id, "entry_roc_pct", 0.05, 0.0, 100.0, &entry) != 0 ||
             sig_param_int(api, host, id, "qty", 1, 1, 1000000, &qty) != 0)
-            goto bad_config;
+            goto fail;
     } else {
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: unknown signal.mode \"%s\" (known: placeholder_momentum_v1, roc_trend_v1)",
                 id, cfg->signal_mode);
-        goto bad_config;
+        goto fail;
     }
     bot->roc_bars = (uint32_t)roc_bars;
     bot->trend_bars = (uint32_t)trend_bars;
@@ -131,7 +131,7 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
     *out = bot;
     return HYDRA_BOT_OK;
 
-bad_config:
+fail:
     free(bot);
     return HYDRA_BOT_BAD_CONFIG;
 }

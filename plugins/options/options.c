@@ -166,7 +166,7 @@ static int options_create(const hydra_host_api *api, hydra_host *host, const hyd
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: the options plugin needs 1 to %d tickers (got %u)", id,
                 OPTIONS_MAX_UNDERLYINGS, (unsigned)cfg->n_symbols);
-        goto bad_config;
+        goto fail;
     }
     for (i = 0; i < cfg->n_symbols; i++) {
         const char *s = cfg->symbols[i];
@@ -174,7 +174,7 @@ static int options_create(const hydra_host_api *api, hydra_host *host, const hyd
         if (s == NULL || s[0] == '\0' || strlen(s) > 6) {
             sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                     "bot %s: ticker %u is empty or longer than an option root (6)", id, (unsigned)i);
-            goto bad_config;
+            goto fail;
         }
         memcpy(bot->underlyings[i], s, strlen(s) + 1);
     }
@@ -184,19 +184,19 @@ static int options_create(const hydra_host_api *api, hydra_host *host, const hyd
         sig_log(api, host, HYDRA_LOG_ERROR, "bot_config_error",
                 "bot %s: unknown signal.mode \"%s\" (known: momentum_option_v1)", id,
                 cfg->signal_mode);
-        goto bad_config;
+        goto fail;
     }
     if (sig_param_int(api, host, id, "roc_bars", 5, 1, 1000, &roc_bars) != 0 ||
         sig_param_double(api, host, id, "entry_roc_pct", 1.0, 0.0, 100.0, &entry) != 0 ||
         sig_param_int(api, host, id, "contracts", 1, 1, 1000, &contracts) != 0)
-        goto bad_config;
+        goto fail;
     bot->roc_bars = (uint32_t)roc_bars;
     bot->entry_roc_pct = entry;
     bot->contracts = (double)contracts;
     *out = bot;
     return HYDRA_BOT_OK;
 
-bad_config:
+fail:
     free(bot);
     return HYDRA_BOT_BAD_CONFIG;
 }
