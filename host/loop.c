@@ -539,7 +539,12 @@ static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t
     }
     /* Check every intent before acting on any: a bot with one broken intent is not trusted. */
     for (uint32_t i = 0; i < s->buf.count; i++) {
-        const char *defect = intent_defect(&s->intents[i], entries);
+        hydra_intent copy;
+        const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
+                                 ? "unreadable (struct_size outside its slot)"
+                                 : intent_defect(&copy, entries);
+        if (defect == NULL)
+            s->intents[i] = copy;
         if (defect != NULL) {
             snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
             quarantine(e, slot, why);
