@@ -11,6 +11,22 @@
 #include "error.h"
 
 static char g_tz_name[64] = "UTC";
+static int g_tz_applied;
+
+/*
+ * The C library converts in the zone named by TZ, and with TZ unset it uses
+ * the machine's zone (and glibc rereads /etc/localtime on every mktime).
+ * The market zone is "UTC" until hydra_tz_set, so TZ must say so before
+ * the first conversion.
+ */
+static void apply_zone(void)
+{
+    if (g_tz_applied)
+        return;
+    setenv("TZ", g_tz_name, 1);
+    tzset();
+    g_tz_applied = 1;
+}
 
 void hydra_clock_init_wall(hydra_clock *c)
 {
@@ -89,6 +105,7 @@ int hydra_tz_set(const char *iana)
     snprintf(g_tz_name, sizeof g_tz_name, "%s", iana);
     setenv("TZ", g_tz_name, 1);
     tzset();
+    g_tz_applied = 1;
     return 0;
 }
 
@@ -107,6 +124,7 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
 {
     time_t t = (time_t)floor_div(utc_ms, 1000);
     struct tm tm;
+    apply_zone();
     localtime_r(&t, &tm);
     out->year = tm.tm_year + 1900;
     out->month = tm.tm_mon + 1;
@@ -143,6 +161,7 @@ static time_t mktime_as(int isdst, int y, int mo, int d, int h, int mi, int s, i
 int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
 {
     int ok_dst = 0, ok_std = 0;
+    apply_zone();
     time_t t_dst = mktime_as(1, year, month, day, hour, minute, second, &ok_dst);
     time_t t_std = mktime_as(0, year, month, day, hour, minute, second, &ok_std);
     time_t t;
@@ -153,13 +172,14 @@ int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute,
     else if (ok_std)
         t = t_std;
     else
-        t = t_std; /* skipped hour: read as standard time, which lands after the gap */
+        t = t_dst > t_std ? t_dst : t_std; /* skipped: the later reading lands after the gap */
     return (int64_t)t * 1000;
 }
 
 int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int hour, int minute,
                             int second)
 {
+    apply_zone();
     if (iana == NULL || iana[0] == '\0' || strcmp(iana, g_tz_name) == 0)
         return hydra_utc_from_local(year, month, day, hour, minute, second);
     /* Load-time only: switch the process zone, convert, and switch back. */
@@ -223,6 +243,14 @@ static int take_digits(const char **p, int n, int *out)
     return 0;
 }
 
+/* timegm would quietly roll "02-30" over into March; a date must exist. */
+static int days_in_month(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
 {
     if (s == NULL)
@@ -236,7 +264,7 @@ int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
     if (take_digits(&p, 2, &h) || *p++ != ':' || take_digits(&p, 2, &mi) || *p++ != ':' ||
         take_digits(&p, 2, &sec))
         return HYDRA_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return HYDRA_EINVAL;
     int ms = 0;
     if (*p == '.') {
