@@ -138,41 +138,46 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
     out->utc_offset_min = (int)(tm.tm_gmtoff / 60);
 }
 
-/* mktime for one DST assumption; 1 in *ok when the result reads back as the same wall time. */
-static time_t mktime_as(int isdst, int y, int mo, int d, int h, int mi, int s, int *ok)
+/* Seconds the market zone is ahead of UTC at instant t. */
+static long offset_at(time_t t)
 {
     struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    tm.tm_isdst = isdst;
-    time_t t = mktime(&tm);
-    struct tm back;
-    localtime_r(&t, &back);
-    *ok = t != (time_t)-1 && back.tm_year == y - 1900 && back.tm_mon == mo - 1 &&
-          back.tm_mday == d && back.tm_hour == h && back.tm_min == mi &&
-          (isdst < 0 || back.tm_isdst == isdst);
-    return t;
+    localtime_r(&t, &tm);
+    return tm.tm_gmtoff;
 }
 
+/*
+ * The instants whose local time is the given wall time are wall - offset
+ * for an offset in force at that instant. Zones change offset at most once
+ * around any wall time, so the offsets a day before and a day after are the
+ * only candidates. This asks localtime_r only, never mktime with a DST
+ * hint: the hint is wrong in zones whose winter time is flagged as DST
+ * (Europe/Dublin), and glibc's mktime searches years for a DST time in
+ * zones that have none, about 30 us a call.
+ */
 int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
 {
-    int ok_dst = 0, ok_std = 0;
     apply_zone();
-    time_t t_dst = mktime_as(1, year, month, day, hour, minute, second, &ok_dst);
-    time_t t_std = mktime_as(0, year, month, day, hour, minute, second, &ok_std);
+    struct tm tm = {0};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    time_t wall = timegm(&tm); /* the wall time read as if it were UTC */
+    long before = offset_at(wall - 86400), after = offset_at(wall + 86400);
+    time_t t_before = wall - before, t_after = wall - after;
+    int ok_before = offset_at(t_before) == before, ok_after = offset_at(t_after) == after;
     time_t t;
-    if (ok_dst && ok_std)
-        t = t_dst < t_std ? t_dst : t_std; /* repeated hour: first occurrence */
-    else if (ok_dst)
-        t = t_dst;
-    else if (ok_std)
-        t = t_std;
+    if (ok_before && ok_after)
+        t = t_before < t_after ? t_before : t_after; /* repeated: the first occurrence */
+    else if (ok_before)
+        t = t_before;
+    else if (ok_after)
+        t = t_after;
     else
-        t = t_dst > t_std ? t_dst : t_std; /* skipped: the later reading lands after the gap */
+        t = t_before; /* skipped: the old offset carries it past the gap (02:30 -> 03:30) */
     return (int64_t)t * 1000;
 }
 

@@ -157,6 +157,70 @@ static void test_utc_from_local_gap_and_overlap(void **state)
                      utc(2026, 1, 15, 9, 0, 0));
 }
 
+/*
+ * Every quarter hour of 2026 in zones with ordinary, inverted (Dublin),
+ * half-hour (Lord Howe) and no (Tokyo) daylight saving: a wall time read
+ * from an instant converts back to that instant, except the repeated
+ * fall-back times, which convert to their first occurrence.
+ */
+static void test_utc_from_local_round_trips_all_year(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *zone;
+        int repeated; /* quarter hours that occur twice in 2026 */
+        int64_t shift; /* how far back the first occurrence is, ms */
+    } zones[] = {
+        {"America/Los_Angeles", 4, 3600000},
+        {"Europe/Dublin", 4, 3600000},
+        {"Europe/Berlin", 4, 3600000},
+        {"Australia/Lord_Howe", 2, 1800000},
+        {"Asia/Tokyo", 0, 0},
+        {"UTC", 0, 0},
+    };
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        assert_int_equal(hydra_tz_set(zones[z].zone), 0);
+        int repeated = 0;
+        for (int64_t t = utc(2026, 1, 1, 0, 0, 0); t < utc(2027, 1, 1, 0, 0, 0); t += 900000) {
+            hydra_local_time lt;
+            hydra_local_from_utc(t, &lt);
+            int64_t back =
+                hydra_utc_from_local(lt.year, lt.month, lt.day, lt.hour, lt.minute, lt.second);
+            if (back == t)
+                continue;
+            if (back != t - zones[z].shift)
+                fail_msg("%s: %04d-%02d-%02d %02d:%02d from %lld gave %lld", zones[z].zone,
+                         lt.year, lt.month, lt.day, lt.hour, lt.minute, (long long)t,
+                         (long long)back);
+            repeated++;
+        }
+        if (repeated != zones[z].repeated)
+            fail_msg("%s: %d repeated quarter hours, want %d", zones[z].zone, repeated,
+                     zones[z].repeated);
+    }
+    assert_int_equal(hydra_tz_set("America/Los_Angeles"), 0);
+}
+
+/*
+ * Loading a 5,000-row daily file converts 5,000 wall times. In a zone
+ * without daylight saving, mktime with a DST hint took about 30 us a call;
+ * 10,000 calls must finish in well under a second even under sanitizers.
+ */
+static void test_utc_from_local_is_fast_without_dst(void **state)
+{
+    (void)state;
+    assert_int_equal(hydra_tz_set("UTC"), 0);
+    int64_t start = hydra_monotonic_us();
+    int64_t sum = 0;
+    for (int i = 0; i < 10000; i++)
+        sum += hydra_utc_from_local(1995 + i % 20, 1 + i % 12, 1 + i % 28, 9, 30, 0) / 1000;
+    int64_t took = hydra_monotonic_us() - start;
+    assert_int_equal(hydra_tz_set("America/Los_Angeles"), 0);
+    assert_true(sum != 0);
+    print_message("10000 conversions in UTC: %lld us\n", (long long)took);
+    assert_true(took < 150000);
+}
+
 static void test_utc_from_zone_leaves_market_zone(void **state)
 {
     (void)state;
@@ -430,6 +494,8 @@ int main(void)
         cmocka_unit_test(test_window_on_spring_forward_day),
         cmocka_unit_test(test_window_on_fall_back_day),
         cmocka_unit_test(test_utc_from_local_gap_and_overlap),
+        cmocka_unit_test(test_utc_from_local_round_trips_all_year),
+        cmocka_unit_test(test_utc_from_local_is_fast_without_dst),
         cmocka_unit_test(test_utc_from_zone_leaves_market_zone),
         cmocka_unit_test(test_day_key_around_midnight),
         cmocka_unit_test(test_rfc3339_parses),
