@@ -292,8 +292,7 @@ int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1, oh, om;
         p++;
-        if (take_digits(&p, 2, &oh) || *p++ != ':' || take_digits(&p, 2, &om) || oh > 23 ||
-            om > 59)
+        if (take_digits(&p, 2, &oh) || *p++ != ':' || take_digits(&p, 2, &om) || oh > 23 || om > 59)
             return HYDRA_EINVAL;
         offset_min = sign * (oh * 60 + om);
     } else {

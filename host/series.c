@@ -81,11 +81,11 @@ struct stamp {
 
 /* How the columns of a file are laid out, decided by its first data row. */
 struct layout {
-    int nfields;     /* every row must have exactly this many */
-    int datetime;    /* 1: column 0 is "YYYY-MM-DDTHH:MM:SS.mmm" */
-    int has_time;    /* 1: column 1 is "HH:MM[:SS]" */
-    int open;        /* index of Open; High, Low and Close follow it */
-    int volume;      /* index of Volume, or -1 when the file has none */
+    int nfields;                /* every row must have exactly this many */
+    int datetime;               /* 1: column 0 is "YYYY-MM-DDTHH:MM:SS.mmm" */
+    int has_time;               /* 1: column 1 is "HH:MM[:SS]" */
+    int open;                   /* index of Open; High, Low and Close follow it */
+    int volume;                 /* index of Volume, or -1 when the file has none */
     char names[MAX_FIELDS][32]; /* column names used in messages ("" = unnamed) */
 };
 
@@ -97,7 +97,8 @@ struct row_ctx {
     size_t errsz;
 };
 
-static void row_err(const struct row_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row_err(const struct row_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void row_err(const struct row_ctx *c, const char *fmt, ...)
 {
@@ -200,7 +201,7 @@ static void format_stamp(const struct stamp *st, int daily, char *buf, size_t bu
  * the line end), so every field is a C string for strtod. Returns the
  * number of fields, which may exceed max; only the first max are stored.
  */
-static int split_fields(char *line, char *end, char **fields, int max)
+static int split_fields(char *line, const char *end, char **fields, int max)
 {
     int n = 0;
     char *start = line;
@@ -390,7 +391,7 @@ static int parse_stamp(char **f, const struct layout *lay, struct stamp *st,
 /* Every number parses and the bar is a possible bar. */
 static int parse_bar(char **f, const struct layout *lay, hydra_bar *bar, const struct row_ctx *c)
 {
-    double v[MAX_FIELDS];
+    double v[MAX_FIELDS] = {0};
     int first = lay->has_time ? 2 : 1;
     for (int i = first; i < lay->nfields; i++)
         if (parse_number(f[i], &v[i], lay, i, c))

@@ -76,11 +76,11 @@ static void test_window_on_spring_forward_day(void **state)
     int start = minutes("06:35"), end = minutes("09:30");
 
     /* 2026-03-08: PDT (UTC-7) from 02:00 local, 10:00Z. */
-    assert_true(hydra_in_window(utc(2026, 3, 8, 13, 35, 0), start, end));  /* 06:35 PDT */
+    assert_true(hydra_in_window(utc(2026, 3, 8, 13, 35, 0), start, end));   /* 06:35 PDT */
     assert_false(hydra_in_window(utc(2026, 3, 8, 13, 34, 59), start, end)); /* 06:34 PDT */
-    assert_true(hydra_in_window(utc(2026, 3, 8, 14, 31, 0), start, end));  /* 07:31 PDT */
-    assert_true(hydra_in_window(utc(2026, 3, 8, 16, 30, 59), start, end)); /* 09:30:59 PDT */
-    assert_false(hydra_in_window(utc(2026, 3, 8, 16, 31, 0), start, end)); /* 09:31 PDT */
+    assert_true(hydra_in_window(utc(2026, 3, 8, 14, 31, 0), start, end));   /* 07:31 PDT */
+    assert_true(hydra_in_window(utc(2026, 3, 8, 16, 30, 59), start, end));  /* 09:30:59 PDT */
+    assert_false(hydra_in_window(utc(2026, 3, 8, 16, 31, 0), start, end));  /* 09:31 PDT */
 
     /* The day before is still PST (UTC-8): the same window is an hour later in UTC. */
     assert_false(hydra_in_window(utc(2026, 3, 7, 13, 35, 0), start, end)); /* 05:35 PST */
@@ -168,7 +168,7 @@ static void test_utc_from_local_round_trips_all_year(void **state)
     (void)state;
     static const struct {
         const char *zone;
-        int repeated; /* quarter hours that occur twice in 2026 */
+        int repeated;  /* quarter hours that occur twice in 2026 */
         int64_t shift; /* how far back the first occurrence is, ms */
     } zones[] = {
         {"America/Los_Angeles", 4, 3600000},
@@ -189,9 +189,8 @@ static void test_utc_from_local_round_trips_all_year(void **state)
             if (back == t)
                 continue;
             if (back != t - zones[z].shift)
-                fail_msg("%s: %04d-%02d-%02d %02d:%02d from %lld gave %lld", zones[z].zone,
-                         lt.year, lt.month, lt.day, lt.hour, lt.minute, (long long)t,
-                         (long long)back);
+                fail_msg("%s: %04d-%02d-%02d %02d:%02d from %lld gave %lld", zones[z].zone, lt.year,
+                         lt.month, lt.day, lt.hour, lt.minute, (long long)t, (long long)back);
             repeated++;
         }
         if (repeated != zones[z].repeated)
@@ -310,11 +309,11 @@ static void test_rfc3339_rejects_malformed(void **state)
     static const char *const bad[] = {
         "",
         "2022-04-19",
-        "2022-04-19T17:45:05",            /* no zone */
-        "2022-04-19T17:45Z",              /* no seconds */
-        "2022-04-19T17:45:05.Z",          /* a point without digits */
+        "2022-04-19T17:45:05",             /* no zone */
+        "2022-04-19T17:45Z",               /* no seconds */
+        "2022-04-19T17:45:05.Z",           /* a point without digits */
         "2022-04-19T17:45:05.1234567890Z", /* ten fractional digits */
-        "2022-04-19T17:45:05+0530",       /* offset without a colon */
+        "2022-04-19T17:45:05+0530",        /* offset without a colon */
         "2022-04-19T17:45:05+05",
         "2022-04-19T17:45:05+24:00",
         "2022-04-19T17:45:05+05:60",
@@ -393,8 +392,8 @@ static void test_tz_valid(void **state)
         "/etc/passwd",
         "America/../../etc/passwd",
         "America/../Europe/Berlin",
-        "America",              /* a directory */
-        "America/Los Angeles",  /* a space */
+        "America",             /* a directory */
+        "America/Los Angeles", /* a space */
         "America/Los_Angeles\n",
         "Europe/Berlin;rm -rf",
         "zone.tab",
@@ -450,9 +449,9 @@ static void test_parse_hhmm(void **state)
     assert_int_equal(hydra_parse_hhmm("12:00", &m), 0);
     assert_int_equal(m, 720);
 
-    static const char *const bad[] = {"24:00", "23:60", "99:99", "9:30", "09:3",  "09-30",
-                                      "0930",  "",      "09:30 ", " 9:30", "+9:30", "ab:cd",
-                                      "09:30:00", "-1:00", "09:+5", "０9:30"};
+    static const char *const bad[] = {"24:00",    "23:60", "99:99",  "9:30",  "09:3",  "09-30",
+                                      "0930",     "",      "09:30 ", " 9:30", "+9:30", "ab:cd",
+                                      "09:30:00", "-1:00", "09:+5",  "０9:30"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         m = 4242;
         if (hydra_parse_hhmm(bad[i], &m) != HYDRA_EINVAL)
@@ -506,7 +505,7 @@ int main(void)
         cmocka_unit_test(test_clocks),
     };
     int failed = cmocka_run_group_tests_name("clock before a zone is set", before_set, NULL, NULL);
-    failed += cmocka_run_group_tests_name("clock in America/Los_Angeles", tests, set_los_angeles,
-                                          NULL);
+    failed +=
+        cmocka_run_group_tests_name("clock in America/Los_Angeles", tests, set_los_angeles, NULL);
     return failed;
 }

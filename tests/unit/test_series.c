@@ -86,12 +86,9 @@ static void test_every_data_file_loads(void **state)
         size_t rows;
         int daily;
     } files[] = {
-        {"orcl-1995-2014.txt", 5036, 1},
-        {"nvda-1999-2014.txt", 4012, 1},
-        {"yhoo-1996-2014.txt", 4713, 1},
-        {"2006-day-001.txt", 255, 1},
-        {"2006-min-005.txt", 2142, 0},
-        {"2006-01-02-volume-min-001.txt", 30889, 0},
+        {"orcl-1995-2014.txt", 5036, 1}, {"nvda-1999-2014.txt", 4012, 1},
+        {"yhoo-1996-2014.txt", 4713, 1}, {"2006-day-001.txt", 255, 1},
+        {"2006-min-005.txt", 2142, 0},   {"2006-01-02-volume-min-001.txt", 30889, 0},
         {"ticksample.csv", 135, 0},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -159,8 +156,7 @@ static void test_volume_column_by_header(void **state)
     /* The index future's daily file: volume (0) then open interest (0). */
     load_ok(DATA_DIR "2006-day-001.txt", "Europe/Berlin", 9 * 60, &s);
     assert_bar(&s.bars[0], utc(2006, 1, 2, 8, 0, 0), 3578.73, 3605.95, 3578.73, 3604.33, 0);
-    assert_bar(&s.bars[s.n - 1], utc(2006, 12, 29, 8, 0, 0), 4130.12, 4142.01, 4119.94, 4119.94,
-               0);
+    assert_bar(&s.bars[s.n - 1], utc(2006, 12, 29, 8, 0, 0), 4130.12, 4142.01, 4119.94, 4119.94, 0);
     hydra_series_free(&s);
 }
 
@@ -233,8 +229,13 @@ static void test_ticks_with_ms_and_duplicate(void **state)
 static void test_numbers_match_strtod(void **state)
 {
     (void)state;
-    static const char *const prices[] = {"0.1",  "2.179012", "1e2", "123456789.123456789",
-                                         ".5",   "0.30000000000000004", "4503599627370497.5",
+    static const char *const prices[] = {"0.1",
+                                         "2.179012",
+                                         "1e2",
+                                         "123456789.123456789",
+                                         ".5",
+                                         "0.30000000000000004",
+                                         "4503599627370497.5",
                                          "999999999999999"};
     static const char *const volumes[] = {"0", "36301200", "1.5E+1", "+4", "7.", "0", "0", "0"};
     hydra_series s;
@@ -308,22 +309,22 @@ static void test_bad_arguments(void **state)
     (void)state;
     hydra_series s;
     char err[512];
-    assert_int_equal(hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", "Not/AZone", 0, &s,
-                                           err, sizeof err),
-                     HYDRA_EINVAL);
+    assert_int_equal(
+        hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", "Not/AZone", 0, &s, err, sizeof err),
+        HYDRA_EINVAL);
     assert_string_equal(err, DATA_DIR "ticksample.csv: unknown time zone \"Not/AZone\"");
     assert_int_equal(hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", "../etc/passwd", 0, &s,
                                            err, sizeof err),
                      HYDRA_EINVAL);
-    assert_int_equal(hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", NULL, 1440, &s, err,
-                                           sizeof err),
-                     HYDRA_EINVAL);
+    assert_int_equal(
+        hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", NULL, 1440, &s, err, sizeof err),
+        HYDRA_EINVAL);
     assert_int_equal(
         hydra_series_load_csv(DATA_DIR "ticksample.csv", "X", NULL, -1, &s, err, sizeof err),
         HYDRA_EINVAL);
-    assert_int_equal(hydra_series_load_csv(HYDRA_SOURCE_DIR "/data", "X", NULL, 0, &s, err,
-                                           sizeof err),
-                     HYDRA_EIO);
+    assert_int_equal(
+        hydra_series_load_csv(HYDRA_SOURCE_DIR "/data", "X", NULL, 0, &s, err, sizeof err),
+        HYDRA_EIO);
     assert_string_equal(err, HYDRA_SOURCE_DIR "/data: not a regular file");
     /* No message buffer is fine too. */
     assert_int_equal(
@@ -344,15 +345,12 @@ static void test_generate_is_deterministic(void **state)
     (void)state;
     hydra_series a, b, c;
     int64_t t0 = utc(2006, 1, 2, 14, 0, 0);
-    assert_int_equal(hydra_series_generate("BTC/USD", 20060102, 40000, 0.0, 3.0, t0, 60000, 5000,
-                                           &a),
-                     0);
-    assert_int_equal(hydra_series_generate("BTC/USD", 20060102, 40000, 0.0, 3.0, t0, 60000, 5000,
-                                           &b),
-                     0);
-    assert_int_equal(hydra_series_generate("BTC/USD", 20060103, 40000, 0.0, 3.0, t0, 60000, 5000,
-                                           &c),
-                     0);
+    assert_int_equal(
+        hydra_series_generate("BTC/USD", 20060102, 40000, 0.0, 3.0, t0, 60000, 5000, &a), 0);
+    assert_int_equal(
+        hydra_series_generate("BTC/USD", 20060102, 40000, 0.0, 3.0, t0, 60000, 5000, &b), 0);
+    assert_int_equal(
+        hydra_series_generate("BTC/USD", 20060103, 40000, 0.0, 3.0, t0, 60000, 5000, &c), 0);
     assert_int_equal(a.n, 5000);
     assert_memory_equal(a.bars, b.bars, a.n * sizeof a.bars[0]);
     assert_string_equal(a.source, "generated: gbm seed=20060102 start=40000 vol=3%/day");
@@ -395,9 +393,8 @@ static void test_generate_bars_are_well_formed(void **state)
     (void)state;
     hydra_series s;
     int64_t t0 = utc(2006, 1, 2, 14, 0, 0);
-    assert_int_equal(hydra_series_generate("ETH/USD", 20060103, 2500, 0.0, 4.0, t0, 60000, 20000,
-                                           &s),
-                     0);
+    assert_int_equal(
+        hydra_series_generate("ETH/USD", 20060103, 2500, 0.0, 4.0, t0, 60000, 20000, &s), 0);
     assert_well_formed(&s);
     assert_true(s.bars[0].open == 2500);
     for (size_t i = 0; i < s.n; i++) {
