@@ -279,6 +279,8 @@ static void test_malformed_files_fail_with_line(void **state)
         {"bad-time.csv", HYDRA_EINVAL, ":2: field 2 (Time) is not a time: \"25:00:00\""},
         {"bad-datetime.csv", HYDRA_EINVAL,
          ":2: field 1 (Datetime) is not a date and time: \"2015-09-23T20:61:00.000\""},
+        {"bad-datetime-first.csv", HYDRA_EINVAL,
+         ":2: field 1 (Datetime) is not a date and time: \"2015-02-30T20:57:42.146\""},
         {"bad-blank-line.csv", HYDRA_EINVAL, ":3: empty line"},
         {"bad-too-few.csv", HYDRA_EINVAL,
          ":2: expected at least 5 fields (Date, Open, High, Low, Close), got 3"},
