@@ -12,6 +12,7 @@
 
 static char g_tz_name[64] = "UTC";
 static int g_tz_applied;
+static unsigned g_tz_generation; /* changes with the zone: invalidates the offset cache */
 
 /*
  * The C library converts in the zone named by TZ, and with TZ unset it uses
@@ -106,6 +107,7 @@ int hydra_tz_set(const char *iana)
     setenv("TZ", g_tz_name, 1);
     tzset();
     g_tz_applied = 1;
+    g_tz_generation++;
     return 0;
 }
 
@@ -120,22 +122,89 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/*
+ * The zone's offset from UTC for one UTC hour, remembered across calls.
+ * The engine asks for local times many times per bar (trade windows, exits,
+ * the trading day) and a backtest replays millions of bars, while
+ * localtime_r costs far more than the arithmetic below. Offsets change only
+ * at zone transitions; an hour whose first and last second have the same
+ * offset has no transition inside (zones change at most once an hour), so
+ * every instant in it converts with that offset. An hour with a transition
+ * goes to localtime_r second by second. One process, one thread: the cache
+ * is plain static state, like the zone itself.
+ */
+static struct {
+    int valid;
+    unsigned generation;
+    int64_t hour;   /* UTC seconds / 3600 */
+    int uniform;    /* one offset for the whole hour */
+    long offset;    /* seconds ahead of UTC */
+} g_offset_cache;
+
+/* Civil date from days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void local_from_tm(const struct tm *tm, hydra_local_time *out)
+{
+    out->year = tm->tm_year + 1900;
+    out->month = tm->tm_mon + 1;
+    out->day = tm->tm_mday;
+    out->hour = tm->tm_hour;
+    out->minute = tm->tm_min;
+    out->second = tm->tm_sec;
+    out->wday = tm->tm_wday;
+    out->minute_of_day = tm->tm_hour * 60 + tm->tm_min;
+    out->date = out->year * 10000 + out->month * 100 + out->day;
+    out->utc_offset_min = (int)(tm->tm_gmtoff / 60);
+}
+
 void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
 {
-    time_t t = (time_t)floor_div(utc_ms, 1000);
+    int64_t secs = floor_div(utc_ms, 1000);
+    int64_t hour = floor_div(secs, 3600);
     struct tm tm;
     apply_zone();
-    localtime_r(&t, &tm);
-    out->year = tm.tm_year + 1900;
-    out->month = tm.tm_mon + 1;
-    out->day = tm.tm_mday;
-    out->hour = tm.tm_hour;
-    out->minute = tm.tm_min;
-    out->second = tm.tm_sec;
-    out->wday = tm.tm_wday;
-    out->minute_of_day = tm.tm_hour * 60 + tm.tm_min;
+    if (!g_offset_cache.valid || g_offset_cache.generation != g_tz_generation ||
+        g_offset_cache.hour != hour) {
+        time_t first = (time_t)(hour * 3600), last = first + 3599;
+        struct tm a, b;
+        localtime_r(&first, &a);
+        localtime_r(&last, &b);
+        g_offset_cache.valid = 1;
+        g_offset_cache.generation = g_tz_generation;
+        g_offset_cache.hour = hour;
+        g_offset_cache.uniform = a.tm_gmtoff == b.tm_gmtoff;
+        g_offset_cache.offset = a.tm_gmtoff;
+    }
+    if (!g_offset_cache.uniform) {
+        time_t t = (time_t)secs;
+        localtime_r(&t, &tm);
+        local_from_tm(&tm, out);
+        return;
+    }
+    int64_t local = secs + g_offset_cache.offset;
+    int64_t days = floor_div(local, 86400);
+    int64_t sod = local - days * 86400;
+    civil_from_days(days, &out->year, &out->month, &out->day);
+    out->hour = (int)(sod / 3600);
+    out->minute = (int)(sod / 60 % 60);
+    out->second = (int)(sod % 60);
+    int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
+    out->wday = (int)(wd < 0 ? wd + 7 : wd);
+    out->minute_of_day = out->hour * 60 + out->minute;
     out->date = out->year * 10000 + out->month * 100 + out->day;
-    out->utc_offset_min = (int)(tm.tm_gmtoff / 60);
+    out->utc_offset_min = (int)(g_offset_cache.offset / 60);
 }
 
 /* Seconds the market zone is ahead of UTC at instant t. */

@@ -220,6 +220,52 @@ static void test_utc_from_local_is_fast_without_dst(void **state)
     assert_true(took < 150000);
 }
 
+/*
+ * hydra_local_from_utc remembers each UTC hour's offset; every field must
+ * still equal what localtime_r says, in zones with DST, half-hour and
+ * quarter-hour offsets, across transitions, day ends and year ends, and
+ * before 1970.
+ */
+static void test_local_from_utc_matches_localtime(void **state)
+{
+    (void)state;
+    static const char *zones[] = {"America/Los_Angeles", "Europe/Berlin", "Australia/Lord_Howe",
+                                  "Asia/Kathmandu", "UTC", "Europe/Dublin"};
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        assert_int_equal(hydra_tz_set(zones[z]), 0);
+        /* Every 7 minutes 13 seconds from 1969 to 2027: odd steps land on every minute. */
+        for (int64_t t = -31536000000LL; t < 1830000000000LL; t += (7 * 60 + 13) * 1000LL * 97) {
+            for (int64_t k = 0; k < 3; k++) {
+                int64_t ms = t + k * 433000;
+                hydra_local_time lt;
+                hydra_local_from_utc(ms, &lt);
+                time_t secs = (time_t)(ms / 1000);
+                struct tm tm;
+                localtime_r(&secs, &tm);
+                assert_int_equal(lt.year, tm.tm_year + 1900);
+                assert_int_equal(lt.month, tm.tm_mon + 1);
+                assert_int_equal(lt.day, tm.tm_mday);
+                assert_int_equal(lt.hour, tm.tm_hour);
+                assert_int_equal(lt.minute, tm.tm_min);
+                assert_int_equal(lt.second, tm.tm_sec);
+                assert_int_equal(lt.wday, tm.tm_wday);
+                assert_int_equal(lt.utc_offset_min, (int)(tm.tm_gmtoff / 60));
+            }
+        }
+        /* Every minute of the days around this zone's 2024 transitions. */
+        for (int64_t t = 1709251200000LL; t < 1709251200000LL + 40LL * 86400000; t += 60000) {
+            hydra_local_time lt;
+            hydra_local_from_utc(t, &lt);
+            time_t secs = (time_t)(t / 1000);
+            struct tm tm;
+            localtime_r(&secs, &tm);
+            assert_int_equal(lt.minute_of_day, tm.tm_hour * 60 + tm.tm_min);
+            assert_int_equal(lt.date, (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+        }
+    }
+    hydra_tz_set("America/Los_Angeles");
+}
+
 static void test_utc_from_zone_leaves_market_zone(void **state)
 {
     (void)state;
@@ -495,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_utc_from_local_gap_and_overlap),
         cmocka_unit_test(test_utc_from_local_round_trips_all_year),
         cmocka_unit_test(test_utc_from_local_is_fast_without_dst),
+        cmocka_unit_test(test_local_from_utc_matches_localtime),
         cmocka_unit_test(test_utc_from_zone_leaves_market_zone),
         cmocka_unit_test(test_day_key_around_midnight),
         cmocka_unit_test(test_rfc3339_parses),
