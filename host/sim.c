@@ -65,6 +65,10 @@ struct hydra_sim {
     size_t n_work, cap_work;
     sqlite3 *db; /* NULL when nothing is kept (":memory:") */
     char dberr[200];
+    /* client_order_id -> 1 + index into orders (0 = empty slot), open addressing. */
+    uint32_t *cid_index;
+    size_t cid_cap;     /* a power of two, at least twice the orders indexed */
+    size_t cid_indexed; /* orders[0 .. cid_indexed) are in the index */
 };
 
 /* ---- Black-Scholes ------------------------------------------------------- */
@@ -960,11 +964,70 @@ static int sim_open_orders(void *ctx, hydra_order *out, size_t cap, size_t *n,
     return 0;
 }
 
-static const sim_order *find_by_cid(const hydra_sim *sim, const char *cid)
+static uint64_t cid_hash(const char *cid)
 {
-    for (size_t i = 0; i < sim->n_orders; i++)
-        if (strcmp(sim->orders[i].o.client_order_id, cid) == 0)
-            return &sim->orders[i];
+    uint64_t h = 14695981039346656037ULL;
+    for (; *cid; cid++) {
+        h ^= (unsigned char)*cid;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void cid_insert(hydra_sim *sim, size_t i)
+{
+    size_t mask = sim->cid_cap - 1;
+    size_t k = (size_t)cid_hash(sim->orders[i].o.client_order_id) & mask;
+    while (sim->cid_index[k] != 0)
+        k = (k + 1) & mask;
+    sim->cid_index[k] = (uint32_t)(i + 1);
+}
+
+/*
+ * Brings the index up to date with the order list: a submission that was
+ * taken back (the list got shorter) or a full table rebuilds it, new orders
+ * are added. Returns 0, or HYDRA_ENOMEM (then lookups fall back to a scan).
+ */
+static int cid_sync(hydra_sim *sim)
+{
+    if (sim->cid_indexed > sim->n_orders || sim->n_orders * 2 >= sim->cid_cap) {
+        size_t cap = sim->cid_cap ? sim->cid_cap : 256;
+        while (sim->n_orders * 2 >= cap)
+            cap *= 2;
+        if (sim->n_orders >= UINT32_MAX)
+            return HYDRA_ENOMEM;
+        uint32_t *idx = calloc(cap, sizeof *idx);
+        if (idx == NULL)
+            return HYDRA_ENOMEM;
+        free(sim->cid_index);
+        sim->cid_index = idx;
+        sim->cid_cap = cap;
+        sim->cid_indexed = 0;
+    }
+    for (; sim->cid_indexed < sim->n_orders; sim->cid_indexed++)
+        cid_insert(sim, sim->cid_indexed);
+    return 0;
+}
+
+/*
+ * The order with this client_order_id. Every submission checks that its id
+ * is new and every journal sync asks for its orders by id, so this is a
+ * hash lookup: a long replay accumulates tens of thousands of orders.
+ */
+static const sim_order *find_by_cid(hydra_sim *sim, const char *cid)
+{
+    if (cid_sync(sim) != 0) {
+        for (size_t i = 0; i < sim->n_orders; i++)
+            if (strcmp(sim->orders[i].o.client_order_id, cid) == 0)
+                return &sim->orders[i];
+        return NULL;
+    }
+    size_t mask = sim->cid_cap - 1;
+    for (size_t k = (size_t)cid_hash(cid) & mask; sim->cid_index[k] != 0; k = (k + 1) & mask) {
+        const sim_order *so = &sim->orders[sim->cid_index[k] - 1];
+        if (strcmp(so->o.client_order_id, cid) == 0)
+            return so;
+    }
     return NULL;
 }
 
@@ -1496,6 +1559,7 @@ void hydra_sim_close(hydra_sim *sim)
     free(sim->pos);
     free(sim->orders);
     free(sim->work);
+    free(sim->cid_index);
     free(sim);
 }
 

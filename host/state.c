@@ -985,7 +985,6 @@ int hydra_position_apply_fill(hydra_state *st, const char *bot_id, const char *s
         strlen(bot_id) >= sizeof((hydra_bot_position *)0)->bot_id ||
         strlen(symbol) >= sizeof((hydra_bot_position *)0)->symbol)
         return HYDRA_EINVAL;
-    double pnl = 0;
     if (realized != NULL)
         *realized = 0;
 
@@ -994,39 +993,53 @@ int hydra_position_apply_fill(hydra_state *st, const char *bot_id, const char *s
     if (rc != 0 && rc != HYDRA_ENOTFOUND)
         return rc;
     int have = rc == 0;
-
-    if (side == HYDRA_SIDE_BUY) {
-        if (!have) {
-            memset(&p, 0, sizeof p);
-            copy_str(p.bot_id, sizeof p.bot_id, bot_id);
-            copy_str(p.symbol, sizeof p.symbol, symbol);
-            p.opened_ms = t_ms;
-        }
-        double total = p.qty + qty;
-        p.avg_price = (p.avg_price * p.qty + price * qty) / total;
-        p.qty = total;
-        p.asset_class = asset_class;
-        p.multiplier = multiplier;
-        pnl = -fee;
-        rc = position_put(st, &p);
+    if (!have) {
+        memset(&p, 0, sizeof p);
+        copy_str(p.bot_id, sizeof p.bot_id, bot_id);
+        copy_str(p.symbol, sizeof p.symbol, symbol);
+    }
+    double pnl = 0;
+    int left = hydra_position_fill(&p, have, asset_class, multiplier, side, qty, price, fee, t_ms,
+                                   &pnl);
+    if (left < 0)
+        return left;
+    if (left == 0) {
+        sqlite3_stmt *s = st->stmt[S_POS_DELETE];
+        bind_text(s, 1, bot_id);
+        bind_text(s, 2, symbol);
+        rc = step_done(s);
     } else {
-        if (!have)
-            return HYDRA_ENOTFOUND;
-        double sold = qty < p.qty ? qty : p.qty;
-        pnl = (price - p.avg_price) * sold * multiplier - fee;
-        p.qty -= sold;
-        if (p.qty <= QTY_EPSILON) {
-            sqlite3_stmt *s = st->stmt[S_POS_DELETE];
-            bind_text(s, 1, bot_id);
-            bind_text(s, 2, symbol);
-            rc = step_done(s);
-        } else {
-            rc = position_put(st, &p);
-        }
+        rc = position_put(st, &p);
     }
     if (rc == 0 && realized != NULL)
         *realized = pnl;
     return rc;
+}
+
+int hydra_position_fill(hydra_bot_position *p, int have, int asset_class, double multiplier,
+                        int side, double qty, double price, double fee, int64_t t_ms,
+                        double *realized)
+{
+    if (side == HYDRA_SIDE_BUY) {
+        if (!have) {
+            p->qty = 0;
+            p->avg_price = 0;
+            p->opened_ms = t_ms;
+        }
+        double total = p->qty + qty;
+        p->avg_price = (p->avg_price * p->qty + price * qty) / total;
+        p->qty = total;
+        p->asset_class = asset_class;
+        p->multiplier = multiplier;
+        *realized = -fee;
+        return 1;
+    }
+    if (!have)
+        return HYDRA_ENOTFOUND;
+    double sold = qty < p->qty ? qty : p->qty;
+    *realized = (price - p->avg_price) * sold * multiplier - fee;
+    p->qty -= sold;
+    return p->qty <= QTY_EPSILON ? 0 : 1;
 }
 
 /* ---- halts ---- */

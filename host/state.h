@@ -123,6 +123,18 @@ int hydra_position_apply_fill(hydra_state *st, const char *bot_id, const char *s
                               int asset_class, double multiplier, int side, double qty,
                               double price, double fee, int64_t t_ms, double *realized);
 
+/*
+ * The arithmetic of hydra_position_apply_fill on a position in memory (the
+ * backtest's book uses it too, so both books agree to the last bit). `have`
+ * says whether *p is an open position; for a buy into none, *p needs only
+ * its bot_id and symbol. Sets *realized as above. Returns 1 when the
+ * position stays open, 0 when the sell closed it, HYDRA_ENOTFOUND for a
+ * sell without a position.
+ */
+int hydra_position_fill(hydra_bot_position *p, int have, int asset_class, double multiplier,
+                        int side, double qty, double price, double fee, int64_t t_ms,
+                        double *realized);
+
 /* ---- halts ---- */
 typedef struct hydra_halt {
     int active;
