@@ -39,29 +39,43 @@ static int account_anomaly(hydra_engine *e, char *why, size_t whysz)
         snprintf(why, whysz, "account %s", !a->active ? "not active" : "blocked for trading");
         return 1;
     }
-    double jump_pct = e->cfg->settings.max_equity_jump_pct;
-    if (e->last_equity > 0 && jump_pct > 0) {
-        double moved = fabs(a->equity - e->last_equity) / e->last_equity * 100.0;
-        if (moved > jump_pct) {
-            snprintf(why, whysz, "equity moved %.2f%% in one tick (%.2f -> %.2f), limit %.2f%%",
-                     moved, e->last_equity, a->equity, jump_pct);
-            return 1;
-        }
-    }
+    if (hydra_exitbot_equity_jump(e->last_equity, a->equity, e->cfg->settings.max_equity_jump_pct,
+                                  why, whysz))
+        return 1;
     return hydra_orders_check_positions(e, why, whysz);
 }
 
 static int daily_loss_breached(const hydra_engine *e, char *why, size_t whysz)
 {
-    double day_start = e->day_start_equity;
-    if (!(day_start > 0))
+    return hydra_exitbot_daily_loss(e->day_start_equity, e->account.equity,
+                                    e->cfg->settings.global_max_daily_loss_pct, why, whysz);
+}
+
+int hydra_exitbot_daily_loss(double day_start_equity, double equity, double max_daily_loss_pct,
+                             char *why, size_t whysz)
+{
+    if (!(day_start_equity > 0))
         return 0;
-    double pnl = e->account.equity - day_start;
-    double max_loss = day_start * e->cfg->settings.global_max_daily_loss_pct / 100.0;
+    double pnl = equity - day_start_equity;
+    double max_loss = day_start_equity * max_daily_loss_pct / 100.0;
     if (pnl <= -max_loss) {
         snprintf(why, whysz, "daily loss: pnl %.2f <= -%.2f (%.2f%% of day-start equity %.2f)",
-                 pnl, max_loss, e->cfg->settings.global_max_daily_loss_pct, day_start);
+                 pnl, max_loss, max_daily_loss_pct, day_start_equity);
         return 1;
+    }
+    return 0;
+}
+
+int hydra_exitbot_equity_jump(double last_equity, double equity, double max_jump_pct, char *why,
+                              size_t whysz)
+{
+    if (last_equity > 0 && max_jump_pct > 0) {
+        double moved = fabs(equity - last_equity) / last_equity * 100.0;
+        if (moved > max_jump_pct) {
+            snprintf(why, whysz, "equity moved %.2f%% in one tick (%.2f -> %.2f), limit %.2f%%",
+                     moved, last_equity, equity, max_jump_pct);
+            return 1;
+        }
     }
     return 0;
 }

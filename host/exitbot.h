@@ -30,4 +30,16 @@ int hydra_exitbot_run(hydra_engine *e);
  */
 int hydra_exitbot_conditions(hydra_engine *e, char *why, size_t whysz);
 
+/*
+ * The two account rules as pure functions (live and backtest both use
+ * them): 1 with the reason in `why` when equity has lost
+ * max_daily_loss_pct of the day-start equity, or moved more than
+ * max_jump_pct since last_equity (a rule whose reference is not positive
+ * never fires); 0 otherwise.
+ */
+int hydra_exitbot_daily_loss(double day_start_equity, double equity, double max_daily_loss_pct,
+                             char *why, size_t whysz);
+int hydra_exitbot_equity_jump(double last_equity, double equity, double max_jump_pct, char *why,
+                              size_t whysz);
+
 #endif

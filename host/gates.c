@@ -537,3 +537,28 @@ double hydra_gates_order_risk(const hydra_bot_cfg *bot, double notional)
         return notional;
     return notional * (stop / 100.0);
 }
+
+const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry)
+{
+    if (in->struct_size < offsetof(hydra_intent, reason))
+        return "intent struct_size too small";
+    if (memchr(in->symbol, '\0', sizeof in->symbol) == NULL || in->symbol[0] == '\0')
+        return "symbol empty or not NUL-terminated";
+    if (in->kind != HYDRA_INTENT_ENTRY && in->kind != HYDRA_INTENT_EXIT)
+        return "unknown intent kind";
+    if (in->kind == HYDRA_INTENT_ENTRY && !allow_entry)
+        return "entry intent from manage()";
+    if (in->side != HYDRA_SIDE_BUY && in->side != HYDRA_SIDE_SELL)
+        return "unknown side";
+    if (in->type != HYDRA_ORDER_MARKET && in->type != HYDRA_ORDER_LIMIT)
+        return "unknown order type";
+    if (in->tif > HYDRA_TIF_IOC)
+        return "unknown time in force";
+    if (!isfinite(in->qty) || !isfinite(in->notional) || in->qty < 0 || in->notional < 0)
+        return "quantity or notional not a finite non-negative number";
+    if ((in->qty > 0) == (in->notional > 0))
+        return "exactly one of qty and notional must be positive";
+    if (in->type == HYDRA_ORDER_LIMIT && (!isfinite(in->limit_price) || in->limit_price <= 0))
+        return "limit order without a positive limit price";
+    return NULL;
+}

@@ -64,6 +64,13 @@ void hydra_gates_entry(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_r
 /* Checks (and may cap) an exit intent. */
 void hydra_gates_exit(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_result *r);
 
+/*
+ * A structurally broken intent is a bot bug (the bot is quarantined, not
+ * merely refused): NULL when the intent is well formed, else what is wrong.
+ * allow_entry is 0 for intents from manage(), which may only exit.
+ */
+const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry);
+
 /* Dollars at risk for an order of `notional` under the bot's stop loss. */
 double hydra_gates_order_risk(const hydra_bot_cfg *bot, double notional);
 

@@ -411,32 +411,6 @@ static int option_offered(const snap_scratch *s, const char *symbol)
     return 0;
 }
 
-/* A structurally broken intent is a bot bug: NULL when fine, else what is wrong. */
-static const char *intent_defect(const hydra_intent *in, int allow_entry)
-{
-    if (in->struct_size < offsetof(hydra_intent, reason))
-        return "intent struct_size too small";
-    if (memchr(in->symbol, '\0', sizeof in->symbol) == NULL || in->symbol[0] == '\0')
-        return "symbol empty or not NUL-terminated";
-    if (in->kind != HYDRA_INTENT_ENTRY && in->kind != HYDRA_INTENT_EXIT)
-        return "unknown intent kind";
-    if (in->kind == HYDRA_INTENT_ENTRY && !allow_entry)
-        return "entry intent from manage()";
-    if (in->side != HYDRA_SIDE_BUY && in->side != HYDRA_SIDE_SELL)
-        return "unknown side";
-    if (in->type != HYDRA_ORDER_MARKET && in->type != HYDRA_ORDER_LIMIT)
-        return "unknown order type";
-    if (in->tif > HYDRA_TIF_IOC)
-        return "unknown time in force";
-    if (!isfinite(in->qty) || !isfinite(in->notional) || in->qty < 0 || in->notional < 0)
-        return "quantity or notional not a finite non-negative number";
-    if ((in->qty > 0) == (in->notional > 0))
-        return "exactly one of qty and notional must be positive";
-    if (in->type == HYDRA_ORDER_LIMIT && (!isfinite(in->limit_price) || in->limit_price <= 0))
-        return "limit order without a positive limit price";
-    return NULL;
-}
-
 static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                        size_t npos, hydra_bot_day *day, hydra_gate_facts *f)
 {
@@ -542,7 +516,7 @@ static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t
         hydra_intent copy;
         const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
                                  ? "unreadable (struct_size outside its slot)"
-                                 : intent_defect(&copy, entries);
+                                 : hydra_gates_intent_defect(&copy, entries);
         if (defect == NULL)
             s->intents[i] = copy;
         if (defect != NULL) {

@@ -53,7 +53,8 @@ void hydra_series_free(hydra_series *s)
 {
     if (s == NULL)
         return;
-    free(s->bars);
+    if (!s->borrowed)
+        free(s->bars);
     memset(s, 0, sizeof *s);
 }
 

@@ -27,6 +27,7 @@ typedef struct hydra_series {
     int daily;          /* 1 when the file has dates only (bars stamped at session open) */
     hydra_bar *bars;    /* ascending t_ms; duplicates are kept in file order */
     size_t n, cap;
+    int borrowed;       /* 1: bars belong to someone else; hydra_series_free leaves them */
 } hydra_series;
 
 /*
