@@ -8,6 +8,7 @@
  *   hydra-host halt --reason TEXT [--config DIR]
  *   hydra-host resume [--config DIR]
  *   hydra-host reset-paper [--config DIR]
+ *   hydra-host backtest ... (backtest_cli.c)
  *
  * Exit status: 0 success, 1 runtime failure (fail closed), 2 usage or
  * configuration error.
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backtest.h"
 #include "error.h"
 #include "exitbot.h"
 #include "loop.h"
@@ -52,6 +54,7 @@ static void usage(FILE *out)
             "       hydra-host halt --reason TEXT [--config DIR]\n"
             "       hydra-host resume [--config DIR]\n"
             "       hydra-host reset-paper [--config DIR]\n"
+            "       hydra-host backtest [--from D] [--to D] [--cash N] [--out DIR] ... (backtest --help)\n"
             "       hydra-host --help | --version\n"
             "\n"
             "Runs every bot every tick behind the fail-closed gates; defaults: --config config/\n"
@@ -427,6 +430,8 @@ static int cmd_run(const cli *c)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return hydra_backtest_main(argc - 1, argv + 1);
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc != 0)

@@ -1461,11 +1461,8 @@ hydra_broker hydra_sim_broker(hydra_sim *sim)
 
 static void release_series(hydra_series *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(s[i].bars);
-        s[i].bars = NULL;
-        s[i].n = s[i].cap = 0;
-    }
+    for (size_t i = 0; i < n; i++)
+        hydra_series_free(&s[i]);
 }
 
 static int check_cfg(const hydra_sim_cfg *cfg, int *open_min, int *close_min, char *err,

@@ -1,0 +1,1448 @@
+/*
+ * The backtest engine: the live tick (loop.c) replayed over data as fast as
+ * the data allows.
+ *
+ * Shared with live, the same code and the same calls:
+ *   - the simulated exchange (sim.c) in memory: clock steps, fill rules,
+ *     slippage and fees, time in force, rejections, options pricing and
+ *     settlement, the account's cash and equity;
+ *   - the configuration (config.c) and the market zone (clock.c);
+ *   - PortfolioBot's budgets (hydra_portfolio_compute) at every rollover;
+ *   - ExitBot's account rules (hydra_exitbot_daily_loss, _equity_jump),
+ *     with the same halt, cooloff and flatten;
+ *   - the host-enforced exits (hydra_exit_check), the intent structure
+ *     check (hydra_gates_intent_defect) and every gate
+ *     (hydra_gates_entry/exit), fed the same facts the live loop gathers;
+ *   - the plugin ABI: bots are loaded with hydra_bot_load and called in
+ *     rank order, manage every tick, on_tick when the preflight passes;
+ *   - the position arithmetic (hydra_position_fill) and the
+ *     client_order_id format "<bot>-<yyyymmdd>-<seq>".
+ *
+ * Not shared, and why:
+ *   - SQLite state and the JSONL log: the live tick commits a transaction
+ *     and writes log lines every tick, which costs milliseconds; here the
+ *     book (positions per bot, working orders, daily counters, bot
+ *     key-value state) is in memory, nothing survives the process, and the
+ *     decisions go to <out>/decisions.jsonl only with --log all.
+ *   - Health, the kill-switch file, API-failure windows, reconciliation
+ *     and SIGHUP reloads: they watch a network and a running process; a
+ *     replay has neither. Price staleness cannot arise: prices are the
+ *     data's own.
+ *   - Bots always run in process (isolation is ignored): a worker round
+ *     trip per call would dominate a replay.
+ *   - The snapshot points into the series instead of copying bars; the
+ *     last HYDRA_SNAPSHOT_BARS bars are shown, as live. An options bot is
+ *     given its filtered chain when it may enter or holds positions; its
+ *     manage() call without positions sees no chain (pricing a chain costs
+ *     more than the rest of a bar, and manage can only exit what is held).
+ *   - Time comes from the data: one tick per sim step, no sleeping.
+ */
+#define _GNU_SOURCE
+#include "backtest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "error.h"
+#include "exitbot.h"
+#include "exits.h"
+#include "gates.h"
+#include "loader.h"
+#include "loop.h"
+#include "marketdata.h"
+#include "portfolio.h"
+#include "series.h"
+#include "seriescache.h"
+#include "sim.h"
+#include "state.h"
+
+#define BT_MAX_POS 64
+#define BT_MAX_INTENTS 32
+#define BT_MAX_WORK 256
+#define BT_RECENT 4096 /* order times kept for the orders-per-minute gate */
+
+typedef struct bt_pos {
+    hydra_bot_position p;
+    double buy_fees; /* fees paid on the buys still held, for the trade's PnL */
+} bt_pos;
+
+/* A journal row that is not final yet. */
+typedef struct bt_order {
+    char cid[HYDRA_CID_LEN];
+    int bot;                 /* index into bots */
+    int kind, side, asset_class;
+    char symbol[48];
+    double qty, notional, limit_price;
+    double filled_qty;
+    char exit_reason[32];
+} bt_order;
+
+typedef struct bt_kv {
+    char bot_id[64];
+    char key[129];
+    char *value;
+} bt_kv;
+
+typedef struct bt_bot {
+    hydra_bot_slot slot;
+    int series[HYDRA_MAX_BOT_SYMBOLS]; /* series index of each symbol, -1 = none */
+    bt_pos pos[BT_MAX_POS];
+    size_t npos;
+    hydra_bot_day day;
+    int seq;
+    double realized; /* since the start, fees included */
+} bt_bot;
+
+/* Per-call views handed to a bot, reused across calls. */
+typedef struct bt_scratch {
+    hydra_symbol_view sym[HYDRA_MAX_BOT_SYMBOLS];
+    const hydra_symbol_view *sym_p[HYDRA_MAX_BOT_SYMBOLS];
+    hydra_position_view pos[BT_MAX_POS];
+    const hydra_position_view *pos_p[BT_MAX_POS];
+    hydra_option_view opt[HYDRA_MARKET_MAX_CONTRACTS];
+    const hydra_option_view *opt_p[HYDRA_MARKET_MAX_CONTRACTS];
+    hydra_budget_view budget;
+    hydra_snapshot snap;
+    hydra_intent intents[BT_MAX_INTENTS];
+    hydra_intent_buf buf;
+    hydra_option_quote chain[HYDRA_MARKET_MAX_CONTRACTS];
+    size_t n_chain;
+    char chain_under[48];
+    int64_t chain_ms;
+} bt_scratch;
+
+struct hydra_backtest {
+    hydra_backtest_options opt;
+    hydra_config *cfg;
+    hydra_clock clock;
+    hydra_sim *sim;
+    hydra_broker broker;
+    const hydra_series *series;   /* the sim's */
+    size_t n_series;
+    size_t *cursor;               /* per series: bars stamped <= now */
+    hydra_bar **owned;            /* bar arrays this backtest owns (series share them) */
+    size_t n_owned;
+    hydra_host_services svc;
+    bt_bot *bots;                 /* rank order */
+    int n_bots;
+    bt_order work[BT_MAX_WORK];
+    size_t n_work;
+    int64_t recent[BT_RECENT];    /* creation times of recent orders, a ring */
+    size_t recent_head, recent_n;
+    bt_kv *kv;
+    size_t n_kv, cap_kv;
+    bt_scratch *s;
+    hydra_market_clock mclock;
+    int64_t mclock_until;
+    int64_t from_ms, to_ms;
+    char gen_start[32];           /* sim.start as configured */
+    int date;                     /* current market-zone yyyymmdd */
+    char day[11];
+    double day_start_equity, last_equity;
+    hydra_account account;
+    int64_t halt_until;
+    uint64_t tick;
+    int64_t now;
+    FILE *decisions;
+    hydra_bt_result res;
+    size_t cap_days, cap_trades;
+};
+
+/* ---- small pieces ---- */
+
+static double multiplier_of(unsigned asset_class)
+{
+    return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_between(int from, int to)
+{
+    return (int)(days_from_civil(to / 10000, to / 100 % 100, to % 100) -
+                 days_from_civil(from / 10000, from / 100 % 100, from % 100));
+}
+
+static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+
+/* One JSONL line with --log all; the fields are already JSON (fmt builds them). */
+static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
+                     ...)
+{
+    if (bt->decisions == NULL)
+        return;
+    char ts[32];
+    hydra_format_utc(bt->now, ts, sizeof ts);
+    fprintf(bt->decisions, "{\"t\":\"%s\",\"tick\":%llu,\"event\":\"%s\",\"bot_id\":", ts,
+            (unsigned long long)bt->tick, event);
+    if (bot_id != NULL)
+        fprintf(bt->decisions, "\"%s\"", bot_id);
+    else
+        fputs("null", bt->decisions);
+    if (fmt != NULL && fmt[0] != '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        fputc(',', bt->decisions);
+        vfprintf(bt->decisions, fmt, ap);
+        va_end(ap);
+    }
+    fputs("}\n", bt->decisions);
+}
+
+/* A string as a JSON string body: quotes, backslashes and control bytes escaped. */
+static const char *json_text(const char *in, char *buf, size_t bufsz)
+{
+    size_t o = 0;
+    for (; *in && o + 7 < bufsz; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(buf + o, bufsz - o, "\\u%04x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* ---- host services: bot log and bot key-value state, in memory ---- */
+
+static void svc_log(void *ctx, const char *bot_id, int level, const char *event, const char *message)
+{
+    hydra_backtest *bt = ctx;
+    (void)level;
+    if (bt->decisions == NULL)
+        return;
+    char ev[128], msg[512];
+    decision(bt, bot_id, "bot_log", "\"bot_event\":\"%s\",\"message\":\"%s\"",
+             json_text(event != NULL ? event : "", ev, sizeof ev),
+             json_text(message != NULL ? message : "", msg, sizeof msg));
+}
+
+static bt_kv *kv_find(hydra_backtest *bt, const char *bot_id, const char *key)
+{
+    for (size_t i = 0; i < bt->n_kv; i++)
+        if (strcmp(bt->kv[i].bot_id, bot_id) == 0 && strcmp(bt->kv[i].key, key) == 0)
+            return &bt->kv[i];
+    return NULL;
+}
+
+static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf, size_t bufsz)
+{
+    bt_kv *kv = kv_find(ctx, bot_id, key);
+    if (kv == NULL)
+        return HYDRA_PARAM_MISSING;
+    if (strlen(kv->value) >= bufsz)
+        return HYDRA_PARAM_SPACE;
+    memcpy(buf, kv->value, strlen(kv->value) + 1);
+    return 0;
+}
+
+static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char *value)
+{
+    hydra_backtest *bt = ctx;
+    if (strlen(bot_id) >= 64 || strlen(key) > 128 || strlen(value) > 4096)
+        return HYDRA_EINVAL;
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return HYDRA_ENOMEM;
+    bt_kv *kv = kv_find(bt, bot_id, key);
+    if (kv == NULL) {
+        if (bt->n_kv == bt->cap_kv) {
+            size_t cap = bt->cap_kv ? bt->cap_kv * 2 : 16;
+            bt_kv *p = realloc(bt->kv, cap * sizeof *p);
+            if (p == NULL) {
+                free(copy);
+                return HYDRA_ENOMEM;
+            }
+            bt->kv = p;
+            bt->cap_kv = cap;
+        }
+        kv = &bt->kv[bt->n_kv++];
+        snprintf(kv->bot_id, sizeof kv->bot_id, "%s", bot_id);
+        snprintf(kv->key, sizeof kv->key, "%s", key);
+        kv->value = NULL;
+    }
+    free(kv->value);
+    kv->value = copy;
+    return 0;
+}
+
+/* ---- the market: prices from the series the sim replays ---- */
+
+static int series_index(const hydra_backtest *bt, const char *symbol)
+{
+    for (size_t i = 0; i < bt->n_series; i++)
+        if (strcmp(bt->series[i].symbol, symbol) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Moves a series' cursor to the clock; the clock only goes forward. */
+static size_t cursor_at(hydra_backtest *bt, int si)
+{
+    const hydra_series *s = &bt->series[si];
+    size_t k = bt->cursor[si];
+    while (k < s->n && s->bars[k].t_ms <= bt->now)
+        k++;
+    bt->cursor[si] = k;
+    return k;
+}
+
+static double series_price(hydra_backtest *bt, int si, int64_t *t_ms)
+{
+    if (si < 0)
+        return NAN;
+    size_t k = cursor_at(bt, si);
+    if (k == 0)
+        return NAN;
+    if (t_ms != NULL)
+        *t_ms = bt->series[si].bars[k - 1].t_ms;
+    return bt->series[si].bars[k - 1].close;
+}
+
+/* Last price of any symbol: a series close, or an option's model price from the exchange. */
+static double price_of(hydra_backtest *bt, const char *symbol)
+{
+    if (hydra_symbol_asset_class(symbol) == HYDRA_ASSET_OPTION) {
+        hydra_quote q;
+        hydra_broker_err err = {0};
+        const char *syms[1] = {symbol};
+        if (bt->broker.ops->latest_prices(bt->broker.ctx, syms, 1, &q, &err) != 0)
+            return NAN;
+        return q.price;
+    }
+    return series_price(bt, series_index(bt, symbol), NULL);
+}
+
+/* The market clock changes only at a session's open or close: refresh it then. */
+static void refresh_mclock(hydra_backtest *bt)
+{
+    if (bt->now < bt->mclock_until && bt->mclock_until > 0) {
+        bt->mclock.now_ms = bt->now;
+        return;
+    }
+    hydra_broker_err err = {0};
+    if (bt->broker.ops->clock(bt->broker.ctx, &bt->mclock, &err) != 0) {
+        memset(&bt->mclock, 0, sizeof bt->mclock);
+        bt->mclock_until = 0;
+        return;
+    }
+    int64_t a = bt->mclock.next_open_ms, b = bt->mclock.next_close_ms + 1;
+    bt->mclock_until = a > 0 && b > 1 ? (a < b ? a : b) : 0;
+}
+
+/* ---- the book ---- */
+
+static bt_pos *find_pos(bt_bot *b, const char *symbol)
+{
+    for (size_t i = 0; i < b->npos; i++)
+        if (strcmp(b->pos[i].p.symbol, symbol) == 0)
+            return &b->pos[i];
+    return NULL;
+}
+
+static int push_trade(hydra_backtest *bt, const hydra_bt_trade *t)
+{
+    hydra_bt_result *r = &bt->res;
+    if (r->n_trades == bt->cap_trades) {
+        size_t cap = bt->cap_trades ? bt->cap_trades * 2 : 256;
+        hydra_bt_trade *p = realloc(r->trades, cap * sizeof *p);
+        if (p == NULL)
+            return HYDRA_ENOMEM;
+        r->trades = p;
+        bt->cap_trades = cap;
+    }
+    r->trades[r->n_trades++] = *t;
+    return 0;
+}
+
+/* Books one fill of a bot's order: position, daily PnL, trade record, on_fill. */
+static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, double fee,
+                     int64_t t)
+{
+    bt_bot *b = &bt->bots[o->bot];
+    bt_pos *bp = find_pos(b, o->symbol);
+    double mult = multiplier_of((unsigned)o->asset_class);
+    double realized = 0;
+    if (o->side == HYDRA_SIDE_BUY) {
+        if (bp == NULL) {
+            if (b->npos == BT_MAX_POS)
+                return HYDRA_EFULL;
+            bp = &b->pos[b->npos++];
+            memset(bp, 0, sizeof *bp);
+            snprintf(bp->p.bot_id, sizeof bp->p.bot_id, "%s", b->slot.cfg->bot_id);
+            snprintf(bp->p.symbol, sizeof bp->p.symbol, "%s", o->symbol);
+            hydra_position_fill(&bp->p, 0, o->asset_class, mult, o->side, qty, price, fee, t,
+                                &realized);
+        } else {
+            hydra_position_fill(&bp->p, 1, o->asset_class, mult, o->side, qty, price, fee, t,
+                                &realized);
+        }
+        bp->buy_fees += fee;
+        b->day.realized_pnl += -fee;
+    } else {
+        if (bp == NULL)
+            return 0; /* the exchange cancels a sell without a position; nothing to book */
+        double held = bp->p.qty, entry = bp->p.avg_price;
+        double sold = qty < held ? qty : held;
+        double buy_fee_part = held > 0 ? bp->buy_fees * (sold / held) : 0;
+        hydra_bt_trade tr;
+        memset(&tr, 0, sizeof tr);
+        snprintf(tr.bot_id, sizeof tr.bot_id, "%s", b->slot.cfg->bot_id);
+        snprintf(tr.symbol, sizeof tr.symbol, "%s", o->symbol);
+        tr.entry_ms = bp->p.opened_ms;
+        tr.exit_ms = t;
+        tr.entry_price = entry;
+        tr.exit_price = price;
+        tr.qty = sold;
+        int left = hydra_position_fill(&bp->p, 1, o->asset_class, mult, o->side, qty, price, fee,
+                                       t, &realized);
+        tr.pnl = realized - buy_fee_part;
+        snprintf(tr.exit_reason, sizeof tr.exit_reason, "%s", o->exit_reason);
+        bp->buy_fees -= buy_fee_part;
+        b->day.realized_pnl += realized;
+        if (left == 0)
+            *bp = b->pos[--b->npos];
+        int rc = push_trade(bt, &tr);
+        if (rc != 0)
+            return rc;
+    }
+    b->realized += realized;
+    decision(bt, b->slot.cfg->bot_id, "order_fill",
+             "\"client_order_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\",\"qty\":%.10g,"
+             "\"price\":%.10g,\"fee\":%.10g,\"realized_pnl\":%.10g",
+             o->cid, o->symbol, o->side == HYDRA_SIDE_BUY ? "buy" : "sell", qty, price, fee,
+             realized);
+    const hydra_plugin *p = b->slot.loaded ? b->slot.inst.plugin.entry : NULL;
+    if (p != NULL && p->on_fill != NULL) {
+        hydra_fill f = {sizeof f, (uint32_t)o->side, o->symbol, o->cid, qty, price, t};
+        p->on_fill(b->slot.inst.bot, &f);
+    }
+    return 0;
+}
+
+/* Applies what the exchange did to one working order; 1 when the order is final. */
+static int sync_order(hydra_backtest *bt, bt_order *o, int *rc_out)
+{
+    hydra_order x;
+    hydra_broker_err err = {0};
+    *rc_out = 0;
+    if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) != 0)
+        return 1; /* in memory an order cannot go missing; treat it as closed */
+    double new_qty = x.filled_qty - o->filled_qty;
+    if (new_qty > 1e-12 && isfinite(x.filled_avg_price) && x.filled_avg_price > 0) {
+        double fee = x.fee > 0 && x.filled_qty > 0 ? x.fee * (new_qty / x.filled_qty) : 0;
+        *rc_out = book_fill(bt, o, new_qty, x.filled_avg_price, fee,
+                            x.filled_ms > 0 ? x.filled_ms : bt->now);
+        o->filled_qty = x.filled_qty;
+    }
+    int final = x.status == HYDRA_BOS_FILLED || x.status == HYDRA_BOS_CANCELED ||
+                x.status == HYDRA_BOS_EXPIRED || x.status == HYDRA_BOS_REJECTED ||
+                x.status == HYDRA_BOS_REPLACED;
+    if (final && x.status != HYDRA_BOS_FILLED)
+        decision(bt, bt->bots[o->bot].slot.cfg->bot_id, "order_closed",
+                 "\"client_order_id\":\"%s\",\"status\":%d", o->cid, x.status);
+    return final;
+}
+
+static int sync_orders(hydra_backtest *bt)
+{
+    int first = 0;
+    for (size_t i = 0; i < bt->n_work;) {
+        int rc = 0;
+        if (sync_order(bt, &bt->work[i], &rc)) {
+            memmove(&bt->work[i], &bt->work[i + 1], (bt->n_work - i - 1) * sizeof bt->work[0]);
+            bt->n_work--;
+        } else {
+            i++;
+        }
+        if (rc != 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
+static double working_qty(const hydra_backtest *bt, int bot, const char *symbol, int side)
+{
+    double q = 0;
+    for (size_t i = 0; i < bt->n_work; i++) {
+        const bt_order *o = &bt->work[i];
+        if (o->bot == bot && o->side == side && strcmp(o->symbol, symbol) == 0)
+            q += o->qty > 0 ? o->qty - o->filled_qty : 0;
+    }
+    return q;
+}
+
+static void working_entries(hydra_backtest *bt, int bot, int *count, double *risk)
+{
+    *count = 0;
+    *risk = 0;
+    const hydra_bot_cfg *cfg = bt->bots[bot].slot.cfg;
+    for (size_t i = 0; i < bt->n_work; i++) {
+        const bt_order *o = &bt->work[i];
+        if (o->bot != bot || o->kind != HYDRA_INTENT_ENTRY)
+            continue;
+        (*count)++;
+        double price = o->limit_price > 0 ? o->limit_price : price_of(bt, o->symbol);
+        double notional = o->notional > 0 ? o->notional
+                                          : o->qty * (isfinite(price) ? price : 0) *
+                                                multiplier_of((unsigned)o->asset_class);
+        *risk += hydra_gates_order_risk(cfg, notional);
+    }
+}
+
+static int orders_since(hydra_backtest *bt, int64_t since)
+{
+    int n = 0;
+    for (size_t i = 0; i < bt->recent_n; i++) {
+        size_t k = (bt->recent_head + BT_RECENT - 1 - i) % BT_RECENT;
+        if (bt->recent[k] < since)
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* Journals (in memory) and submits one order, as hydra_orders_submit does live. */
+static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const char *exit_reason,
+                  const char *why)
+{
+    bt_bot *b = &bt->bots[bot];
+    const hydra_bot_cfg *cfg = b->slot.cfg;
+    if (bt->n_work == BT_MAX_WORK)
+        return HYDRA_EFULL;
+    bt_order *o = &bt->work[bt->n_work];
+    memset(o, 0, sizeof *o);
+    char ymd[9] = {bt->day[0], bt->day[1], bt->day[2], bt->day[3], bt->day[5], bt->day[6],
+                   bt->day[8], bt->day[9], 0};
+    if (snprintf(o->cid, sizeof o->cid, "%s-%s-%d", cfg->bot_id, ymd, b->seq + 1) >=
+        (int)sizeof o->cid)
+        return HYDRA_EINVAL;
+    b->seq++;
+    o->bot = bot;
+    o->kind = (int)in->kind;
+    o->side = (int)in->side;
+    o->asset_class = (int)in->asset_class;
+    snprintf(o->symbol, sizeof o->symbol, "%s", in->symbol);
+    o->qty = in->qty;
+    o->notional = in->notional;
+    o->limit_price = in->limit_price;
+    snprintf(o->exit_reason, sizeof o->exit_reason, "%s", exit_reason);
+
+    hydra_order_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", o->cid);
+    snprintf(req.symbol, sizeof req.symbol, "%s", in->symbol);
+    req.asset_class = in->asset_class;
+    req.side = (int)in->side;
+    req.type = (int)in->type;
+    req.tif = in->tif != 0 ? (int)in->tif : cfg->tif;
+    if (in->asset_class == HYDRA_ASSET_OPTION)
+        req.tif = HYDRA_TIF_DAY; /* options trade day orders only */
+    req.qty = in->qty;
+    req.notional = in->notional;
+    req.limit_price = in->limit_price;
+    bt->recent[bt->recent_head] = bt->now;
+    bt->recent_head = (bt->recent_head + 1) % BT_RECENT;
+    if (bt->recent_n < BT_RECENT)
+        bt->recent_n++;
+
+    hydra_order x;
+    hydra_broker_err err = {0};
+    int rc = bt->broker.ops->submit(bt->broker.ctx, &req, &x, &err);
+    char w[256], e[300];
+    if (rc != 0) {
+        decision(bt, cfg->bot_id, "order_rejected",
+                 "\"client_order_id\":\"%s\",\"symbol\":\"%s\",\"error\":\"%s\"", o->cid,
+                 o->symbol, json_text(err.msg, e, sizeof e));
+        return rc;
+    }
+    decision(bt, cfg->bot_id, "order_submitted",
+             "\"client_order_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\",\"type\":\"%s\","
+             "\"qty\":%.10g,\"notional\":%.10g,\"limit_price\":%.10g,\"reason\":\"%s\"",
+             o->cid, o->symbol, in->side == HYDRA_SIDE_BUY ? "buy" : "sell",
+             in->type == HYDRA_ORDER_LIMIT ? "limit" : "market", in->qty, in->notional,
+             in->limit_price, json_text(why, w, sizeof w));
+    bt->n_work++;
+    return 0;
+}
+
+/* ---- halt and flatten (ExitBot) ---- */
+
+static void flatten(hydra_backtest *bt, const char *reason)
+{
+    hydra_broker_err err = {0};
+    bt->broker.ops->cancel_all(bt->broker.ctx, &err);
+    sync_orders(bt);
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        for (size_t k = 0; k < b->npos; k++) {
+            const hydra_bot_position *p = &b->pos[k].p;
+            if (working_qty(bt, i, p->symbol, HYDRA_SIDE_SELL) >= p->qty - 1e-12)
+                continue;
+            hydra_intent in;
+            memset(&in, 0, sizeof in);
+            in.struct_size = sizeof in;
+            in.kind = HYDRA_INTENT_EXIT;
+            in.side = HYDRA_SIDE_SELL;
+            in.type = HYDRA_ORDER_MARKET;
+            in.asset_class = (uint32_t)p->asset_class;
+            in.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+            snprintf(in.symbol, sizeof in.symbol, "%s", p->symbol);
+            in.qty = p->qty;
+            submit(bt, i, &in, "halt", reason);
+        }
+    }
+}
+
+static void halt(hydra_backtest *bt, const char *reason)
+{
+    char r[300];
+    bt->halt_until = bt->now + (int64_t)bt->cfg->exitbot.cooloff_minutes * 60000;
+    decision(bt, NULL, "system_halt", "\"reason\":\"%s\"", json_text(reason, r, sizeof r));
+    flatten(bt, reason);
+}
+
+/* ExitBot's account rules; returns 1 while a halt is active. */
+static int exitbot(hydra_backtest *bt)
+{
+    const hydra_exitbot_cfg *xb = &bt->cfg->exitbot;
+    if (bt->halt_until > 0 && bt->now >= bt->halt_until) {
+        bt->halt_until = 0;
+        decision(bt, NULL, "halt_cleared", "\"reason\":\"expired\"");
+    }
+    if (bt->halt_until > 0) {
+        int any = 0;
+        for (int i = 0; i < bt->n_bots; i++)
+            any |= bt->bots[i].npos > 0;
+        if (any)
+            flatten(bt, "halt active: closing remaining positions");
+        return 1;
+    }
+    if (!xb->enabled)
+        return 0;
+    char why[256];
+    const hydra_account *a = &bt->account;
+    if (xb->anomaly_halt && (!isfinite(a->equity) || a->equity <= 0)) {
+        snprintf(why, sizeof why, "equity is %g", a->equity);
+        halt(bt, why);
+        return 1;
+    }
+    if (xb->anomaly_halt && hydra_exitbot_equity_jump(bt->last_equity, a->equity,
+                                                      bt->cfg->settings.max_equity_jump_pct, why,
+                                                      sizeof why)) {
+        halt(bt, why);
+        return 1;
+    }
+    if (xb->max_daily_loss_halt &&
+        hydra_exitbot_daily_loss(bt->day_start_equity, a->equity,
+                                 bt->cfg->settings.global_max_daily_loss_pct, why, sizeof why)) {
+        halt(bt, why);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the bot's snapshot ---- */
+
+/* The chain of one underlying at the clock, priced once per tick whoever asks. */
+static const bt_scratch *chain_for(hydra_backtest *bt, const char *underlying, int max_dte)
+{
+    bt_scratch *s = bt->s;
+    if (s->chain_ms == bt->now && strcmp(s->chain_under, underlying) == 0)
+        return s;
+    hydra_broker_err err = {0};
+    size_t n = 0;
+    if (bt->broker.ops->option_chain(bt->broker.ctx, underlying, max_dte, s->chain,
+                                     HYDRA_MARKET_MAX_CONTRACTS, &n, &err) != 0)
+        n = 0;
+    s->n_chain = n;
+    s->chain_ms = bt->now;
+    snprintf(s->chain_under, sizeof s->chain_under, "%s", underlying);
+    return s;
+}
+
+static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
+{
+    bt_scratch *s = bt->s;
+    bt_bot *b = &bt->bots[bi];
+    const hydra_bot_cfg *cfg = b->slot.cfg;
+    hydra_local_time lt;
+    hydra_local_from_utc(bt->now, &lt);
+
+    uint32_t ns = 0;
+    for (int k = 0; k < cfg->n_symbols; k++) {
+        hydra_symbol_view *v = &s->sym[ns];
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->symbol = cfg->symbols[k];
+        v->asset_class = hydra_symbol_asset_class(cfg->symbols[k]);
+        v->last_price = NAN;
+        int si = b->series[k];
+        if (si >= 0) {
+            size_t end = cursor_at(bt, si);
+            size_t n = end < HYDRA_SNAPSHOT_BARS ? end : HYDRA_SNAPSHOT_BARS;
+            if (end > 0) {
+                v->last_price = bt->series[si].bars[end - 1].close;
+                v->last_time_ms = bt->series[si].bars[end - 1].t_ms;
+                v->bars = &bt->series[si].bars[end - n];
+                v->n_bars = (uint32_t)n;
+            }
+        }
+        s->sym_p[ns++] = v;
+    }
+
+    double open_risk = 0;
+    for (size_t i = 0; i < b->npos; i++) {
+        hydra_position_view *v = &s->pos[i];
+        const hydra_bot_position *p = &b->pos[i].p;
+        double price = price_of(bt, p->symbol);
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->asset_class = (uint32_t)p->asset_class;
+        v->symbol = p->symbol;
+        v->qty = p->qty;
+        v->avg_entry_price = p->avg_price;
+        v->current_price = price;
+        v->unrealized_pl = isfinite(price) ? (price - p->avg_price) * p->qty * p->multiplier : 0;
+        v->opened_ms = p->opened_ms;
+        s->pos_p[i] = v;
+        open_risk += hydra_gates_order_risk(cfg, p->qty * p->avg_price * p->multiplier);
+    }
+
+    uint32_t no = 0;
+    if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain) {
+        for (int k = 0; k < cfg->n_symbols; k++) {
+            const bt_scratch *c = chain_for(bt, cfg->symbols[k], cfg->dte_max > 0 ? cfg->dte_max : 60);
+            for (size_t i = 0; i < c->n_chain && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
+                const hydra_option_quote *q = &c->chain[i];
+                int dte = days_between(lt.date, q->expiry_yyyymmdd);
+                double ad = fabs(q->delta);
+                if (dte < cfg->dte_min || dte > cfg->dte_max || ad < cfg->delta_min ||
+                    ad > cfg->delta_max)
+                    continue;
+                hydra_option_view *v = &s->opt[no];
+                memset(v, 0, sizeof *v);
+                v->struct_size = sizeof *v;
+                v->is_call = (uint32_t)q->is_call;
+                v->symbol = q->symbol;
+                v->underlying = cfg->symbols[k];
+                v->strike = q->strike;
+                v->expiry_yyyymmdd = q->expiry_yyyymmdd;
+                v->dte = dte;
+                v->bid = q->bid;
+                v->ask = q->ask;
+                v->iv = q->iv;
+                v->delta = q->delta;
+                v->multiplier = (uint32_t)(q->multiplier > 0 ? q->multiplier : 100);
+                s->opt_p[no++] = v;
+            }
+        }
+    }
+
+    int working = 0;
+    double working_risk = 0;
+    working_entries(bt, bi, &working, &working_risk);
+    memset(&s->budget, 0, sizeof s->budget);
+    s->budget.struct_size = sizeof s->budget;
+    if (b->slot.have_budget) {
+        s->budget.max_daily_loss = b->slot.budget.max_daily_loss;
+        s->budget.max_open_risk = b->slot.budget.max_open_risk;
+        int left = b->slot.budget.max_trades_per_day - b->day.trades;
+        s->budget.trades_left_today = left > 0 ? (uint32_t)left : 0;
+        s->budget.max_concurrent_positions = (uint32_t)b->slot.budget.max_concurrent_positions;
+    }
+    s->budget.open_risk_used = open_risk + working_risk;
+    s->budget.realized_pnl_today = b->day.realized_pnl;
+    s->budget.positions_open = (uint32_t)(b->npos + (size_t)working);
+    s->budget.stop_loss_pct = cfg->stop_loss_pct;
+
+    memset(&s->snap, 0, sizeof s->snap);
+    s->snap.struct_size = sizeof s->snap;
+    s->snap.tick = bt->tick;
+    s->snap.now_ms = bt->now;
+    s->snap.local_date = lt.date;
+    s->snap.local_minute = lt.minute_of_day;
+    s->snap.symbols = s->sym_p;
+    s->snap.n_symbols = ns;
+    s->snap.positions = s->pos_p;
+    s->snap.n_positions = (uint32_t)b->npos;
+    s->snap.options = s->opt_p;
+    s->snap.n_options = no;
+    s->snap.budget = &s->budget;
+
+    memset(&s->buf, 0, sizeof s->buf);
+    s->buf.struct_size = sizeof s->buf;
+    s->buf.item_size = sizeof(hydra_intent);
+    s->buf.capacity = BT_MAX_INTENTS;
+    s->buf.items = s->intents;
+}
+
+/* ---- intents: gates, then the exchange ---- */
+
+static int option_offered(const bt_scratch *s, const char *symbol)
+{
+    for (uint32_t i = 0; i < s->snap.n_options; i++)
+        if (strcmp(s->opt_p[i]->symbol, symbol) == 0)
+            return 1;
+    return 0;
+}
+
+static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const char *source,
+                          const char *exit_reason)
+{
+    bt_bot *b = &bt->bots[bi];
+    const hydra_bot_cfg *cfg = b->slot.cfg;
+    in->asset_class = hydra_symbol_asset_class(in->symbol); /* the host decides, not the bot */
+    in->reason[sizeof in->reason - 1] = '\0';
+
+    hydra_gate_facts f;
+    memset(&f, 0, sizeof f);
+    f.bot = cfg;
+    f.budget = b->slot.have_budget ? &b->slot.budget : NULL;
+    f.day = &b->day;
+    int working = 0;
+    double working_risk = 0;
+    working_entries(bt, bi, &working, &working_risk);
+    f.positions_open = (int)b->npos + working;
+    f.open_risk_used = working_risk;
+    for (size_t i = 0; i < b->npos; i++)
+        f.open_risk_used += hydra_gates_order_risk(
+            cfg, b->pos[i].p.qty * b->pos[i].p.avg_price * b->pos[i].p.multiplier);
+    f.orders_last_minute = orders_since(bt, bt->now - 60000);
+    f.max_orders_per_minute = bt->cfg->settings.max_orders_per_minute;
+    unsigned ac = in->asset_class;
+    f.last_price = price_of(bt, in->symbol);
+    if (ac == HYDRA_ASSET_OPTION && in->side == HYDRA_SIDE_BUY) {
+        const bt_scratch *s = bt->s;
+        for (size_t i = 0; i < s->n_chain && s->chain_ms == bt->now; i++)
+            if (strcmp(s->chain[i].symbol, in->symbol) == 0)
+                f.last_price = s->chain[i].ask; /* what a buy will pay */
+    }
+    f.multiplier = multiplier_of(ac);
+    f.spendable_cash = hydra_portfolio_spendable_cash(&bt->cfg->portfolio, bt->account.cash,
+                                                      bt->account.equity);
+    f.max_notional_per_order = bt->cfg->settings.max_notional_per_order;
+    f.max_limit_distance_pct = bt->cfg->settings.max_limit_distance_pct;
+    if (ac == HYDRA_ASSET_OPTION) {
+        f.symbol_known = option_offered(bt->s, in->symbol);
+    } else {
+        for (int k = 0; k < cfg->n_symbols; k++)
+            f.symbol_known |= strcmp(cfg->symbols[k], in->symbol) == 0;
+    }
+    const bt_pos *held = find_pos(b, in->symbol);
+    f.held_qty = held != NULL ? held->p.qty : 0;
+    f.held_qty -= working_qty(bt, bi, in->symbol, HYDRA_SIDE_SELL);
+    if (f.held_qty < 0)
+        f.held_qty = 0;
+
+    hydra_gate_result r;
+    if (in->kind == HYDRA_INTENT_ENTRY)
+        hydra_gates_entry(&f, in, &r);
+    else
+        hydra_gates_exit(&f, in, &r);
+    char t1[300], t2[200];
+    if (!r.pass) {
+        decision(bt, cfg->bot_id, "gate_reject",
+                 "\"source\":\"%s\",\"symbol\":\"%s\",\"gate\":\"%s\",\"detail\":\"%s\"", source,
+                 in->symbol, r.gate, json_text(r.detail, t1, sizeof t1));
+        return;
+    }
+    if (in->type == HYDRA_ORDER_LIMIT && in->notional > 0) {
+        /* As live: a limit order is sent as the quantity its notional buys at the limit. */
+        in->qty = floor(in->notional / in->limit_price * 1e9) / 1e9;
+        in->notional = 0;
+    }
+    snprintf(t2, sizeof t2, "%s: %.100s", source, in->reason);
+    if (submit(bt, bi, in, exit_reason, t2) == 0 && in->kind == HYDRA_INTENT_ENTRY)
+        b->day.trades++;
+}
+
+static void quarantine(hydra_backtest *bt, bt_bot *b, const char *why)
+{
+    char w[300];
+    if (b->slot.quarantined)
+        return;
+    b->slot.quarantined = 1;
+    snprintf(b->slot.quarantine_reason, sizeof b->slot.quarantine_reason, "%s", why);
+    decision(bt, b->slot.cfg->bot_id, "bot_quarantined", "\"reason\":\"%s\"",
+             json_text(why, w, sizeof w));
+}
+
+static void call_bot(hydra_backtest *bt, int bi, int entries, int with_chain)
+{
+    bt_scratch *s = bt->s;
+    bt_bot *b = &bt->bots[bi];
+    const hydra_plugin *p = b->slot.inst.plugin.entry;
+    build_snapshot(bt, bi, with_chain);
+    int rc = entries ? p->on_tick(b->slot.inst.bot, &s->snap, &s->buf)
+                     : p->manage(b->slot.inst.bot, &s->snap, &s->buf);
+    const char *call = entries ? "on_tick" : "manage";
+    char why[256];
+    if (rc < 0) {
+        snprintf(why, sizeof why, "%s returned %d", call, rc);
+        quarantine(bt, b, why);
+        return;
+    }
+    if (s->buf.count > s->buf.capacity || s->buf.struct_size != sizeof s->buf ||
+        s->buf.items != (void *)s->intents || s->buf.item_size != sizeof(hydra_intent)) {
+        snprintf(why, sizeof why, "%s corrupted the intent buffer", call);
+        quarantine(bt, b, why);
+        return;
+    }
+    for (uint32_t i = 0; i < s->buf.count; i++) {
+        hydra_intent copy;
+        const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
+                                 ? "unreadable (struct_size outside its slot)"
+                                 : hydra_gates_intent_defect(&copy, entries);
+        if (defect != NULL) {
+            snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
+            quarantine(bt, b, why);
+            return;
+        }
+        s->intents[i] = copy;
+    }
+    uint32_t n = s->buf.count;
+    for (uint32_t i = 0; i < n; i++)
+        handle_intent(bt, bi, &s->intents[i], entries ? "bot_on_tick" : "bot_manage", "signal");
+}
+
+/* The live preflight doctrine, without the checks a replay cannot fail (health, market data). */
+static const char *preflight(hydra_backtest *bt, bt_bot *b, int halted)
+{
+    const hydra_bot_cfg *cfg = b->slot.cfg;
+    if (halted)
+        return "global halt";
+    if (!cfg->enabled)
+        return "disabled";
+    if (!b->slot.loaded)
+        return "not loaded";
+    if (b->slot.quarantined)
+        return "quarantined";
+    if (!b->slot.have_budget)
+        return "missing budgets";
+    if (!b->slot.budget.allowed || !b->slot.budget.enabled)
+        return "disallowed";
+    if (!(b->slot.budget.max_daily_loss > 0 && b->slot.budget.max_daily_loss < 1e12 &&
+          b->slot.budget.max_open_risk > 0 && b->slot.budget.max_open_risk < 1e12))
+        return "invalid budgets";
+    if (!hydra_in_window(bt->now, cfg->trade_start_min, cfg->trade_end_min))
+        return "outside trade window";
+    return NULL;
+}
+
+static void host_exits(hydra_backtest *bt, int bi)
+{
+    bt_bot *b = &bt->bots[bi];
+    for (size_t i = 0; i < b->npos; i++) {
+        const hydra_bot_position *p = &b->pos[i].p;
+        double price = price_of(bt, p->symbol);
+        hydra_exit_reason why = hydra_exit_check(b->slot.cfg, p, price, bt->now,
+                                                 bt->mclock_until > 0 ? &bt->mclock : NULL);
+        if (why == HYDRA_EXIT_NONE)
+            continue;
+        double working = working_qty(bt, bi, p->symbol, HYDRA_SIDE_SELL);
+        if (working >= p->qty - 1e-12)
+            continue;
+        hydra_intent in;
+        memset(&in, 0, sizeof in);
+        in.struct_size = sizeof in;
+        in.kind = HYDRA_INTENT_EXIT;
+        in.side = HYDRA_SIDE_SELL;
+        in.type = HYDRA_ORDER_MARKET;
+        in.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+        snprintf(in.symbol, sizeof in.symbol, "%s", p->symbol);
+        in.qty = p->qty - working;
+        snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)",
+                 hydra_exit_reason_name(why), price, p->avg_price);
+        handle_intent(bt, bi, &in, "host_exit", hydra_exit_reason_name(why));
+    }
+}
+
+static void execute_bot(hydra_backtest *bt, int bi, int halted)
+{
+    bt_bot *b = &bt->bots[bi];
+    host_exits(bt, bi);
+    const char *skip = preflight(bt, b, halted);
+    int chain = skip == NULL || b->npos > 0;
+    if (b->slot.loaded && !b->slot.quarantined)
+        call_bot(bt, bi, 0, chain);
+    if (skip != NULL)
+        return;
+    call_bot(bt, bi, 1, chain);
+}
+
+/* ---- the day and the equity record ---- */
+
+static int record_day(hydra_backtest *bt)
+{
+    hydra_bt_result *r = &bt->res;
+    size_t cols = 1 + (size_t)bt->n_bots;
+    if (r->n_days == bt->cap_days) {
+        size_t cap = bt->cap_days ? bt->cap_days * 2 : 512;
+        hydra_bt_day *d = realloc(r->days, cap * sizeof *d);
+        if (d == NULL)
+            return HYDRA_ENOMEM;
+        r->days = d;
+        double *eq = realloc(r->equity, cap * cols * sizeof *eq);
+        if (eq == NULL)
+            return HYDRA_ENOMEM;
+        r->equity = eq;
+        bt->cap_days = cap;
+    }
+    r->days[r->n_days].date = bt->date;
+    r->days[r->n_days].t_ms = bt->now;
+    r->n_days++;
+    return 0;
+}
+
+/* Stores the current equity of the account and of each bot in the current day's row. */
+static void mark_equity(hydra_backtest *bt)
+{
+    hydra_bt_result *r = &bt->res;
+    size_t cols = 1 + (size_t)bt->n_bots;
+    double *row = &r->equity[(r->n_days - 1) * cols];
+    r->days[r->n_days - 1].t_ms = bt->now;
+    row[0] = bt->account.equity;
+    int any = 0;
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        double unreal = 0;
+        for (size_t k = 0; k < b->npos; k++) {
+            const hydra_bot_position *p = &b->pos[k].p;
+            double px = price_of(bt, p->symbol);
+            if (isfinite(px))
+                unreal += (px - p->avg_price) * p->qty * p->multiplier;
+        }
+        row[1 + i] = r->initial_cash + b->realized + unreal;
+        if (b->npos > 0) {
+            r->exposed_bars[1 + i]++;
+            any = 1;
+        }
+    }
+    if (any)
+        r->exposed_bars[0]++;
+}
+
+static int rollover(hydra_backtest *bt, int date)
+{
+    hydra_broker_err err = {0};
+    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+        return HYDRA_EIO;
+    bt->date = date;
+    hydra_day_key(bt->now, bt->day, sizeof bt->day);
+    bt->day_start_equity = bt->account.equity;
+    bt->last_equity = bt->account.equity;
+    hydra_budget budgets[HYDRA_MAX_BOTS];
+    size_t n = 0;
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        memset(&b->day, 0, sizeof b->day);
+        b->seq = 0;
+        b->slot.quarantined = 0;
+        b->slot.have_budget = 0;
+    }
+    if (bt->cfg->portfolio.enabled &&
+        hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now, budgets,
+                                HYDRA_MAX_BOTS, &n) == 0) {
+        for (size_t k = 0; k < n; k++)
+            for (int i = 0; i < bt->n_bots; i++)
+                if (strcmp(bt->bots[i].slot.cfg->bot_id, budgets[k].bot_id) == 0) {
+                    bt->bots[i].slot.budget = budgets[k];
+                    bt->bots[i].slot.have_budget = 1;
+                }
+    }
+    return record_day(bt);
+}
+
+/* One tick, in the order of the live tick. */
+static int tick(hydra_backtest *bt)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(bt->now, &lt);
+    bt->tick++;
+    /* 1. Bootstrap: rollover, then the journal. */
+    int rc = 0;
+    if (lt.date != bt->date && (rc = rollover(bt, lt.date)) != 0)
+        return rc;
+    if ((rc = sync_orders(bt)) != 0)
+        return rc;
+    /* 2. ExitBot. */
+    hydra_broker_err err = {0};
+    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+        return HYDRA_EIO;
+    int halted = exitbot(bt);
+    bt->last_equity = bt->account.equity;
+    /* 3. Budgets were set at the rollover. 4. The market clock (prices are read on demand). */
+    refresh_mclock(bt);
+    /* 5. Execution, every bot in rank order. */
+    for (int i = 0; i < bt->n_bots; i++)
+        execute_bot(bt, i, halted);
+    /* 6. Finalize: the account after this tick's orders. */
+    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+        return HYDRA_EIO;
+    mark_equity(bt);
+    return 0;
+}
+
+/* Positions still open at the end are valued at the last price: a trade with reason end_of_data. */
+static int close_out(hydra_backtest *bt)
+{
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        for (size_t k = 0; k < b->npos; k++) {
+            const bt_pos *bp = &b->pos[k];
+            double px = price_of(bt, bp->p.symbol);
+            if (!isfinite(px))
+                px = bp->p.avg_price;
+            hydra_bt_trade tr;
+            memset(&tr, 0, sizeof tr);
+            snprintf(tr.bot_id, sizeof tr.bot_id, "%s", b->slot.cfg->bot_id);
+            snprintf(tr.symbol, sizeof tr.symbol, "%s", bp->p.symbol);
+            tr.entry_ms = bp->p.opened_ms;
+            tr.exit_ms = bt->now;
+            tr.entry_price = bp->p.avg_price;
+            tr.exit_price = px;
+            tr.qty = bp->p.qty;
+            tr.pnl = (px - bp->p.avg_price) * bp->p.qty * bp->p.multiplier - bp->buy_fees;
+            snprintf(tr.exit_reason, sizeof tr.exit_reason, "end_of_data");
+            int rc = push_trade(bt, &tr);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- open, run, close ---- */
+
+static int parse_day(const char *s, int end_of_day, int64_t *out)
+{
+    int y, m, d;
+    char extra;
+    if (s == NULL || s[0] == '\0')
+        return 1;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return HYDRA_EINVAL;
+    int64_t t = hydra_utc_from_local(y, m, d, 0, 0, 0);
+    if (end_of_day)
+        t = hydra_utc_from_local(y, m, d, 23, 59, 59) + 999; /* the day's last instant */
+    *out = t;
+    return 0;
+}
+
+/* Loads every configured series, sharing one bar array among series of the same file. */
+static int load_series(hydra_backtest *bt, hydra_series *series, char *err, size_t errsz)
+{
+    const hydra_sim_cfg *sc = &bt->cfg->settings.sim;
+    int close_min = 0;
+    hydra_parse_hhmm(sc->session_close, &close_min);
+    bt->owned = calloc((size_t)sc->n_series + 1, sizeof *bt->owned);
+    if (bt->owned == NULL)
+        return HYDRA_ENOMEM;
+    size_t note = 0;
+    for (int i = 0; i < sc->n_series; i++) {
+        const hydra_sim_series_cfg *c = &sc->series[i];
+        int rc = 0, shared = -1;
+        for (int k = 0; k < i && !c->generated; k++)
+            if (!sc->series[k].generated && strcmp(sc->series[k].file, c->file) == 0 &&
+                strcmp(sc->series[k].timezone, c->timezone) == 0)
+                shared = k;
+        if (shared >= 0) {
+            series[i] = series[shared];
+            snprintf(series[i].symbol, sizeof series[i].symbol, "%s", c->symbol);
+        } else if (c->generated) {
+            int64_t t0 = 0;
+            int y, mo, d, h, mi;
+            if (sscanf(bt->gen_start, "%d-%d-%d %d:%d", &y, &mo, &d, &h, &mi) == 5)
+                t0 = hydra_utc_from_local(y, mo, d, 0, 0, 0);
+            size_t bars = (size_t)(60LL * 86400 / sc->bar_seconds);
+            rc = hydra_series_generate(c->symbol, c->seed, c->start_price, c->drift_pct_per_day,
+                                       c->vol_pct_per_day, t0, (int64_t)sc->bar_seconds * 1000,
+                                       bars, &series[i]);
+            if (rc != 0)
+                snprintf(err, errsz, "sim.series[%d] %s: cannot generate: %s", i, c->symbol,
+                         hydra_strerror(rc));
+        } else {
+            rc = hydra_series_load_cached(c->file, c->symbol, c->timezone, close_min,
+                                          bt->opt.cache_dir, &series[i], NULL, err, errsz);
+        }
+        if (rc != 0)
+            return rc;
+        if (shared < 0) {
+            bt->owned[bt->n_owned++] = series[i].bars;
+            bt->res.rows_loaded += series[i].n;
+        }
+        series[i].borrowed = 1;
+        if (bt->to_ms > 0) {
+            long last = hydra_series_index_at(&series[i], bt->to_ms);
+            series[i].n = (size_t)(last + 1);
+        }
+        int w = snprintf(bt->res.series_note + note, sizeof bt->res.series_note - note,
+                         "%s%s = %s", i ? "; " : "", c->symbol, series[i].source);
+        if (w > 0 && note + (size_t)w < sizeof bt->res.series_note)
+            note += (size_t)w;
+    }
+    return 0;
+}
+
+static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
+{
+    hydra_config *cfg = bt->cfg;
+    bt->bots = calloc((size_t)(cfg->n_bots > 0 ? cfg->n_bots : 1), sizeof *bt->bots);
+    if (bt->bots == NULL)
+        return HYDRA_ENOMEM;
+    /* Rank order, highest first, ties by id: the live loop's order. */
+    int order[HYDRA_MAX_BOTS];
+    for (int i = 0; i < cfg->n_bots; i++)
+        order[i] = i;
+    for (int i = 1; i < cfg->n_bots; i++)
+        for (int j = i; j > 0; j--) {
+            const hydra_bot_cfg *a = &cfg->bots[order[j - 1]], *b = &cfg->bots[order[j]];
+            if (a->rank > b->rank || (a->rank == b->rank && strcmp(a->bot_id, b->bot_id) <= 0))
+                break;
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (int i = 0; i < cfg->n_bots; i++) {
+        const hydra_bot_cfg *c = &cfg->bots[order[i]];
+        if (!c->enabled)
+            continue;
+        bt_bot *b = &bt->bots[bt->n_bots];
+        b->slot.cfg = c;
+        for (int k = 0; k < c->n_symbols; k++)
+            b->series[k] = series_index(bt, c->symbols[k]);
+        int rc = hydra_bot_load(&b->slot.inst, bt->opt.plugins_dir, c, &bt->svc, err, errsz);
+        if (rc != 0)
+            return rc;
+        b->slot.loaded = 1;
+        bt->n_bots++;
+    }
+    return 0;
+}
+
+int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out, char *err,
+                        size_t errsz, int *exit_code)
+{
+    int rc = HYDRA_ENOMEM;
+    hydra_series *series = NULL;
+    *out = NULL;
+    *exit_code = 1;
+    hydra_backtest *bt = calloc(1, sizeof *bt);
+    if (bt == NULL)
+        return HYDRA_ENOMEM;
+    bt->opt = *opt;
+    bt->cfg = calloc(1, sizeof *bt->cfg);
+    bt->s = calloc(1, sizeof *bt->s);
+    if (bt->cfg == NULL || bt->s == NULL)
+        goto fail;
+
+    *exit_code = 2;
+    hydra_diag diag;
+    hydra_diag_init(&diag);
+    rc = hydra_config_load(opt->config_dir, bt->cfg, &diag);
+    if (rc != 0) {
+        size_t off = 0;
+        for (size_t i = 0; i < diag.n && off + 1 < errsz; i++)
+            off += (size_t)snprintf(err + off, errsz - off, "%s%s", i ? "\n" : "", diag.lines[i]);
+        hydra_diag_free(&diag);
+        goto fail;
+    }
+    hydra_diag_free(&diag);
+    hydra_tz_set(bt->cfg->settings.timezone);
+    hydra_sim_cfg *sc = &bt->cfg->settings.sim;
+    snprintf(sc->db_path, sizeof sc->db_path, ":memory:");
+    if (opt->cash >= 0)
+        sc->initial_cash = opt->cash;
+    if (opt->fee_per_share >= 0)
+        sc->fee_per_share = opt->fee_per_share;
+    if (opt->slippage_bps >= 0)
+        sc->slippage_bps = opt->slippage_bps;
+    if (!(sc->initial_cash > 0)) {
+        snprintf(err, errsz, "--cash: the initial cash must be positive");
+        rc = HYDRA_EINVAL;
+        goto fail;
+    }
+    bt->res.initial_cash = sc->initial_cash;
+    int rf = parse_day(opt->from, 0, &bt->from_ms), rt = parse_day(opt->to, 1, &bt->to_ms);
+    if (rf < 0 || rt < 0) {
+        snprintf(err, errsz, "--%s: expected a date YYYY-MM-DD, got \"%s\"", rf < 0 ? "from" : "to",
+                 rf < 0 ? opt->from : opt->to);
+        rc = HYDRA_EINVAL;
+        goto fail;
+    }
+    if (bt->from_ms > 0 && bt->to_ms > 0 && bt->to_ms < bt->from_ms) {
+        snprintf(err, errsz, "--to %s is before --from %s", opt->to, opt->from);
+        rc = HYDRA_EINVAL;
+        goto fail;
+    }
+    /* Generated series start at the configured replay start, as live. */
+    snprintf(bt->gen_start, sizeof bt->gen_start, "%s", sc->start);
+    /* The replay starts at --from (earlier bars are history the bots see), else at the data. */
+    if (rf == 0) {
+        hydra_local_time lt;
+        hydra_local_from_utc(bt->from_ms, &lt);
+        snprintf(sc->start, sizeof sc->start, "%04d-%02d-%02d 00:00", lt.year, lt.month, lt.day);
+    } else {
+        sc->start[0] = '\0';
+    }
+
+    int64_t t0 = hydra_monotonic_us();
+    series = calloc((size_t)sc->n_series + 1, sizeof *series);
+    if (series == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    if ((rc = load_series(bt, series, err, errsz)) != 0)
+        goto fail;
+    bt->res.load_us = hydra_monotonic_us() - t0;
+    hydra_clock_init_sim(&bt->clock, 0);
+    rc = hydra_sim_open(sc, series, (size_t)sc->n_series, &bt->clock, &bt->sim, err, errsz);
+    if (rc != 0)
+        goto fail;
+    bt->broker = hydra_sim_broker(bt->sim);
+    bt->series = hydra_sim_series(bt->sim, &bt->n_series);
+    bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
+    if (bt->cursor == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+
+    bt->svc.log = svc_log;
+    bt->svc.kv_get = svc_kv_get;
+    bt->svc.kv_set = svc_kv_set;
+    bt->svc.ctx = bt;
+    if (opt->out_dir[0] != '\0') {
+        if (mkdir(opt->out_dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errsz, "%s: cannot create the output directory: %s", opt->out_dir,
+                     strerror(errno));
+            rc = HYDRA_EIO;
+            goto fail;
+        }
+        if (opt->log_all) {
+            char path[HYDRA_PATH_LEN + 32];
+            snprintf(path, sizeof path, "%s/decisions.jsonl", opt->out_dir);
+            bt->decisions = fopen(path, "w");
+            if (bt->decisions == NULL) {
+                snprintf(err, errsz, "%s: %s", path, strerror(errno));
+                rc = HYDRA_EIO;
+                goto fail;
+            }
+        }
+    }
+    if ((rc = load_bots(bt, err, errsz)) != 0)
+        goto fail;
+    bt->res.n_bots = bt->n_bots;
+    bt->res.bot_ids = calloc((size_t)bt->n_bots + 1, sizeof *bt->res.bot_ids);
+    bt->res.exposed_bars = calloc((size_t)bt->n_bots + 1, sizeof *bt->res.exposed_bars);
+    if (bt->res.bot_ids == NULL || bt->res.exposed_bars == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < bt->n_bots; i++)
+        snprintf(bt->res.bot_ids[i], sizeof bt->res.bot_ids[i], "%s", bt->bots[i].slot.cfg->bot_id);
+    free(series);
+    *exit_code = 0;
+    *out = bt;
+    return 0;
+fail:
+    free(series);
+    hydra_backtest_close(bt);
+    return rc != 0 ? rc : HYDRA_EINVAL;
+}
+
+int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
+{
+    /* The span's bars, for the progress report: the longest series inside it. */
+    uint64_t total = 0;
+    for (size_t i = 0; i < bt->n_series; i++) {
+        long a = bt->from_ms > 0 ? hydra_series_index_at(&bt->series[i], bt->from_ms) + 1 : 0;
+        uint64_t n = bt->series[i].n - (size_t)a;
+        if (n > total)
+            total = n;
+    }
+    int64_t t0 = hydra_monotonic_us();
+    int rc = 0;
+    for (;;) {
+        rc = hydra_sim_step(bt->sim);
+        if (rc == HYDRA_EEOF) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            break;
+        bt->now = hydra_clock_now_ms(&bt->clock);
+        if (bt->to_ms > 0 && bt->now > bt->to_ms)
+            break;
+        if ((rc = tick(bt)) != 0)
+            break;
+        bt->res.bars++;
+        if (bt->opt.progress != NULL && (bt->res.bars & 0xffff) == 0)
+            bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
+    }
+    if (rc == 0)
+        rc = close_out(bt);
+    bt->res.replay_us = hydra_monotonic_us() - t0;
+    if (bt->opt.progress != NULL)
+        bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
+    if (bt->decisions != NULL && fflush(bt->decisions) != 0 && rc == 0)
+        rc = HYDRA_EIO;
+    if (rc != 0)
+        snprintf(err, errsz, "backtest stopped at tick %llu: %s", (unsigned long long)bt->tick,
+                 hydra_strerror(rc));
+    return rc;
+}
+
+const hydra_bt_result *hydra_backtest_result(const hydra_backtest *bt)
+{
+    return &bt->res;
+}
+
+void hydra_backtest_close(hydra_backtest *bt)
+{
+    if (bt == NULL)
+        return;
+    for (int i = 0; i < bt->n_bots; i++)
+        if (bt->bots[i].slot.loaded)
+            hydra_bot_unload(&bt->bots[i].slot.inst);
+    free(bt->bots);
+    if (bt->sim != NULL)
+        hydra_sim_close(bt->sim);
+    for (size_t i = 0; i < bt->n_owned; i++)
+        free(bt->owned[i]);
+    free(bt->owned);
+    free(bt->cursor);
+    for (size_t i = 0; i < bt->n_kv; i++)
+        free(bt->kv[i].value);
+    free(bt->kv);
+    if (bt->decisions != NULL)
+        fclose(bt->decisions);
+    free(bt->res.bot_ids);
+    free(bt->res.days);
+    free(bt->res.equity);
+    free(bt->res.exposed_bars);
+    free(bt->res.trades);
+    free(bt->s);
+    free(bt->cfg);
+    free(bt);
+}

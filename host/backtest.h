@@ -1,0 +1,111 @@
+/*
+ * hydra-host backtest: the live decision path replayed over data, in
+ * process, as fast as the data allows. backtest.c says what it shares with
+ * the live tick and what it does not; report.c turns the result into
+ * trades.csv, summary.json, summary.txt, equity.svg and report.html.
+ */
+#ifndef HYDRA_BACKTEST_H
+#define HYDRA_BACKTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+typedef struct hydra_backtest_options {
+    char config_dir[HYDRA_PATH_LEN];
+    char plugins_dir[HYDRA_PATH_LEN];
+    char out_dir[HYDRA_PATH_LEN];   /* "" = write nothing (benchmarks) */
+    char cache_dir[HYDRA_PATH_LEN]; /* binary series cache; "" = parse the CSV every run */
+    char from[11], to[11];          /* "YYYY-MM-DD", market zone, inclusive; "" = the data's span */
+    double cash;                    /* < 0: sim.initial_cash */
+    double fee_per_share;           /* < 0: sim.fee_per_share */
+    double slippage_bps;            /* < 0: sim.slippage_bps */
+    int log_all;                    /* 1: <out>/decisions.jsonl, one line per decision */
+    /* Called about every 65536 bars with bars done and bars in the span; may be NULL. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} hydra_backtest_options;
+
+/* One round trip (or the part of one that a sell closed). */
+typedef struct hydra_bt_trade {
+    char bot_id[64];
+    char symbol[48];
+    int64_t entry_ms, exit_ms;
+    double entry_price, exit_price; /* average fill prices, fees excluded */
+    double qty;
+    double pnl;                     /* after the fees of both sides */
+    char exit_reason[32];           /* stop_loss, take_profit, ..., signal, halt, end_of_data */
+} hydra_bt_trade;
+
+/* Equity at the end of one trading day (market zone): the whole account and each bot. */
+typedef struct hydra_bt_day {
+    int date;                       /* yyyymmdd */
+    int64_t t_ms;                   /* the day's last bar */
+} hydra_bt_day;
+
+typedef struct hydra_bt_result {
+    double initial_cash;
+    int n_bots;
+    char (*bot_ids)[64];
+    hydra_bt_day *days;
+    size_t n_days;
+    double *equity;                 /* n_days x (1 + n_bots): total, then each bot's */
+    uint64_t *exposed_bars;         /* 1 + n_bots: bars with a position open */
+    uint64_t bars;                  /* ticks replayed */
+    hydra_bt_trade *trades;
+    size_t n_trades;
+    int64_t load_us, replay_us;     /* data load (incl. cache) and replay, monotonic */
+    uint64_t rows_loaded;
+    char series_note[1024];         /* which files (or generated series) were replayed */
+} hydra_bt_result;
+
+typedef struct hydra_backtest hydra_backtest;
+
+/*
+ * Loads the configuration, the data (through the cache), the exchange (in
+ * memory) and the bots (in process). Returns 0, or negative with the
+ * reason in err; *exit_code is 2 for configuration and data problems.
+ */
+int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out, char *err,
+                        size_t errsz, int *exit_code);
+/* Replays the span. Returns 0 or negative (err says why). */
+int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz);
+const hydra_bt_result *hydra_backtest_result(const hydra_backtest *bt);
+void hydra_backtest_close(hydra_backtest *bt);
+
+/* The backtest command (backtest_cli.c): argv[0] is "backtest". Returns the exit status. */
+int hydra_backtest_main(int argc, char **argv);
+void hydra_backtest_usage(FILE *out);
+
+/* ---- reports (report.c) ---- */
+
+/* Metrics of one equity column (0 = total, 1 + i = bot i) and its trades. */
+typedef struct hydra_bt_metrics {
+    double start_equity, end_equity;
+    double total_return;            /* fraction */
+    double cagr;                    /* fraction a year, 365.25-day years; NaN under a day */
+    double sharpe, sortino;         /* daily returns, annualised by sqrt(252), risk-free 0 */
+    double max_drawdown;            /* fraction of the peak, >= 0 */
+    int dd_peak_date, dd_trough_date; /* yyyymmdd; 0 when there is no drawdown */
+    int trades, wins;
+    double win_rate;                /* NaN without trades */
+    double profit_factor;           /* gross profit / gross loss; INFINITY without losses */
+    double exposure;                /* fraction of bars with a position open */
+} hydra_bt_metrics;
+
+/*
+ * Metrics over `n` daily equity values (dates yyyymmdd) and the trades whose
+ * bot_id matches (NULL = all). Pure: the tests call it on known series.
+ */
+void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
+                              const hydra_bt_trade *trades, size_t n_trades, const char *bot_id,
+                              uint64_t exposed_bars, uint64_t bars, hydra_bt_metrics *out);
+
+/* Writes trades.csv, summary.json, summary.txt, equity.svg and report.html into dir. */
+int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err, size_t errsz);
+/* The text summary (what summary.txt holds), for stdout. */
+void hydra_bt_print_summary(const hydra_bt_result *r, FILE *out);
+
+#endif
