@@ -1,0 +1,328 @@
+/*
+ * The backtest: trades worked out by hand from the fill rules, determinism
+ * of every report, the report arithmetic on a known equity series, and
+ * well-formed SVG and HTML.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backtest.h"
+#include "testutil.h"
+
+/* Old cmocka releases have no assert_double_equal. */
+#define assert_near(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
+
+/*
+ * Fourteen daily bars (stamped at the 16:00 close, New York). Closes:
+ * 10 10 10 10 11 12 13 12 11 10 9 9 12 14; each open is the previous close
+ * plus 0.50 (the first 10.00). With SMA(2) and SMA(4) of the closes:
+ *   bar 4 (01-08): SMA2 10.5 > SMA4 10.25, and at bar 3 both were 10: the
+ *     fast line crosses up, a market buy of 10 is sent; it fills at bar 5's
+ *     open 11.50 plus 10 bps: 11.5115, fee 0.10.
+ *   bar 8 (01-12): SMA2 11.5 < SMA4 12: sell 10, filled at bar 9's open
+ *     10.50 less 10 bps: 10.4895, fee 0.10.
+ *     PnL = (10.4895 - 11.5115) * 10 - 0.10 - 0.10 = -10.42.
+ *   bar 12 (01-18): SMA2 10.5 > SMA4 10, at bar 11 9 <= 9.75: buy 10,
+ *     filled at bar 13's open 12.50 * 1.001 = 12.5125, fee 0.10.
+ *   bar 13 is the last: the position is valued at its close 14.00,
+ *     PnL = (14 - 12.5125) * 10 - 0.10 = 14.775, reason end_of_data.
+ */
+static const char *BARS =
+    "Date,Open,High,Low,Close,Volume\n"
+    "2024-01-02,10.00,11.00,9.00,10.00,100\n"
+    "2024-01-03,10.50,11.50,9.00,10.00,100\n"
+    "2024-01-04,10.50,11.50,9.00,10.00,100\n"
+    "2024-01-05,10.50,11.50,9.00,10.00,100\n"
+    "2024-01-08,10.50,12.00,9.50,11.00,100\n"
+    "2024-01-09,11.50,13.00,10.50,12.00,100\n"
+    "2024-01-10,12.50,14.00,11.50,13.00,100\n"
+    "2024-01-11,13.50,14.50,11.00,12.00,100\n"
+    "2024-01-12,12.50,13.50,10.00,11.00,100\n"
+    "2024-01-15,10.50,12.00,9.00,10.00,100\n"
+    "2024-01-16,10.50,11.50,8.00,9.00,100\n"
+    "2024-01-17,9.50,10.50,8.00,9.00,100\n"
+    "2024-01-18,9.50,13.00,8.50,12.00,100\n"
+    "2024-01-19,12.50,15.00,11.50,14.00,100\n";
+
+static char g_dir[512];
+
+static void make_config(const char *dir)
+{
+    char path[1024], text[4096];
+    snprintf(path, sizeof path, "%s/bars.csv", dir);
+    assert_int_equal(tu_write_file(path, BARS), 0);
+    snprintf(text, sizeof text,
+             "system:\n  timezone: America/New_York\n  state_db_path: %s/state.db\n"
+             "  log_path: %s/app.jsonl\n  kill_switch_path: %s/KILL\n"
+             "broker: sim\n"
+             "sim:\n  db_path: %s/paper.db\n  initial_cash: 100000\n  slippage_bps: 10\n"
+             "  fee_per_share: 0.01\n  session_open: \"09:30\"\n  session_close: \"16:00\"\n"
+             "  series:\n    - symbol: TEST\n      file: %s/bars.csv\n",
+             dir, dir, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/settings.yaml", dir);
+    assert_int_equal(tu_write_file(path, text), 0);
+    snprintf(path, sizeof path, "%s/bots.yaml", dir);
+    assert_int_equal(
+        tu_write_file(path,
+                      "bots:\n"
+                      "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+                      "    asset_class: equity\n    symbols: [TEST]\n"
+                      "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
+                      "manage_until: \"23:59\"}\n"
+                      "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+                      "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n"),
+        0);
+}
+
+static hydra_backtest *run(const char *out_dir, int log_all)
+{
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", g_dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_TEST_BROKEN_DIR);
+    snprintf(opt.out_dir, sizeof opt.out_dir, "%s", out_dir != NULL ? out_dir : "");
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    opt.log_all = log_all;
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    int rc = hydra_backtest_open(&opt, &bt, err, sizeof err, &code);
+    if (rc != 0)
+        fail_msg("open: %s", err);
+    rc = hydra_backtest_run(bt, err, sizeof err);
+    if (rc != 0)
+        fail_msg("run: %s", err);
+    if (out_dir != NULL && hydra_bt_write_reports(hydra_backtest_result(bt), out_dir, err,
+                                                  sizeof err) != 0)
+        fail_msg("reports: %s", err);
+    return bt;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_mkdtemp(g_dir, sizeof g_dir);
+    make_config(g_dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    return 0;
+}
+
+static void test_ma_cross_trades_by_hand(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run(NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    /* The exchange's clock starts at the first bar; every later bar is one tick. */
+    assert_int_equal(r->bars, 13);
+    assert_int_equal(r->n_trades, 2);
+    const hydra_bt_trade *t = &r->trades[0];
+    assert_string_equal(t->bot_id, "ma_test");
+    assert_string_equal(t->symbol, "TEST");
+    assert_near(t->entry_price, 11.5115, 1e-9);
+    assert_near(t->exit_price, 10.4895, 1e-9);
+    assert_near(t->qty, 10, 1e-12);
+    assert_near(t->pnl, -10.42, 1e-9);
+    assert_string_equal(t->exit_reason, "signal");
+    t = &r->trades[1];
+    assert_near(t->entry_price, 12.5125, 1e-9);
+    assert_near(t->exit_price, 14.0, 1e-12);
+    assert_near(t->pnl, 14.775, 1e-9);
+    assert_string_equal(t->exit_reason, "end_of_data");
+    /* The account agrees: cash after the fills plus the last position's mark. */
+    double end = r->equity[(r->n_days - 1) * 2];
+    assert_near(end, 100000 - 10.42 + 14.775, 1e-6);
+    hydra_backtest_close(bt);
+}
+
+static void test_trades_csv_has_hand_values(void **state)
+{
+    (void)state;
+    char out[1024];
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    hydra_backtest_close(run(out, 0));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/trades.csv", out);
+    char *csv = tu_read_file(path, NULL);
+    assert_non_null(csv);
+    assert_string_equal(csv,
+                        "bot,symbol,entry_time,entry_price,exit_time,exit_price,qty,pnl,exit_reason\n"
+                        "ma_test,TEST,2024-01-09 16:00:00,11.511500,2024-01-15 16:00:00,10.489500,"
+                        "10,-10.420000,signal\n"
+                        "ma_test,TEST,2024-01-19 16:00:00,12.512500,2024-01-19 16:00:00,14.000000,"
+                        "10,14.775000,end_of_data\n");
+    free(csv);
+}
+
+static void test_two_runs_are_byte_identical(void **state)
+{
+    (void)state;
+    static const char *files[] = {"trades.csv", "summary.json", "summary.txt", "equity.svg",
+                                  "report.html", "decisions.jsonl"};
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/run_a", g_dir);
+    snprintf(b, sizeof b, "%s/run_b", g_dir);
+    hydra_backtest_close(run(a, 1));
+    hydra_backtest_close(run(b, 1));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char pa[1100], pb[1100];
+        size_t la = 0, lb = 0;
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        char *x = tu_read_file(pa, &la), *y = tu_read_file(pb, &lb);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_true(la > 0);
+        assert_int_equal(la, lb);
+        assert_memory_equal(x, y, la);
+        free(x);
+        free(y);
+    }
+}
+
+/*
+ * Equity 100, 110, 99, 108.9, 120 over five days (returns +10%, -10%, +10%,
+ * +10.19...%): drawdown 10% from day 2's peak to day 3; Sharpe and Sortino
+ * from the formulas in report.c, computed here independently.
+ */
+static void test_metrics_on_known_series(void **state)
+{
+    (void)state;
+    int dates[] = {20240102, 20240103, 20240104, 20240105, 20240108};
+    double eq[] = {100, 110, 99, 108.9, 120};
+    hydra_bt_trade tr[3];
+    memset(tr, 0, sizeof tr);
+    strcpy(tr[0].bot_id, "a");
+    tr[0].pnl = 30;
+    strcpy(tr[1].bot_id, "a");
+    tr[1].pnl = -10;
+    strcpy(tr[2].bot_id, "b");
+    tr[2].pnl = -5;
+    hydra_bt_metrics m;
+    hydra_bt_compute_metrics(dates, eq, 5, tr, 3, NULL, 25, 100, &m);
+    assert_near(m.total_return, 0.20, 1e-12);
+    assert_near(m.max_drawdown, 0.10, 1e-12);
+    assert_int_equal(m.dd_peak_date, 20240103);
+    assert_int_equal(m.dd_trough_date, 20240104);
+    double r[4] = {0.1, -0.1, 0.1, 120 / 108.9 - 1};
+    double mean = (r[0] + r[1] + r[2] + r[3]) / 4, ss = 0;
+    for (int i = 0; i < 4; i++)
+        ss += (r[i] - mean) * (r[i] - mean);
+    assert_near(m.sharpe, mean / sqrt(ss / 3) * sqrt(252), 1e-9);
+    assert_near(m.sortino, mean / sqrt(0.01 / 4) * sqrt(252), 1e-9);
+    assert_near(m.cagr, pow(1.2, 365.25 / 6) - 1, 1e-9);
+    assert_int_equal(m.trades, 3);
+    assert_int_equal(m.wins, 1);
+    assert_near(m.win_rate, 1.0 / 3, 1e-12);
+    assert_near(m.profit_factor, 30.0 / 15, 1e-12);
+    assert_near(m.exposure, 0.25, 1e-12);
+    /* One bot's trades only; no losses gives an infinite profit factor. */
+    hydra_bt_compute_metrics(dates, eq, 5, tr, 3, "b", 0, 100, &m);
+    assert_int_equal(m.trades, 1);
+    assert_near(m.profit_factor, 0, 1e-12);
+    tr[2].pnl = 5;
+    hydra_bt_compute_metrics(dates, eq, 5, tr, 3, "b", 0, 100, &m);
+    assert_true(isinf(m.profit_factor));
+}
+
+/* Counts "<tag" openings and "</tag>" closings (or self-closing "/>") of one element name. */
+static void assert_balanced(const char *text, const char *tag)
+{
+    char open[32], close[32];
+    snprintf(open, sizeof open, "<%s", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    int opens = 0, closes = 0;
+    for (const char *p = text; (p = strstr(p, open)) != NULL; p++) {
+        char next = p[strlen(open)];
+        if (next == ' ' || next == '>') {
+            opens++;
+            const char *end = strchr(p, '>');
+            assert_non_null(end);
+            if (end[-1] == '/')
+                closes++;
+        }
+    }
+    for (const char *p = text; (p = strstr(p, close)) != NULL; p++)
+        closes++;
+    assert_true(opens > 0);
+    assert_int_equal(opens, closes);
+}
+
+static void test_svg_and_html_are_well_formed(void **state)
+{
+    (void)state;
+    char out[1024], path[1100];
+    snprintf(out, sizeof out, "%s/charts", g_dir);
+    hydra_backtest *bt = run(out, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    snprintf(path, sizeof path, "%s/equity.svg", out);
+    char *svg = tu_read_file(path, NULL);
+    assert_non_null(svg);
+    assert_true(strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39) == 0);
+    assert_non_null(strstr(svg, "</svg>\n"));
+    assert_balanced(svg, "svg");
+    assert_balanced(svg, "text");
+    /* One equity point per day plus the start, each "x,y" inside the plot. */
+    const char *pts = strstr(svg, "id=\"equity\"");
+    assert_non_null(pts);
+    pts = strstr(pts, "points=\"") + 8;
+    size_t n = 0;
+    for (const char *p = pts; *p != '"'; p++) {
+        double x, y;
+        assert_int_equal(sscanf(p, "%lf,%lf", &x, &y), 2);
+        assert_true(x >= 80 && x <= 880 && y >= 30 && y <= 330);
+        n++;
+        p = strchr(p, ' ');
+        if (p == NULL || p > strchr(pts, '"'))
+            break;
+    }
+    assert_int_equal(n, r->n_days + 1);
+    assert_non_null(strstr(svg, "id=\"drawdown\""));
+    free(svg);
+
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = tu_read_file(path, NULL);
+    assert_non_null(html);
+    assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    assert_balanced(html, "html");
+    assert_balanced(html, "table");
+    assert_balanced(html, "tr");
+    assert_balanced(html, "svg");
+    assert_non_null(strstr(html, "<td>ma_test</td>"));
+    assert_non_null(strstr(html, "end_of_data"));
+    assert_non_null(strstr(html, "Sharpe"));
+    free(html);
+
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *json = tu_read_file(path, NULL);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"name\":\"ma_test\""));
+    assert_non_null(strstr(json, "\"trades\":2"));
+    free(json);
+    hydra_backtest_close(bt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ma_cross_trades_by_hand),
+        cmocka_unit_test(test_trades_csv_has_hand_values),
+        cmocka_unit_test(test_two_runs_are_byte_identical),
+        cmocka_unit_test(test_metrics_on_known_series),
+        cmocka_unit_test(test_svg_and_html_are_well_formed),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
