@@ -1,0 +1,203 @@
+/*
+ * hydra-bench: the numbers bench/README.md reports.
+ *
+ *   hydra-bench prepare <dir>   writes <dir>/bench-1m.csv (1,000,000 one-minute bars: the
+ *                               real 1-minute file repeated, dates continuing week by week)
+ *                               and <dir>/config/ running the three shipped bots on it
+ *   hydra-bench csv <dir>       CSV parse rate (rows/s), no cache
+ *   hydra-bench replay <dir> <plugins>
+ *                               cached load rate, replay rate (bars/s), peak RSS
+ *   hydra-bench live <dir> <plugins> <ticks>
+ *                               host time per live tick on the simulated exchange (us)
+ *
+ * Each measurement runs in its own process so peak RSS belongs to one of them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backtest.h"
+#include "clock.h"
+#include "error.h"
+#include "loop.h"
+#include "series.h"
+#include "seriescache.h"
+
+#define BENCH_BARS 1000000
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static int prepare(const char *dir, const char *src_root)
+{
+    char path[2048], cfg[1024], text[8192];
+    mkdir(dir, 0755);
+    hydra_tz_set("America/Los_Angeles");
+    hydra_series s;
+    char err[512];
+    snprintf(path, sizeof path, "%s/data/2006-01-02-volume-min-001.txt", src_root);
+    if (hydra_series_load_csv(path, "X", "Europe/Berlin", 0, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/bench-1m.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 1;
+    fprintf(f, "Datetime,Open,High,Low,Close,Volume,OpenInterest\n");
+    /* Whole weeks between repetitions keep weekdays on weekdays. */
+    int64_t week = 7LL * 86400000, span = s.bars[s.n - 1].t_ms - s.bars[0].t_ms;
+    int64_t shift = (span / week + 1) * week;
+    for (size_t i = 0; i < BENCH_BARS; i++) {
+        const hydra_bar *b = &s.bars[i % s.n];
+        int64_t t = b->t_ms + (int64_t)(i / s.n) * shift;
+        time_t secs = (time_t)(t / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        fprintf(f, "%04d-%02d-%02dT%02d:%02d:%02d.000,%.2f,%.2f,%.2f,%.2f,%.0f,0\n",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                b->open, b->high, b->low, b->close, b->volume);
+    }
+    fclose(f);
+    hydra_series_free(&s);
+    snprintf(cfg, sizeof cfg, "%s/config", dir);
+    mkdir(cfg, 0755);
+    snprintf(text, sizeof text,
+             "system:\n  timezone: America/Los_Angeles\n  state_db_path: %s/state.db\n"
+             "  log_path: %s/app.jsonl\n  kill_switch_path: %s/KILL\n"
+             "broker: sim\nsim:\n  db_path: %s/paper.db\n  start: \"2006-01-02 00:00\"\n"
+             "  tick_interval_ms: 0\n"
+             "  series:\n"
+             "    - {symbol: AAPL, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: SPY, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: BTC/USD, file: %s/bench-1m.csv, timezone: UTC}\n",
+             dir, dir, dir, dir, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/settings.yaml", cfg);
+    if (write_text(path, text) != 0)
+        return 1;
+    /* The shipped bots.yaml, each bot on the one series. */
+    snprintf(path, sizeof path, "%s/config/bots.yaml", src_root);
+    FILE *in = fopen(path, "r");
+    if (in == NULL)
+        return 1;
+    size_t n = fread(text, 1, sizeof text - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *p;
+    if ((p = strstr(text, "tickers: [SPY, QQQ]")) != NULL)
+        memcpy(p, "tickers: [SPY]     ", 19);
+    if ((p = strstr(text, "pairs: [\"BTC/USD\", \"ETH/USD\"]")) != NULL)
+        memcpy(p, "pairs: [\"BTC/USD\"]           ", 29);
+    snprintf(path, sizeof path, "%s/bots.yaml", cfg);
+    if (write_text(path, text) != 0)
+        return 1;
+    printf("prepared %s: %d bars\n", dir, BENCH_BARS);
+    return 0;
+}
+
+static int csv_rate(const char *dir)
+{
+    char path[1024], err[512];
+    hydra_tz_set("America/Los_Angeles");
+    snprintf(path, sizeof path, "%s/bench-1m.csv", dir);
+    hydra_series s;
+    int64_t t0 = hydra_monotonic_us();
+    if (hydra_series_load_csv(path, "X", "UTC", 0, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int64_t us = hydra_monotonic_us() - t0;
+    printf("csv_parse rows=%zu us=%lld rows_per_s=%.0f\n", s.n, (long long)us, s.n / (us / 1e6));
+    hydra_series_free(&s);
+    return 0;
+}
+
+static int replay(const char *dir, const char *plugins)
+{
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/config", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
+    snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s/cache", dir);
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    char err[2048];
+    int code;
+    hydra_backtest *bt;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
+        hydra_backtest_run(bt, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    printf("load rows=%llu us=%lld rows_per_s=%.0f\n", (unsigned long long)r->rows_loaded,
+           (long long)r->load_us, r->rows_loaded / (r->load_us / 1e6));
+    printf("replay bars=%llu us=%lld bars_per_s=%.0f trades=%zu\n", (unsigned long long)r->bars,
+           (long long)r->replay_us, r->bars / (r->replay_us / 1e6), r->n_trades);
+    hydra_backtest_close(bt);
+    printf("peak_rss_kb=%ld\n", peak_rss_kb());
+    return 0;
+}
+
+static int live(const char *dir, const char *plugins, long ticks)
+{
+    hydra_engine_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/config", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
+    opt.interval_ms = 0;
+    opt.quiet = 1;
+    hydra_engine e;
+    char err[2048];
+    int code;
+    char db[1100];
+    snprintf(db, sizeof db, "%s/paper.db", dir);
+    hydra_sim_reset(db, err, sizeof err);
+    snprintf(db, sizeof db, "%s/state.db", dir);
+    unlink(db);
+    if (hydra_engine_open(&e, &opt, err, sizeof err, &code) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int64_t t0 = hydra_monotonic_us();
+    long n = 0;
+    for (; n < ticks && hydra_engine_tick(&e) == 0; n++)
+        ;
+    int64_t us = hydra_monotonic_us() - t0;
+    printf("live ticks=%ld us=%lld us_per_tick=%.1f\n", n, (long long)us, (double)us / n);
+    hydra_engine_close(&e);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "prepare") == 0)
+        return prepare(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "csv") == 0)
+        return csv_rate(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "replay") == 0)
+        return replay(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "live") == 0)
+        return live(argv[2], argv[3], atol(argv[4]));
+    fprintf(stderr, "usage: hydra-bench prepare DIR SRC | csv DIR | replay DIR PLUGINS | "
+                    "live DIR PLUGINS TICKS\n");
+    return 2;
+}
