@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -124,11 +125,57 @@ static int cmp_rank(const void *a, const void *b)
 static void unload_bots(hydra_engine *e)
 {
     for (int i = 0; i < e->n_slots; i++)
-        if (e->slots[i].loaded)
-            hydra_bot_unload(&e->slots[i].inst);
+        hydra_runner_unload(&e->slots[i].run);
     free(e->slots);
     e->slots = NULL;
     e->n_slots = 0;
+}
+
+/* Where a bot runs: its own setting, unless the engine runs everything in-process. */
+static int runs_in_process(const hydra_engine *e, const hydra_bot_cfg *b)
+{
+    return e->opt.force_inprocess || !b->isolation_process;
+}
+
+/* The plugin file's identity, to tell on reload whether it was replaced. */
+static void stat_plugin(hydra_engine *e, hydra_bot_slot *slot)
+{
+    char path[HYDRA_PATH_LEN];
+    struct stat st;
+    slot->so_dev = slot->so_ino = slot->so_size = 0;
+    slot->so_mtime_ns = 0;
+    if (hydra_plugin_path(e->opt.plugins_dir, slot->cfg->plugin, path, sizeof path) != 0 ||
+        stat(path, &st) != 0)
+        return;
+    slot->so_dev = (unsigned long long)st.st_dev;
+    slot->so_ino = (unsigned long long)st.st_ino;
+    slot->so_size = (unsigned long long)st.st_size;
+    slot->so_mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+static void log_loaded(hydra_engine *e, hydra_bot_slot *slot, const char *event)
+{
+    const hydra_bot_runner *r = &slot->run;
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, event, slot->cfg->bot_id,
+                   "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:b}", "plugin", r->path, "name",
+                   hydra_runner_name(r), "version", hydra_runner_version(r), "mode",
+                   slot->cfg->signal_mode, "rank", slot->cfg->rank, "isolation",
+                   r->process ? "process" : "inprocess", "pid",
+                   r->process ? (int)r->worker.pid : (int)getpid(), "seccomp",
+                   r->process && r->worker.seccomp);
+    if (r->process && !r->worker.seccomp)
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "worker_seccomp_unavailable", slot->cfg->bot_id,
+                       "{s:s,s:s}", "reason", r->worker.seccomp_note, "effect",
+                       "the worker runs with its resource limits only");
+}
+
+/* Loads one bot where its configuration says, remembering which plugin file it came from. */
+static int load_slot(hydra_engine *e, hydra_bot_slot *slot, char *err, size_t errsz)
+{
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    stat_plugin(e, slot);
+    return hydra_runner_load(&slot->run, !runs_in_process(e, slot->cfg), &e->limits,
+                             e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
 }
 
 /* Every configured bot gets a slot (its positions stay under host exits); enabled ones load. */
@@ -138,14 +185,17 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
     if (e->slots == NULL)
         return HYDRA_ENOMEM;
     e->n_slots = e->cfg->n_bots;
-    for (int i = 0; i < e->n_slots; i++)
+    for (int i = 0; i < e->n_slots; i++) {
         e->slots[i].cfg = &e->cfg->bots[i];
+        e->slots[i].run.worker.fd = -1;
+        e->slots[i].backoff_ms = e->cfg->settings.workers.restart_backoff_ms;
+    }
     qsort(e->slots, (size_t)e->n_slots, sizeof *e->slots, cmp_rank);
     for (int i = 0; i < e->n_slots; i++) {
         hydra_bot_slot *slot = &e->slots[i];
         if (!slot->cfg->enabled)
             continue;
-        int rc = hydra_bot_load(&slot->inst, e->opt.plugins_dir, slot->cfg, &e->svc, err, errsz);
+        int rc = load_slot(e, slot, err, errsz);
         if (rc != 0) {
             unload_bots(e);
             return rc;
@@ -158,12 +208,33 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
             snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
                      day.quarantine_reason);
         }
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_loaded", slot->cfg->bot_id,
-                       "{s:s,s:s,s:s,s:s,s:i}", "plugin", slot->inst.plugin.path, "name",
-                       slot->inst.plugin.entry->name, "version", slot->inst.plugin.entry->version,
-                       "mode", slot->cfg->signal_mode, "rank", slot->cfg->rank);
+        log_loaded(e, slot, "bot_loaded");
     }
     return 0;
+}
+
+/*
+ * Worker limits from settings. The call deadline defaults to a quarter of
+ * the tick interval so a hung bot cannot make the host miss its cadence, but
+ * never below 100 ms, which an honest bot does not come near.
+ */
+static void set_limits(hydra_engine *e)
+{
+    const hydra_workers_cfg *w = &e->cfg->settings.workers;
+    hydra_sandbox_limits *l = &e->limits;
+    memset(l, 0, sizeof *l);
+    hydra_worker_locate(w->worker_path, l->worker_path, sizeof l->worker_path);
+    l->start_deadline_ms = w->start_deadline_ms;
+    l->address_space_mb = w->address_space_mb;
+    l->cpu_seconds = w->cpu_seconds;
+    l->max_open_files = w->max_open_files;
+    int interval_ms = e->opt.interval_ms >= 0 ? e->opt.interval_ms
+                      : e->cfg->settings.broker[0] == 's'
+                          ? e->cfg->settings.sim.tick_interval_ms
+                          : e->cfg->settings.loop_interval_seconds * 1000;
+    e->call_deadline_ms = w->call_deadline_ms > 0 ? w->call_deadline_ms
+                          : interval_ms / 4 > 100 ? interval_ms / 4
+                                                  : 100;
 }
 
 static void log_start(hydra_engine *e)
@@ -258,6 +329,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->svc.kv_get = svc_kv_get;
     e->svc.kv_set = svc_kv_set;
     e->svc.ctx = e;
+    set_limits(e);
     *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */
     if ((rc = load_bots(e, err, errsz)) != 0)
         goto fail;

@@ -84,6 +84,8 @@ void et_options(hydra_engine_options *opt, const char *dir)
     snprintf(opt->plugins_dir, sizeof opt->plugins_dir, "%s", HYDRA_TEST_PLUGIN_DIR);
     opt->interval_ms = 0;
     opt->quiet = 1;
+    /* The test binaries live below the build tree's top; the worker sits at the top. */
+    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
 }
 
 /* ---- the fault-injecting wrapper ---- */
