@@ -529,7 +529,7 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
 static void bot_failed(hydra_engine *e, hydra_bot_slot *slot, const char *why)
 {
     quarantine(e, slot, why);
-    if (!slot->run.process || hydra_worker_alive(&slot->run.worker))
+    if (!slot->run->process || hydra_worker_alive(&slot->run->worker))
         return;
     slot->worker_down = 1;
     slot->loaded = 0;
@@ -561,9 +561,9 @@ void hydra_loop_restart_workers(hydra_engine *e)
         }
         char err[512] = "";
         hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-        hydra_runner_unload(&slot->run);
+        hydra_runner_unload(slot->run);
         slot->restarts_today++;
-        int rc = hydra_runner_load(&slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer,
+        int rc = hydra_runner_load(slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer,
                                    err, sizeof err);
         int next = slot->backoff_ms * 2 < 60000 ? slot->backoff_ms * 2 : 60000;
         if (rc != 0) {
@@ -578,7 +578,7 @@ void hydra_loop_restart_workers(hydra_engine *e)
         slot->worker_down = 0;
         slot->loaded = 1;
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "worker_restarted", slot->cfg->bot_id,
-                       "{s:i,s:i,s:b}", "pid", (int)slot->run.worker.pid, "restarts_today",
+                       "{s:i,s:i,s:b}", "pid", (int)slot->run->worker.pid, "restarts_today",
                        slot->restarts_today, "quarantined", slot->quarantined);
     }
 }
@@ -587,7 +587,7 @@ void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill 
 {
     char why[256];
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-    if (hydra_runner_fill(&slot->run, fill, &peer, e->call_deadline_ms, why, sizeof why) != 0)
+    if (hydra_runner_fill(slot->run, fill, &peer, e->call_deadline_ms, why, sizeof why) != 0)
         bot_failed(e, slot, why);
 }
 
@@ -600,7 +600,7 @@ static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t
     char why[256];
     int32_t rc = 0;
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-    if (hydra_runner_call(&slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
+    if (hydra_runner_call(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
                           &s->snap, &s->buf, &peer, e->call_deadline_ms, &rc, why,
                           sizeof why) != 0) {
         bot_failed(e, slot, why);

@@ -37,7 +37,7 @@
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
     const hydra_bot_cfg *cfg;
-    hydra_bot_runner run;    /* in-process instance or worker process */
+    hydra_bot_runner *run;   /* in-process instance or worker process; never NULL once loaded */
     int loaded;
     int quarantined;
     char quarantine_reason[256];
