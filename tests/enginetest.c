@@ -43,7 +43,12 @@ static char *apply_edits(char *text, const char *edits)
         if (arrow == NULL)
             continue;
         *arrow = '\0';
-        text = replace_all(text, line, arrow + 2);
+        /* A literal "\n" inside an edit stands for a line break. */
+        char *from = replace_all(strdup(line), "\\n", "\n");
+        char *to = replace_all(strdup(arrow + 2), "\\n", "\n");
+        text = replace_all(text, from, to);
+        free(from);
+        free(to);
     }
     free(copy);
     return text;

@@ -15,8 +15,9 @@
 /*
  * Creates <dir>/config/{settings,bots}.yaml from the shipped files with
  * state, log, kill switch and paper exchange inside dir and data paths
- * pointing at the repository. `settings_extra` and `bots_edit` (may be NULL)
- * are "old=>new" replacement pairs separated by "\n" applied to the text.
+ * pointing at the repository. `settings_edits` and `bots_edits` (may be NULL)
+ * are "old=>new" replacement pairs, one per line, applied to the text; a
+ * literal backslash-n inside a pair stands for a line break.
  */
 int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits);
 
