@@ -384,6 +384,59 @@ static void test_host_refuses_bad_config_with_status_2(void **state)
     free(out);
 }
 
+/* SIGHUP's reload: a bad configuration is rejected and the running one kept; a good one applies. */
+static void test_reload_keeps_old_config_when_new_is_bad(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 3);
+    char bots[512];
+    snprintf(bots, sizeof bots, "%s/config/bots.yaml", f->dir);
+    char *good = tu_read_file(bots, NULL);
+    assert_non_null(good);
+
+    assert_int_equal(tu_write_file(bots, "momentum_bots: [\n"), 0);
+    assert_int_equal(hydra_engine_reload(&f->e), HYDRA_ECONFIG);
+    assert_int_equal(f->e.n_slots, 4);
+    run_ticks(f, 2); /* still trading on the old configuration */
+
+    char *changed = strdup(good);
+    char *p = strstr(changed, "max_trades_per_day: 6");
+    assert_non_null(p);
+    p[20] = '2';
+    assert_int_equal(tu_write_file(bots, changed), 0);
+    assert_int_equal(hydra_engine_reload(&f->e), 0);
+    hydra_budget b;
+    assert_int_equal(hydra_budget_get(f->e.state, "crypto_core", &b), 0);
+    assert_int_equal(b.max_trades_per_day, 2);
+    run_ticks(f, 2);
+    close_engine(f);
+    free(good);
+    free(changed);
+    assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 1);
+    assert_int_equal(et_count_events(f->log, "config_reloaded", NULL), 1);
+}
+
+/* A declared bot whose plugin is refused stops start-up, naming the file and the reason. */
+static void test_host_refuses_bad_plugin_with_status_2(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, "plugin: options=>plugin: bad_major"), 0);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", HYDRA_TEST_BROKEN_DIR,
+                          "--once", NULL};
+    char *out = NULL;
+    int rc = tu_run(argv, f->dir, 60, &out);
+    assert_int_equal(rc, 2);
+    assert_non_null(out);
+    assert_non_null(strstr(out, HYDRA_TEST_BROKEN_DIR "/bad_major.so: ABI version 2.0.0 is not "
+                                "compatible with this host's 1.0.0 (major versions differ)"));
+    assert_non_null(strstr(out, "refusing to start"));
+    free(out);
+}
+
 static void test_sigterm_and_sigint_exit_cleanly(void **state)
 {
     fixture *f = *state;
@@ -418,6 +471,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_entry_while_halted_randomised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_refuses_bad_plugin_with_status_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
