@@ -119,7 +119,13 @@ static int w_account(void *ctx, hydra_account *out, hydra_broker_err *err)
 {
     et_broker *w = ctx;
     int rc = fault(w, w->faults.account, err, "account");
-    return rc ? rc : w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0)
+        rc = w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0 && w->faults.blocked)
+        out->trading_blocked = 1;
+    if (rc == 0 && w->faults.equity_scale > 0)
+        out->equity *= w->faults.equity_scale;
+    return rc;
 }
 
 static int w_positions(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,

@@ -41,6 +41,8 @@ typedef struct et_faults {
     int submit;         /* fail submit() */
     int orders;         /* fail order_by_client_id() */
     double random_rate; /* 0..1: each call fails with HYDRA_ETRANSIENT at this rate */
+    int blocked;        /* account() answers trading_blocked */
+    double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
     unsigned long long seed;
 } et_faults;
 
