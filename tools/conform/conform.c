@@ -307,7 +307,7 @@ fail:
 }
 
 /* Without --params: a generic bot whose symbols and mode the probe check picks. */
-static int default_config(const cli *a, conform_opts *o)
+static void default_config(const cli *a, conform_opts *o, char *note, size_t notesz)
 {
     conform_result r;
     unsigned classes = 0;
@@ -333,13 +333,18 @@ static int default_config(const cli *a, conform_opts *o)
         snprintf(c->signal_mode, sizeof c->signal_mode, "%s", a->mode);
     run_check(&hydra_conform_probe, o, a->in_process, &r);
     if (r.outcome != CONFORM_PASS || sscanf(r.message, "%u %63s", &classes, mode) != 2) {
-        fprintf(stderr, "hydra-conform: %s: no configuration to test with: %s %s\n", a->path,
-                outcome_names[r.outcome <= CONFORM_TIMEOUT ? r.outcome : CONFORM_FAIL], r.message);
-        return -1;
+        /*
+         * No configuration works (or the plugin does not even load). The
+         * checks still run, so the ones about the reason say what is wrong
+         * and the rest are skipped; the note says why.
+         */
+        snprintf(note, notesz, "no mode found: %s %s", outcome_names[r.outcome <= CONFORM_TIMEOUT ? r.outcome : CONFORM_FAIL],
+                 r.message);
+        classes = HYDRA_ASSET_EQUITY;
+        snprintf(mode, sizeof mode, "%s", a->mode != NULL ? a->mode : "none");
     }
     hydra_conform_default_symbols(c, classes);
     snprintf(c->signal_mode, sizeof c->signal_mode, "%s", mode);
-    return 0;
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -431,6 +436,7 @@ int main(int argc, char **argv)
     static conform_opts o;
     static conform_result results[64];
     static char path[PATH_MAX + 2];
+    static char note[1200];
     double seconds[64];
     int selected[64], counts[6] = {0}, bad_re = 0, status;
     size_t i;
@@ -456,8 +462,8 @@ int main(int argc, char **argv)
             return 2;
         if (a.mode != NULL)
             snprintf(o.cfg.signal_mode, sizeof o.cfg.signal_mode, "%s", a.mode);
-    } else if (default_config(&a, &o) != 0) {
-        return 1;
+    } else {
+        default_config(&a, &o, note, sizeof note);
     }
 
     for (i = 0; i < hydra_conform_n_checks; i++) {
@@ -478,6 +484,8 @@ int main(int argc, char **argv)
         printf(", %d param%s%s%s\n", o.cfg.n_params, o.cfg.n_params == 1 ? "" : "s", a.params ? " from " : "",
                a.params ? a.params : "");
         printf("seed %llu (replay with --seed %llu)\n", (unsigned long long)o.seed, (unsigned long long)o.seed);
+        if (note[0] != '\0')
+            printf("note: %s\n", note);
         fflush(stdout);
     }
     for (i = 0; i < hydra_conform_n_checks; i++) {
@@ -506,6 +514,7 @@ int main(int argc, char **argv)
         json_object_set_new(cfg, "mode", json_string(o.cfg.signal_mode));
         json_object_set_new(cfg, "symbols", syms);
         json_object_set_new(cfg, "params_file", a.params ? json_string(a.params) : json_null());
+        json_object_set_new(cfg, "note", note[0] ? json_string(note) : json_null());
         for (i = 0; i < hydra_conform_n_checks; i++) {
             json_t *c;
             if (!selected[i])

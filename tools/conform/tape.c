@@ -132,7 +132,7 @@ void conform_buf_reset(conform_buf *b)
     b->buf.items = b->items;
 }
 
-int conform_buf_verify(const conform_buf *b, char *why, size_t whysz)
+int conform_buf_verify(const conform_buf *b, int slack, char *why, size_t whysz)
 {
     const unsigned char *p;
     size_t from, to, i;
@@ -148,6 +148,8 @@ int conform_buf_verify(const conform_buf *b, char *why, size_t whysz)
                  (unsigned)b->capacity);
         return -1;
     }
+    if (!slack)
+        return 0;
     /* Everything in the data pages outside the pushed items must still hold the fill byte. */
     from = (size_t)((unsigned char *)b->items - b->map);
     to = from + (size_t)b->buf.count * b->item_size;
@@ -483,21 +485,24 @@ const hydra_snapshot *conform_tape_snapshot(conform_tape *t, int tick)
         v->last_time_ms = snap->now_ms;
         v->bars = w;
         v->n_bars = (uint32_t)window;
+        /* Half the bad ticks spoil only the quote and leave the bars fine, as a feed glitch does. */
         if (s->bad[tick]) {
             double bad = bad_value(t->fault, good);
             hydra_bar *last = &w[window - 1];
             v->last_price = bad;
-            last->open = bad_value(t->fault, last->open);
-            last->high = bad_value(t->fault, last->high);
-            last->low = bad_value(t->fault, last->low);
-            last->close = bad;
-            /* Sometimes an older bar is bad too, so averages over the window see it. */
-            if (uniform(&rng) < 0.25) {
-                hydra_bar *b = &w[(size_t)(uniform(&rng) * window)];
-                b->close = bad_value(t->fault, b->close);
+            if (uniform(&rng) < 0.5) {
+                last->open = bad_value(t->fault, last->open);
+                last->high = bad_value(t->fault, last->high);
+                last->low = bad_value(t->fault, last->low);
+                last->close = bad;
+                /* Sometimes an older bar is bad too, so averages over the window see it. */
+                if (uniform(&rng) < 0.25) {
+                    hydra_bar *b = &w[(size_t)(uniform(&rng) * window)];
+                    b->close = bad_value(t->fault, b->close);
+                }
+                if (uniform(&rng) < 0.125)
+                    last->volume = bad_value(t->fault, last->volume);
             }
-            if (uniform(&rng) < 0.125)
-                last->volume = bad_value(t->fault, last->volume);
         }
         t->view_ptrs[i] = v;
         if (s->underlying)

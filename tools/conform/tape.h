@@ -37,10 +37,10 @@ int conform_buf_open(conform_buf *b, uint32_t capacity, uint32_t item_size);
 void conform_buf_reset(conform_buf *b);
 /*
  * After a call: the header the bot was given is unchanged except count,
- * count is within capacity, and no byte past the last pushed item changed.
- * Returns 0, or -1 with the reason in why.
+ * count is within capacity, and with slack, no byte outside the pushed
+ * items changed. Returns 0, or -1 with the reason in why.
  */
-int conform_buf_verify(const conform_buf *b, char *why, size_t whysz);
+int conform_buf_verify(const conform_buf *b, int slack, char *why, size_t whysz);
 void conform_buf_close(conform_buf *b);
 
 /* ---- the tape ------------------------------------------------------------ */
