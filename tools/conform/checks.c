@@ -659,7 +659,7 @@ static void check_repeat(const conform_opts *o, conform_env *env, conform_result
         return;
     }
 #if defined(CONFORM_LSAN)
-    (void)grew;
+    (void)grew, (void)h0, (void)h1, (void)h2;
     if (__lsan_do_recoverable_leak_check() != 0) {
         hydra_conform_set(r, CONFORM_FAIL, "LeakSanitizer found leaks after %d create/destroy cycles (RSS %ld -> %ld kB)",
                           2 * half, rss0, rss1);
