@@ -43,7 +43,12 @@ static char *apply_edits(char *text, const char *edits)
         if (arrow == NULL)
             continue;
         *arrow = '\0';
-        text = replace_all(text, line, arrow + 2);
+        /* A literal "\n" inside an edit stands for a line break. */
+        char *from = replace_all(strdup(line), "\\n", "\n");
+        char *to = replace_all(strdup(arrow + 2), "\\n", "\n");
+        text = replace_all(text, from, to);
+        free(from);
+        free(to);
     }
     free(copy);
     return text;
@@ -116,7 +121,13 @@ static int w_account(void *ctx, hydra_account *out, hydra_broker_err *err)
 {
     et_broker *w = ctx;
     int rc = fault(w, w->faults.account, err, "account");
-    return rc ? rc : w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0)
+        rc = w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0 && w->faults.blocked)
+        out->trading_blocked = 1;
+    if (rc == 0 && w->faults.equity_scale > 0)
+        out->equity *= w->faults.equity_scale;
+    return rc;
 }
 
 static int w_positions(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,
