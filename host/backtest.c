@@ -89,8 +89,22 @@ typedef struct bt_kv {
     char *value;
 } bt_kv;
 
+/*
+ * A bot as the backtest runs it: always in process (the live slot's runner
+ * may be a worker process), with the live slot's budget and quarantine.
+ */
+typedef struct bt_slot {
+    const hydra_bot_cfg *cfg;
+    hydra_bot_instance inst;
+    int loaded;
+    int quarantined;
+    char quarantine_reason[256];
+    hydra_budget budget;
+    int have_budget;
+} bt_slot;
+
 typedef struct bt_bot {
-    hydra_bot_slot slot;
+    bt_slot slot;
     int series[HYDRA_MAX_BOT_SYMBOLS]; /* series index of each symbol, -1 = none */
     bt_pos pos[BT_MAX_POS];
     size_t npos;
