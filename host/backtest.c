@@ -128,6 +128,7 @@ typedef struct bt_scratch {
     hydra_option_quote chain[HYDRA_MARKET_MAX_CONTRACTS];
     size_t n_chain;
     char chain_under[48];
+    const hydra_bot_cfg *chain_cfg; /* whose chain_rules filtered it */
     int64_t chain_ms;
 } bt_scratch;
 
@@ -678,19 +679,23 @@ static int exitbot(hydra_backtest *bt)
 
 /* ---- the bot's snapshot ---- */
 
-/* The chain of one underlying at the clock, priced once per tick whoever asks. */
-static const bt_scratch *chain_for(hydra_backtest *bt, const char *underlying, int max_dte)
+/* The chain of one underlying at the clock for a bot's rules, priced once per tick. */
+static const bt_scratch *chain_for(hydra_backtest *bt, const char *underlying,
+                                   const hydra_bot_cfg *cfg)
 {
     bt_scratch *s = bt->s;
-    if (s->chain_ms == bt->now && strcmp(s->chain_under, underlying) == 0)
+    if (s->chain_ms == bt->now && s->chain_cfg == cfg && strcmp(s->chain_under, underlying) == 0)
         return s;
     hydra_broker_err err = {0};
     size_t n = 0;
-    if (bt->broker.ops->option_chain(bt->broker.ctx, underlying, max_dte, s->chain,
+    hydra_chain_filter filter = {cfg->dte_min, cfg->dte_max > 0 ? cfg->dte_max : 60,
+                                 cfg->delta_min, cfg->delta_max};
+    if (bt->broker.ops->option_chain(bt->broker.ctx, underlying, &filter, s->chain,
                                      HYDRA_MARKET_MAX_CONTRACTS, &n, &err) != 0)
         n = 0;
     s->n_chain = n;
     s->chain_ms = bt->now;
+    s->chain_cfg = cfg;
     snprintf(s->chain_under, sizeof s->chain_under, "%s", underlying);
     return s;
 }
@@ -746,7 +751,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     uint32_t no = 0;
     if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain) {
         for (int k = 0; k < cfg->n_symbols; k++) {
-            const bt_scratch *c = chain_for(bt, cfg->symbols[k], cfg->dte_max > 0 ? cfg->dte_max : 60);
+            const bt_scratch *c = chain_for(bt, cfg->symbols[k], cfg);
             for (size_t i = 0; i < c->n_chain && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
                 const hydra_option_quote *q = &c->chain[i];
                 int dte = days_between(lt.date, q->expiry_yyyymmdd);

@@ -101,10 +101,19 @@ int hydra_occ_format(const char *root, int expiry_yyyymmdd, int is_call, double 
     long long k = llround(strike * 1000.0);
     if (k <= 0 || k > 99999999LL)
         return HYDRA_EINVAL;
-    int n = snprintf(out, outsz, "%s%06d%c%08lld", root, expiry_yyyymmdd % 1000000,
-                     is_call ? 'C' : 'P', k);
-    if (n < 0 || (size_t)n >= outsz)
+    /* Written by hand: chains format thousands of symbols a tick. */
+    size_t rl = strlen(root);
+    if (rl + 6 + 1 + 8 + 1 > outsz)
         return HYDRA_EFULL;
+    memcpy(out, root, rl);
+    char *p = out + rl;
+    int yymmdd = expiry_yyyymmdd % 1000000;
+    for (int i = 5; i >= 0; i--, yymmdd /= 10)
+        p[i] = (char)('0' + yymmdd % 10);
+    p[6] = is_call ? 'C' : 'P';
+    for (int i = 14; i >= 7; i--, k /= 10)
+        p[i] = (char)('0' + k % 10);
+    p[15] = '\0';
     return 0;
 }
 

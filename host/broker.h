@@ -96,6 +96,12 @@ typedef struct hydra_option_quote {
     int multiplier;
 } hydra_option_quote;
 
+/* Which option contracts a caller wants: the options bot's chain_rules. */
+typedef struct hydra_chain_filter {
+    int min_dte, max_dte;         /* calendar days to expiry in the market zone, inclusive */
+    double delta_min, delta_max;  /* |delta| band, inclusive; 0 and 1 admit everything */
+} hydra_chain_filter;
+
 typedef struct hydra_market_clock {
     int64_t now_ms;
     int is_open;           /* regular equity session */
@@ -122,9 +128,13 @@ typedef struct hydra_broker_ops {
     /* Up to `limit` most recent completed bars of `timeframe_s` seconds, oldest first. */
     int (*bars)(void *ctx, const char *symbol, int timeframe_s, size_t limit, hydra_bar *out,
                 size_t *n, hydra_broker_err *err);
-    /* Contracts with quotes and greeks for an underlying, expiring within max_dte days. */
-    int (*option_chain)(void *ctx, const char *underlying, int max_dte, hydra_option_quote *out,
-                        size_t cap, size_t *n, hydra_broker_err *err);
+    /*
+     * Contracts with quotes and greeks for an underlying that may pass `filter`
+     * (NULL: every listed contract). A broker may return more than the filter
+     * admits (the host applies it exactly) but never fewer.
+     */
+    int (*option_chain)(void *ctx, const char *underlying, const struct hydra_chain_filter *filter,
+                        hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err);
     int (*clock)(void *ctx, hydra_market_clock *out, hydra_broker_err *err);
     void (*destroy)(void *ctx);
 } hydra_broker_ops;

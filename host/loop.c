@@ -227,9 +227,8 @@ static int bootstrap(hydra_engine *e, int64_t now)
 static int refresh_market(hydra_engine *e, int64_t now)
 {
     const char *symbols[HYDRA_MARKET_MAX_SYMBOLS];
-    const char *underlyings[HYDRA_MARKET_MAX_CHAINS];
-    size_t n = 0, n_und = 0;
-    int max_dte = 0;
+    hydra_chain_request chains[HYDRA_MARKET_MAX_CHAINS];
+    size_t n = 0, n_chains = 0;
     hydra_bot_position pos[256];
     size_t np = 0;
 
@@ -237,25 +236,24 @@ static int refresh_market(hydra_engine *e, int64_t now)
         const hydra_bot_cfg *b = e->slots[i].cfg;
         if (!b->enabled)
             continue;
+        hydra_chain_filter rules = {b->dte_min, b->dte_max, b->delta_min, b->delta_max};
         for (int k = 0; k < b->n_symbols; k++) {
-            if (b->asset_class == HYDRA_ASSET_OPTION && n_und < HYDRA_MARKET_MAX_CHAINS)
-                underlyings[n_und++] = b->symbols[k];
+            if (b->asset_class == HYDRA_ASSET_OPTION)
+                hydra_chain_request_add(chains, HYDRA_MARKET_MAX_CHAINS, &n_chains, b->symbols[k],
+                                        &rules);
             if (n < HYDRA_MARKET_MAX_SYMBOLS)
                 symbols[n++] = b->symbols[k];
         }
-        if (b->asset_class == HYDRA_ASSET_OPTION && b->dte_max > max_dte)
-            max_dte = b->dte_max;
     }
+    /* Held contracts are priced by symbol, whatever today's chain rules offer. */
     if (hydra_position_list(e->state, NULL, pos, 256, &np) == 0)
         for (size_t i = 0; i < np && n < HYDRA_MARKET_MAX_SYMBOLS; i++)
             symbols[n++] = pos[i].symbol;
-    if (max_dte == 0)
-        max_dte = 60;
 
     hydra_broker_err err = {0};
     int bar_seconds = e->sim != NULL ? e->cfg->settings.sim.bar_seconds : 60;
-    int rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, underlyings, n_und, max_dte,
-                                  bar_seconds, now, &err);
+    int rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, chains, n_chains, bar_seconds,
+                                  now, &err);
     if (rc != 0) {
         hydra_engine_broker_failure(e, "market_snapshot", &err);
         return rc;

@@ -110,38 +110,42 @@ static void mark_unknown(hydra_market *m)
         m->chains[i].n = 0;
 }
 
+int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,
+                            const hydra_chain_filter *filter)
+{
+    for (size_t i = 0; i < *n; i++) {
+        hydra_chain_filter *f = &reqs[i].filter;
+        if (strcmp(reqs[i].underlying, underlying) != 0)
+            continue;
+        f->min_dte = filter->min_dte < f->min_dte ? filter->min_dte : f->min_dte;
+        f->max_dte = filter->max_dte > f->max_dte ? filter->max_dte : f->max_dte;
+        f->delta_min = filter->delta_min < f->delta_min ? filter->delta_min : f->delta_min;
+        f->delta_max = filter->delta_max > f->delta_max ? filter->delta_max : f->delta_max;
+        return 0;
+    }
+    if (*n >= cap)
+        return HYDRA_EFULL;
+    reqs[*n].underlying = underlying;
+    reqs[*n].filter = *filter;
+    (*n)++;
+    return 0;
+}
+
 int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *symbols, size_t n,
-                         const char *const *underlyings, size_t n_und, int max_dte, int bar_seconds,
+                         const hydra_chain_request *chains, size_t n_chains, int bar_seconds,
                          int64_t now_ms, hydra_broker_err *err)
 {
     const char *plain[HYDRA_MARKET_MAX_SYMBOLS];
-    const char *chains[HYDRA_MARKET_MAX_CHAINS];
-    size_t n_plain = 0, n_chains = 0;
+    size_t n_plain = 0;
     int rc = 0;
 
-    /* Option symbols are priced from their underlying's chain; the rest directly. */
-    for (size_t i = 0; i < n_und && n_chains < HYDRA_MARKET_MAX_CHAINS; i++)
-        if (!has_name(chains, n_chains, underlyings[i]))
-            chains[n_chains++] = underlyings[i];
     for (size_t i = 0; i < n; i++) {
-        char root[16];
-        int expiry, is_call;
-        double strike;
-        if (hydra_symbol_asset_class(symbols[i]) == HYDRA_ASSET_OPTION &&
-            hydra_occ_parse(symbols[i], root, sizeof root, &expiry, &is_call, &strike) == 0) {
-            if (!has_name(chains, n_chains, root) && n_chains < HYDRA_MARKET_MAX_CHAINS) {
-                /* chains[] must point at storage that outlives this call: the symbol's own. */
-                hydra_market_chain *c = chain_for(m, root);
-                if (c == NULL)
-                    return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s", root);
-                chains[n_chains++] = c->underlying;
-            }
-        } else if (!has_name(plain, n_plain, symbols[i])) {
-            if (n_plain >= HYDRA_MARKET_MAX_SYMBOLS)
-                return hydra_broker_fail(err, HYDRA_EFULL, 0, "more than %d symbols",
-                                         HYDRA_MARKET_MAX_SYMBOLS);
-            plain[n_plain++] = symbols[i];
-        }
+        if (has_name(plain, n_plain, symbols[i]))
+            continue;
+        if (n_plain >= HYDRA_MARKET_MAX_SYMBOLS)
+            return hydra_broker_fail(err, HYDRA_EFULL, 0, "more than %d symbols",
+                                     HYDRA_MARKET_MAX_SYMBOLS);
+        plain[n_plain++] = symbols[i];
     }
 
     if (n_plain > 0) {
@@ -160,8 +164,12 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
             }
             s->price = quotes[i].price;
             s->t_ms = quotes[i].t_ms;
+            /* Bots see bars of stocks and pairs; a contract is priced, never charted. */
+            if (s->asset_class == HYDRA_ASSET_OPTION)
+                continue;
             /* A new bar can only exist once a bar interval has passed since the last fetch. */
-            if (s->bars_fetched_ms == 0 || now_ms - s->bars_fetched_ms >= (int64_t)bar_seconds * 1000 ||
+            if (s->bars_fetched_ms == 0 ||
+                now_ms - s->bars_fetched_ms >= (int64_t)bar_seconds * 1000 ||
                 now_ms < s->bars_fetched_ms) {
                 size_t got = 0;
                 rc = b->ops->bars(b->ctx, s->symbol, bar_seconds, HYDRA_SNAPSHOT_BARS, s->bars, &got,
@@ -175,11 +183,12 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
     }
 
     for (size_t i = 0; i < n_chains; i++) {
-        hydra_market_chain *c = chain_for(m, chains[i]);
+        hydra_market_chain *c = chain_for(m, chains[i].underlying);
         if (c == NULL)
-            return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s", chains[i]);
+            return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s",
+                                     chains[i].underlying);
         size_t got = 0;
-        rc = b->ops->option_chain(b->ctx, c->underlying, max_dte, c->quotes,
+        rc = b->ops->option_chain(b->ctx, c->underlying, &chains[i].filter, c->quotes,
                                   HYDRA_MARKET_MAX_CONTRACTS, &got, err);
         if (rc != 0)
             goto fail;

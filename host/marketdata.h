@@ -2,9 +2,10 @@
  * The market snapshot of one tick (DESIGN.md step 4): last prices, recent
  * bars and option chains for every symbol an enabled bot needs or a bot
  * position holds, fetched in as few broker calls as the interface allows:
- * one latest_prices call for all symbols, bars only when a new bar can
- * exist (at most once per bar interval per symbol), one chain per
- * underlying of an options bot.
+ * one latest_prices call for all symbols (held option contracts included),
+ * bars only when a new bar can exist (at most once per bar interval per
+ * symbol), one chain per underlying of an options bot, narrowed by the
+ * bots' chain_rules.
  */
 #ifndef HYDRA_MARKETDATA_H
 #define HYDRA_MARKETDATA_H
@@ -48,17 +49,27 @@ typedef struct hydra_market {
 void hydra_market_init(hydra_market *m);
 void hydra_market_free(hydra_market *m);
 
+/* One option chain to fetch: an underlying and the contracts wanted from it. */
+typedef struct hydra_chain_request {
+    const char *underlying;
+    hydra_chain_filter filter;
+} hydra_chain_request;
+
 /*
- * Refreshes prices for `symbols`, bars for those whose bars may have moved
- * on (bar_seconds), chains for `underlyings` (expiring within max_dte), and
- * the market clock. Symbols keep their slots between ticks. Option symbols
- * (OCC) are priced from their underlying's chain, which is fetched when
- * needed. Returns 0 or the first broker failure (with *err filled); on
- * failure the prices of this tick are marked unknown.
+ * Refreshes prices for `symbols` (stocks, crypto pairs and held option
+ * contracts, in one latest_prices call), bars for the non-option symbols
+ * whose bars may have moved on (bar_seconds), the requested chains, and the
+ * market clock. Symbols keep their slots between ticks. Returns 0 or the
+ * first broker failure (with *err filled); on failure the prices of this
+ * tick are marked unknown.
  */
 int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *symbols, size_t n,
-                         const char *const *underlyings, size_t n_und, int max_dte, int bar_seconds,
+                         const hydra_chain_request *chains, size_t n_chains, int bar_seconds,
                          int64_t now_ms, hydra_broker_err *err);
+
+/* Adds a chain request, widening an existing one for the same underlying. */
+int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,
+                            const hydra_chain_filter *filter);
 
 const hydra_market_symbol *hydra_market_find(const hydra_market *m, const char *symbol);
 const hydra_market_chain *hydra_market_find_chain(const hydra_market *m, const char *underlying);

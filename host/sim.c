@@ -857,10 +857,12 @@ static int db_open(hydra_sim *sim, char *err, size_t errsz)
     }
     sqlite3_busy_timeout(sim->db, 2000);
     /*
-     * WAL with full sync: each step and each submission is one durable
-     * transaction, so a restart continues exactly where the account was.
+     * WAL: each step and each submission is one transaction, so a restart
+     * after a crash continues exactly where the account was. NORMAL sync
+     * skips an fsync per step; only a power cut could lose the last steps,
+     * and the host's reconciliation would then refuse to trade on the gap.
      */
-    if (sqlite3_exec(sim->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+    if (sqlite3_exec(sim->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      NULL) != SQLITE_OK ||
         sqlite3_exec(sim->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errsz, "sim: cannot prepare paper account %s: %s", path,
@@ -1318,8 +1320,9 @@ static void fill_option_quote(const hydra_sim *sim, const sim_contract *c, const
     double r = sim->cfg.option_rate, sigma = sim->cfg.option_iv;
     double T = years_to_expiry(c, sim->now);
     memset(q, 0, sizeof *q);
-    snprintf(q->symbol, sizeof q->symbol, "%s", symbol);
-    snprintf(q->underlying, sizeof q->underlying, "%s", c->root);
+    /* Plain copies (the struct is zeroed, so they stay terminated): no printf per contract. */
+    memcpy(q->symbol, symbol, strnlen(symbol, sizeof q->symbol - 1));
+    memcpy(q->underlying, c->root, strnlen(c->root, sizeof c->root - 1));
     q->is_call = c->is_call;
     q->strike = c->strike;
     q->expiry_yyyymmdd = c->expiry;
@@ -1332,20 +1335,46 @@ static void fill_option_quote(const hydra_sim *sim, const sim_contract *c, const
 }
 
 /*
- * The generated chain: every Friday from today (if its close is still
- * ahead) out to 60 calendar days, and no further than max_dte; strikes on
- * the grid within +-15% of the underlying's last close; ordered by expiry,
- * strike, then call before put.
+ * First k in [lo, hi + 1] whose call delta is below `x`. A call's delta falls
+ * as the strike rises, so the strikes whose |delta| lies in a band form one
+ * run of the grid, found by bisection instead of pricing every strike.
  */
-static int sim_option_chain(void *ctx, const char *underlying, int max_dte, hydra_option_quote *out,
-                            size_t cap, size_t *n, hydra_broker_err *err)
+static long first_strike_below(const hydra_sim *sim, sim_contract *c, double S, double inc, long lo,
+                               long hi, double x)
+{
+    double r = sim->cfg.option_rate, sigma = sim->cfg.option_iv;
+    double T = years_to_expiry(c, sim->now);
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (hydra_bs_delta(1, S, (double)mid * inc, r, sigma, T) < x)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/*
+ * The generated chain: every Friday from today (if its close is still
+ * ahead) out to 60 calendar days, within the filter's days to expiry;
+ * strikes on the grid within +-15% of the underlying's last close whose
+ * |delta| may lie in the filter's band (one grid step of margin each side:
+ * the host applies the band exactly); ordered by expiry, strike, then call
+ * before put. Only those contracts are priced.
+ */
+static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain_filter *filter,
+                            hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err)
 {
     hydra_sim *sim = ctx;
     if (underlying == NULL || n == NULL || (out == NULL && cap > 0))
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: option chain: no symbol or output");
     *n = 0;
-    if (max_dte < 0)
-        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid max_dte %d", max_dte);
+    hydra_chain_filter all = {0, CHAIN_MAX_DAYS, 0.0, 1.0};
+    const hydra_chain_filter *f = filter != NULL ? filter : &all;
+    if (f->max_dte < 0 || f->min_dte > f->max_dte || !(f->delta_min <= f->delta_max))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "invalid chain filter: dte %d..%d, delta %g..%g", f->min_dte,
+                                 f->max_dte, f->delta_min, f->delta_max);
     const hydra_series *s = find_series(sim, underlying);
     char probe[32];
     if (s == NULL || hydra_symbol_asset_class(underlying) != HYDRA_ASSET_EQUITY ||
@@ -1359,9 +1388,10 @@ static int sim_option_chain(void *ctx, const char *underlying, int max_dte, hydr
     long lo, hi;
     strike_range(S, inc, &lo, &hi);
     long today = days_from_date(local_date(sim->now));
-    int horizon = max_dte < CHAIN_MAX_DAYS ? max_dte : CHAIN_MAX_DAYS;
+    int horizon = f->max_dte < CHAIN_MAX_DAYS ? f->max_dte : CHAIN_MAX_DAYS;
+    int all_deltas = f->delta_min <= 0.0 && f->delta_max >= 1.0;
     size_t count = 0;
-    for (long d = today; d <= today + horizon; d++) {
+    for (long d = today + (f->min_dte > 0 ? f->min_dte : 0); d <= today + horizon; d++) {
         if (weekday_of_days(d) != 5)
             continue;
         sim_contract c;
@@ -1372,9 +1402,21 @@ static int sim_option_chain(void *ctx, const char *underlying, int max_dte, hydr
         c.expiry_ms = session_ms(c.expiry, sim->close_min);
         if (c.expiry_ms <= sim->now)
             continue;
-        for (long k = lo; k <= hi; k++) {
+        /* Calls: delta in [dmin, dmax]; puts: |delta| = 1 - call delta in the same band. */
+        long call_from = lo, call_to = hi, put_from = lo, put_to = hi;
+        if (!all_deltas) {
+            call_from = first_strike_below(sim, &c, S, inc, lo, hi, f->delta_max) - 1;
+            call_to = first_strike_below(sim, &c, S, inc, lo, hi, f->delta_min);
+            put_from = first_strike_below(sim, &c, S, inc, lo, hi, 1.0 - f->delta_min) - 1;
+            put_to = first_strike_below(sim, &c, S, inc, lo, hi, 1.0 - f->delta_max);
+        }
+        long from = call_from < put_from ? call_from : put_from;
+        long to = call_to > put_to ? call_to : put_to;
+        for (long k = from < lo ? lo : from; k <= (to > hi ? hi : to); k++) {
             c.strike = (double)k * inc;
             for (int call = 1; call >= 0; call--) {
+                if (call ? (k < call_from || k > call_to) : (k < put_from || k > put_to))
+                    continue;
                 c.is_call = call;
                 if (count < cap) {
                     char occ[32];

@@ -421,7 +421,7 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
         ret = HYDRA_ESTATE;
         goto fail;
     }
-    rc = exec_sql(st->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    rc = exec_sql(st->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
     if (rc != SQLITE_OK)
         goto sqlite_fail;
 
@@ -776,10 +776,16 @@ static int insert_order(hydra_state *st, const hydra_journal_order *o)
 }
 
 /*
+ * Journal rows are the one write that must survive a power cut, not just a
+ * crash: an order may leave the process right after. They are committed with
+ * synchronous=FULL (the WAL is fsynced at that commit); every other write uses
+ * NORMAL, which in WAL mode survives a process crash and at worst loses the
+ * last ticks' bookkeeping on a power cut, which reconciliation against the
+ * journal and the broker restores.
+ *
  * Inside a batch the row must not wait for the tick's commit: the batch is
- * committed first, the row is inserted and committed on its own (the WAL is
- * synced with synchronous=FULL), and a new batch is opened for the rest of
- * the tick. A refused insert still reopens the batch so the caller's
+ * committed first, the row is inserted and committed on its own, and a new
+ * batch is opened for the rest of the tick. A refused insert still reopens the batch so the caller's
  * begin/commit pairing holds; only when the open batch itself cannot be
  * committed does the insert return that error with no batch open.
  */
@@ -796,7 +802,12 @@ int hydra_journal_insert(hydra_state *st, const hydra_journal_order *o)
         if (rc != 0)
             return rc;
     }
-    int ret = insert_order(st, o);
+    int ret = exec_sql(st->db, "PRAGMA synchronous = FULL");
+    if (ret == 0)
+        ret = insert_order(st, o);
+    int rc_normal = exec_sql(st->db, "PRAGMA synchronous = NORMAL");
+    if (ret == 0)
+        ret = rc_normal;
     if (batch) {
         int rc = hydra_state_begin(st);
         if (ret == 0)

@@ -1,5 +1,6 @@
 /*
- * Durable state: one SQLite database (WAL, synchronous=FULL), one
+ * Durable state: one SQLite database (WAL; synchronous=FULL for the order
+ * journal, NORMAL for the rest), one
  * connection, prepared statements.
  *
  * The schema version lives in PRAGMA user_version. Forward migrations run at

@@ -201,11 +201,11 @@ static int w_bars(void *ctx, const char *symbol, int tf, size_t limit, hydra_bar
     return w->inner.ops->bars(w->inner.ctx, symbol, tf, limit, out, n, err);
 }
 
-static int w_chain(void *ctx, const char *u, int max_dte, hydra_option_quote *out, size_t cap,
-                   size_t *n, hydra_broker_err *err)
+static int w_chain(void *ctx, const char *u, const hydra_chain_filter *filter,
+                   hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err)
 {
     et_broker *w = ctx;
-    return w->inner.ops->option_chain(w->inner.ctx, u, max_dte, out, cap, n, err);
+    return w->inner.ops->option_chain(w->inner.ctx, u, filter, out, cap, n, err);
 }
 
 static int w_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)

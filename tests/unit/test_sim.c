@@ -558,6 +558,58 @@ static void test_black_scholes_textbook(void **state)
     assert_true(isnan(hydra_bs_delta(1, 100, NAN, 0.05, 0.2, 1)));
 }
 
+/*
+ * The chain filter narrows what is priced but never loses a contract the
+ * rules admit: the filtered chain holds every contract of the full chain
+ * whose days to expiry and |delta| pass, and little more.
+ */
+static void test_option_chain_filter_is_a_tight_superset(void **state)
+{
+    (void)state;
+    hydra_sim_cfg cfg = base_cfg();
+    fixture f;
+    open_std(&f, &cfg);
+    hydra_broker_err err;
+    size_t cap = 1000, n_all = 0, n_f = 0;
+    hydra_option_quote *all = calloc(cap, sizeof *all), *sub = calloc(cap, sizeof *sub);
+    assert_non_null(all);
+    assert_non_null(sub);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", NULL, all, cap, &n_all, &err), 0);
+    hydra_chain_filter rules = {7, 45, 0.25, 0.60};
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &rules, sub, cap, &n_f, &err), 0);
+    /* Monday 2024-01-08: Friday 2024-01-12 is 4 days out, 2024-02-23 is 46. */
+    size_t admitted = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        int dte = all[i].expiry_yyyymmdd - 20240108;
+        if (all[i].expiry_yyyymmdd >= 20240201)
+            dte = 24 + (all[i].expiry_yyyymmdd - 20240201);
+        if (all[i].expiry_yyyymmdd >= 20240301)
+            dte = 53 + (all[i].expiry_yyyymmdd - 20240301);
+        double ad = fabs(all[i].delta);
+        if (dte < 7 || dte > 45 || ad < 0.25 || ad > 0.60)
+            continue;
+        admitted++;
+        int found = 0;
+        for (size_t j = 0; j < n_f && !found; j++)
+            found = strcmp(sub[j].symbol, all[i].symbol) == 0 &&
+                    sub[j].last == all[i].last && sub[j].delta == all[i].delta;
+        if (!found)
+            fail_msg("%s (dte %d, delta %.4f) missing from the filtered chain", all[i].symbol, dte,
+                     all[i].delta);
+    }
+    print_message("full chain %zu, admitted by the rules %zu, returned %zu\n", n_all, admitted, n_f);
+    assert_true(admitted > 0);
+    assert_true(n_f >= admitted);
+    assert_true(n_f <= admitted + 4 * 6 * 2); /* at most a grid step of margin per side */
+    /* A filter that makes no sense is refused. */
+    hydra_chain_filter bad = {10, 5, 0.0, 1.0};
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &bad, sub, cap, &n_f, &err),
+                     HYDRA_EREJECTED);
+    free(all);
+    free(sub);
+    hydra_sim_close(f.sim);
+}
+
 static void test_option_chain(void **state)
 {
     (void)state;
@@ -569,7 +621,7 @@ static void test_option_chain(void **state)
     hydra_option_quote *q = calloc(cap, sizeof *q);
     assert_non_null(q);
     /* Monday 2024-01-08, AAPL 100: Fridays Jan 12 .. Mar 8 (60 days), strikes 85..115 by 1. */
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", 90, q, cap, &n, &err), 0);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &(hydra_chain_filter){0, 90, 0.0, 1.0}, q, cap, &n, &err), 0);
     assert_int_equal(n, 9 * 31 * 2);
     assert_string_equal(q[0].symbol, "AAPL240112C00085000");
     assert_string_equal(q[1].symbol, "AAPL240112P00085000");
@@ -596,15 +648,15 @@ static void test_option_chain(void **state)
     assert_int_equal(q[k].expiry_yyyymmdd, 20240112);
 
     /* max_dte counts calendar days: Jan 19 is 11 days out. Too small a buffer is EFULL. */
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", 11, q, cap, &n, &err), 0);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &(hydra_chain_filter){0, 11, 0.0, 1.0}, q, cap, &n, &err), 0);
     assert_int_equal(n, 2 * 31 * 2);
     assert_string_equal(q[n - 1].symbol, "AAPL240119P00115000");
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", 10, q, cap, &n, &err), 0);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &(hydra_chain_filter){0, 10, 0.0, 1.0}, q, cap, &n, &err), 0);
     assert_int_equal(n, 31 * 2);
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", 10, q, 5, &n, &err), HYDRA_EFULL);
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "BTC/USD", 10, q, cap, &n, &err),
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "AAPL", &(hydra_chain_filter){0, 10, 0.0, 1.0}, q, 5, &n, &err), HYDRA_EFULL);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "BTC/USD", &(hydra_chain_filter){0, 10, 0.0, 1.0}, q, cap, &n, &err),
                      HYDRA_ENOTFOUND);
-    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "MSFT", 10, q, cap, &n, &err), HYDRA_ENOTFOUND);
+    assert_int_equal(f.b.ops->option_chain(f.b.ctx, "MSFT", &(hydra_chain_filter){0, 10, 0.0, 1.0}, q, cap, &n, &err), HYDRA_ENOTFOUND);
 
     /* The contract's latest price is its model value. */
     const char *syms[2] = {OPT, "AAPL"};
@@ -644,7 +696,7 @@ static void test_option_strike_grid(void **state)
         hydra_option_quote q[200];
         size_t n = 0;
         hydra_broker_err berr;
-        assert_int_equal(f.b.ops->option_chain(f.b.ctx, "X", 4, q, 200, &n, &berr), 0);
+        assert_int_equal(f.b.ops->option_chain(f.b.ctx, "X", &(hydra_chain_filter){0, 4, 0.0, 1.0}, q, 200, &n, &berr), 0);
         assert_int_equal(n, cases[i].strikes * 2);
         assert_string_equal(q[0].symbol, cases[i].first);
         assert_string_equal(q[n - 2].symbol, cases[i].last);
@@ -1030,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_cancel_all_and_close_all),
         cmocka_unit_test(test_black_scholes_textbook),
         cmocka_unit_test(test_option_chain),
+        cmocka_unit_test(test_option_chain_filter_is_a_tight_superset),
         cmocka_unit_test(test_option_strike_grid),
         cmocka_unit_test(test_option_expiry_settles_at_intrinsic),
         cmocka_unit_test(test_clock_steps_and_jumps_gaps),
