@@ -11,6 +11,22 @@
 #include "error.h"
 
 static char g_tz_name[64] = "UTC";
+static int g_tz_applied;
+
+/*
+ * The C library converts in the zone named by TZ, and with TZ unset it uses
+ * the machine's zone (and glibc rereads /etc/localtime on every mktime).
+ * The market zone is "UTC" until hydra_tz_set, so TZ must say so before
+ * the first conversion.
+ */
+static void apply_zone(void)
+{
+    if (g_tz_applied)
+        return;
+    setenv("TZ", g_tz_name, 1);
+    tzset();
+    g_tz_applied = 1;
+}
 
 void hydra_clock_init_wall(hydra_clock *c)
 {
@@ -89,6 +105,7 @@ int hydra_tz_set(const char *iana)
     snprintf(g_tz_name, sizeof g_tz_name, "%s", iana);
     setenv("TZ", g_tz_name, 1);
     tzset();
+    g_tz_applied = 1;
     return 0;
 }
 
@@ -107,6 +124,7 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
 {
     time_t t = (time_t)floor_div(utc_ms, 1000);
     struct tm tm;
+    apply_zone();
     localtime_r(&t, &tm);
     out->year = tm.tm_year + 1900;
     out->month = tm.tm_mon + 1;
@@ -120,46 +138,53 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
     out->utc_offset_min = (int)(tm.tm_gmtoff / 60);
 }
 
-/* mktime for one DST assumption; 1 in *ok when the result reads back as the same wall time. */
-static time_t mktime_as(int isdst, int y, int mo, int d, int h, int mi, int s, int *ok)
+/* Seconds the market zone is ahead of UTC at instant t. */
+static long offset_at(time_t t)
 {
     struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    tm.tm_isdst = isdst;
-    time_t t = mktime(&tm);
-    struct tm back;
-    localtime_r(&t, &back);
-    *ok = t != (time_t)-1 && back.tm_year == y - 1900 && back.tm_mon == mo - 1 &&
-          back.tm_mday == d && back.tm_hour == h && back.tm_min == mi &&
-          (isdst < 0 || back.tm_isdst == isdst);
-    return t;
+    localtime_r(&t, &tm);
+    return tm.tm_gmtoff;
 }
 
+/*
+ * The instants whose local time is the given wall time are wall - offset
+ * for an offset in force at that instant. Zones change offset at most once
+ * around any wall time, so the offsets a day before and a day after are the
+ * only candidates. This asks localtime_r only, never mktime with a DST
+ * hint: the hint is wrong in zones whose winter time is flagged as DST
+ * (Europe/Dublin), and glibc's mktime searches years for a DST time in
+ * zones that have none, about 30 us a call.
+ */
 int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
 {
-    int ok_dst = 0, ok_std = 0;
-    time_t t_dst = mktime_as(1, year, month, day, hour, minute, second, &ok_dst);
-    time_t t_std = mktime_as(0, year, month, day, hour, minute, second, &ok_std);
+    apply_zone();
+    struct tm tm = {0};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    time_t wall = timegm(&tm); /* the wall time read as if it were UTC */
+    long before = offset_at(wall - 86400), after = offset_at(wall + 86400);
+    time_t t_before = wall - before, t_after = wall - after;
+    int ok_before = offset_at(t_before) == before, ok_after = offset_at(t_after) == after;
     time_t t;
-    if (ok_dst && ok_std)
-        t = t_dst < t_std ? t_dst : t_std; /* repeated hour: first occurrence */
-    else if (ok_dst)
-        t = t_dst;
-    else if (ok_std)
-        t = t_std;
+    if (ok_before && ok_after)
+        t = t_before < t_after ? t_before : t_after; /* repeated: the first occurrence */
+    else if (ok_before)
+        t = t_before;
+    else if (ok_after)
+        t = t_after;
     else
-        t = t_std; /* skipped hour: read as standard time, which lands after the gap */
+        t = t_before; /* skipped: the old offset carries it past the gap (02:30 -> 03:30) */
     return (int64_t)t * 1000;
 }
 
 int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int hour, int minute,
                             int second)
 {
+    apply_zone();
     if (iana == NULL || iana[0] == '\0' || strcmp(iana, g_tz_name) == 0)
         return hydra_utc_from_local(year, month, day, hour, minute, second);
     /* Load-time only: switch the process zone, convert, and switch back. */
@@ -223,6 +248,14 @@ static int take_digits(const char **p, int n, int *out)
     return 0;
 }
 
+/* timegm would quietly roll "02-30" over into March; a date must exist. */
+static int days_in_month(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
 {
     if (s == NULL)
@@ -236,7 +269,7 @@ int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
     if (take_digits(&p, 2, &h) || *p++ != ':' || take_digits(&p, 2, &mi) || *p++ != ':' ||
         take_digits(&p, 2, &sec))
         return HYDRA_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return HYDRA_EINVAL;
     int ms = 0;
     if (*p == '.') {
@@ -259,8 +292,7 @@ int hydra_parse_rfc3339(const char *s, int64_t *utc_ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1, oh, om;
         p++;
-        if (take_digits(&p, 2, &oh) || *p++ != ':' || take_digits(&p, 2, &om) || oh > 23 ||
-            om > 59)
+        if (take_digits(&p, 2, &oh) || *p++ != ':' || take_digits(&p, 2, &om) || oh > 23 || om > 59)
             return HYDRA_EINVAL;
         offset_min = sign * (oh * 60 + om);
     } else {

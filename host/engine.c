@@ -74,8 +74,9 @@ static int open_sim(hydra_engine *e, char *err, size_t errsz)
     if (series == NULL)
         return HYDRA_ENOMEM;
     int rc = 0, n = 0;
-    int open_min = 0;
-    hydra_parse_hhmm(sc->session_open, &open_min);
+    /* Daily bars are stamped at the session close: a day's close is not known before. */
+    int close_min = 0;
+    hydra_parse_hhmm(sc->session_close, &close_min);
     for (; n < sc->n_series; n++) {
         const hydra_sim_series_cfg *s = &sc->series[n];
         if (s->generated) {
@@ -92,7 +93,7 @@ static int open_sim(hydra_engine *e, char *err, size_t errsz)
                 snprintf(err, errsz, "sim.series[%d] %s: cannot generate: %s", n, s->symbol,
                          hydra_strerror(rc));
         } else {
-            rc = hydra_series_load_csv(s->file, s->symbol, s->timezone, open_min, &series[n], err,
+            rc = hydra_series_load_csv(s->file, s->symbol, s->timezone, close_min, &series[n], err,
                                        errsz);
         }
         if (rc != 0)

@@ -110,6 +110,8 @@ int hydra_exitbot_run(hydra_engine *e)
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s,s:s}", "reason",
                        halt.reason, "cleared_by", "expiry");
         halt.active = 0;
+        /* The failures that caused the halt are history: the cooloff starts a clean window. */
+        hydra_health_reset(&e->health);
     }
     if (halt.active) {
         e->halted = 1;

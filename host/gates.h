@@ -6,18 +6,24 @@
  * names the gate and the numbers that failed it; it is logged and never
  * reaches the broker.
  *
- * Entry gates, in order: symbol_declared, quantity_valid, limit_price_sane,
- * daily_loss, trades_per_day, concurrent_positions, orders_per_minute,
- * open_risk (the order's risk = notional x stop-loss distance, or the whole
- * notional without a stop), notional_cap, buying_power (cash beyond the
- * reserve). Sizes are capped down to fit open_risk, notional_cap and
- * buying_power before those gates reject ("the host still caps them"):
- * whole shares for limit or non-day equity orders, whole contracts for
- * options, fractional otherwise.
+ * Entry gates, in order: symbol_declared, side (entries buy: v1 bots do
+ * not short), quantity_valid, order_form (type, tif, asset class),
+ * price_known, limit_price_sane, budget_missing (bot_allowed when the
+ * budget says so), daily_loss, trades_per_day, concurrent_positions,
+ * orders_per_minute, open_risk (the order's risk = notional x stop-loss
+ * distance, or the whole notional without a stop), notional_cap,
+ * buying_power (cash beyond the reserve). Sizes are capped down to fit
+ * open_risk, notional_cap and buying_power before those gates reject ("the
+ * host still caps them"): whole shares for limit or non-day equity orders,
+ * whole contracts for options, fractional otherwise. A tif of 0 is replaced
+ * in the intent by the bot's configured tif (DAY when it has none).
+ * Missing facts (NULL pointers) reject with facts_missing.
  *
- * Exit gates: symbol_held (the bot holds it), quantity_valid (capped to the
- * held quantity), limit_price_sane. Exits are never blocked by budgets,
- * counters or halts: reducing risk is always allowed.
+ * Exit gates: symbol_held (the bot holds it), side (exits sell),
+ * quantity_valid (capped to the held quantity; a notional exit becomes a
+ * quantity at the last price), order_form, price_known (only when a limit
+ * or a notional needs it), limit_price_sane. Exits are never blocked by
+ * budgets, counters or halts: reducing risk is always allowed.
  */
 #ifndef HYDRA_GATES_H
 #define HYDRA_GATES_H

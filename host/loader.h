@@ -20,16 +20,32 @@
 
 #include "config.h"
 
+/*
+ * An open plugin. `entry` is a host-owned copy of the plugin's exported
+ * descriptor, zero-extended to this host's sizeof(hydra_plugin): a field the
+ * plugin's struct_size does not cover (an older plugin) reads as 0/NULL, so
+ * the host can call through it without checking sizes. Its string pointers
+ * point into the plugin and stay valid until hydra_plugin_close().
+ */
 typedef struct hydra_plugin_handle {
     void *dl;                    /* dlopen handle */
-    const hydra_plugin *entry;   /* the plugin's exported entry */
+    const hydra_plugin *entry;   /* host-owned copy of the plugin's entry (see above) */
     char path[HYDRA_PATH_LEN];
 } hydra_plugin_handle;
 
+/*
+ * Opens and checks one plugin file. Returns 0, or a negative code with a
+ * message naming the file and the reason in err; on failure *out holds
+ * nothing that needs closing. [host-thread]
+ */
 int hydra_plugin_open(const char *path, hydra_plugin_handle *out, char *err, size_t errsz);
+/* Releases everything hydra_plugin_open() took. Safe on a zeroed or closed handle. */
 void hydra_plugin_close(hydra_plugin_handle *h);
 
-/* "<dir>/<name>.so" into out. Returns 0 or HYDRA_EINVAL when it does not fit. */
+/*
+ * "<dir>/<name>.so" into out. Returns 0, or HYDRA_EINVAL when it does not fit
+ * or name is not a plain id (empty, ".", "..", or containing '/').
+ */
 int hydra_plugin_path(const char *dir, const char *name, char *out, size_t outsz);
 
 /*
@@ -61,11 +77,22 @@ typedef struct hydra_bot_instance {
 
 /*
  * Loads <plugins_dir>/<cfg->plugin>.so and creates the bot. On failure
- * nothing is left open and err says which file and why.
+ * nothing is left open and err says which file and why. The plugin keeps
+ * &inst->host until destroy, so inst must not move while loaded, and cfg
+ * and svc must outlive it. [host-thread]
  */
 int hydra_bot_load(hydra_bot_instance *inst, const char *plugins_dir, const hydra_bot_cfg *cfg,
                    const hydra_host_services *svc, char *err, size_t errsz);
 void hydra_bot_unload(hydra_bot_instance *inst);
+
+/*
+ * Copies intent i of a buffer a plugin filled into *out, honouring the
+ * item's struct_size: fields the plugin did not know read as 0/"" and the
+ * strings are NUL-terminated. Returns 0, HYDRA_EINVAL for a bad index or
+ * buffer, or HYDRA_EPLUGIN when the item's struct_size is too small to hold
+ * an order's fields or larger than the buffer's item_size.
+ */
+int hydra_intent_read(const hydra_intent_buf *buf, uint32_t i, hydra_intent *out);
 
 /* Fills a hydra_bot_config view of cfg (pointers into cfg and into `symbols`, which needs
  * HYDRA_MAX_BOT_SYMBOLS slots). */

@@ -1,1 +1,620 @@
+#define _GNU_SOURCE
 #include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hydra/types.h>
+
+#include "error.h"
+#include "log_internal.h"
+
+#define LOG_PATH_MAX 4096
+#define REDACTED "[REDACTED]"
+
+struct hydra_log {
+    int fd;
+    int keep_files;
+    int min_level;
+    int echo;
+    int healthy;
+    uint64_t tick;
+    uint64_t lines;
+    const hydra_clock *clock; /* engine clock, for `t` */
+    const hydra_clock *wall;  /* NULL: the real wall clock */
+    char **secrets;           /* longest first, so no secret is cut by a shorter one */
+    size_t nsecrets;
+    char day[11]; /* UTC date of the lines going into the open file */
+    char path[LOG_PATH_MAX];
+    char dir[LOG_PATH_MAX];
+    char stem[256]; /* "app" of "app.jsonl" */
+    char ext[64];   /* ".jsonl" */
+};
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static int64_t wall_now_ms(const hydra_log *lg)
+{
+    if (lg->wall != NULL)
+        return hydra_clock_now_ms(lg->wall);
+    hydra_clock real;
+    hydra_clock_init_wall(&real);
+    return hydra_clock_now_ms(&real);
+}
+
+/* The UTC date "YYYY-MM-DD" of a time in ms. */
+static void utc_day(int64_t ms, char day[11])
+{
+    char ts[32];
+    hydra_format_utc(ms, ts, sizeof ts);
+    memcpy(day, ts, 10);
+    day[10] = '\0';
+}
+
+/* Splits "dir/stem.ext" so rotated files can be named "dir/stem.YYYY-MM-DD.ext". */
+static int split_path(hydra_log *lg, const char *path)
+{
+    if (snprintf(lg->path, sizeof lg->path, "%s", path) >= (int)sizeof lg->path)
+        return -1;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    if (slash == NULL)
+        snprintf(lg->dir, sizeof lg->dir, ".");
+    else if (slash == path)
+        snprintf(lg->dir, sizeof lg->dir, "/");
+    else
+        snprintf(lg->dir, sizeof lg->dir, "%.*s", (int)(slash - path), path);
+    const char *dot = strrchr(base, '.');
+    if (dot == NULL || dot == base)
+        dot = base + strlen(base);
+    if (base[0] == '\0' || (size_t)(dot - base) >= sizeof lg->stem || strlen(dot) >= sizeof lg->ext)
+        return -1;
+    snprintf(lg->stem, sizeof lg->stem, "%.*s", (int)(dot - base), base);
+    snprintf(lg->ext, sizeof lg->ext, "%s", dot);
+    return 0;
+}
+
+static int open_file(const hydra_log *lg)
+{
+    return open(lg->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* True for "stem.YYYY-MM-DD[...].ext", the names rotation gives. */
+static int is_rotated_name(const hydra_log *lg, const char *name)
+{
+    size_t sl = strlen(lg->stem), el = strlen(lg->ext), nl = strlen(name);
+    if (nl < sl + 11 + el || strncmp(name, lg->stem, sl) != 0 || name[sl] != '.' ||
+        strcmp(name + nl - el, lg->ext) != 0)
+        return 0;
+    const char *d = name + sl + 1;
+    for (int i = 0; i < 10; i++) {
+        int dash = i == 4 || i == 7;
+        if (dash ? d[i] != '-' : (d[i] < '0' || d[i] > '9'))
+            return 0;
+    }
+    return 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Deletes the oldest rotated files beyond keep_files. Dated names sort by
+ * date, so the first names are the oldest. A file another process already
+ * deleted is not an error.
+ */
+static int prune(hydra_log *lg)
+{
+    int ret = 0;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    DIR *d = opendir(lg->dir);
+    if (d == NULL)
+        return HYDRA_EIO;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_rotated_name(lg, e->d_name))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap != 0 ? cap * 2 : 16;
+            char **nn = realloc(names, ncap * sizeof *nn);
+            if (nn == NULL) {
+                ret = HYDRA_ENOMEM;
+                goto fail;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n] == NULL) {
+            ret = HYDRA_ENOMEM;
+            goto fail;
+        }
+        n++;
+    }
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i + (size_t)lg->keep_files < n; i++) {
+        char full[LOG_PATH_MAX + 256];
+        snprintf(full, sizeof full, "%s/%s", lg->dir, names[i]);
+        if (unlink(full) != 0 && errno != ENOENT)
+            ret = HYDRA_EIO;
+    }
+
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    return ret;
+}
+
+/*
+ * Moves the current file aside as stem.<file_day>.ext and starts a new one.
+ *
+ * Several processes may append to the same file, so the rename is done
+ * under an exclusive flock on the file, and only by a process whose
+ * descriptor still refers to the file at `path`: one that finds another
+ * inode there (another process already rotated) just reopens the path.
+ * link() refuses to replace an existing file, so a rotated day is never
+ * overwritten; a second file for the same day gets a numeric suffix.
+ */
+static int rotate(hydra_log *lg, const char *file_day)
+{
+    int ret = 0;
+    int locked = flock(lg->fd, LOCK_EX) == 0;
+    if (!locked)
+        ret = HYDRA_EIO;
+
+    struct stat mine, current;
+    if (locked && fstat(lg->fd, &mine) == 0 && stat(lg->path, &current) == 0 &&
+        mine.st_dev == current.st_dev && mine.st_ino == current.st_ino && mine.st_size > 0) {
+        char target[LOG_PATH_MAX + 512];
+        int linked = -1;
+        for (int n = 0; n < 100 && linked != 0; n++) {
+            if (n == 0)
+                snprintf(target, sizeof target, "%s/%s.%s%s", lg->dir, lg->stem, file_day, lg->ext);
+            else
+                snprintf(target, sizeof target, "%s/%s.%s.%d%s", lg->dir, lg->stem, file_day, n,
+                         lg->ext);
+            linked = link(lg->path, target);
+            if (linked != 0 && errno != EEXIST)
+                break;
+        }
+        if (linked != 0 || unlink(lg->path) != 0)
+            ret = HYDRA_EIO;
+    }
+
+    /* Even after a failed rename the path is reopened, so lines keep landing on disk. */
+    int fd = open_file(lg);
+    if (locked)
+        flock(lg->fd, LOCK_UN);
+    if (fd >= 0) {
+        close(lg->fd);
+        lg->fd = fd;
+    } else {
+        ret = HYDRA_EIO;
+    }
+    if (ret == 0)
+        ret = prune(lg);
+    return ret;
+}
+
+int hydra_log_open(const char *path, int keep_files, hydra_log **out, char *err, size_t errsz)
+{
+    char dummy[1];
+    if (err == NULL || errsz == 0) {
+        err = dummy;
+        errsz = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (out == NULL || path == NULL || path[0] == '\0' || keep_files < 0) {
+        snprintf(err, errsz, "log: %s",
+                 path == NULL || path[0] == '\0' ? "no path given"
+                                                 : "keep_files must be 0 or more");
+        return HYDRA_EINVAL;
+    }
+    *out = NULL;
+
+    int ret = HYDRA_EIO;
+    hydra_log *lg = calloc(1, sizeof *lg);
+    if (lg == NULL) {
+        snprintf(err, errsz, "%s: out of memory", path);
+        return HYDRA_ENOMEM;
+    }
+    lg->fd = -1;
+    lg->keep_files = keep_files;
+    lg->min_level = HYDRA_LOG_DEBUG;
+    lg->healthy = 1;
+    if (split_path(lg, path) != 0) {
+        snprintf(err, errsz, "%s: not a usable log file name", path);
+        ret = HYDRA_EINVAL;
+        goto fail;
+    }
+
+    lg->fd = open_file(lg);
+    if (lg->fd < 0) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+
+    /*
+     * A file left by an earlier day (its last write is older than today) is
+     * rotated now, named after the day of that last write.
+     */
+    utc_day(wall_now_ms(lg), lg->day);
+    struct stat sb;
+    if (fstat(lg->fd, &sb) != 0) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    char file_day[11];
+    utc_day((int64_t)sb.st_mtim.tv_sec * 1000, file_day);
+    if (sb.st_size > 0 && strcmp(file_day, lg->day) < 0 && rotate(lg, file_day) != 0) {
+        snprintf(err, errsz, "%s: rotating the previous day's file to %s.%s%s failed: %s", path,
+                 lg->stem, file_day, lg->ext, strerror(errno));
+        goto fail;
+    }
+
+    *out = lg;
+    return 0;
+
+fail:
+    hydra_log_close(lg);
+    return ret;
+}
+
+void hydra_log_close(hydra_log *lg)
+{
+    if (lg == NULL)
+        return;
+    if (lg->fd >= 0)
+        close(lg->fd);
+    for (size_t i = 0; i < lg->nsecrets; i++)
+        free(lg->secrets[i]);
+    free(lg->secrets);
+    free(lg);
+}
+
+void hydra_log_add_secret(hydra_log *lg, const char *secret)
+{
+    if (lg == NULL || secret == NULL || secret[0] == '\0')
+        return;
+    for (size_t i = 0; i < lg->nsecrets; i++)
+        if (strcmp(lg->secrets[i], secret) == 0)
+            return;
+    char **ns = realloc(lg->secrets, (lg->nsecrets + 1) * sizeof *ns);
+    char *copy = strdup(secret);
+    if (ns != NULL)
+        lg->secrets = ns;
+    if (ns == NULL || copy == NULL) {
+        /* A secret that cannot be remembered could leak: stop vouching for the log. */
+        free(copy);
+        lg->healthy = 0;
+        return;
+    }
+    size_t len = strlen(copy), at = lg->nsecrets;
+    while (at > 0 && strlen(lg->secrets[at - 1]) < len) {
+        lg->secrets[at] = lg->secrets[at - 1];
+        at--;
+    }
+    lg->secrets[at] = copy;
+    lg->nsecrets++;
+}
+
+void hydra_log_set_tick(hydra_log *lg, uint64_t tick)
+{
+    if (lg != NULL)
+        lg->tick = tick;
+}
+
+void hydra_log_set_clock(hydra_log *lg, const hydra_clock *clock)
+{
+    if (lg != NULL)
+        lg->clock = clock;
+}
+
+void hydra_log_set_min_level(hydra_log *lg, int level)
+{
+    if (lg != NULL)
+        lg->min_level = level;
+}
+
+void hydra_log_set_echo(hydra_log *lg, int on)
+{
+    if (lg != NULL)
+        lg->echo = on != 0;
+}
+
+void hydra_log_set_wall_clock(hydra_log *lg, const hydra_clock *wall)
+{
+    if (lg != NULL)
+        lg->wall = wall;
+}
+
+int hydra_log_healthy(const hydra_log *lg)
+{
+    return lg != NULL && lg->healthy;
+}
+
+uint64_t hydra_log_lines(const hydra_log *lg)
+{
+    return lg != NULL ? lg->lines : 0;
+}
+
+/*
+ * Returns a malloc'd copy of s[0..len) with every secret replaced, setting
+ * *changed, or NULL when no secret occurs (or memory ran out, *changed = -1).
+ */
+static char *redact_text(const hydra_log *lg, const char *s, size_t len, size_t *outlen,
+                         int *changed)
+{
+    char *cur = NULL;
+    *changed = 0;
+    for (size_t i = 0; i < lg->nsecrets; i++) {
+        const char *sec = lg->secrets[i];
+        size_t sl = strlen(sec);
+        const char *src = cur != NULL ? cur : s;
+        size_t srclen = cur != NULL ? *outlen : len;
+        if (memmem(src, srclen, sec, sl) == NULL)
+            continue;
+        /* Each occurrence shrinks or grows by the same amount; size for the worst case. */
+        size_t cap = srclen + (srclen / sl + 1) * sizeof REDACTED + 1;
+        char *dst = malloc(cap);
+        if (dst == NULL) {
+            free(cur);
+            *changed = -1;
+            return NULL;
+        }
+        size_t o = 0;
+        const char *p = src, *end = src + srclen, *hit;
+        while ((hit = memmem(p, (size_t)(end - p), sec, sl)) != NULL) {
+            memcpy(dst + o, p, (size_t)(hit - p));
+            o += (size_t)(hit - p);
+            memcpy(dst + o, REDACTED, sizeof REDACTED - 1);
+            o += sizeof REDACTED - 1;
+            p = hit + sl;
+        }
+        memcpy(dst + o, p, (size_t)(end - p));
+        o += (size_t)(end - p);
+        dst[o] = '\0';
+        free(cur);
+        cur = dst;
+        *outlen = o;
+        *changed = 1;
+    }
+    return cur;
+}
+
+/*
+ * Returns a new reference to v with every secret removed from strings and
+ * object keys; a number whose text contains a secret becomes "[REDACTED]".
+ * Redacting the values before serialising keeps the line valid JSON.
+ * NULL when memory ran out.
+ */
+static json_t *redact_value(const hydra_log *lg, json_t *v)
+{
+    int changed = 0;
+    size_t n = 0;
+    if (json_is_string(v)) {
+        char *r = redact_text(lg, json_string_value(v), json_string_length(v), &n, &changed);
+        if (changed < 0)
+            return NULL;
+        if (!changed)
+            return json_incref(v);
+        json_t *s = json_stringn(r, n);
+        free(r);
+        return s;
+    }
+    if (json_is_number(v)) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY);
+        if (text == NULL)
+            return NULL;
+        char *r = redact_text(lg, text, strlen(text), &n, &changed);
+        free(text);
+        free(r);
+        if (changed < 0)
+            return NULL;
+        return changed ? json_string(REDACTED) : json_incref(v);
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            if (a == NULL || json_array_append_new(a, redact_value(lg, item)) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *key;
+        json_t *item;
+        json_object_foreach(v, key, item)
+        {
+            char *rk = redact_text(lg, key, strlen(key), &n, &changed);
+            if (o == NULL || changed < 0 ||
+                json_object_set_new(o, changed ? rk : key, redact_value(lg, item)) != 0) {
+                free(rk);
+                json_decref(o);
+                return NULL;
+            }
+            free(rk);
+        }
+        return o;
+    }
+    return json_incref(v); /* true, false, null */
+}
+
+/* Writes all of buf with as few write(2) calls as the kernel allows (one, normally). */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Builds the line's object in the documented field order. Steals fields. */
+static json_t *build_line(const hydra_log *lg, int level, const char *event, const char *bot_id,
+                          json_t *fields, int64_t now_ms)
+{
+    char ts[32];
+    hydra_format_utc(now_ms, ts, sizeof ts);
+    json_t *line = json_object();
+    if (line == NULL)
+        goto fail;
+    int bad = json_object_set_new(line, "ts", json_string(ts));
+    bad |= json_object_set_new(line, "level", json_string(level_names[level]));
+    bad |= json_object_set_new(line, "event", json_string(event != NULL ? event : ""));
+    if (lg->tick != 0)
+        bad |= json_object_set_new(line, "tick", json_integer((json_int_t)lg->tick));
+    if (bot_id != NULL)
+        bad |= json_object_set_new(line, "bot_id", json_string(bot_id));
+    if (lg->clock != NULL && lg->clock->simulated) {
+        char t[32];
+        hydra_format_utc(hydra_clock_now_ms(lg->clock), t, sizeof t);
+        bad |= json_object_set_new(line, "t", json_string(t));
+    }
+    if (json_is_object(fields))
+        /* A field named like a header member (ts, event, ...) never replaces it. */
+        bad |= json_object_update_missing(line, fields);
+    else if (fields != NULL)
+        bad |= json_object_set(line, "fields", fields);
+    if (bad)
+        goto fail;
+    json_decref(fields);
+    return line;
+
+fail:
+    json_decref(fields);
+    json_decref(line);
+    return NULL;
+}
+
+int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot_id, json_t *fields)
+{
+    if (lg == NULL) {
+        json_decref(fields);
+        return HYDRA_EINVAL;
+    }
+    if (level < lg->min_level) {
+        json_decref(fields);
+        return 0;
+    }
+    if (level < HYDRA_LOG_DEBUG)
+        level = HYDRA_LOG_DEBUG;
+    if (level > HYDRA_LOG_ERROR)
+        level = HYDRA_LOG_ERROR;
+
+    int ret = 0;
+    char *text = NULL, *redacted = NULL;
+    json_t *clean = NULL;
+    int64_t now = wall_now_ms(lg);
+    json_t *line = build_line(lg, level, event, bot_id, fields, now);
+    if (line == NULL)
+        goto fail;
+
+    /* The first line of a new UTC day moves yesterday's lines aside. */
+    char today[11];
+    utc_day(now, today);
+    if (strcmp(today, lg->day) > 0) {
+        if (rotate(lg, lg->day) != 0)
+            ret = HYDRA_EIO;
+        memcpy(lg->day, today, sizeof today);
+    }
+
+    clean = lg->nsecrets > 0 ? redact_value(lg, line) : json_incref(line);
+    if (clean == NULL)
+        goto fail;
+    text = json_dumps(clean, JSON_COMPACT);
+    if (text == NULL)
+        goto fail;
+    size_t len = strlen(text);
+    /*
+     * Last line of defence: a secret that spans JSON syntax (quotes, commas)
+     * survives value redaction; it is removed from the text itself.
+     */
+    int changed = 0;
+    size_t rlen = 0;
+    redacted = redact_text(lg, text, len, &rlen, &changed);
+    if (changed < 0)
+        goto fail;
+    char *out = text;
+    if (changed) {
+        out = redacted;
+        len = rlen;
+    }
+    /* The newline goes in the same write so a line is never split between writers. */
+    char *nl = realloc(out, len + 2);
+    if (nl == NULL)
+        goto fail;
+    if (out == text)
+        text = nl;
+    else
+        redacted = nl;
+    nl[len] = '\n';
+    nl[len + 1] = '\0';
+    if (write_all(lg->fd, nl, len + 1) != 0)
+        goto fail;
+    if (lg->echo)
+        (void)write_all(STDERR_FILENO, nl, len + 1);
+    lg->lines++;
+    if (ret != 0)
+        lg->healthy = 0;
+    goto done;
+
+fail:
+    lg->healthy = 0;
+    ret = HYDRA_EIO;
+done:
+    free(redacted);
+    free(text);
+    json_decref(clean);
+    json_decref(line);
+    return ret;
+}
+
+/*
+ * Bad pack arguments are a bug in the caller; the event is replaced by a
+ * "log_pack_error" line naming it, and HYDRA_EINVAL tells the caller.
+ */
+int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id, const char *fmt,
+                   ...)
+{
+    if (lg == NULL || fmt == NULL)
+        return HYDRA_EINVAL;
+    json_error_t jerr;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *fields = json_vpack_ex(&jerr, 0, fmt, ap);
+    va_end(ap);
+    if (fields != NULL)
+        return hydra_log_event(lg, level, event, bot_id, fields);
+    int rc = hydra_log_event(lg, HYDRA_LOG_ERROR, "log_pack_error", bot_id,
+                             json_pack("{s:s,s:s,s:s}", "for_event", event != NULL ? event : "",
+                                       "format", fmt, "error", jerr.text));
+    return rc != 0 ? rc : HYDRA_EINVAL;
+}

@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include <hydra/types.h> /* HYDRA_LOG_DEBUG .. HYDRA_LOG_ERROR */
+
 #include "clock.h"
 
 typedef struct hydra_log hydra_log;

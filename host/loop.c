@@ -504,6 +504,12 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_resized", slot->cfg->bot_id,
                        "{s:s,s:f,s:f,s:s}", "symbol", in->symbol, "qty", in->qty, "notional",
                        in->notional, "detail", r.detail);
+    if (in->type == HYDRA_ORDER_LIMIT && in->notional > 0) {
+        /* Brokers take dollar amounts on market orders only: a limit order is sent as the
+         * quantity the notional buys at the limit, rounded down to 1e-9. */
+        in->qty = floor(in->notional / in->limit_price * 1e9) / 1e9;
+        in->notional = 0;
+    }
     char reason[128];
     snprintf(reason, sizeof reason, "%s: %.100s", source, in->reason);
     if (hydra_orders_submit(e, slot, in, reason, NULL) == 0 && in->kind == HYDRA_INTENT_ENTRY)
@@ -533,7 +539,12 @@ static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t
     }
     /* Check every intent before acting on any: a bot with one broken intent is not trusted. */
     for (uint32_t i = 0; i < s->buf.count; i++) {
-        const char *defect = intent_defect(&s->intents[i], entries);
+        hydra_intent copy;
+        const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
+                                 ? "unreadable (struct_size outside its slot)"
+                                 : intent_defect(&copy, entries);
+        if (defect == NULL)
+            s->intents[i] = copy;
         if (defect != NULL) {
             snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
             quarantine(e, slot, why);

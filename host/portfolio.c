@@ -1,1 +1,106 @@
 #include "portfolio.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+#define N_BUCKETS 3
+
+static double dollars_from_pct(double amount, double pct)
+{
+    double d = amount * (pct / 100.0);
+    return d > 0.0 ? d : 0.0;
+}
+
+/*
+ * The seed's guardrail: max(per_min, min(per_max, share)). When a
+ * misconfigured minimum exceeds the maximum the minimum wins, as in the seed.
+ */
+static double clamp_share(double share, double per_min, double per_max)
+{
+    double s = share < per_max ? share : per_max;
+    return s > per_min ? s : per_min;
+}
+
+/*
+ * Budgets are written only when every enabled bot fits in `out`: a partial
+ * set would leave some bots silently without budgets. Equity that is not a
+ * positive finite number gives no budgets at all (bots then refuse entries),
+ * never budgets of zero or NaN that a later check might misread.
+ */
+int hydra_portfolio_compute(const hydra_config *cfg, double day_start_equity, const char *day,
+                            int64_t now_ms, hydra_budget *out, size_t cap, size_t *n)
+{
+    size_t enabled_in[N_BUCKETS] = {0, 0, 0};
+    size_t total = 0;
+
+    if (n != NULL)
+        *n = 0;
+    if (cfg == NULL || day == NULL || n == NULL || (out == NULL && cap > 0))
+        return HYDRA_EINVAL;
+    if (!isfinite(day_start_equity) || day_start_equity <= 0.0)
+        return HYDRA_EINVAL;
+
+    for (int i = 0; i < cfg->n_bots; i++) {
+        const hydra_bot_cfg *b = &cfg->bots[i];
+        if (!b->enabled)
+            continue;
+        if ((int)b->bucket < 0 || (int)b->bucket >= N_BUCKETS)
+            return HYDRA_EINVAL;
+        enabled_in[b->bucket]++;
+        total++;
+    }
+    if (total > cap)
+        return HYDRA_EFULL;
+
+    const hydra_portfolio_cfg *p = &cfg->portfolio;
+    double daily_risk = dollars_from_pct(day_start_equity, cfg->settings.global_max_daily_loss_pct);
+    double per_min = dollars_from_pct(daily_risk, p->per_bot_min_pct);
+    double per_max = dollars_from_pct(daily_risk, p->per_bot_max_pct);
+
+    size_t k = 0;
+    for (int i = 0; i < cfg->n_bots; i++) {
+        const hydra_bot_cfg *b = &cfg->bots[i];
+        if (!b->enabled)
+            continue;
+        double bucket = dollars_from_pct(daily_risk, p->bucket_pct[b->bucket]);
+        /*
+         * The seed clamps only momentum bots to the guardrails and gives the
+         * options and crypto bots their whole bucket. Hydra clamps every bot,
+         * so no single bot, of any kind, can exceed per_bot_max_pct of the
+         * daily risk.
+         */
+        double share = clamp_share(bucket / (double)enabled_in[b->bucket], per_min, per_max);
+
+        hydra_budget *o = &out[k++];
+        memset(o, 0, sizeof *o);
+        snprintf(o->bot_id, sizeof o->bot_id, "%s", b->bot_id);
+        snprintf(o->day, sizeof o->day, "%s", day);
+        o->max_daily_loss = share;
+        o->max_open_risk = 2.0 * share; /* seed: twice the daily loss may be at risk at once */
+        o->max_trades_per_day = b->max_trades_per_day;
+        o->max_concurrent_positions = b->max_concurrent_positions;
+        o->allowed = 1;
+        o->enabled = 1;
+        o->updated_ms = now_ms;
+    }
+    *n = k;
+    return HYDRA_OK;
+}
+
+/*
+ * Money that may be spent on new positions: cash beyond the reserve kept as
+ * a percentage of equity. Any input that is not a finite number gives zero,
+ * so a broken account read can never enlarge an order.
+ */
+double hydra_portfolio_spendable_cash(const hydra_portfolio_cfg *p, double cash, double equity)
+{
+    if (p == NULL || !isfinite(cash) || !isfinite(equity) || !isfinite(p->cash_reserve_pct))
+        return 0.0;
+    /* A negative equity must not turn the reserve into extra spending money. */
+    double reserve = dollars_from_pct(equity, p->cash_reserve_pct);
+    double spendable = cash - reserve;
+    return spendable > 0.0 ? spendable : 0.0;
+}

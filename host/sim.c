@@ -1,1 +1,1649 @@
+#define _GNU_SOURCE
 #include "sim.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+#define MS_PER_DAY 86400000LL
+#define YEAR_MS (365.0 * (double)MS_PER_DAY)
+#define OPTION_MULTIPLIER 100
+#define CHAIN_MAX_DAYS 60
+#define CHAIN_STRIKE_RANGE 0.15
+#define QTY_EPS 1e-9
+#define MONEY_EPS 1e-9
+#define SCHEMA_VERSION 1
+
+/* An order as the exchange keeps it: the public record plus what it holds back. */
+typedef struct sim_order {
+    hydra_order o;
+    long long seq;   /* submission number; orders are kept and listed in this order */
+    double reserved; /* cash held back from buying power while a buy works */
+    double held_qty; /* position held back from other sells while a sell works */
+    int trade_date;  /* market-zone yyyymmdd of the first bar after submission; 0 before it */
+    int dirty;       /* changed since the last save */
+} sim_order;
+
+typedef struct sim_position {
+    char symbol[48];
+    unsigned asset_class;
+    double qty;
+    double avg_entry;
+} sim_position;
+
+/* An option contract named by an OCC symbol, tied to the series of its underlying. */
+typedef struct sim_contract {
+    char root[8];
+    int expiry;
+    int is_call;
+    double strike;
+    const hydra_series *under;
+    int64_t expiry_ms; /* session close on the expiry date, market zone */
+} sim_contract;
+
+struct hydra_sim {
+    hydra_sim_cfg cfg;
+    hydra_series *series;
+    size_t n_series;
+    hydra_clock *clock;
+    int64_t now;
+    int open_min, close_min;
+    double cash;
+    double last_equity;
+    int day; /* market-zone yyyymmdd of the last trading-day change */
+    long long next_seq;
+    sim_position *pos; /* sorted by symbol */
+    size_t n_pos, cap_pos;
+    sim_order *orders; /* every accepted order, in submission order */
+    size_t n_orders, cap_orders;
+    size_t *work; /* indices of working orders, in submission order */
+    size_t n_work, cap_work;
+    sqlite3 *db; /* NULL when nothing is kept (":memory:") */
+    char dberr[200];
+};
+
+/* ---- Black-Scholes ------------------------------------------------------- */
+
+static double norm_cdf(double x)
+{
+    /* erfc keeps full relative accuracy in the far tails, unlike 1 + erf. */
+    return 0.5 * erfc(-x / M_SQRT2);
+}
+
+static double norm_pdf(double x)
+{
+    return exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+}
+
+static int bs_args_ok(double S, double K, double r, double sigma, double T)
+{
+    return isfinite(S) && isfinite(K) && isfinite(r) && isfinite(sigma) && isfinite(T) && S > 0 &&
+           K > 0;
+}
+
+double hydra_bs_price(int is_call, double S, double K, double r, double sigma, double T)
+{
+    if (!bs_args_ok(S, K, r, sigma, T))
+        return NAN;
+    if (T <= 0)
+        return is_call ? fmax(0.0, S - K) : fmax(0.0, K - S);
+    double disc_k = K * exp(-r * T);
+    if (sigma <= 0)
+        return is_call ? fmax(0.0, S - disc_k) : fmax(0.0, disc_k - S);
+    double sd = sigma * sqrt(T);
+    double d1 = (log(S / K) + (r + 0.5 * sigma * sigma) * T) / sd;
+    double d2 = d1 - sd;
+    if (is_call)
+        return S * norm_cdf(d1) - disc_k * norm_cdf(d2);
+    return disc_k * norm_cdf(-d2) - S * norm_cdf(-d1);
+}
+
+double hydra_bs_delta(int is_call, double S, double K, double r, double sigma, double T)
+{
+    if (!bs_args_ok(S, K, r, sigma, T))
+        return NAN;
+    if (T <= 0 || sigma <= 0) {
+        double forward_itm = T <= 0 ? S > K : S > K * exp(-r * T);
+        return is_call ? forward_itm : forward_itm - 1.0;
+    }
+    double d1 = (log(S / K) + (r + 0.5 * sigma * sigma) * T) / (sigma * sqrt(T));
+    return is_call ? norm_cdf(d1) : norm_cdf(d1) - 1.0;
+}
+
+/*
+ * Gamma per dollar, theta per calendar day and vega per volatility point
+ * (0.01), the units option chains are usually quoted in. Zero at and after
+ * expiry.
+ */
+static void bs_greeks(int is_call, double S, double K, double r, double sigma, double T,
+                      double *gamma, double *theta, double *vega)
+{
+    *gamma = *theta = *vega = 0;
+    if (!bs_args_ok(S, K, r, sigma, T) || T <= 0 || sigma <= 0)
+        return;
+    double sq = sqrt(T);
+    double d1 = (log(S / K) + (r + 0.5 * sigma * sigma) * T) / (sigma * sq);
+    double d2 = d1 - sigma * sq;
+    double pdf = norm_pdf(d1), disc_k = K * exp(-r * T);
+    *gamma = pdf / (S * sigma * sq);
+    *vega = S * pdf * sq / 100.0;
+    double decay = -S * pdf * sigma / (2.0 * sq);
+    double carry = is_call ? -r * disc_k * norm_cdf(d2) : r * disc_k * norm_cdf(-d2);
+    *theta = (decay + carry) / 365.0;
+}
+
+/* ---- dates and times ----------------------------------------------------- */
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static long days_from_date(int yyyymmdd)
+{
+    long y = yyyymmdd / 10000, m = yyyymmdd / 100 % 100, d = yyyymmdd % 100;
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int date_from_days(long z)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long y = yoe + era * 400;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp + (mp < 10 ? 3 : -9);
+    return (int)((y + (m <= 2)) * 10000 + m * 100 + d);
+}
+
+/* 0 = Sunday, as struct tm. 1970-01-01 was a Thursday. */
+static int weekday_of_days(long days)
+{
+    long w = (days + 4) % 7;
+    return (int)(w < 0 ? w + 7 : w);
+}
+
+static int local_date(int64_t t)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(t, &lt);
+    return lt.date;
+}
+
+/* UTC ms of a market-zone minute of day on a date. */
+static int64_t session_ms(int yyyymmdd, int minute_of_day)
+{
+    return hydra_utc_from_local(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100,
+                                minute_of_day / 60, minute_of_day % 60, 0);
+}
+
+/* ---- series -------------------------------------------------------------- */
+
+static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
+{
+    for (size_t i = 0; i < sim->n_series; i++)
+        if (strcmp(sim->series[i].symbol, symbol) == 0)
+            return &sim->series[i];
+    return NULL;
+}
+
+/* Index of the first bar stamped after t (s->n when none is). */
+static size_t first_after(const hydra_series *s, int64_t t)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->bars[mid].t_ms <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The latest bar stamped <= t, or NULL before the first bar. */
+static const hydra_bar *bar_at(const hydra_series *s, int64_t t)
+{
+    size_t i = first_after(s, t);
+    return i == 0 ? NULL : &s->bars[i - 1];
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+/*
+ * The strike grid, roughly 1% of the underlying's price rounded to the
+ * increments listed options use: 0.50 below $25, 1 below $200, 5 below
+ * $1000, 10 above.
+ */
+static double strike_increment(double price)
+{
+    if (price < 25)
+        return 0.5;
+    if (price < 200)
+        return 1;
+    if (price < 1000)
+        return 5;
+    return 10;
+}
+
+static void strike_range(double price, double inc, long *lo, long *hi)
+{
+    *lo = (long)ceil(price * (1.0 - CHAIN_STRIKE_RANGE) / inc - 1e-9);
+    *hi = (long)floor(price * (1.0 + CHAIN_STRIKE_RANGE) / inc + 1e-9);
+    if (*lo < 1)
+        *lo = 1;
+}
+
+static int contract_parse(const hydra_sim *sim, const char *symbol, sim_contract *c)
+{
+    if (hydra_occ_parse(symbol, c->root, sizeof c->root, &c->expiry, &c->is_call, &c->strike) != 0)
+        return HYDRA_EINVAL;
+    c->under = find_series(sim, c->root);
+    if (c->under == NULL || hydra_symbol_asset_class(c->root) != HYDRA_ASSET_EQUITY)
+        return HYDRA_ENOTFOUND;
+    c->expiry_ms = session_ms(c->expiry, sim->close_min);
+    return 0;
+}
+
+static double years_to_expiry(const sim_contract *c, int64_t t)
+{
+    return (double)(c->expiry_ms - t) / YEAR_MS;
+}
+
+static double option_model(const hydra_sim *sim, const sim_contract *c, double S, int64_t t)
+{
+    return hydra_bs_price(c->is_call, S, c->strike, sim->cfg.option_rate, sim->cfg.option_iv,
+                          years_to_expiry(c, t));
+}
+
+static void option_bid_ask(const hydra_sim *sim, double model, double *bid, double *ask)
+{
+    double half = sim->cfg.option_spread_pct / 200.0;
+    *bid = model * (1.0 - half);
+    *ask = model * (1.0 + half);
+}
+
+/*
+ * Whether the generated chain lists a contract right now: its expiry is a
+ * Friday no more than 60 days out whose close is still ahead, and its strike
+ * is on the grid within +-15% of the underlying's last price.
+ */
+static int contract_listed(const hydra_sim *sim, const sim_contract *c, double under_price)
+{
+    long today = days_from_date(local_date(sim->now));
+    long exp_days = days_from_date(c->expiry);
+    if (weekday_of_days(exp_days) != 5 || exp_days - today > CHAIN_MAX_DAYS ||
+        c->expiry_ms <= sim->now)
+        return 0;
+    double inc = strike_increment(under_price);
+    double steps = c->strike / inc;
+    if (fabs(steps - round(steps)) > 1e-9)
+        return 0;
+    long lo, hi;
+    strike_range(under_price, inc, &lo, &hi);
+    long i = lround(steps);
+    return i >= lo && i <= hi;
+}
+
+/* ---- account ------------------------------------------------------------- */
+
+static double multiplier_of(unsigned asset_class)
+{
+    return asset_class == HYDRA_ASSET_OPTION ? OPTION_MULTIPLIER : 1;
+}
+
+/*
+ * The mark of a position at the clock: the last close for equities and
+ * crypto, the Black-Scholes value (mid) at the underlying's last close for
+ * options. Without any price yet, the entry price.
+ */
+static double mark_price(const hydra_sim *sim, const sim_position *p)
+{
+    if (p->asset_class == HYDRA_ASSET_OPTION) {
+        sim_contract c;
+        if (contract_parse(sim, p->symbol, &c) != 0)
+            return p->avg_entry;
+        const hydra_bar *b = bar_at(c.under, sim->now);
+        return b == NULL ? p->avg_entry : option_model(sim, &c, b->close, sim->now);
+    }
+    const hydra_series *s = find_series(sim, p->symbol);
+    const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+    return b == NULL ? p->avg_entry : b->close;
+}
+
+static double equity_now(const hydra_sim *sim)
+{
+    double eq = sim->cash;
+    for (size_t i = 0; i < sim->n_pos; i++) {
+        const sim_position *p = &sim->pos[i];
+        eq += p->qty * mark_price(sim, p) * multiplier_of(p->asset_class);
+    }
+    return eq;
+}
+
+static double reserved_total(const hydra_sim *sim)
+{
+    double r = 0;
+    for (size_t i = 0; i < sim->n_work; i++)
+        r += sim->orders[sim->work[i]].reserved;
+    return r;
+}
+
+static double held_by_sells(const hydra_sim *sim, const char *symbol)
+{
+    double h = 0;
+    for (size_t i = 0; i < sim->n_work; i++) {
+        const sim_order *so = &sim->orders[sim->work[i]];
+        if (strcmp(so->o.symbol, symbol) == 0)
+            h += so->held_qty;
+    }
+    return h;
+}
+
+static sim_position *find_position(hydra_sim *sim, const char *symbol)
+{
+    for (size_t i = 0; i < sim->n_pos; i++)
+        if (strcmp(sim->pos[i].symbol, symbol) == 0)
+            return &sim->pos[i];
+    return NULL;
+}
+
+/* Adds a position in symbol order, so listings never depend on trade order. */
+static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned asset_class)
+{
+    if (sim->n_pos == sim->cap_pos) {
+        size_t cap = sim->cap_pos ? sim->cap_pos * 2 : 16;
+        sim_position *p = realloc(sim->pos, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        sim->pos = p;
+        sim->cap_pos = cap;
+    }
+    size_t at = 0;
+    while (at < sim->n_pos && strcmp(sim->pos[at].symbol, symbol) < 0)
+        at++;
+    memmove(&sim->pos[at + 1], &sim->pos[at], (sim->n_pos - at) * sizeof *sim->pos);
+    sim->n_pos++;
+    sim_position *p = &sim->pos[at];
+    memset(p, 0, sizeof *p);
+    snprintf(p->symbol, sizeof p->symbol, "%s", symbol);
+    p->asset_class = asset_class;
+    return p;
+}
+
+static void remove_position(hydra_sim *sim, sim_position *p)
+{
+    size_t at = (size_t)(p - sim->pos);
+    memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
+    sim->n_pos--;
+}
+
+/* ---- orders -------------------------------------------------------------- */
+
+static int is_working(int status)
+{
+    return status == HYDRA_BOS_NEW || status == HYDRA_BOS_PARTIALLY_FILLED;
+}
+
+static void finish_order(sim_order *so, int status)
+{
+    so->o.status = status;
+    so->reserved = 0;
+    so->held_qty = 0;
+    so->dirty = 1;
+}
+
+/* Drops orders that are no longer working from the working list. */
+static void compact_work(hydra_sim *sim)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sim->n_work; i++)
+        if (is_working(sim->orders[sim->work[i]].o.status))
+            sim->work[k++] = sim->work[i];
+    sim->n_work = k;
+}
+
+static double fee_for(const hydra_sim *sim, unsigned asset_class, double qty, double gross)
+{
+    if (asset_class == HYDRA_ASSET_CRYPTO)
+        return gross * sim->cfg.crypto_fee_bps / 10000.0;
+    return qty * sim->cfg.fee_per_share;
+}
+
+/*
+ * Books a fill at `price` (per share, coin or contract premium). A notional
+ * order becomes qty = notional / price here; a sell never takes more than
+ * the position holds (a notional sell filled below the estimate is cut).
+ */
+static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
+{
+    hydra_order *o = &so->o;
+    double mult = multiplier_of(o->asset_class);
+    double qty = o->qty > 0 ? o->qty : o->notional / (price * mult);
+    sim_position *p = find_position(sim, o->symbol);
+    if (o->side == HYDRA_SIDE_SELL) {
+        if (p == NULL) {
+            finish_order(so, HYDRA_BOS_CANCELED);
+            return 0;
+        }
+        if (qty > p->qty)
+            qty = p->qty;
+    }
+    double gross = o->notional > 0 && o->side == HYDRA_SIDE_BUY ? o->notional : qty * price * mult;
+    double fee = fee_for(sim, o->asset_class, qty, gross);
+    if (o->side == HYDRA_SIDE_BUY) {
+        if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
+            return HYDRA_ENOMEM;
+        double total = p->qty + qty;
+        p->avg_entry = (p->qty * p->avg_entry + qty * price) / total;
+        p->qty = total;
+        sim->cash -= gross + fee;
+    } else {
+        p->qty -= qty;
+        sim->cash += gross - fee;
+        if (p->qty <= QTY_EPS)
+            remove_position(sim, p);
+    }
+    o->filled_qty = qty;
+    o->filled_avg_price = price;
+    o->fee = fee;
+    o->filled_ms = t;
+    finish_order(so, HYDRA_BOS_FILLED);
+    return 0;
+}
+
+/*
+ * The price an order fills at on bar b, or 0 when it does not fill there.
+ * Equities and crypto: market at the open plus slippage against the taker;
+ * a limit when the bar trades through it, at the open if it gapped through.
+ * Options: the model quote at the underlying's open; buys at the ask, sells
+ * at the bid, a limit only when that quote is at or better than the limit.
+ */
+static double fill_price(const hydra_sim *sim, const sim_order *so, const hydra_bar *b)
+{
+    const hydra_order *o = &so->o;
+    int buy = o->side == HYDRA_SIDE_BUY;
+    if (o->asset_class == HYDRA_ASSET_OPTION) {
+        sim_contract c;
+        if (contract_parse(sim, o->symbol, &c) != 0)
+            return 0;
+        double bid, ask;
+        option_bid_ask(sim, option_model(sim, &c, b->open, b->t_ms), &bid, &ask);
+        double px = buy ? ask : bid;
+        if (!(px > 0))
+            return 0;
+        if (o->type == HYDRA_ORDER_LIMIT && (buy ? px > o->limit_price : px < o->limit_price))
+            return 0;
+        return px;
+    }
+    double slip = sim->cfg.slippage_bps / 10000.0;
+    if (o->type == HYDRA_ORDER_MARKET)
+        return buy ? b->open * (1.0 + slip) : b->open * (1.0 - slip);
+    if (buy)
+        return b->low <= o->limit_price ? fmin(b->open, o->limit_price) : 0;
+    return b->high >= o->limit_price ? fmax(b->open, o->limit_price) : 0;
+}
+
+/* Runs one working order over the bars that arrived in (prev, now]. */
+static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
+{
+    hydra_order *o = &so->o;
+    const hydra_series *s;
+    sim_contract c = {0};
+    int option = o->asset_class == HYDRA_ASSET_OPTION;
+    if (option)
+        s = contract_parse(sim, o->symbol, &c) == 0 ? c.under : NULL;
+    else
+        s = find_series(sim, o->symbol);
+    if (s == NULL)
+        return 0;
+    int64_t from = prev > o->submitted_ms ? prev : o->submitted_ms;
+    for (size_t i = first_after(s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
+        const hydra_bar *b = &s->bars[i];
+        if (option && b->t_ms >= c.expiry_ms) {
+            finish_order(so, HYDRA_BOS_EXPIRED);
+            return 0;
+        }
+        if (o->tif == HYDRA_TIF_DAY) {
+            int d = local_date(b->t_ms);
+            if (so->trade_date == 0) {
+                so->trade_date = d;
+                so->dirty = 1;
+            } else if (d > so->trade_date) {
+                finish_order(so, HYDRA_BOS_EXPIRED);
+                return 0;
+            }
+        }
+        double px = fill_price(sim, so, b);
+        if (px > 0)
+            return book_fill(sim, so, px, b->t_ms);
+        if (o->tif == HYDRA_TIF_IOC) {
+            finish_order(so, HYDRA_BOS_CANCELED);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Settles option positions whose expiry (session close on the expiry date)
+ * the clock has reached: cash at intrinsic value, from the underlying's last
+ * close at expiry. Orders still working on the contract expire with it.
+ */
+static void settle_expired(hydra_sim *sim)
+{
+    for (size_t i = sim->n_pos; i-- > 0;) {
+        sim_position *p = &sim->pos[i];
+        sim_contract c;
+        if (p->asset_class != HYDRA_ASSET_OPTION || contract_parse(sim, p->symbol, &c) != 0 ||
+            c.expiry_ms > sim->now)
+            continue;
+        const hydra_bar *b = bar_at(c.under, c.expiry_ms);
+        double S = b == NULL ? 0 : b->close;
+        double intrinsic = c.is_call ? fmax(0.0, S - c.strike) : fmax(0.0, c.strike - S);
+        sim->cash += p->qty * intrinsic * OPTION_MULTIPLIER;
+        for (size_t k = 0; k < sim->n_work; k++) {
+            sim_order *so = &sim->orders[sim->work[k]];
+            if (strcmp(so->o.symbol, p->symbol) == 0 && is_working(so->o.status))
+                finish_order(so, HYDRA_BOS_EXPIRED);
+        }
+        remove_position(sim, p);
+    }
+}
+
+/* Moves the clock to `next` and lets the new bars act on the book. */
+static int advance(hydra_sim *sim, int64_t next)
+{
+    int64_t prev = sim->now;
+    int date = local_date(next);
+    if (date != sim->day) {
+        /* The equity the previous day ended with, marked before the new bars. */
+        sim->last_equity = equity_now(sim);
+        sim->day = date;
+    }
+    sim->now = next;
+    hydra_clock_set(sim->clock, next);
+    for (size_t i = 0; i < sim->n_work; i++) {
+        int rc = process_order(sim, &sim->orders[sim->work[i]], prev);
+        if (rc != 0)
+            return rc;
+    }
+    settle_expired(sim);
+    for (size_t i = 0; i < sim->n_work; i++) {
+        sim_order *so = &sim->orders[sim->work[i]];
+        if (is_working(so->o.status) && so->o.tif == HYDRA_TIF_DAY && so->trade_date != 0 &&
+            date > so->trade_date)
+            finish_order(so, HYDRA_BOS_EXPIRED);
+    }
+    compact_work(sim);
+    return 0;
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+static const char *const SCHEMA_SQL =
+    "CREATE TABLE IF NOT EXISTS sim_account("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL,"
+    " cash REAL NOT NULL, last_equity REAL NOT NULL, day INTEGER NOT NULL,"
+    " now_ms INTEGER NOT NULL, next_seq INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sim_positions("
+    " symbol TEXT PRIMARY KEY, asset_class INTEGER NOT NULL, qty REAL NOT NULL,"
+    " avg_entry REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sim_orders("
+    " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, client_order_id TEXT NOT NULL UNIQUE,"
+    " symbol TEXT NOT NULL, asset_class INTEGER NOT NULL, side INTEGER NOT NULL,"
+    " type INTEGER NOT NULL, tif INTEGER NOT NULL, qty REAL NOT NULL, notional REAL NOT NULL,"
+    " limit_price REAL NOT NULL, status INTEGER NOT NULL, filled_qty REAL NOT NULL,"
+    " filled_avg_price REAL NOT NULL, fee REAL NOT NULL, submitted_ms INTEGER NOT NULL,"
+    " filled_ms INTEGER NOT NULL, reserved REAL NOT NULL, held_qty REAL NOT NULL,"
+    " trade_date INTEGER NOT NULL);";
+
+static int db_fail(hydra_sim *sim, const char *what)
+{
+    snprintf(sim->dberr, sizeof sim->dberr, "%s: %s", what, sqlite3_errmsg(sim->db));
+    return HYDRA_EIO;
+}
+
+/* Writes the account, positions and changed orders in one transaction. */
+static int db_save(hydra_sim *sim)
+{
+    sqlite3_stmt *st = NULL;
+    int in_tx = 0;
+    if (sim->db == NULL)
+        return 0;
+    if (sqlite3_exec(sim->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(sim, "begin");
+        goto fail;
+    }
+    in_tx = 1;
+    if (sqlite3_prepare_v2(sim->db, "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK) {
+        db_fail(sim, "save account");
+        goto fail;
+    }
+    sqlite3_bind_int(st, 1, SCHEMA_VERSION);
+    sqlite3_bind_double(st, 2, sim->cash);
+    sqlite3_bind_double(st, 3, sim->last_equity);
+    sqlite3_bind_int(st, 4, sim->day);
+    sqlite3_bind_int64(st, 5, sim->now);
+    sqlite3_bind_int64(st, 6, sim->next_seq);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(sim, "save account");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(sim->db, "DELETE FROM sim_positions", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(sim->db, "INSERT INTO sim_positions VALUES (?,?,?,?)", -1, &st, NULL) !=
+            SQLITE_OK) {
+        db_fail(sim, "save positions");
+        goto fail;
+    }
+    for (size_t i = 0; i < sim->n_pos; i++) {
+        const sim_position *p = &sim->pos[i];
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, p->symbol, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)p->asset_class);
+        sqlite3_bind_double(st, 3, p->qty);
+        sqlite3_bind_double(st, 4, p->avg_entry);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(sim, "save positions");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(sim->db,
+                           "INSERT OR REPLACE INTO sim_orders VALUES "
+                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail(sim, "save orders");
+        goto fail;
+    }
+    for (size_t i = 0; i < sim->n_orders; i++) {
+        const sim_order *so = &sim->orders[i];
+        const hydra_order *o = &so->o;
+        if (!so->dirty)
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, so->seq);
+        sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, o->client_order_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, o->symbol, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, (int)o->asset_class);
+        sqlite3_bind_int(st, 6, o->side);
+        sqlite3_bind_int(st, 7, o->type);
+        sqlite3_bind_int(st, 8, o->tif);
+        sqlite3_bind_double(st, 9, o->qty);
+        sqlite3_bind_double(st, 10, o->notional);
+        sqlite3_bind_double(st, 11, o->limit_price);
+        sqlite3_bind_int(st, 12, o->status);
+        sqlite3_bind_double(st, 13, o->filled_qty);
+        sqlite3_bind_double(st, 14, o->filled_avg_price);
+        sqlite3_bind_double(st, 15, o->fee);
+        sqlite3_bind_int64(st, 16, o->submitted_ms);
+        sqlite3_bind_int64(st, 17, o->filled_ms);
+        sqlite3_bind_double(st, 18, so->reserved);
+        sqlite3_bind_double(st, 19, so->held_qty);
+        sqlite3_bind_int(st, 20, so->trade_date);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(sim, "save orders");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(sim->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(sim, "commit");
+        goto fail;
+    }
+    for (size_t i = 0; i < sim->n_orders; i++)
+        sim->orders[i].dirty = 0;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    if (in_tx)
+        sqlite3_exec(sim->db, "ROLLBACK", NULL, NULL, NULL);
+    return HYDRA_EIO;
+}
+
+static int push_order(hydra_sim *sim, const sim_order *so)
+{
+    if (sim->n_orders == sim->cap_orders) {
+        size_t cap = sim->cap_orders ? sim->cap_orders * 2 : 64;
+        sim_order *p = realloc(sim->orders, cap * sizeof *p);
+        if (p == NULL)
+            return HYDRA_ENOMEM;
+        sim->orders = p;
+        sim->cap_orders = cap;
+    }
+    if (sim->n_work == sim->cap_work) {
+        size_t cap = sim->cap_work ? sim->cap_work * 2 : 64;
+        size_t *w = realloc(sim->work, cap * sizeof *w);
+        if (w == NULL)
+            return HYDRA_ENOMEM;
+        sim->work = w;
+        sim->cap_work = cap;
+    }
+    sim->orders[sim->n_orders] = *so;
+    if (is_working(so->o.status))
+        sim->work[sim->n_work++] = sim->n_orders;
+    sim->n_orders++;
+    return 0;
+}
+
+static void copy_text(char *dst, size_t dstsz, const unsigned char *src)
+{
+    snprintf(dst, dstsz, "%s", src != NULL ? (const char *)src : "");
+}
+
+/* Loads a saved account. 1 when there was one, 0 when the file is fresh, or an error. */
+static int db_load(hydra_sim *sim, char *err, size_t errsz)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = HYDRA_EIO, found = 0;
+    if (sqlite3_prepare_v2(sim->db,
+                           "SELECT schema_version, cash, last_equity, day, now_ms, next_seq "
+                           "FROM sim_account WHERE id = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 0) != SCHEMA_VERSION) {
+            snprintf(err, errsz, "sim: %s: paper account schema version %d is not %d",
+                     sim->cfg.db_path, sqlite3_column_int(st, 0), SCHEMA_VERSION);
+            rc = HYDRA_ESTATE;
+            goto fail;
+        }
+        sim->cash = sqlite3_column_double(st, 1);
+        sim->last_equity = sqlite3_column_double(st, 2);
+        sim->day = sqlite3_column_int(st, 3);
+        sim->now = sqlite3_column_int64(st, 4);
+        sim->next_seq = sqlite3_column_int64(st, 5);
+        found = 1;
+    } else if (step != SQLITE_DONE) {
+        goto db_error;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!found)
+        return 0;
+
+    if (sqlite3_prepare_v2(sim->db,
+                           "SELECT symbol, asset_class, qty, avg_entry FROM sim_positions "
+                           "ORDER BY symbol",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        char symbol[48];
+        copy_text(symbol, sizeof symbol, sqlite3_column_text(st, 0));
+        sim_position *p = add_position(sim, symbol, (unsigned)sqlite3_column_int(st, 1));
+        if (p == NULL) {
+            rc = HYDRA_ENOMEM;
+            snprintf(err, errsz, "sim: out of memory loading positions");
+            goto fail;
+        }
+        p->qty = sqlite3_column_double(st, 2);
+        p->avg_entry = sqlite3_column_double(st, 3);
+    }
+    if (step != SQLITE_DONE)
+        goto db_error;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(sim->db, "SELECT * FROM sim_orders ORDER BY seq", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto db_error;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        sim_order so;
+        memset(&so, 0, sizeof so);
+        hydra_order *o = &so.o;
+        so.seq = sqlite3_column_int64(st, 0);
+        copy_text(o->id, sizeof o->id, sqlite3_column_text(st, 1));
+        copy_text(o->client_order_id, sizeof o->client_order_id, sqlite3_column_text(st, 2));
+        copy_text(o->symbol, sizeof o->symbol, sqlite3_column_text(st, 3));
+        o->asset_class = (unsigned)sqlite3_column_int(st, 4);
+        o->side = sqlite3_column_int(st, 5);
+        o->type = sqlite3_column_int(st, 6);
+        o->tif = sqlite3_column_int(st, 7);
+        o->qty = sqlite3_column_double(st, 8);
+        o->notional = sqlite3_column_double(st, 9);
+        o->limit_price = sqlite3_column_double(st, 10);
+        o->status = sqlite3_column_int(st, 11);
+        o->filled_qty = sqlite3_column_double(st, 12);
+        o->filled_avg_price = sqlite3_column_double(st, 13);
+        o->fee = sqlite3_column_double(st, 14);
+        o->submitted_ms = sqlite3_column_int64(st, 15);
+        o->filled_ms = sqlite3_column_int64(st, 16);
+        so.reserved = sqlite3_column_double(st, 17);
+        so.held_qty = sqlite3_column_double(st, 18);
+        so.trade_date = sqlite3_column_int(st, 19);
+        if (push_order(sim, &so) != 0) {
+            rc = HYDRA_ENOMEM;
+            snprintf(err, errsz, "sim: out of memory loading orders");
+            goto fail;
+        }
+    }
+    if (step != SQLITE_DONE)
+        goto db_error;
+    sqlite3_finalize(st);
+    return 1;
+db_error:
+    snprintf(err, errsz, "sim: %s: reading the paper account: %s", sim->cfg.db_path,
+             sqlite3_errmsg(sim->db));
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int memory_only(const char *db_path)
+{
+    return db_path[0] == '\0' || strcmp(db_path, ":memory:") == 0;
+}
+
+static int db_open(hydra_sim *sim, char *err, size_t errsz)
+{
+    const char *path = sim->cfg.db_path;
+    if (sqlite3_open_v2(path, &sim->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errsz, "sim: cannot open paper account %s: %s", path,
+                 sim->db ? sqlite3_errmsg(sim->db) : "out of memory");
+        return HYDRA_EIO;
+    }
+    sqlite3_busy_timeout(sim->db, 2000);
+    /*
+     * WAL with full sync: each step and each submission is one durable
+     * transaction, so a restart continues exactly where the account was.
+     */
+    if (sqlite3_exec(sim->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_exec(sim->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errsz, "sim: cannot prepare paper account %s: %s", path,
+                 sqlite3_errmsg(sim->db));
+        return HYDRA_EIO;
+    }
+    return 0;
+}
+
+int hydra_sim_reset(const char *db_path, char *err, size_t errsz)
+{
+    sqlite3 *db = NULL;
+    if (db_path == NULL)
+        return HYDRA_EINVAL;
+    if (memory_only(db_path) || access(db_path, F_OK) != 0)
+        return 0;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_busy_timeout(db, 2000);
+    if (sqlite3_exec(db,
+                     "BEGIN IMMEDIATE; DROP TABLE IF EXISTS sim_orders;"
+                     " DROP TABLE IF EXISTS sim_positions; DROP TABLE IF EXISTS sim_account;"
+                     " COMMIT;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_close(db);
+    return 0;
+fail:
+    snprintf(err, errsz, "sim: cannot reset paper account %s: %s", db_path,
+             db ? sqlite3_errmsg(db) : "out of memory");
+    if (db != NULL) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+    }
+    return HYDRA_EIO;
+}
+
+/* ---- broker calls -------------------------------------------------------- */
+
+static int sim_account(void *ctx, hydra_account *out, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (out == NULL)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: account: no output");
+    memset(out, 0, sizeof *out);
+    out->cash = sim->cash;
+    out->equity = equity_now(sim);
+    out->buying_power = sim->cash - reserved_total(sim);
+    out->last_equity = sim->last_equity;
+    out->active = 1;
+    out->trading_blocked = 0;
+    return 0;
+}
+
+static int sim_positions(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,
+                         hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (n == NULL || (out == NULL && cap > 0))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: positions: no output");
+    *n = sim->n_pos;
+    if (sim->n_pos > cap)
+        return hydra_broker_fail(err, HYDRA_EFULL, 0, "sim: %zu positions, room for %zu",
+                                 sim->n_pos, cap);
+    for (size_t i = 0; i < sim->n_pos; i++) {
+        const sim_position *p = &sim->pos[i];
+        hydra_broker_position *q = &out[i];
+        double mult = multiplier_of(p->asset_class);
+        memset(q, 0, sizeof *q);
+        snprintf(q->symbol, sizeof q->symbol, "%s", p->symbol);
+        q->asset_class = p->asset_class;
+        q->qty = p->qty;
+        q->avg_entry_price = p->avg_entry;
+        q->current_price = mark_price(sim, p);
+        q->market_value = p->qty * q->current_price * mult;
+        q->unrealized_pl = (q->current_price - p->avg_entry) * p->qty * mult;
+    }
+    return 0;
+}
+
+static int sim_open_orders(void *ctx, hydra_order *out, size_t cap, size_t *n,
+                           hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (n == NULL || (out == NULL && cap > 0))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: open orders: no output");
+    *n = sim->n_work;
+    if (sim->n_work > cap)
+        return hydra_broker_fail(err, HYDRA_EFULL, 0, "sim: %zu open orders, room for %zu",
+                                 sim->n_work, cap);
+    for (size_t i = 0; i < sim->n_work; i++)
+        out[i] = sim->orders[sim->work[i]].o;
+    return 0;
+}
+
+static const sim_order *find_by_cid(const hydra_sim *sim, const char *cid)
+{
+    for (size_t i = 0; i < sim->n_orders; i++)
+        if (strcmp(sim->orders[i].o.client_order_id, cid) == 0)
+            return &sim->orders[i];
+    return NULL;
+}
+
+static int bounded(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+/* Checks an order request on its own, before anything about the account. */
+static int validate_request(const hydra_order_request *req, unsigned cls, hydra_broker_err *err)
+{
+    if (req->asset_class != 0 && req->asset_class != cls)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "asset class %u does not match symbol %s", req->asset_class,
+                                 req->symbol);
+    if (req->side != HYDRA_SIDE_BUY && req->side != HYDRA_SIDE_SELL)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid side %d", req->side);
+    if (req->type != HYDRA_ORDER_MARKET && req->type != HYDRA_ORDER_LIMIT)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid order type %d", req->type);
+    if (req->tif != HYDRA_TIF_DAY && req->tif != HYDRA_TIF_GTC && req->tif != HYDRA_TIF_IOC)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid time_in_force %d", req->tif);
+    int has_qty = isfinite(req->qty) && req->qty > 0;
+    int has_notional = isfinite(req->notional) && req->notional > 0;
+    if (has_qty == has_notional || (!has_qty && req->qty != 0) ||
+        (!has_notional && req->notional != 0))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "exactly one of qty and notional must be a positive number");
+    if (req->type == HYDRA_ORDER_LIMIT && !(isfinite(req->limit_price) && req->limit_price > 0))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "limit orders require a positive limit_price");
+    if (has_notional && req->type != HYDRA_ORDER_MARKET)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "notional orders must be market orders");
+    if (cls == HYDRA_ASSET_OPTION) {
+        if (has_notional || req->qty != floor(req->qty))
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "options are ordered in whole contracts");
+        if (req->tif != HYDRA_TIF_DAY)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "options orders must be time_in_force day");
+    }
+    if (cls == HYDRA_ASSET_CRYPTO && req->tif == HYDRA_TIF_DAY)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "crypto orders must be time_in_force gtc or ioc");
+    return 0;
+}
+
+/*
+ * The price an order is estimated at when submitted: for equities and
+ * crypto the last close; for options the quote (ask for buys, bid for
+ * sells) at the underlying's last close. Buys of contracts the chain does
+ * not list are refused.
+ */
+static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, unsigned cls,
+                          double *px, hydra_broker_err *err)
+{
+    if (cls == HYDRA_ASSET_OPTION) {
+        sim_contract c;
+        int rc = contract_parse(sim, req->symbol, &c);
+        if (rc != 0)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
+        const hydra_bar *b = bar_at(c.under, sim->now);
+        if (b == NULL)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", c.root);
+        if (c.expiry_ms <= sim->now)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "option contract %s has expired",
+                                     req->symbol);
+        if (req->side == HYDRA_SIDE_BUY && !contract_listed(sim, &c, b->close))
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "option contract %s is not listed",
+                                     req->symbol);
+        double bid, ask;
+        option_bid_ask(sim, option_model(sim, &c, b->close, sim->now), &bid, &ask);
+        *px = req->side == HYDRA_SIDE_BUY ? ask : bid;
+        return 0;
+    }
+    const hydra_series *s = find_series(sim, req->symbol);
+    if (s == NULL)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
+    const hydra_bar *b = bar_at(s, sim->now);
+    if (b == NULL)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", req->symbol);
+    *px = b->close;
+    return 0;
+}
+
+static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *out,
+                      hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (req == NULL || out == NULL)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: submit: no request or output");
+    if (!bounded(req->client_order_id, sizeof req->client_order_id) ||
+        !bounded(req->symbol, sizeof req->symbol) || req->symbol[0] == '\0')
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "symbol or client_order_id invalid");
+    unsigned cls = hydra_symbol_asset_class(req->symbol);
+    int rc = validate_request(req, cls, err);
+    if (rc != 0)
+        return rc;
+    if (req->client_order_id[0] != '\0' && find_by_cid(sim, req->client_order_id) != NULL)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "client_order_id must be unique");
+    double px = 0;
+    if ((rc = estimate_price(sim, req, cls, &px, err)) != 0)
+        return rc;
+
+    double mult = multiplier_of(cls);
+    sim_order so;
+    memset(&so, 0, sizeof so);
+    if (req->side == HYDRA_SIDE_SELL) {
+        const sim_position *p = find_position(sim, req->symbol);
+        double avail = (p != NULL ? p->qty : 0) - held_by_sells(sim, req->symbol);
+        if (fabs(avail) < QTY_EPS)
+            avail = 0;
+        double want = req->qty > 0 ? req->qty : req->notional / px;
+        if (want > avail + QTY_EPS)
+            return hydra_broker_fail(
+                err, HYDRA_EREJECTED, 403,
+                "insufficient qty available for order (requested: %.9g, available: %.9g)", want,
+                avail);
+        so.held_qty = want;
+    } else {
+        /* A limit buy pays at most its limit; a market buy is estimated with slippage. */
+        double unit =
+            req->type == HYDRA_ORDER_LIMIT
+                ? req->limit_price
+                : px * (cls == HYDRA_ASSET_OPTION ? 1.0 : 1.0 + sim->cfg.slippage_bps / 10000.0);
+        double qty = req->qty > 0 ? req->qty : req->notional / unit;
+        double gross = req->qty > 0 ? qty * unit * mult : req->notional;
+        double cost = gross + fee_for(sim, cls, qty, gross);
+        if (cost > sim->cash - reserved_total(sim) + MONEY_EPS)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "insufficient buying power");
+        so.reserved = cost;
+    }
+
+    so.seq = sim->next_seq;
+    hydra_order *o = &so.o;
+    snprintf(o->id, sizeof o->id, "sim-%08lld", so.seq);
+    if (req->client_order_id[0] != '\0')
+        snprintf(o->client_order_id, sizeof o->client_order_id, "%s", req->client_order_id);
+    else
+        snprintf(o->client_order_id, sizeof o->client_order_id, "%.48s", o->id);
+    if (req->client_order_id[0] == '\0' && find_by_cid(sim, o->client_order_id) != NULL)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "client_order_id must be unique");
+    snprintf(o->symbol, sizeof o->symbol, "%s", req->symbol);
+    o->asset_class = cls;
+    o->side = req->side;
+    o->type = req->type;
+    o->tif = req->tif;
+    o->qty = req->qty;
+    o->notional = req->notional;
+    o->limit_price = req->type == HYDRA_ORDER_LIMIT ? req->limit_price : 0;
+    o->status = HYDRA_BOS_NEW;
+    o->submitted_ms = sim->now;
+    so.dirty = 1;
+    if (push_order(sim, &so) != 0)
+        return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: out of memory");
+    sim->next_seq++;
+    if (db_save(sim) != 0) {
+        /* Not saved means not accepted: take it back so memory matches the file. */
+        sim->n_orders--;
+        sim->n_work--;
+        sim->next_seq--;
+        return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: saving the order failed: %s",
+                                 sim->dberr);
+    }
+    *out = *o;
+    return 0;
+}
+
+static int sim_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
+                                  hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (cid == NULL || out == NULL)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: order lookup: no id or output");
+    const sim_order *so = find_by_cid(sim, cid);
+    if (so == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "order not found: %s", cid);
+    *out = so->o;
+    return 0;
+}
+
+static int sim_cancel_all(void *ctx, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    for (size_t i = 0; i < sim->n_work; i++)
+        finish_order(&sim->orders[sim->work[i]], HYDRA_BOS_CANCELED);
+    compact_work(sim);
+    if (db_save(sim) != 0)
+        return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: saving cancellations failed: %s",
+                                 sim->dberr);
+    return 0;
+}
+
+/*
+ * Cancels every working order, then submits a market sell for each
+ * position (they fill on the next bar like any market order). Every
+ * position is tried; the first failure is the answer.
+ */
+static int sim_close_all(void *ctx, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    int rc = sim_cancel_all(ctx, err);
+    if (rc != 0)
+        return rc;
+    int first = 0;
+    hydra_broker_err first_err = {0};
+    for (size_t i = 0; i < sim->n_pos; i++) {
+        const sim_position *p = &sim->pos[i];
+        hydra_order_request req;
+        memset(&req, 0, sizeof req);
+        snprintf(req.client_order_id, sizeof req.client_order_id, "sim-close-%08lld",
+                 sim->next_seq);
+        snprintf(req.symbol, sizeof req.symbol, "%s", p->symbol);
+        req.asset_class = p->asset_class;
+        req.side = HYDRA_SIDE_SELL;
+        req.type = HYDRA_ORDER_MARKET;
+        req.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+        req.qty = p->qty;
+        hydra_order placed;
+        hydra_broker_err one = {0};
+        rc = sim_submit(ctx, &req, &placed, &one);
+        if (rc != 0 && first == 0) {
+            first = rc;
+            first_err = one;
+        }
+    }
+    if (first != 0) {
+        if (err != NULL)
+            *err = first_err;
+        return first;
+    }
+    return 0;
+}
+
+static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
+                             hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (n > 0 && (symbols == NULL || out == NULL))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: latest prices: no symbols or output");
+    for (size_t i = 0; i < n; i++) {
+        const char *sym = symbols[i];
+        if (sym == NULL)
+            return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: latest prices: symbol %zu is NULL",
+                                     i);
+        memset(&out[i], 0, sizeof out[i]);
+        snprintf(out[i].symbol, sizeof out[i].symbol, "%s", sym);
+        if (hydra_symbol_asset_class(sym) == HYDRA_ASSET_OPTION) {
+            sim_contract c;
+            const hydra_bar *b = NULL;
+            if (contract_parse(sim, sym, &c) == 0)
+                b = bar_at(c.under, sim->now);
+            if (b == NULL)
+                return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
+            out[i].price = option_model(sim, &c, b->close, sim->now);
+            out[i].t_ms = b->t_ms;
+            continue;
+        }
+        const hydra_series *s = find_series(sim, sym);
+        const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+        if (b == NULL)
+            return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
+        out[i].price = b->close;
+        out[i].t_ms = b->t_ms;
+    }
+    return 0;
+}
+
+/*
+ * The series' own bars up to the clock (stamped <= now), oldest first. The
+ * series is not resampled: timeframe_s only has to be positive.
+ */
+static int sim_bars(void *ctx, const char *symbol, int timeframe_s, size_t limit, hydra_bar *out,
+                    size_t *n, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (symbol == NULL || n == NULL || (out == NULL && limit > 0))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: bars: no symbol or output");
+    *n = 0;
+    if (timeframe_s <= 0)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid timeframe %d s", timeframe_s);
+    const hydra_series *s = find_series(sim, symbol);
+    if (s == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no bars for %s", symbol);
+    size_t end = first_after(s, sim->now);
+    size_t k = end < limit ? end : limit;
+    if (k > 0)
+        memcpy(out, &s->bars[end - k], k * sizeof *out);
+    *n = k;
+    return 0;
+}
+
+static void fill_option_quote(const hydra_sim *sim, const sim_contract *c, const char *symbol,
+                              double S, hydra_option_quote *q)
+{
+    double r = sim->cfg.option_rate, sigma = sim->cfg.option_iv;
+    double T = years_to_expiry(c, sim->now);
+    memset(q, 0, sizeof *q);
+    snprintf(q->symbol, sizeof q->symbol, "%s", symbol);
+    snprintf(q->underlying, sizeof q->underlying, "%s", c->root);
+    q->is_call = c->is_call;
+    q->strike = c->strike;
+    q->expiry_yyyymmdd = c->expiry;
+    q->last = option_model(sim, c, S, sim->now);
+    option_bid_ask(sim, q->last, &q->bid, &q->ask);
+    q->iv = sigma;
+    q->delta = hydra_bs_delta(c->is_call, S, c->strike, r, sigma, T);
+    bs_greeks(c->is_call, S, c->strike, r, sigma, T, &q->gamma, &q->theta, &q->vega);
+    q->multiplier = OPTION_MULTIPLIER;
+}
+
+/*
+ * The generated chain: every Friday from today (if its close is still
+ * ahead) out to 60 calendar days, and no further than max_dte; strikes on
+ * the grid within +-15% of the underlying's last close; ordered by expiry,
+ * strike, then call before put.
+ */
+static int sim_option_chain(void *ctx, const char *underlying, int max_dte, hydra_option_quote *out,
+                            size_t cap, size_t *n, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (underlying == NULL || n == NULL || (out == NULL && cap > 0))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: option chain: no symbol or output");
+    *n = 0;
+    if (max_dte < 0)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid max_dte %d", max_dte);
+    const hydra_series *s = find_series(sim, underlying);
+    char probe[32];
+    if (s == NULL || hydra_symbol_asset_class(underlying) != HYDRA_ASSET_EQUITY ||
+        hydra_occ_format(underlying, 20000101, 1, 1, probe, sizeof probe) != 0)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no option contracts for %s",
+                                 underlying);
+    const hydra_bar *b = bar_at(s, sim->now);
+    if (b == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s yet", underlying);
+    double S = b->close, inc = strike_increment(S);
+    long lo, hi;
+    strike_range(S, inc, &lo, &hi);
+    long today = days_from_date(local_date(sim->now));
+    int horizon = max_dte < CHAIN_MAX_DAYS ? max_dte : CHAIN_MAX_DAYS;
+    size_t count = 0;
+    for (long d = today; d <= today + horizon; d++) {
+        if (weekday_of_days(d) != 5)
+            continue;
+        sim_contract c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.root, sizeof c.root, "%s", underlying);
+        c.under = s;
+        c.expiry = date_from_days(d);
+        c.expiry_ms = session_ms(c.expiry, sim->close_min);
+        if (c.expiry_ms <= sim->now)
+            continue;
+        for (long k = lo; k <= hi; k++) {
+            c.strike = (double)k * inc;
+            for (int call = 1; call >= 0; call--) {
+                c.is_call = call;
+                if (count < cap) {
+                    char occ[32];
+                    hydra_occ_format(c.root, c.expiry, c.is_call, c.strike, occ, sizeof occ);
+                    fill_option_quote(sim, &c, occ, S, &out[count]);
+                }
+                count++;
+            }
+        }
+    }
+    *n = count;
+    if (count > cap)
+        return hydra_broker_fail(err, HYDRA_EFULL, 0, "sim: %zu contracts for %s, room for %zu",
+                                 count, underlying, cap);
+    return 0;
+}
+
+/*
+ * The regular session is [session_open, session_close] market-zone time on
+ * weekdays. There is no holiday calendar: every weekday is a trading day.
+ */
+static int sim_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (out == NULL)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: clock: no output");
+    memset(out, 0, sizeof *out);
+    out->now_ms = sim->now;
+    long today = days_from_date(local_date(sim->now));
+    for (long d = today; d <= today + 7 && (out->next_open_ms == 0 || out->next_close_ms == 0);
+         d++) {
+        int wd = weekday_of_days(d);
+        if (wd == 0 || wd == 6)
+            continue;
+        int date = date_from_days(d);
+        int64_t open = session_ms(date, sim->open_min), close = session_ms(date, sim->close_min);
+        if (d == today && open <= sim->now && sim->now <= close)
+            out->is_open = 1;
+        if (out->next_open_ms == 0 && open > sim->now)
+            out->next_open_ms = open;
+        if (out->next_close_ms == 0 && close >= sim->now)
+            out->next_close_ms = close;
+    }
+    return 0;
+}
+
+/* The sim's lifetime belongs to hydra_sim_open/hydra_sim_close, not to its broker handle. */
+static void sim_destroy(void *ctx)
+{
+    (void)ctx;
+}
+
+static const hydra_broker_ops SIM_OPS = {
+    .name = "sim",
+    .account = sim_account,
+    .positions = sim_positions,
+    .open_orders = sim_open_orders,
+    .submit = sim_submit,
+    .order_by_client_id = sim_order_by_client_id,
+    .cancel_all = sim_cancel_all,
+    .close_all = sim_close_all,
+    .latest_prices = sim_latest_prices,
+    .bars = sim_bars,
+    .option_chain = sim_option_chain,
+    .clock = sim_clock,
+    .destroy = sim_destroy,
+};
+
+hydra_broker hydra_sim_broker(hydra_sim *sim)
+{
+    hydra_broker b = {&SIM_OPS, sim};
+    return b;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void release_series(hydra_series *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].bars);
+        s[i].bars = NULL;
+        s[i].n = s[i].cap = 0;
+    }
+}
+
+static int check_cfg(const hydra_sim_cfg *cfg, int *open_min, int *close_min, char *err,
+                     size_t errsz)
+{
+    if (cfg->bar_seconds <= 0 || cfg->bars_per_tick <= 0) {
+        snprintf(err, errsz, "sim: bar_seconds (%d) and bars_per_tick (%d) must be positive",
+                 cfg->bar_seconds, cfg->bars_per_tick);
+        return HYDRA_EINVAL;
+    }
+    const struct {
+        const char *name;
+        double v, max;
+    } money[] = {
+        {"initial_cash", cfg->initial_cash, 1e15},
+        {"slippage_bps", cfg->slippage_bps, 10000},
+        {"fee_per_share", cfg->fee_per_share, 1e6},
+        {"crypto_fee_bps", cfg->crypto_fee_bps, 10000},
+        {"option_iv", cfg->option_iv, 100},
+        {"option_spread_pct", cfg->option_spread_pct, 199},
+    };
+    for (size_t i = 0; i < sizeof money / sizeof money[0]; i++)
+        if (!isfinite(money[i].v) || money[i].v < 0 || money[i].v > money[i].max) {
+            snprintf(err, errsz, "sim: %s %g must be between 0 and %g", money[i].name, money[i].v,
+                     money[i].max);
+            return HYDRA_EINVAL;
+        }
+    if (!isfinite(cfg->option_rate) || fabs(cfg->option_rate) > 1) {
+        snprintf(err, errsz, "sim: option_rate %g must be between -1 and 1", cfg->option_rate);
+        return HYDRA_EINVAL;
+    }
+    if (hydra_parse_hhmm(cfg->session_open, open_min) != 0 ||
+        hydra_parse_hhmm(cfg->session_close, close_min) != 0 || *open_min >= *close_min) {
+        snprintf(err, errsz,
+                 "sim: session \"%.6s\"-\"%.6s\" must be HH:MM times, open before close",
+                 cfg->session_open, cfg->session_close);
+        return HYDRA_EINVAL;
+    }
+    return 0;
+}
+
+static int check_series(const hydra_series *series, size_t n, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < n; i++) {
+        const hydra_series *s = &series[i];
+        if (!bounded(s->symbol, sizeof s->symbol) || s->symbol[0] == '\0' ||
+            (s->n > 0 && s->bars == NULL)) {
+            snprintf(err, errsz, "sim: series %zu has no symbol or no bars array", i);
+            return HYDRA_EINVAL;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(series[k].symbol, s->symbol) == 0) {
+                snprintf(err, errsz, "sim: two series for %s", s->symbol);
+                return HYDRA_EINVAL;
+            }
+        for (size_t k = 0; k < s->n; k++) {
+            const hydra_bar *b = &s->bars[k];
+            int prices_ok = isfinite(b->open) && isfinite(b->high) && isfinite(b->low) &&
+                            isfinite(b->close) && b->open > 0 && b->high > 0 && b->low > 0 &&
+                            b->close > 0;
+            if (!prices_ok || (k > 0 && b->t_ms < s->bars[k - 1].t_ms)) {
+                snprintf(err, errsz, "sim: %s bar %zu: %s", s->symbol, k,
+                         prices_ok ? "out of time order" : "prices must be positive numbers");
+                return HYDRA_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+static int parse_start(const char *s, int64_t *t)
+{
+    int y, mo, d, h, mi;
+    char tail;
+    if (strlen(s) != 16 || sscanf(s, "%4d-%2d-%2d %2d:%2d%c", &y, &mo, &d, &h, &mi, &tail) != 5 ||
+        s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || mo < 1 || mo > 12 || d < 1 ||
+        d > 31 || h > 23 || mi > 59)
+        return HYDRA_EINVAL;
+    *t = hydra_utc_from_local(y, mo, d, h, mi, 0);
+    return 0;
+}
+
+void hydra_sim_close(hydra_sim *sim)
+{
+    if (sim == NULL)
+        return;
+    if (sim->db != NULL)
+        sqlite3_close(sim->db);
+    release_series(sim->series, sim->n_series);
+    free(sim->series);
+    free(sim->pos);
+    free(sim->orders);
+    free(sim->work);
+    free(sim);
+}
+
+int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hydra_clock *clock,
+                   hydra_sim **out, char *err, size_t errsz)
+{
+    char scratch[8];
+    hydra_sim *sim = NULL;
+    int rc = HYDRA_EINVAL;
+    if (err == NULL) {
+        err = scratch;
+        errsz = sizeof scratch;
+    }
+    if (err != NULL && errsz > 0)
+        err[0] = '\0';
+    if (out != NULL)
+        *out = NULL;
+    if (series == NULL && n > 0)
+        return HYDRA_EINVAL;
+    /* Ownership of the bars moves here first, so they are freed on every path. */
+    sim = calloc(1, sizeof *sim);
+    if (sim != NULL)
+        sim->series = calloc(n > 0 ? n : 1, sizeof *sim->series);
+    if (sim == NULL || sim->series == NULL) {
+        release_series(series, n);
+        if (sim != NULL)
+            free(sim);
+        snprintf(err, errsz, "sim: out of memory");
+        return HYDRA_ENOMEM;
+    }
+    if (n > 0)
+        memcpy(sim->series, series, n * sizeof *series);
+    sim->n_series = n;
+    for (size_t i = 0; i < n; i++) {
+        series[i].bars = NULL;
+        series[i].n = series[i].cap = 0;
+    }
+    if (cfg == NULL || clock == NULL || out == NULL || !clock->simulated) {
+        snprintf(err, errsz, "sim: needs a configuration, a simulated clock and an output");
+        goto fail;
+    }
+    sim->cfg = *cfg;
+    sim->clock = clock;
+    if (!bounded(sim->cfg.db_path, sizeof sim->cfg.db_path) ||
+        !bounded(sim->cfg.start, sizeof sim->cfg.start)) {
+        snprintf(err, errsz, "sim: db_path or start is not a terminated string");
+        goto fail;
+    }
+    if ((rc = check_cfg(&sim->cfg, &sim->open_min, &sim->close_min, err, errsz)) != 0 ||
+        (rc = check_series(sim->series, n, err, errsz)) != 0)
+        goto fail;
+
+    int64_t first = INT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (sim->series[i].n > 0 && sim->series[i].bars[0].t_ms < first)
+            first = sim->series[i].bars[0].t_ms;
+    if (first == INT64_MAX) {
+        snprintf(err, errsz, "sim: no series has any bars to replay");
+        rc = HYDRA_EINVAL;
+        goto fail;
+    }
+    int64_t start = first;
+    if (sim->cfg.start[0] != '\0' && parse_start(sim->cfg.start, &start) != 0) {
+        snprintf(err, errsz, "sim: start \"%s\" is not \"YYYY-MM-DD HH:MM\"", sim->cfg.start);
+        rc = HYDRA_EINVAL;
+        goto fail;
+    }
+
+    int loaded = 0;
+    if (!memory_only(sim->cfg.db_path)) {
+        if ((rc = db_open(sim, err, errsz)) != 0)
+            goto fail;
+        if ((loaded = db_load(sim, err, errsz)) < 0) {
+            rc = loaded;
+            goto fail;
+        }
+    }
+    if (!loaded) {
+        sim->cash = sim->cfg.initial_cash;
+        sim->last_equity = sim->cash;
+        sim->now = start;
+        sim->day = local_date(start);
+        sim->next_seq = 1;
+    }
+    hydra_clock_set(clock, sim->now);
+    if (db_save(sim) != 0) {
+        snprintf(err, errsz, "sim: %s: %s", sim->cfg.db_path, sim->dberr);
+        rc = HYDRA_EIO;
+        goto fail;
+    }
+    *out = sim;
+    return 0;
+fail:
+    hydra_sim_close(sim);
+    return rc;
+}
+
+/* A series with a bar in (t, until], for the ordinary step. */
+static int any_bar_in(const hydra_sim *sim, int64_t t, int64_t until)
+{
+    for (size_t i = 0; i < sim->n_series; i++) {
+        const hydra_series *s = &sim->series[i];
+        size_t k = first_after(s, t);
+        if (k < s->n && s->bars[k].t_ms <= until)
+            return 1;
+    }
+    return 0;
+}
+
+/* The earliest bar stamped after t in any series; 0 when all are exhausted. */
+static int earliest_after(const hydra_sim *sim, int64_t t, int64_t *next)
+{
+    int found = 0;
+    for (size_t i = 0; i < sim->n_series; i++) {
+        const hydra_series *s = &sim->series[i];
+        size_t k = first_after(s, t);
+        if (k < s->n && (!found || s->bars[k].t_ms < *next)) {
+            *next = s->bars[k].t_ms;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+int hydra_sim_step(hydra_sim *sim)
+{
+    if (sim == NULL)
+        return HYDRA_EINVAL;
+    int moved = 0;
+    for (int k = 0; k < sim->cfg.bars_per_tick; k++) {
+        int64_t next = sim->now + (int64_t)sim->cfg.bar_seconds * 1000;
+        /* No bar anywhere in the next step: jump to the next bar instead of ticking through the
+         * gap. */
+        if (!any_bar_in(sim, sim->now, next) && !earliest_after(sim, sim->now, &next))
+            break;
+        int rc = advance(sim, next);
+        if (rc != 0)
+            return rc;
+        moved = 1;
+    }
+    if (!moved)
+        return HYDRA_EEOF;
+    return db_save(sim) == 0 ? 0 : HYDRA_EIO;
+}
+
+const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n)
+{
+    if (n != NULL)
+        *n = sim != NULL ? sim->n_series : 0;
+    return sim != NULL ? sim->series : NULL;
+}

@@ -1,1 +1,1228 @@
+#define _GNU_SOURCE
 #include "state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <hydra/types.h>
+
+#include "error.h"
+
+/*
+ * Forward migrations. migrations[v] takes a database from user_version v to
+ * v + 1; open applies every step the file is missing in one transaction, so
+ * a database is either fully migrated or untouched.
+ *
+ * Version 0 is an empty file or the seed's store, which had only
+ * `kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)`; that table is kept as it is.
+ * Steps are append-only: a released step is never edited.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE orders ("
+    "  id INTEGER PRIMARY KEY,"
+    "  client_order_id TEXT NOT NULL UNIQUE,"
+    "  bot_id TEXT NOT NULL,"
+    "  day TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  asset_class INTEGER NOT NULL,"
+    "  side INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  tif INTEGER NOT NULL,"
+    "  qty REAL NOT NULL,"
+    "  notional REAL NOT NULL,"
+    "  limit_price REAL NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  broker_id TEXT NOT NULL,"
+    "  filled_qty REAL NOT NULL,"
+    "  filled_avg_price REAL NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  error TEXT NOT NULL);"
+    "CREATE INDEX orders_bot_day ON orders (bot_id, day);"
+    "CREATE INDEX orders_created ON orders (created_ms);"
+    "CREATE INDEX orders_state ON orders (state);"
+    "CREATE TABLE fills ("
+    "  id INTEGER PRIMARY KEY,"
+    "  client_order_id TEXT REFERENCES orders (client_order_id),"
+    "  bot_id TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  side INTEGER NOT NULL,"
+    "  qty REAL NOT NULL,"
+    "  price REAL NOT NULL,"
+    "  fee REAL NOT NULL,"
+    "  t_ms INTEGER NOT NULL);"
+    "CREATE INDEX fills_cid ON fills (client_order_id);"
+    "CREATE TABLE positions ("
+    "  bot_id TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  asset_class INTEGER NOT NULL,"
+    "  qty REAL NOT NULL,"
+    "  avg_price REAL NOT NULL,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  multiplier REAL NOT NULL,"
+    "  PRIMARY KEY (bot_id, symbol));"
+    "CREATE TABLE halts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  reason TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  since_ms INTEGER NOT NULL,"
+    "  until_ms INTEGER NOT NULL,"
+    "  cleared_ms INTEGER,"
+    "  cleared_by TEXT);"
+    "CREATE TABLE bot_days ("
+    "  bot_id TEXT NOT NULL,"
+    "  day TEXT NOT NULL,"
+    "  trades INTEGER NOT NULL DEFAULT 0,"
+    "  realized_pnl REAL NOT NULL DEFAULT 0,"
+    "  quarantined INTEGER NOT NULL DEFAULT 0,"
+    "  quarantine_reason TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (bot_id, day));"
+    "CREATE TABLE budgets ("
+    "  bot_id TEXT PRIMARY KEY,"
+    "  day TEXT NOT NULL,"
+    "  max_daily_loss REAL NOT NULL,"
+    "  max_open_risk REAL NOT NULL,"
+    "  max_trades_per_day INTEGER NOT NULL,"
+    "  max_concurrent_positions INTEGER NOT NULL,"
+    "  allowed INTEGER NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE equity ("
+    "  t_ms INTEGER NOT NULL,"
+    "  equity REAL NOT NULL,"
+    "  cash REAL NOT NULL);"
+    "CREATE INDEX equity_t ON equity (t_ms);"
+    "CREATE TABLE bot_kv ("
+    "  bot_id TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (bot_id, key));",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == HYDRA_STATE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+#define ORDER_COLS                                                                                 \
+    "client_order_id, bot_id, day, seq, kind, symbol, asset_class, side, type, tif, qty, "         \
+    "notional, limit_price, reason, state, broker_id, filled_qty, filled_avg_price, "              \
+    "created_ms, updated_ms, error"
+
+#define POSITION_COLS "bot_id, symbol, asset_class, qty, avg_price, opened_ms, multiplier"
+
+enum stmt_id {
+    S_KV_GET,
+    S_KV_SET,
+    S_J_INSERT,
+    S_J_UPDATE,
+    S_J_GET,
+    S_J_OPEN,
+    S_J_NEXT_SEQ,
+    S_J_COUNT_SINCE,
+    S_FILL_INSERT,
+    S_POS_GET,
+    S_POS_LIST_ALL,
+    S_POS_LIST_BOT,
+    S_POS_PUT,
+    S_POS_DELETE,
+    S_HALT_GET,
+    S_HALT_SET,
+    S_HALT_CLEAR,
+    S_DAY_GET,
+    S_DAY_TRADE,
+    S_DAY_PNL,
+    S_DAY_QUARANTINE,
+    S_BUDGET_SET,
+    S_BUDGET_GET,
+    S_BUDGET_CLEAR,
+    S_EQUITY_INSERT,
+    S_BOT_KV_GET,
+    S_BOT_KV_SET,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_KV_GET] = "SELECT v FROM kv WHERE k = ?1",
+    [S_KV_SET] =
+        "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+    [S_J_INSERT] = "INSERT INTO orders (" ORDER_COLS ") VALUES "
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                   "?18, ?19, ?20, ?21)",
+    [S_J_UPDATE] = "UPDATE orders SET state = ?2, broker_id = ?3, filled_qty = ?4, "
+                   "filled_avg_price = ?5, error = ?6, updated_ms = ?7 WHERE client_order_id = ?1",
+    [S_J_GET] = "SELECT " ORDER_COLS " FROM orders WHERE client_order_id = ?1",
+    [S_J_OPEN] = "SELECT " ORDER_COLS " FROM orders WHERE state NOT IN (2, 3, 4, 5) "
+                 "ORDER BY created_ms, id",
+    [S_J_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM orders WHERE bot_id = ?1 AND day = ?2",
+    [S_J_COUNT_SINCE] = "SELECT COUNT(*) FROM orders WHERE created_ms >= ?1",
+    [S_FILL_INSERT] = "INSERT INTO fills (client_order_id, bot_id, symbol, side, qty, price, fee, "
+                      "t_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_POS_GET] = "SELECT " POSITION_COLS " FROM positions WHERE bot_id = ?1 AND symbol = ?2",
+    [S_POS_LIST_ALL] = "SELECT " POSITION_COLS " FROM positions ORDER BY bot_id, symbol",
+    [S_POS_LIST_BOT] = "SELECT " POSITION_COLS " FROM positions WHERE bot_id = ?1 ORDER BY symbol",
+    [S_POS_PUT] = "INSERT INTO positions (" POSITION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                  "ON CONFLICT (bot_id, symbol) DO UPDATE SET asset_class = excluded.asset_class, "
+                  "qty = excluded.qty, avg_price = excluded.avg_price, "
+                  "multiplier = excluded.multiplier",
+    [S_POS_DELETE] = "DELETE FROM positions WHERE bot_id = ?1 AND symbol = ?2",
+    [S_HALT_GET] = "SELECT reason, source, since_ms, until_ms FROM halts WHERE cleared_ms IS NULL "
+                   "ORDER BY id DESC LIMIT 1",
+    [S_HALT_SET] = "INSERT INTO halts (reason, source, since_ms, until_ms) VALUES (?1, ?2, ?3, ?4)",
+    [S_HALT_CLEAR] = "UPDATE halts SET cleared_ms = ?1, cleared_by = ?2 WHERE cleared_ms IS NULL",
+    [S_DAY_GET] = "SELECT trades, realized_pnl, quarantined, quarantine_reason FROM bot_days "
+                  "WHERE bot_id = ?1 AND day = ?2",
+    [S_DAY_TRADE] = "INSERT INTO bot_days (bot_id, day, trades) VALUES (?1, ?2, 1) "
+                    "ON CONFLICT (bot_id, day) DO UPDATE SET trades = trades + 1",
+    [S_DAY_PNL] = "INSERT INTO bot_days (bot_id, day, realized_pnl) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT (bot_id, day) DO UPDATE SET realized_pnl = realized_pnl + ?3",
+    [S_DAY_QUARANTINE] = "INSERT INTO bot_days (bot_id, day, quarantined, quarantine_reason) "
+                         "VALUES (?1, ?2, 1, ?3) ON CONFLICT (bot_id, day) DO UPDATE SET "
+                         "quarantined = 1, quarantine_reason = ?3",
+    [S_BUDGET_SET] = "INSERT INTO budgets (bot_id, day, max_daily_loss, max_open_risk, "
+                     "max_trades_per_day, max_concurrent_positions, allowed, enabled, updated_ms) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (bot_id) DO UPDATE "
+                     "SET day = excluded.day, max_daily_loss = excluded.max_daily_loss, "
+                     "max_open_risk = excluded.max_open_risk, "
+                     "max_trades_per_day = excluded.max_trades_per_day, "
+                     "max_concurrent_positions = excluded.max_concurrent_positions, "
+                     "allowed = excluded.allowed, enabled = excluded.enabled, "
+                     "updated_ms = excluded.updated_ms",
+    [S_BUDGET_GET] = "SELECT bot_id, day, max_daily_loss, max_open_risk, max_trades_per_day, "
+                     "max_concurrent_positions, allowed, enabled, updated_ms FROM budgets "
+                     "WHERE bot_id = ?1",
+    [S_BUDGET_CLEAR] = "DELETE FROM budgets",
+    [S_EQUITY_INSERT] = "INSERT INTO equity (t_ms, equity, cash) VALUES (?1, ?2, ?3)",
+    [S_BOT_KV_GET] = "SELECT value FROM bot_kv WHERE bot_id = ?1 AND key = ?2",
+    [S_BOT_KV_SET] = "INSERT INTO bot_kv (bot_id, key, value) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
+};
+
+struct hydra_state {
+    sqlite3 *db;
+    int in_batch;
+    sqlite3_stmt *stmt[S_COUNT];
+    char path[4096];
+};
+
+/* Quantities this close to zero after a sell count as a closed position. */
+#define QTY_EPSILON 1e-9
+
+/* Maps an SQLite result code to the Hydra code the caller acts on. */
+static int map_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_NOMEM:
+        return HYDRA_ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return HYDRA_EBUSY;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_FULL:
+        return HYDRA_EIO;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG:
+        return HYDRA_EINVAL;
+    default: /* SQLITE_NOTADB, SQLITE_CORRUPT, SQLITE_SCHEMA, ... */
+        return HYDRA_ESTATE;
+    }
+}
+
+static void copy_str(char *dst, size_t dstsz, const char *src)
+{
+    if (dstsz == 0)
+        return;
+    snprintf(dst, dstsz, "%s", src != NULL ? src : "");
+}
+
+static void col_str(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+{
+    copy_str(dst, dstsz, (const char *)sqlite3_column_text(s, col));
+}
+
+/* Resets a statement so it can be bound and stepped again on the next call. */
+static void finish(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Steps a statement that returns no rows and finishes it. */
+static int step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    finish(s);
+    return rc == SQLITE_DONE ? 0 : map_sqlite(rc);
+}
+
+/*
+ * Steps a statement expected to return at most one row. Returns 1 with the
+ * row available, 0 when there is none (the statement is finished), or a
+ * negative code. The caller finishes the statement after reading the row.
+ */
+static int step_row(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    finish(s);
+    return rc == SQLITE_DONE ? 0 : map_sqlite(rc);
+}
+
+static int bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+    return sqlite3_bind_text(s, idx, v != NULL ? v : "", -1, SQLITE_TRANSIENT);
+}
+
+/* Runs SQL without results (pragmas, transaction control, migrations). */
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Reads the journal mode set by `sql` ("wal" when it took effect). */
+static int pragma_text(sqlite3 *db, const char *sql, char *buf, size_t bufsz)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_str(s, 0, buf, bufsz);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int migrate(hydra_state *st, int from, char *err, size_t errsz)
+{
+    int rc = exec_sql(st->db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        goto fail;
+    for (int v = from; v < HYDRA_STATE_SCHEMA_VERSION; v++) {
+        rc = exec_sql(st->db, migrations[v]);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", HYDRA_STATE_SCHEMA_VERSION);
+    rc = exec_sql(st->db, sql);
+    if (rc != SQLITE_OK)
+        goto fail;
+    rc = exec_sql(st->db, "COMMIT");
+    if (rc != SQLITE_OK)
+        goto fail;
+    return 0;
+
+fail:
+    snprintf(err, errsz, "%s: migrating schema from version %d to %d: %s", st->path, from,
+             HYDRA_STATE_SCHEMA_VERSION, sqlite3_errmsg(st->db));
+    if (!sqlite3_get_autocommit(st->db))
+        exec_sql(st->db, "ROLLBACK");
+    return map_sqlite(rc);
+}
+
+int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errsz)
+{
+    char dummy[1];
+    if (err == NULL || errsz == 0) {
+        err = dummy;
+        errsz = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (out == NULL || path == NULL || path[0] == '\0') {
+        snprintf(err, errsz, "state database: no path given");
+        return HYDRA_EINVAL;
+    }
+    *out = NULL;
+    if (strlen(path) >= sizeof((hydra_state *)0)->path) {
+        snprintf(err, errsz, "%.64s...: path too long", path);
+        return HYDRA_EINVAL;
+    }
+
+    hydra_state *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        snprintf(err, errsz, "%s: out of memory", path);
+        return HYDRA_ENOMEM;
+    }
+    copy_str(st->path, sizeof st->path, path);
+
+    int ret = HYDRA_ESTATE;
+    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+
+    /*
+     * SQLite quietly falls back to read-only when the file is not writable;
+     * a state store that cannot record an order must refuse to start.
+     */
+    if (sqlite3_db_readonly(st->db, "main") == 1) {
+        snprintf(err, errsz, "%s: not writable (read-only file or no permission)", path);
+        ret = HYDRA_EIO;
+        goto fail;
+    }
+
+    /* The first read of the header is where a non-database file shows itself. */
+    int version = 0;
+    rc = pragma_int(st->db, "PRAGMA user_version", &version);
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+    if (version > HYDRA_STATE_SCHEMA_VERSION) {
+        snprintf(err, errsz,
+                 "%s: schema version %d is newer than this build supports (%d); "
+                 "use the Hydra release that wrote it",
+                 path, version, HYDRA_STATE_SCHEMA_VERSION);
+        ret = HYDRA_ESTATE;
+        goto fail;
+    }
+
+    char mode[16] = "";
+    rc = pragma_text(st->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+    if (strcmp(mode, "wal") != 0 && strcmp(path, ":memory:") != 0) {
+        snprintf(err, errsz, "%s: cannot switch to WAL journal mode (got \"%s\")", path, mode);
+        ret = HYDRA_ESTATE;
+        goto fail;
+    }
+    rc = exec_sql(st->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+
+    if (version < HYDRA_STATE_SCHEMA_VERSION) {
+        ret = migrate(st, version, err, errsz);
+        if (ret != 0)
+            goto fail;
+    }
+
+    /*
+     * A database at the current version may still be damaged; a quick check
+     * here turns that into a refusal to start instead of a failure mid-trade.
+     */
+    char check[64] = "";
+    rc = pragma_text(st->db, "PRAGMA quick_check", check, sizeof check);
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+    if (strcmp(check, "ok") != 0) {
+        snprintf(err, errsz, "%s: integrity check failed: %s", path, check);
+        ret = HYDRA_ESTATE;
+        goto fail;
+    }
+
+    for (int i = 0; i < S_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK)
+            goto sqlite_fail;
+    }
+
+    *out = st;
+    return 0;
+
+sqlite_fail:
+    ret = map_sqlite(rc);
+    /* SQLite's text for an unopenable file is generic; the system's reason says why. */
+    int sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
+    if (sys != 0 && ret == HYDRA_EIO)
+        snprintf(err, errsz, "%s: %s (%s)", path, sqlite3_errmsg(st->db), strerror(sys));
+    else
+        snprintf(err, errsz, "%s: %s", path,
+                 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+fail:
+    hydra_state_close(st);
+    return ret;
+}
+
+/* A batch still open at close never reached its commit and is rolled back. */
+void hydra_state_close(hydra_state *st)
+{
+    if (st == NULL)
+        return;
+    if (st->db != NULL) {
+        if (!sqlite3_get_autocommit(st->db))
+            exec_sql(st->db, "ROLLBACK");
+        for (int i = 0; i < S_COUNT; i++)
+            sqlite3_finalize(st->stmt[i]);
+        sqlite3_close(st->db);
+    }
+    free(st);
+}
+
+const char *hydra_state_errmsg(hydra_state *st)
+{
+    return st != NULL && st->db != NULL ? sqlite3_errmsg(st->db) : "no state database";
+}
+
+const char *hydra_state_path(hydra_state *st)
+{
+    return st != NULL ? st->path : "";
+}
+
+/* ---- batches ---- */
+
+int hydra_state_begin(hydra_state *st)
+{
+    if (st == NULL || st->in_batch)
+        return HYDRA_EINVAL;
+    int rc = exec_sql(st->db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return map_sqlite(rc);
+    st->in_batch = 1;
+    return 0;
+}
+
+int hydra_state_commit(hydra_state *st)
+{
+    if (st == NULL || !st->in_batch)
+        return HYDRA_EINVAL;
+    int rc = exec_sql(st->db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        /* A failed COMMIT may leave the transaction open; nothing of it is durable. */
+        if (!sqlite3_get_autocommit(st->db))
+            exec_sql(st->db, "ROLLBACK");
+        st->in_batch = 0;
+        return map_sqlite(rc);
+    }
+    st->in_batch = 0;
+    return 0;
+}
+
+int hydra_state_rollback(hydra_state *st)
+{
+    if (st == NULL || !st->in_batch)
+        return HYDRA_EINVAL;
+    st->in_batch = 0;
+    if (sqlite3_get_autocommit(st->db))
+        return 0; /* SQLite already rolled back after an error */
+    return map_sqlite(exec_sql(st->db, "ROLLBACK"));
+}
+
+/* ---- key-value ---- */
+
+int hydra_kv_get(hydra_state *st, const char *key, char *buf, size_t bufsz)
+{
+    if (st == NULL || key == NULL || buf == NULL || bufsz == 0)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_KV_GET];
+    bind_text(s, 1, key);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    size_t n = v != NULL ? strlen(v) : 0;
+    int ret = 0;
+    if (n >= bufsz)
+        ret = HYDRA_EFULL;
+    else
+        memcpy(buf, v != NULL ? v : "", n + 1);
+    finish(s);
+    return ret;
+}
+
+int hydra_kv_set(hydra_state *st, const char *key, const char *json)
+{
+    if (st == NULL || key == NULL || json == NULL)
+        return HYDRA_EINVAL;
+    /* Values are JSON text; refusing anything else keeps every reader's parse safe. */
+    json_t *probe = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (probe == NULL)
+        return HYDRA_EINVAL;
+    json_decref(probe);
+    sqlite3_stmt *s = st->stmt[S_KV_SET];
+    bind_text(s, 1, key);
+    bind_text(s, 2, json);
+    return step_done(s);
+}
+
+/* Reads a key and decodes its JSON value; the caller releases *out. */
+static int kv_load(hydra_state *st, const char *key, json_t **out)
+{
+    if (st == NULL || key == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_KV_GET];
+    bind_text(s, 1, key);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    *out = v != NULL ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
+    finish(s);
+    return *out != NULL ? 0 : HYDRA_EINVAL;
+}
+
+/* Encodes a value and stores it; the reference to v is consumed. */
+static int kv_store(hydra_state *st, const char *key, json_t *v)
+{
+    if (v == NULL)
+        return HYDRA_EINVAL;
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(v);
+    if (text == NULL)
+        return HYDRA_ENOMEM;
+    int rc = hydra_kv_set(st, key, text);
+    free(text);
+    return rc;
+}
+
+int hydra_kv_get_double(hydra_state *st, const char *key, double *out)
+{
+    json_t *v = NULL;
+    int rc = kv_load(st, key, &v);
+    if (rc != 0)
+        return rc;
+    rc = HYDRA_EINVAL;
+    if (out != NULL && json_is_number(v)) {
+        *out = json_number_value(v);
+        rc = 0;
+    }
+    json_decref(v);
+    return rc;
+}
+
+int hydra_kv_set_double(hydra_state *st, const char *key, double v)
+{
+    if (!isfinite(v))
+        return HYDRA_EINVAL; /* JSON has no NaN or infinity */
+    return kv_store(st, key, json_real(v));
+}
+
+int hydra_kv_get_int(hydra_state *st, const char *key, int64_t *out)
+{
+    json_t *v = NULL;
+    int rc = kv_load(st, key, &v);
+    if (rc != 0)
+        return rc;
+    rc = HYDRA_EINVAL;
+    if (out != NULL && json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        rc = 0;
+    } else if (out != NULL && json_is_real(v)) {
+        /* Older writers stored every number as a float; accept whole ones. */
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+            *out = (int64_t)d;
+            rc = 0;
+        }
+    }
+    json_decref(v);
+    return rc;
+}
+
+int hydra_kv_set_int(hydra_state *st, const char *key, int64_t v)
+{
+    return kv_store(st, key, json_integer((json_int_t)v));
+}
+
+int hydra_kv_get_str(hydra_state *st, const char *key, char *buf, size_t bufsz)
+{
+    if (buf == NULL || bufsz == 0)
+        return HYDRA_EINVAL;
+    json_t *v = NULL;
+    int rc = kv_load(st, key, &v);
+    if (rc != 0)
+        return rc;
+    rc = HYDRA_EINVAL;
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        if (n >= bufsz) {
+            rc = HYDRA_EFULL;
+        } else {
+            memcpy(buf, json_string_value(v), n + 1);
+            rc = 0;
+        }
+    }
+    json_decref(v);
+    return rc;
+}
+
+int hydra_kv_set_str(hydra_state *st, const char *key, const char *v)
+{
+    if (v == NULL)
+        return HYDRA_EINVAL;
+    return kv_store(st, key, json_string(v));
+}
+
+/* ---- order journal ---- */
+
+int hydra_order_state_final(int state)
+{
+    return state == HYDRA_ORD_FILLED || state == HYDRA_ORD_CANCELED ||
+           state == HYDRA_ORD_REJECTED || state == HYDRA_ORD_EXPIRED;
+}
+
+const char *hydra_order_state_name(int state)
+{
+    switch (state) {
+    case HYDRA_ORD_PENDING_SUBMIT:
+        return "pending_submit";
+    case HYDRA_ORD_OPEN:
+        return "open";
+    case HYDRA_ORD_FILLED:
+        return "filled";
+    case HYDRA_ORD_CANCELED:
+        return "canceled";
+    case HYDRA_ORD_REJECTED:
+        return "rejected";
+    case HYDRA_ORD_EXPIRED:
+        return "expired";
+    default:
+        return "unknown";
+    }
+}
+
+static void read_order(sqlite3_stmt *s, hydra_journal_order *o)
+{
+    memset(o, 0, sizeof *o);
+    col_str(s, 0, o->client_order_id, sizeof o->client_order_id);
+    col_str(s, 1, o->bot_id, sizeof o->bot_id);
+    col_str(s, 2, o->day, sizeof o->day);
+    o->seq = sqlite3_column_int(s, 3);
+    o->kind = sqlite3_column_int(s, 4);
+    col_str(s, 5, o->symbol, sizeof o->symbol);
+    o->asset_class = sqlite3_column_int(s, 6);
+    o->side = sqlite3_column_int(s, 7);
+    o->type = sqlite3_column_int(s, 8);
+    o->tif = sqlite3_column_int(s, 9);
+    o->qty = sqlite3_column_double(s, 10);
+    o->notional = sqlite3_column_double(s, 11);
+    o->limit_price = sqlite3_column_double(s, 12);
+    col_str(s, 13, o->reason, sizeof o->reason);
+    o->state = sqlite3_column_int(s, 14);
+    col_str(s, 15, o->broker_id, sizeof o->broker_id);
+    o->filled_qty = sqlite3_column_double(s, 16);
+    o->filled_avg_price = sqlite3_column_double(s, 17);
+    o->created_ms = sqlite3_column_int64(s, 18);
+    o->updated_ms = sqlite3_column_int64(s, 19);
+    col_str(s, 20, o->error, sizeof o->error);
+}
+
+/* The struct's strings are fixed arrays; an unterminated one is a caller bug. */
+#define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+static int insert_order(hydra_state *st, const hydra_journal_order *o)
+{
+    sqlite3_stmt *s = st->stmt[S_J_INSERT];
+    bind_text(s, 1, o->client_order_id);
+    bind_text(s, 2, o->bot_id);
+    bind_text(s, 3, o->day);
+    sqlite3_bind_int(s, 4, o->seq);
+    sqlite3_bind_int(s, 5, o->kind);
+    bind_text(s, 6, o->symbol);
+    sqlite3_bind_int(s, 7, o->asset_class);
+    sqlite3_bind_int(s, 8, o->side);
+    sqlite3_bind_int(s, 9, o->type);
+    sqlite3_bind_int(s, 10, o->tif);
+    sqlite3_bind_double(s, 11, o->qty);
+    sqlite3_bind_double(s, 12, o->notional);
+    sqlite3_bind_double(s, 13, o->limit_price);
+    bind_text(s, 14, o->reason);
+    sqlite3_bind_int(s, 15, o->state);
+    bind_text(s, 16, o->broker_id);
+    sqlite3_bind_double(s, 17, o->filled_qty);
+    sqlite3_bind_double(s, 18, o->filled_avg_price);
+    sqlite3_bind_int64(s, 19, o->created_ms);
+    sqlite3_bind_int64(s, 20, o->updated_ms);
+    bind_text(s, 21, o->error);
+    int rc = sqlite3_step(s);
+    finish(s);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return HYDRA_EBUSY;
+    return rc == SQLITE_DONE ? 0 : map_sqlite(rc);
+}
+
+/*
+ * Inside a batch the row must not wait for the tick's commit: the batch is
+ * committed first, the row is inserted and committed on its own (the WAL is
+ * synced with synchronous=FULL), and a new batch is opened for the rest of
+ * the tick. A refused insert still reopens the batch so the caller's
+ * begin/commit pairing holds; only when the open batch itself cannot be
+ * committed does the insert return that error with no batch open.
+ */
+int hydra_journal_insert(hydra_state *st, const hydra_journal_order *o)
+{
+    if (st == NULL || o == NULL || !TERMINATED(o->client_order_id) ||
+        o->client_order_id[0] == '\0' || !TERMINATED(o->bot_id) || !TERMINATED(o->day) ||
+        !TERMINATED(o->symbol) || !TERMINATED(o->reason) || !TERMINATED(o->broker_id) ||
+        !TERMINATED(o->error))
+        return HYDRA_EINVAL;
+    int batch = st->in_batch;
+    if (batch) {
+        int rc = hydra_state_commit(st);
+        if (rc != 0)
+            return rc;
+    }
+    int ret = insert_order(st, o);
+    if (batch) {
+        int rc = hydra_state_begin(st);
+        if (ret == 0)
+            ret = rc;
+    }
+    return ret;
+}
+
+int hydra_journal_update(hydra_state *st, const hydra_journal_order *o)
+{
+    if (st == NULL || o == NULL || !TERMINATED(o->client_order_id) || !TERMINATED(o->broker_id) ||
+        !TERMINATED(o->error))
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_J_UPDATE];
+    bind_text(s, 1, o->client_order_id);
+    sqlite3_bind_int(s, 2, o->state);
+    bind_text(s, 3, o->broker_id);
+    sqlite3_bind_double(s, 4, o->filled_qty);
+    sqlite3_bind_double(s, 5, o->filled_avg_price);
+    bind_text(s, 6, o->error);
+    sqlite3_bind_int64(s, 7, o->updated_ms);
+    int rc = step_done(s);
+    if (rc != 0)
+        return rc;
+    return sqlite3_changes(st->db) == 1 ? 0 : HYDRA_ENOTFOUND;
+}
+
+int hydra_journal_get(hydra_state *st, const char *cid, hydra_journal_order *out)
+{
+    if (st == NULL || cid == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_J_GET];
+    bind_text(s, 1, cid);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    read_order(s, out);
+    finish(s);
+    return 0;
+}
+
+int hydra_journal_list_open(hydra_state *st, hydra_journal_order *out, size_t cap, size_t *n)
+{
+    if (st == NULL || n == NULL || (out == NULL && cap > 0))
+        return HYDRA_EINVAL;
+    *n = 0;
+    sqlite3_stmt *s = st->stmt[S_J_OPEN];
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            ret = HYDRA_EFULL; /* more open orders than the caller can hold */
+            break;
+        }
+        read_order(s, &out[(*n)++]);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = map_sqlite(rc);
+    finish(s);
+    return ret;
+}
+
+int hydra_journal_next_seq(hydra_state *st, const char *bot_id, const char *day, int *seq)
+{
+    if (st == NULL || bot_id == NULL || day == NULL || seq == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_J_NEXT_SEQ];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ESTATE : rc;
+    *seq = sqlite3_column_int(s, 0);
+    finish(s);
+    return 0;
+}
+
+int hydra_journal_count_since(hydra_state *st, int64_t since_ms, int *count)
+{
+    if (st == NULL || count == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_J_COUNT_SINCE];
+    sqlite3_bind_int64(s, 1, since_ms);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ESTATE : rc;
+    *count = sqlite3_column_int(s, 0);
+    finish(s);
+    return 0;
+}
+
+/* ---- fills ---- */
+
+/*
+ * cid names the journaled order the fill belongs to (a foreign key); NULL
+ * records a fill that has no journal row, such as one found at reconcile.
+ */
+int hydra_fill_insert(hydra_state *st, const char *cid, const char *bot_id, const char *symbol,
+                      int side, double qty, double price, double fee, int64_t t_ms)
+{
+    if (st == NULL || bot_id == NULL || symbol == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_FILL_INSERT];
+    if (cid != NULL)
+        bind_text(s, 1, cid);
+    else
+        sqlite3_bind_null(s, 1);
+    bind_text(s, 2, bot_id);
+    bind_text(s, 3, symbol);
+    sqlite3_bind_int(s, 4, side);
+    sqlite3_bind_double(s, 5, qty);
+    sqlite3_bind_double(s, 6, price);
+    sqlite3_bind_double(s, 7, fee);
+    sqlite3_bind_int64(s, 8, t_ms);
+    return step_done(s);
+}
+
+/* ---- positions ---- */
+
+static void read_position(sqlite3_stmt *s, hydra_bot_position *p)
+{
+    memset(p, 0, sizeof *p);
+    col_str(s, 0, p->bot_id, sizeof p->bot_id);
+    col_str(s, 1, p->symbol, sizeof p->symbol);
+    p->asset_class = sqlite3_column_int(s, 2);
+    p->qty = sqlite3_column_double(s, 3);
+    p->avg_price = sqlite3_column_double(s, 4);
+    p->opened_ms = sqlite3_column_int64(s, 5);
+    p->multiplier = sqlite3_column_double(s, 6);
+}
+
+int hydra_position_get(hydra_state *st, const char *bot_id, const char *symbol,
+                       hydra_bot_position *out)
+{
+    if (st == NULL || bot_id == NULL || symbol == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_POS_GET];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, symbol);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    read_position(s, out);
+    finish(s);
+    return 0;
+}
+
+int hydra_position_list(hydra_state *st, const char *bot_id, hydra_bot_position *out, size_t cap,
+                        size_t *n)
+{
+    if (st == NULL || n == NULL || (out == NULL && cap > 0))
+        return HYDRA_EINVAL;
+    *n = 0;
+    sqlite3_stmt *s = st->stmt[bot_id != NULL ? S_POS_LIST_BOT : S_POS_LIST_ALL];
+    if (bot_id != NULL)
+        bind_text(s, 1, bot_id);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            ret = HYDRA_EFULL;
+            break;
+        }
+        read_position(s, &out[(*n)++]);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = map_sqlite(rc);
+    finish(s);
+    return ret;
+}
+
+static int position_put(hydra_state *st, const hydra_bot_position *p)
+{
+    sqlite3_stmt *s = st->stmt[S_POS_PUT];
+    bind_text(s, 1, p->bot_id);
+    bind_text(s, 2, p->symbol);
+    sqlite3_bind_int(s, 3, p->asset_class);
+    sqlite3_bind_double(s, 4, p->qty);
+    sqlite3_bind_double(s, 5, p->avg_price);
+    sqlite3_bind_int64(s, 6, p->opened_ms);
+    sqlite3_bind_double(s, 7, p->multiplier);
+    return step_done(s);
+}
+
+/*
+ * A buy realises only its fee (*realized = -fee). A sell of a symbol the bot
+ * does not hold changes nothing and returns HYDRA_ENOTFOUND: Hydra does not
+ * sell short, so such a fill is for the caller to investigate.
+ */
+int hydra_position_apply_fill(hydra_state *st, const char *bot_id, const char *symbol,
+                              int asset_class, double multiplier, int side, double qty,
+                              double price, double fee, int64_t t_ms, double *realized)
+{
+    if (st == NULL || bot_id == NULL || symbol == NULL || !(qty > 0) || !isfinite(qty) ||
+        !(price >= 0) || !isfinite(price) || !isfinite(fee) || !(multiplier > 0) ||
+        (side != HYDRA_SIDE_BUY && side != HYDRA_SIDE_SELL) ||
+        strlen(bot_id) >= sizeof((hydra_bot_position *)0)->bot_id ||
+        strlen(symbol) >= sizeof((hydra_bot_position *)0)->symbol)
+        return HYDRA_EINVAL;
+    double pnl = 0;
+    if (realized != NULL)
+        *realized = 0;
+
+    hydra_bot_position p;
+    int rc = hydra_position_get(st, bot_id, symbol, &p);
+    if (rc != 0 && rc != HYDRA_ENOTFOUND)
+        return rc;
+    int have = rc == 0;
+
+    if (side == HYDRA_SIDE_BUY) {
+        if (!have) {
+            memset(&p, 0, sizeof p);
+            copy_str(p.bot_id, sizeof p.bot_id, bot_id);
+            copy_str(p.symbol, sizeof p.symbol, symbol);
+            p.opened_ms = t_ms;
+        }
+        double total = p.qty + qty;
+        p.avg_price = (p.avg_price * p.qty + price * qty) / total;
+        p.qty = total;
+        p.asset_class = asset_class;
+        p.multiplier = multiplier;
+        pnl = -fee;
+        rc = position_put(st, &p);
+    } else {
+        if (!have)
+            return HYDRA_ENOTFOUND;
+        double sold = qty < p.qty ? qty : p.qty;
+        pnl = (price - p.avg_price) * sold * multiplier - fee;
+        p.qty -= sold;
+        if (p.qty <= QTY_EPSILON) {
+            sqlite3_stmt *s = st->stmt[S_POS_DELETE];
+            bind_text(s, 1, bot_id);
+            bind_text(s, 2, symbol);
+            rc = step_done(s);
+        } else {
+            rc = position_put(st, &p);
+        }
+    }
+    if (rc == 0 && realized != NULL)
+        *realized = pnl;
+    return rc;
+}
+
+/* ---- halts ---- */
+
+/*
+ * Setting a halt while one is active adds another row; the newest is the one
+ * reported and a clear ends all of them, so no halt reason is ever lost.
+ */
+int hydra_halt_get(hydra_state *st, hydra_halt *out)
+{
+    if (st == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = st->stmt[S_HALT_GET];
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc;
+    out->active = 1;
+    col_str(s, 0, out->reason, sizeof out->reason);
+    col_str(s, 1, out->source, sizeof out->source);
+    out->since_ms = sqlite3_column_int64(s, 2);
+    out->until_ms = sqlite3_column_int64(s, 3);
+    finish(s);
+    return 0;
+}
+
+int hydra_halt_set(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
+                   int64_t until_ms)
+{
+    if (st == NULL || reason == NULL || source == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_HALT_SET];
+    bind_text(s, 1, reason);
+    bind_text(s, 2, source);
+    sqlite3_bind_int64(s, 3, since_ms);
+    sqlite3_bind_int64(s, 4, until_ms);
+    return step_done(s);
+}
+
+int hydra_halt_clear(hydra_state *st, const char *cleared_by, int64_t now_ms)
+{
+    if (st == NULL || cleared_by == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_HALT_CLEAR];
+    sqlite3_bind_int64(s, 1, now_ms);
+    bind_text(s, 2, cleared_by);
+    return step_done(s);
+}
+
+/* ---- per-bot daily counters ---- */
+
+int hydra_bot_day_get(hydra_state *st, const char *bot_id, const char *day, hydra_bot_day *out)
+{
+    if (st == NULL || bot_id == NULL || day == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = st->stmt[S_DAY_GET];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc;
+    out->trades = sqlite3_column_int(s, 0);
+    out->realized_pnl = sqlite3_column_double(s, 1);
+    out->quarantined = sqlite3_column_int(s, 2);
+    col_str(s, 3, out->quarantine_reason, sizeof out->quarantine_reason);
+    finish(s);
+    return 0;
+}
+
+int hydra_bot_day_add_trade(hydra_state *st, const char *bot_id, const char *day)
+{
+    if (st == NULL || bot_id == NULL || day == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_DAY_TRADE];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    return step_done(s);
+}
+
+int hydra_bot_day_add_pnl(hydra_state *st, const char *bot_id, const char *day, double pnl)
+{
+    if (st == NULL || bot_id == NULL || day == NULL || !isfinite(pnl))
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_DAY_PNL];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    sqlite3_bind_double(s, 3, pnl);
+    return step_done(s);
+}
+
+int hydra_bot_day_quarantine(hydra_state *st, const char *bot_id, const char *day,
+                             const char *reason)
+{
+    if (st == NULL || bot_id == NULL || day == NULL || reason == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_DAY_QUARANTINE];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    bind_text(s, 3, reason);
+    return step_done(s);
+}
+
+/* ---- budgets ---- */
+
+int hydra_budget_set(hydra_state *st, const hydra_budget *b)
+{
+    if (st == NULL || b == NULL || !TERMINATED(b->bot_id) || b->bot_id[0] == '\0' ||
+        !TERMINATED(b->day))
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BUDGET_SET];
+    bind_text(s, 1, b->bot_id);
+    bind_text(s, 2, b->day);
+    sqlite3_bind_double(s, 3, b->max_daily_loss);
+    sqlite3_bind_double(s, 4, b->max_open_risk);
+    sqlite3_bind_int(s, 5, b->max_trades_per_day);
+    sqlite3_bind_int(s, 6, b->max_concurrent_positions);
+    sqlite3_bind_int(s, 7, b->allowed);
+    sqlite3_bind_int(s, 8, b->enabled);
+    sqlite3_bind_int64(s, 9, b->updated_ms);
+    return step_done(s);
+}
+
+int hydra_budget_get(hydra_state *st, const char *bot_id, hydra_budget *out)
+{
+    if (st == NULL || bot_id == NULL || out == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BUDGET_GET];
+    bind_text(s, 1, bot_id);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    memset(out, 0, sizeof *out);
+    col_str(s, 0, out->bot_id, sizeof out->bot_id);
+    col_str(s, 1, out->day, sizeof out->day);
+    out->max_daily_loss = sqlite3_column_double(s, 2);
+    out->max_open_risk = sqlite3_column_double(s, 3);
+    out->max_trades_per_day = sqlite3_column_int(s, 4);
+    out->max_concurrent_positions = sqlite3_column_int(s, 5);
+    out->allowed = sqlite3_column_int(s, 6);
+    out->enabled = sqlite3_column_int(s, 7);
+    out->updated_ms = sqlite3_column_int64(s, 8);
+    finish(s);
+    return 0;
+}
+
+int hydra_budget_clear_all(hydra_state *st)
+{
+    if (st == NULL)
+        return HYDRA_EINVAL;
+    return step_done(st->stmt[S_BUDGET_CLEAR]);
+}
+
+/* ---- equity history ---- */
+
+int hydra_equity_insert(hydra_state *st, int64_t t_ms, double equity, double cash)
+{
+    if (st == NULL || !isfinite(equity) || !isfinite(cash))
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_EQUITY_INSERT];
+    sqlite3_bind_int64(s, 1, t_ms);
+    sqlite3_bind_double(s, 2, equity);
+    sqlite3_bind_double(s, 3, cash);
+    return step_done(s);
+}
+
+/* ---- bot-scoped key-value ---- */
+
+int hydra_bot_kv_get(hydra_state *st, const char *bot_id, const char *key, char *buf, size_t bufsz)
+{
+    if (st == NULL || bot_id == NULL || key == NULL || buf == NULL || bufsz == 0)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BOT_KV_GET];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, key);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    size_t n = v != NULL ? strlen(v) : 0;
+    int ret = 0;
+    if (n >= bufsz)
+        ret = HYDRA_EFULL;
+    else
+        memcpy(buf, v != NULL ? v : "", n + 1);
+    finish(s);
+    return ret;
+}
+
+int hydra_bot_kv_set(hydra_state *st, const char *bot_id, const char *key, const char *value)
+{
+    if (st == NULL || bot_id == NULL || key == NULL || value == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BOT_KV_SET];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, key);
+    bind_text(s, 3, value);
+    return step_done(s);
+}

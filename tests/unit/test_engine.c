@@ -280,17 +280,25 @@ static void test_no_entry_while_halted_randomised(void **state)
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     unsigned long long r = seed;
-    int halted_ticks = 0;
+    int halted_ticks = 0, loss_ticks = 0;
+    double real_day_start = 0;
     for (int t = 0; t < 4000; t++) {
         r = r * 6364136223846793005ULL + 1442695040888963407ULL;
         unsigned pick = (unsigned)(r >> 33) % 1000;
-        f->w->faults.random_rate = pick < 30 ? 0.5 : 0.0;
-        if (pick >= 990)
+        /* Bursts of broker faults, a kill switch that comes and goes, and short spells of a
+         * breached daily loss, each for a few ticks at a time. */
+        f->w->faults.random_rate = pick < 8 ? 0.6 : 0.0;
+        if (pick >= 996)
             tu_write_file(kill, "x");
-        else if (pick >= 900)
+        else if (pick >= 960)
             unlink(kill);
-        if (pick == 500)
+        if (pick >= 500 && pick < 503 && loss_ticks == 0) {
+            real_day_start = f->e.day_start_equity;
             f->e.day_start_equity *= 1.05;
+            loss_ticks = 10;
+        } else if (loss_ticks > 0 && --loss_ticks == 0) {
+            f->e.day_start_equity = real_day_start;
+        }
         int rc = hydra_engine_tick(&f->e);
         if (rc == HYDRA_EEOF)
             break;
@@ -307,9 +315,11 @@ static void test_no_entry_while_halted_randomised(void **state)
             assert_true(s->notional_estimate <= 5000.0 * 1.0001);
         }
     }
-    print_message("%zu orders, %zu buys, %d halted ticks\n", f->w->n_submits, buys, halted_ticks);
-    assert_true(buys > 0);
+    print_message("%zu orders, %zu buys, %d halted ticks, %d halts\n", f->w->n_submits, buys,
+                  halted_ticks, et_count_events(f->log, "system_halt", NULL));
+    assert_true(buys >= 10);
     assert_true(halted_ticks > 0);
+    assert_true(halted_ticks < 3000); /* the run traded as well as halted */
 }
 
 /* SIGKILL between the journal write and the submission: one order at most, never two. */

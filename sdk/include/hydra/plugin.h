@@ -59,13 +59,19 @@ static inline int hydra_version_is_compatible(hydra_abi_version host, hydra_abi_
 }
 
 /*
- * True when the sized struct `s` is large enough to hold `field` and, for a
- * function pointer, the slot is not NULL. Use before calling any host API
- * function marked "since 1.N" with N > 0.
+ * True when the sized struct `s` is large enough to hold `field`. Use before
+ * reading any field marked "since 1.N" with N > 0 (a host or bot built
+ * against an older minor sends a smaller struct).
  */
-#define HYDRA_HAS(s, field)                                                                        \
-    ((s) != NULL && (s)->struct_size >= offsetof(__typeof__(*(s)), field) + sizeof((s)->field) &&  \
-     (s)->field != NULL)
+#define HYDRA_COVERS(s, field)                                                                     \
+    ((s) != NULL && (s)->struct_size >= offsetof(__typeof__(*(s)), field) + sizeof((s)->field))
+
+/*
+ * True when the sized struct `s` covers the pointer `field` and the slot is
+ * not NULL. Use before calling any host API function marked "since 1.N"
+ * with N > 0.
+ */
+#define HYDRA_HAS(s, field) (HYDRA_COVERS(s, field) && (s)->field != NULL)
 
 /* Return codes of plugin callbacks. Anything negative quarantines the bot. */
 enum hydra_status {

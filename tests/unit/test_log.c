@@ -1,0 +1,579 @@
+#define _GNU_SOURCE
+/* cmocka needs these before its own header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "log_internal.h"
+#include "testutil.h"
+
+#define NOBODY 65534
+
+typedef struct fixture {
+    char dir[256];
+    char log[512];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || tu_mkdtemp(f->dir, sizeof f->dir) == NULL)
+        return -1;
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tu_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static hydra_log *open_ok(const char *path, int keep)
+{
+    char err[512];
+    hydra_log *lg = NULL;
+    int rc = hydra_log_open(path, keep, &lg, err, sizeof err);
+    if (rc != 0)
+        fail_msg("open %s: %s", path, err);
+    return lg;
+}
+
+/*
+ * Parses every line of a log file, failing the test on any line that is
+ * not a JSON object with ts (RFC 3339 UTC, milliseconds, Z), a known level
+ * and an event. Returns the lines as a JSON array (caller releases).
+ */
+static json_t *read_lines(const char *path)
+{
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    json_t *lines = json_array();
+    char *save = NULL;
+    size_t len = strlen(text);
+    assert_true(len == 0 || text[len - 1] == '\n');
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t jerr;
+        json_t *obj = json_loads(line, 0, &jerr);
+        if (!json_is_object(obj))
+            fail_msg("%s: line does not parse (%s): %.200s", path, jerr.text, line);
+        const char *ts = json_string_value(json_object_get(obj, "ts"));
+        assert_non_null(ts);
+        assert_int_equal(strlen(ts), 24);
+        assert_int_equal(ts[19], '.');
+        assert_int_equal(ts[23], 'Z');
+        int64_t ms = 0;
+        assert_int_equal(hydra_parse_rfc3339(ts, &ms), 0);
+        char again[32];
+        hydra_format_utc(ms, again, sizeof again);
+        assert_string_equal(again, ts);
+        const char *level = json_string_value(json_object_get(obj, "level"));
+        assert_non_null(level);
+        assert_true(strcmp(level, "debug") == 0 || strcmp(level, "info") == 0 ||
+                    strcmp(level, "warn") == 0 || strcmp(level, "error") == 0);
+        assert_non_null(json_string_value(json_object_get(obj, "event")));
+        json_array_append_new(lines, obj);
+    }
+    free(text);
+    return lines;
+}
+
+static size_t count_lines(const char *path)
+{
+    json_t *lines = read_lines(path);
+    size_t n = json_array_size(lines);
+    json_decref(lines);
+    return n;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* ---- line format ---- */
+
+static void test_line_format(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 14);
+    int64_t before = hydra_clock_now_ms(&(hydra_clock){0, 0});
+
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "startup", NULL, NULL), 0);
+    hydra_log_set_tick(lg, 42);
+    hydra_clock sim;
+    hydra_clock_init_sim(&sim, 1795770245123LL); /* 2026-11-27T09:04:05.123Z */
+    hydra_log_set_clock(lg, &sim);
+    assert_int_equal(
+        hydra_log_event(lg, HYDRA_LOG_WARN, "gate_reject", "mom_AAPL",
+                        json_pack("{s:s,s:f,s:i}", "reason", "max_trades", "qty", 2.5, "ts", 7)),
+        0);
+    hydra_clock wall;
+    hydra_clock_init_wall(&wall);
+    hydra_log_set_clock(lg, &wall); /* a wall engine clock adds no `t` */
+    assert_int_equal(hydra_log_pack(lg, HYDRA_LOG_ERROR, "exitbot_ok", NULL, "{s:f,s:[i,i]}",
+                                    "equity", 100000.5, "list", 1, 2),
+                     0);
+    assert_int_equal(hydra_log_lines(lg), 3);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+
+    json_t *lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 3);
+
+    json_t *a = json_array_get(lines, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "level")), "info");
+    assert_string_equal(json_string_value(json_object_get(a, "event")), "startup");
+    assert_null(json_object_get(a, "tick"));
+    assert_null(json_object_get(a, "bot_id"));
+    assert_null(json_object_get(a, "t"));
+    int64_t ts = 0;
+    assert_int_equal(hydra_parse_rfc3339(json_string_value(json_object_get(a, "ts")), &ts), 0);
+    assert_true(ts >= before - 1000 && ts <= before + 60000);
+
+    /* Field order is ts, level, event, tick, bot_id, t, then the event's fields. */
+    json_t *b = json_array_get(lines, 1);
+    const char *want[] = {"ts", "level", "event", "tick", "bot_id", "t", "reason", "qty"};
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        assert_true(k < sizeof want / sizeof want[0]);
+        assert_string_equal(key, want[k]);
+        k++;
+    }
+    assert_int_equal(k, sizeof want / sizeof want[0]);
+    assert_string_equal(json_string_value(json_object_get(b, "level")), "warn");
+    assert_int_equal(json_integer_value(json_object_get(b, "tick")), 42);
+    assert_string_equal(json_string_value(json_object_get(b, "bot_id")), "mom_AAPL");
+    assert_string_equal(json_string_value(json_object_get(b, "t")), "2026-11-27T09:04:05.123Z");
+    assert_true(json_real_value(json_object_get(b, "qty")) == 2.5);
+    /* A field named like a header member does not replace the header. */
+    assert_true(json_is_string(json_object_get(b, "ts")));
+
+    json_t *c = json_array_get(lines, 2);
+    assert_string_equal(json_string_value(json_object_get(c, "level")), "error");
+    assert_null(json_object_get(c, "t"));
+    assert_true(json_real_value(json_object_get(c, "equity")) == 100000.5);
+    assert_int_equal(json_array_size(json_object_get(c, "list")), 2);
+    json_decref(lines);
+}
+
+static void test_min_level_and_pack_error(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 14);
+    hydra_log_set_min_level(lg, HYDRA_LOG_WARN);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_DEBUG, "noise", NULL, json_object()), 0);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "noise", NULL, NULL), 0);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_WARN, "fill", "mom_AAPL", NULL), 0);
+    /* "{s:" is not a complete format: the event becomes a log_pack_error line. */
+    assert_int_equal(hydra_log_pack(lg, HYDRA_LOG_WARN, "broken", NULL, "{s:"), HYDRA_EINVAL);
+    assert_int_equal(hydra_log_lines(lg), 2);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+
+    json_t *lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
+                        "fill");
+    json_t *e = json_array_get(lines, 1);
+    assert_string_equal(json_string_value(json_object_get(e, "event")), "log_pack_error");
+    assert_string_equal(json_string_value(json_object_get(e, "for_event")), "broken");
+    json_decref(lines);
+}
+
+static void test_echo_to_stderr(void **state)
+{
+    fixture *f = *state;
+    char errpath[600];
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", f->dir);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    hydra_log *lg = open_ok(f->log, 14);
+    hydra_log_set_echo(lg, 1);
+    int rc = hydra_log_event(lg, HYDRA_LOG_INFO, "echoed", NULL, NULL);
+    hydra_log_set_echo(lg, 0);
+    int rc2 = hydra_log_event(lg, HYDRA_LOG_INFO, "quiet", NULL, NULL);
+    hydra_log_close(lg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(count_lines(errpath), 1);
+    char *text = tu_read_file(errpath, NULL);
+    assert_non_null(strstr(text, "\"event\":\"echoed\""));
+    free(text);
+    assert_int_equal(count_lines(f->log), 2);
+}
+
+/* ---- redaction ---- */
+
+static void test_redaction(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 14);
+    const char *key_id = "AKFAKEKEY1234567";
+    const char *secret = "s3cr3t-\"quoted\"/value";
+    const char *shorter = "PREFIXSECRET";
+    const char *longer = "PREFIXSECRETTAIL99";
+    hydra_log_add_secret(lg, key_id);
+    hydra_log_add_secret(lg, secret);
+    hydra_log_add_secret(lg, shorter);
+    hydra_log_add_secret(lg, longer);
+    hydra_log_add_secret(lg, "987654321");
+    hydra_log_add_secret(lg, "");
+
+    char sentence[256];
+    snprintf(sentence, sizeof sentence, "header APCA-API-KEY-ID: %s sent", key_id);
+    json_t *fields = json_pack("{s:s,s:{s:[s,{s:s}]},s:i,s:s,s:I}", "key", key_id, "request",
+                               "headers", sentence, "auth", secret, key_id, 1, "token", longer,
+                               "account", (json_int_t)9876543210LL);
+    assert_non_null(fields);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "broker_request", key_id, fields), 0);
+    assert_int_equal(
+        hydra_log_pack(lg, HYDRA_LOG_ERROR, "auth_failed", NULL, "{s:s}", "detail", sentence), 0);
+    hydra_log_close(lg);
+
+    char *text = tu_read_file(f->log, NULL);
+    assert_non_null(text);
+    assert_null(strstr(text, key_id));
+    assert_null(strstr(text, "s3cr3t"));
+    assert_null(strstr(text, "PREFIXSECRET"));
+    assert_null(strstr(text, "TAIL99")); /* the longer secret is not cut by the shorter one */
+    assert_null(strstr(text, "987654321"));
+    assert_non_null(strstr(text, "header APCA-API-KEY-ID: [REDACTED] sent"));
+    free(text);
+
+    json_t *lines = read_lines(f->log); /* redacted lines are still valid JSON */
+    assert_int_equal(json_array_size(lines), 2);
+    json_t *a = json_array_get(lines, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "key")), "[REDACTED]");
+    assert_string_equal(json_string_value(json_object_get(a, "bot_id")), "[REDACTED]");
+    assert_string_equal(json_string_value(json_object_get(a, "token")), "[REDACTED]");
+    assert_string_equal(json_string_value(json_object_get(a, "account")), "[REDACTED]");
+    assert_int_equal(json_integer_value(json_object_get(a, "[REDACTED]")), 1);
+    json_t *inner = json_array_get(json_object_get(json_object_get(a, "request"), "headers"), 1);
+    assert_string_equal(json_string_value(json_object_get(inner, "auth")), "[REDACTED]");
+    json_decref(lines);
+}
+
+/* ---- rotation ---- */
+
+static void set_mtime(const char *path, time_t t)
+{
+    struct timeval tv[2] = {{t, 0}, {t, 0}};
+    assert_int_equal(utimes(path, tv), 0);
+}
+
+static void rotated_name(const fixture *f, const char *day, char *buf, size_t bufsz)
+{
+    snprintf(buf, bufsz, "%s/app.%s.jsonl", f->dir, day);
+}
+
+static void test_rotation_at_open(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tu_write_file(f->log, "{\"ts\":\"2000-01-01T00:00:00.000Z\",\"level\":"
+                                           "\"info\",\"event\":\"old\"}\n"),
+                     0);
+    time_t yesterday = time(NULL) - 86400;
+    set_mtime(f->log, yesterday);
+    char day[11], rotated[600];
+    hydra_format_utc((int64_t)yesterday * 1000, day, sizeof day);
+    rotated_name(f, day, rotated, sizeof rotated);
+
+    /* Older rotated files, and names rotation must never touch. */
+    for (int d = 1; d <= 5; d++) {
+        char old[600];
+        snprintf(old, sizeof old, "%s/app.2020-01-0%d.jsonl", f->dir, d);
+        assert_int_equal(tu_write_file(old, ""), 0);
+    }
+    char notes[600], other[600];
+    snprintf(notes, sizeof notes, "%s/app.notes.jsonl", f->dir);
+    snprintf(other, sizeof other, "%s/other.2020-01-01.jsonl", f->dir);
+    assert_int_equal(tu_write_file(notes, ""), 0);
+    assert_int_equal(tu_write_file(other, ""), 0);
+
+    hydra_log *lg = open_ok(f->log, 3);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "new", NULL, NULL), 0);
+    hydra_log_close(lg);
+
+    json_t *lines = read_lines(rotated);
+    assert_int_equal(json_array_size(lines), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
+                        "old");
+    json_decref(lines);
+    lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
+                        "new");
+    json_decref(lines);
+
+    /* keep_files = 3: yesterday's and the two newest older files remain. */
+    const char *gone[] = {"2020-01-01", "2020-01-02", "2020-01-03"};
+    const char *kept[] = {"2020-01-04", "2020-01-05"};
+    char path[600];
+    for (size_t i = 0; i < 3; i++) {
+        rotated_name(f, gone[i], path, sizeof path);
+        assert_false(file_exists(path));
+    }
+    for (size_t i = 0; i < 2; i++) {
+        rotated_name(f, kept[i], path, sizeof path);
+        assert_true(file_exists(path));
+    }
+    assert_true(file_exists(notes));
+    assert_true(file_exists(other));
+
+    /* A file written today is not rotated at open. */
+    lg = open_ok(f->log, 3);
+    hydra_log_close(lg);
+    assert_int_equal(count_lines(f->log), 1);
+}
+
+static void test_rotation_on_day_change(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 2);
+    hydra_clock wall;
+    /* Far enough ahead of the real date that every step is a later day. */
+    hydra_clock_init_sim(&wall, 4076092799500LL); /* 2099-03-01T23:59:59.500Z */
+    hydra_log_set_wall_clock(lg, &wall);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "before_midnight", NULL, NULL), 0);
+    hydra_clock_set(&wall, 4076092800100LL); /* 2099-03-02T00:00:00.100Z */
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "after_midnight", NULL, NULL), 0);
+
+    char path[600];
+    rotated_name(f, "2099-03-01", path, sizeof path);
+    json_t *lines = read_lines(path);
+    assert_int_equal(json_array_size(lines), 1);
+    json_t *a = json_array_get(lines, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "ts")), "2099-03-01T23:59:59.500Z");
+    assert_string_equal(json_string_value(json_object_get(a, "event")), "before_midnight");
+    json_decref(lines);
+    lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "ts")),
+                        "2099-03-02T00:00:00.100Z");
+    json_decref(lines);
+
+    /* Three more days: only the two newest rotated files are kept. */
+    for (int d = 3; d <= 5; d++) {
+        hydra_clock_set(&wall, 4076092800100LL + (int64_t)(d - 2) * 86400000);
+        assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "day", NULL, NULL), 0);
+    }
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+    const char *gone[] = {"2099-03-01", "2099-03-02"};
+    const char *kept[] = {"2099-03-03", "2099-03-04"};
+    for (size_t i = 0; i < 2; i++) {
+        rotated_name(f, gone[i], path, sizeof path);
+        assert_false(file_exists(path));
+        rotated_name(f, kept[i], path, sizeof path);
+        assert_int_equal(count_lines(path), 1);
+    }
+    lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "ts")),
+                        "2099-03-05T00:00:00.100Z");
+    json_decref(lines);
+}
+
+/* ---- failures ---- */
+
+static void test_write_failure_is_sticky(void **state)
+{
+    (void)state;
+    hydra_log *lg = open_ok("/dev/full", 1);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "lost", NULL, NULL), HYDRA_EIO);
+    assert_int_equal(hydra_log_healthy(lg), 0);
+    assert_int_equal(hydra_log_lines(lg), 0);
+    assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "lost", NULL, NULL), HYDRA_EIO);
+    assert_int_equal(hydra_log_healthy(lg), 0);
+    hydra_log_close(lg);
+}
+
+static void test_open_failure_names_path(void **state)
+{
+    fixture *f = *state;
+    char path[600], err[512] = "";
+    snprintf(path, sizeof path, "%s/missing-dir/app.jsonl", f->dir);
+    hydra_log *lg = (hydra_log *)&lg; /* any non-NULL value: open must reset it */
+    assert_int_equal(hydra_log_open(path, 14, &lg, err, sizeof err), HYDRA_EIO);
+    assert_null(lg);
+    size_t n = strlen(path);
+    assert_memory_equal(err, path, n);
+    assert_non_null(strstr(err, "No such file or directory"));
+    assert_int_equal(hydra_log_open(f->log, -1, &lg, err, sizeof err), HYDRA_EINVAL);
+}
+
+/*
+ * Runs fn in a child process; when the test runs as root the child first
+ * becomes an unprivileged user, because root ignores file permissions.
+ */
+static int run_unprivileged(int (*fn)(const char *), const char *arg)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+            _exit(90);
+        _exit(fn(arg));
+    }
+    assert_true(pid > 0);
+    return tu_wait(pid, 30);
+}
+
+static int open_in_read_only_dir(const char *path)
+{
+    char err[512] = "";
+    hydra_log *lg = NULL;
+    if (hydra_log_open(path, 14, &lg, err, sizeof err) != HYDRA_EIO || lg != NULL)
+        return 1;
+    return strncmp(err, path, strlen(path)) == 0 && strstr(err, "Permission denied") != NULL ? 0
+                                                                                             : 2;
+}
+
+/* The log opens, then its directory turns read-only: the day's rotation fails. */
+static int rotate_in_read_only_dir(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/app.jsonl", dir);
+    hydra_log *lg = NULL;
+    if (hydra_log_open(path, 14, &lg, NULL, 0) != 0)
+        return 1;
+    hydra_clock wall;
+    hydra_clock_init_sim(&wall, 4076092799500LL);
+    hydra_log_set_wall_clock(lg, &wall);
+    int ok =
+        hydra_log_event(lg, HYDRA_LOG_INFO, "first", NULL, NULL) == 0 && hydra_log_healthy(lg) == 1;
+    if (ok && chmod(dir, 0555) != 0)
+        ok = 0;
+    hydra_clock_set(&wall, 4076092799500LL + 86400000);
+    /* The rotation fails but the line still reaches the (unrotated) file. */
+    ok = ok && hydra_log_event(lg, HYDRA_LOG_INFO, "second", NULL, NULL) == HYDRA_EIO &&
+         hydra_log_healthy(lg) == 0 && hydra_log_lines(lg) == 2;
+    hydra_log_close(lg);
+    return ok ? 0 : 3;
+}
+
+static void test_unwritable_directory(void **state)
+{
+    fixture *f = *state;
+    char ro[600], rw[600], path[700];
+    snprintf(ro, sizeof ro, "%s/ro", f->dir);
+    snprintf(rw, sizeof rw, "%s/rw", f->dir);
+    assert_int_equal(mkdir(ro, 0555), 0);
+    assert_int_equal(mkdir(rw, 0755), 0);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    if (geteuid() == 0)
+        assert_int_equal(chown(rw, NOBODY, NOBODY), 0);
+    snprintf(path, sizeof path, "%s/app.jsonl", ro);
+    assert_int_equal(run_unprivileged(open_in_read_only_dir, path), 0);
+    assert_int_equal(run_unprivileged(rotate_in_read_only_dir, rw), 0);
+    chmod(rw, 0755);
+    snprintf(path, sizeof path, "%s/app.jsonl", rw);
+    assert_int_equal(count_lines(path), 2);
+}
+
+/* ---- several processes ---- */
+
+#define WRITER_LINES 2000
+
+static int writer(const char *path, const char *name)
+{
+    hydra_log *lg = NULL;
+    if (hydra_log_open(path, 14, &lg, NULL, 0) != 0)
+        return 1;
+    /* Long lines make a torn or interleaved write easy to see. */
+    char pad[1500];
+    memset(pad, name[0], sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < WRITER_LINES; i++)
+        if (hydra_log_pack(lg, HYDRA_LOG_INFO, "line", name, "{s:i,s:s}", "i", i, "pad", pad) != 0)
+            return 2;
+    int ok = hydra_log_healthy(lg);
+    hydra_log_close(lg);
+    return ok ? 0 : 3;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    fixture *f = *state;
+    const char *names[2] = {"a_writer", "b_writer"};
+    pid_t pids[2];
+    for (int k = 0; k < 2; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0)
+            _exit(writer(f->log, names[k]));
+    }
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(tu_wait(pids[k], 120), 0);
+
+    json_t *lines = read_lines(f->log);
+    assert_int_equal(json_array_size(lines), 2 * WRITER_LINES);
+    int next[2] = {0, 0};
+    size_t i;
+    json_t *line;
+    json_array_foreach(lines, i, line)
+    {
+        const char *bot = json_string_value(json_object_get(line, "bot_id"));
+        assert_non_null(bot);
+        int k = bot[0] == 'a' ? 0 : 1;
+        assert_string_equal(bot, names[k]);
+        /* Each writer's lines arrive whole and in its own order. */
+        assert_int_equal(json_integer_value(json_object_get(line, "i")), next[k]);
+        next[k]++;
+        const char *pad = json_string_value(json_object_get(line, "pad"));
+        assert_int_equal(strlen(pad), 1499);
+        assert_int_equal(strspn(pad, bot[0] == 'a' ? "a" : "b"), 1499);
+    }
+    assert_int_equal(next[0], WRITER_LINES);
+    assert_int_equal(next[1], WRITER_LINES);
+    json_decref(lines);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_min_level_and_pack_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_to_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_on_day_change, setup, teardown),
+        cmocka_unit_test(test_write_failure_is_sticky),
+        cmocka_unit_test_setup_teardown(test_open_failure_names_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

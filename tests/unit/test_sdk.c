@@ -1,0 +1,222 @@
+/*
+ * The SDK as a bot author meets it: the headers compile as strict C11 and
+ * C++17, every shipped plugin exports exactly one symbol, and the drop-in
+ * promise holds end to end (install the SDK to a fresh prefix, build the
+ * template out of tree with pkg-config, load and run it with the loader).
+ * Compilers, cmake and nm run as child processes with a timeout.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "botfix.h"
+#include "loader.h"
+#include "testutil.h"
+
+#define SDK_INCLUDE "-I" HYDRA_SOURCE_DIR "/sdk/include"
+#define WARNINGS "-Wall", "-Wextra", "-pedantic", "-Werror"
+
+/* Uses every macro and inline function, so a warning anywhere in them shows up. */
+static const char *const header_check_source =
+    "#include <hydra/plugin.h>\n"
+    "#include <hydra/types.h>\n"
+    "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
+    "                       hydra_intent_buf *buf);\n"
+    "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
+    "                       hydra_intent_buf *buf)\n"
+    "{\n"
+    "    hydra_abi_version v = HYDRA_ABI_VERSION_INIT;\n"
+    "    hydra_intent in;\n"
+    "    hydra_bar bar = {0, 1.0, 1.0, 1.0, 1.0, 0.0};\n"
+    "    memset(&in, 0, sizeof in);\n"
+    "    in.struct_size = sizeof in;\n"
+    "    in.kind = HYDRA_INTENT_ENTRY;\n"
+    "    in.side = HYDRA_SIDE_BUY;\n"
+    "    in.type = HYDRA_ORDER_MARKET;\n"
+    "    in.tif = HYDRA_TIF_DAY;\n"
+    "    in.asset_class = HYDRA_ASSET_EQUITY;\n"
+    "    in.qty = bar.close;\n"
+    "    if (HYDRA_HAS(api, log))\n"
+    "        api->log(NULL, HYDRA_LOG_INFO, \"check\", HYDRA_PLUGIN_ENTRY_SYMBOL);\n"
+    "    return (int)HYDRA_COVERS(snap, budget) + hydra_intent_push(buf, &in) +\n"
+    "           hydra_version_is_compatible(v, v) + HYDRA_BOT_OK + HYDRA_PARAM_OK;\n"
+    "}\n";
+
+static char tmp[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_mkdtemp(tmp, sizeof tmp) != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(tmp);
+    return 0;
+}
+
+static void run_ok(const char *const *argv, int timeout_s)
+{
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, timeout_s, &out);
+    if (rc != 0) {
+        print_error("%s exited with %d:\n%s\n", argv[0], rc, out ? out : "");
+        free(out);
+        fail();
+    }
+    free(out);
+}
+
+static void test_headers_compile_as_c11(void **state)
+{
+    char src[512], obj[512];
+    (void)state;
+    snprintf(src, sizeof src, "%s/check.c", tmp);
+    snprintf(obj, sizeof obj, "%s/check_c.o", tmp);
+    assert_int_equal(tu_write_file(src, header_check_source), 0);
+    const char *argv[] = {HYDRA_CC, "-std=c11", WARNINGS, SDK_INCLUDE, "-c", src, "-o", obj, NULL};
+    run_ok(argv, 60);
+}
+
+static void test_headers_compile_as_cxx17(void **state)
+{
+    char src[512], obj[512];
+    (void)state;
+    snprintf(src, sizeof src, "%s/check.cpp", tmp);
+    snprintf(obj, sizeof obj, "%s/check_cxx.o", tmp);
+    assert_int_equal(tu_write_file(src, header_check_source), 0);
+    const char *argv[] = {HYDRA_CXX, "-std=c++17", WARNINGS, SDK_INCLUDE, "-c", src, "-o", obj, NULL};
+    run_ok(argv, 60);
+}
+
+/* Each header stands alone: it includes what it needs. */
+static void test_each_header_self_contained(void **state)
+{
+    static const char *const headers[] = {"hydra/types.h", "hydra/plugin.h"};
+    char src[512], obj[512], text[128];
+    size_t i;
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/alone%zu.c", tmp, i);
+        snprintf(obj, sizeof obj, "%s/alone%zu.o", tmp, i);
+        snprintf(text, sizeof text, "#include <%s>\ntypedef int hydra_not_empty;\n", headers[i]);
+        assert_int_equal(tu_write_file(src, text), 0);
+        const char *argv[] = {HYDRA_CC, "-std=c11", WARNINGS, SDK_INCLUDE, "-c", src, "-o", obj, NULL};
+        run_ok(argv, 60);
+    }
+}
+
+/*
+ * The dynamic symbols a plugin defines, as `nm -D --defined-only` lists
+ * them, must be exactly hydra_plugin_entry. Version definition entries
+ * (type A, e.g. HYDRA_1 from the version script) are not symbols a host
+ * can look up, so they do not count.
+ */
+static void assert_exports_only_entry(const char *so)
+{
+    const char *argv[] = {HYDRA_NM, "-D", "--defined-only", so, NULL};
+    char *out = NULL, *line, *save = NULL;
+    int found = 0;
+    assert_int_equal(tu_run(argv, NULL, 60, &out), 0);
+    assert_non_null(out);
+    for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        char addr[64], type[8], name[256];
+        char *at;
+        if (sscanf(line, "%63s %7s %255s", addr, type, name) != 3)
+            continue;
+        if (strcmp(type, "A") == 0)
+            continue;
+        at = strchr(name, '@');
+        if (at != NULL)
+            *at = '\0';
+        if (strcmp(name, "hydra_plugin_entry") != 0) {
+            print_error("%s exports %s\n", so, name);
+            free(out);
+            fail();
+        }
+        found++;
+    }
+    free(out);
+    assert_int_equal(found, 1);
+}
+
+static void test_shipped_plugins_export_only_entry(void **state)
+{
+    (void)state;
+    assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/momentum.so");
+    assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/crypto.so");
+    assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/options.so");
+}
+
+/* The drop-in promise: a bot built out of tree against an installed SDK loads without a host rebuild. */
+static void test_template_drop_in(void **state)
+{
+    static const double up[] = {100, 101};
+    char prefix[512], build[512], pcdir[600], so[600];
+    hydra_bot_cfg cfg;
+    hydra_bot_instance inst;
+    fx_log log;
+    hydra_host_services svc = fx_services(&log);
+    fx_snap f;
+    hydra_intent in;
+    char err[512];
+    (void)state;
+
+    snprintf(prefix, sizeof prefix, "%s/prefix", tmp);
+    snprintf(build, sizeof build, "%s/build", tmp);
+    snprintf(pcdir, sizeof pcdir, "%s/lib/pkgconfig", prefix);
+    snprintf(so, sizeof so, "%s/template_bot.so", build);
+
+    const char *install[] = {HYDRA_CMAKE, "--install", HYDRA_BINARY_DIR, "--prefix", prefix, NULL};
+    run_ok(install, 120);
+
+    /* Only the installed SDK is visible to the bot's build. */
+    assert_int_equal(setenv("PKG_CONFIG_PATH", pcdir, 1), 0);
+    const char *configure[] = {HYDRA_CMAKE, "-S", HYDRA_SOURCE_DIR "/sdk/template", "-B", build,
+                               "-DCMAKE_C_COMPILER=" HYDRA_CC, "-DCMAKE_BUILD_TYPE=Release", NULL};
+    run_ok(configure, 180);
+    const char *compile[] = {HYDRA_CMAKE, "--build", build, NULL};
+    run_ok(compile, 180);
+    unsetenv("PKG_CONFIG_PATH");
+    assert_exports_only_entry(so);
+
+    fx_cfg(&cfg, "tmpl_AAPL", "template_bot", "template_v1", HYDRA_ASSET_EQUITY);
+    fx_cfg_symbol(&cfg, "AAPL");
+    fx_cfg_int(&cfg, "qty", 2);
+    if (hydra_bot_load(&inst, build, &cfg, &svc, err, sizeof err) != 0)
+        fail_msg("template did not load: %s", err);
+    assert_string_equal(inst.plugin.entry->name, "template");
+
+    fx_snap_init(&f);
+    fx_symbol(&f, "AAPL", HYDRA_ASSET_EQUITY, up, 2);
+    assert_int_equal(inst.plugin.entry->manage(inst.bot, &f.snap, &f.buf), 0);
+    assert_int_equal(f.buf.count, 0);
+    assert_int_equal(inst.plugin.entry->on_tick(inst.bot, &f.snap, &f.buf), 0);
+    assert_int_equal(f.buf.count, 1);
+    assert_int_equal(hydra_intent_read(&f.buf, 0, &in), 0);
+    assert_string_equal(in.symbol, "AAPL");
+    assert_int_equal(in.side, HYDRA_SIDE_BUY);
+    assert_int_equal(in.kind, HYDRA_INTENT_ENTRY);
+    assert_true(in.qty == 2.0);
+    hydra_bot_unload(&inst);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_headers_compile_as_c11, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_headers_compile_as_cxx17, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_header_self_contained, setup, teardown),
+        cmocka_unit_test(test_shipped_plugins_export_only_entry),
+        cmocka_unit_test_setup_teardown(test_template_drop_in, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
