@@ -440,8 +440,13 @@ static int resolve_by_client_id(alpaca *a, const hydra_order_request *req, hydra
 {
     hydra_broker_err look = {0};
     int rc = op_order_by_client_id(a, req->client_order_id, out, &look);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Adopted: success, with the failure it recovered from left in *err for the record. */
+        hydra_broker_fail(err, first->code, first->http_status,
+                          "%.180s; order %s found by client_order_id and adopted", first->msg,
+                          req->client_order_id);
         return 0;
+    }
     if (rc == HYDRA_ENOTFOUND)
         return hydra_broker_fail(err, first->code == HYDRA_EREJECTED ? HYDRA_EREJECTED
                                                                      : HYDRA_ETRANSIENT,
@@ -486,7 +491,7 @@ static int op_submit(void *ctx, const hydra_order_request *req, hydra_order *out
         /* Accepted, but the answer is unusable: the broker's own record decides. */
         hydra_broker_fail(&first, HYDRA_EMALFORMED, (int)status, "%s: %s", what, why);
         rc = resolve_by_client_id(a, req, out, &first, err);
-        if (rc != 0)
+        if (rc == HYDRA_EREJECTED)
             err->code = rc = HYDRA_EMALFORMED;
         return rc;
     }

@@ -27,7 +27,9 @@
  *
  * Order submission is never retried blindly. After a transport failure, a
  * 5xx, a 429 or an unreadable 200, the order is looked up by its
- * client_order_id before anything else: found, it is adopted; not found, the
+ * client_order_id before anything else: found, it is adopted (submit returns
+ * 0 and leaves the failure it recovered from in *err, code and message, so
+ * the host can record it); not found, the
  * submission failed (HYDRA_ETRANSIENT) and the host's journal decides when
  * to send it again with the same id. A 422 "client_order_id must be unique"
  * is resolved the same way (the earlier attempt landed).

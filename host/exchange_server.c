@@ -44,6 +44,7 @@ typedef struct rule {
     int count;      /* fires left; -1 = unlimited */
     int delay_ms;
     int process;
+    int reset_in_s; /* an injected 429's X-Ratelimit-Reset, seconds from now */
 } rule;
 
 typedef struct cid_stat {
@@ -839,6 +840,8 @@ static json_t *set_faults(hydra_exchange *ex, const char *body, size_t len, int 
         json_int_t count = json_integer_value(json_object_get(r, "count"));
         x->count = count > 0 ? (int)count : -1;
         x->delay_ms = (int)json_integer_value(json_object_get(r, "delay_ms"));
+        const json_t *reset = json_object_get(r, "reset_in_s");
+        x->reset_in_s = json_is_integer(reset) ? (int)json_integer_value(reset) : 2;
         if (x->delay_ms <= 0)
             x->delay_ms = x->kind == F_TIMEOUT ? 3000 : 500;
         const json_t *proc = json_object_get(r, "process");
@@ -858,29 +861,45 @@ static json_t *set_faults(hydra_exchange *ex, const char *body, size_t len, int 
     return json_pack("{s:i,s:i}", "rules", n, "rate_limit", ex->rate_limit);
 }
 
-/* Every number becomes a string and every decimal string a boolean: the wrong types throughout. */
-static void wrong_types(json_t *j)
+/* The value a field of the wrong type gets: numbers become strings, strings numbers, booleans strings. */
+static json_t *mistyped(const json_t *v)
 {
+    if (json_is_number(v))
+        return json_string("not-a-number");
+    if (json_is_string(v))
+        return json_integer(12345);
+    if (json_is_boolean(v))
+        return json_string("yes");
+    return NULL;
+}
+
+/* Every scalar field gets the wrong type; an empty list becomes an object. */
+static json_t *wrong_types(json_t *j)
+{
+    if (json_is_array(j) && json_array_size(j) == 0) {
+        json_decref(j);
+        return json_object();
+    }
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
         void *tmp;
         json_object_foreach_safe(j, tmp, k, v)
         {
-            if (json_is_number(v))
-                json_object_set_new(j, k, json_string("not-a-number"));
-            else if (json_is_string(v) && strspn(json_string_value(v), "-0123456789.") ==
-                                              strlen(json_string_value(v)) &&
-                     json_string_value(v)[0] != '\0')
-                json_object_set_new(j, k, json_true());
+            json_t *w = mistyped(v);
+            if (w != NULL)
+                json_object_set_new(j, k, w);
             else
-                wrong_types(v);
+                json_object_set_new(j, k, wrong_types(json_incref(v)));
         }
     } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) wrong_types(v);
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            json_t *v = json_array_get(j, i);
+            json_t *w = mistyped(v);
+            json_array_set_new(j, i, w != NULL ? w : wrong_types(json_incref(v)));
+        }
     }
+    return j;
 }
 
 /* ---- HTTP plumbing ---- */
@@ -892,19 +911,19 @@ static void sleep_ms(int ms)
         ;
 }
 
-static void rate_headers(hydra_exchange *ex, struct MHD_Response *r)
+static void rate_headers(hydra_exchange *ex, struct MHD_Response *r, long reset_s)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%d", ex->rate_limit);
     MHD_add_response_header(r, "X-Ratelimit-Limit", buf);
     snprintf(buf, sizeof buf, "%d", ex->rate_limit > ex->window_count ? ex->rate_limit - ex->window_count : 0);
     MHD_add_response_header(r, "X-Ratelimit-Remaining", buf);
-    snprintf(buf, sizeof buf, "%lld", (long long)(ex->window_start_s + 60));
+    snprintf(buf, sizeof buf, "%lld", (long long)(reset_s > 0 ? reset_s : ex->window_start_s + 60));
     MHD_add_response_header(r, "X-Ratelimit-Reset", buf);
 }
 
 static enum MHD_Result send_text(hydra_exchange *ex, struct MHD_Connection *c, int status,
-                                 const char *text, int with_rate)
+                                 const char *text, int with_rate, long reset_s)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -913,7 +932,7 @@ static enum MHD_Result send_text(hydra_exchange *ex, struct MHD_Connection *c, i
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (with_rate) {
         pthread_mutex_lock(&ex->mu);
-        rate_headers(ex, r);
+        rate_headers(ex, r, reset_s);
         pthread_mutex_unlock(&ex->mu);
     }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
@@ -922,11 +941,11 @@ static enum MHD_Result send_text(hydra_exchange *ex, struct MHD_Connection *c, i
 }
 
 static enum MHD_Result send_json(hydra_exchange *ex, struct MHD_Connection *c, int status,
-                                 json_t *body, int with_rate)
+                                 json_t *body, int with_rate, long reset_s)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    enum MHD_Result ret = send_text(ex, c, status, text != NULL ? text : "{}", with_rate);
+    enum MHD_Result ret = send_text(ex, c, status, text != NULL ? text : "{}", with_rate, reset_s);
     free(text);
     return ret;
 }
@@ -974,7 +993,7 @@ static enum MHD_Result send_truncated(hydra_exchange *ex, struct MHD_Connection 
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
     pthread_mutex_lock(&ex->mu);
-    rate_headers(ex, r);
+    rate_headers(ex, r, 0);
     pthread_mutex_unlock(&ex->mu);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -1036,7 +1055,7 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
         out = error_json(0, "unknown control endpoint");
     }
     pthread_mutex_unlock(&ex->mu);
-    return send_json(ex, c, status, out, 0);
+    return send_json(ex, c, status, out, 0, 0);
 }
 
 static int authorised(hydra_exchange *ex, struct MHD_Connection *c)
@@ -1096,16 +1115,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strncmp(url, "/_hydra/", 8) == 0)
         return control(ex, c, method, url, rc);
     if (rc->too_big)
-        return send_json(ex, c, 413, error_json(0, "request body too large"), 0);
+        return send_json(ex, c, 413, error_json(0, "request body too large"), 0, 0);
 
     pthread_mutex_lock(&ex->mu);
     ex->requests++;
     int ok_rate = within_rate(ex);
     pthread_mutex_unlock(&ex->mu);
     if (!authorised(ex, c))
-        return send_json(ex, c, 401, error_json(40110000, "request is not authorized"), 1);
+        return send_json(ex, c, 401, error_json(40110000, "request is not authorized"), 1, 0);
     if (!ok_rate)
-        return send_json(ex, c, 429, error_json(0, "rate limit exceeded"), 1);
+        return send_json(ex, c, 429, error_json(0, "rate limit exceeded"), 1, 0);
 
     pthread_mutex_lock(&ex->mu);
     rule f = take_fault(ex, method, url);
@@ -1125,7 +1144,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_json(ex, c, f.status,
                          error_json(code_of_status(f.status),
                                     f.status == 429 ? "rate limit exceeded" : "injected fault"),
-                         1);
+                         1, f.status == 429 ? (long)time(NULL) + f.reset_in_s : 0);
     case F_TIMEOUT:
         json_decref(a.body);
         sleep_ms(f.delay_ms);
@@ -1138,16 +1157,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         break;
     case F_MALFORMED:
         json_decref(a.body);
-        return send_text(ex, c, 200, "{\"id\": \"0b11f089\", \"status\": [1, 2,", 1);
+        return send_text(ex, c, 200, "{\"id\": \"0b11f089\", \"status\": [1, 2,", 1, 0);
     case F_TRUNCATED:
         return send_truncated(ex, c, a.status, a.body);
     case F_WRONG_TYPES:
-        wrong_types(a.body);
+        a.body = wrong_types(a.body);
         break;
     default:
         break;
     }
-    return send_json(ex, c, a.status, a.body, 1);
+    return send_json(ex, c, a.status, a.body, 1, 0);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,

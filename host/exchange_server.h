@@ -30,14 +30,16 @@
  *
  * A rule: {"method": "GET"|"POST"|"DELETE"|"*", "path": prefix, "fault": kind,
  * "skip": n (let n matching requests through first), "count": n (then fire
- * n times; 0 = every time), "delay_ms": n, "process": bool}. Kinds:
+ * n times; 0 = every time), "delay_ms": n, "process": bool, "reset_in_s": n}. Kinds:
  *
- *   500, 503, 401, 403, 429  that status with an Alpaca-style error body
+ *   500, 503, 401, 403, 429  that status with an Alpaca-style error body (an injected
+ *                429 says X-Ratelimit-Reset "reset_in_s" seconds ahead, default 2)
  *   timeout      no answer: the connection is held for delay_ms, then closed
  *   slow         the real answer after delay_ms
  *   malformed    a 200 whose body is not JSON
  *   truncated    the real answer cut off mid-body (Content-Length promises more)
- *   wrong_types  the real answer with every number a string and every decimal string a boolean
+ *   wrong_types  the real answer with every scalar of the wrong type (numbers as
+ *                strings, strings as numbers, booleans as strings; [] as {})
  *   drop         the request is carried out, then the connection closed without an answer
  *   refuse       the connection is closed and the server stops listening
  *                (connection refused) until hydra_exchange_restart()
