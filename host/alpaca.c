@@ -138,6 +138,12 @@ static int send_once(alpaca *a, conn *c, const char *method, const char *what, c
 
     CURL *h = c->h;
     curl_easy_setopt(h, CURLOPT_URL, url);
+    /*
+     * curl silently sends a request again when a reused connection turns out
+     * dead. For an order that would be a blind retry, so a POST always gets
+     * a fresh connection, where curl never repeats it.
+     */
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, strcmp(method, "POST") == 0 ? 1L : 0L);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -229,10 +235,12 @@ static int status_error(alpaca *a, const char *what, long status, hydra_broker_e
 
 /*
  * A GET (or DELETE) whose 2xx answer is JSON. On success *out holds the
- * parsed answer (caller json_decref()s) and *status the HTTP status.
+ * parsed answer (caller json_decref()s) and *status the HTTP status. A 404
+ * is HYDRA_ENOTFOUND only for a lookup; anywhere else the route itself is
+ * missing, which is a refusal.
  */
-static int call_json(alpaca *a, conn *c, const char *method, const char *what, const char *path,
-                     json_t **out, long *status_out, hydra_broker_err *err)
+static int call_json_ex(alpaca *a, conn *c, const char *method, const char *what, const char *path,
+                        int lookup, json_t **out, long *status_out, hydra_broker_err *err)
 {
     long status = 0;
     *out = NULL;
@@ -241,12 +249,22 @@ static int call_json(alpaca *a, conn *c, const char *method, const char *what, c
         return rc;
     if (status_out != NULL)
         *status_out = status;
-    if (status < 200 || status > 299)
-        return status_error(a, what, status, err);
+    if (status < 200 || status > 299) {
+        rc = status_error(a, what, status, err);
+        if (rc == HYDRA_ENOTFOUND && !lookup)
+            rc = err->code = HYDRA_EREJECTED;
+        return rc;
+    }
     char why[200];
     if (hydra_alpaca_json_load(a->buf, a->len, out, why, sizeof why) != 0)
         return hydra_broker_fail(err, HYDRA_EMALFORMED, (int)status, "%s: %s", what, why);
     return 0;
+}
+
+static int call_json(alpaca *a, conn *c, const char *method, const char *what, const char *path,
+                     json_t **out, long *status_out, hydra_broker_err *err)
+{
+    return call_json_ex(a, c, method, what, path, 0, out, status_out, err);
 }
 
 static int malformed_answer(hydra_broker_err *err, const char *what, int rc, const char *why)
@@ -352,7 +370,7 @@ static int op_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
     if (add_param(a->trading.h, path, sizeof path, "client_order_id", cid) != 0)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 0, "order_by_client_id: id too long");
     json_t *j;
-    int rc = call_json(a, &a->trading, "GET", "order_by_client_id", path, &j, NULL, err);
+    int rc = call_json_ex(a, &a->trading, "GET", "order_by_client_id", path, 1, &j, NULL, err);
     if (rc != 0)
         return rc;
     char why[200];

@@ -25,7 +25,8 @@
  * host fail fast with HYDRA_ETRANSIENT until the reset time, without
  * sending anything.
  *
- * Order submission is never retried blindly. After a transport failure, a
+ * Order submission is never retried blindly (it goes out on a fresh
+ * connection, which curl never silently repeats). After a transport failure, a
  * 5xx, a 429 or an unreadable 200, the order is looked up by its
  * client_order_id before anything else: found, it is adopted (submit returns
  * 0 and leaves the failure it recovered from in *err, code and message, so

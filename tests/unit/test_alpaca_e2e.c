@@ -358,6 +358,15 @@ static void test_duplicate_client_order_id(void **state)
     assert_int_equal(json_integer_value(json_object_get(c, "attempts")), 2);
     assert_int_equal(json_integer_value(json_object_get(c, "accepted")), 1);
     json_decref(s);
+    /* Carried out, then the connection dropped: found by its id and adopted, the failure kept. */
+    set_faults(f, "{\"rules\":[{\"method\":\"POST\",\"path\":\"/v2/orders\",\"fault\":\"drop\","
+                  "\"count\":1}]}");
+    snprintf(r.client_order_id, sizeof r.client_order_id, "dropped-answer-1");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(br->ops->submit(br->ctx, &r, &a, &err), 0);
+    assert_string_equal(a.client_order_id, "dropped-answer-1");
+    assert_int_equal(err.code, HYDRA_ETRANSIENT);
+    assert_non_null(strstr(err.msg, "adopted"));
     /* An unknown id is ENOTFOUND; a limit order by notional goes out as a quantity. */
     assert_int_equal(br->ops->order_by_client_id(br->ctx, "no-such-id", &a, &err), HYDRA_ENOTFOUND);
     snprintf(r.client_order_id, sizeof r.client_order_id, "limit-notional-1");
