@@ -124,6 +124,16 @@ void hydra_config_defaults(hydra_config *cfg)
     s->api_failure_window_seconds = 60;
     SET_STR(s->broker, "sim");
 
+    hydra_workers_cfg *w = &s->workers;
+    SET_STR(w->worker_path, "");
+    w->call_deadline_ms = 0;
+    w->start_deadline_ms = 10000;
+    w->address_space_mb = 512;
+    w->cpu_seconds = 3600;
+    w->max_open_files = 64;
+    w->restarts_per_day = 5;
+    w->restart_backoff_ms = 1000;
+
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
     /* No start means the replay begins at the first bar of the data. */
@@ -182,7 +192,8 @@ static void bot_defaults(hydra_bot_cfg *b, hydra_bot_kind kind)
     memset(b, 0, sizeof *b);
     b->kind = kind;
     b->enabled = 1;
-    b->isolation_process = 0;
+    /* Bad bot code must not take the host down: bots run in worker processes unless told. */
+    b->isolation_process = 1;
     b->trade_start_min = 6 * 60 + 35;
     b->trade_end_min = 9 * 60 + 30;
     b->manage_until_min = 12 * 60 + 55;
@@ -682,6 +693,19 @@ static const field SIM_FIELDS[] = {
     F_END,
 };
 
+static const field WORKERS_FIELDS[] = {
+    F_STR("worker_path", hydra_workers_cfg, worker_path, valid_any, "a path"),
+    /* 0 derives the deadline from the tick interval. */
+    F_INT("call_deadline_ms", hydra_workers_cfg, call_deadline_ms, R_NONNEG_INT),
+    F_INT("start_deadline_ms", hydra_workers_cfg, start_deadline_ms, R_POS_INT),
+    F_INT("address_space_mb", hydra_workers_cfg, address_space_mb, R_POS_INT),
+    F_INT("cpu_seconds", hydra_workers_cfg, cpu_seconds, R_POS_INT),
+    F_INT("max_open_files", hydra_workers_cfg, max_open_files, R_POS_INT),
+    F_INT("restarts_per_day", hydra_workers_cfg, restarts_per_day, R_NONNEG_INT),
+    F_INT("restart_backoff_ms", hydra_workers_cfg, restart_backoff_ms, R_NONNEG_INT),
+    F_END,
+};
+
 static const field ALPACA_FIELDS[] = {
     F_STR("trading_url", hydra_alpaca_cfg, trading_url, valid_url, "an http:// or https:// URL"),
     F_STR("data_url", hydra_alpaca_cfg, data_url, valid_url, "an http:// or https:// URL"),
@@ -709,6 +733,7 @@ static const field SETTINGS_FIELDS[] = {
      .choices = C_BROKER},
     F_SECTION("sim", offsetof(hydra_settings, sim), SIM_FIELDS, check_sim),
     F_SECTION("alpaca", offsetof(hydra_settings, alpaca), ALPACA_FIELDS, NULL),
+    F_SECTION("workers", offsetof(hydra_settings, workers), WORKERS_FIELDS, NULL),
     F_END,
 };
 
@@ -1786,6 +1811,17 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "timeout_ms", a->timeout_ms);
     kv_int(out, "  ", "max_response_bytes", a->max_response_bytes);
     kv_bool(out, "  ", "use_broker_clock", a->use_broker_clock);
+
+    const hydra_workers_cfg *w = &s->workers;
+    fputs("workers:\n", out);
+    kv_str(out, "  ", "worker_path", w->worker_path);
+    kv_int(out, "  ", "call_deadline_ms", w->call_deadline_ms);
+    kv_int(out, "  ", "start_deadline_ms", w->start_deadline_ms);
+    kv_int(out, "  ", "address_space_mb", w->address_space_mb);
+    kv_int(out, "  ", "cpu_seconds", w->cpu_seconds);
+    kv_int(out, "  ", "max_open_files", w->max_open_files);
+    kv_int(out, "  ", "restarts_per_day", w->restarts_per_day);
+    kv_int(out, "  ", "restart_backoff_ms", w->restart_backoff_ms);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

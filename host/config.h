@@ -67,6 +67,18 @@ typedef struct hydra_alpaca_cfg {
     int use_broker_clock;             /* 1: engine time is the broker's /v2/clock (the local exchange) */
 } hydra_alpaca_cfg;
 
+/* Worker processes for bots with `isolation: process` (settings.yaml `workers:`). */
+typedef struct hydra_workers_cfg {
+    char worker_path[HYDRA_PATH_LEN]; /* "" = $HYDRA_WORKER, else hydra-worker beside hydra-host */
+    int call_deadline_ms;             /* 0 = a quarter of the tick interval, at least 100 ms */
+    int start_deadline_ms;            /* exec, load and create (default 10000) */
+    int address_space_mb;             /* RLIMIT_AS (default 512; not applied under ASan) */
+    int cpu_seconds;                  /* RLIMIT_CPU over a worker's life (default 3600) */
+    int max_open_files;               /* RLIMIT_NOFILE (default 64) */
+    int restarts_per_day;             /* restarts after failures per bot and trading day (default 5) */
+    int restart_backoff_ms;           /* first restart delay, doubling to 60 s (default 1000) */
+} hydra_workers_cfg;
+
 typedef struct hydra_settings {
     /* system */
     char timezone[64];               /* IANA zone, validated against the tz database */
@@ -95,6 +107,7 @@ typedef struct hydra_settings {
     char broker[16];                 /* "sim" (default) or "alpaca" */
     hydra_sim_cfg sim;
     hydra_alpaca_cfg alpaca;
+    hydra_workers_cfg workers;
 } hydra_settings;
 
 /* ---- bots.yaml ----------------------------------------------------------- */
@@ -132,7 +145,7 @@ typedef struct hydra_bot_cfg {
     char plugin[HYDRA_ID_LEN];             /* "momentum" -> <plugins dir>/momentum.so */
     int enabled;
     int rank;                              /* execution order, higher first (seed: mom 20, crypto 25, opt 30) */
-    int isolation_process;                 /* 1: worker process; 0: in-process */
+    int isolation_process;                 /* 1: worker process (default); 0: in-process */
     char symbols[HYDRA_MAX_BOT_SYMBOLS][HYDRA_SYMBOL_LEN]; /* ticker / tickers / pairs */
     int n_symbols;
     unsigned asset_class;                  /* enum hydra_asset_class of the symbols */

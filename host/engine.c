@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alpaca.h"
@@ -140,12 +141,61 @@ static int cmp_rank(const void *a, const void *b)
 
 static void unload_bots(hydra_engine *e)
 {
-    for (int i = 0; i < e->n_slots; i++)
-        if (e->slots[i].loaded)
-            hydra_bot_unload(&e->slots[i].inst);
+    for (int i = 0; i < e->n_slots; i++) {
+        if (e->slots[i].run != NULL)
+            hydra_runner_unload(e->slots[i].run);
+        free(e->slots[i].run);
+    }
     free(e->slots);
     e->slots = NULL;
     e->n_slots = 0;
+}
+
+/* Where a bot runs: its own setting, unless the engine runs everything in-process. */
+static int runs_in_process(const hydra_engine *e, const hydra_bot_cfg *b)
+{
+    return e->opt.force_inprocess || !b->isolation_process;
+}
+
+/* The plugin file's identity, to tell on reload whether it was replaced. */
+static void stat_plugin(hydra_engine *e, hydra_bot_slot *slot)
+{
+    char path[HYDRA_PATH_LEN];
+    struct stat st;
+    slot->so_dev = slot->so_ino = slot->so_size = 0;
+    slot->so_mtime_ns = 0;
+    if (hydra_plugin_path(e->opt.plugins_dir, slot->cfg->plugin, path, sizeof path) != 0 ||
+        stat(path, &st) != 0)
+        return;
+    slot->so_dev = (unsigned long long)st.st_dev;
+    slot->so_ino = (unsigned long long)st.st_ino;
+    slot->so_size = (unsigned long long)st.st_size;
+    slot->so_mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+static void log_loaded(hydra_engine *e, hydra_bot_slot *slot, const char *event)
+{
+    const hydra_bot_runner *r = slot->run;
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, event, slot->cfg->bot_id,
+                   "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:b}", "plugin", r->path, "name",
+                   hydra_runner_name(r), "version", hydra_runner_version(r), "mode",
+                   slot->cfg->signal_mode, "rank", slot->cfg->rank, "isolation",
+                   r->process ? "process" : "inprocess", "pid",
+                   r->process ? (int)r->worker.pid : (int)getpid(), "seccomp",
+                   r->process && r->worker.seccomp);
+    if (r->process && !r->worker.seccomp)
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "worker_seccomp_unavailable", slot->cfg->bot_id,
+                       "{s:s,s:s}", "reason", r->worker.seccomp_note, "effect",
+                       "the worker runs with its resource limits only");
+}
+
+/* Loads one bot where its configuration says, remembering which plugin file it came from. */
+static int load_slot(hydra_engine *e, hydra_bot_slot *slot, char *err, size_t errsz)
+{
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    stat_plugin(e, slot);
+    return hydra_runner_load(slot->run, !runs_in_process(e, slot->cfg), &e->limits,
+                             e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
 }
 
 /* Every configured bot gets a slot (its positions stay under host exits); enabled ones load. */
@@ -155,14 +205,25 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
     if (e->slots == NULL)
         return HYDRA_ENOMEM;
     e->n_slots = e->cfg->n_bots;
-    for (int i = 0; i < e->n_slots; i++)
+    for (int i = 0; i < e->n_slots; i++) {
         e->slots[i].cfg = &e->cfg->bots[i];
+        e->slots[i].backoff_ms = e->cfg->settings.workers.restart_backoff_ms;
+    }
+    /* Runners live apart from the slots so a hot swap can move them between slot arrays. */
+    for (int i = 0; i < e->n_slots; i++) {
+        e->slots[i].run = calloc(1, sizeof *e->slots[i].run);
+        if (e->slots[i].run == NULL) {
+            unload_bots(e);
+            return HYDRA_ENOMEM;
+        }
+        e->slots[i].run->worker.fd = -1;
+    }
     qsort(e->slots, (size_t)e->n_slots, sizeof *e->slots, cmp_rank);
     for (int i = 0; i < e->n_slots; i++) {
         hydra_bot_slot *slot = &e->slots[i];
         if (!slot->cfg->enabled)
             continue;
-        int rc = hydra_bot_load(&slot->inst, e->opt.plugins_dir, slot->cfg, &e->svc, err, errsz);
+        int rc = load_slot(e, slot, err, errsz);
         if (rc != 0) {
             unload_bots(e);
             return rc;
@@ -175,12 +236,33 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
             snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
                      day.quarantine_reason);
         }
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_loaded", slot->cfg->bot_id,
-                       "{s:s,s:s,s:s,s:s,s:i}", "plugin", slot->inst.plugin.path, "name",
-                       slot->inst.plugin.entry->name, "version", slot->inst.plugin.entry->version,
-                       "mode", slot->cfg->signal_mode, "rank", slot->cfg->rank);
+        log_loaded(e, slot, "bot_loaded");
     }
     return 0;
+}
+
+/*
+ * Worker limits from settings. The call deadline defaults to a quarter of
+ * the tick interval so a hung bot cannot make the host miss its cadence, but
+ * never below 100 ms, which an honest bot does not come near.
+ */
+static void set_limits(hydra_engine *e)
+{
+    const hydra_workers_cfg *w = &e->cfg->settings.workers;
+    hydra_sandbox_limits *l = &e->limits;
+    memset(l, 0, sizeof *l);
+    hydra_worker_locate(w->worker_path, l->worker_path, sizeof l->worker_path);
+    l->start_deadline_ms = w->start_deadline_ms;
+    l->address_space_mb = w->address_space_mb;
+    l->cpu_seconds = w->cpu_seconds;
+    l->max_open_files = w->max_open_files;
+    int interval_ms = e->opt.interval_ms >= 0 ? e->opt.interval_ms
+                      : e->cfg->settings.broker[0] == 's'
+                          ? e->cfg->settings.sim.tick_interval_ms
+                          : e->cfg->settings.loop_interval_seconds * 1000;
+    e->call_deadline_ms = w->call_deadline_ms > 0 ? w->call_deadline_ms
+                          : interval_ms / 4 > 100 ? interval_ms / 4
+                                                  : 100;
 }
 
 static void log_start(hydra_engine *e)
@@ -306,6 +388,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->svc.kv_get = svc_kv_get;
     e->svc.kv_set = svc_kv_set;
     e->svc.ctx = e;
+    set_limits(e);
     *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */
     if ((rc = load_bots(e, err, errsz)) != 0)
         goto fail;
@@ -385,6 +468,229 @@ static const char *restart_only_change(const hydra_settings *a, const hydra_sett
     return NULL;
 }
 
+/* ---- hot swap ---------------------------------------------------------------- */
+
+/* Two bot entries are the same when every configured field is; where they sit in the file is not. */
+static int same_bot(const hydra_bot_cfg *a, const hydra_bot_cfg *b)
+{
+    static hydra_bot_cfg x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    x.line = y.line = 0;
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+static int same_plugin_file(const hydra_bot_slot *a, const hydra_bot_slot *b)
+{
+    return a->so_dev == b->so_dev && a->so_ino == b->so_ino && a->so_size == b->so_size &&
+           a->so_mtime_ns == b->so_mtime_ns;
+}
+
+static int find_old(const hydra_engine *e, const char *bot_id)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Checks new bot code before it may replace anything: it is loaded in a
+ * fresh worker (whatever the bot's isolation, so untested code never runs
+ * inside the host), which checks the ABI version and runs create, and then
+ * gets one dry call, manage() on an empty snapshot.
+ */
+static int check_candidate(hydra_engine *e, hydra_bot_slot *slot, char *why, size_t whysz)
+{
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    hydra_budget_view budget = {.struct_size = sizeof budget};
+    hydra_snapshot snap = {.struct_size = sizeof snap, .budget = &budget};
+    hydra_intent items[4];
+    hydra_intent_buf buf = {sizeof buf, sizeof(hydra_intent), 4, 0, items};
+    int32_t status = 0;
+    char err[512] = "";
+    int rc;
+
+    snap.tick = e->tick;
+    snap.now_ms = hydra_clock_now_ms(&e->clock);
+    rc = hydra_runner_load(slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer, err,
+                           sizeof err);
+    if (rc != 0) {
+        snprintf(why, whysz, "%s: load: %s", slot->cfg->bot_id, err);
+        return rc;
+    }
+    rc = hydra_runner_call(slot->run, HYDRA_WIRE_CALL_MANAGE, &snap, &buf, &peer,
+                           e->call_deadline_ms, &status, err, sizeof err);
+    if (rc != 0) {
+        snprintf(why, whysz, "%s: dry call: %s", slot->cfg->bot_id, err);
+        return rc;
+    }
+    if (status < 0) {
+        snprintf(why, whysz, "%s: dry call: manage returned %d on an empty snapshot",
+                 slot->cfg->bot_id, (int)status);
+        return HYDRA_EPLUGIN;
+    }
+    return 0;
+}
+
+/* Gives a runner and its runtime state from the old slot to the new one. */
+static void keep_slot(hydra_bot_slot *to, hydra_bot_slot *from)
+{
+    const hydra_bot_cfg *cfg = to->cfg;
+    hydra_bot_runner *unused = to->run;
+    *to = *from;
+    to->cfg = cfg;
+    /* An in-process plugin reads its configuration through the host handle it was given. */
+    to->run->inst.host.cfg = cfg;
+    from->run = NULL;
+    free(unused);
+}
+
+/*
+ * Switches from the running bots to those of `next` (between ticks). Bots
+ * whose entry and plugin file are unchanged keep running untouched; changed
+ * and new ones are checked first (check_candidate). If any check fails,
+ * nothing changes: the old configuration and every old bot keep running and
+ * the log names each failure. Positions and bot state live in SQLite under
+ * the bot's id, so a swapped bot finds both where it left them.
+ */
+static int swap_bots(hydra_engine *e, hydra_config *next)
+{
+    int n = next->n_bots, failed = 0, swapped = 0, kept = 0;
+    hydra_bot_slot *slots = calloc((size_t)(n > 0 ? n : 1), sizeof *slots);
+    int *from = calloc((size_t)(n > 0 ? n : 1), sizeof *from);
+    char (*old_version)[32] = calloc((size_t)(n > 0 ? n : 1), sizeof *old_version);
+    json_t *errors = json_array();
+    hydra_config *old_cfg = e->cfg;
+    int rc = 0;
+
+    if (slots == NULL || from == NULL || old_version == NULL || errors == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        slots[i].cfg = &next->bots[i];
+        slots[i].backoff_ms = next->settings.workers.restart_backoff_ms;
+    }
+    qsort(slots, (size_t)n, sizeof *slots, cmp_rank);
+
+    /* 1. Decide, and check every changed bot while the old ones still run. */
+    for (int i = 0; i < n; i++) {
+        hydra_bot_slot *slot = &slots[i];
+        int old = find_old(e, slot->cfg->bot_id);
+        slot->run = calloc(1, sizeof *slot->run);
+        if (slot->run == NULL) {
+            rc = HYDRA_ENOMEM;
+            goto fail;
+        }
+        slot->run->worker.fd = -1;
+        stat_plugin(e, slot);
+        from[i] = -1;
+        if (old >= 0 && same_bot(e->slots[old].cfg, slot->cfg) &&
+            same_plugin_file(&e->slots[old], slot)) {
+            from[i] = old;
+            continue;
+        }
+        if (old >= 0 && e->slots[old].loaded)
+            snprintf(old_version[i], sizeof old_version[i], "%s",
+                     hydra_runner_version(e->slots[old].run));
+        if (!slot->cfg->enabled)
+            continue;
+        char why[768];
+        if (check_candidate(e, slot, why, sizeof why) != 0) {
+            json_array_append_new(errors, json_string(why));
+            failed = 1;
+        }
+    }
+    if (failed) {
+        rc = HYDRA_EPLUGIN;
+        goto fail;
+    }
+
+    /* 2. Switch over. Unchanged bots move as they are. */
+    for (int i = 0; i < n; i++) {
+        if (from[i] >= 0) {
+            keep_slot(&slots[i], &e->slots[from[i]]);
+            kept++;
+        }
+    }
+    /* Old code that is replaced or removed stops before its successor may share its path. */
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *old = &e->slots[i];
+        if (old->run == NULL)
+            continue;
+        hydra_runner_unload(old->run);
+        free(old->run);
+        old->run = NULL;
+        if (hydra_config_find_bot(next, old->cfg->bot_id) == NULL)
+            hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_unloaded", old->cfg->bot_id, "{s:s}",
+                           "reason", "removed from bots.yaml");
+    }
+    e->cfg = next;
+    set_limits(e);
+    for (int i = 0; i < n; i++) {
+        hydra_bot_slot *slot = &slots[i];
+        if (from[i] >= 0 || !slot->cfg->enabled)
+            continue;
+        if (runs_in_process(e, slot->cfg)) {
+            /* Checked in a worker; an in-process bot now loads into the host itself. */
+            char err[512] = "";
+            hydra_runner_unload(slot->run);
+            if (load_slot(e, slot, err, sizeof err) != 0) {
+                hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_swap_failed", slot->cfg->bot_id,
+                               "{s:s,s:s}", "error", err, "effect",
+                               "bot not loaded; its positions stay under host exits");
+                continue;
+            }
+        }
+        slot->loaded = 1;
+        hydra_bot_day day;
+        if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+            day.quarantined) {
+            slot->quarantined = 1;
+            snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
+                     day.quarantine_reason);
+        }
+        if (old_version[i][0] != '\0') {
+            swapped++;
+            hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_swapped", slot->cfg->bot_id,
+                           "{s:s,s:s,s:s,s:s,s:i}", "plugin", slot->run->path, "from_version",
+                           old_version[i], "to_version", hydra_runner_version(slot->run),
+                           "isolation", slot->run->process ? "process" : "inprocess", "pid",
+                           slot->run->process ? (int)slot->run->worker.pid : (int)getpid());
+        } else {
+            log_loaded(e, slot, "bot_loaded");
+        }
+    }
+    free(e->slots);
+    e->slots = slots;
+    e->n_slots = n;
+    free(old_cfg);
+    free(from);
+    free(old_version);
+    json_decref(errors);
+    hydra_loop_portfolio(e);
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "config_reloaded", NULL, "{s:i,s:i,s:i}", "bots",
+                   e->n_slots, "swapped", swapped, "kept", kept);
+    return 0;
+
+fail:
+    for (int i = 0; slots != NULL && i < n; i++) {
+        if (slots[i].run == NULL)
+            continue;
+        hydra_runner_unload(slots[i].run);
+        free(slots[i].run);
+    }
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "config_reload_rejected", NULL, "{s:o,s:s}", "errors",
+                   errors != NULL ? errors : json_array(), "kept",
+                   "the running configuration and every running bot");
+    free(slots);
+    free(from);
+    free(old_version);
+    free(next);
+    return rc;
+}
+
 int hydra_engine_reload(hydra_engine *e)
 {
     hydra_config *next = calloc(1, sizeof *next);
@@ -408,23 +714,5 @@ int hydra_engine_reload(hydra_engine *e)
     }
     hydra_diag_free(&diag);
 
-    /* Swap: unload the old bots, load the new set; on any failure go back to the old set. */
-    hydra_config *old = e->cfg;
-    unload_bots(e);
-    e->cfg = next;
-    char err[512] = "";
-    rc = load_bots(e, err, sizeof err);
-    if (rc != 0) {
-        char old_err[512];
-        e->cfg = old;
-        load_bots(e, old_err, sizeof old_err);
-        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "config_reload_rejected", NULL, "{s:[s],s:s}",
-                       "errors", err, "kept", "the running configuration");
-        free(next);
-        return rc;
-    }
-    free(old);
-    hydra_loop_portfolio(e);
-    hydra_log_pack(e->log, HYDRA_LOG_INFO, "config_reloaded", NULL, "{s:i}", "bots", e->n_slots);
-    return 0;
+    return swap_bots(e, next);
 }

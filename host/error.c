@@ -19,6 +19,9 @@ const char *hydra_strerror(int code)
     case HYDRA_EMALFORMED: return "malformed broker answer";
     case HYDRA_EPLUGIN: return "plugin error";
     case HYDRA_EHALTED: return "trading halted";
+    case HYDRA_EPROTO: return "worker protocol violation";
+    case HYDRA_ETIMEDOUT: return "worker missed its deadline";
+    case HYDRA_EWORKER: return "worker died or could not start";
     default: return "unknown error";
     }
 }

@@ -32,6 +32,11 @@ enum hydra_err {
 
     HYDRA_EPLUGIN = -30, /* a plugin failed to load or misbehaved */
     HYDRA_EHALTED = -31, /* refused because trading is halted */
+
+    /* Worker processes. */
+    HYDRA_EPROTO = -40,    /* a worker broke the wire protocol */
+    HYDRA_ETIMEDOUT = -41, /* a worker did not answer before its deadline */
+    HYDRA_EWORKER = -42,   /* a worker died or could not be started */
 };
 
 /* A static string describing the code; never NULL. */

@@ -207,6 +207,11 @@ static int bootstrap(hydra_engine *e, int64_t now)
         for (int i = 0; i < e->n_slots; i++) {
             e->slots[i].quarantined = 0;
             e->slots[i].quarantine_reason[0] = '\0';
+            /* A new trading day gives a failed worker its restarts back, starting now. */
+            e->slots[i].restarts_today = 0;
+            e->slots[i].restarts_exhausted_logged = 0;
+            e->slots[i].backoff_ms = e->cfg->settings.workers.restart_backoff_ms;
+            e->slots[i].restart_at_us = 0;
         }
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "day_rollover", NULL, "{s:s,s:s,s:f}", "from",
                        prev, "to", day, "day_start_equity", e->day_start_equity);
@@ -516,16 +521,91 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
         hydra_bot_day_add_trade(e->state, slot->cfg->bot_id, e->day);
 }
 
+/*
+ * A bot failed. It is quarantined for the day either way; when its worker
+ * died with it, the worker is restarted later with backoff so the bot can
+ * trade again once the quarantine ends.
+ */
+static void bot_failed(hydra_engine *e, hydra_bot_slot *slot, const char *why)
+{
+    quarantine(e, slot, why);
+    if (!slot->run->process || hydra_worker_alive(&slot->run->worker))
+        return;
+    slot->worker_down = 1;
+    slot->loaded = 0;
+    if (slot->backoff_ms <= 0)
+        slot->backoff_ms = e->cfg->settings.workers.restart_backoff_ms;
+    slot->restart_at_us = hydra_monotonic_us() + (int64_t)slot->backoff_ms * 1000;
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "worker_failed", slot->cfg->bot_id, "{s:s,s:i,s:i,s:i}",
+                   "cause", why, "restart_in_ms", slot->backoff_ms, "restarts_today",
+                   slot->restarts_today, "restarts_per_day",
+                   e->cfg->settings.workers.restarts_per_day);
+}
+
+void hydra_loop_restart_workers(hydra_engine *e)
+{
+    const hydra_workers_cfg *wc = &e->cfg->settings.workers;
+    int64_t now = hydra_monotonic_us();
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        if (!slot->worker_down || now < slot->restart_at_us)
+            continue;
+        if (slot->restarts_today >= wc->restarts_per_day) {
+            if (!slot->restarts_exhausted_logged)
+                hydra_log_pack(e->log, HYDRA_LOG_ERROR, "worker_restarts_exhausted",
+                               slot->cfg->bot_id, "{s:i,s:s}", "restarts_today",
+                               slot->restarts_today, "effect",
+                               "the bot stays down until the next trading day");
+            slot->restarts_exhausted_logged = 1;
+            continue;
+        }
+        char err[512] = "";
+        hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+        hydra_runner_unload(slot->run);
+        slot->restarts_today++;
+        int rc = hydra_runner_load(slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer,
+                                   err, sizeof err);
+        int next = slot->backoff_ms * 2 < 60000 ? slot->backoff_ms * 2 : 60000;
+        if (rc != 0) {
+            slot->backoff_ms = next > 0 ? next : 1;
+            slot->restart_at_us = now + (int64_t)slot->backoff_ms * 1000;
+            hydra_log_pack(e->log, HYDRA_LOG_ERROR, "worker_restart_failed", slot->cfg->bot_id,
+                           "{s:s,s:i,s:i}", "error", err, "restart_in_ms", slot->backoff_ms,
+                           "restarts_today", slot->restarts_today);
+            continue;
+        }
+        slot->backoff_ms = next;
+        slot->worker_down = 0;
+        slot->loaded = 1;
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "worker_restarted", slot->cfg->bot_id,
+                       "{s:i,s:i,s:b}", "pid", (int)slot->run->worker.pid, "restarts_today",
+                       slot->restarts_today, "quarantined", slot->quarantined);
+    }
+}
+
+void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill *fill)
+{
+    char why[256];
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    if (hydra_runner_fill(slot->run, fill, &peer, e->call_deadline_ms, why, sizeof why) != 0)
+        bot_failed(e, slot, why);
+}
+
 /* Runs a bot callback and handles its intents; a failing bot is quarantined. */
 static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t now, size_t npos)
 {
     snap_scratch *s = scratch_of(e);
-    const hydra_plugin *p = slot->inst.plugin.entry;
     build_snapshot(e, slot, now, npos);
-    int rc = entries ? p->on_tick(slot->inst.bot, &s->snap, &s->buf)
-                     : p->manage(slot->inst.bot, &s->snap, &s->buf);
     const char *call = entries ? "on_tick" : "manage";
     char why[256];
+    int32_t rc = 0;
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    if (hydra_runner_call(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
+                          &s->snap, &s->buf, &peer, e->call_deadline_ms, &rc, why,
+                          sizeof why) != 0) {
+        bot_failed(e, slot, why);
+        return;
+    }
     if (rc < 0) {
         snprintf(why, sizeof why, "%s returned %d", call, rc);
         quarantine(e, slot, why);
@@ -746,7 +826,8 @@ int hydra_engine_tick(hydra_engine *e)
     /* 4. Snapshot. */
     int market_ok = refresh_market(e, now) == 0;
 
-    /* 5. Execution, every bot in rank order. */
+    /* 5. Execution, every bot in rank order (failed workers first get their restart). */
+    hydra_loop_restart_workers(e);
     for (int i = 0; i < e->n_slots; i++)
         execute_bot(e, &e->slots[i], now, market_ok);
 

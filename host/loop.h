@@ -28,6 +28,7 @@
 #include "loader.h"
 #include "log.h"
 #include "marketdata.h"
+#include "sandbox.h"
 #include "sim.h"
 #include "state.h"
 
@@ -36,12 +37,21 @@
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
     const hydra_bot_cfg *cfg;
-    hydra_bot_instance inst;
+    hydra_bot_runner *run;   /* in-process instance or worker process; never NULL once loaded */
     int loaded;
     int quarantined;
     char quarantine_reason[256];
     hydra_budget budget;
     int have_budget;
+    /* A worker that failed is restarted with backoff, a limited number of times a day. */
+    int worker_down;
+    int64_t restart_at_us;   /* monotonic time of the next restart attempt */
+    int restarts_today;
+    int backoff_ms;
+    int restarts_exhausted_logged;
+    /* The plugin file as loaded, to see on reload whether it changed. */
+    unsigned long long so_dev, so_ino, so_size;
+    long long so_mtime_ns;
 } hydra_bot_slot;
 
 typedef struct hydra_engine_options {
@@ -52,6 +62,7 @@ typedef struct hydra_engine_options {
     int live;                /* --live given */
     int quiet;               /* no per-tick status line */
     int tools_only;          /* status/halt/resume: state, log and broker; no lock, bots or reconcile */
+    int force_inprocess;     /* every bot in-process whatever its isolation (backtests) */
 } hydra_engine_options;
 
 typedef struct hydra_engine {
@@ -65,6 +76,8 @@ typedef struct hydra_engine {
     hydra_broker broker;
     hydra_sim *sim;          /* non-NULL when broker is "sim" */
     hydra_host_services svc;
+    hydra_sandbox_limits limits;  /* for worker processes */
+    int call_deadline_ms;    /* every worker call's deadline */
     hydra_bot_slot *slots;   /* sorted by rank, highest first */
     int n_slots;
     hydra_market market;     /* this tick's snapshot */
@@ -128,6 +141,15 @@ void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, 
 
 /* Cancels all orders and closes every position through journaled exit orders. */
 void hydra_engine_flatten(hydra_engine *e, const char *reason);
+
+/* Tells a bot about a fill of its order; a worker that fails in on_fill quarantines the bot. */
+void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill *fill);
+
+/*
+ * Restarts failed workers whose backoff has passed (at most
+ * workers.restarts_per_day per bot and trading day). Called every tick.
+ */
+void hydra_loop_restart_workers(hydra_engine *e);
 
 /* Records a broker failure with the health monitor and the log. */
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);

@@ -84,10 +84,10 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
                    row->reason);
 
     hydra_bot_slot *slot = slot_of(e, row->bot_id);
-    if (slot != NULL && slot->loaded && slot->inst.plugin.entry->on_fill != NULL) {
+    if (slot != NULL && slot->loaded) {
         hydra_fill f = {sizeof f, (uint32_t)row->side, row->symbol, row->client_order_id, new_qty,
                         price, t};
-        slot->inst.plugin.entry->on_fill(slot->inst.bot, &f);
+        hydra_loop_on_fill(e, slot, &f);
     }
     row->filled_qty = o->filled_qty;
     row->filled_avg_price = o->filled_avg_price;

@@ -199,15 +199,7 @@ static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
 /* Index of the first bar stamped after t (s->n when none is). */
 static size_t first_after(const hydra_series *s, int64_t t)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->bars[mid].t_ms <= t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (size_t)(hydra_series_index_at(s, t) + 1);
 }
 
 /* The latest bar stamped <= t, or NULL before the first bar. */

@@ -533,14 +533,12 @@ int hydra_state_rollback(hydra_state *st)
     return map_sqlite(exec_sql(st->db, "ROLLBACK"));
 }
 
-/* ---- key-value ---- */
-
-int hydra_kv_get(hydra_state *st, const char *key, char *buf, size_t bufsz)
+/*
+ * Steps a one-column text query and copies the value into buf: 0,
+ * HYDRA_ENOTFOUND without a row, HYDRA_EFULL when it does not fit.
+ */
+static int read_text(sqlite3_stmt *s, char *buf, size_t bufsz)
 {
-    if (st == NULL || key == NULL || buf == NULL || bufsz == 0)
-        return HYDRA_EINVAL;
-    sqlite3_stmt *s = st->stmt[S_KV_GET];
-    bind_text(s, 1, key);
     int rc = step_row(s);
     if (rc <= 0)
         return rc == 0 ? HYDRA_ENOTFOUND : rc;
@@ -553,6 +551,17 @@ int hydra_kv_get(hydra_state *st, const char *key, char *buf, size_t bufsz)
         memcpy(buf, v != NULL ? v : "", n + 1);
     finish(s);
     return ret;
+}
+
+/* ---- key-value ---- */
+
+int hydra_kv_get(hydra_state *st, const char *key, char *buf, size_t bufsz)
+{
+    if (st == NULL || key == NULL || buf == NULL || bufsz == 0)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_KV_GET];
+    bind_text(s, 1, key);
+    return read_text(s, buf, bufsz);
 }
 
 int hydra_kv_set(hydra_state *st, const char *key, const char *json)
@@ -1202,18 +1211,7 @@ int hydra_bot_kv_get(hydra_state *st, const char *bot_id, const char *key, char 
     sqlite3_stmt *s = st->stmt[S_BOT_KV_GET];
     bind_text(s, 1, bot_id);
     bind_text(s, 2, key);
-    int rc = step_row(s);
-    if (rc <= 0)
-        return rc == 0 ? HYDRA_ENOTFOUND : rc;
-    const char *v = (const char *)sqlite3_column_text(s, 0);
-    size_t n = v != NULL ? strlen(v) : 0;
-    int ret = 0;
-    if (n >= bufsz)
-        ret = HYDRA_EFULL;
-    else
-        memcpy(buf, v != NULL ? v : "", n + 1);
-    finish(s);
-    return ret;
+    return read_text(s, buf, bufsz);
 }
 
 int hydra_bot_kv_set(hydra_state *st, const char *bot_id, const char *key, const char *value)

@@ -43,7 +43,12 @@ static char *apply_edits(char *text, const char *edits)
         if (arrow == NULL)
             continue;
         *arrow = '\0';
-        text = replace_all(text, line, arrow + 2);
+        /* A literal "\n" inside an edit stands for a line break. */
+        char *from = replace_all(strdup(line), "\\n", "\n");
+        char *to = replace_all(strdup(arrow + 2), "\\n", "\n");
+        text = replace_all(text, from, to);
+        free(from);
+        free(to);
     }
     free(copy);
     return text;
@@ -84,6 +89,8 @@ void et_options(hydra_engine_options *opt, const char *dir)
     snprintf(opt->plugins_dir, sizeof opt->plugins_dir, "%s", HYDRA_TEST_PLUGIN_DIR);
     opt->interval_ms = 0;
     opt->quiet = 1;
+    /* The test binaries live below the build tree's top; the worker sits at the top. */
+    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
 }
 
 /* ---- the fault-injecting wrapper ---- */
@@ -114,7 +121,13 @@ static int w_account(void *ctx, hydra_account *out, hydra_broker_err *err)
 {
     et_broker *w = ctx;
     int rc = fault(w, w->faults.account, err, "account");
-    return rc ? rc : w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0)
+        rc = w->inner.ops->account(w->inner.ctx, out, err);
+    if (rc == 0 && w->faults.blocked)
+        out->trading_blocked = 1;
+    if (rc == 0 && w->faults.equity_scale > 0)
+        out->equity *= w->faults.equity_scale;
+    return rc;
 }
 
 static int w_positions(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,

@@ -15,8 +15,9 @@
 /*
  * Creates <dir>/config/{settings,bots}.yaml from the shipped files with
  * state, log, kill switch and paper exchange inside dir and data paths
- * pointing at the repository. `settings_extra` and `bots_edit` (may be NULL)
- * are "old=>new" replacement pairs separated by "\n" applied to the text.
+ * pointing at the repository. `settings_edits` and `bots_edits` (may be NULL)
+ * are "old=>new" replacement pairs, one per line, applied to the text; a
+ * literal backslash-n inside a pair stands for a line break.
  */
 int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits);
 
@@ -40,6 +41,8 @@ typedef struct et_faults {
     int submit;         /* fail submit() */
     int orders;         /* fail order_by_client_id() */
     double random_rate; /* 0..1: each call fails with HYDRA_ETRANSIENT at this rate */
+    int blocked;        /* account() answers trading_blocked */
+    double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
     unsigned long long seed;
 } et_faults;
 

@@ -17,6 +17,7 @@
  *     host's buffer.
  *   - Never block, sleep or do I/O: the host gives each call a deadline.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ static int template_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_in
 {
     const hydra_symbol_view *v = NULL;
     hydra_intent in;
+    double last, prev;
     uint32_t i;
 
     for (i = 0; i < snap->n_symbols; i++)
@@ -92,7 +94,10 @@ static int template_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_in
     if (snap->budget->trades_left_today == 0 ||
         snap->budget->positions_open >= snap->budget->max_concurrent_positions)
         return 0;
-    if (!(v->bars[v->n_bars - 1].close > v->bars[v->n_bars - 2].close))
+    /* A feed can deliver NaN, infinite or non-positive prices: never trade on one. */
+    last = v->bars[v->n_bars - 1].close;
+    prev = v->bars[v->n_bars - 2].close;
+    if (!(last > 0.0 && prev > 0.0 && isfinite(last) && isfinite(prev)) || !(last > prev))
         return 0;
 
     memset(&in, 0, sizeof in);

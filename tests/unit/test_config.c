@@ -167,7 +167,7 @@ static void test_shipped_config_loads(void **state)
     assert_string_equal(m->plugin, "momentum");
     assert_true(m->enabled);
     assert_int_equal(m->rank, 20);
-    assert_int_equal(m->isolation_process, 0);
+    assert_int_equal(m->isolation_process, 1); /* bots run in worker processes by default */
     assert_int_equal(m->n_symbols, 1);
     assert_string_equal(m->symbols[0], "AAPL");
     assert_int_equal(m->trade_start_min, 6 * 60 + 35);
@@ -272,7 +272,7 @@ static void test_bot_defaults_filled(void **state)
     const hydra_bot_cfg *m = bot(cfg, "m");
     assert_true(m->enabled);
     assert_int_equal(m->rank, 20);
-    assert_int_equal(m->isolation_process, 0);
+    assert_int_equal(m->isolation_process, 1);
     assert_int_equal(m->order_type, HYDRA_ORDER_MARKET);
     assert_int_equal(m->tif, HYDRA_TIF_DAY);
     assert_false(m->use_notional);
@@ -348,6 +348,7 @@ static void test_generic_bots_and_params(void **state)
     const hydra_bot_cfg *c = bot(cfg, "gen_cr");
     assert_int_equal(c->bucket, HYDRA_BUCKET_CRYPTO);
     assert_string_equal(c->symbols[0], "SOL/USD");
+    assert_int_equal(c->isolation_process, 0); /* isolation: inprocess */
     free(cfg);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -194,6 +195,97 @@ static void test_bootstrap_failure_halts(void **state)
     assert_true(h.active);
     assert_string_equal(h.source, "bootstrap");
     assert_non_null(strstr(h.reason, "BOOTSTRAP_FAIL"));
+}
+
+static void test_account_anomalies_halt(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 2);
+    et_wrap(f->w, &f->e);
+    f->w->faults.blocked = 1;
+    run_ticks(f, 1);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_string_equal(h.reason, "anomaly: account blocked for trading");
+
+    /* An equity jump beyond risk.max_equity_jump_pct (10%) in one tick. */
+    assert_int_equal(hydra_halt_clear(f->e.state, "operator", 0), 0);
+    f->w->faults.blocked = 0;
+    run_ticks(f, 1);
+    assert_false(current_halt(f).active);
+    f->w->faults.equity_scale = 1.2;
+    run_ticks(f, 1);
+    h = current_halt(f);
+    assert_true(h.active);
+    assert_non_null(strstr(h.reason, "anomaly: equity moved 20.00% in one tick"));
+}
+
+/* A gate rejection is logged with the gate's name and never reaches the exchange. */
+static void test_gate_rejection_never_reaches_exchange(void **state)
+{
+    fixture *f = *state;
+    /* The crypto bot's limit buys sit 0.1% above the last price: past a 0.01% limit distance. */
+    assert_int_equal(et_make_config(f->dir,
+                                    "max_limit_distance_pct: 5.0=>max_limit_distance_pct: 0.01",
+                                    NULL),
+                     0);
+    open_engine(f);
+    et_wrap(f->w, &f->e);
+    run_ticks(f, 120);
+    close_engine(f);
+    for (size_t i = 0; i < f->w->n_submits; i++)
+        assert_null(strchr(f->w->submits[i].symbol, '/')); /* no crypto order at all */
+    int rejects = et_count_events(f->log, "gate_reject", "crypto_core");
+    print_message("%d crypto entries rejected by the gates\n", rejects);
+    assert_true(rejects >= 1);
+    assert_int_equal(et_count_events(f->log, "order_submitted", "crypto_core"), 0);
+    char *log = tu_read_file(f->log, NULL);
+    assert_non_null(strstr(log, "\"gate\":\"limit_price_sane\""));
+    free(log);
+}
+
+/* The operator's commands work against the state database, host running or not. */
+static void test_operator_halt_status_resume(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    char cfg[512], kill[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
+    const char *run[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
+                         "--ticks", "60", "--interval-ms", "0", "--quiet", NULL};
+    assert_int_equal(tu_run(run, f->dir, 120, NULL), 0);
+
+    const char *halt[] = {HYDRA_HOST_BIN, "halt", "--config", cfg, "--reason", "desk says stop", NULL};
+    assert_int_equal(tu_run(halt, f->dir, 60, NULL), 0);
+    const char *status[] = {HYDRA_HOST_BIN, "status", "--json", "--config", cfg, NULL};
+    char *out = NULL;
+    assert_int_equal(tu_run(status, f->dir, 60, &out), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    assert_non_null(j);
+    json_t *h = json_object_get(j, "halt");
+    assert_true(json_is_true(json_object_get(h, "active")));
+    assert_string_equal(json_string_value(json_object_get(h, "reason")), "desk says stop");
+    assert_int_equal(json_integer_value(json_object_get(j, "last_tick")), 60);
+    assert_int_equal(json_array_size(json_object_get(j, "bots")), 4);
+    json_decref(j);
+
+    assert_int_equal(tu_write_file(kill, "x"), 0);
+    const char *resume[] = {HYDRA_HOST_BIN, "resume", "--config", cfg, NULL};
+    assert_int_equal(tu_run(resume, f->dir, 60, &out), 1);
+    assert_non_null(strstr(out, "resume refused: kill-switch file present"));
+    free(out);
+    unlink(kill);
+    assert_int_equal(tu_run(resume, f->dir, 60, &out), 0);
+    assert_non_null(strstr(out, "resumed: cleared halt \"desk says stop\""));
+    free(out);
+
+    /* The host picks up where it left off, with nothing unexplained. */
+    assert_int_equal(tu_run(run, f->dir, 120, NULL), 0);
+    assert_int_equal(et_count_events(f->log, "system_halt", NULL), 0);
 }
 
 static void test_unexplained_position_halts_at_start(void **state)
@@ -384,6 +476,59 @@ static void test_host_refuses_bad_config_with_status_2(void **state)
     free(out);
 }
 
+/* SIGHUP's reload: a bad configuration is rejected and the running one kept; a good one applies. */
+static void test_reload_keeps_old_config_when_new_is_bad(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    open_engine(f);
+    run_ticks(f, 3);
+    char bots[512];
+    snprintf(bots, sizeof bots, "%s/config/bots.yaml", f->dir);
+    char *good = tu_read_file(bots, NULL);
+    assert_non_null(good);
+
+    assert_int_equal(tu_write_file(bots, "momentum_bots: [\n"), 0);
+    assert_int_equal(hydra_engine_reload(&f->e), HYDRA_ECONFIG);
+    assert_int_equal(f->e.n_slots, 4);
+    run_ticks(f, 2); /* still trading on the old configuration */
+
+    char *changed = strdup(good);
+    char *p = strstr(changed, "max_trades_per_day: 6");
+    assert_non_null(p);
+    p[20] = '2';
+    assert_int_equal(tu_write_file(bots, changed), 0);
+    assert_int_equal(hydra_engine_reload(&f->e), 0);
+    hydra_budget b;
+    assert_int_equal(hydra_budget_get(f->e.state, "crypto_core", &b), 0);
+    assert_int_equal(b.max_trades_per_day, 2);
+    run_ticks(f, 2);
+    close_engine(f);
+    free(good);
+    free(changed);
+    assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 1);
+    assert_int_equal(et_count_events(f->log, "config_reloaded", NULL), 1);
+}
+
+/* A declared bot whose plugin is refused stops start-up, naming the file and the reason. */
+static void test_host_refuses_bad_plugin_with_status_2(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, "plugin: options=>plugin: bad_major"), 0);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", HYDRA_TEST_BROKEN_DIR,
+                          "--once", NULL};
+    char *out = NULL;
+    int rc = tu_run(argv, f->dir, 60, &out);
+    assert_int_equal(rc, 2);
+    assert_non_null(out);
+    assert_non_null(strstr(out, HYDRA_TEST_BROKEN_DIR "/bad_major.so: ABI version 2.0.0 is not "
+                                "compatible with this host's 1.0.0 (major versions differ)"));
+    assert_non_null(strstr(out, "refusing to start"));
+    free(out);
+}
+
 static void test_sigterm_and_sigint_exit_cleanly(void **state)
 {
     fixture *f = *state;
@@ -413,11 +558,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_failures_trip_health_halt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exitbot_failure_halts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bootstrap_failure_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_anomalies_halt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gate_rejection_never_reaches_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_operator_halt_status_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unexplained_position_halts_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_entry_while_halted_randomised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_refuses_bad_plugin_with_status_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,12 +11,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "botfix.h"
 #include "loader.h"
+#include "enginetest.h"
 #include "testutil.h"
 
 #define SDK_INCLUDE "-I" HYDRA_SOURCE_DIR "/sdk/include"
@@ -207,6 +209,30 @@ static void test_template_drop_in(void **state)
     assert_int_equal(in.kind, HYDRA_INTENT_ENTRY);
     assert_true(in.qty == 2.0);
     hydra_bot_unload(&inst);
+
+    /* The drop-in promise end to end: declared in bots.yaml, run by the unchanged host. */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/host", tmp);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(
+        et_make_config(dir, NULL,
+                       "  - bot_id: mom_AAPL\\n    enabled: true=>  - bot_id: mom_AAPL\\n    enabled: false\n"
+                       "optionsbot:\\n  enabled: true=>optionsbot:\\n  enabled: false\n"
+                       "cryptobot:\\n  enabled: true=>cryptobot:\\n  enabled: false\n"
+                       "bots: []=>bots:\\n  - bot_id: tmpl_AAPL\\n    plugin: template_bot\\n"
+                       "    bucket: momentum\\n    asset_class: equity\\n    symbols: [AAPL]\\n"
+                       "    exits:\\n      stop_loss_pct: 0.5\\n      time_stop_minutes: 5\\n"
+                       "    signal:\\n      mode: template_v1\\n      params:\\n        qty: 2"),
+        0);
+    char cfgdir[700], logp[700];
+    snprintf(cfgdir, sizeof cfgdir, "%s/config", dir);
+    snprintf(logp, sizeof logp, "%s/app.jsonl", dir);
+    const char *host[] = {HYDRA_HOST_BIN, "--config", cfgdir, "--plugins", build, "--ticks", "120",
+                          "--interval-ms", "0", "--quiet", NULL};
+    run_ok(host, 120);
+    assert_int_equal(et_count_events(logp, "bot_loaded", "tmpl_AAPL"), 1);
+    assert_int_equal(et_count_events(logp, "bot_loaded", "crypto_core"), 0);
+    assert_true(et_count_events(logp, "order_submitted", "tmpl_AAPL") >= 1);
 }
 
 int main(void)

@@ -1,0 +1,497 @@
+/*
+ * Bots in worker processes: deliberately broken bots cannot take the host
+ * down, the cause of each failure is logged, the other bots keep trading
+ * and the broken bot's positions stay under the host's exits. Both
+ * isolation modes give the same orders. Hot swap replaces a running bot's
+ * code between ticks and refuses a broken replacement.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "enginetest.h"
+#include "error.h"
+#include "state.h"
+#include "testutil.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
+typedef struct fixture {
+    char dir[256];
+    char plugins[512];
+    char log[512];
+    hydra_engine e;
+    int open;
+    et_broker *w;
+} fixture;
+
+static void copy_plugin(const fixture *f, const char *from, const char *name)
+{
+    char to[768];
+    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
+    assert_int_equal(tu_copy_file(from, to), 0);
+}
+
+/* Atomically puts `from` where the host loads `name`.so from, as a deployment would. */
+static void replace_plugin(const fixture *f, const char *from, const char *name)
+{
+    char tmp[768], to[768];
+    snprintf(tmp, sizeof tmp, "%s/%s.so.new", f->plugins, name);
+    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
+    assert_int_equal(tu_copy_file(from, tmp), 0);
+    assert_int_equal(rename(tmp, to), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    snprintf(f->plugins, sizeof f->plugins, "%s/plugins", f->dir);
+    assert_int_equal(mkdir(f->plugins, 0755), 0);
+    copy_plugin(f, HYDRA_MOMENTUM_SO, "momentum");
+    copy_plugin(f, HYDRA_OPTIONS_SO, "options");
+    copy_plugin(f, HYDRA_CRYPTO_SO, "crypto");
+    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/misbehave.so", "misbehave");
+    f->w = calloc(1, sizeof *f->w);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->open)
+        hydra_engine_close(&f->e);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+static void open_engine_in(fixture *f, hydra_engine *e, const char *dir, int force_inprocess)
+{
+    hydra_engine_options opt;
+    et_options(&opt, dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", f->plugins);
+    opt.force_inprocess = force_inprocess;
+    char err[4096] = "";
+    int code = -1;
+    if (hydra_engine_open(e, &opt, err, sizeof err, &code) != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+}
+
+static void open_engine(fixture *f)
+{
+    open_engine_in(f, &f->e, f->dir, 0);
+    f->open = 1;
+}
+
+static void close_engine(fixture *f)
+{
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+static void run_ticks(hydra_engine *e, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(e), 0);
+}
+
+/* Settings for these tests: a deadline that tolerates a slow machine, and no restart delay. */
+#define TEST_SETTINGS                                                                              \
+    "call_deadline_ms: 0 =>call_deadline_ms: 300 \n"                                               \
+    "restart_backoff_ms: 1000=>restart_backoff_ms: 0"
+
+/* A generic bot on the misbehave plugin that breaks in `mode` on its third on_tick. */
+static void make_config_with_bad_bot(fixture *f, const char *mode)
+{
+    char edit[2048];
+    /* One line: the edit list is split on newlines. */
+    snprintf(edit, sizeof edit,
+             "bots: []=>bots: [{bot_id: bad, plugin: misbehave, bucket: momentum, "
+             "asset_class: equity, symbols: [AAPL], "
+             "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
+             "risk: {max_trades_per_day: 10, max_concurrent_positions: 1}, "
+             "exits: {time_stop_minutes: 5}, "
+             "signal: {mode: misbehave_v1, params: {mode: %s, at_call: 3}}}]",
+             mode);
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, edit), 0);
+}
+
+/* Index of the first log line with this event and bot, or -1. */
+static int first_line(const char *log_path, const char *event, const char *bot_id)
+{
+    char *text = tu_read_file(log_path, NULL);
+    int idx = 0, found = -1;
+    assert_non_null(text);
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n"), idx++) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *ev = json_string_value(json_object_get(j, "event"));
+        const char *bid = json_string_value(json_object_get(j, "bot_id"));
+        int match = ev != NULL && strcmp(ev, event) == 0 && bid != NULL && strcmp(bid, bot_id) == 0;
+        json_decref(j);
+        if (match) {
+            found = idx;
+            break;
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* Orders submitted by any bot other than `except` after log line `after`. */
+static int orders_by_others_after(const char *log_path, const char *except, int after)
+{
+    char *text = tu_read_file(log_path, NULL);
+    int idx = 0, n = 0;
+    assert_non_null(text);
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n"), idx++) {
+        if (idx <= after)
+            continue;
+        json_t *j = json_loads(line, 0, NULL);
+        const char *ev = json_string_value(json_object_get(j, "event"));
+        const char *bid = json_string_value(json_object_get(j, "bot_id"));
+        if (ev != NULL && strcmp(ev, "order_submitted") == 0 && bid != NULL &&
+            strcmp(bid, except) != 0)
+            n++;
+        json_decref(j);
+    }
+    free(text);
+    return n;
+}
+
+static int log_contains(const char *log_path, const char *needle)
+{
+    char *text = tu_read_file(log_path, NULL);
+    int found = text != NULL && strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+/*
+ * Runs the shipped bots with one broken bot and checks everything the
+ * issue asks of a failure: the host ticks on, the cause is logged, the
+ * other bots keep trading, the broken bot's position is closed by the host.
+ */
+static void check_broken_bot(fixture *f, const char *mode, const char *cause, int worker_dies)
+{
+    make_config_with_bad_bot(f, mode);
+    open_engine(f);
+    run_ticks(&f->e, 120);
+
+    hydra_bot_day day = {0};
+    assert_int_equal(hydra_bot_day_get(f->e.state, "bad", f->e.day, &day), 0);
+    print_message("%s: quarantined %d: %s\n", mode, day.quarantined, day.quarantine_reason);
+    assert_true(day.quarantined);
+    assert_non_null(strstr(day.quarantine_reason, cause));
+
+    hydra_bot_position pos[8];
+    size_t n = 99;
+    assert_int_equal(hydra_position_list(f->e.state, "bad", pos, 8, &n), 0);
+    assert_int_equal(n, 0); /* the host's time stop closed what the bot held */
+    close_engine(f);
+
+    assert_int_equal(et_count_events(f->log, "bot_quarantined", "bad"), 1);
+    assert_true(et_count_events(f->log, "host_exit", "bad") >= 1);
+    int q = first_line(f->log, "bot_quarantined", "bad");
+    assert_true(q > 0);
+    assert_true(orders_by_others_after(f->log, "bad", q) >= 1);
+    if (worker_dies) {
+        assert_int_equal(et_count_events(f->log, "worker_failed", "bad"), 1);
+        assert_int_equal(et_count_events(f->log, "worker_restarted", "bad"), 1);
+    } else {
+        assert_int_equal(et_count_events(f->log, "worker_failed", "bad"), 0);
+    }
+    assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 120);
+}
+
+static void test_segfault_on_third_tick(void **state)
+{
+    check_broken_bot(*state, "segfault", "worker killed by signal 11 (SIGSEGV) in on_tick", 1);
+}
+
+static void test_infinite_loop_misses_deadline(void **state)
+{
+    check_broken_bot(*state, "loop", "on_tick exceeded its 300 ms deadline", 1);
+}
+
+static void test_abort(void **state)
+{
+    check_broken_bot(*state, "abort", "worker killed by signal 6 (SIGABRT) in on_tick", 1);
+}
+
+static void test_exit_inside_call(void **state)
+{
+    check_broken_bot(*state, "exit", "worker exited with status 0 in on_tick", 1);
+}
+
+static void test_write_past_intent_buffer(void **state)
+{
+    check_broken_bot(*state, "overflow", "on_tick corrupted the intent buffer", 0);
+}
+
+static void test_nan_quantity(void **state)
+{
+    check_broken_bot(*state, "nan",
+                     "on_tick: invalid intent 0: quantity or notional not a finite non-negative number",
+                     0);
+}
+
+static void test_negative_quantity(void **state)
+{
+    check_broken_bot(*state, "negative",
+                     "on_tick: invalid intent 0: quantity or notional not a finite non-negative number",
+                     0);
+}
+
+static void test_huge_allocation(void **state)
+{
+    if (SANITIZED) {
+        /* Sanitizer builds run workers without an address-space limit (ASan needs its shadow). */
+        print_message("skipped: no RLIMIT_AS under AddressSanitizer\n");
+        skip();
+    }
+    check_broken_bot(*state, "alloc", "worker killed by signal 11 (SIGSEGV) in on_tick", 1);
+}
+
+static void test_socket_is_forbidden(void **state)
+{
+    check_broken_bot(*state, "socket",
+                     "worker killed by signal 31 (SIGSYS: a forbidden system call) in on_tick", 1);
+}
+
+static void test_writing_a_file_is_forbidden(void **state)
+{
+    unlink("/tmp/hydra-misbehave-wrote-here");
+    check_broken_bot(*state, "write_file",
+                     "worker killed by signal 31 (SIGSYS: a forbidden system call) in on_tick", 1);
+    assert_int_not_equal(access("/tmp/hydra-misbehave-wrote-here", F_OK), 0);
+}
+
+/* The worker starts with nothing of the host's: no environment, only its socket. */
+static void test_worker_gets_no_secrets(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
+    setenv("ALPACA_SECRET", "do-not-leak-this", 1);
+    open_engine(f);
+    unsetenv("ALPACA_SECRET");
+    int checked = 0;
+    for (int i = 0; i < f->e.n_slots; i++) {
+        const hydra_bot_runner *r = f->e.slots[i].run;
+        if (!f->e.slots[i].loaded || !r->process)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)r->worker.pid);
+        size_t len = 0;
+        char *env = tu_read_file(path, &len);
+        assert_non_null(env);
+        for (size_t k = 0; k < len; k += strlen(env + k) + 1)
+            assert_true(strncmp(env + k, "PATH=", 5) == 0 || strncmp(env + k, "ASAN_OPTIONS=", 13) == 0);
+        free(env);
+        /* Descriptors: 0-2 on /dev/null and the socket; nothing else inherited. */
+        int fds = 0;
+        for (int fd = 0; fd < 256; fd++) {
+            char p[96], target[256];
+            snprintf(p, sizeof p, "/proc/%d/fd/%d", (int)r->worker.pid, fd);
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            if (n < 0)
+                continue;
+            target[n] = '\0';
+            fds++;
+            if (fd <= 2)
+                assert_string_equal(target, "/dev/null");
+            else
+                assert_non_null(strstr(target, "socket:"));
+        }
+        assert_int_equal(fds, 4);
+        assert_true(r->worker.seccomp);
+        checked++;
+    }
+    assert_int_equal(checked, 3);
+}
+
+/* The same plugin code gives the same orders in a worker as in-process. */
+static void test_process_and_inprocess_give_same_orders(void **state)
+{
+    fixture *f = *state;
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/a", f->dir);
+    snprintf(b, sizeof b, "%s/b", f->dir);
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    assert_int_equal(et_make_config(a, TEST_SETTINGS, NULL), 0);
+    assert_int_equal(et_make_config(b, TEST_SETTINGS, NULL), 0);
+
+    hydra_engine *ea = calloc(1, sizeof *ea), *eb = calloc(1, sizeof *eb);
+    et_broker *wa = calloc(1, sizeof *wa), *wb = calloc(1, sizeof *wb);
+    open_engine_in(f, ea, a, 1);
+    open_engine_in(f, eb, b, 0);
+    assert_false(ea->slots[0].run->process);
+    assert_true(eb->slots[0].run->process);
+    et_wrap(wa, ea);
+    et_wrap(wb, eb);
+    run_ticks(ea, 1500);
+    run_ticks(eb, 1500);
+    print_message("in-process %zu orders, workers %zu orders\n", wa->n_submits, wb->n_submits);
+    assert_true(wa->n_submits >= 5);
+    assert_int_equal(wa->n_submits, wb->n_submits);
+    for (size_t i = 0; i < wa->n_submits; i++) {
+        assert_string_equal(wa->submits[i].cid, wb->submits[i].cid);
+        assert_string_equal(wa->submits[i].symbol, wb->submits[i].symbol);
+        assert_int_equal(wa->submits[i].side, wb->submits[i].side);
+        assert_true(wa->submits[i].notional_estimate == wb->submits[i].notional_estimate);
+    }
+    hydra_engine_close(ea);
+    hydra_engine_close(eb);
+    free(ea);
+    free(eb);
+    free(wa);
+    free(wb);
+}
+
+static const hydra_bot_slot *slot_of(const hydra_engine *e, const char *bot_id)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
+            return &e->slots[i];
+    fail_msg("no slot for %s", bot_id);
+    return NULL;
+}
+
+/* Replacing momentum.so in a running host changes its intents, keeps positions and state. */
+static void test_hot_swap_changes_signal(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
+    open_engine(f);
+    run_ticks(&f->e, 200);
+    hydra_bot_position before[32], after[32];
+    size_t nb = 0, na = 0;
+    assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
+    pid_t mom_pid = slot_of(&f->e, "mom_AAPL")->run->worker.pid;
+    pid_t crypto_pid = slot_of(&f->e, "crypto_core")->run->worker.pid;
+    assert_int_equal(hydra_bot_kv_set(f->e.state, "mom_AAPL", "swap_probe", "kept-123"), 0);
+    assert_false(log_contains(f->log, "alt signal"));
+
+    replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
+    assert_int_equal(hydra_engine_reload(&f->e), 0);
+
+    const hydra_bot_slot *mom = slot_of(&f->e, "mom_AAPL");
+    assert_string_equal(hydra_runner_version(mom->run), "2.0.0");
+    assert_int_not_equal(mom->run->worker.pid, mom_pid);
+    /* Only the changed bot was reloaded. */
+    assert_int_equal(slot_of(&f->e, "crypto_core")->run->worker.pid, crypto_pid);
+    assert_int_equal(hydra_position_list(f->e.state, NULL, after, 32, &na), 0);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < nb; i++) {
+        assert_string_equal(before[i].bot_id, after[i].bot_id);
+        assert_string_equal(before[i].symbol, after[i].symbol);
+        assert_true(before[i].qty == after[i].qty);
+    }
+    run_ticks(&f->e, 100);
+    close_engine(f);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_AAPL"), 1);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", "crypto_core"), 0);
+    assert_true(log_contains(f->log, "swap_probe=kept-123"));
+    assert_true(log_contains(f->log, "alt signal"));
+    assert_int_equal(et_count_events(f->log, "host_start", NULL), 1);
+}
+
+/* A replacement that fails its checks is refused; the old code keeps trading. */
+static void test_broken_replacement_is_refused(void **state)
+{
+    fixture *f = *state;
+    const char *broken[] = {HYDRA_TEST_BROKEN_DIR "/create_fails.so",
+                            HYDRA_TEST_BROKEN_DIR "/bad_major.so",
+                            HYDRA_TEST_BROKEN_DIR "/not_a_so.so"};
+    const char *why[] = {"create failed", "ABI version", "not a loadable shared object"};
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
+    open_engine(f);
+    run_ticks(&f->e, 50);
+    pid_t mom_pid = slot_of(&f->e, "mom_AAPL")->run->worker.pid;
+    for (int i = 0; i < 3; i++) {
+        replace_plugin(f, broken[i], "momentum");
+        assert_int_not_equal(hydra_engine_reload(&f->e), 0);
+        const hydra_bot_slot *mom = slot_of(&f->e, "mom_AAPL");
+        assert_int_equal(mom->run->worker.pid, mom_pid);
+        assert_string_equal(hydra_runner_version(mom->run), "1.0.0");
+        assert_true(log_contains(f->log, why[i]));
+        run_ticks(&f->e, 20);
+        assert_false(slot_of(&f->e, "mom_AAPL")->quarantined);
+    }
+    close_engine(f);
+    assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 3);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", NULL), 0);
+}
+
+/* `hydra-host reload` signals the running host, which swaps the bot without a restart. */
+static void test_reload_command_swaps_running_host(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
+    char cfg[512], out[512];
+    snprintf(cfg, sizeof cfg, "%s/config", f->dir);
+    snprintf(out, sizeof out, "%s/host.out", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfg, "--plugins", f->plugins,
+                          "--interval-ms", "20", "--quiet", NULL};
+    pid_t pid = tu_spawn(argv, f->dir, out);
+    assert_true(pid > 0);
+    for (int i = 0; i < 100 && et_count_events(f->log, "tick_summary", NULL) < 5; i++)
+        usleep(100 * 1000);
+    replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
+    const char *reload[] = {HYDRA_HOST_BIN, "reload", "--config", cfg, NULL};
+    char *text = NULL;
+    int rc = tu_run(reload, f->dir, 30, &text);
+    print_message("reload: %s", text != NULL ? text : "");
+    free(text);
+    assert_int_equal(rc, 0);
+    for (int i = 0; i < 100 && et_count_events(f->log, "bot_swapped", "mom_AAPL") < 1; i++)
+        usleep(100 * 1000);
+    kill(pid, SIGTERM);
+    assert_int_equal(tu_wait(pid, 30), 0);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_AAPL"), 1);
+    assert_int_equal(et_count_events(f->log, "host_start", NULL), 1);
+    assert_int_equal(et_count_events(f->log, "host_stop", NULL), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_segfault_on_third_tick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_infinite_loop_misses_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_inside_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_past_intent_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nan_quantity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_negative_quantity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_allocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_is_forbidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writing_a_file_is_forbidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_gets_no_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_and_inprocess_give_same_orders, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hot_swap_changes_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_replacement_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_command_swaps_running_host, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/*
+ * hydra-conform: the plugin conformance harness.
+ *
+ * A plugin is judged by a named table of checks. Each check runs in a fresh
+ * child process (the child loads the plugin itself) under a deadline, so a
+ * plugin that crashes or hangs costs one check a CRASH or TIMEOUT and the
+ * harness goes on. Checks that need market data drive the bot with a
+ * seeded synthetic tape, so a failure replays with the same --seed.
+ */
+#ifndef HYDRA_CONFORM_H
+#define HYDRA_CONFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hydra/plugin.h>
+
+#include "config.h"
+#include "loader.h"
+
+/* Outcomes, in order of severity for the summary. */
+typedef enum conform_outcome {
+    CONFORM_PASS = 0,
+    CONFORM_WARN = 1,
+    CONFORM_SKIP = 2,
+    CONFORM_FAIL = 3,
+    CONFORM_CRASH = 4,
+    CONFORM_TIMEOUT = 5
+} conform_outcome;
+
+/* What one check reports. Fixed size: a child sends it whole through a pipe. */
+typedef struct conform_result {
+    int outcome;          /* conform_outcome */
+    char message[1024];   /* one line: what was seen, and for a failure, why it fails */
+} conform_result;
+
+/* Everything a check needs to know about the run. */
+typedef struct conform_opts {
+    const char *path;          /* the plugin file */
+    hydra_bot_cfg cfg;         /* the configuration every instance is created with */
+    uint64_t seed;             /* seeds every synthetic tape */
+    double timeout_s;          /* per check */
+    double budget_median_ms;   /* call-deadline: WARN above these */
+    double budget_p99_ms;
+    int repeat;                /* create-destroy-repeat cycles */
+} conform_opts;
+
+/*
+ * The per-process environment of a check that loads the plugin: the open
+ * plugin, the host side the plugin sees, an in-memory key-value store that
+ * outlives bot instances (so state can be checked across destroy and
+ * create) and the last log line.
+ */
+typedef struct conform_env conform_env;
+
+typedef void (*conform_check_fn)(const conform_opts *o, conform_env *env, conform_result *r);
+
+typedef struct conform_check {
+    const char *name;
+    const char *description;
+    int loads_plugin;     /* 1: the child opens the plugin with the host's loader first */
+    int randomised;       /* 1: uses the seeded tape */
+    conform_check_fn run;
+} conform_check;
+
+/* The check table, in run order. */
+extern const conform_check hydra_conform_checks[];
+extern const size_t hydra_conform_n_checks;
+
+/*
+ * Runs one check in the calling process: opens the plugin when the check
+ * needs it, runs it and releases everything. Used by the child of each
+ * check and by --in-process.
+ */
+void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conform_result *r);
+
+/* The exports-only-entry check (elf.c): reads .dynsym from the file. */
+void hydra_conform_check_exports(const conform_opts *o, conform_env *env, conform_result *r);
+
+/* The check that picks a signal mode (see hydra_conform_probe_mode), run like any other. */
+extern const conform_check hydra_conform_probe;
+
+/*
+ * The probe's answer on PASS is "<asset classes> <mode>": the plugin's
+ * declared asset classes and the first mode create accepted (--mode, or the
+ * known modes in turn). Symbols come from hydra_conform_default_symbols.
+ */
+void hydra_conform_default_symbols(hydra_bot_cfg *cfg, uint32_t asset_classes);
+
+/* Sets r's outcome and message (printf-style). */
+void hydra_conform_set(conform_result *r, int outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
