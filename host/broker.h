@@ -114,7 +114,12 @@ typedef struct hydra_broker_ops {
     int (*positions)(void *ctx, hydra_broker_position *out, size_t cap, size_t *n,
                      hydra_broker_err *err);
     int (*open_orders)(void *ctx, hydra_order *out, size_t cap, size_t *n, hydra_broker_err *err);
-    /* The broker's answer to a submission (usually not yet filled). */
+    /*
+     * The broker's answer to a submission (usually not yet filled). A broker
+     * that recovered from a failed exchange by finding the order under its
+     * client_order_id returns 0 with that failure still described in *err
+     * (err->code non-zero); otherwise err->code stays 0 on success.
+     */
     int (*submit)(void *ctx, const hydra_order_request *req, hydra_order *out,
                   hydra_broker_err *err);
     /* HYDRA_ENOTFOUND when no order has that client_order_id. */

@@ -160,6 +160,7 @@ void hydra_config_defaults(hydra_config *cfg)
     a->connect_timeout_ms = 3000;
     a->timeout_ms = 10000;
     a->max_response_bytes = 8388608;
+    a->use_broker_clock = 0;
 
     cfg->exitbot.enabled = 1;
     cfg->exitbot.cooloff_minutes = 390;
@@ -715,6 +716,7 @@ static const field ALPACA_FIELDS[] = {
      .type = FT_LONG,
      .off = offsetof(hydra_alpaca_cfg, max_response_bytes),
      .range = &R_POS_LONG},
+    F_BOOL("use_broker_clock", hydra_alpaca_cfg, use_broker_clock),
     F_END,
 };
 
@@ -1808,6 +1810,7 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "connect_timeout_ms", a->connect_timeout_ms);
     kv_int(out, "  ", "timeout_ms", a->timeout_ms);
     kv_int(out, "  ", "max_response_bytes", a->max_response_bytes);
+    kv_bool(out, "  ", "use_broker_clock", a->use_broker_clock);
 
     const hydra_workers_cfg *w = &s->workers;
     fputs("workers:\n", out);

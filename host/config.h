@@ -64,6 +64,7 @@ typedef struct hydra_alpaca_cfg {
     int connect_timeout_ms;
     int timeout_ms;
     long max_response_bytes;
+    int use_broker_clock;             /* 1: engine time is the broker's /v2/clock (the local exchange) */
 } hydra_alpaca_cfg;
 
 /* Worker processes for bots with `isolation: process` (settings.yaml `workers:`). */

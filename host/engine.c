@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alpaca.h"
 #include "error.h"
 #include "orders.h"
 #include "series.h"
@@ -68,9 +69,9 @@ static int take_lock(hydra_engine *e, char *err, size_t errsz)
     return 0;
 }
 
-static int open_sim(hydra_engine *e, char *err, size_t errsz)
+int hydra_engine_open_sim(const hydra_sim_cfg *sc, hydra_clock *clock, hydra_sim **out, char *err,
+                          size_t errsz)
 {
-    const hydra_sim_cfg *sc = &e->cfg->settings.sim;
     hydra_series *series = calloc((size_t)(sc->n_series > 0 ? sc->n_series : 1), sizeof *series);
     if (series == NULL)
         return HYDRA_ENOMEM;
@@ -100,11 +101,10 @@ static int open_sim(hydra_engine *e, char *err, size_t errsz)
         if (rc != 0)
             goto fail;
     }
-    rc = hydra_sim_open(sc, series, (size_t)n, &e->clock, &e->sim, err, errsz);
+    rc = hydra_sim_open(sc, series, (size_t)n, clock, out, err, errsz);
     if (rc != 0)
         goto fail_owned; /* hydra_sim_open takes ownership of the series even when it fails */
     free(series);
-    e->broker = hydra_sim_broker(e->sim);
     return 0;
 fail:
     for (int i = 0; i < n; i++)
@@ -112,6 +112,23 @@ fail:
 fail_owned:
     free(series);
     return rc;
+}
+
+int hydra_engine_adopt_broker_clock(hydra_engine *e)
+{
+    hydra_market_clock mc;
+    hydra_broker_err err = {0};
+    int rc = e->broker.ops->clock(e->broker.ctx, &mc, &err);
+    if (rc != 0) {
+        if (e->log != NULL)
+            hydra_engine_broker_failure(e, "clock", &err);
+        return rc;
+    }
+    /* Time never runs backwards inside the engine, whatever the broker says. */
+    if (mc.now_ms < hydra_clock_now_ms(&e->clock))
+        return 0;
+    hydra_clock_set(&e->clock, mc.now_ms);
+    return 0;
 }
 
 static int cmp_rank(const void *a, const void *b)
@@ -295,12 +312,22 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     hydra_credentials_load(".env", &e->creds, stderr);
 
     const hydra_settings *st = &e->cfg->settings;
-    if (strcmp(st->broker, "sim") != 0) {
-        /* The live broker adapter is not part of this build: refuse rather than guess. */
-        snprintf(err, errsz,
-                 "settings.yaml: broker: \"%s\" is not available in this build of hydra-host; "
-                 "use broker: sim",
+    int use_alpaca = strcmp(st->broker, "alpaca") == 0;
+    hydra_alpaca_cfg alpaca_cfg;
+    if (use_alpaca) {
+        /* Paper or live is decided before anything connects; a refusal names what is missing. */
+        int live = 0;
+        rc = hydra_alpaca_resolve_mode(&st->alpaca, &e->creds, opt->live, st->allow_live,
+                                       &alpaca_cfg, &live, err, errsz);
+        if (rc != 0)
+            goto fail;
+    } else if (strcmp(st->broker, "sim") != 0) {
+        snprintf(err, errsz, "settings.yaml: broker: \"%s\" is not a broker; use sim or alpaca",
                  st->broker);
+        rc = HYDRA_ECONFIG;
+        goto fail;
+    } else if (opt->live) {
+        snprintf(err, errsz, "--live needs broker: alpaca (settings.yaml has broker: sim)");
         rc = HYDRA_ECONFIG;
         goto fail;
     }
@@ -323,11 +350,32 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     if ((rc = hydra_loop_init(e)) != 0)
         goto fail;
 
-    hydra_clock_init_sim(&e->clock, 0);
-    *exit_code = 2; /* a data file that does not load is a configuration problem */
-    if ((rc = open_sim(e, err, errsz)) != 0)
-        goto fail;
-    *exit_code = 1;
+    if (use_alpaca) {
+        /*
+         * Engine time is the wall clock, or, against the local exchange, the
+         * broker's own clock, adopted at the start of every tick.
+         */
+        if (st->alpaca.use_broker_clock)
+            hydra_clock_init_sim(&e->clock, 0);
+        else
+            hydra_clock_init_wall(&e->clock);
+        *exit_code = 2;
+        if ((rc = hydra_alpaca_open(&alpaca_cfg, &e->creds, &e->broker, err, errsz)) != 0)
+            goto fail;
+        *exit_code = 1;
+        if (st->alpaca.use_broker_clock && (rc = hydra_engine_adopt_broker_clock(e)) != 0) {
+            snprintf(err, errsz, "broker alpaca: cannot read the broker clock at %s: %s",
+                     alpaca_cfg.trading_url, hydra_strerror(rc));
+            goto fail;
+        }
+    } else {
+        hydra_clock_init_sim(&e->clock, 0);
+        *exit_code = 2; /* a data file that does not load is a configuration problem */
+        if ((rc = hydra_engine_open_sim(&st->sim, &e->clock, &e->sim, err, errsz)) != 0)
+            goto fail;
+        e->broker = hydra_sim_broker(e->sim);
+        *exit_code = 1;
+    }
 
     hydra_kv_get_str(e->state, "day_key", e->day, sizeof e->day);
     hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
@@ -379,7 +427,11 @@ void hydra_engine_close(hydra_engine *e)
     unload_bots(e);
     if (e->sim != NULL)
         hydra_sim_close(e->sim);
+    else if (e->broker.ops != NULL && e->broker.ops->destroy != NULL)
+        e->broker.ops->destroy(e->broker.ctx);
     e->sim = NULL;
+    e->broker.ops = NULL;
+    e->broker.ctx = NULL;
     hydra_market_free(&e->market);
     hydra_loop_free(e);
     if (e->log != NULL)
@@ -409,6 +461,10 @@ static const char *restart_only_change(const hydra_settings *a, const hydra_sett
         return "system.log_path";
     if (memcmp(&a->sim, &b->sim, sizeof a->sim) != 0)
         return "sim";
+    if (memcmp(&a->alpaca, &b->alpaca, sizeof a->alpaca) != 0)
+        return "alpaca";
+    if (a->allow_live != b->allow_live)
+        return "safety.allow_live";
     return NULL;
 }
 

@@ -771,11 +771,15 @@ int hydra_engine_tick(hydra_engine *e)
             return HYDRA_EEOF;
         }
     }
+    /* Against the local exchange, engine time is the exchange's clock; not knowing it is a bootstrap failure. */
+    int clock_rc = 0;
+    if (e->sim == NULL && e->cfg->settings.alpaca.use_broker_clock)
+        clock_rc = hydra_engine_adopt_broker_clock(e);
     int64_t now = hydra_clock_now_ms(&e->clock);
     hydra_state_begin(e->state);
 
     /* 1. Bootstrap. */
-    int rc = bootstrap(e, now);
+    int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
     if (rc < 0) {
         char reason[200];
         snprintf(reason, sizeof reason, "BOOTSTRAP_FAIL: %s", hydra_strerror(rc));

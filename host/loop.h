@@ -106,6 +106,20 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
                       int *exit_code);
 void hydra_engine_close(hydra_engine *e);
 
+/*
+ * Opens the simulated exchange over the series in `sc` (loaded from data/
+ * or generated), on the simulated clock `clock`. Used by the engine and by
+ * hydra-exchange.
+ */
+int hydra_engine_open_sim(const hydra_sim_cfg *sc, hydra_clock *clock, hydra_sim **out, char *err,
+                          size_t errsz);
+
+/*
+ * With alpaca.use_broker_clock: sets the engine's (simulated) clock to the
+ * broker's /v2/clock time. Returns 0 or the broker failure (recorded).
+ */
+int hydra_engine_adopt_broker_clock(hydra_engine *e);
+
 /* Allocates and frees the loop's per-call scratch (engine.c calls these). */
 int hydra_loop_init(hydra_engine *e);
 void hydra_loop_free(hydra_engine *e);

@@ -212,6 +212,10 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
     hydra_broker_err err = {0};
     rc = e->broker.ops->submit(e->broker.ctx, &req, &o, &err);
     e->orders_sent++;
+    if (rc == 0 && err.code != 0) {
+        /* Placed, but only found after a failed exchange: the failure still counts. */
+        hydra_engine_broker_failure(e, "submit", &err);
+    }
     if (rc == 0) {
         row->state = journal_state_of(o.status);
         snprintf(row->broker_id, sizeof row->broker_id, "%s", o.id);
