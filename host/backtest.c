@@ -915,33 +915,14 @@ static void call_bot(hydra_backtest *bt, int bi, int entries, int with_chain)
     build_snapshot(bt, bi, with_chain);
     int rc = entries ? p->on_tick(b->slot.inst.bot, &s->snap, &s->buf)
                      : p->manage(b->slot.inst.bot, &s->snap, &s->buf);
-    const char *call = entries ? "on_tick" : "manage";
     char why[256];
-    if (rc < 0) {
-        snprintf(why, sizeof why, "%s returned %d", call, rc);
+    int n = hydra_gates_check_reply(entries ? "on_tick" : "manage", rc, &s->buf, s->intents,
+                                    BT_MAX_INTENTS, entries, why, sizeof why);
+    if (n < 0) {
         quarantine(bt, b, why);
         return;
     }
-    if (s->buf.count > s->buf.capacity || s->buf.struct_size != sizeof s->buf ||
-        s->buf.items != (void *)s->intents || s->buf.item_size != sizeof(hydra_intent)) {
-        snprintf(why, sizeof why, "%s corrupted the intent buffer", call);
-        quarantine(bt, b, why);
-        return;
-    }
-    for (uint32_t i = 0; i < s->buf.count; i++) {
-        hydra_intent copy;
-        const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
-                                 ? "unreadable (struct_size outside its slot)"
-                                 : hydra_gates_intent_defect(&copy, entries);
-        if (defect != NULL) {
-            snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
-            quarantine(bt, b, why);
-            return;
-        }
-        s->intents[i] = copy;
-    }
-    uint32_t n = s->buf.count;
-    for (uint32_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         handle_intent(bt, bi, &s->intents[i], entries ? "bot_on_tick" : "bot_manage", "signal");
 }
 
@@ -1277,17 +1258,9 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
         goto fail;
 
     *exit_code = 2;
-    hydra_diag diag;
-    hydra_diag_init(&diag);
-    rc = hydra_config_load(opt->config_dir, bt->cfg, &diag);
-    if (rc != 0) {
-        size_t off = 0;
-        for (size_t i = 0; i < diag.n && off + 1 < errsz; i++)
-            off += (size_t)snprintf(err + off, errsz - off, "%s%s", i ? "\n" : "", diag.lines[i]);
-        hydra_diag_free(&diag);
+    rc = hydra_config_load_msg(opt->config_dir, bt->cfg, err, errsz);
+    if (rc != 0)
         goto fail;
-    }
-    hydra_diag_free(&diag);
     hydra_tz_set(bt->cfg->settings.timezone);
     hydra_sim_cfg *sc = &bt->cfg->settings.sim;
     snprintf(sc->db_path, sizeof sc->db_path, ":memory:");

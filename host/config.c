@@ -1897,3 +1897,17 @@ void hydra_config_print(const hydra_config *cfg, FILE *out)
     fputs("---\n", out);
     print_bots(cfg, out);
 }
+
+int hydra_config_load_msg(const char *dir, hydra_config *cfg, char *err, size_t errsz)
+{
+    hydra_diag diag;
+    hydra_diag_init(&diag);
+    int rc = hydra_config_load(dir, cfg, &diag);
+    size_t off = 0;
+    if (errsz > 0)
+        err[0] = '\0';
+    for (size_t i = 0; rc != 0 && i < diag.n && off + 1 < errsz; i++)
+        off += (size_t)snprintf(err + off, errsz - off, "%s%s", i ? "\n" : "", diag.lines[i]);
+    hydra_diag_free(&diag);
+    return rc;
+}

@@ -219,6 +219,9 @@ void hydra_config_defaults(hydra_config *cfg);
  */
 int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag);
 
+/* The same, with every problem joined into err (one per line) for callers that report text. */
+int hydra_config_load_msg(const char *dir, hydra_config *cfg, char *err, size_t errsz);
+
 /* Prints the effective configuration as YAML (check-config). */
 void hydra_config_print(const hydra_config *cfg, FILE *out);
 

@@ -297,17 +297,9 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->cfg = calloc(1, sizeof *e->cfg);
     if (e->cfg == NULL)
         return HYDRA_ENOMEM;
-    hydra_diag diag;
-    hydra_diag_init(&diag);
-    rc = hydra_config_load(opt->config_dir, e->cfg, &diag);
-    if (rc != 0) {
-        size_t off = 0;
-        for (size_t i = 0; i < diag.n && off + 1 < errsz; i++)
-            off += (size_t)snprintf(err + off, errsz - off, "%s%s", i ? "\n" : "", diag.lines[i]);
-        hydra_diag_free(&diag);
+    rc = hydra_config_load_msg(opt->config_dir, e->cfg, err, errsz);
+    if (rc != 0)
         goto fail;
-    }
-    hydra_diag_free(&diag);
     hydra_tz_set(e->cfg->settings.timezone);
     hydra_credentials_load(".env", &e->creds, stderr);
 

@@ -1,5 +1,7 @@
 #include "gates.h"
 
+#include "loader.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -561,4 +563,32 @@ const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry)
     if (in->type == HYDRA_ORDER_LIMIT && (!isfinite(in->limit_price) || in->limit_price <= 0))
         return "limit order without a positive limit price";
     return NULL;
+}
+
+int hydra_gates_check_reply(const char *call, int status, const hydra_intent_buf *buf,
+                            hydra_intent *items, uint32_t capacity, int allow_entry, char *why,
+                            size_t whysz)
+{
+    if (status < 0) {
+        snprintf(why, whysz, "%s returned %d", call, status);
+        return -1;
+    }
+    if (buf->struct_size != sizeof *buf || buf->items != (void *)items ||
+        buf->item_size != sizeof(hydra_intent) || buf->capacity != capacity ||
+        buf->count > capacity) {
+        snprintf(why, whysz, "%s corrupted the intent buffer", call);
+        return -1;
+    }
+    for (uint32_t i = 0; i < buf->count; i++) {
+        hydra_intent copy;
+        const char *defect = hydra_intent_read(buf, i, &copy) != 0
+                                 ? "unreadable (struct_size outside its slot)"
+                                 : hydra_gates_intent_defect(&copy, allow_entry);
+        if (defect != NULL) {
+            snprintf(why, whysz, "%s: invalid intent %u: %s", call, i, defect);
+            return -1;
+        }
+        items[i] = copy;
+    }
+    return (int)buf->count;
 }

@@ -71,6 +71,18 @@ void hydra_gates_exit(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_re
  */
 const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry);
 
+/*
+ * Checks everything a bot answered to one call before any of it is acted on:
+ * its status, the intent buffer it was handed (items, item_size and capacity
+ * unchanged, count within capacity) and every intent in it. On success copies
+ * the intents, read through their struct_size, over `items` and returns their
+ * count; on a defect writes the reason ("on_tick: invalid intent 0: ...")
+ * and returns -1: one broken intent means none of them is trusted.
+ */
+int hydra_gates_check_reply(const char *call, int status, const hydra_intent_buf *buf,
+                            hydra_intent *items, uint32_t capacity, int allow_entry, char *why,
+                            size_t whysz);
+
 /* Dollars at risk for an order of `notional` under the bot's stop loss. */
 double hydra_gates_order_risk(const hydra_bot_cfg *bot, double notional);
 

@@ -578,32 +578,13 @@ static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t
         bot_failed(e, slot, why);
         return;
     }
-    if (rc < 0) {
-        snprintf(why, sizeof why, "%s returned %d", call, rc);
+    int n = hydra_gates_check_reply(call, rc, &s->buf, s->intents, MAX_INTENTS, entries, why,
+                                    sizeof why);
+    if (n < 0) {
         quarantine(e, slot, why);
         return;
     }
-    if (s->buf.count > s->buf.capacity || s->buf.struct_size != sizeof s->buf ||
-        s->buf.items != (void *)s->intents || s->buf.item_size != sizeof(hydra_intent)) {
-        snprintf(why, sizeof why, "%s corrupted the intent buffer", call);
-        quarantine(e, slot, why);
-        return;
-    }
-    /* Check every intent before acting on any: a bot with one broken intent is not trusted. */
-    for (uint32_t i = 0; i < s->buf.count; i++) {
-        hydra_intent copy;
-        const char *defect = hydra_intent_read(&s->buf, i, &copy) != 0
-                                 ? "unreadable (struct_size outside its slot)"
-                                 : hydra_gates_intent_defect(&copy, entries);
-        if (defect == NULL)
-            s->intents[i] = copy;
-        if (defect != NULL) {
-            snprintf(why, sizeof why, "%s: invalid intent %u: %s", call, i, defect);
-            quarantine(e, slot, why);
-            return;
-        }
-    }
-    for (uint32_t i = 0; i < s->buf.count; i++)
+    for (int i = 0; i < n; i++)
         handle_intent(e, slot, &s->intents[i], npos, entries ? "bot_on_tick" : "bot_manage");
 }
 
