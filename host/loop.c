@@ -761,7 +761,13 @@ int hydra_engine_tick(hydra_engine *e)
 
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
-    if (rc < 0) {
+    hydra_halt active = {0};
+    if (rc < 0 && hydra_halt_get(e->state, &active) == 0 && active.active) {
+        /* Already halted: the failure is logged; the halt and its cooloff stand as they are. */
+        e->halted = 1;
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "bootstrap_failed", NULL, "{s:s,s:s}", "error",
+                       hydra_strerror(rc), "halt", active.reason);
+    } else if (rc < 0) {
         char reason[200];
         snprintf(reason, sizeof reason, "BOOTSTRAP_FAIL: %s", hydra_strerror(rc));
         hydra_engine_halt(e, "bootstrap", reason, e->cfg->settings.global_cooldown_minutes);

@@ -195,6 +195,13 @@ static void test_bootstrap_failure_halts(void **state)
     assert_true(h.active);
     assert_string_equal(h.source, "bootstrap");
     assert_non_null(strstr(h.reason, "BOOTSTRAP_FAIL"));
+    /* While the broker stays down the halt stands; it is not declared again every tick. */
+    run_ticks(f, 5);
+    hydra_halt again = current_halt(f);
+    assert_int_equal(again.since_ms, h.since_ms);
+    close_engine(f);
+    assert_int_equal(et_count_events(f->log, "system_halt", NULL), 1);
+    assert_true(et_count_events(f->log, "bootstrap_failed", NULL) >= 1);
 }
 
 static void test_account_anomalies_halt(void **state)
