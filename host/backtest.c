@@ -978,17 +978,25 @@ static void host_exits(hydra_backtest *bt, int bi)
     }
 }
 
-static void execute_bot(hydra_backtest *bt, int bi, int halted)
+/*
+ * Step 5 in the live loop's three passes over the bots in rank order: host
+ * exits for every bot, then every manage, then on_tick for every bot whose
+ * preflight passes. The options chain is priced for a bot only when it may
+ * enter or holds something.
+ */
+static void execute(hydra_backtest *bt, int halted)
 {
-    bt_bot *b = &bt->bots[bi];
-    host_exits(bt, bi);
-    const char *skip = preflight(bt, b, halted);
-    int chain = skip == NULL || b->npos > 0;
-    if (b->slot.loaded && !b->slot.quarantined)
-        call_bot(bt, bi, 0, chain);
-    if (skip != NULL)
-        return;
-    call_bot(bt, bi, 1, chain);
+    for (int i = 0; i < bt->n_bots; i++)
+        host_exits(bt, i);
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        int chain = preflight(bt, b, halted) == NULL || b->npos > 0;
+        if (b->slot.loaded && !b->slot.quarantined)
+            call_bot(bt, i, 0, chain);
+    }
+    for (int i = 0; i < bt->n_bots; i++)
+        if (preflight(bt, &bt->bots[i], halted) == NULL)
+            call_bot(bt, i, 1, 1);
 }
 
 /* ---- the day and the equity record ---- */
@@ -1094,9 +1102,8 @@ static int tick(hydra_backtest *bt)
     bt->last_equity = bt->account.equity;
     /* 3. Budgets were set at the rollover. 4. The market clock (prices are read on demand). */
     refresh_mclock(bt);
-    /* 5. Execution, every bot in rank order. */
-    for (int i = 0; i < bt->n_bots; i++)
-        execute_bot(bt, i, halted);
+    /* 5. Execution. */
+    execute(bt, halted);
     /* 6. Finalize: the account after this tick's orders. */
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;

@@ -19,7 +19,6 @@
 #include "portfolio.h"
 
 #define MAX_BOT_POSITIONS 64
-#define MAX_INTENTS 32
 
 /* Per-call views handed to a bot; rebuilt for every call, reused across calls. */
 typedef struct snap_scratch {
@@ -32,8 +31,6 @@ typedef struct snap_scratch {
     const hydra_option_view *opt_p[HYDRA_MARKET_MAX_CONTRACTS];
     hydra_budget_view budget;
     hydra_snapshot snap;
-    hydra_intent intents[MAX_INTENTS];
-    hydra_intent_buf buf;
 } snap_scratch;
 
 static snap_scratch *scratch_of(hydra_engine *e)
@@ -281,6 +278,16 @@ static int days_between(int from_yyyymmdd, int to_yyyymmdd)
     return (int)((timegm(&b) - timegm(&a)) / 86400);
 }
 
+/* The bot's chain_rules: days to expiry and |delta| band, both inclusive. */
+static int chain_rules_admit(const hydra_bot_cfg *b, const hydra_option_quote *q, int today)
+{
+    int dte = days_between(today, q->expiry_yyyymmdd);
+    double ad = fabs(q->delta);
+    return dte >= b->dte_min && dte <= b->dte_max && ad >= b->delta_min && ad <= b->delta_max;
+}
+
+static int symbol_declared(const hydra_bot_cfg *b, const char *symbol);
+
 static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
 {
     snap_scratch *s = scratch_of(e);
@@ -330,10 +337,9 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
             const hydra_market_chain *c = hydra_market_find_chain(&e->market, b->symbols[k]);
             for (size_t i = 0; c != NULL && i < c->n && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
                 const hydra_option_quote *q = &c->quotes[i];
-                int dte = days_between(lt.date, q->expiry_yyyymmdd);
-                double ad = fabs(q->delta);
-                if (dte < b->dte_min || dte > b->dte_max || ad < b->delta_min || ad > b->delta_max)
+                if (!chain_rules_admit(b, q, lt.date))
                     continue;
+                int dte = days_between(lt.date, q->expiry_yyyymmdd);
                 hydra_option_view *v = &s->opt[no];
                 memset(v, 0, sizeof *v);
                 v->struct_size = sizeof *v;
@@ -389,11 +395,6 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
     s->snap.n_options = no;
     s->snap.budget = &s->budget;
 
-    memset(&s->buf, 0, sizeof s->buf);
-    s->buf.struct_size = sizeof s->buf;
-    s->buf.item_size = sizeof(hydra_intent);
-    s->buf.capacity = MAX_INTENTS;
-    s->buf.items = s->intents;
 }
 
 /* ---- intents: structure, gates, submission ---- */
@@ -406,12 +407,15 @@ static int symbol_declared(const hydra_bot_cfg *b, const char *symbol)
     return 0;
 }
 
-static int option_offered(const snap_scratch *s, const char *symbol)
+/* An option the bot may buy: in its underlyings' chain this tick and inside its chain rules. */
+static int option_offered(hydra_engine *e, const hydra_bot_cfg *b, const char *symbol)
 {
-    for (uint32_t i = 0; i < s->snap.n_options; i++)
-        if (strcmp(s->opt_p[i]->symbol, symbol) == 0)
-            return 1;
-    return 0;
+    const hydra_option_quote *q = hydra_market_option(&e->market, symbol);
+    if (q == NULL || !symbol_declared(b, q->underlying))
+        return 0;
+    hydra_local_time lt;
+    hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
+    return chain_rules_admit(b, q, lt.date);
 }
 
 static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
@@ -445,7 +449,7 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
                                                        e->account.equity);
     f->max_notional_per_order = e->cfg->settings.max_notional_per_order;
     f->max_limit_distance_pct = e->cfg->settings.max_limit_distance_pct;
-    f->symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(s, in->symbol)
+    f->symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(e, b, in->symbol)
                                                : symbol_declared(b, in->symbol);
     f->held_qty = 0;
     for (size_t i = 0; i < npos; i++)
@@ -564,28 +568,64 @@ void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill 
 }
 
 /* Runs a bot callback and handles its intents; a failing bot is quarantined. */
-static void call_bot(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t now, size_t npos)
+/* The bot's open positions into the scratch; the count, 0 when they cannot be read. */
+static size_t list_positions(hydra_engine *e, const hydra_bot_slot *slot)
+{
+    size_t npos = 0;
+    if (hydra_position_list(e->state, slot->cfg->bot_id, scratch_of(e)->bpos, MAX_BOT_POSITIONS,
+                            &npos) != 0)
+        npos = 0;
+    return npos;
+}
+
+/*
+ * Starts a manage or on_tick call: an in-process bot answers at once, a
+ * worker is sent its snapshot and computes while the host starts the others.
+ */
+static void start_call(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t now)
 {
     snap_scratch *s = scratch_of(e);
-    build_snapshot(e, slot, now, npos);
-    const char *call = entries ? "on_tick" : "manage";
+    build_snapshot(e, slot, now, list_positions(e, slot));
+    hydra_intent_buf *buf = &slot->call_buf;
+    memset(buf, 0, sizeof *buf);
+    buf->struct_size = sizeof *buf;
+    buf->item_size = sizeof(hydra_intent);
+    buf->capacity = HYDRA_MAX_INTENTS;
+    buf->items = slot->call_intents;
+    slot->call_status = 0;
     char why[256];
-    int32_t rc = 0;
-    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-    if (hydra_runner_call(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
-                          &s->snap, &s->buf, &peer, e->call_deadline_ms, &rc, why,
-                          sizeof why) != 0) {
+    if (hydra_runner_start(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
+                           &s->snap, buf, e->call_deadline_ms, &slot->call_status, why,
+                           sizeof why) != 0) {
         bot_failed(e, slot, why);
         return;
     }
-    int n = hydra_gates_check_reply(call, rc, &s->buf, s->intents, MAX_INTENTS, entries, why,
-                                    sizeof why);
+    slot->call_started = 1;
+}
+
+/* Collects a started call and acts on its intents; a failing bot is quarantined. */
+static void collect_call(hydra_engine *e, hydra_bot_slot *slot, int entries)
+{
+    if (!slot->call_started)
+        return;
+    slot->call_started = 0;
+    const char *call = entries ? "on_tick" : "manage";
+    char why[256];
+    hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
+    if (hydra_runner_finish(slot->run, &peer, &slot->call_buf, &slot->call_status, why,
+                            sizeof why) != 0) {
+        bot_failed(e, slot, why);
+        return;
+    }
+    int n = hydra_gates_check_reply(call, slot->call_status, &slot->call_buf, slot->call_intents,
+                                    HYDRA_MAX_INTENTS, entries, why, sizeof why);
     if (n < 0) {
         quarantine(e, slot, why);
         return;
     }
+    size_t npos = list_positions(e, slot);
     for (int i = 0; i < n; i++)
-        handle_intent(e, slot, &s->intents[i], npos, entries ? "bot_on_tick" : "bot_manage");
+        handle_intent(e, slot, &slot->call_intents[i], npos, entries ? "bot_on_tick" : "bot_manage");
 }
 
 /* The seed's preflight doctrine: NULL when the bot may enter, else the reason. */
@@ -655,28 +695,38 @@ static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_
     }
 }
 
-static void execute_bot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, int market_ok)
+/*
+ * Step 5 in three passes over the bots in rank order: the host's exits for
+ * every bot; then every bot's manage; then every bot whose preflight passes
+ * gets on_tick. Within a pass every call is started before any answer is
+ * collected, so bots in worker processes compute side by side; answers are
+ * acted on in rank order, so the decisions do not depend on where a bot runs.
+ */
+static void execute(hydra_engine *e, int64_t now, int market_ok)
 {
-    snap_scratch *s = scratch_of(e);
-    size_t npos = 0;
-    if (hydra_position_list(e->state, slot->cfg->bot_id, s->bpos, MAX_BOT_POSITIONS, &npos) != 0)
-        npos = 0;
+    for (int i = 0; i < e->n_slots; i++)
+        host_exits(e, &e->slots[i], now, list_positions(e, &e->slots[i]));
 
-    host_exits(e, slot, now, npos);
-    if (npos > 0)
-        hydra_position_list(e->state, slot->cfg->bot_id, s->bpos, MAX_BOT_POSITIONS, &npos);
-
-    if (slot->loaded && !slot->quarantined && market_ok)
-        call_bot(e, slot, 0, now, npos);
-
-    char buf[300];
-    const char *skip = preflight(e, slot, now, market_ok, buf, sizeof buf);
-    if (skip != NULL) {
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, "{s:s}",
-                       "reason", skip);
-        return;
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        if (slot->loaded && !slot->quarantined && market_ok)
+            start_call(e, slot, 0, now);
     }
-    call_bot(e, slot, 1, now, npos);
+    for (int i = 0; i < e->n_slots; i++)
+        collect_call(e, &e->slots[i], 0);
+
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        char buf[300];
+        const char *skip = preflight(e, slot, now, market_ok, buf, sizeof buf);
+        if (skip != NULL)
+            hydra_log_pack(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, "{s:s}",
+                           "reason", skip);
+        else
+            start_call(e, slot, 1, now);
+    }
+    for (int i = 0; i < e->n_slots; i++)
+        collect_call(e, &e->slots[i], 1);
 }
 
 /* ---- finalize ---- */
@@ -787,8 +837,7 @@ int hydra_engine_tick(hydra_engine *e)
 
     /* 5. Execution, every bot in rank order (failed workers first get their restart). */
     hydra_loop_restart_workers(e);
-    for (int i = 0; i < e->n_slots; i++)
-        execute_bot(e, &e->slots[i], now, market_ok);
+    execute(e, now, market_ok);
 
     /* 6. Finalize. */
     finalize(e, now, started_us);

@@ -33,6 +33,7 @@
 #include "state.h"
 
 #define HYDRA_MAX_OPEN_ORDERS 512
+#define HYDRA_MAX_INTENTS 32 /* intents one bot may return from one call */
 
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
@@ -52,6 +53,11 @@ typedef struct hydra_bot_slot {
     /* The plugin file as loaded, to see on reload whether it changed. */
     unsigned long long so_dev, so_ino, so_size;
     long long so_mtime_ns;
+    /* A call started this tick and its answer, held until it is collected. */
+    hydra_intent call_intents[HYDRA_MAX_INTENTS];
+    hydra_intent_buf call_buf;
+    int32_t call_status;
+    int call_started;
 } hydra_bot_slot;
 
 typedef struct hydra_engine_options {

@@ -559,24 +559,37 @@ const char *hydra_runner_version(const hydra_bot_runner *r)
                : "";
 }
 
-int hydra_runner_call(hydra_bot_runner *r, int call, const hydra_snapshot *snap,
-                      hydra_intent_buf *buf, const hydra_worker_peer *peer, int deadline_ms,
-                      int32_t *status, char *why, size_t whysz)
+int hydra_runner_start(hydra_bot_runner *r, int call, const hydra_snapshot *snap,
+                       hydra_intent_buf *buf, int deadline_ms, int32_t *status, char *why,
+                       size_t whysz)
 {
-    int64_t deadline;
-    int rc;
     if (!r->process) {
         const hydra_plugin *p = r->inst.plugin.entry;
         *status = call == HYDRA_WIRE_CALL_ON_TICK ? p->on_tick(r->inst.bot, snap, buf)
                                                   : p->manage(r->inst.bot, snap, buf);
         return 0;
     }
-    deadline = hydra_wire_now_us() + (int64_t)deadline_ms * 1000;
+    r->deadline_us = hydra_wire_now_us() + (int64_t)deadline_ms * 1000;
     r->worker.deadline_ms = deadline_ms;
-    rc = hydra_worker_send_call(&r->worker, call, snap, deadline, why, whysz);
+    return hydra_worker_send_call(&r->worker, call, snap, r->deadline_us, why, whysz);
+}
+
+int hydra_runner_finish(hydra_bot_runner *r, const hydra_worker_peer *peer, hydra_intent_buf *buf,
+                        int32_t *status, char *why, size_t whysz)
+{
+    if (!r->process)
+        return 0;
+    return hydra_worker_finish_call(&r->worker, peer, r->deadline_us, status, buf, why, whysz);
+}
+
+int hydra_runner_call(hydra_bot_runner *r, int call, const hydra_snapshot *snap,
+                      hydra_intent_buf *buf, const hydra_worker_peer *peer, int deadline_ms,
+                      int32_t *status, char *why, size_t whysz)
+{
+    int rc = hydra_runner_start(r, call, snap, buf, deadline_ms, status, why, whysz);
     if (rc != 0)
         return rc;
-    return hydra_worker_finish_call(&r->worker, peer, deadline, status, buf, why, whysz);
+    return hydra_runner_finish(r, peer, buf, status, why, whysz);
 }
 
 int hydra_runner_fill(hydra_bot_runner *r, const hydra_fill *fill, const hydra_worker_peer *peer,

@@ -119,6 +119,7 @@ typedef struct hydra_bot_runner {
     hydra_bot_instance inst;
     hydra_worker worker;
     char path[HYDRA_PATH_LEN]; /* the plugin file */
+    int64_t deadline_us;       /* the started call's deadline (monotonic microseconds) */
 } hydra_bot_runner;
 
 /*
@@ -144,6 +145,21 @@ const char *hydra_runner_version(const hydra_bot_runner *r);
 int hydra_runner_call(hydra_bot_runner *r, int call, const hydra_snapshot *snap,
                       hydra_intent_buf *buf, const hydra_worker_peer *peer, int deadline_ms,
                       int32_t *status, char *why, size_t whysz);
+
+/*
+ * The same call in two halves, so a tick can start every bot's call before
+ * collecting any answer and workers compute side by side. start: an
+ * in-process bot runs the call now (its answer is in buf and *status); a
+ * worker is sent the request (the snapshot is encoded before start returns,
+ * so the caller may reuse it). finish: collects a worker's answer into buf
+ * and *status (nothing to do in-process). Between the two, the caller must
+ * not touch buf. Either returns negative with why when the call failed.
+ */
+int hydra_runner_start(hydra_bot_runner *r, int call, const hydra_snapshot *snap,
+                       hydra_intent_buf *buf, int deadline_ms, int32_t *status, char *why,
+                       size_t whysz);
+int hydra_runner_finish(hydra_bot_runner *r, const hydra_worker_peer *peer, hydra_intent_buf *buf,
+                        int32_t *status, char *why, size_t whysz);
 
 /* on_fill, where the plugin has one. 0 or negative with why. */
 int hydra_runner_fill(hydra_bot_runner *r, const hydra_fill *fill, const hydra_worker_peer *peer,
