@@ -176,22 +176,6 @@ static double multiplier_of(unsigned asset_class)
     return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_between(int from, int to)
-{
-    return (int)(days_from_civil(to / 10000, to / 100 % 100, to % 100) -
-                 days_from_civil(from / 10000, from / 100 % 100, from % 100));
-}
-
 static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));
 
@@ -732,19 +716,9 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
 
     double open_risk = 0;
     for (size_t i = 0; i < b->npos; i++) {
-        hydra_position_view *v = &s->pos[i];
         const hydra_bot_position *p = &b->pos[i].p;
-        double price = price_of(bt, p->symbol);
-        memset(v, 0, sizeof *v);
-        v->struct_size = sizeof *v;
-        v->asset_class = (uint32_t)p->asset_class;
-        v->symbol = p->symbol;
-        v->qty = p->qty;
-        v->avg_entry_price = p->avg_price;
-        v->current_price = price;
-        v->unrealized_pl = isfinite(price) ? (price - p->avg_price) * p->qty * p->multiplier : 0;
-        v->opened_ms = p->opened_ms;
-        s->pos_p[i] = v;
+        hydra_position_view_of(p, price_of(bt, p->symbol), &s->pos[i]);
+        s->pos_p[i] = &s->pos[i];
         open_risk += hydra_gates_order_risk(cfg, p->qty * p->avg_price * p->multiplier);
     }
 
@@ -754,26 +728,12 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
             const bt_scratch *c = chain_for(bt, cfg->symbols[k], cfg);
             for (size_t i = 0; i < c->n_chain && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
                 const hydra_option_quote *q = &c->chain[i];
-                int dte = days_between(lt.date, q->expiry_yyyymmdd);
-                double ad = fabs(q->delta);
-                if (dte < cfg->dte_min || dte > cfg->dte_max || ad < cfg->delta_min ||
-                    ad > cfg->delta_max)
+                if (!hydra_chain_rules_admit(cfg, q, lt.date))
                     continue;
-                hydra_option_view *v = &s->opt[no];
-                memset(v, 0, sizeof *v);
-                v->struct_size = sizeof *v;
-                v->is_call = (uint32_t)q->is_call;
-                v->symbol = q->symbol;
-                v->underlying = cfg->symbols[k];
-                v->strike = q->strike;
-                v->expiry_yyyymmdd = q->expiry_yyyymmdd;
-                v->dte = dte;
-                v->bid = q->bid;
-                v->ask = q->ask;
-                v->iv = q->iv;
-                v->delta = q->delta;
-                v->multiplier = (uint32_t)(q->multiplier > 0 ? q->multiplier : 100);
-                s->opt_p[no++] = v;
+                hydra_option_view_of(q, cfg->symbols[k],
+                                     hydra_days_between(lt.date, q->expiry_yyyymmdd), &s->opt[no]);
+                s->opt_p[no] = &s->opt[no];
+                no++;
             }
         }
     }

@@ -272,6 +272,22 @@ void hydra_day_key(int64_t utc_ms, char *buf, unsigned bufsz)
     snprintf(buf, bufsz, "%04d-%02d-%02d", lt.year, lt.month, lt.day);
 }
 
+int64_t hydra_days_from_date(int yyyymmdd)
+{
+    int64_t y = yyyymmdd / 10000, m = yyyymmdd / 100 % 100, d = yyyymmdd % 100;
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int hydra_days_between(int from_yyyymmdd, int to_yyyymmdd)
+{
+    return (int)(hydra_days_from_date(to_yyyymmdd) - hydra_days_from_date(from_yyyymmdd));
+}
+
 int hydra_parse_hhmm(const char *s, int *minute_of_day)
 {
     if (s == NULL || strlen(s) != 5 || !isdigit((unsigned char)s[0]) ||

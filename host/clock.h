@@ -68,6 +68,11 @@ int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int 
 /* The trading day key: market-zone date as "YYYY-MM-DD" (buf >= 11 bytes). */
 void hydra_day_key(int64_t utc_ms, char *buf, unsigned bufsz);
 
+/* Days since 1970-01-01 of a civil date yyyymmdd (proleptic Gregorian, no time zone). */
+int64_t hydra_days_from_date(int yyyymmdd);
+/* Calendar days from one yyyymmdd date to another. */
+int hydra_days_between(int from_yyyymmdd, int to_yyyymmdd);
+
 /* Parses "HH:MM" (00:00..23:59) into minutes of day. Returns 0 or HYDRA_EINVAL. */
 int hydra_parse_hhmm(const char *s, int *minute_of_day);
 

@@ -266,25 +266,7 @@ static double multiplier_of(unsigned asset_class)
     return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
 }
 
-static int days_between(int from_yyyymmdd, int to_yyyymmdd)
-{
-    struct tm a = {0}, b = {0};
-    a.tm_year = from_yyyymmdd / 10000 - 1900;
-    a.tm_mon = from_yyyymmdd / 100 % 100 - 1;
-    a.tm_mday = from_yyyymmdd % 100;
-    b.tm_year = to_yyyymmdd / 10000 - 1900;
-    b.tm_mon = to_yyyymmdd / 100 % 100 - 1;
-    b.tm_mday = to_yyyymmdd % 100;
-    return (int)((timegm(&b) - timegm(&a)) / 86400);
-}
 
-/* The bot's chain_rules: days to expiry and |delta| band, both inclusive. */
-static int chain_rules_admit(const hydra_bot_cfg *b, const hydra_option_quote *q, int today)
-{
-    int dte = days_between(today, q->expiry_yyyymmdd);
-    double ad = fabs(q->delta);
-    return dte >= b->dte_min && dte <= b->dte_max && ad >= b->delta_min && ad <= b->delta_max;
-}
 
 static int symbol_declared(const hydra_bot_cfg *b, const char *symbol);
 
@@ -315,19 +297,9 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
     }
 
     for (size_t i = 0; i < npos; i++) {
-        hydra_position_view *v = &s->pos[i];
-        const hydra_bot_position *p = &s->bpos[i];
-        double price = hydra_market_price(&e->market, p->symbol);
-        memset(v, 0, sizeof *v);
-        v->struct_size = sizeof *v;
-        v->asset_class = (uint32_t)p->asset_class;
-        v->symbol = p->symbol;
-        v->qty = p->qty;
-        v->avg_entry_price = p->avg_price;
-        v->current_price = price;
-        v->unrealized_pl = isfinite(price) ? (price - p->avg_price) * p->qty * p->multiplier : 0;
-        v->opened_ms = p->opened_ms;
-        s->pos_p[i] = v;
+        hydra_position_view_of(&s->bpos[i], hydra_market_price(&e->market, s->bpos[i].symbol),
+                               &s->pos[i]);
+        s->pos_p[i] = &s->pos[i];
     }
 
     /* Options bots see their underlyings' chains, filtered by chain_rules. */
@@ -337,24 +309,12 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
             const hydra_market_chain *c = hydra_market_find_chain(&e->market, b->symbols[k]);
             for (size_t i = 0; c != NULL && i < c->n && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
                 const hydra_option_quote *q = &c->quotes[i];
-                if (!chain_rules_admit(b, q, lt.date))
+                if (!hydra_chain_rules_admit(b, q, lt.date))
                     continue;
-                int dte = days_between(lt.date, q->expiry_yyyymmdd);
-                hydra_option_view *v = &s->opt[no];
-                memset(v, 0, sizeof *v);
-                v->struct_size = sizeof *v;
-                v->is_call = (uint32_t)q->is_call;
-                v->symbol = q->symbol;
-                v->underlying = c->underlying;
-                v->strike = q->strike;
-                v->expiry_yyyymmdd = q->expiry_yyyymmdd;
-                v->dte = dte;
-                v->bid = q->bid;
-                v->ask = q->ask;
-                v->iv = q->iv;
-                v->delta = q->delta;
-                v->multiplier = (uint32_t)(q->multiplier > 0 ? q->multiplier : 100);
-                s->opt_p[no++] = v;
+                hydra_option_view_of(q, c->underlying,
+                                     hydra_days_between(lt.date, q->expiry_yyyymmdd), &s->opt[no]);
+                s->opt_p[no] = &s->opt[no];
+                no++;
             }
         }
     }
@@ -415,7 +375,7 @@ static int option_offered(hydra_engine *e, const hydra_bot_cfg *b, const char *s
         return 0;
     hydra_local_time lt;
     hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
-    return chain_rules_admit(b, q, lt.date);
+    return hydra_chain_rules_admit(b, q, lt.date);
 }
 
 static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,

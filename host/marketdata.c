@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "error.h"
 
 void hydra_market_init(hydra_market *m)
@@ -206,4 +207,42 @@ fail:
     mark_unknown(m);
     m->have_mclock = 0;
     return rc;
+}
+
+int hydra_chain_rules_admit(const hydra_bot_cfg *b, const hydra_option_quote *q, int today)
+{
+    int dte = hydra_days_between(today, q->expiry_yyyymmdd);
+    double ad = fabs(q->delta);
+    return dte >= b->dte_min && dte <= b->dte_max && ad >= b->delta_min && ad <= b->delta_max;
+}
+
+void hydra_position_view_of(const hydra_bot_position *p, double price, hydra_position_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v;
+    v->asset_class = (uint32_t)p->asset_class;
+    v->symbol = p->symbol;
+    v->qty = p->qty;
+    v->avg_entry_price = p->avg_price;
+    v->current_price = price;
+    v->unrealized_pl = isfinite(price) ? (price - p->avg_price) * p->qty * p->multiplier : 0;
+    v->opened_ms = p->opened_ms;
+}
+
+void hydra_option_view_of(const hydra_option_quote *q, const char *underlying, int dte,
+                          hydra_option_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v;
+    v->is_call = (uint32_t)q->is_call;
+    v->symbol = q->symbol;
+    v->underlying = underlying;
+    v->strike = q->strike;
+    v->expiry_yyyymmdd = q->expiry_yyyymmdd;
+    v->dte = dte;
+    v->bid = q->bid;
+    v->ask = q->ask;
+    v->iv = q->iv;
+    v->delta = q->delta;
+    v->multiplier = (uint32_t)(q->multiplier > 0 ? q->multiplier : 100);
 }

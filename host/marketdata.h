@@ -13,7 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hydra/plugin.h>
+
 #include "broker.h"
+#include "config.h"
+#include "state.h"
 
 #define HYDRA_SNAPSHOT_BARS 120
 #define HYDRA_MARKET_MAX_SYMBOLS 64
@@ -76,5 +80,17 @@ const hydra_market_chain *hydra_market_find_chain(const hydra_market *m, const c
 const hydra_option_quote *hydra_market_option(const hydra_market *m, const char *occ);
 /* Last price of a stock or crypto pair, or the mid of an option's quote; NaN when unknown. */
 double hydra_market_price(const hydra_market *m, const char *symbol);
+
+/* ---- what a bot sees: views over the snapshot (live and backtest alike) ---- */
+
+/* 1 when the contract passes the bot's chain_rules (days to expiry, |delta|; inclusive) on `today`. */
+int hydra_chain_rules_admit(const hydra_bot_cfg *b, const hydra_option_quote *q, int today);
+
+/* A bot's position marked at `price` (NaN when unknown). v->symbol points into p. */
+void hydra_position_view_of(const hydra_bot_position *p, double price, hydra_position_view *v);
+
+/* An offered contract. v's strings point into q and `underlying`. */
+void hydra_option_view_of(const hydra_option_quote *q, const char *underlying, int dte,
+                          hydra_option_view *v);
 
 #endif

@@ -27,20 +27,6 @@
 #include "clock.h"
 #include "error.h"
 
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static int64_t day_number(int yyyymmdd)
-{
-    return days_from_civil(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100);
-}
-
 void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
                               const hydra_bt_trade *trades, size_t n_trades, const char *bot_id,
                               uint64_t exposed_bars, uint64_t bars, hydra_bt_metrics *out)
@@ -68,7 +54,7 @@ void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
     out->start_equity = equity[0];
     out->end_equity = equity[n - 1];
     out->total_return = equity[n - 1] / equity[0] - 1;
-    int64_t span = day_number(dates[n - 1]) - day_number(dates[0]);
+    int64_t span = hydra_days_from_date(dates[n - 1]) - hydra_days_from_date(dates[0]);
     if (span > 0 && equity[n - 1] > 0 && equity[0] > 0)
         out->cagr = pow(equity[n - 1] / equity[0], 365.25 / (double)span) - 1;
     /* Daily returns from the second point on: equity[0] is the start. */

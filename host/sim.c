@@ -144,16 +144,6 @@ static void bs_greeks(int is_call, double S, double K, double r, double sigma, d
 /* ---- dates and times ----------------------------------------------------- */
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static long days_from_date(int yyyymmdd)
-{
-    long y = yyyymmdd / 10000, m = yyyymmdd / 100 % 100, d = yyyymmdd % 100;
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static int date_from_days(long z)
 {
@@ -275,8 +265,8 @@ static void option_bid_ask(const hydra_sim *sim, double model, double *bid, doub
  */
 static int contract_listed(const hydra_sim *sim, const sim_contract *c, double under_price)
 {
-    long today = days_from_date(local_date(sim->now));
-    long exp_days = days_from_date(c->expiry);
+    long today = (long)hydra_days_from_date(local_date(sim->now));
+    long exp_days = (long)hydra_days_from_date(c->expiry);
     if (weekday_of_days(exp_days) != 5 || exp_days - today > CHAIN_MAX_DAYS ||
         c->expiry_ms <= sim->now)
         return 0;
@@ -1387,7 +1377,7 @@ static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain
     double S = b->close, inc = strike_increment(S);
     long lo, hi;
     strike_range(S, inc, &lo, &hi);
-    long today = days_from_date(local_date(sim->now));
+    long today = (long)hydra_days_from_date(local_date(sim->now));
     int horizon = f->max_dte < CHAIN_MAX_DAYS ? f->max_dte : CHAIN_MAX_DAYS;
     int all_deltas = f->delta_min <= 0.0 && f->delta_max >= 1.0;
     size_t count = 0;
@@ -1445,7 +1435,7 @@ static int sim_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: clock: no output");
     memset(out, 0, sizeof *out);
     out->now_ms = sim->now;
-    long today = days_from_date(local_date(sim->now));
+    long today = (long)hydra_days_from_date(local_date(sim->now));
     for (long d = today; d <= today + 7 && (out->next_open_ms == 0 || out->next_close_ms == 0);
          d++) {
         int wd = weekday_of_days(d);
