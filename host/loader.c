@@ -189,7 +189,8 @@ int hydra_plugin_path(const char *dir, const char *name, char *out, size_t outsz
     /* A plugin name is an id, never a path: it cannot climb out of the plugins directory. */
     if (strchr(name, '/') != NULL || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
         return HYDRA_EINVAL;
-    n = snprintf(out, outsz, "%s/%s.so", dir, name);
+    size_t dl = strlen(dir);
+    n = snprintf(out, outsz, "%s%s%s.so", dir, dir[dl - 1] == '/' ? "" : "/", name);
     if (n < 0 || (size_t)n >= outsz) {
         out[0] = '\0';
         return HYDRA_EINVAL;
