@@ -276,6 +276,11 @@ static void log_start(hydra_engine *e)
                                                     "source", s[i].source, "generated",
                                                     s[i].generated, "bars", (json_int_t)s[i].n));
     }
+    /* Kept in state too, so `hydra-host status` says where every price comes from. */
+    char *series_s = json_dumps(series, JSON_COMPACT);
+    if (series_s != NULL)
+        hydra_kv_set(e->state, "series", series_s);
+    free(series_s);
     char now_s[32];
     hydra_format_utc(hydra_clock_now_ms(&e->clock), now_s, sizeof now_s);
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_start", NULL,

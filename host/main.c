@@ -214,6 +214,10 @@ static json_t *status_json(const hydra_config *cfg, hydra_state *st)
     json_t *hj = json_loads(health, 0, NULL);
     json_object_set_new(root, "health", hj != NULL ? hj : json_object());
     json_t *marks = json_loads(marks_s, 0, NULL);
+    char series_s[8192] = "[]";
+    hydra_kv_get(st, "series", series_s, sizeof series_s);
+    json_t *series = json_loads(series_s, 0, NULL);
+    json_object_set_new(root, "series", series != NULL ? series : json_array());
 
     json_t *bots = json_array();
     for (int i = 0; i < cfg->n_bots; i++) {
@@ -237,12 +241,14 @@ static json_t *status_json(const hydra_config *cfg, hydra_state *st)
                                                 "unrealized_pnl", u));
         }
         json_array_append_new(
-            bots, json_pack("{s:s,s:b,s:b,s:b,s:s,s:f,s:f,s:i,s:i,s:o,s:f,s:f}", "bot_id",
+            bots, json_pack("{s:s,s:b,s:b,s:b,s:s,s:f,s:f,s:f,s:i,s:i,s:o,s:f,s:f}", "bot_id",
                             b->bot_id, "enabled", b->enabled, "allowed", have && bud.allowed,
                             "quarantined", bd.quarantined, "quarantine_reason",
                             bd.quarantine_reason, "budget_max_daily_loss",
-                            have ? bud.max_daily_loss : 0.0, "budget_max_open_risk",
-                            have ? bud.max_open_risk : 0.0, "trades_today", bd.trades,
+                            have ? bud.max_daily_loss : 0.0, "daily_loss_left",
+                            have ? fmax(0.0, bud.max_daily_loss + fmin(0.0, bd.realized_pnl)) : 0.0,
+                            "budget_max_open_risk", have ? bud.max_open_risk : 0.0,
+                            "trades_today", bd.trades,
                             "max_trades_per_day", b->max_trades_per_day, "positions", pj,
                             "realized_pnl_today", bd.realized_pnl, "unrealized_pnl", unreal));
     }
@@ -286,8 +292,17 @@ static int cmd_status(const cli *c)
         char *hs = json_dumps(json_object_get(s, "health"), JSON_COMPACT);
         printf("health:     %s\n", hs != NULL ? hs : "{}");
         free(hs);
-        printf("%-14s %-8s %-10s %-11s %-10s %9s %11s %11s\n", "bot", "enabled", "state",
-               "trades", "positions", "budget", "realized", "unrealized");
+        size_t k;
+        json_t *se;
+        json_array_foreach(json_object_get(s, "series"), k, se)
+        {
+            printf("%-11s %-8s %s%s\n", k == 0 ? "data:" : "",
+                   json_string_value(json_object_get(se, "symbol")),
+                   json_string_value(json_object_get(se, "source")),
+                   json_is_true(json_object_get(se, "generated")) ? "  [generated]" : "");
+        }
+        printf("%-14s %-8s %-10s %-11s %-10s %9s %9s %11s %11s\n", "bot", "enabled", "state",
+               "trades", "positions", "budget", "loss left", "realized", "unrealized");
         size_t i;
         json_t *b;
         json_array_foreach(json_object_get(s, "bots"), i, b)
@@ -299,11 +314,12 @@ static int cmd_status(const cli *c)
             const char *state = json_is_true(json_object_get(b, "quarantined")) ? "quarantined"
                                 : json_is_true(json_object_get(b, "allowed"))   ? "allowed"
                                                                                 : "no budget";
-            printf("%-14s %-8s %-10s %-11s %-10zu %9.2f %11.2f %11.2f\n",
+            printf("%-14s %-8s %-10s %-11s %-10zu %9.2f %9.2f %11.2f %11.2f\n",
                    json_string_value(json_object_get(b, "bot_id")),
                    json_is_true(json_object_get(b, "enabled")) ? "yes" : "no", state, trades,
                    json_array_size(json_object_get(b, "positions")),
                    json_number_value(json_object_get(b, "budget_max_daily_loss")),
+                   json_number_value(json_object_get(b, "daily_loss_left")),
                    json_number_value(json_object_get(b, "realized_pnl_today")),
                    json_number_value(json_object_get(b, "unrealized_pnl")));
         }

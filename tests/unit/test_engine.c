@@ -278,6 +278,13 @@ static void test_operator_halt_status_resume(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "reason")), "desk says stop");
     assert_int_equal(json_integer_value(json_object_get(j, "last_tick")), 60);
     assert_int_equal(json_array_size(json_object_get(j, "bots")), 4);
+    /* Every series says where its prices come from; generated ones say so. */
+    size_t k, generated = 0;
+    json_t *se;
+    json_array_foreach(json_object_get(j, "series"), k, se)
+        generated += json_is_true(json_object_get(se, "generated"));
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 6);
+    assert_int_equal(generated, 2);
     json_decref(j);
 
     assert_int_equal(tu_write_file(kill, "x"), 0);
