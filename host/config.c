@@ -561,6 +561,7 @@ typedef struct field {
 } field;
 
 static const range R_POS_INT = {"a positive integer", 1, INT_MAX, 0};
+static const range R_POSITIONS = {"an integer within 1..64", 1, HYDRA_MAX_BOT_POSITIONS, 0};
 static const range R_NONNEG_INT = {"a non-negative integer", 0, INT_MAX, 0};
 static const range R_POS_LONG = {"a positive integer", 1, (double)LONG_MAX, 0};
 /* Ranks order bots within execution; 90 and 100 belong to PortfolioBot and ExitBot. */
@@ -788,7 +789,7 @@ static const field SESSION_FIELDS[] = {
 
 static const field BOT_RISK_FIELDS[] = {
     F_INT("max_trades_per_day", hydra_bot_cfg, max_trades_per_day, R_POS_INT),
-    F_INT("max_concurrent_positions", hydra_bot_cfg, max_concurrent_positions, R_POS_INT),
+    F_INT("max_concurrent_positions", hydra_bot_cfg, max_concurrent_positions, R_POSITIONS),
     F_END,
 };
 

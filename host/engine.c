@@ -198,6 +198,39 @@ static int load_slot(hydra_engine *e, hydra_bot_slot *slot, char *err, size_t er
                              e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
 }
 
+/*
+ * The snapshot holds HYDRA_MARKET_MAX_SYMBOLS symbols: the enabled bots'
+ * symbols plus every option contract an options bot may hold. A set of bots
+ * that could outgrow it is refused at start, not discovered mid-session.
+ */
+static int check_snapshot_room(const hydra_config *cfg, char *err, size_t errsz)
+{
+    const char *seen[HYDRA_MAX_BOTS * HYDRA_MAX_BOT_SYMBOLS];
+    size_t n = 0, contracts = 0;
+    for (int i = 0; i < cfg->n_bots; i++) {
+        const hydra_bot_cfg *b = &cfg->bots[i];
+        if (!b->enabled)
+            continue;
+        if (b->asset_class == HYDRA_ASSET_OPTION)
+            contracts += (size_t)b->max_concurrent_positions;
+        for (int k = 0; k < b->n_symbols; k++) {
+            size_t j = 0;
+            while (j < n && strcmp(seen[j], b->symbols[k]) != 0)
+                j++;
+            if (j == n)
+                seen[n++] = b->symbols[k];
+        }
+    }
+    if (n + contracts > HYDRA_MARKET_MAX_SYMBOLS) {
+        snprintf(err, errsz,
+                 "bots.yaml: the enabled bots need %zu symbols (%zu declared, %zu option "
+                 "contracts they may hold); a snapshot holds at most %d",
+                 n + contracts, n, contracts, HYDRA_MARKET_MAX_SYMBOLS);
+        return HYDRA_ECONFIG;
+    }
+    return 0;
+}
+
 /* Every configured bot gets a slot (its positions stay under host exits); enabled ones load. */
 static int load_bots(hydra_engine *e, char *err, size_t errsz)
 {
@@ -387,7 +420,8 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->svc.ctx = e;
     set_limits(e);
     *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */
-    if ((rc = load_bots(e, err, errsz)) != 0)
+    if ((rc = check_snapshot_room(e->cfg, err, errsz)) != 0 ||
+        (rc = load_bots(e, err, errsz)) != 0)
         goto fail;
     *exit_code = 1;
     log_start(e);
@@ -697,10 +731,15 @@ int hydra_engine_reload(hydra_engine *e)
     hydra_diag_init(&diag);
     int rc = hydra_config_load(e->opt.config_dir, next, &diag);
     const char *fixed = rc == 0 ? restart_only_change(&e->cfg->settings, &next->settings) : NULL;
+    char room[300] = "";
+    if (rc == 0 && fixed == NULL)
+        rc = check_snapshot_room(next, room, sizeof room);
     if (rc != 0 || fixed != NULL) {
         json_t *errors = json_array();
         for (size_t i = 0; i < diag.n; i++)
             json_array_append_new(errors, json_string(diag.lines[i]));
+        if (room[0] != '\0')
+            json_array_append_new(errors, json_string(room));
         if (fixed != NULL)
             json_array_append_new(errors, json_pack("s+", fixed, " changed: restart to apply"));
         hydra_log_pack(e->log, HYDRA_LOG_ERROR, "config_reload_rejected", NULL, "{s:o,s:s}",

@@ -18,7 +18,7 @@
 #include "orders.h"
 #include "portfolio.h"
 
-#define MAX_BOT_POSITIONS 64
+#define MAX_BOT_POSITIONS HYDRA_MAX_BOT_POSITIONS
 
 /* Per-call views handed to a bot; rebuilt for every call, reused across calls. */
 typedef struct snap_scratch {
@@ -221,6 +221,18 @@ static int bootstrap(hydra_engine *e, int64_t now)
 
 /* ---- the market snapshot ---- */
 
+/* Adds a symbol once; 0, or HYDRA_EFULL when the snapshot has no room left. */
+static int add_symbol(const char **symbols, size_t *n, const char *symbol)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(symbols[i], symbol) == 0)
+            return 0;
+    if (*n >= HYDRA_MARKET_MAX_SYMBOLS)
+        return HYDRA_EFULL;
+    symbols[(*n)++] = symbol;
+    return 0;
+}
+
 static int refresh_market(hydra_engine *e, int64_t now)
 {
     const char *symbols[HYDRA_MARKET_MAX_SYMBOLS];
@@ -228,29 +240,39 @@ static int refresh_market(hydra_engine *e, int64_t now)
     size_t n = 0, n_chains = 0;
     hydra_bot_position pos[256];
     size_t np = 0;
+    hydra_broker_err err = {0};
+    int rc = 0;
 
-    for (int i = 0; i < e->n_slots; i++) {
+    for (int i = 0; i < e->n_slots && rc == 0; i++) {
         const hydra_bot_cfg *b = e->slots[i].cfg;
         if (!b->enabled)
             continue;
         hydra_chain_filter rules = {b->dte_min, b->dte_max, b->delta_min, b->delta_max};
-        for (int k = 0; k < b->n_symbols; k++) {
+        for (int k = 0; k < b->n_symbols && rc == 0; k++) {
             if (b->asset_class == HYDRA_ASSET_OPTION)
-                hydra_chain_request_add(chains, HYDRA_MARKET_MAX_CHAINS, &n_chains, b->symbols[k],
-                                        &rules);
-            if (n < HYDRA_MARKET_MAX_SYMBOLS)
-                symbols[n++] = b->symbols[k];
+                rc = hydra_chain_request_add(chains, HYDRA_MARKET_MAX_CHAINS, &n_chains,
+                                             b->symbols[k], &rules);
+            if (rc == 0)
+                rc = add_symbol(symbols, &n, b->symbols[k]);
         }
     }
     /* Held contracts are priced by symbol, whatever today's chain rules offer. */
-    if (hydra_position_list(e->state, NULL, pos, 256, &np) == 0)
-        for (size_t i = 0; i < np && n < HYDRA_MARKET_MAX_SYMBOLS; i++)
-            symbols[n++] = pos[i].symbol;
+    if (rc == 0)
+        rc = hydra_position_list(e->state, NULL, pos, 256, &np);
+    for (size_t i = 0; i < np && rc == 0; i++)
+        rc = add_symbol(symbols, &n, pos[i].symbol);
+    if (rc != 0) {
+        /* Never a partial snapshot: a bot or a position without its price is not traded blind. */
+        hydra_broker_fail(&err, rc, 0, "snapshot: more symbols, chains or positions than it holds (%s)",
+                          hydra_strerror(rc));
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "market_snapshot_failed", NULL, "{s:s}", "error",
+                       err.msg);
+        return rc;
+    }
 
-    hydra_broker_err err = {0};
     int bar_seconds = e->sim != NULL ? e->cfg->settings.sim.bar_seconds : 60;
-    int rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, chains, n_chains, bar_seconds,
-                                  now, &err);
+    rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, chains, n_chains, bar_seconds,
+                              now, &err);
     if (rc != 0) {
         hydra_engine_broker_failure(e, "market_snapshot", &err);
         return rc;
@@ -528,14 +550,20 @@ void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill 
 }
 
 /* Runs a bot callback and handles its intents; a failing bot is quarantined. */
-/* The bot's open positions into the scratch; the count, 0 when they cannot be read. */
-static size_t list_positions(hydra_engine *e, const hydra_bot_slot *slot)
+/*
+ * The bot's open positions into the scratch. A state that cannot say what a
+ * bot holds is not read as "nothing": the bot is skipped for this tick.
+ */
+static int list_positions(hydra_engine *e, const hydra_bot_slot *slot, size_t *npos)
 {
-    size_t npos = 0;
-    if (hydra_position_list(e->state, slot->cfg->bot_id, scratch_of(e)->bpos, MAX_BOT_POSITIONS,
-                            &npos) != 0)
-        npos = 0;
-    return npos;
+    *npos = 0;
+    int rc = hydra_position_list(e->state, slot->cfg->bot_id, scratch_of(e)->bpos,
+                                 MAX_BOT_POSITIONS, npos);
+    if (rc != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "positions_unreadable", slot->cfg->bot_id,
+                       "{s:s,s:s}", "error", hydra_strerror(rc), "effect",
+                       "bot skipped this tick");
+    return rc;
 }
 
 /*
@@ -545,7 +573,10 @@ static size_t list_positions(hydra_engine *e, const hydra_bot_slot *slot)
 static void start_call(hydra_engine *e, hydra_bot_slot *slot, int entries, int64_t now)
 {
     snap_scratch *s = scratch_of(e);
-    build_snapshot(e, slot, now, list_positions(e, slot));
+    size_t npos;
+    if (list_positions(e, slot, &npos) != 0)
+        return;
+    build_snapshot(e, slot, now, npos);
     hydra_intent_buf *buf = &slot->call_buf;
     memset(buf, 0, sizeof *buf);
     buf->struct_size = sizeof *buf;
@@ -583,7 +614,9 @@ static void collect_call(hydra_engine *e, hydra_bot_slot *slot, int entries)
         quarantine(e, slot, why);
         return;
     }
-    size_t npos = list_positions(e, slot);
+    size_t npos;
+    if (list_positions(e, slot, &npos) != 0)
+        return;
     for (int i = 0; i < n; i++)
         handle_intent(e, slot, &slot->call_intents[i], npos, entries ? "bot_on_tick" : "bot_manage");
 }
@@ -664,8 +697,11 @@ static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_
  */
 static void execute(hydra_engine *e, int64_t now, int market_ok)
 {
-    for (int i = 0; i < e->n_slots; i++)
-        host_exits(e, &e->slots[i], now, list_positions(e, &e->slots[i]));
+    for (int i = 0; i < e->n_slots; i++) {
+        size_t npos;
+        if (list_positions(e, &e->slots[i], &npos) == 0)
+            host_exits(e, &e->slots[i], now, npos);
+    }
 
     for (int i = 0; i < e->n_slots; i++) {
         hydra_bot_slot *slot = &e->slots[i];

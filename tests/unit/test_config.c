@@ -386,7 +386,7 @@ static void test_bad_type(void **state)
         "tests/configs/bad_type/bots.yaml:10:27: momentum_bots[1].risk.max_trades_per_day: "
         "expected a positive integer, got \"three\"",
         "tests/configs/bad_type/bots.yaml:11:33: momentum_bots[1].risk.max_concurrent_positions: "
-        "expected a positive integer (without quotes), got \"1\"",
+        "expected an integer within 1..64 (without quotes), got \"1\"",
         "tests/configs/bad_type/bots.yaml:13:22: momentum_bots[1].exits.stop_loss_pct: expected "
         "a number within 0..100, got \"high\"",
         "tests/configs/bad_type/bots.yaml:18:12: optionsbot.tickers: expected a sequence of "

@@ -524,6 +524,34 @@ static void test_reload_keeps_old_config_when_new_is_bad(void **state)
     assert_int_equal(et_count_events(f->log, "config_reloaded", NULL), 1);
 }
 
+/* Bots that could need more prices than a snapshot holds are refused at start, not mid-session. */
+static void test_too_many_symbols_refused_at_start(void **state)
+{
+    fixture *f = *state;
+    char edit[16384];
+    size_t off = (size_t)snprintf(edit, sizeof edit, "bots: []=>bots:");
+    for (int b = 0; b < 17; b++) {
+        off += (size_t)snprintf(edit + off, sizeof edit - off,
+                                "\\n  - bot_id: wide%d\\n    plugin: momentum\\n"
+                                "    bucket: momentum\\n    asset_class: equity\\n    symbols: [",
+                                b);
+        for (int k = 0; k < 16; k++)
+            off += (size_t)snprintf(edit + off, sizeof edit - off, "%sW%03d", k ? ", " : "",
+                                    b * 16 + k);
+        off += (size_t)snprintf(edit + off, sizeof edit - off, "]");
+    }
+    assert_int_equal(et_make_config(f->dir, NULL, edit), 0);
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    char err[4096] = "";
+    int code = -1;
+    assert_int_not_equal(hydra_engine_open(&f->e, &opt, err, sizeof err, &code), 0);
+    assert_int_equal(code, 2);
+    /* 17 x 16 wide symbols + AAPL, SPY, QQQ, BTC/USD, ETH/USD; opt_core may hold 3 contracts. */
+    assert_non_null(strstr(err, "the enabled bots need 280 symbols (277 declared, 3 option contracts "
+                                "they may hold); a snapshot holds at most 256"));
+}
+
 /* A declared bot whose plugin is refused stops start-up, naming the file and the reason. */
 static void test_host_refuses_bad_plugin_with_status_2(void **state)
 {
@@ -581,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_symbols_refused_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_refuses_bad_plugin_with_status_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, setup, teardown),
     };
