@@ -100,9 +100,11 @@ int hydra_exitbot_conditions(hydra_engine *e, char *why, size_t whysz)
 /* While halted: anything still open is closed again, once its orders have settled. */
 static void keep_flat(hydra_engine *e)
 {
-    hydra_bot_position pos[8];
+    hydra_bot_position pos[1];
     size_t n = 0;
-    if (hydra_position_list(e->state, NULL, pos, 8, &n) != 0 || n == 0)
+    int rc = hydra_position_list(e->state, NULL, pos, 1, &n);
+    /* Only "holds nothing" stops here; more than fits the probe (EFULL) still means flatten. */
+    if (rc == 0 && n == 0)
         return;
     if (e->n_open_orders > 0)
         return;

@@ -628,6 +628,8 @@ static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now,
     const hydra_bot_cfg *b = slot->cfg;
     if (e->halted)
         return "global halt";
+    if (e->state_unwritable)
+        return "state database not writable";
     if (!b->enabled)
         return "disabled";
     if (!slot->loaded)
@@ -767,9 +769,11 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
                    "open_orders", (int)e->n_open_orders, "orders_sent", e->orders_sent, "halted",
                    e->halted, "took_us", (json_int_t)took_us);
-    if (hydra_state_commit(e->state) != 0)
-        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "state_commit_failed", NULL, "{s:s}", "error",
-                       hydra_state_errmsg(e->state));
+    /* No trading without durable state: entries stay refused until a commit succeeds. */
+    e->state_unwritable = hydra_state_commit(e->state) != 0;
+    if (e->state_unwritable)
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "state_commit_failed", NULL, "{s:s,s:s}", "error",
+                       hydra_state_errmsg(e->state), "effect", "entries refused until it succeeds");
 
     if (!e->opt.quiet && isatty(STDERR_FILENO)) {
         hydra_local_time lt;

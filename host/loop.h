@@ -95,6 +95,7 @@ typedef struct hydra_engine {
     hydra_journal_order open_orders[HYDRA_MAX_OPEN_ORDERS]; /* non-final journal rows */
     size_t n_open_orders;
     int halted;              /* a halt is active this tick */
+    int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     int orders_sent;         /* this tick */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */

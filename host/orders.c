@@ -36,11 +36,16 @@ static hydra_bot_slot *slot_of(hydra_engine *e, const char *bot_id)
     return NULL;
 }
 
-static void reload_open(hydra_engine *e)
+/* The working orders from the journal; on failure the list is empty and the caller is told. */
+static int reload_open(hydra_engine *e)
 {
     size_t n = 0;
-    if (hydra_journal_list_open(e->state, e->open_orders, HYDRA_MAX_OPEN_ORDERS, &n) == 0)
-        e->n_open_orders = n;
+    int rc = hydra_journal_list_open(e->state, e->open_orders, HYDRA_MAX_OPEN_ORDERS, &n);
+    e->n_open_orders = rc == 0 ? n : 0;
+    if (rc != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "journal_unreadable", NULL, "{s:s}", "error",
+                       hydra_strerror(rc));
+    return rc;
 }
 
 /*
@@ -173,15 +178,17 @@ static int sync_row(hydra_engine *e, hydra_journal_order *row, int may_resend)
 
 int hydra_orders_sync(hydra_engine *e)
 {
-    int first_rc = 0;
-    reload_open(e);
+    /* A journal that cannot be read is a state failure: the caller halts. */
+    int first_rc = reload_open(e);
+    if (first_rc != 0)
+        return first_rc;
     for (size_t i = 0; i < e->n_open_orders; i++) {
         int rc = sync_row(e, &e->open_orders[i], 1);
         if (rc != 0 && first_rc == 0)
             first_rc = rc;
     }
-    reload_open(e);
-    return first_rc;
+    int rc = reload_open(e);
+    return first_rc != 0 ? first_rc : rc;
 }
 
 /* The test hook that stops the host between the journal write and the submission. */
