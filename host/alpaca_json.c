@@ -116,6 +116,7 @@ static int need_string(const json_t *obj, const char *key, const char **out, cha
                        size_t whysz)
 {
     const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    *out = NULL;
     if (v == NULL || json_is_null(v))
         return malformed(why, whysz, "required field %s is missing or null", key);
     if (!json_is_string(v))

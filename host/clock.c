@@ -169,9 +169,36 @@ static void local_from_tm(const struct tm *tm, hydra_local_time *out)
     out->utc_offset_min = (int)(tm->tm_gmtoff / 60);
 }
 
+/*
+ * The last conversion, whole: one tick asks for the local time of the same
+ * instant many times (every bot's window, its snapshot, the exits).
+ */
+static struct {
+    int valid;
+    unsigned generation;
+    int64_t secs;
+    hydra_local_time lt;
+} g_last_local;
+
+static void local_from_secs(int64_t secs, hydra_local_time *out);
+
 void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
 {
     int64_t secs = floor_div(utc_ms, 1000);
+    if (g_last_local.valid && g_last_local.secs == secs &&
+        g_last_local.generation == g_tz_generation) {
+        *out = g_last_local.lt;
+        return;
+    }
+    local_from_secs(secs, out);
+    g_last_local.valid = 1;
+    g_last_local.generation = g_tz_generation;
+    g_last_local.secs = secs;
+    g_last_local.lt = *out;
+}
+
+static void local_from_secs(int64_t secs, hydra_local_time *out)
+{
     int64_t hour = floor_div(secs, 3600);
     struct tm tm;
     apply_zone();
