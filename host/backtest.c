@@ -31,10 +31,12 @@
  *   - Bots always run in process (isolation is ignored): a worker round
  *     trip per call would dominate a replay.
  *   - The snapshot points into the series instead of copying bars; the
- *     last HYDRA_SNAPSHOT_BARS bars are shown, as live. An options bot is
- *     given its filtered chain when it may enter or holds positions; its
- *     manage() call without positions sees no chain (pricing a chain costs
- *     more than the rest of a bar, and manage can only exit what is held).
+ *     last HYDRA_SNAPSHOT_BARS bars are shown, as live. An options bot that
+ *     asks for its chain (hydra.options-chain/1) gets it priced only when
+ *     it asks, as live; one that reads the snapshot's chain is given it when
+ *     it may enter or holds positions, and its manage() call without
+ *     positions sees no chain (pricing a chain costs more than the rest of
+ *     a bar, and manage can only exit what is held).
  *   - Time comes from the data: one tick per sim step, no sleeping.
  */
 #define _GNU_SOURCE
@@ -125,11 +127,6 @@ typedef struct bt_scratch {
     hydra_snapshot snap;
     hydra_intent intents[BT_MAX_INTENTS];
     hydra_intent_buf buf;
-    hydra_option_quote chain[HYDRA_MARKET_MAX_CONTRACTS];
-    size_t n_chain;
-    char chain_under[48];
-    const hydra_bot_cfg *chain_cfg; /* whose chain_rules filtered it */
-    int64_t chain_ms;
 } bt_scratch;
 
 struct hydra_backtest {
@@ -153,6 +150,7 @@ struct hydra_backtest {
     bt_kv *kv;
     size_t n_kv, cap_kv;
     bt_scratch *s;
+    hydra_market *market;         /* option chains of the current tick only (fetched on demand) */
     hydra_market_clock mclock;
     int64_t mclock_until;
     int64_t from_ms, to_ms;
@@ -663,25 +661,44 @@ static int exitbot(hydra_backtest *bt)
 
 /* ---- the bot's snapshot ---- */
 
-/* The chain of one underlying at the clock for a bot's rules, priced once per tick. */
-static const bt_scratch *chain_for(hydra_backtest *bt, const char *underlying,
-                                   const hydra_bot_cfg *cfg)
+/* The chain of one underlying for a bot's rules at the clock, priced once per tick. */
+static int chain_for(hydra_backtest *bt, const char *underlying, const hydra_bot_cfg *cfg,
+                     const hydra_market_chain **out)
 {
-    bt_scratch *s = bt->s;
-    if (s->chain_ms == bt->now && s->chain_cfg == cfg && strcmp(s->chain_under, underlying) == 0)
-        return s;
     hydra_broker_err err = {0};
-    size_t n = 0;
-    hydra_chain_filter filter = {cfg->dte_min, cfg->dte_max > 0 ? cfg->dte_max : 60,
-                                 cfg->delta_min, cfg->delta_max};
-    if (bt->broker.ops->option_chain(bt->broker.ctx, underlying, &filter, s->chain,
-                                     HYDRA_MARKET_MAX_CONTRACTS, &n, &err) != 0)
-        n = 0;
-    s->n_chain = n;
-    s->chain_ms = bt->now;
-    s->chain_cfg = cfg;
-    snprintf(s->chain_under, sizeof s->chain_under, "%s", underlying);
-    return s;
+    hydra_chain_filter filter = hydra_chain_filter_of(cfg);
+    return hydra_market_chain_get(bt->market, &bt->broker, underlying, &filter, out, &err);
+}
+
+static bt_bot *find_bot(hydra_backtest *bt, const char *bot_id)
+{
+    for (int i = 0; i < bt->n_bots; i++)
+        if (strcmp(bt->bots[i].slot.cfg->bot_id, bot_id) == 0)
+            return &bt->bots[i];
+    return NULL;
+}
+
+static int symbol_declared(const hydra_bot_cfg *cfg, const char *symbol)
+{
+    for (int k = 0; k < cfg->n_symbols; k++)
+        if (strcmp(cfg->symbols[k], symbol) == 0)
+            return 1;
+    return 0;
+}
+
+/* hydra.options-chain/1, as the live loop serves it (hydra_loop_option_chain). */
+static int svc_option_chain(void *ctx, const char *bot_id, const char *underlying,
+                            uint32_t rights, hydra_option_view *out, uint32_t cap)
+{
+    hydra_backtest *bt = ctx;
+    const bt_bot *b = find_bot(bt, bot_id);
+    const hydra_market_chain *c = NULL;
+    if (b == NULL || b->slot.cfg->asset_class != HYDRA_ASSET_OPTION ||
+        !symbol_declared(b->slot.cfg, underlying) || chain_for(bt, underlying, b->slot.cfg, &c) != 0)
+        return HYDRA_EINVAL;
+    hydra_local_time lt;
+    hydra_local_from_utc(bt->now, &lt);
+    return (int)hydra_chain_views(b->slot.cfg, c, lt.date, rights, out, cap);
 }
 
 static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
@@ -723,19 +740,17 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     }
 
     uint32_t no = 0;
-    if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain) {
+    if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain && !b->slot.inst.host.asks_chain) {
         for (int k = 0; k < cfg->n_symbols; k++) {
-            const bt_scratch *c = chain_for(bt, cfg->symbols[k], cfg);
-            for (size_t i = 0; i < c->n_chain && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
-                const hydra_option_quote *q = &c->chain[i];
-                if (!hydra_chain_rules_admit(cfg, q, lt.date))
-                    continue;
-                hydra_option_view_of(q, cfg->symbols[k],
-                                     hydra_days_between(lt.date, q->expiry_yyyymmdd), &s->opt[no]);
-                s->opt_p[no] = &s->opt[no];
-                no++;
-            }
+            const hydra_market_chain *c = NULL;
+            if (chain_for(bt, cfg->symbols[k], cfg, &c) == 0)
+                no += hydra_chain_views(cfg, c, lt.date, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS,
+                                        &s->opt[no], HYDRA_MARKET_MAX_CONTRACTS - no);
+            if (no > HYDRA_MARKET_MAX_CONTRACTS)
+                no = HYDRA_MARKET_MAX_CONTRACTS;
         }
+        for (uint32_t i = 0; i < no; i++)
+            s->opt_p[i] = &s->opt[i];
     }
 
     int working = 0;
@@ -778,12 +793,15 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
 
 /* ---- intents: gates, then the exchange ---- */
 
-static int option_offered(const bt_scratch *s, const char *symbol)
+/* An option the bot may buy: in its underlyings' chain this tick and inside its chain rules. */
+static int option_offered(hydra_backtest *bt, const hydra_bot_cfg *cfg, const char *symbol)
 {
-    for (uint32_t i = 0; i < s->snap.n_options; i++)
-        if (strcmp(s->opt_p[i]->symbol, symbol) == 0)
-            return 1;
-    return 0;
+    const hydra_option_quote *q = hydra_market_option(bt->market, symbol);
+    if (q == NULL || !symbol_declared(cfg, q->underlying))
+        return 0;
+    hydra_local_time lt;
+    hydra_local_from_utc(bt->now, &lt);
+    return hydra_chain_rules_admit(cfg, q, lt.date);
 }
 
 static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const char *source,
@@ -812,22 +830,17 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
     unsigned ac = in->asset_class;
     f.last_price = price_of(bt, in->symbol);
     if (ac == HYDRA_ASSET_OPTION && in->side == HYDRA_SIDE_BUY) {
-        const bt_scratch *s = bt->s;
-        for (size_t i = 0; i < s->n_chain && s->chain_ms == bt->now; i++)
-            if (strcmp(s->chain[i].symbol, in->symbol) == 0)
-                f.last_price = s->chain[i].ask; /* what a buy will pay */
+        const hydra_option_quote *q = hydra_market_option(bt->market, in->symbol);
+        if (q != NULL)
+            f.last_price = q->ask; /* what a buy will pay */
     }
     f.multiplier = multiplier_of(ac);
     f.spendable_cash = hydra_portfolio_spendable_cash(&bt->cfg->portfolio, bt->account.cash,
                                                       bt->account.equity);
     f.max_notional_per_order = bt->cfg->settings.max_notional_per_order;
     f.max_limit_distance_pct = bt->cfg->settings.max_limit_distance_pct;
-    if (ac == HYDRA_ASSET_OPTION) {
-        f.symbol_known = option_offered(bt->s, in->symbol);
-    } else {
-        for (int k = 0; k < cfg->n_symbols; k++)
-            f.symbol_known |= strcmp(cfg->symbols[k], in->symbol) == 0;
-    }
+    f.symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(bt, cfg, in->symbol)
+                                              : symbol_declared(cfg, in->symbol);
     const bt_pos *held = find_pos(b, in->symbol);
     f.held_qty = held != NULL ? held->p.qty : 0;
     f.held_qty -= working_qty(bt, bi, in->symbol, HYDRA_SIDE_SELL);
@@ -946,6 +959,7 @@ static void host_exits(hydra_backtest *bt, int bi)
  */
 static void execute(hydra_backtest *bt, int halted)
 {
+    hydra_market_forget_chains(bt->market); /* last tick's prices */
     for (int i = 0; i < bt->n_bots; i++)
         host_exits(bt, i);
     for (int i = 0; i < bt->n_bots; i++) {
@@ -1221,7 +1235,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->opt = *opt;
     bt->cfg = calloc(1, sizeof *bt->cfg);
     bt->s = calloc(1, sizeof *bt->s);
-    if (bt->cfg == NULL || bt->s == NULL)
+    bt->market = calloc(1, sizeof *bt->market);
+    if (bt->cfg == NULL || bt->s == NULL || bt->market == NULL)
         goto fail;
 
     *exit_code = 2;
@@ -1290,6 +1305,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->svc.log = svc_log;
     bt->svc.kv_get = svc_kv_get;
     bt->svc.kv_set = svc_kv_set;
+    bt->svc.option_chain = svc_option_chain;
     bt->svc.ctx = bt;
     if (opt->out_dir[0] != '\0') {
         if (mkdir(opt->out_dir, 0755) != 0 && errno != EEXIST) {
@@ -1402,6 +1418,9 @@ void hydra_backtest_close(hydra_backtest *bt)
     free(bt->res.exposed_bars);
     free(bt->res.trades);
     free(bt->s);
+    if (bt->market != NULL)
+        hydra_market_free(bt->market);
+    free(bt->market);
     free(bt->cfg);
     free(bt);
 }

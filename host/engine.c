@@ -417,6 +417,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->svc.log = svc_log;
     e->svc.kv_get = svc_kv_get;
     e->svc.kv_set = svc_kv_set;
+    e->svc.option_chain = hydra_loop_option_chain;
     e->svc.ctx = e;
     set_limits(e);
     *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */

@@ -303,12 +303,57 @@ static int api_param_string(hydra_host *host, const char *key, char *buf, size_t
     return HYDRA_PARAM_OK;
 }
 
-/* This host offers no optional capabilities yet; the slot exists so bots can ask. */
+static int api_options_chain(hydra_host *host, const char *underlying, uint32_t rights,
+                             const hydra_option_view **out, uint32_t cap)
+{
+    if (host == NULL || host->chain == NULL || host->svc == NULL ||
+        host->svc->option_chain == NULL || underlying == NULL || (out == NULL && cap > 0) ||
+        rights == 0 || (rights & ~(uint32_t)(HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS)) != 0)
+        return HYDRA_BOT_ERROR;
+    hydra_chain_store *st = host->chain;
+    size_t len = strlen(underlying);
+    if (len == 0 || len >= sizeof st->underlying)
+        return HYDRA_BOT_ERROR;
+    uint32_t want = cap < HYDRA_CHAIN_VIEW_MAX ? cap : HYDRA_CHAIN_VIEW_MAX;
+    int total = host->svc->option_chain(host->svc->ctx, bot_id_of(host), underlying, rights,
+                                        st->views, want);
+    if (total < 0)
+        return total;
+    /* The service's strings last only until its next call: the bot gets copies. */
+    memcpy(st->underlying, underlying, len + 1);
+    uint32_t got = (uint32_t)total < want ? (uint32_t)total : want;
+    for (uint32_t i = 0; i < got; i++) {
+        hydra_option_view *v = &st->views[i];
+        const char *sym = v->symbol != NULL ? v->symbol : "";
+        size_t n = strnlen(sym, sizeof st->symbols[i] - 1);
+        memcpy(st->symbols[i], sym, n);
+        st->symbols[i][n] = '\0';
+        v->symbol = st->symbols[i];
+        v->underlying = st->underlying;
+        out[i] = v;
+    }
+    return total;
+}
+
+static const hydra_ext_options_chain ext_options_chain = {
+    .struct_size = sizeof(hydra_ext_options_chain),
+    .chain = api_options_chain,
+};
+
+/*
+ * hydra.options-chain/1 is offered when the host behind the bot can price
+ * chains. Taking it is how a bot says it asks for contracts itself, so its
+ * snapshots stop carrying the chain.
+ */
 static const void *api_get_extension(hydra_host *host, const char *id)
 {
-    (void)host;
-    (void)id;
-    return NULL;
+    if (host == NULL || id == NULL || strcmp(id, HYDRA_EXT_OPTIONS_CHAIN) != 0 ||
+        host->svc == NULL || host->svc->option_chain == NULL)
+        return NULL;
+    if (host->chain == NULL && (host->chain = calloc(1, sizeof *host->chain)) == NULL)
+        return NULL;
+    host->asks_chain = 1;
+    return &ext_options_chain;
 }
 
 static const hydra_host_api host_api_v1 = {
@@ -390,6 +435,7 @@ int hydra_bot_load(hydra_bot_instance *inst, const char *plugins_dir, const hydr
 
 fail:
     hydra_plugin_close(&inst->plugin);
+    free(inst->host.chain);
     memset(inst, 0, sizeof *inst);
     return HYDRA_EPLUGIN;
 }
@@ -401,6 +447,7 @@ void hydra_bot_unload(hydra_bot_instance *inst)
     if (inst->bot != NULL && inst->plugin.entry != NULL)
         inst->plugin.entry->destroy(inst->bot);
     hydra_plugin_close(&inst->plugin);
+    free(inst->host.chain);
     memset(inst, 0, sizeof *inst);
 }
 

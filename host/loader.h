@@ -15,6 +15,7 @@
 #define HYDRA_LOADER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hydra/plugin.h>
 
@@ -57,13 +58,35 @@ typedef struct hydra_host_services {
     void (*log)(void *ctx, const char *bot_id, int level, const char *event, const char *message);
     int (*kv_get)(void *ctx, const char *bot_id, const char *key, char *buf, size_t bufsz);
     int (*kv_set)(void *ctx, const char *bot_id, const char *key, const char *value);
+    /*
+     * Backs hydra.options-chain/1 (NULL: the extension is not offered): the
+     * contracts on `underlying` of the kinds in `rights` that the bot's
+     * chain_rules admit now. Fills up to cap views (their strings need to
+     * stay valid only until the next service call: the loader copies them)
+     * and returns how many are admitted, or negative when the chain cannot
+     * be read.
+     */
+    int (*option_chain)(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                        hydra_option_view *out, uint32_t cap);
     void *ctx;
 } hydra_host_services;
+
+/* The most contracts one chain request returns to a bot. */
+#define HYDRA_CHAIN_VIEW_MAX 4096u
+
+/* The views of the last chain request, with their own copies of the strings. */
+typedef struct hydra_chain_store {
+    hydra_option_view views[HYDRA_CHAIN_VIEW_MAX];
+    char symbols[HYDRA_CHAIN_VIEW_MAX][32];
+    char underlying[16];
+} hydra_chain_store;
 
 /* The host side of one bot instance; plugins see it as the opaque hydra_host. */
 struct hydra_host {
     const hydra_bot_cfg *cfg;          /* owned by the engine's configuration */
     const hydra_host_services *svc;    /* may be NULL */
+    int asks_chain;                    /* took hydra.options-chain/1: no chain in its snapshots */
+    hydra_chain_store *chain;          /* allocated when the extension is taken */
 };
 
 /* The host API table (static; lives for the process). */

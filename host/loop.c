@@ -247,9 +247,12 @@ static int refresh_market(hydra_engine *e, int64_t now)
         const hydra_bot_cfg *b = e->slots[i].cfg;
         if (!b->enabled)
             continue;
-        hydra_chain_filter rules = {b->dte_min, b->dte_max, b->delta_min, b->delta_max};
+        hydra_chain_filter rules = hydra_chain_filter_of(b);
+        /* A bot that asks for its chain (hydra.options-chain/1) fetches it only when it wants to buy. */
+        int eager_chain = b->asset_class == HYDRA_ASSET_OPTION &&
+                          !(e->slots[i].loaded && hydra_runner_asks_chain(e->slots[i].run));
         for (int k = 0; k < b->n_symbols && rc == 0; k++) {
-            if (b->asset_class == HYDRA_ASSET_OPTION)
+            if (eager_chain)
                 rc = hydra_chain_request_add(chains, HYDRA_MARKET_MAX_CHAINS, &n_chains,
                                              b->symbols[k], &rules);
             if (rc == 0)
@@ -324,21 +327,19 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
         s->pos_p[i] = &s->pos[i];
     }
 
-    /* Options bots see their underlyings' chains, filtered by chain_rules. */
+    /* Options bots see their underlyings' chains, filtered by chain_rules, unless they ask. */
     uint32_t no = 0;
-    if (b->asset_class == HYDRA_ASSET_OPTION) {
+    if (b->asset_class == HYDRA_ASSET_OPTION && !hydra_runner_asks_chain(slot->run)) {
         for (int k = 0; k < b->n_symbols; k++) {
             const hydra_market_chain *c = hydra_market_find_chain(&e->market, b->symbols[k]);
-            for (size_t i = 0; c != NULL && i < c->n && no < HYDRA_MARKET_MAX_CONTRACTS; i++) {
-                const hydra_option_quote *q = &c->quotes[i];
-                if (!hydra_chain_rules_admit(b, q, lt.date))
-                    continue;
-                hydra_option_view_of(q, c->underlying,
-                                     hydra_days_between(lt.date, q->expiry_yyyymmdd), &s->opt[no]);
-                s->opt_p[no] = &s->opt[no];
-                no++;
-            }
+            if (c != NULL)
+                no += hydra_chain_views(b, c, lt.date, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS,
+                                        &s->opt[no], HYDRA_MARKET_MAX_CONTRACTS - no);
+            if (no > HYDRA_MARKET_MAX_CONTRACTS)
+                no = HYDRA_MARKET_MAX_CONTRACTS;
         }
+        for (uint32_t i = 0; i < no; i++)
+            s->opt_p[i] = &s->opt[i];
     }
 
     hydra_bot_day day = {0};
@@ -398,6 +399,30 @@ static int option_offered(hydra_engine *e, const hydra_bot_cfg *b, const char *s
     hydra_local_time lt;
     hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
     return hydra_chain_rules_admit(b, q, lt.date);
+}
+
+int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                            hydra_option_view *out, uint32_t cap)
+{
+    hydra_engine *e = ctx;
+    hydra_bot_slot *slot = find_slot(e, bot_id);
+    if (slot == NULL || slot->cfg->asset_class != HYDRA_ASSET_OPTION ||
+        !symbol_declared(slot->cfg, underlying)) {
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "chain_refused", bot_id, "{s:s,s:s}", "underlying",
+                       underlying, "reason", "not an underlying this options bot declares");
+        return HYDRA_EINVAL;
+    }
+    hydra_chain_filter rules = hydra_chain_filter_of(slot->cfg);
+    const hydra_market_chain *c = NULL;
+    hydra_broker_err err = {0};
+    int rc = hydra_market_chain_get(&e->market, &e->broker, underlying, &rules, &c, &err);
+    if (rc != 0) {
+        hydra_engine_broker_failure(e, "option_chain", &err);
+        return rc;
+    }
+    hydra_local_time lt;
+    hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
+    return (int)hydra_chain_views(slot->cfg, c, lt.date, rights, out, cap);
 }
 
 static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,

@@ -6,7 +6,8 @@
  *   2. ExitBot      kill switch, health, account sanity, daily loss;
  *                   any breach persists a halt and flattens
  *   3. PortfolioBot budgets per bot (at start, rollover and reload)
- *   4. snapshot     prices, bars and option chains for every bot
+ *   4. snapshot     prices, bars and option chains for every bot (a bot
+ *                   that asks for its chain gets it during step 5)
  *   5. execution    per bot in rank order: host exits, manage, preflight,
  *                   on_tick, gates, journal, submit
  *   6. finalize     one summary line; state committed
@@ -157,6 +158,15 @@ void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill 
  * workers.restarts_per_day per bot and trading day). Called every tick.
  */
 void hydra_loop_restart_workers(hydra_engine *e);
+
+/*
+ * hydra.options-chain/1 for the live loop (the engine's option_chain
+ * service): the bot's underlying's chain for this tick, fetched on first
+ * request, so an options bot that asks costs a chain only when it wants to
+ * buy. A failed fetch counts against health like any broker failure.
+ */
+int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                            hydra_option_view *out, uint32_t cap);
 
 /* Records a broker failure with the health monitor and the log. */
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);

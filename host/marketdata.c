@@ -103,25 +103,101 @@ static int has_name(const char *const *names, size_t n, const char *name)
     return 0;
 }
 
+void hydra_market_forget_chains(hydra_market *m)
+{
+    for (size_t i = 0; i < m->n_chains; i++) {
+        m->chains[i].n = 0;
+        m->chains[i].fetched = 0;
+    }
+}
+
 static void mark_unknown(hydra_market *m)
 {
     for (size_t i = 0; i < m->n_symbols; i++)
         m->symbols[i].price = NAN;
-    for (size_t i = 0; i < m->n_chains; i++)
-        m->chains[i].n = 0;
+    hydra_market_forget_chains(m);
+}
+
+hydra_chain_filter hydra_chain_filter_of(const hydra_bot_cfg *b)
+{
+    hydra_chain_filter f = {b->dte_min, b->dte_max, b->delta_min, b->delta_max};
+    return f;
+}
+
+/* Widens f to take in g as well. */
+static void widen(hydra_chain_filter *f, const hydra_chain_filter *g)
+{
+    f->min_dte = g->min_dte < f->min_dte ? g->min_dte : f->min_dte;
+    f->max_dte = g->max_dte > f->max_dte ? g->max_dte : f->max_dte;
+    f->delta_min = g->delta_min < f->delta_min ? g->delta_min : f->delta_min;
+    f->delta_max = g->delta_max > f->delta_max ? g->delta_max : f->delta_max;
+}
+
+static int covers(const hydra_chain_filter *f, const hydra_chain_filter *g)
+{
+    return f->min_dte <= g->min_dte && f->max_dte >= g->max_dte && f->delta_min <= g->delta_min &&
+           f->delta_max >= g->delta_max;
+}
+
+static int fetch_chain(hydra_market_chain *c, hydra_broker *b, const hydra_chain_filter *filter,
+                       hydra_broker_err *err)
+{
+    size_t got = 0;
+    c->n = 0;
+    c->fetched = 0;
+    int rc = b->ops->option_chain(b->ctx, c->underlying, filter, c->quotes,
+                                  HYDRA_MARKET_MAX_CONTRACTS, &got, err);
+    if (rc != 0)
+        return rc;
+    c->n = got;
+    c->fetched = 1;
+    c->filter = *filter;
+    return 0;
+}
+
+int hydra_market_chain_get(hydra_market *m, hydra_broker *b, const char *underlying,
+                           const hydra_chain_filter *filter, const hydra_market_chain **out,
+                           hydra_broker_err *err)
+{
+    hydra_market_chain *c = chain_for(m, underlying);
+    if (c == NULL)
+        return hydra_broker_fail(err, HYDRA_EFULL, 0, "no room for the chain of %s", underlying);
+    if (!c->fetched || !covers(&c->filter, filter)) {
+        hydra_chain_filter want = *filter;
+        if (c->fetched)
+            widen(&want, &c->filter);
+        int rc = fetch_chain(c, b, &want, err);
+        if (rc != 0)
+            return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, int today,
+                           uint32_t rights, hydra_option_view *out, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const hydra_option_quote *q = &c->quotes[i];
+        uint32_t kind = q->is_call ? HYDRA_CHAIN_CALLS : HYDRA_CHAIN_PUTS;
+        if ((rights & kind) == 0 || !hydra_chain_rules_admit(b, q, today))
+            continue;
+        if (n < cap)
+            hydra_option_view_of(q, c->underlying, hydra_days_between(today, q->expiry_yyyymmdd),
+                                 &out[n]);
+        n++;
+    }
+    return n;
 }
 
 int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,
                             const hydra_chain_filter *filter)
 {
     for (size_t i = 0; i < *n; i++) {
-        hydra_chain_filter *f = &reqs[i].filter;
         if (strcmp(reqs[i].underlying, underlying) != 0)
             continue;
-        f->min_dte = filter->min_dte < f->min_dte ? filter->min_dte : f->min_dte;
-        f->max_dte = filter->max_dte > f->max_dte ? filter->max_dte : f->max_dte;
-        f->delta_min = filter->delta_min < f->delta_min ? filter->delta_min : f->delta_min;
-        f->delta_max = filter->delta_max > f->delta_max ? filter->delta_max : f->delta_max;
+        widen(&reqs[i].filter, filter);
         return 0;
     }
     if (*n >= cap)
@@ -139,6 +215,9 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
     const char *plain[HYDRA_MARKET_MAX_SYMBOLS];
     size_t n_plain = 0;
     int rc = 0;
+
+    /* Last tick's chains are gone; a bot that asks for its chain fetches it during the tick. */
+    hydra_market_forget_chains(m);
 
     for (size_t i = 0; i < n; i++) {
         if (has_name(plain, n_plain, symbols[i]))
@@ -188,12 +267,9 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
         if (c == NULL)
             return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "no room for chain %s",
                                      chains[i].underlying);
-        size_t got = 0;
-        rc = b->ops->option_chain(b->ctx, c->underlying, &chains[i].filter, c->quotes,
-                                  HYDRA_MARKET_MAX_CONTRACTS, &got, err);
+        rc = fetch_chain(c, b, &chains[i].filter, err);
         if (rc != 0)
             goto fail;
-        c->n = got;
     }
 
     rc = b->ops->clock(b->ctx, &m->mclock, err);

@@ -38,6 +38,8 @@ typedef struct hydra_market_chain {
     char underlying[16];
     hydra_option_quote *quotes; /* malloc'd, HYDRA_MARKET_MAX_CONTRACTS */
     size_t n;
+    int fetched;                /* fetched for the current tick (else n is 0) */
+    hydra_chain_filter filter;  /* what that fetch asked for */
 } hydra_market_chain;
 
 typedef struct hydra_market {
@@ -70,6 +72,30 @@ typedef struct hydra_chain_request {
 int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *symbols, size_t n,
                          const hydra_chain_request *chains, size_t n_chains, int bar_seconds,
                          int64_t now_ms, hydra_broker_err *err);
+
+/* The chain_rules of an options bot as a filter for the broker. */
+hydra_chain_filter hydra_chain_filter_of(const hydra_bot_cfg *b);
+
+/* Forgets every chain: the next requests fetch afresh (a new tick). */
+void hydra_market_forget_chains(hydra_market *m);
+
+/*
+ * The chain of `underlying` for the current tick: fetched from the broker
+ * on first use (or again, widened, when `filter` reaches outside what was
+ * fetched), then reused until hydra_market_forget_chains or the next
+ * refresh. Returns 0 with *out, or the broker's failure with err filled.
+ */
+int hydra_market_chain_get(hydra_market *m, hydra_broker *b, const char *underlying,
+                           const hydra_chain_filter *filter, const hydra_market_chain **out,
+                           hydra_broker_err *err);
+
+/*
+ * Views of the contracts in chain c that bot b's chain_rules admit on
+ * `today`, calls and/or puts (enum hydra_chain_rights flags): writes up to
+ * cap and returns how many are admitted. The views point into c.
+ */
+uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, int today,
+                           uint32_t rights, hydra_option_view *out, uint32_t cap);
 
 /* Adds a chain request, widening an existing one for the same underlying. */
 int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,

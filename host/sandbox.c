@@ -274,11 +274,13 @@ void hydra_worker_free(hydra_worker *w)
 {
     hydra_wire_out_free(&w->out);
     hydra_wire_out_free(&w->in);
+    free(w->chain);
+    w->chain = NULL;
 }
 
 /* ---- exchanges --------------------------------------------------------------- */
 
-/* Answers one LOG, KV_GET or KV_SET request from the worker. */
+/* Answers one LOG, KV_GET, KV_SET or CHAIN_GET request from the worker. */
 static int serve(hydra_worker *w, const hydra_wire_header *h, const hydra_worker_peer *peer,
                  int64_t deadline_us, char *detail, size_t detailsz)
 {
@@ -327,6 +329,28 @@ static int serve(hydra_worker *w, const hydra_wire_header *h, const hydra_worker
         hydra_wire_begin(&w->out, HYDRA_WIRE_KV_REPLY);
         hydra_wire_put_i32(&w->out, rc);
         hydra_wire_put_str(&w->out, value);
+        if (hydra_wire_finish(&w->out) != 0)
+            return HYDRA_ENOMEM;
+        return hydra_wire_send(w->fd, &w->out, deadline_us);
+    }
+    if (h->type == HYDRA_WIRE_CHAIN_GET) {
+        const char *underlying = hydra_wire_get_str(&in);
+        uint32_t rights = hydra_wire_get_u32(&in);
+        uint32_t cap = hydra_wire_get_u32(&in);
+        if (in.bad || in.off != in.len) {
+            set_why(detail, detailsz, "malformed CHAIN_GET request");
+            return HYDRA_EPROTO;
+        }
+        if (w->chain == NULL && (w->chain = malloc(HYDRA_CHAIN_VIEW_MAX * sizeof *w->chain)) == NULL)
+            return HYDRA_ENOMEM;
+        if (cap > HYDRA_CHAIN_VIEW_MAX)
+            cap = HYDRA_CHAIN_VIEW_MAX;
+        int32_t total = HYDRA_BOT_ERROR;
+        if (svc != NULL && svc->option_chain != NULL)
+            total = svc->option_chain(svc->ctx, bot_id, underlying, rights, w->chain, cap);
+        uint32_t n = total <= 0 ? 0 : (uint32_t)total < cap ? (uint32_t)total : cap;
+        hydra_wire_begin(&w->out, HYDRA_WIRE_CHAIN_REPLY);
+        hydra_wire_put_chain_reply(&w->out, total, w->chain, n);
         if (hydra_wire_finish(&w->out) != 0)
             return HYDRA_ENOMEM;
         return hydra_wire_send(w->fd, &w->out, deadline_us);
@@ -401,6 +425,7 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
     w->abi.patch = hydra_wire_get_u32(&in);
     w->seccomp = (int)hydra_wire_get_u32(&in);
     hydra_wire_get_str_into(&in, w->seccomp_note, sizeof w->seccomp_note);
+    w->asks_chain = hydra_wire_get_u32(&in) != 0;
     if (in.bad || in.off != in.len) {
         set_why(detail, sizeof detail, "malformed LOADED message");
         rc = HYDRA_EPROTO;
@@ -548,6 +573,11 @@ const char *hydra_runner_name(const hydra_bot_runner *r)
     if (r->process)
         return r->worker.name;
     return r->inst.plugin.entry != NULL ? r->inst.plugin.entry->name : "";
+}
+
+int hydra_runner_asks_chain(const hydra_bot_runner *r)
+{
+    return r->process ? r->worker.asks_chain : r->inst.host.asks_chain;
 }
 
 const char *hydra_runner_version(const hydra_bot_runner *r)

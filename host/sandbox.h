@@ -60,11 +60,13 @@ typedef struct hydra_worker {
     int call_pending;          /* a CALL was sent and its RESULT not yet read */
     int pending_call;          /* enum hydra_wire_call of that CALL */
     int deadline_ms;           /* the current exchange's deadline, as the caller set it, for messages */
+    int asks_chain;            /* the bot took hydra.options-chain/1 */
     hydra_wire_out out;        /* reused message buffers */
     hydra_wire_out in;
+    hydra_option_view *chain;  /* CHAIN_GET answers, HYDRA_CHAIN_VIEW_MAX; allocated on first use */
 } hydra_worker;
 
-/* The services a worker's LOG and KV requests are answered from, for one bot. */
+/* The services a worker's LOG, KV and CHAIN requests are answered from, for one bot. */
 typedef struct hydra_worker_peer {
     const hydra_host_services *svc;
     const char *bot_id;        /* the host's id for the bot; the worker's claim is not used */
@@ -135,6 +137,8 @@ void hydra_runner_unload(hydra_bot_runner *r);
 /* The plugin's name and version, wherever it runs. */
 const char *hydra_runner_name(const hydra_bot_runner *r);
 const char *hydra_runner_version(const hydra_bot_runner *r);
+/* 1 when the bot took hydra.options-chain/1: its snapshots carry no chain. */
+int hydra_runner_asks_chain(const hydra_bot_runner *r);
 
 /*
  * One manage or on_tick call with a deadline (ignored in-process, where the

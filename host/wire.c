@@ -246,6 +246,8 @@ const char *hydra_wire_type_name(uint32_t type)
     case HYDRA_WIRE_KV_GET: return "KV_GET";
     case HYDRA_WIRE_KV_SET: return "KV_SET";
     case HYDRA_WIRE_KV_REPLY: return "KV_REPLY";
+    case HYDRA_WIRE_CHAIN_GET: return "CHAIN_GET";
+    case HYDRA_WIRE_CHAIN_REPLY: return "CHAIN_REPLY";
     default: return "unknown";
     }
 }
@@ -339,6 +341,39 @@ int hydra_wire_get_load(hydra_wire_in *in, char *plugins_dir, size_t dirsz, hydr
 
 /* ---- snapshots --------------------------------------------------------------- */
 
+/* One option view; the snapshot and CHAIN_REPLY carry the same fields. */
+static void put_option(hydra_wire_out *o, const hydra_option_view *v)
+{
+    hydra_wire_put_u32(o, v->is_call);
+    hydra_wire_put_str(o, v->symbol);
+    hydra_wire_put_str(o, v->underlying);
+    hydra_wire_put_f64(o, v->strike);
+    hydra_wire_put_i32(o, v->expiry_yyyymmdd);
+    hydra_wire_put_i32(o, v->dte);
+    hydra_wire_put_f64(o, v->bid);
+    hydra_wire_put_f64(o, v->ask);
+    hydra_wire_put_f64(o, v->iv);
+    hydra_wire_put_f64(o, v->delta);
+    hydra_wire_put_u32(o, v->multiplier);
+}
+
+static void get_option(hydra_wire_in *in, hydra_option_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v;
+    v->is_call = hydra_wire_get_u32(in);
+    v->symbol = hydra_wire_get_str(in);
+    v->underlying = hydra_wire_get_str(in);
+    v->strike = hydra_wire_get_f64(in);
+    v->expiry_yyyymmdd = hydra_wire_get_i32(in);
+    v->dte = hydra_wire_get_i32(in);
+    v->bid = hydra_wire_get_f64(in);
+    v->ask = hydra_wire_get_f64(in);
+    v->iv = hydra_wire_get_f64(in);
+    v->delta = hydra_wire_get_f64(in);
+    v->multiplier = hydra_wire_get_u32(in);
+}
+
 void hydra_wire_put_snapshot(hydra_wire_out *o, const hydra_snapshot *s)
 {
     uint32_t i, k;
@@ -380,18 +415,7 @@ void hydra_wire_put_snapshot(hydra_wire_out *o, const hydra_snapshot *s)
 
     hydra_wire_put_u32(o, s->n_options);
     for (i = 0; i < s->n_options; i++) {
-        const hydra_option_view *v = s->options[i];
-        hydra_wire_put_u32(o, v->is_call);
-        hydra_wire_put_str(o, v->symbol);
-        hydra_wire_put_str(o, v->underlying);
-        hydra_wire_put_f64(o, v->strike);
-        hydra_wire_put_i32(o, v->expiry_yyyymmdd);
-        hydra_wire_put_i32(o, v->dte);
-        hydra_wire_put_f64(o, v->bid);
-        hydra_wire_put_f64(o, v->ask);
-        hydra_wire_put_f64(o, v->iv);
-        hydra_wire_put_f64(o, v->delta);
-        hydra_wire_put_u32(o, v->multiplier);
+        put_option(o, s->options[i]);
     }
 
     hydra_wire_put_f64(o, b->max_daily_loss);
@@ -489,21 +513,8 @@ int hydra_wire_get_snapshot(hydra_wire_in *in, hydra_wire_snapshot *out, char *w
     if ((rc = get_count(in, HYDRA_WIRE_MAX_OPTIONS, "options", &n, why, whysz)) != 0)
         return rc;
     for (i = 0; i < n; i++) {
-        hydra_option_view *v = &out->opt[i];
-        memset(v, 0, sizeof *v);
-        v->struct_size = sizeof *v;
-        v->is_call = hydra_wire_get_u32(in);
-        v->symbol = hydra_wire_get_str(in);
-        v->underlying = hydra_wire_get_str(in);
-        v->strike = hydra_wire_get_f64(in);
-        v->expiry_yyyymmdd = hydra_wire_get_i32(in);
-        v->dte = hydra_wire_get_i32(in);
-        v->bid = hydra_wire_get_f64(in);
-        v->ask = hydra_wire_get_f64(in);
-        v->iv = hydra_wire_get_f64(in);
-        v->delta = hydra_wire_get_f64(in);
-        v->multiplier = hydra_wire_get_u32(in);
-        out->opt_p[i] = v;
+        get_option(in, &out->opt[i]);
+        out->opt_p[i] = &out->opt[i];
     }
     s->options = out->opt_p;
     s->n_options = n;
@@ -588,6 +599,30 @@ int hydra_wire_get_result(hydra_wire_in *in, int32_t *status, uint32_t *buffer_s
 }
 
 /* ---- FILL -------------------------------------------------------------------- */
+
+void hydra_wire_put_chain_reply(hydra_wire_out *o, int32_t total, const hydra_option_view *views,
+                                uint32_t n)
+{
+    hydra_wire_put_i32(o, total);
+    hydra_wire_put_u32(o, n);
+    for (uint32_t i = 0; i < n; i++)
+        put_option(o, &views[i]);
+}
+
+int hydra_wire_get_chain_reply(hydra_wire_in *in, int32_t *total, hydra_option_view *out,
+                               uint32_t cap, uint32_t *n, char *why, size_t whysz)
+{
+    *total = hydra_wire_get_i32(in);
+    *n = hydra_wire_get_u32(in);
+    if (!in->bad && (*n > cap || (*total >= 0 && *n > (uint32_t)*total) || (*total < 0 && *n > 0))) {
+        set_why(why, whysz, "CHAIN_REPLY carries %u contracts for a request of %u (%d admitted)",
+                (unsigned)*n, (unsigned)cap, (int)*total);
+        return HYDRA_EPROTO;
+    }
+    for (uint32_t i = 0; i < *n && !in->bad; i++)
+        get_option(in, &out[i]);
+    return finish_get(in, "CHAIN_REPLY", why, whysz);
+}
 
 void hydra_wire_put_fill(hydra_wire_out *o, const hydra_fill *f)
 {

@@ -19,8 +19,9 @@
  *
  * One exchange per call: the host sends LOAD, CALL or FILL; while handling it
  * the worker may send LOG (no answer), KV_GET and KV_SET (answered inline by
- * KV_REPLY); it ends the exchange with LOADED or RESULT. Anything else is a
- * protocol violation and the host kills the worker.
+ * KV_REPLY) and CHAIN_GET (answered by CHAIN_REPLY); it ends the exchange
+ * with LOADED or RESULT. Anything else is a protocol violation and the host
+ * kills the worker.
  *
  * Decoders never trust a length: every read is bounds-checked and a short,
  * long or malformed body is an error naming what was wrong.
@@ -36,7 +37,7 @@
 #include "config.h"
 
 #define HYDRA_WIRE_MAGIC 0x57445948u /* "HYDW" in memory on little-endian machines */
-#define HYDRA_WIRE_VERSION 1u
+#define HYDRA_WIRE_VERSION 2u
 #define HYDRA_WIRE_HEADER_SIZE 12u
 #define HYDRA_WIRE_MAX_BODY (16u << 20)
 
@@ -49,14 +50,16 @@
 
 enum hydra_wire_type {
     HYDRA_WIRE_LOAD = 1,     /* host: plugins dir, bot configuration */
-    HYDRA_WIRE_LOADED = 2,   /* worker: status, plugin name, version, ABI, or the error */
+    HYDRA_WIRE_LOADED = 2,   /* worker: status, plugin name, version, ABI, seccomp, asks for its chain; or the error */
     HYDRA_WIRE_CALL = 3,     /* host: call kind, snapshot */
     HYDRA_WIRE_FILL = 4,     /* host: one fill for on_fill */
     HYDRA_WIRE_RESULT = 5,   /* worker: status, buffer state, intents */
     HYDRA_WIRE_LOG = 6,      /* worker: level, event, message */
     HYDRA_WIRE_KV_GET = 7,   /* worker: key, buffer size */
     HYDRA_WIRE_KV_SET = 8,   /* worker: key, value */
-    HYDRA_WIRE_KV_REPLY = 9  /* host: status, value */
+    HYDRA_WIRE_KV_REPLY = 9, /* host: status, value */
+    HYDRA_WIRE_CHAIN_GET = 10,  /* worker: underlying, rights, cap (hydra.options-chain/1) */
+    HYDRA_WIRE_CHAIN_REPLY = 11 /* host: admitted count or negative status, the views */
 };
 
 /* Which plugin callback a CALL runs. */
@@ -169,6 +172,17 @@ void hydra_wire_put_result(hydra_wire_out *o, int32_t status, uint32_t buffer_st
 int hydra_wire_get_result(hydra_wire_in *in, int32_t *status, uint32_t *buffer_state,
                           hydra_intent *items, uint32_t cap, uint32_t *count, char *why,
                           size_t whysz);
+
+/*
+ * CHAIN_REPLY: how many contracts the bot's rules admit (or a negative
+ * status) and the first n of them. The decoder's strings point into the
+ * body; it refuses more views than `cap` (what the worker asked for) or
+ * than the admitted count.
+ */
+void hydra_wire_put_chain_reply(hydra_wire_out *o, int32_t total, const hydra_option_view *views,
+                                uint32_t n);
+int hydra_wire_get_chain_reply(hydra_wire_in *in, int32_t *total, hydra_option_view *out,
+                               uint32_t cap, uint32_t *n, char *why, size_t whysz);
 
 void hydra_wire_put_fill(hydra_wire_out *o, const hydra_fill *f);
 /* Decodes FILL; the strings point into the body. Returns 0 or HYDRA_EPROTO. */

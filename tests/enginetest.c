@@ -205,6 +205,10 @@ static int w_chain(void *ctx, const char *u, const hydra_chain_filter *filter,
                    hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    int rc = fault(w, w->faults.chain, err, "option_chain");
+    if (rc != 0)
+        return rc;
+    w->n_chains++;
     return w->inner.ops->option_chain(w->inner.ctx, u, filter, out, cap, n, err);
 }
 

@@ -40,6 +40,7 @@ typedef struct et_faults {
     int prices;         /* fail latest_prices() */
     int submit;         /* fail submit() */
     int orders;         /* fail order_by_client_id() */
+    int chain;          /* fail option_chain() */
     double random_rate; /* 0..1: each call fails with HYDRA_ETRANSIENT at this rate */
     int blocked;        /* account() answers trading_blocked */
     double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
@@ -52,6 +53,7 @@ typedef struct et_broker {
     et_faults faults;
     et_submit submits[ET_MAX_SUBMITS];
     size_t n_submits;
+    size_t n_chains;    /* option_chain() calls that reached the exchange */
     unsigned long long rng;
 } et_broker;
 

@@ -10,8 +10,9 @@
  * after loading because dlopen itself opens files.
  *
  * After LOADED it answers CALL and FILL one at a time until the host closes
- * the socket, then destroys the bot and exits 0. The bot's log lines and
- * state reads and writes travel to the host inside the call that made them.
+ * the socket, then destroys the bot and exits 0. The bot's log lines, state
+ * reads and writes and chain requests travel to the host inside the call
+ * that made them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,13 +53,13 @@ static void send_or_die(void)
         _exit(EXIT_HOST_GONE);
 }
 
-/* Waits for the host's KV_REPLY; anything else means the two ends disagree. */
-static void recv_reply(hydra_wire_in *in)
+/* Waits for the host's reply of type `want`; anything else means the two ends disagree. */
+static void recv_reply(hydra_wire_in *in, uint16_t want)
 {
     hydra_wire_header h;
     if (hydra_wire_recv(HOST_FD, &g_in, &h, -1, NULL, 0) != 0)
         _exit(EXIT_HOST_GONE);
-    if (h.type != HYDRA_WIRE_KV_REPLY)
+    if (h.type != want)
         _exit(EXIT_PROTOCOL);
     hydra_wire_in_init(in, g_in.p, g_in.len);
 }
@@ -84,7 +85,7 @@ static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf,
     hydra_wire_put_str(&g_out, key);
     hydra_wire_put_u64(&g_out, bufsz);
     send_or_die();
-    recv_reply(&in);
+    recv_reply(&in, HYDRA_WIRE_KV_REPLY);
     rc = hydra_wire_get_i32(&in);
     value = hydra_wire_get_str(&in);
     if (in.bad)
@@ -106,14 +107,38 @@ static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char
     hydra_wire_put_str(&g_out, key);
     hydra_wire_put_str(&g_out, value);
     send_or_die();
-    recv_reply(&in);
+    recv_reply(&in, HYDRA_WIRE_KV_REPLY);
     rc = hydra_wire_get_i32(&in);
     if (in.bad)
         _exit(EXIT_PROTOCOL);
     return rc;
 }
 
-static const hydra_host_services g_svc = {svc_log, svc_kv_get, svc_kv_set, NULL};
+/* The views' strings point into g_in, which the loader copies before the next message. */
+static int svc_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                            hydra_option_view *out, uint32_t cap)
+{
+    hydra_wire_in in;
+    int32_t total;
+    uint32_t n;
+    (void)ctx, (void)bot_id;
+    hydra_wire_begin(&g_out, HYDRA_WIRE_CHAIN_GET);
+    hydra_wire_put_str(&g_out, underlying);
+    hydra_wire_put_u32(&g_out, rights);
+    hydra_wire_put_u32(&g_out, cap);
+    send_or_die();
+    recv_reply(&in, HYDRA_WIRE_CHAIN_REPLY);
+    if (hydra_wire_get_chain_reply(&in, &total, out, cap, &n, NULL, 0) != 0)
+        _exit(EXIT_PROTOCOL);
+    return total;
+}
+
+static const hydra_host_services g_svc = {
+    .log = svc_log,
+    .kv_get = svc_kv_get,
+    .kv_set = svc_kv_set,
+    .option_chain = svc_option_chain,
+};
 
 /* Adds one rule; a rule the kernel or libseccomp does not know is skipped, the rest still apply. */
 static int deny(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned n,
@@ -263,6 +288,7 @@ int main(void)
     hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.patch);
     hydra_wire_put_u32(&g_out, (uint32_t)seccomp_on);
     hydra_wire_put_str(&g_out, note);
+    hydra_wire_put_u32(&g_out, (uint32_t)inst.host.asks_chain);
     send_or_die();
 
     for (;;) {

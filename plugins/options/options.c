@@ -14,8 +14,10 @@
  *   buys a put, unless the bot already holds a contract on that underlying
  *   or the budget has no trade left today or no free position slot (after
  *   the entries already proposed in this call). The contract comes from the
- *   snapshot's chain, which the host has already filtered by chain_rules
- *   (DTE and delta): of that underlying and type, with a positive ask, the
+ *   chain the host has already filtered by chain_rules (DTE and delta),
+ *   asked for through hydra.options-chain/1 only when the signal fires (or
+ *   read from the snapshot on a host without that extension): of that
+ *   underlying and type, with a positive ask, the
  *   one whose |delta| is closest to 0.40 (a common middle ground between
  *   leverage and the chance of finishing in the money); ties, within 1e-9,
  *   go to the nearer expiry, then the lower strike, then the smaller symbol,
@@ -48,9 +50,13 @@
 #define TARGET_DELTA 0.40
 #define TIE_EPS 1e-9
 
+#define OPTIONS_CHAIN_CAP 4096
+
 struct hydra_bot {
     const hydra_host_api *api;
     hydra_host *host;
+    const hydra_ext_options_chain *chain_ext; /* NULL: the chain comes in the snapshot */
+    const hydra_option_view *chain[OPTIONS_CHAIN_CAP];
     char bot_id[64];
     char underlyings[OPTIONS_MAX_UNDERLYINGS][48];
     uint32_t n_underlyings;
@@ -112,13 +118,13 @@ static int better_contract(const hydra_option_view *a, const hydra_option_view *
     return strcmp(a->symbol, b->symbol) < 0;
 }
 
-static const hydra_option_view *choose_contract(const hydra_snapshot *snap, const char *underlying,
-                                                int want_call)
+static const hydra_option_view *choose_contract(const hydra_option_view *const *options, uint32_t n,
+                                                const char *underlying, int want_call)
 {
     const hydra_option_view *best = NULL;
     uint32_t i;
-    for (i = 0; i < snap->n_options; i++) {
-        const hydra_option_view *o = snap->options[i];
+    for (i = 0; i < n; i++) {
+        const hydra_option_view *o = options[i];
         if (o == NULL || o->symbol == NULL || o->underlying == NULL ||
             strcmp(o->underlying, underlying) != 0 || (o->is_call != 0) != (want_call != 0))
             continue;
@@ -193,6 +199,12 @@ static int options_create(const hydra_host_api *api, hydra_host *host, const hyd
     bot->roc_bars = (uint32_t)roc_bars;
     bot->entry_roc_pct = entry;
     bot->contracts = (double)contracts;
+    /* Ask for contracts when the signal fires instead of receiving the chain every tick. */
+    if (HYDRA_HAS(api, get_extension)) {
+        const hydra_ext_options_chain *ext = api->get_extension(host, HYDRA_EXT_OPTIONS_CHAIN);
+        if (ext != NULL && HYDRA_HAS(ext, chain))
+            bot->chain_ext = ext;
+    }
     *out = bot;
     return HYDRA_BOT_OK;
 
@@ -267,7 +279,18 @@ static int options_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_int
             want_call = 0;
         else
             continue;
-        o = choose_contract(snap, und, want_call);
+        if (bot->chain_ext != NULL) {
+            /* Only now, with the signal fired, is the chain worth pricing. */
+            int got = bot->chain_ext->chain(bot->host, und,
+                                            want_call ? HYDRA_CHAIN_CALLS : HYDRA_CHAIN_PUTS,
+                                            bot->chain, OPTIONS_CHAIN_CAP);
+            if (got < 0)
+                continue; /* no chain, no entry; the host has said why */
+            o = choose_contract(bot->chain, got < OPTIONS_CHAIN_CAP ? (uint32_t)got : OPTIONS_CHAIN_CAP,
+                                und, want_call);
+        } else {
+            o = choose_contract(snap->options, snap->n_options, und, want_call);
+        }
         if (o == NULL)
             continue;
 

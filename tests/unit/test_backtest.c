@@ -14,7 +14,10 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "backtest.h"
+#include "enginetest.h"
 #include "testutil.h"
 
 /* Old cmocka releases have no assert_double_equal. */
@@ -193,6 +196,70 @@ static void test_two_runs_are_byte_identical(void **state)
     }
 }
 
+/* A backtest of the shipped configuration (January to March 2006) with the plugins in `plugins`. */
+static void run_shipped(const char *dir, const char *plugins, const char *bots_edits)
+{
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(et_make_config(dir, NULL, bots_edits), 0);
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/config", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
+    snprintf(opt.out_dir, sizeof opt.out_dir, "%s/out", dir);
+    snprintf(opt.from, sizeof opt.from, "2006-01-01");
+    snprintf(opt.to, sizeof opt.to, "2006-03-31");
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
+        hydra_backtest_run(bt, err, sizeof err) != 0 ||
+        hydra_bt_write_reports(hydra_backtest_result(bt), opt.out_dir, err, sizeof err) != 0)
+        fail_msg("%s: %s", dir, err);
+    hydra_backtest_close(bt);
+}
+
+/*
+ * The options bot asks for its chain only when its signal fires
+ * (hydra.options-chain/1); built to read the chain from every snapshot
+ * instead, it makes exactly the same trades.
+ */
+static void test_chain_on_request_trades_as_the_snapshot(void **state)
+{
+    (void)state;
+    char plugins[600], a[600], b[600], from[700], to[700];
+    snprintf(plugins, sizeof plugins, "%s/plugins", g_dir);
+    assert_int_equal(mkdir(plugins, 0755), 0);
+    static const char *names[] = {"momentum", "options", "crypto"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s/%s.so", HYDRA_TEST_PLUGIN_DIR, names[i]);
+        snprintf(to, sizeof to, "%s/%s.so", plugins, names[i]);
+        assert_int_equal(tu_copy_file(from, to), 0);
+    }
+    snprintf(to, sizeof to, "%s/options_snapshot.so", plugins);
+    assert_int_equal(tu_copy_file(HYDRA_TEST_BROKEN_DIR "/options_snapshot.so", to), 0);
+
+    snprintf(a, sizeof a, "%s/asks", g_dir);
+    snprintf(b, sizeof b, "%s/snapshot", g_dir);
+    run_shipped(a, plugins, NULL);
+    run_shipped(b, plugins, "plugin: options=>plugin: options_snapshot");
+    snprintf(from, sizeof from, "%s/out/trades.csv", a);
+    snprintf(to, sizeof to, "%s/out/trades.csv", b);
+    size_t la = 0, lb = 0;
+    char *x = tu_read_file(from, &la), *y = tu_read_file(to, &lb);
+    assert_non_null(x);
+    assert_non_null(y);
+    int options = 0;
+    for (const char *p = x; (p = strstr(p, "\nopt_core,")) != NULL; p++)
+        options++;
+    print_message("%d option trades\n", options);
+    assert_true(options >= 3);
+    assert_int_equal(la, lb);
+    assert_memory_equal(x, y, la);
+    free(x);
+    free(y);
+}
+
 /*
  * Equity 100, 110, 99, 108.9, 120 over five days (returns +10%, -10%, +10%,
  * +10.19...%): drawdown 10% from day 2's peak to day 3; Sharpe and Sortino
@@ -321,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_ma_cross_trades_by_hand),
         cmocka_unit_test(test_trades_csv_has_hand_values),
         cmocka_unit_test(test_two_runs_are_byte_identical),
+        cmocka_unit_test(test_chain_on_request_trades_as_the_snapshot),
         cmocka_unit_test(test_metrics_on_known_series),
         cmocka_unit_test(test_svg_and_html_are_well_formed),
     };

@@ -219,7 +219,7 @@ static void test_host_api_params(void **state)
 {
     const hydra_host_api *api = hydra_host_api_v1();
     hydra_bot_cfg cfg;
-    hydra_host host = {&cfg, NULL};
+    hydra_host host = {.cfg = &cfg};
     double d = 0;
     int64_t i = 0;
     int b = -1;
@@ -274,8 +274,8 @@ static void test_host_api_log_state_extension(void **state)
     hydra_bot_cfg cfg;
     fx_log log;
     hydra_host_services svc = fx_services(&log);
-    hydra_host host = {&cfg, &svc};
-    hydra_host bare = {&cfg, NULL};
+    hydra_host host = {.cfg = &cfg, .svc = &svc};
+    hydra_host bare = {.cfg = &cfg};
     char buf[16], big[5000];
     (void)state;
     fx_cfg(&cfg, "b7", "x", "m", HYDRA_ASSET_EQUITY);
@@ -298,7 +298,85 @@ static void test_host_api_log_state_extension(void **state)
     assert_true(api->state_set(&bare, "k", "v") < 0);
     assert_true(api->state_get(&bare, "k", buf, sizeof buf) < 0);
 
+    /* These services price no chains, so the extension is not offered. */
     assert_null(api->get_extension(&host, "hydra.options-chain/1"));
+    assert_false(host.asks_chain);
+}
+
+/* A chain service with three admitted contracts whose strings change after every call. */
+static char g_chain_sym[3][32];
+static char g_chain_under[16];
+static int g_chain_calls;
+static uint32_t g_chain_rights;
+
+static int fx_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                           hydra_option_view *out, uint32_t cap)
+{
+    (void)ctx;
+    (void)bot_id;
+    g_chain_calls++;
+    g_chain_rights = rights;
+    if (strcmp(underlying, "SPY") != 0)
+        return HYDRA_EINVAL;
+    snprintf(g_chain_under, sizeof g_chain_under, "%s", underlying);
+    for (uint32_t i = 0; i < 3 && i < cap; i++) {
+        snprintf(g_chain_sym[i], sizeof g_chain_sym[i], "SPY260116C0048%d000", (int)i);
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].struct_size = sizeof out[i];
+        out[i].symbol = g_chain_sym[i];
+        out[i].underlying = g_chain_under;
+        out[i].delta = 0.3 + 0.1 * i;
+    }
+    return 3;
+}
+
+static void test_options_chain_extension(void **state)
+{
+    const hydra_host_api *api = hydra_host_api_v1();
+    hydra_bot_cfg cfg;
+    fx_log log;
+    hydra_host_services svc = fx_services(&log);
+    svc.option_chain = fx_option_chain;
+    hydra_host host = {.cfg = &cfg, .svc = &svc};
+    const hydra_option_view *got[8];
+    (void)state;
+    fx_cfg(&cfg, "opt", "x", "m", HYDRA_ASSET_OPTION);
+
+    assert_null(api->get_extension(&host, "hydra.options-chain/2"));
+    assert_false(host.asks_chain);
+    const hydra_ext_options_chain *ext = api->get_extension(&host, HYDRA_EXT_OPTIONS_CHAIN);
+    assert_non_null(ext);
+    assert_true(HYDRA_HAS(ext, chain));
+    /* Taking the extension is what stops the chain in the snapshots. */
+    assert_true(host.asks_chain);
+
+    assert_int_equal(ext->chain(&host, "SPY", HYDRA_CHAIN_CALLS, got, 8), 3);
+    assert_int_equal(g_chain_rights, HYDRA_CHAIN_CALLS);
+    /* The bot holds copies: the service's own strings may change after it returns. */
+    memset(g_chain_sym, 'Z', sizeof g_chain_sym);
+    memset(g_chain_under, 'Z', sizeof g_chain_under);
+    assert_string_equal(got[0]->symbol, "SPY260116C00480000");
+    assert_string_equal(got[2]->symbol, "SPY260116C00482000");
+    assert_string_equal(got[1]->underlying, "SPY");
+    assert_true(got[2]->delta == 0.5);
+
+    /* A cap below the admitted count: the first cap views, and the full count. */
+    got[1] = NULL;
+    assert_int_equal(ext->chain(&host, "SPY", HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS, got, 1), 3);
+    assert_string_equal(got[0]->symbol, "SPY260116C00480000");
+    assert_null(got[1]);
+
+    /* Refused before the service is asked: no rights, unknown rights, no underlying. */
+    int calls = g_chain_calls;
+    assert_true(ext->chain(&host, "SPY", 0, got, 8) < 0);
+    assert_true(ext->chain(&host, "SPY", 4, got, 8) < 0);
+    assert_true(ext->chain(&host, NULL, HYDRA_CHAIN_CALLS, got, 8) < 0);
+    assert_true(ext->chain(&host, "", HYDRA_CHAIN_CALLS, got, 8) < 0);
+    assert_true(ext->chain(&host, "SPY", HYDRA_CHAIN_CALLS, NULL, 8) < 0);
+    assert_int_equal(g_chain_calls, calls);
+    /* The service's refusal reaches the bot. */
+    assert_true(ext->chain(&host, "QQQ", HYDRA_CHAIN_PUTS, got, 8) < 0);
+    free(host.chain);
 }
 
 /* ---- compatibility ------------------------------------------------------- */
@@ -479,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_host_api_table),
         cmocka_unit_test(test_host_api_params),
         cmocka_unit_test(test_host_api_log_state_extension),
+        cmocka_unit_test(test_options_chain_extension),
         cmocka_unit_test(test_old_plugin_descriptor_is_zero_extended),
         cmocka_unit_test(test_old_plugin_under_future_host),
         cmocka_unit_test(test_current_plugin_under_future_host),

@@ -377,6 +377,88 @@ static const hydra_bot_slot *slot_of(const hydra_engine *e, const char *bot_id)
     return NULL;
 }
 
+static size_t option_orders(const et_broker *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_submits; i++)
+        n += hydra_symbol_asset_class(w->submits[i].symbol) == HYDRA_ASSET_OPTION;
+    return n;
+}
+
+/*
+ * The options bot asks for its chain (hydra.options-chain/1) in process and
+ * from a worker; the same bot on a host without the extension reads the
+ * chain from every snapshot. All three send the same orders, and asking
+ * fetches a chain from the exchange only on the ticks the signal fires.
+ */
+static void test_chain_on_request_gives_the_snapshot_orders(void **state)
+{
+    fixture *f = *state;
+    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/options_snapshot.so", "options_snapshot");
+    const char *names[3] = {"inproc", "worker", "snapshot"};
+    hydra_engine *e[3];
+    et_broker *w[3];
+    for (int i = 0; i < 3; i++) {
+        char d[512];
+        snprintf(d, sizeof d, "%s/%s", f->dir, names[i]);
+        assert_int_equal(mkdir(d, 0755), 0);
+        assert_int_equal(et_make_config(d, TEST_SETTINGS,
+                                        i == 2 ? "plugin: options=>plugin: options_snapshot" : NULL),
+                         0);
+        e[i] = calloc(1, sizeof *e[i]);
+        w[i] = calloc(1, sizeof *w[i]);
+        open_engine_in(f, e[i], d, i == 0);
+        et_wrap(w[i], e[i]);
+    }
+    assert_true(hydra_runner_asks_chain(slot_of(e[0], "opt_core")->run));
+    assert_true(slot_of(e[1], "opt_core")->run->process);
+    assert_true(hydra_runner_asks_chain(slot_of(e[1], "opt_core")->run));
+    assert_false(hydra_runner_asks_chain(slot_of(e[2], "opt_core")->run));
+    for (int i = 0; i < 3; i++)
+        run_ticks(e[i], 3000);
+    print_message("option orders %zu / %zu / %zu; chains fetched %zu / %zu / %zu\n",
+                  option_orders(w[0]), option_orders(w[1]), option_orders(w[2]), w[0]->n_chains,
+                  w[1]->n_chains, w[2]->n_chains);
+    assert_true(option_orders(w[0]) >= 2);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(w[i]->n_submits, w[0]->n_submits);
+        for (size_t k = 0; k < w[0]->n_submits; k++) {
+            assert_string_equal(w[i]->submits[k].cid, w[0]->submits[k].cid);
+            assert_string_equal(w[i]->submits[k].symbol, w[0]->submits[k].symbol);
+            assert_int_equal(w[i]->submits[k].side, w[0]->submits[k].side);
+            assert_true(w[i]->submits[k].notional_estimate == w[0]->submits[k].notional_estimate);
+        }
+    }
+    /* Asked for: a chain per fired signal; received: a chain every tick. */
+    assert_int_equal(w[1]->n_chains, w[0]->n_chains);
+    assert_true(w[0]->n_chains > 0);
+    assert_true(w[0]->n_chains * 10 < w[2]->n_chains);
+    for (int i = 0; i < 3; i++) {
+        hydra_engine_close(e[i]);
+        free(e[i]);
+        free(w[i]);
+    }
+}
+
+/*
+ * A chain the exchange cannot deliver when the bot asks: no option is
+ * bought, the failure is logged and counted against health like any
+ * broker failure, and the rest of the host trades on.
+ */
+static void test_failed_chain_request_buys_nothing(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
+    open_engine(f);
+    et_wrap(f->w, &f->e);
+    f->w->faults.chain = HYDRA_ETRANSIENT;
+    run_ticks(&f->e, 3000);
+    print_message("orders %zu, option orders %zu\n", f->w->n_submits, option_orders(f->w));
+    assert_int_equal(option_orders(f->w), 0);
+    assert_true(f->w->n_submits > 0);
+    assert_true(log_contains(f->log, "injected fault in option_chain"));
+}
+
 /* Replacing momentum.so in a running host changes its intents, keeps positions and state. */
 static void test_hot_swap_changes_signal(void **state)
 {
@@ -489,6 +571,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worker_gets_no_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_and_inprocess_give_same_orders, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_chain_on_request_gives_the_snapshot_orders, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_chain_request_buys_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_swap_changes_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_replacement_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_command_swaps_running_host, setup, teardown),

@@ -107,7 +107,10 @@ typedef struct hydra_position_view {
     int64_t opened_ms;       /* time of the first fill, UTC ms */
 } hydra_position_view;
 
-/* One option contract, already filtered by the bot's chain_rules (DTE, delta). */
+/*
+ * One option contract, already filtered by the bot's chain_rules (DTE, delta):
+ * in the snapshot, or from the hydra.options-chain/1 extension.
+ */
 typedef struct hydra_option_view {
     uint32_t struct_size;
     uint32_t is_call;        /* 1 call, 0 put */
@@ -152,7 +155,7 @@ typedef struct hydra_snapshot {
     uint32_t n_symbols;
     const hydra_position_view *const *positions;
     uint32_t n_positions;
-    const hydra_option_view *const *options;
+    const hydra_option_view *const *options; /* empty for a bot that took hydra.options-chain/1 */
     uint32_t n_options;
     const hydra_budget_view *budget; /* never NULL */
 } hydra_snapshot;
@@ -271,11 +274,53 @@ typedef struct hydra_host_api {
     int (*param_string)(hydra_host *host, const char *key, char *buf, size_t bufsz);
 
     /*
-     * Optional host capabilities by versioned id, e.g. "hydra.options-chain/1".
-     * Returns NULL when the host does not offer it.
+     * Optional host capabilities by versioned id, e.g. HYDRA_EXT_OPTIONS_CHAIN.
+     * Returns NULL when the host does not offer it. The returned table
+     * lives as long as the bot instance.
      */
     const void *(*get_extension)(hydra_host *host, const char *id);
 } hydra_host_api;
+
+/* ------------------------------------------------------------------------ */
+/* Extensions                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * "hydra.options-chain/1": option contracts on request.
+ *
+ * Pricing a chain (every admitted contract with its greeks) costs far more
+ * than the rest of a tick, and a bot needs it only when its signal fires.
+ * A bot that takes this extension during create is therefore no longer
+ * given the chain in its snapshots (n_options stays 0): it asks for the
+ * contracts of one underlying when it wants to buy. A host that does not
+ * offer the extension returns NULL, and the bot reads snap->options as a
+ * 1.0 bot does; write bots that work both ways.
+ */
+#define HYDRA_EXT_OPTIONS_CHAIN "hydra.options-chain/1"
+
+/* Which contracts a chain request wants (flags). */
+enum hydra_chain_rights {
+    HYDRA_CHAIN_CALLS = 1,
+    HYDRA_CHAIN_PUTS = 2
+};
+
+typedef struct hydra_ext_options_chain {
+    uint32_t struct_size;
+    /*
+     * The contracts on `underlying` (one of the bot's declared symbols) of
+     * the kinds in `rights` that the bot's chain_rules admit at the
+     * snapshot's time, priced now: exactly the contracts the snapshot would
+     * have carried. Writes up to `cap` pointers into out, in the exchange's
+     * order, and returns how many contracts are admitted (more than cap
+     * means the list was cut at cap). Returns negative when the chain
+     * cannot be read now; the host has logged why, and the bot must not
+     * buy on a chain it could not see. Callable from manage and on_tick.
+     * The views stay valid until the next chain call or the end of the
+     * callback, whichever comes first.
+     */
+    int (*chain)(hydra_host *host, const char *underlying, uint32_t rights,
+                 const hydra_option_view **out, uint32_t cap);
+} hydra_ext_options_chain;
 
 /* The bot's static configuration. Valid during create only: copy what you keep. */
 typedef struct hydra_bot_config {
