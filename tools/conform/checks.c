@@ -53,6 +53,7 @@ struct conform_env {
     int n_state_set;
     int n_log;
     char last_log[512];
+    const hydra_snapshot *snap; /* the tape's snapshot during a callback, for chain requests */
 };
 
 void hydra_conform_set(conform_result *r, int outcome, const char *fmt, ...)
@@ -107,6 +108,31 @@ static int svc_set(void *ctx, const char *bot_id, const char *key, const char *v
     snprintf(env->kv[i].key, sizeof env->kv[i].key, "%s", key);
     snprintf(env->kv[i].value, sizeof env->kv[i].value, "%s", value);
     return 0;
+}
+
+/*
+ * hydra.options-chain/1 as the host serves it: the contracts of the tape's
+ * snapshot for the call in progress (the tape draws them inside the bot's
+ * chain_rules, dirty quotes included on a dirty tape).
+ */
+static int svc_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
+                     hydra_option_view *out, uint32_t cap)
+{
+    conform_env *env = ctx;
+    uint32_t i, n = 0;
+    (void)bot_id;
+    if (env->snap == NULL)
+        return HYDRA_BOT_ERROR; /* not inside manage or on_tick */
+    for (i = 0; i < env->snap->n_options; i++) {
+        const hydra_option_view *v = env->snap->options[i];
+        if (strcmp(v->underlying, underlying) != 0 ||
+            (rights & (v->is_call ? HYDRA_CHAIN_CALLS : HYDRA_CHAIN_PUTS)) == 0)
+            continue;
+        if (n < cap)
+            out[n] = *v;
+        n++;
+    }
+    return (int)n;
 }
 
 /* ---- bot instances --------------------------------------------------------- */
@@ -274,10 +300,18 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
     uint32_t i;
     int rc;
 
+    /* As in the host: a bot that asks for its chain finds none in the snapshot. */
+    hydra_snapshot bare = *snap;
+    if (env->host.asks_chain) {
+        bare.options = NULL;
+        bare.n_options = 0;
+    }
     conform_buf_reset(buf);
+    env->snap = snap;
     t0 = now_ns();
-    rc = phase == 0 ? env->plugin.entry->manage(bot, snap, &buf->buf)
-                    : env->plugin.entry->on_tick(bot, snap, &buf->buf);
+    rc = phase == 0 ? env->plugin.entry->manage(bot, &bare, &buf->buf)
+                    : env->plugin.entry->on_tick(bot, &bare, &buf->buf);
+    env->snap = NULL;
     if (log != NULL)
         log_time(log, now_ns() - t0);
     if (conform_buf_verify(buf, (flags & DRIVE_SLACK) != 0, why, sizeof why) != 0) {
@@ -1186,6 +1220,7 @@ void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conf
     env->svc.log = svc_log;
     env->svc.kv_get = svc_get;
     env->svc.kv_set = svc_set;
+    env->svc.option_chain = svc_chain;
     env->svc.ctx = env;
     if (c->loads_plugin && hydra_plugin_open(o->path, &env->plugin, err, sizeof err) != 0) {
         hydra_conform_set(r, CONFORM_SKIP, "the host's loader refuses the plugin: %s", err);
@@ -1196,6 +1231,7 @@ void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conf
 fail:
     if (env != NULL) {
         hydra_plugin_close(&env->plugin);
+        free(env->host.chain);
         free(env->kv);
         free(env);
     }
