@@ -7,8 +7,10 @@
  *   hydra-bench csv <dir>       CSV parse rate (rows/s), no cache
  *   hydra-bench replay <dir> <plugins>
  *                               cached load rate, replay rate (bars/s), peak RSS
- *   hydra-bench live <dir> <plugins> <ticks>
- *                               host time per live tick on the simulated exchange (us)
+ *   hydra-bench live <dir> <plugins> <ticks> [inprocess]
+ *                               time per live tick on the simulated exchange (us): mean,
+ *                               median and p99; bots in worker processes as configured
+ *                               (<dir>/config), or in the host (<dir>/config-inprocess)
  *
  * Each measurement runs in its own process so peak RSS belongs to one of them.
  */
@@ -45,6 +47,30 @@ static int write_text(const char *path, const char *text)
         return -1;
     fputs(text, f);
     return fclose(f);
+}
+
+/* Writes <cfg>/bots.yaml: `from` with `isolation: inprocess` after every `plugin:` line. */
+static int copy_with_inprocess(const char *from, const char *cfg)
+{
+    char path[1100], line[512];
+    snprintf(path, sizeof path, "%s/bots.yaml", cfg);
+    FILE *in = fopen(from, "r"), *out = fopen(path, "w");
+    if (in == NULL || out == NULL)
+        return -1;
+    while (fgets(line, sizeof line, in) != NULL) {
+        fputs(line, out);
+        const char *p = line + strspn(line, " ");
+        if (strncmp(p, "plugin: ", 8) == 0)
+            fprintf(out, "%.*sisolation: inprocess\n", (int)(p - line), line);
+    }
+    fclose(in);
+    return fclose(out);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static int prepare(const char *dir, const char *src_root)
@@ -110,6 +136,23 @@ static int prepare(const char *dir, const char *src_root)
     snprintf(path, sizeof path, "%s/bots.yaml", cfg);
     if (write_text(path, text) != 0)
         return 1;
+    /* The same, every bot in the host's process: the host's own cost per tick. */
+    snprintf(cfg, sizeof cfg, "%s/config-inprocess", dir);
+    mkdir(cfg, 0755);
+    if (copy_with_inprocess(path, cfg) != 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/config/settings.yaml", dir);
+    char to[1100];
+    snprintf(to, sizeof to, "%s/settings.yaml", cfg);
+    FILE *a = fopen(path, "r"), *b = fopen(to, "w");
+    if (a == NULL || b == NULL)
+        return 1;
+    int c;
+    while ((c = fgetc(a)) != EOF)
+        fputc(c, b);
+    fclose(a);
+    if (fclose(b) != 0)
+        return 1;
     printf("prepared %s: %d bars\n", dir, BENCH_BARS);
     return 0;
 }
@@ -157,11 +200,12 @@ static int replay(const char *dir, const char *plugins)
     return 0;
 }
 
-static int live(const char *dir, const char *plugins, long ticks)
+static int live(const char *dir, const char *plugins, long ticks, int inprocess)
 {
     hydra_engine_options opt;
     memset(&opt, 0, sizeof opt);
-    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/config", dir);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/%s", dir,
+             inprocess ? "config-inprocess" : "config");
     snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
     opt.interval_ms = 0;
     opt.quiet = 1;
@@ -177,12 +221,23 @@ static int live(const char *dir, const char *plugins, long ticks)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    int64_t *each = calloc((size_t)(ticks > 0 ? ticks : 1), sizeof *each);
+    if (each == NULL)
+        return 1;
     int64_t t0 = hydra_monotonic_us();
     long n = 0;
-    for (; n < ticks && hydra_engine_tick(&e) == 0; n++)
-        ;
+    for (; n < ticks; n++) {
+        int64_t a = hydra_monotonic_us();
+        if (hydra_engine_tick(&e) != 0)
+            break;
+        each[n] = hydra_monotonic_us() - a;
+    }
     int64_t us = hydra_monotonic_us() - t0;
-    printf("live ticks=%ld us=%lld us_per_tick=%.1f\n", n, (long long)us, (double)us / n);
+    qsort(each, (size_t)n, sizeof *each, cmp_i64);
+    printf("live %s ticks=%ld us=%lld us_per_tick=%.1f median=%lld p99=%lld\n",
+           inprocess ? "inprocess" : "isolated", n, (long long)us, (double)us / n,
+           n > 0 ? (long long)each[n / 2] : 0LL, n > 0 ? (long long)each[n * 99 / 100] : 0LL);
+    free(each);
     hydra_engine_close(&e);
     return 0;
 }
@@ -196,8 +251,9 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "replay") == 0)
         return replay(argv[2], argv[3]);
     if (argc >= 5 && strcmp(argv[1], "live") == 0)
-        return live(argv[2], argv[3], atol(argv[4]));
+        return live(argv[2], argv[3], atol(argv[4]),
+                    argc >= 6 && strcmp(argv[5], "inprocess") == 0);
     fprintf(stderr, "usage: hydra-bench prepare DIR SRC | csv DIR | replay DIR PLUGINS | "
-                    "live DIR PLUGINS TICKS\n");
+                    "live DIR PLUGINS TICKS [inprocess]\n");
     return 2;
 }
