@@ -138,6 +138,7 @@ static inline int fx_svc_set(void *ctx, const char *bot_id, const char *key, con
 static inline hydra_host_services fx_services(fx_log *l)
 {
     hydra_host_services s;
+    memset(&s, 0, sizeof s); /* services these fixtures do not offer stay NULL */
     memset(l, 0, sizeof *l);
     s.log = fx_svc_log;
     s.kv_get = fx_svc_get;
