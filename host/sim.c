@@ -69,6 +69,11 @@ struct hydra_sim {
     uint32_t *cid_index;
     size_t cid_cap;     /* a power of two, at least twice the orders indexed */
     size_t cid_indexed; /* orders[0 .. cid_indexed) are in the index */
+    /*
+     * Per series, the last answer of first_after: a cache, not state (never
+     * saved, rebuilt by any bisection), so const functions may update it.
+     */
+    size_t *cursor;
 };
 
 /* ---- Black-Scholes ------------------------------------------------------- */
@@ -190,16 +195,33 @@ static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
     return NULL;
 }
 
-/* Index of the first bar stamped after t (s->n when none is). */
-static size_t first_after(const hydra_series *s, int64_t t)
+#define CURSOR_WALK 8
+
+/*
+ * Index of the first bar stamped after t (s->n when none is); s is one of
+ * the sim's series. The clock moves a bar at a time and every step asks
+ * about the same few instants, so each series walks from its last answer
+ * (a bisection of a million bars per question was most of a replay's
+ * step); a jump of more than a few bars either way is bisected.
+ */
+static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
 {
-    return (size_t)(hydra_series_index_at(s, t) + 1);
+    size_t *cursor = &sim->cursor[s - sim->series];
+    size_t k = *cursor;
+    for (int i = 0; i < CURSOR_WALK && k < s->n && s->bars[k].t_ms <= t; i++)
+        k++;
+    for (int i = 0; i < CURSOR_WALK && k > 0 && s->bars[k - 1].t_ms > t; i++)
+        k--;
+    if ((k < s->n && s->bars[k].t_ms <= t) || (k > 0 && s->bars[k - 1].t_ms > t))
+        k = (size_t)(hydra_series_index_at(s, t) + 1);
+    *cursor = k;
+    return k;
 }
 
 /* The latest bar stamped <= t, or NULL before the first bar. */
-static const hydra_bar *bar_at(const hydra_series *s, int64_t t)
+static const hydra_bar *bar_at(const hydra_sim *sim, const hydra_series *s, int64_t t)
 {
-    size_t i = first_after(s, t);
+    size_t i = first_after(sim, s, t);
     return i == 0 ? NULL : &s->bars[i - 1];
 }
 
@@ -298,11 +320,11 @@ static double mark_price(const hydra_sim *sim, const sim_position *p)
         sim_contract c;
         if (contract_parse(sim, p->symbol, &c) != 0)
             return p->avg_entry;
-        const hydra_bar *b = bar_at(c.under, sim->now);
+        const hydra_bar *b = bar_at(sim, c.under, sim->now);
         return b == NULL ? p->avg_entry : option_model(sim, &c, b->close, sim->now);
     }
     const hydra_series *s = find_series(sim, p->symbol);
-    const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+    const hydra_bar *b = s == NULL ? NULL : bar_at(sim, s, sim->now);
     return b == NULL ? p->avg_entry : b->close;
 }
 
@@ -493,7 +515,7 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
     if (s == NULL)
         return 0;
     int64_t from = prev > o->submitted_ms ? prev : o->submitted_ms;
-    for (size_t i = first_after(s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
+    for (size_t i = first_after(sim, s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
         const hydra_bar *b = &s->bars[i];
         if (option && b->t_ms >= c.expiry_ms) {
             finish_order(so, HYDRA_BOS_EXPIRED);
@@ -533,7 +555,7 @@ static void settle_expired(hydra_sim *sim)
         if (p->asset_class != HYDRA_ASSET_OPTION || contract_parse(sim, p->symbol, &c) != 0 ||
             c.expiry_ms > sim->now)
             continue;
-        const hydra_bar *b = bar_at(c.under, c.expiry_ms);
+        const hydra_bar *b = bar_at(sim, c.under, c.expiry_ms);
         double S = b == NULL ? 0 : b->close;
         double intrinsic = c.is_call ? fmax(0.0, S - c.strike) : fmax(0.0, c.strike - S);
         sim->cash += p->qty * intrinsic * OPTION_MULTIPLIER;
@@ -1073,7 +1095,7 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
         int rc = contract_parse(sim, req->symbol, &c);
         if (rc != 0)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
-        const hydra_bar *b = bar_at(c.under, sim->now);
+        const hydra_bar *b = bar_at(sim, c.under, sim->now);
         if (b == NULL)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", c.root);
         if (c.expiry_ms <= sim->now)
@@ -1090,7 +1112,7 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
     const hydra_series *s = find_series(sim, req->symbol);
     if (s == NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
-    const hydra_bar *b = bar_at(s, sim->now);
+    const hydra_bar *b = bar_at(sim, s, sim->now);
     if (b == NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", req->symbol);
     *px = b->close;
@@ -1263,7 +1285,7 @@ static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hy
             sim_contract c;
             const hydra_bar *b = NULL;
             if (contract_parse(sim, sym, &c) == 0)
-                b = bar_at(c.under, sim->now);
+                b = bar_at(sim, c.under, sim->now);
             if (b == NULL)
                 return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
             out[i].price = option_model(sim, &c, b->close, sim->now);
@@ -1271,7 +1293,7 @@ static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hy
             continue;
         }
         const hydra_series *s = find_series(sim, sym);
-        const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+        const hydra_bar *b = s == NULL ? NULL : bar_at(sim, s, sim->now);
         if (b == NULL)
             return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
         out[i].price = b->close;
@@ -1296,7 +1318,7 @@ static int sim_bars(void *ctx, const char *symbol, int timeframe_s, size_t limit
     const hydra_series *s = find_series(sim, symbol);
     if (s == NULL)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no bars for %s", symbol);
-    size_t end = first_after(s, sim->now);
+    size_t end = first_after(sim, s, sim->now);
     size_t k = end < limit ? end : limit;
     if (k > 0)
         memcpy(out, &s->bars[end - k], k * sizeof *out);
@@ -1371,7 +1393,7 @@ static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain
         hydra_occ_format(underlying, 20000101, 1, 1, probe, sizeof probe) != 0)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no option contracts for %s",
                                  underlying);
-    const hydra_bar *b = bar_at(s, sim->now);
+    const hydra_bar *b = bar_at(sim, s, sim->now);
     if (b == NULL)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s yet", underlying);
     double S = b->close, inc = strike_increment(S);
@@ -1581,6 +1603,7 @@ void hydra_sim_close(hydra_sim *sim)
     free(sim->orders);
     free(sim->work);
     free(sim->cid_index);
+    free(sim->cursor);
     free(sim);
 }
 
@@ -1602,12 +1625,17 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
         return HYDRA_EINVAL;
     /* Ownership of the bars moves here first, so they are freed on every path. */
     sim = calloc(1, sizeof *sim);
-    if (sim != NULL)
+    if (sim != NULL) {
         sim->series = calloc(n > 0 ? n : 1, sizeof *sim->series);
-    if (sim == NULL || sim->series == NULL) {
+        sim->cursor = calloc(n > 0 ? n : 1, sizeof *sim->cursor);
+    }
+    if (sim == NULL || sim->series == NULL || sim->cursor == NULL) {
         release_series(series, n);
-        if (sim != NULL)
+        if (sim != NULL) {
+            free(sim->series);
+            free(sim->cursor);
             free(sim);
+        }
         snprintf(err, errsz, "sim: out of memory");
         return HYDRA_ENOMEM;
     }
@@ -1683,7 +1711,7 @@ static int any_bar_in(const hydra_sim *sim, int64_t t, int64_t until)
 {
     for (size_t i = 0; i < sim->n_series; i++) {
         const hydra_series *s = &sim->series[i];
-        size_t k = first_after(s, t);
+        size_t k = first_after(sim, s, t);
         if (k < s->n && s->bars[k].t_ms <= until)
             return 1;
     }
@@ -1696,7 +1724,7 @@ static int earliest_after(const hydra_sim *sim, int64_t t, int64_t *next)
     int found = 0;
     for (size_t i = 0; i < sim->n_series; i++) {
         const hydra_series *s = &sim->series[i];
-        size_t k = first_after(s, t);
+        size_t k = first_after(sim, s, t);
         if (k < s->n && (!found || s->bars[k].t_ms < *next)) {
             *next = s->bars[k].t_ms;
             found = 1;
