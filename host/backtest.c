@@ -70,6 +70,7 @@
 typedef struct bt_pos {
     hydra_bot_position p;
     double buy_fees; /* fees paid on the buys still held, for the trade's PnL */
+    int series;      /* series index of an equity or crypto symbol, else -1: priced without a lookup */
 } bt_pos;
 
 /* A journal row that is not final yet. */
@@ -106,6 +107,7 @@ typedef struct bt_slot {
 typedef struct bt_bot {
     bt_slot slot;
     int series[HYDRA_MAX_BOT_SYMBOLS]; /* series index of each symbol, -1 = none */
+    unsigned asset_class[HYDRA_MAX_BOT_SYMBOLS]; /* of each symbol, decided once at load */
     bt_pos pos[BT_MAX_POS];
     size_t npos;
     hydra_bot_day day;
@@ -164,6 +166,7 @@ struct hydra_backtest {
     int64_t halt_until;
     uint64_t tick;
     int64_t now;
+    hydra_local_time lt;          /* now in the market zone, converted once per tick */
     FILE *decisions;
     hydra_bt_result res;
     size_t cap_days, cap_trades;
@@ -332,6 +335,12 @@ static double price_of(hydra_backtest *bt, const char *symbol)
     return series_price(bt, series_index(bt, symbol), NULL);
 }
 
+/* A held position's last price: price_of without looking its series up by name. */
+static double position_price(hydra_backtest *bt, const bt_pos *bp)
+{
+    return bp->series >= 0 ? series_price(bt, bp->series, NULL) : price_of(bt, bp->p.symbol);
+}
+
 /* The market clock changes only at a session's open or close: refresh it then. */
 static void refresh_mclock(hydra_backtest *bt)
 {
@@ -390,6 +399,7 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
             memset(bp, 0, sizeof *bp);
             snprintf(bp->p.bot_id, sizeof bp->p.bot_id, "%s", b->slot.cfg->bot_id);
             snprintf(bp->p.symbol, sizeof bp->p.symbol, "%s", o->symbol);
+            bp->series = o->asset_class == HYDRA_ASSET_OPTION ? -1 : series_index(bt, o->symbol);
             hydra_position_fill(&bp->p, 0, o->asset_class, mult, o->side, qty, price, fee, t,
                                 &realized);
         } else {
@@ -689,8 +699,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     bt_scratch *s = bt->s;
     bt_bot *b = &bt->bots[bi];
     const hydra_bot_cfg *cfg = b->slot.cfg;
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
+    hydra_local_time lt = bt->lt;
 
     uint32_t ns = 0;
     for (int k = 0; k < cfg->n_symbols; k++) {
@@ -698,7 +707,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
         memset(v, 0, sizeof *v);
         v->struct_size = sizeof *v;
         v->symbol = cfg->symbols[k];
-        v->asset_class = hydra_symbol_asset_class(cfg->symbols[k]);
+        v->asset_class = b->asset_class[k];
         v->last_price = NAN;
         int si = b->series[k];
         if (si >= 0) {
@@ -717,7 +726,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     double open_risk = 0;
     for (size_t i = 0; i < b->npos; i++) {
         const hydra_bot_position *p = &b->pos[i].p;
-        hydra_position_view_of(p, price_of(bt, p->symbol), &s->pos[i]);
+        hydra_position_view_of(p, position_price(bt, &b->pos[i]), &s->pos[i]);
         s->pos_p[i] = &s->pos[i];
         open_risk += hydra_gates_order_risk(cfg, p->qty * p->avg_price * p->multiplier);
     }
@@ -905,7 +914,8 @@ static const char *preflight(hydra_backtest *bt, bt_bot *b, int halted)
     if (!(b->slot.budget.max_daily_loss > 0 && b->slot.budget.max_daily_loss < 1e12 &&
           b->slot.budget.max_open_risk > 0 && b->slot.budget.max_open_risk < 1e12))
         return "invalid budgets";
-    if (!hydra_in_window(bt->now, cfg->trade_start_min, cfg->trade_end_min))
+    /* hydra_in_window on the tick's own conversion. */
+    if (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min)
         return "outside trade window";
     return NULL;
 }
@@ -915,7 +925,7 @@ static void host_exits(hydra_backtest *bt, int bi)
     bt_bot *b = &bt->bots[bi];
     for (size_t i = 0; i < b->npos; i++) {
         const hydra_bot_position *p = &b->pos[i].p;
-        double price = price_of(bt, p->symbol);
+        double price = position_price(bt, &b->pos[i]);
         hydra_exit_reason why = hydra_exit_check(b->slot.cfg, p, price, bt->now,
                                                  bt->mclock_until > 0 ? &bt->mclock : NULL);
         if (why == HYDRA_EXIT_NONE)
@@ -997,7 +1007,7 @@ static void mark_equity(hydra_backtest *bt)
         double unreal = 0;
         for (size_t k = 0; k < b->npos; k++) {
             const hydra_bot_position *p = &b->pos[k].p;
-            double px = price_of(bt, p->symbol);
+            double px = position_price(bt, &b->pos[k]);
             if (isfinite(px))
                 unreal += (px - p->avg_price) * p->qty * p->multiplier;
         }
@@ -1045,12 +1055,11 @@ static int rollover(hydra_backtest *bt, int date)
 /* One tick, in the order of the live tick. */
 static int tick(hydra_backtest *bt)
 {
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
+    hydra_local_from_utc(bt->now, &bt->lt);
     bt->tick++;
     /* 1. Bootstrap: rollover, then the journal. */
     int rc = 0;
-    if (lt.date != bt->date && (rc = rollover(bt, lt.date)) != 0)
+    if (bt->lt.date != bt->date && (rc = rollover(bt, bt->lt.date)) != 0)
         return rc;
     if ((rc = sync_orders(bt)) != 0)
         return rc;
@@ -1078,7 +1087,7 @@ static int close_out(hydra_backtest *bt)
         bt_bot *b = &bt->bots[i];
         for (size_t k = 0; k < b->npos; k++) {
             const bt_pos *bp = &b->pos[k];
-            double px = price_of(bt, bp->p.symbol);
+            double px = position_price(bt, bp);
             if (!isfinite(px))
                 px = bp->p.avg_price;
             hydra_bt_trade tr;
@@ -1197,8 +1206,10 @@ static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
             continue;
         bt_bot *b = &bt->bots[bt->n_bots];
         b->slot.cfg = c;
-        for (int k = 0; k < c->n_symbols; k++)
+        for (int k = 0; k < c->n_symbols; k++) {
             b->series[k] = series_index(bt, c->symbols[k]);
+            b->asset_class[k] = hydra_symbol_asset_class(c->symbols[k]);
+        }
         int rc = hydra_bot_load(&b->slot.inst, bt->opt.plugins_dir, c, &bt->svc, err, errsz);
         if (rc != 0)
             return rc;
