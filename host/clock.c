@@ -180,6 +180,16 @@ static struct {
     hydra_local_time lt;
 } g_last_local;
 
+/*
+ * The civil date of the last local day converted: a replay converts every
+ * bar, hundreds a day, and the date is the costly part of a conversion.
+ */
+static struct {
+    int valid;
+    int64_t days; /* local days since 1970-01-01 */
+    int year, month, day, wday;
+} g_last_day;
+
 static void local_from_secs(int64_t secs, hydra_local_time *out);
 
 void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
@@ -190,11 +200,13 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
         *out = g_last_local.lt;
         return;
     }
-    local_from_secs(secs, out);
+    hydra_local_time lt;
+    local_from_secs(secs, &lt);
     g_last_local.valid = 1;
     g_last_local.generation = g_tz_generation;
     g_last_local.secs = secs;
-    g_last_local.lt = *out;
+    g_last_local.lt = lt;
+    *out = lt;
 }
 
 static void local_from_secs(int64_t secs, hydra_local_time *out)
@@ -223,12 +235,20 @@ static void local_from_secs(int64_t secs, hydra_local_time *out)
     int64_t local = secs + g_offset_cache.offset;
     int64_t days = floor_div(local, 86400);
     int64_t sod = local - days * 86400;
-    civil_from_days(days, &out->year, &out->month, &out->day);
+    if (!g_last_day.valid || g_last_day.days != days) {
+        civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
+        int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
+        g_last_day.wday = (int)(wd < 0 ? wd + 7 : wd);
+        g_last_day.days = days;
+        g_last_day.valid = 1;
+    }
+    out->year = g_last_day.year;
+    out->month = g_last_day.month;
+    out->day = g_last_day.day;
+    out->wday = g_last_day.wday;
     out->hour = (int)(sod / 3600);
     out->minute = (int)(sod / 60 % 60);
     out->second = (int)(sod % 60);
-    int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
-    out->wday = (int)(wd < 0 ? wd + 7 : wd);
     out->minute_of_day = out->hour * 60 + out->minute;
     out->date = out->year * 10000 + out->month * 100 + out->day;
     out->utc_offset_min = (int)(g_offset_cache.offset / 60);
