@@ -505,6 +505,8 @@ static void working_entries(hydra_backtest *bt, int bot, int *count, double *ris
 {
     *count = 0;
     *risk = 0;
+    if (bt->n_work == 0)
+        return; /* the usual case: every bot's snapshot asks */
     const hydra_bot_cfg *cfg = bt->bots[bot].slot.cfg;
     for (size_t i = 0; i < bt->n_work; i++) {
         const bt_order *o = &bt->work[i];
@@ -704,11 +706,10 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     uint32_t ns = 0;
     for (int k = 0; k < cfg->n_symbols; k++) {
         hydra_symbol_view *v = &s->sym[ns];
-        memset(v, 0, sizeof *v);
-        v->struct_size = sizeof *v;
-        v->symbol = cfg->symbols[k];
-        v->asset_class = b->asset_class[k];
-        v->last_price = NAN;
+        *v = (hydra_symbol_view){.struct_size = sizeof *v,
+                                 .asset_class = b->asset_class[k],
+                                 .symbol = cfg->symbols[k],
+                                 .last_price = NAN};
         int si = b->series[k];
         if (si >= 0) {
             size_t end = cursor_at(bt, si);
@@ -750,8 +751,8 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     int working = 0;
     double working_risk = 0;
     working_entries(bt, bi, &working, &working_risk);
-    memset(&s->budget, 0, sizeof s->budget);
-    s->budget.struct_size = sizeof s->budget;
+    /* Compound literals, not memset: the views are rebuilt for every call of every bot. */
+    s->budget = (hydra_budget_view){.struct_size = sizeof s->budget};
     if (b->slot.have_budget) {
         s->budget.max_daily_loss = b->slot.budget.max_daily_loss;
         s->budget.max_open_risk = b->slot.budget.max_open_risk;
@@ -764,25 +765,23 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->budget.positions_open = (uint32_t)(b->npos + (size_t)working);
     s->budget.stop_loss_pct = cfg->stop_loss_pct;
 
-    memset(&s->snap, 0, sizeof s->snap);
-    s->snap.struct_size = sizeof s->snap;
-    s->snap.tick = bt->tick;
-    s->snap.now_ms = bt->now;
-    s->snap.local_date = lt.date;
-    s->snap.local_minute = lt.minute_of_day;
-    s->snap.symbols = s->sym_p;
-    s->snap.n_symbols = ns;
-    s->snap.positions = s->pos_p;
-    s->snap.n_positions = (uint32_t)b->npos;
-    s->snap.options = s->opt_p;
-    s->snap.n_options = no;
-    s->snap.budget = &s->budget;
+    s->snap = (hydra_snapshot){.struct_size = sizeof s->snap,
+                               .tick = bt->tick,
+                               .now_ms = bt->now,
+                               .local_date = lt.date,
+                               .local_minute = lt.minute_of_day,
+                               .symbols = s->sym_p,
+                               .n_symbols = ns,
+                               .positions = s->pos_p,
+                               .n_positions = (uint32_t)b->npos,
+                               .options = s->opt_p,
+                               .n_options = no,
+                               .budget = &s->budget};
 
-    memset(&s->buf, 0, sizeof s->buf);
-    s->buf.struct_size = sizeof s->buf;
-    s->buf.item_size = sizeof(hydra_intent);
-    s->buf.capacity = BT_MAX_INTENTS;
-    s->buf.items = s->intents;
+    s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
+                                .item_size = sizeof(hydra_intent),
+                                .capacity = BT_MAX_INTENTS,
+                                .items = s->intents};
 }
 
 /* ---- intents: gates, then the exchange ---- */
@@ -956,16 +955,22 @@ static void host_exits(hydra_backtest *bt, int bi)
  */
 static void execute(hydra_backtest *bt, int halted)
 {
+    /*
+     * The preflight is asked once: between the passes only a bot's own
+     * quarantine (by its manage call) can change its answer.
+     */
+    int ready[HYDRA_MAX_BOTS];
     for (int i = 0; i < bt->n_bots; i++)
         host_exits(bt, i);
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
-        int chain = preflight(bt, b, halted) == NULL || b->npos > 0;
+        ready[i] = preflight(bt, b, halted) == NULL;
+        int chain = ready[i] || b->npos > 0;
         if (b->slot.loaded && !b->slot.quarantined)
             call_bot(bt, i, 0, chain);
     }
     for (int i = 0; i < bt->n_bots; i++)
-        if (preflight(bt, &bt->bots[i], halted) == NULL)
+        if (ready[i] && !bt->bots[i].slot.quarantined)
             call_bot(bt, i, 1, 1);
 }
 
