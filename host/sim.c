@@ -19,6 +19,17 @@
 #define MONEY_EPS 1e-9
 #define SCHEMA_VERSION 1
 
+/* db_save's statements, prepared once per connection: a save runs every step. */
+enum {
+    SAVE_BEGIN,
+    SAVE_ACCOUNT,
+    SAVE_POS_CLEAR,
+    SAVE_POS_INSERT,
+    SAVE_ORDER,
+    SAVE_COMMIT,
+    SAVE_N
+};
+
 /* An order as the exchange keeps it: the public record plus what it holds back. */
 typedef struct sim_order {
     hydra_order o;
@@ -64,6 +75,8 @@ struct hydra_sim {
     size_t *work; /* indices of working orders, in submission order */
     size_t n_work, cap_work;
     sqlite3 *db; /* NULL when nothing is kept (":memory:") */
+    sqlite3_stmt *save[SAVE_N]; /* prepared on the first save */
+    int pos_dirty;         /* positions changed since the last save */
     char dberr[200];
     /* client_order_id -> 1 + index into orders (0 = empty slot), open addressing. */
     uint32_t *cid_index;
@@ -385,6 +398,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     memset(p, 0, sizeof *p);
     snprintf(p->symbol, sizeof p->symbol, "%s", symbol);
     p->asset_class = asset_class;
+    sim->pos_dirty = 1;
     return p;
 }
 
@@ -393,6 +407,7 @@ static void remove_position(hydra_sim *sim, sim_position *p)
     size_t at = (size_t)(p - sim->pos);
     memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
     sim->n_pos--;
+    sim->pos_dirty = 1;
 }
 
 /* ---- orders -------------------------------------------------------------- */
@@ -448,6 +463,7 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     }
     double gross = o->notional > 0 && o->side == HYDRA_SIDE_BUY ? o->notional : qty * price * mult;
     double fee = fee_for(sim, o->asset_class, qty, gross);
+    sim->pos_dirty = 1;
     if (o->side == HYDRA_SIDE_BUY) {
         if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
             return HYDRA_ENOMEM;
@@ -621,68 +637,81 @@ static int db_fail(hydra_sim *sim, const char *what)
     return HYDRA_EIO;
 }
 
-/* Writes the account, positions and changed orders in one transaction. */
+static const char *const SAVE_SQL[SAVE_N] = {
+    [SAVE_BEGIN] = "BEGIN IMMEDIATE",
+    [SAVE_ACCOUNT] = "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)",
+    [SAVE_POS_CLEAR] = "DELETE FROM sim_positions",
+    [SAVE_POS_INSERT] = "INSERT INTO sim_positions VALUES (?,?,?,?)",
+    [SAVE_ORDER] = "INSERT OR REPLACE INTO sim_orders VALUES "
+                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [SAVE_COMMIT] = "COMMIT",
+};
+
+static const char *const SAVE_WHAT[SAVE_N] = {
+    [SAVE_BEGIN] = "begin",          [SAVE_ACCOUNT] = "save account",
+    [SAVE_POS_CLEAR] = "save positions", [SAVE_POS_INSERT] = "save positions",
+    [SAVE_ORDER] = "save orders",    [SAVE_COMMIT] = "commit",
+};
+
+/* Runs one save statement with its bindings to completion and resets it. */
+static int save_step(hydra_sim *sim, int which)
+{
+    sqlite3_stmt *st = sim->save[which];
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(sim, SAVE_WHAT[which]);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/*
+ * Writes the account, the positions when they changed since the last save
+ * (the table then already holds exactly these rows) and the changed orders,
+ * in one transaction. The account row, with the clock, is written every
+ * time, so a restart continues from the last step as before.
+ */
 static int db_save(hydra_sim *sim)
 {
-    sqlite3_stmt *st = NULL;
     int in_tx = 0;
     if (sim->db == NULL)
         return 0;
-    if (sqlite3_exec(sim->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(sim, "begin");
+    for (int i = 0; i < SAVE_N; i++)
+        if (sim->save[i] == NULL &&
+            sqlite3_prepare_v3(sim->db, SAVE_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &sim->save[i],
+                               NULL) != SQLITE_OK) {
+            db_fail(sim, SAVE_WHAT[i]);
+            return HYDRA_EIO;
+        }
+    if (save_step(sim, SAVE_BEGIN) != 0)
         goto fail;
-    }
     in_tx = 1;
-    if (sqlite3_prepare_v2(sim->db, "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)", -1,
-                           &st, NULL) != SQLITE_OK) {
-        db_fail(sim, "save account");
-        goto fail;
-    }
+    sqlite3_stmt *st = sim->save[SAVE_ACCOUNT];
     sqlite3_bind_int(st, 1, SCHEMA_VERSION);
     sqlite3_bind_double(st, 2, sim->cash);
     sqlite3_bind_double(st, 3, sim->last_equity);
     sqlite3_bind_int(st, 4, sim->day);
     sqlite3_bind_int64(st, 5, sim->now);
     sqlite3_bind_int64(st, 6, sim->next_seq);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_fail(sim, "save account");
+    if (save_step(sim, SAVE_ACCOUNT) != 0)
         goto fail;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_exec(sim->db, "DELETE FROM sim_positions", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sim->db, "INSERT INTO sim_positions VALUES (?,?,?,?)", -1, &st, NULL) !=
-            SQLITE_OK) {
-        db_fail(sim, "save positions");
-        goto fail;
-    }
-    for (size_t i = 0; i < sim->n_pos; i++) {
-        const sim_position *p = &sim->pos[i];
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, p->symbol, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)p->asset_class);
-        sqlite3_bind_double(st, 3, p->qty);
-        sqlite3_bind_double(st, 4, p->avg_entry);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(sim, "save positions");
+    if (sim->pos_dirty) {
+        if (save_step(sim, SAVE_POS_CLEAR) != 0)
             goto fail;
+        st = sim->save[SAVE_POS_INSERT];
+        for (size_t i = 0; i < sim->n_pos; i++) {
+            const sim_position *p = &sim->pos[i];
+            sqlite3_bind_text(st, 1, p->symbol, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 2, (int)p->asset_class);
+            sqlite3_bind_double(st, 3, p->qty);
+            sqlite3_bind_double(st, 4, p->avg_entry);
+            if (save_step(sim, SAVE_POS_INSERT) != 0)
+                goto fail;
         }
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(sim->db,
-                           "INSERT OR REPLACE INTO sim_orders VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_fail(sim, "save orders");
-        goto fail;
-    }
+    st = sim->save[SAVE_ORDER];
     for (size_t i = 0; i < sim->n_orders; i++) {
         const sim_order *so = &sim->orders[i];
         const hydra_order *o = &so->o;
         if (!so->dirty)
             continue;
-        sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, so->seq);
         sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, o->client_order_id, -1, SQLITE_STATIC);
@@ -703,22 +732,21 @@ static int db_save(hydra_sim *sim)
         sqlite3_bind_double(st, 18, so->reserved);
         sqlite3_bind_double(st, 19, so->held_qty);
         sqlite3_bind_int(st, 20, so->trade_date);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(sim, "save orders");
+        if (save_step(sim, SAVE_ORDER) != 0)
             goto fail;
-        }
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_exec(sim->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(sim, "commit");
+    /* The text binds point into orders and positions: none may outlive this save. */
+    sqlite3_clear_bindings(sim->save[SAVE_POS_INSERT]);
+    sqlite3_clear_bindings(sim->save[SAVE_ORDER]);
+    if (save_step(sim, SAVE_COMMIT) != 0)
         goto fail;
-    }
     for (size_t i = 0; i < sim->n_orders; i++)
         sim->orders[i].dirty = 0;
+    sim->pos_dirty = 0;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    sqlite3_clear_bindings(sim->save[SAVE_POS_INSERT]);
+    sqlite3_clear_bindings(sim->save[SAVE_ORDER]);
     if (in_tx)
         sqlite3_exec(sim->db, "ROLLBACK", NULL, NULL, NULL);
     return HYDRA_EIO;
@@ -1595,6 +1623,8 @@ void hydra_sim_close(hydra_sim *sim)
 {
     if (sim == NULL)
         return;
+    for (size_t i = 0; i < sizeof sim->save / sizeof sim->save[0]; i++)
+        sqlite3_finalize(sim->save[i]);
     if (sim->db != NULL)
         sqlite3_close(sim->db);
     release_series(sim->series, sim->n_series);
