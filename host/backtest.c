@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,18 @@ struct hydra_backtest {
 static double multiplier_of(unsigned asset_class)
 {
     return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
+}
+
+/*
+ * A cleared broker error report. `= {0}` zeroes the whole 256-byte message
+ * with `rep stos`, a fixed cost that showed in every bar; a broker writes
+ * code, status and message whenever it fails.
+ */
+static void err_clear(hydra_broker_err *err)
+{
+    err->code = 0;
+    err->http_status = 0;
+    err->msg[0] = '\0';
 }
 
 static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
@@ -453,7 +466,8 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
 static int sync_order(hydra_backtest *bt, bt_order *o, int *rc_out)
 {
     hydra_order x;
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     *rc_out = 0;
     if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) != 0)
         return 1; /* in memory an order cannot go missing; treat it as closed */
@@ -765,18 +779,28 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->budget.positions_open = (uint32_t)(b->npos + (size_t)working);
     s->budget.stop_loss_pct = cfg->stop_loss_pct;
 
-    s->snap = (hydra_snapshot){.struct_size = sizeof s->snap,
-                               .tick = bt->tick,
-                               .now_ms = bt->now,
-                               .local_date = lt.date,
-                               .local_minute = lt.minute_of_day,
-                               .symbols = s->sym_p,
-                               .n_symbols = ns,
-                               .positions = s->pos_p,
-                               .n_positions = (uint32_t)b->npos,
-                               .options = s->opt_p,
-                               .n_options = no,
-                               .budget = &s->budget};
+    /*
+     * Member by member: zeroing the snapshot first (memset or a compound
+     * literal) compiles to `rep stos`, which cost more than the rest of
+     * the snapshot, for every call of every bot. A member added to the
+     * ABI struct (after budget) fails this assert until it is set here too.
+     */
+    _Static_assert(offsetof(hydra_snapshot, budget) + sizeof(const hydra_budget_view *) ==
+                       sizeof(hydra_snapshot),
+                   "hydra_snapshot has a new member: set it here");
+    s->snap.struct_size = sizeof s->snap;
+    s->snap._reserved = 0;
+    s->snap.tick = bt->tick;
+    s->snap.now_ms = bt->now;
+    s->snap.local_date = lt.date;
+    s->snap.local_minute = lt.minute_of_day;
+    s->snap.symbols = s->sym_p;
+    s->snap.n_symbols = ns;
+    s->snap.positions = s->pos_p;
+    s->snap.n_positions = (uint32_t)b->npos;
+    s->snap.options = s->opt_p;
+    s->snap.n_options = no;
+    s->snap.budget = &s->budget;
 
     s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
                                 .item_size = sizeof(hydra_intent),
@@ -1069,7 +1093,8 @@ static int tick(hydra_backtest *bt)
     if ((rc = sync_orders(bt)) != 0)
         return rc;
     /* 2. ExitBot. */
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     int halted = exitbot(bt);
