@@ -445,6 +445,18 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
         goto fail;
     }
 
+    /*
+     * The open orders, in the order the journal lists them, without reading
+     * every order ever placed: the tick asks for them every time, and the
+     * table only grows. An index is not a schema change (older builds read
+     * the file as before), so it is added to any file that lacks it. The
+     * WHERE must stay the same text as S_J_OPEN's for SQLite to use it.
+     */
+    rc = exec_sql(st->db, "CREATE INDEX IF NOT EXISTS orders_open ON orders (created_ms, id) "
+                          "WHERE state NOT IN (2, 3, 4, 5)");
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+
     for (int i = 0; i < S_COUNT; i++) {
         rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                 NULL);
