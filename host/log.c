@@ -477,12 +477,10 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Builds the line's object in the documented field order. Steals fields. */
+/* Builds the line's object in the documented field order; ts is its wall time. Steals fields. */
 static json_t *build_line(const hydra_log *lg, int level, const char *event, const char *bot_id,
-                          json_t *fields, int64_t now_ms)
+                          json_t *fields, const char *ts)
 {
-    char ts[32];
-    hydra_format_utc(now_ms, ts, sizeof ts);
     json_t *line = json_object();
     if (line == NULL)
         goto fail;
@@ -532,14 +530,16 @@ int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot
     int ret = 0;
     char *text = NULL, *redacted = NULL;
     json_t *clean = NULL;
-    int64_t now = wall_now_ms(lg);
-    json_t *line = build_line(lg, level, event, bot_id, fields, now);
+    char ts[32];
+    hydra_format_utc(wall_now_ms(lg), ts, sizeof ts);
+    json_t *line = build_line(lg, level, event, bot_id, fields, ts);
     if (line == NULL)
         goto fail;
 
-    /* The first line of a new UTC day moves yesterday's lines aside. */
+    /* The first line of a new UTC day moves yesterday's lines aside (ts starts with the day). */
     char today[11];
-    utc_day(now, today);
+    memcpy(today, ts, 10);
+    today[10] = '\0';
     if (strcmp(today, lg->day) > 0) {
         if (rotate(lg, lg->day) != 0)
             ret = HYDRA_EIO;
