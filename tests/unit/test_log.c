@@ -641,7 +641,8 @@ static int open_in_read_only_dir(const char *path)
 static int rotate_in_read_only_dir(const char *dir)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/app.jsonl", dir);
+    if (snprintf(path, sizeof path, "%s/app.jsonl", dir) >= (int)sizeof path)
+        return 1;
     hydra_log *lg = NULL;
     if (hydra_log_open(path, 14, &lg, NULL, 0) != 0)
         return 1;
