@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@
 typedef struct bt_pos {
     hydra_bot_position p;
     double buy_fees; /* fees paid on the buys still held, for the trade's PnL */
+    int series;      /* series index of an equity or crypto symbol, else -1: priced without a lookup */
 } bt_pos;
 
 /* A journal row that is not final yet. */
@@ -108,6 +110,7 @@ typedef struct bt_slot {
 typedef struct bt_bot {
     bt_slot slot;
     int series[HYDRA_MAX_BOT_SYMBOLS]; /* series index of each symbol, -1 = none */
+    unsigned asset_class[HYDRA_MAX_BOT_SYMBOLS]; /* of each symbol, decided once at load */
     bt_pos pos[BT_MAX_POS];
     size_t npos;
     hydra_bot_day day;
@@ -162,6 +165,7 @@ struct hydra_backtest {
     int64_t halt_until;
     uint64_t tick;
     int64_t now;
+    hydra_local_time lt;          /* now in the market zone, converted once per tick */
     FILE *decisions;
     hydra_bt_result res;
     size_t cap_days, cap_trades;
@@ -172,6 +176,18 @@ struct hydra_backtest {
 static double multiplier_of(unsigned asset_class)
 {
     return asset_class == HYDRA_ASSET_OPTION ? 100.0 : 1.0;
+}
+
+/*
+ * A cleared broker error report. `= {0}` zeroes the whole 256-byte message
+ * with `rep stos`, a fixed cost that showed in every bar; a broker writes
+ * code, status and message whenever it fails.
+ */
+static void err_clear(hydra_broker_err *err)
+{
+    err->code = 0;
+    err->http_status = 0;
+    err->msg[0] = '\0';
 }
 
 static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
@@ -330,6 +346,12 @@ static double price_of(hydra_backtest *bt, const char *symbol)
     return series_price(bt, series_index(bt, symbol), NULL);
 }
 
+/* A held position's last price: price_of without looking its series up by name. */
+static double position_price(hydra_backtest *bt, const bt_pos *bp)
+{
+    return bp->series >= 0 ? series_price(bt, bp->series, NULL) : price_of(bt, bp->p.symbol);
+}
+
 /* The market clock changes only at a session's open or close: refresh it then. */
 static void refresh_mclock(hydra_backtest *bt)
 {
@@ -388,6 +410,7 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
             memset(bp, 0, sizeof *bp);
             snprintf(bp->p.bot_id, sizeof bp->p.bot_id, "%s", b->slot.cfg->bot_id);
             snprintf(bp->p.symbol, sizeof bp->p.symbol, "%s", o->symbol);
+            bp->series = o->asset_class == HYDRA_ASSET_OPTION ? -1 : series_index(bt, o->symbol);
             hydra_position_fill(&bp->p, 0, o->asset_class, mult, o->side, qty, price, fee, t,
                                 &realized);
         } else {
@@ -441,7 +464,8 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
 static int sync_order(hydra_backtest *bt, bt_order *o, int *rc_out)
 {
     hydra_order x;
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     *rc_out = 0;
     if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) != 0)
         return 1; /* in memory an order cannot go missing; treat it as closed */
@@ -493,6 +517,8 @@ static void working_entries(hydra_backtest *bt, int bot, int *count, double *ris
 {
     *count = 0;
     *risk = 0;
+    if (bt->n_work == 0)
+        return; /* the usual case: every bot's snapshot asks */
     const hydra_bot_cfg *cfg = bt->bots[bot].slot.cfg;
     for (size_t i = 0; i < bt->n_work; i++) {
         const bt_order *o = &bt->work[i];
@@ -706,17 +732,15 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     bt_scratch *s = bt->s;
     bt_bot *b = &bt->bots[bi];
     const hydra_bot_cfg *cfg = b->slot.cfg;
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
+    hydra_local_time lt = bt->lt;
 
     uint32_t ns = 0;
     for (int k = 0; k < cfg->n_symbols; k++) {
         hydra_symbol_view *v = &s->sym[ns];
-        memset(v, 0, sizeof *v);
-        v->struct_size = sizeof *v;
-        v->symbol = cfg->symbols[k];
-        v->asset_class = hydra_symbol_asset_class(cfg->symbols[k]);
-        v->last_price = NAN;
+        *v = (hydra_symbol_view){.struct_size = sizeof *v,
+                                 .asset_class = b->asset_class[k],
+                                 .symbol = cfg->symbols[k],
+                                 .last_price = NAN};
         int si = b->series[k];
         if (si >= 0) {
             size_t end = cursor_at(bt, si);
@@ -734,7 +758,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     double open_risk = 0;
     for (size_t i = 0; i < b->npos; i++) {
         const hydra_bot_position *p = &b->pos[i].p;
-        hydra_position_view_of(p, price_of(bt, p->symbol), &s->pos[i]);
+        hydra_position_view_of(p, position_price(bt, &b->pos[i]), &s->pos[i]);
         s->pos_p[i] = &s->pos[i];
         open_risk += hydra_gates_order_risk(cfg, p->qty * p->avg_price * p->multiplier);
     }
@@ -756,8 +780,8 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     int working = 0;
     double working_risk = 0;
     working_entries(bt, bi, &working, &working_risk);
-    memset(&s->budget, 0, sizeof s->budget);
-    s->budget.struct_size = sizeof s->budget;
+    /* Compound literals, not memset: the views are rebuilt for every call of every bot. */
+    s->budget = (hydra_budget_view){.struct_size = sizeof s->budget};
     if (b->slot.have_budget) {
         s->budget.max_daily_loss = b->slot.budget.max_daily_loss;
         s->budget.max_open_risk = b->slot.budget.max_open_risk;
@@ -770,8 +794,17 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->budget.positions_open = (uint32_t)(b->npos + (size_t)working);
     s->budget.stop_loss_pct = cfg->stop_loss_pct;
 
-    memset(&s->snap, 0, sizeof s->snap);
+    /*
+     * Member by member: zeroing the snapshot first (memset or a compound
+     * literal) compiles to `rep stos`, which cost more than the rest of
+     * the snapshot, for every call of every bot. A member added to the
+     * ABI struct (after budget) fails this assert until it is set here too.
+     */
+    _Static_assert(offsetof(hydra_snapshot, budget) + sizeof(const hydra_budget_view *) ==
+                       sizeof(hydra_snapshot),
+                   "hydra_snapshot has a new member: set it here");
     s->snap.struct_size = sizeof s->snap;
+    s->snap._reserved = 0;
     s->snap.tick = bt->tick;
     s->snap.now_ms = bt->now;
     s->snap.local_date = lt.date;
@@ -784,11 +817,10 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->snap.n_options = no;
     s->snap.budget = &s->budget;
 
-    memset(&s->buf, 0, sizeof s->buf);
-    s->buf.struct_size = sizeof s->buf;
-    s->buf.item_size = sizeof(hydra_intent);
-    s->buf.capacity = BT_MAX_INTENTS;
-    s->buf.items = s->intents;
+    s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
+                                .item_size = sizeof(hydra_intent),
+                                .capacity = BT_MAX_INTENTS,
+                                .items = s->intents};
 }
 
 /* ---- intents: gates, then the exchange ---- */
@@ -918,7 +950,8 @@ static const char *preflight(hydra_backtest *bt, bt_bot *b, int halted)
     if (!(b->slot.budget.max_daily_loss > 0 && b->slot.budget.max_daily_loss < 1e12 &&
           b->slot.budget.max_open_risk > 0 && b->slot.budget.max_open_risk < 1e12))
         return "invalid budgets";
-    if (!hydra_in_window(bt->now, cfg->trade_start_min, cfg->trade_end_min))
+    /* hydra_in_window on the tick's own conversion. */
+    if (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min)
         return "outside trade window";
     return NULL;
 }
@@ -928,7 +961,7 @@ static void host_exits(hydra_backtest *bt, int bi)
     bt_bot *b = &bt->bots[bi];
     for (size_t i = 0; i < b->npos; i++) {
         const hydra_bot_position *p = &b->pos[i].p;
-        double price = price_of(bt, p->symbol);
+        double price = position_price(bt, &b->pos[i]);
         hydra_exit_reason why = hydra_exit_check(b->slot.cfg, p, price, bt->now,
                                                  bt->mclock_until > 0 ? &bt->mclock : NULL);
         if (why == HYDRA_EXIT_NONE)
@@ -960,16 +993,22 @@ static void host_exits(hydra_backtest *bt, int bi)
 static void execute(hydra_backtest *bt, int halted)
 {
     hydra_market_forget_chains(bt->market); /* last tick's prices */
+    /*
+     * The preflight is asked once: between the passes only a bot's own
+     * quarantine (by its manage call) can change its answer.
+     */
+    int ready[HYDRA_MAX_BOTS];
     for (int i = 0; i < bt->n_bots; i++)
         host_exits(bt, i);
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
-        int chain = preflight(bt, b, halted) == NULL || b->npos > 0;
+        ready[i] = preflight(bt, b, halted) == NULL;
+        int chain = ready[i] || b->npos > 0;
         if (b->slot.loaded && !b->slot.quarantined)
             call_bot(bt, i, 0, chain);
     }
     for (int i = 0; i < bt->n_bots; i++)
-        if (preflight(bt, &bt->bots[i], halted) == NULL)
+        if (ready[i] && !bt->bots[i].slot.quarantined)
             call_bot(bt, i, 1, 1);
 }
 
@@ -1011,7 +1050,7 @@ static void mark_equity(hydra_backtest *bt)
         double unreal = 0;
         for (size_t k = 0; k < b->npos; k++) {
             const hydra_bot_position *p = &b->pos[k].p;
-            double px = price_of(bt, p->symbol);
+            double px = position_price(bt, &b->pos[k]);
             if (isfinite(px))
                 unreal += (px - p->avg_price) * p->qty * p->multiplier;
         }
@@ -1059,17 +1098,17 @@ static int rollover(hydra_backtest *bt, int date)
 /* One tick, in the order of the live tick. */
 static int tick(hydra_backtest *bt)
 {
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
+    hydra_local_from_utc(bt->now, &bt->lt);
     bt->tick++;
     /* 1. Bootstrap: rollover, then the journal. */
     int rc = 0;
-    if (lt.date != bt->date && (rc = rollover(bt, lt.date)) != 0)
+    if (bt->lt.date != bt->date && (rc = rollover(bt, bt->lt.date)) != 0)
         return rc;
     if ((rc = sync_orders(bt)) != 0)
         return rc;
     /* 2. ExitBot. */
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     int halted = exitbot(bt);
@@ -1092,7 +1131,7 @@ static int close_out(hydra_backtest *bt)
         bt_bot *b = &bt->bots[i];
         for (size_t k = 0; k < b->npos; k++) {
             const bt_pos *bp = &b->pos[k];
-            double px = price_of(bt, bp->p.symbol);
+            double px = position_price(bt, bp);
             if (!isfinite(px))
                 px = bp->p.avg_price;
             hydra_bt_trade tr;
@@ -1211,8 +1250,10 @@ static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
             continue;
         bt_bot *b = &bt->bots[bt->n_bots];
         b->slot.cfg = c;
-        for (int k = 0; k < c->n_symbols; k++)
+        for (int k = 0; k < c->n_symbols; k++) {
             b->series[k] = series_index(bt, c->symbols[k]);
+            b->asset_class[k] = hydra_symbol_asset_class(c->symbols[k]);
+        }
         int rc = hydra_bot_load(&b->slot.inst, bt->opt.plugins_dir, c, &bt->svc, err, errsz);
         if (rc != 0)
             return rc;

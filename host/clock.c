@@ -136,7 +136,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 static struct {
     int valid;
     unsigned generation;
-    int64_t hour;   /* UTC seconds / 3600 */
+    int64_t from;   /* the hour's UTC seconds: [from, from + 3600) */
     int uniform;    /* one offset for the whole hour */
     long offset;    /* seconds ahead of UTC */
 } g_offset_cache;
@@ -180,6 +180,16 @@ static struct {
     hydra_local_time lt;
 } g_last_local;
 
+/*
+ * The civil date of the last local day converted: a replay converts every
+ * bar, hundreds a day, and the date is the costly part of a conversion.
+ */
+static struct {
+    int valid;
+    int64_t start; /* local seconds of the day's 00:00 */
+    int year, month, day, wday;
+} g_last_day;
+
 static void local_from_secs(int64_t secs, hydra_local_time *out);
 
 void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
@@ -190,45 +200,76 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
         *out = g_last_local.lt;
         return;
     }
-    local_from_secs(secs, out);
+    hydra_local_time lt;
+    local_from_secs(secs, &lt);
     g_last_local.valid = 1;
     g_last_local.generation = g_tz_generation;
     g_last_local.secs = secs;
-    g_last_local.lt = *out;
+    g_last_local.lt = lt;
+    *out = lt;
 }
 
-static void local_from_secs(int64_t secs, hydra_local_time *out)
+/* Finds the zone's offset for the UTC hour holding secs: two localtime_r calls, once an hour. */
+static void offset_cache_fill(int64_t secs)
 {
     int64_t hour = floor_div(secs, 3600);
+    time_t first = (time_t)(hour * 3600), last = first + 3599;
+    struct tm a, b;
+    localtime_r(&first, &a);
+    localtime_r(&last, &b);
+    g_offset_cache.valid = 1;
+    g_offset_cache.generation = g_tz_generation;
+    g_offset_cache.from = hour * 3600;
+    g_offset_cache.uniform = a.tm_gmtoff == b.tm_gmtoff;
+    g_offset_cache.offset = a.tm_gmtoff;
+}
+
+/* The civil date of the local day holding local seconds `local`. */
+static void day_fill(int64_t local)
+{
+    int64_t days = floor_div(local, 86400);
+    civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
+    int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
+    g_last_day.wday = (int)(wd < 0 ? wd + 7 : wd);
+    g_last_day.start = days * 86400;
+    g_last_day.valid = 1;
+}
+
+/* An instant in an hour with a transition: localtime_r itself. */
+static void local_from_libc(int64_t secs, hydra_local_time *out)
+{
     struct tm tm;
+    time_t t = (time_t)secs;
+    localtime_r(&t, &tm);
+    local_from_tm(&tm, out);
+}
+
+/*
+ * The usual case is two range checks and the time of day: the hour's
+ * offset and the day's date are remembered, and the slow paths live in
+ * their own functions so this one stays small.
+ */
+static void local_from_secs(int64_t secs, hydra_local_time *out)
+{
     apply_zone();
     if (!g_offset_cache.valid || g_offset_cache.generation != g_tz_generation ||
-        g_offset_cache.hour != hour) {
-        time_t first = (time_t)(hour * 3600), last = first + 3599;
-        struct tm a, b;
-        localtime_r(&first, &a);
-        localtime_r(&last, &b);
-        g_offset_cache.valid = 1;
-        g_offset_cache.generation = g_tz_generation;
-        g_offset_cache.hour = hour;
-        g_offset_cache.uniform = a.tm_gmtoff == b.tm_gmtoff;
-        g_offset_cache.offset = a.tm_gmtoff;
-    }
+        secs < g_offset_cache.from || secs >= g_offset_cache.from + 3600)
+        offset_cache_fill(secs);
     if (!g_offset_cache.uniform) {
-        time_t t = (time_t)secs;
-        localtime_r(&t, &tm);
-        local_from_tm(&tm, out);
+        local_from_libc(secs, out);
         return;
     }
     int64_t local = secs + g_offset_cache.offset;
-    int64_t days = floor_div(local, 86400);
-    int64_t sod = local - days * 86400;
-    civil_from_days(days, &out->year, &out->month, &out->day);
-    out->hour = (int)(sod / 3600);
-    out->minute = (int)(sod / 60 % 60);
-    out->second = (int)(sod % 60);
-    int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
-    out->wday = (int)(wd < 0 ? wd + 7 : wd);
+    if (!g_last_day.valid || local < g_last_day.start || local >= g_last_day.start + 86400)
+        day_fill(local);
+    int sod = (int)(local - g_last_day.start); /* 0 .. 86399 */
+    out->year = g_last_day.year;
+    out->month = g_last_day.month;
+    out->day = g_last_day.day;
+    out->wday = g_last_day.wday;
+    out->hour = sod / 3600;
+    out->minute = sod / 60 % 60;
+    out->second = sod % 60;
     out->minute_of_day = out->hour * 60 + out->minute;
     out->date = out->year * 10000 + out->month * 100 + out->day;
     out->utc_offset_min = (int)(g_offset_cache.offset / 60);
@@ -336,10 +377,47 @@ int hydra_in_window(int64_t utc_ms, int start_min, int end_min)
     return lt.minute_of_day >= start_min && lt.minute_of_day <= end_min;
 }
 
+/* Writes v as exactly `width` decimal digits (v >= 0 and < 10^width). */
+static char *put_digits(char *p, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 void hydra_format_utc(int64_t utc_ms, char *buf, unsigned bufsz)
 {
     int64_t secs = floor_div(utc_ms, 1000);
     int ms = (int)(utc_ms - secs * 1000);
+    int64_t days = floor_div(secs, 86400);
+    int sod = (int)(secs - days * 86400);
+    int y, mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    /*
+     * By hand in the usual case: every log line stamps its time this way,
+     * and snprintf with seven fields cost more than the rest of the stamp.
+     * Same text as the format below, which handles everything else.
+     */
+    if (bufsz >= 25 && y >= 0 && y <= 9999) {
+        char *p = put_digits(buf, y, 4);
+        *p++ = '-';
+        p = put_digits(p, mo, 2);
+        *p++ = '-';
+        p = put_digits(p, d, 2);
+        *p++ = 'T';
+        p = put_digits(p, sod / 3600, 2);
+        *p++ = ':';
+        p = put_digits(p, sod / 60 % 60, 2);
+        *p++ = ':';
+        p = put_digits(p, sod % 60, 2);
+        *p++ = '.';
+        p = put_digits(p, ms, 3);
+        *p++ = 'Z';
+        *p = '\0';
+        return;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -326,6 +326,15 @@ static int size_start(const hydra_gate_facts *f, const hydra_intent *in, order_s
 }
 
 /*
+ * Whether the order already fits `limit` dollars, cap_to's usual answer:
+ * checked first so the limit's description is formatted only when used.
+ */
+static int fits(const order_size *s, double limit)
+{
+    return limit > 0.0 && s->dollars <= limit;
+}
+
+/*
  * Caps the order to `limit` dollars of value. Returns 0 (rejected by `gate`)
  * when nothing of the order is left. `why` names the limit with its numbers.
  */
@@ -366,6 +375,8 @@ static int cap_open_risk(const hydra_gate_facts *f, const hydra_intent *in, orde
         return reject(r, "open_risk", "open risk %.2f of %.2f used", used,
                       f->budget->max_open_risk);
     double limit = remaining / hydra_gates_order_risk(f->bot, 1.0);
+    if (fits(s, limit))
+        return 1;
     snprintf(why, sizeof why, "open risk %.2f of %.2f used, %.2f left allows notional %.2f", used,
              f->budget->max_open_risk, remaining, limit);
     return cap_to(s, in, limit, "open_risk", why, r);
@@ -376,6 +387,8 @@ static int cap_notional(const hydra_gate_facts *f, const hydra_intent *in, order
 {
     char why[96];
     double limit = isfinite(f->max_notional_per_order) ? f->max_notional_per_order : 0.0;
+    if (fits(s, limit))
+        return 1;
     snprintf(why, sizeof why, "max notional per order %.2f", limit);
     return cap_to(s, in, limit, "notional_cap", why, r);
 }
@@ -385,6 +398,8 @@ static int cap_buying_power(const hydra_gate_facts *f, const hydra_intent *in, o
 {
     char why[96];
     double limit = isfinite(f->spendable_cash) ? f->spendable_cash : 0.0;
+    if (fits(s, limit))
+        return 1;
     snprintf(why, sizeof why, "spendable cash after reserve %.2f", limit);
     return cap_to(s, in, limit, "buying_power", why, r);
 }

@@ -19,6 +19,17 @@
 #define MONEY_EPS 1e-9
 #define SCHEMA_VERSION 1
 
+/* db_save's statements, prepared once per connection: a save runs every step. */
+enum {
+    SAVE_BEGIN,
+    SAVE_ACCOUNT,
+    SAVE_POS_CLEAR,
+    SAVE_POS_INSERT,
+    SAVE_ORDER,
+    SAVE_COMMIT,
+    SAVE_N
+};
+
 /* An order as the exchange keeps it: the public record plus what it holds back. */
 typedef struct sim_order {
     hydra_order o;
@@ -64,11 +75,18 @@ struct hydra_sim {
     size_t *work; /* indices of working orders, in submission order */
     size_t n_work, cap_work;
     sqlite3 *db; /* NULL when nothing is kept (":memory:") */
+    sqlite3_stmt *save[SAVE_N]; /* prepared on the first save */
+    int pos_dirty;         /* positions changed since the last save */
     char dberr[200];
     /* client_order_id -> 1 + index into orders (0 = empty slot), open addressing. */
     uint32_t *cid_index;
     size_t cid_cap;     /* a power of two, at least twice the orders indexed */
     size_t cid_indexed; /* orders[0 .. cid_indexed) are in the index */
+    /*
+     * Per series, the last answer of first_after: a cache, not state (never
+     * saved, rebuilt by any bisection), so const functions may update it.
+     */
+    size_t *cursor;
 };
 
 /* ---- Black-Scholes ------------------------------------------------------- */
@@ -190,16 +208,33 @@ static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
     return NULL;
 }
 
-/* Index of the first bar stamped after t (s->n when none is). */
-static size_t first_after(const hydra_series *s, int64_t t)
+#define CURSOR_WALK 8
+
+/*
+ * Index of the first bar stamped after t (s->n when none is); s is one of
+ * the sim's series. The clock moves a bar at a time and every step asks
+ * about the same few instants, so each series walks from its last answer
+ * (a bisection of a million bars per question was most of a replay's
+ * step); a jump of more than a few bars either way is bisected.
+ */
+static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
 {
-    return (size_t)(hydra_series_index_at(s, t) + 1);
+    size_t *cursor = &sim->cursor[s - sim->series];
+    size_t k = *cursor;
+    for (int i = 0; i < CURSOR_WALK && k < s->n && s->bars[k].t_ms <= t; i++)
+        k++;
+    for (int i = 0; i < CURSOR_WALK && k > 0 && s->bars[k - 1].t_ms > t; i++)
+        k--;
+    if ((k < s->n && s->bars[k].t_ms <= t) || (k > 0 && s->bars[k - 1].t_ms > t))
+        k = (size_t)(hydra_series_index_at(s, t) + 1);
+    *cursor = k;
+    return k;
 }
 
 /* The latest bar stamped <= t, or NULL before the first bar. */
-static const hydra_bar *bar_at(const hydra_series *s, int64_t t)
+static const hydra_bar *bar_at(const hydra_sim *sim, const hydra_series *s, int64_t t)
 {
-    size_t i = first_after(s, t);
+    size_t i = first_after(sim, s, t);
     return i == 0 ? NULL : &s->bars[i - 1];
 }
 
@@ -298,11 +333,11 @@ static double mark_price(const hydra_sim *sim, const sim_position *p)
         sim_contract c;
         if (contract_parse(sim, p->symbol, &c) != 0)
             return p->avg_entry;
-        const hydra_bar *b = bar_at(c.under, sim->now);
+        const hydra_bar *b = bar_at(sim, c.under, sim->now);
         return b == NULL ? p->avg_entry : option_model(sim, &c, b->close, sim->now);
     }
     const hydra_series *s = find_series(sim, p->symbol);
-    const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+    const hydra_bar *b = s == NULL ? NULL : bar_at(sim, s, sim->now);
     return b == NULL ? p->avg_entry : b->close;
 }
 
@@ -363,6 +398,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     memset(p, 0, sizeof *p);
     snprintf(p->symbol, sizeof p->symbol, "%s", symbol);
     p->asset_class = asset_class;
+    sim->pos_dirty = 1;
     return p;
 }
 
@@ -371,6 +407,7 @@ static void remove_position(hydra_sim *sim, sim_position *p)
     size_t at = (size_t)(p - sim->pos);
     memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
     sim->n_pos--;
+    sim->pos_dirty = 1;
 }
 
 /* ---- orders -------------------------------------------------------------- */
@@ -426,6 +463,7 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     }
     double gross = o->notional > 0 && o->side == HYDRA_SIDE_BUY ? o->notional : qty * price * mult;
     double fee = fee_for(sim, o->asset_class, qty, gross);
+    sim->pos_dirty = 1;
     if (o->side == HYDRA_SIDE_BUY) {
         if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
             return HYDRA_ENOMEM;
@@ -493,7 +531,7 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
     if (s == NULL)
         return 0;
     int64_t from = prev > o->submitted_ms ? prev : o->submitted_ms;
-    for (size_t i = first_after(s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
+    for (size_t i = first_after(sim, s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
         const hydra_bar *b = &s->bars[i];
         if (option && b->t_ms >= c.expiry_ms) {
             finish_order(so, HYDRA_BOS_EXPIRED);
@@ -533,7 +571,7 @@ static void settle_expired(hydra_sim *sim)
         if (p->asset_class != HYDRA_ASSET_OPTION || contract_parse(sim, p->symbol, &c) != 0 ||
             c.expiry_ms > sim->now)
             continue;
-        const hydra_bar *b = bar_at(c.under, c.expiry_ms);
+        const hydra_bar *b = bar_at(sim, c.under, c.expiry_ms);
         double S = b == NULL ? 0 : b->close;
         double intrinsic = c.is_call ? fmax(0.0, S - c.strike) : fmax(0.0, c.strike - S);
         sim->cash += p->qty * intrinsic * OPTION_MULTIPLIER;
@@ -599,68 +637,81 @@ static int db_fail(hydra_sim *sim, const char *what)
     return HYDRA_EIO;
 }
 
-/* Writes the account, positions and changed orders in one transaction. */
+static const char *const SAVE_SQL[SAVE_N] = {
+    [SAVE_BEGIN] = "BEGIN IMMEDIATE",
+    [SAVE_ACCOUNT] = "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)",
+    [SAVE_POS_CLEAR] = "DELETE FROM sim_positions",
+    [SAVE_POS_INSERT] = "INSERT INTO sim_positions VALUES (?,?,?,?)",
+    [SAVE_ORDER] = "INSERT OR REPLACE INTO sim_orders VALUES "
+                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [SAVE_COMMIT] = "COMMIT",
+};
+
+static const char *const SAVE_WHAT[SAVE_N] = {
+    [SAVE_BEGIN] = "begin",          [SAVE_ACCOUNT] = "save account",
+    [SAVE_POS_CLEAR] = "save positions", [SAVE_POS_INSERT] = "save positions",
+    [SAVE_ORDER] = "save orders",    [SAVE_COMMIT] = "commit",
+};
+
+/* Runs one save statement with its bindings to completion and resets it. */
+static int save_step(hydra_sim *sim, int which)
+{
+    sqlite3_stmt *st = sim->save[which];
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(sim, SAVE_WHAT[which]);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/*
+ * Writes the account, the positions when they changed since the last save
+ * (the table then already holds exactly these rows) and the changed orders,
+ * in one transaction. The account row, with the clock, is written every
+ * time, so a restart continues from the last step as before.
+ */
 static int db_save(hydra_sim *sim)
 {
-    sqlite3_stmt *st = NULL;
     int in_tx = 0;
     if (sim->db == NULL)
         return 0;
-    if (sqlite3_exec(sim->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(sim, "begin");
+    for (int i = 0; i < SAVE_N; i++)
+        if (sim->save[i] == NULL &&
+            sqlite3_prepare_v3(sim->db, SAVE_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &sim->save[i],
+                               NULL) != SQLITE_OK) {
+            db_fail(sim, SAVE_WHAT[i]);
+            return HYDRA_EIO;
+        }
+    if (save_step(sim, SAVE_BEGIN) != 0)
         goto fail;
-    }
     in_tx = 1;
-    if (sqlite3_prepare_v2(sim->db, "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)", -1,
-                           &st, NULL) != SQLITE_OK) {
-        db_fail(sim, "save account");
-        goto fail;
-    }
+    sqlite3_stmt *st = sim->save[SAVE_ACCOUNT];
     sqlite3_bind_int(st, 1, SCHEMA_VERSION);
     sqlite3_bind_double(st, 2, sim->cash);
     sqlite3_bind_double(st, 3, sim->last_equity);
     sqlite3_bind_int(st, 4, sim->day);
     sqlite3_bind_int64(st, 5, sim->now);
     sqlite3_bind_int64(st, 6, sim->next_seq);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_fail(sim, "save account");
+    if (save_step(sim, SAVE_ACCOUNT) != 0)
         goto fail;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_exec(sim->db, "DELETE FROM sim_positions", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(sim->db, "INSERT INTO sim_positions VALUES (?,?,?,?)", -1, &st, NULL) !=
-            SQLITE_OK) {
-        db_fail(sim, "save positions");
-        goto fail;
-    }
-    for (size_t i = 0; i < sim->n_pos; i++) {
-        const sim_position *p = &sim->pos[i];
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, p->symbol, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)p->asset_class);
-        sqlite3_bind_double(st, 3, p->qty);
-        sqlite3_bind_double(st, 4, p->avg_entry);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(sim, "save positions");
+    if (sim->pos_dirty) {
+        if (save_step(sim, SAVE_POS_CLEAR) != 0)
             goto fail;
+        st = sim->save[SAVE_POS_INSERT];
+        for (size_t i = 0; i < sim->n_pos; i++) {
+            const sim_position *p = &sim->pos[i];
+            sqlite3_bind_text(st, 1, p->symbol, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 2, (int)p->asset_class);
+            sqlite3_bind_double(st, 3, p->qty);
+            sqlite3_bind_double(st, 4, p->avg_entry);
+            if (save_step(sim, SAVE_POS_INSERT) != 0)
+                goto fail;
         }
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_prepare_v2(sim->db,
-                           "INSERT OR REPLACE INTO sim_orders VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_fail(sim, "save orders");
-        goto fail;
-    }
+    st = sim->save[SAVE_ORDER];
     for (size_t i = 0; i < sim->n_orders; i++) {
         const sim_order *so = &sim->orders[i];
         const hydra_order *o = &so->o;
         if (!so->dirty)
             continue;
-        sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, so->seq);
         sqlite3_bind_text(st, 2, o->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, o->client_order_id, -1, SQLITE_STATIC);
@@ -681,22 +732,21 @@ static int db_save(hydra_sim *sim)
         sqlite3_bind_double(st, 18, so->reserved);
         sqlite3_bind_double(st, 19, so->held_qty);
         sqlite3_bind_int(st, 20, so->trade_date);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(sim, "save orders");
+        if (save_step(sim, SAVE_ORDER) != 0)
             goto fail;
-        }
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sqlite3_exec(sim->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(sim, "commit");
+    /* The text binds point into orders and positions: none may outlive this save. */
+    sqlite3_clear_bindings(sim->save[SAVE_POS_INSERT]);
+    sqlite3_clear_bindings(sim->save[SAVE_ORDER]);
+    if (save_step(sim, SAVE_COMMIT) != 0)
         goto fail;
-    }
     for (size_t i = 0; i < sim->n_orders; i++)
         sim->orders[i].dirty = 0;
+    sim->pos_dirty = 0;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    sqlite3_clear_bindings(sim->save[SAVE_POS_INSERT]);
+    sqlite3_clear_bindings(sim->save[SAVE_ORDER]);
     if (in_tx)
         sqlite3_exec(sim->db, "ROLLBACK", NULL, NULL, NULL);
     return HYDRA_EIO;
@@ -1073,7 +1123,7 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
         int rc = contract_parse(sim, req->symbol, &c);
         if (rc != 0)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
-        const hydra_bar *b = bar_at(c.under, sim->now);
+        const hydra_bar *b = bar_at(sim, c.under, sim->now);
         if (b == NULL)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", c.root);
         if (c.expiry_ms <= sim->now)
@@ -1090,7 +1140,7 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
     const hydra_series *s = find_series(sim, req->symbol);
     if (s == NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "asset %s not found", req->symbol);
-    const hydra_bar *b = bar_at(s, sim->now);
+    const hydra_bar *b = bar_at(sim, s, sim->now);
     if (b == NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "no price for %s yet", req->symbol);
     *px = b->close;
@@ -1263,7 +1313,7 @@ static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hy
             sim_contract c;
             const hydra_bar *b = NULL;
             if (contract_parse(sim, sym, &c) == 0)
-                b = bar_at(c.under, sim->now);
+                b = bar_at(sim, c.under, sim->now);
             if (b == NULL)
                 return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
             out[i].price = option_model(sim, &c, b->close, sim->now);
@@ -1271,7 +1321,7 @@ static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hy
             continue;
         }
         const hydra_series *s = find_series(sim, sym);
-        const hydra_bar *b = s == NULL ? NULL : bar_at(s, sim->now);
+        const hydra_bar *b = s == NULL ? NULL : bar_at(sim, s, sim->now);
         if (b == NULL)
             return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s", sym);
         out[i].price = b->close;
@@ -1296,7 +1346,7 @@ static int sim_bars(void *ctx, const char *symbol, int timeframe_s, size_t limit
     const hydra_series *s = find_series(sim, symbol);
     if (s == NULL)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no bars for %s", symbol);
-    size_t end = first_after(s, sim->now);
+    size_t end = first_after(sim, s, sim->now);
     size_t k = end < limit ? end : limit;
     if (k > 0)
         memcpy(out, &s->bars[end - k], k * sizeof *out);
@@ -1371,7 +1421,7 @@ static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain
         hydra_occ_format(underlying, 20000101, 1, 1, probe, sizeof probe) != 0)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no option contracts for %s",
                                  underlying);
-    const hydra_bar *b = bar_at(s, sim->now);
+    const hydra_bar *b = bar_at(sim, s, sim->now);
     if (b == NULL)
         return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "no price for %s yet", underlying);
     double S = b->close, inc = strike_increment(S);
@@ -1573,6 +1623,8 @@ void hydra_sim_close(hydra_sim *sim)
 {
     if (sim == NULL)
         return;
+    for (size_t i = 0; i < sizeof sim->save / sizeof sim->save[0]; i++)
+        sqlite3_finalize(sim->save[i]);
     if (sim->db != NULL)
         sqlite3_close(sim->db);
     release_series(sim->series, sim->n_series);
@@ -1581,6 +1633,7 @@ void hydra_sim_close(hydra_sim *sim)
     free(sim->orders);
     free(sim->work);
     free(sim->cid_index);
+    free(sim->cursor);
     free(sim);
 }
 
@@ -1602,12 +1655,17 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
         return HYDRA_EINVAL;
     /* Ownership of the bars moves here first, so they are freed on every path. */
     sim = calloc(1, sizeof *sim);
-    if (sim != NULL)
+    if (sim != NULL) {
         sim->series = calloc(n > 0 ? n : 1, sizeof *sim->series);
-    if (sim == NULL || sim->series == NULL) {
+        sim->cursor = calloc(n > 0 ? n : 1, sizeof *sim->cursor);
+    }
+    if (sim == NULL || sim->series == NULL || sim->cursor == NULL) {
         release_series(series, n);
-        if (sim != NULL)
+        if (sim != NULL) {
+            free(sim->series);
+            free(sim->cursor);
             free(sim);
+        }
         snprintf(err, errsz, "sim: out of memory");
         return HYDRA_ENOMEM;
     }
@@ -1683,7 +1741,7 @@ static int any_bar_in(const hydra_sim *sim, int64_t t, int64_t until)
 {
     for (size_t i = 0; i < sim->n_series; i++) {
         const hydra_series *s = &sim->series[i];
-        size_t k = first_after(s, t);
+        size_t k = first_after(sim, s, t);
         if (k < s->n && s->bars[k].t_ms <= until)
             return 1;
     }
@@ -1696,7 +1754,7 @@ static int earliest_after(const hydra_sim *sim, int64_t t, int64_t *next)
     int found = 0;
     for (size_t i = 0; i < sim->n_series; i++) {
         const hydra_series *s = &sim->series[i];
-        size_t k = first_after(s, t);
+        size_t k = first_after(sim, s, t);
         if (k < s->n && (!found || s->bars[k].t_ms < *next)) {
             *next = s->bars[k].t_ms;
             found = 1;

@@ -175,6 +175,10 @@ static void test_open_creates_current_schema(void **state)
                                     "name IN ('kv', 'orders', 'fills', 'positions', 'halts', "
                                     "'bot_days', 'budgets', 'equity', 'bot_kv')"),
                      9);
+    /* The open-orders index the tick's journal sync reads instead of every order. */
+    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                                    "name = 'orders_open'"),
+                     1);
 
     /* A second open of a current database migrates nothing and still works. */
     st = open_ok(f->db);
