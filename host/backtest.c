@@ -190,6 +190,20 @@ static void err_clear(hydra_broker_err *err)
     err->msg[0] = '\0';
 }
 
+/* Copies a string that is known to fit (symbols and reasons already bounded); cut if not. */
+static void copy_str(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strnlen(src, dstsz - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* 1 with --log all. Per-order decisions are only formatted then: most runs never read them. */
+static int logging(const hydra_backtest *bt)
+{
+    return bt->decisions != NULL;
+}
+
 static void decision(hydra_backtest *bt, const char *bot_id, const char *event, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));
 
@@ -447,7 +461,8 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
             return rc;
     }
     b->realized += realized;
-    decision(bt, b->slot.cfg->bot_id, "order_fill",
+    if (logging(bt))
+        decision(bt, b->slot.cfg->bot_id, "order_fill",
              "\"client_order_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\",\"qty\":%.10g,"
              "\"price\":%.10g,\"fee\":%.10g,\"realized_pnl\":%.10g",
              o->cid, o->symbol, o->side == HYDRA_SIDE_BUY ? "buy" : "sell", qty, price, fee,
@@ -565,16 +580,16 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
     o->kind = (int)in->kind;
     o->side = (int)in->side;
     o->asset_class = (int)in->asset_class;
-    snprintf(o->symbol, sizeof o->symbol, "%s", in->symbol);
+    copy_str(o->symbol, sizeof o->symbol, in->symbol);
     o->qty = in->qty;
     o->notional = in->notional;
     o->limit_price = in->limit_price;
-    snprintf(o->exit_reason, sizeof o->exit_reason, "%s", exit_reason);
+    copy_str(o->exit_reason, sizeof o->exit_reason, exit_reason);
 
     hydra_order_request req;
     memset(&req, 0, sizeof req);
-    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", o->cid);
-    snprintf(req.symbol, sizeof req.symbol, "%s", in->symbol);
+    copy_str(req.client_order_id, sizeof req.client_order_id, o->cid);
+    copy_str(req.symbol, sizeof req.symbol, in->symbol);
     req.asset_class = in->asset_class;
     req.side = (int)in->side;
     req.type = (int)in->type;
@@ -599,7 +614,8 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
                  o->symbol, json_text(err.msg, e, sizeof e));
         return rc;
     }
-    decision(bt, cfg->bot_id, "order_submitted",
+    if (logging(bt))
+        decision(bt, cfg->bot_id, "order_submitted",
              "\"client_order_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\",\"type\":\"%s\","
              "\"qty\":%.10g,\"notional\":%.10g,\"limit_price\":%.10g,\"reason\":\"%s\"",
              o->cid, o->symbol, in->side == HYDRA_SIDE_BUY ? "buy" : "sell",
@@ -871,6 +887,7 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
                                                       bt->account.equity);
     f.max_notional_per_order = bt->cfg->settings.max_notional_per_order;
     f.max_limit_distance_pct = bt->cfg->settings.max_limit_distance_pct;
+    f.terse = !logging(bt); /* the detail of a passing intent is only ever logged */
     f.symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(bt, cfg, in->symbol)
                                               : symbol_declared(cfg, in->symbol);
     const bt_pos *held = find_pos(b, in->symbol);
@@ -896,7 +913,9 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
         in->qty = floor(in->notional / in->limit_price * 1e9) / 1e9;
         in->notional = 0;
     }
-    snprintf(t2, sizeof t2, "%s: %.100s", source, in->reason);
+    t2[0] = '\0';
+    if (logging(bt))
+        snprintf(t2, sizeof t2, "%s: %.100s", source, in->reason);
     if (submit(bt, bi, in, exit_reason, t2) == 0 && in->kind == HYDRA_INTENT_ENTRY)
         b->day.trades++;
 }

@@ -339,7 +339,7 @@ static int fits(const order_size *s, double limit)
  * when nothing of the order is left. `why` names the limit with its numbers.
  */
 static int cap_to(order_size *s, const hydra_intent *in, double limit, const char *gate,
-                  const char *why, hydra_gate_result *r)
+                  const char *why, int terse, hydra_gate_result *r)
 {
     char size[64];
     double before = s->dollars;
@@ -351,8 +351,10 @@ static int cap_to(order_size *s, const hydra_intent *in, double limit, const cha
     if (size_is_zero(s))
         return reject(r, gate, "%s: 0 %s fit at %.4f each (order worth %.2f)", why, units_of(in),
                       s->unit, before);
-    describe_size(s, in, size, sizeof size);
-    note(r, "; %s capped %.2f to %s (%.2f)", gate, before, size, s->dollars);
+    if (!terse) {
+        describe_size(s, in, size, sizeof size);
+        note(r, "; %s capped %.2f to %s (%.2f)", gate, before, size, s->dollars);
+    }
     return 1;
 }
 
@@ -379,7 +381,7 @@ static int cap_open_risk(const hydra_gate_facts *f, const hydra_intent *in, orde
         return 1;
     snprintf(why, sizeof why, "open risk %.2f of %.2f used, %.2f left allows notional %.2f", used,
              f->budget->max_open_risk, remaining, limit);
-    return cap_to(s, in, limit, "open_risk", why, r);
+    return cap_to(s, in, limit, "open_risk", why, f->terse, r);
 }
 
 static int cap_notional(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
@@ -390,7 +392,7 @@ static int cap_notional(const hydra_gate_facts *f, const hydra_intent *in, order
     if (fits(s, limit))
         return 1;
     snprintf(why, sizeof why, "max notional per order %.2f", limit);
-    return cap_to(s, in, limit, "notional_cap", why, r);
+    return cap_to(s, in, limit, "notional_cap", why, f->terse, r);
 }
 
 static int cap_buying_power(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
@@ -401,7 +403,7 @@ static int cap_buying_power(const hydra_gate_facts *f, const hydra_intent *in, o
     if (fits(s, limit))
         return 1;
     snprintf(why, sizeof why, "spendable cash after reserve %.2f", limit);
-    return cap_to(s, in, limit, "buying_power", why, r);
+    return cap_to(s, in, limit, "buying_power", why, f->terse, r);
 }
 
 /* Writes the sized order back into the intent and records whether it changed. */
@@ -454,13 +456,15 @@ void hydra_gates_entry(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_r
 
     if (!size_start(f, in, &s, r))
         return;
-    describe_size(&s, in, size, sizeof size);
-    if (in->notional > 0.0)
-        snprintf(asked, sizeof asked, "notional %.2f", in->notional);
-    else
-        snprintf(asked, sizeof asked, "%.9g %s", in->qty, units_of(in));
-    snprintf(r->detail, sizeof r->detail, "asked %s; %s worth %.2f (risk %.2f)", asked, size,
-             s.dollars, hydra_gates_order_risk(f->bot, s.dollars));
+    if (!f->terse) {
+        describe_size(&s, in, size, sizeof size);
+        if (in->notional > 0.0)
+            snprintf(asked, sizeof asked, "notional %.2f", in->notional);
+        else
+            snprintf(asked, sizeof asked, "%.9g %s", in->qty, units_of(in));
+        snprintf(r->detail, sizeof r->detail, "asked %s; %s worth %.2f (risk %.2f)", asked, size,
+                 s.dollars, hydra_gates_order_risk(f->bot, s.dollars));
+    }
     if (!cap_open_risk(f, in, &s, r))
         return;
     if (!cap_notional(f, in, &s, r))
@@ -497,10 +501,10 @@ static int exit_size(const hydra_gate_facts *f, hydra_intent *in, hydra_gate_res
                       asked, units_of(in), f->held_qty, units_of(in));
     if (qty != in->qty || in->notional > 0.0)
         r->resized = 1;
-    if (r->resized)
+    if (!f->terse && r->resized)
         snprintf(r->detail, sizeof r->detail, "exit of %.9g %s sized to %.9g (held %.9g)", asked,
                  units_of(in), qty, f->held_qty);
-    else
+    else if (!f->terse)
         snprintf(r->detail, sizeof r->detail, "exit of %.9g %s (held %.9g)", qty, units_of(in),
                  f->held_qty);
     in->qty = qty;
@@ -580,6 +584,31 @@ const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry)
     return NULL;
 }
 
+/*
+ * Reads and checks every intent in buf into items; -1 with why at the first
+ * defect. Kept out of line: inlined, its frame would be set up on every call.
+ */
+__attribute__((noinline)) static int copy_intents(const char *call, const hydra_intent_buf *buf, hydra_intent *items,
+                        int allow_entry, char *why, size_t whysz)
+{
+    for (uint32_t i = 0; i < buf->count; i++) {
+        hydra_intent copy;
+        const char *defect = hydra_intent_read(buf, i, &copy) != 0
+                                 ? "unreadable (struct_size outside its slot)"
+                                 : hydra_gates_intent_defect(&copy, allow_entry);
+        if (defect != NULL) {
+            snprintf(why, whysz, "%s: invalid intent %u: %s", call, i, defect);
+            return -1;
+        }
+        items[i] = copy;
+    }
+    return (int)buf->count;
+}
+
+/*
+ * Most calls answer nothing; that path is kept free of the intent copy's
+ * large stack frame, since the backtest takes it several times a bar.
+ */
 int hydra_gates_check_reply(const char *call, int status, const hydra_intent_buf *buf,
                             hydra_intent *items, uint32_t capacity, int allow_entry, char *why,
                             size_t whysz)
@@ -594,16 +623,5 @@ int hydra_gates_check_reply(const char *call, int status, const hydra_intent_buf
         snprintf(why, whysz, "%s corrupted the intent buffer", call);
         return -1;
     }
-    for (uint32_t i = 0; i < buf->count; i++) {
-        hydra_intent copy;
-        const char *defect = hydra_intent_read(buf, i, &copy) != 0
-                                 ? "unreadable (struct_size outside its slot)"
-                                 : hydra_gates_intent_defect(&copy, allow_entry);
-        if (defect != NULL) {
-            snprintf(why, whysz, "%s: invalid intent %u: %s", call, i, defect);
-            return -1;
-        }
-        items[i] = copy;
-    }
-    return (int)buf->count;
+    return buf->count == 0 ? 0 : copy_intents(call, buf, items, allow_entry, why, whysz);
 }

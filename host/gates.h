@@ -50,6 +50,7 @@ typedef struct hydra_gate_facts {
     double max_limit_distance_pct;
     int symbol_known;                    /* declared by the bot, or an option offered in its chain */
     double held_qty;                     /* the bot's position in the symbol (exits) */
+    int terse;                           /* 1: no detail for an intent that passes (nobody reads it) */
 } hydra_gate_facts;
 
 typedef struct hydra_gate_result {

@@ -45,6 +45,7 @@ typedef struct sim_position {
     unsigned asset_class;
     double qty;
     double avg_entry;
+    const hydra_series *series; /* a stock's or pair's own series, found once; NULL for options */
 } sim_position;
 
 /* An option contract named by an OCC symbol, tied to the series of its underlying. */
@@ -336,8 +337,7 @@ static double mark_price(const hydra_sim *sim, const sim_position *p)
         const hydra_bar *b = bar_at(sim, c.under, sim->now);
         return b == NULL ? p->avg_entry : option_model(sim, &c, b->close, sim->now);
     }
-    const hydra_series *s = find_series(sim, p->symbol);
-    const hydra_bar *b = s == NULL ? NULL : bar_at(sim, s, sim->now);
+    const hydra_bar *b = p->series == NULL ? NULL : bar_at(sim, p->series, sim->now);
     return b == NULL ? p->avg_entry : b->close;
 }
 
@@ -398,6 +398,8 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     memset(p, 0, sizeof *p);
     snprintf(p->symbol, sizeof p->symbol, "%s", symbol);
     p->asset_class = asset_class;
+    /* Marked every step: the series is looked up here, not by name each time. */
+    p->series = asset_class == HYDRA_ASSET_OPTION ? NULL : find_series(sim, symbol);
     sim->pos_dirty = 1;
     return p;
 }
