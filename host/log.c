@@ -587,6 +587,26 @@ static long quick_line(const hydra_log *lg, int level, const char *event, const 
     return t.ok ? (long)(t.p - buf) : -1;
 }
 
+/*
+ * Writes one finished line (newline included) in a single write and echoes
+ * it when asked. Returns `ret` (an earlier failure, such as a rotation, that
+ * did not stop the line) or HYDRA_EIO when the write failed; either failure
+ * leaves the log unhealthy.
+ */
+static int emit(hydra_log *lg, const char *line, size_t len, int ret)
+{
+    if (write_all(lg->fd, line, len) != 0) {
+        lg->healthy = 0;
+        return HYDRA_EIO;
+    }
+    if (lg->echo)
+        (void)write_all(STDERR_FILENO, line, len);
+    lg->lines++;
+    if (ret != 0)
+        lg->healthy = 0;
+    return ret;
+}
+
 int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot_id, json_t *fields)
 {
     if (lg == NULL) {
@@ -618,16 +638,7 @@ int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot
         if (rotate_if_new_day(lg, ts) != 0)
             ret = HYDRA_EIO;
         quick[qlen] = '\n';
-        if (write_all(lg->fd, quick, (size_t)qlen + 1) != 0) {
-            lg->healthy = 0;
-            return HYDRA_EIO;
-        }
-        if (lg->echo)
-            (void)write_all(STDERR_FILENO, quick, (size_t)qlen + 1);
-        lg->lines++;
-        if (ret != 0)
-            lg->healthy = 0;
-        return ret;
+        return emit(lg, quick, (size_t)qlen + 1, ret);
     }
 
     json_t *line = build_line(lg, level, event, bot_id, fields, ts);
@@ -668,13 +679,7 @@ int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot
         redacted = nl;
     nl[len] = '\n';
     nl[len + 1] = '\0';
-    if (write_all(lg->fd, nl, len + 1) != 0)
-        goto fail;
-    if (lg->echo)
-        (void)write_all(STDERR_FILENO, nl, len + 1);
-    lg->lines++;
-    if (ret != 0)
-        lg->healthy = 0;
+    ret = emit(lg, nl, len + 1, ret);
     goto done;
 
 fail:
