@@ -780,18 +780,8 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     }
 
     uint32_t no = 0;
-    if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain && !b->slot.inst.host.asks_chain) {
-        for (int k = 0; k < cfg->n_symbols; k++) {
-            const hydra_market_chain *c = NULL;
-            if (chain_for(bt, cfg->symbols[k], cfg, &c) == 0)
-                no += hydra_chain_views(cfg, c, lt.date, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS,
-                                        &s->opt[no], HYDRA_MARKET_MAX_CONTRACTS - no);
-            if (no > HYDRA_MARKET_MAX_CONTRACTS)
-                no = HYDRA_MARKET_MAX_CONTRACTS;
-        }
-        for (uint32_t i = 0; i < no; i++)
-            s->opt_p[i] = &s->opt[i];
-    }
+    if (cfg->asset_class == HYDRA_ASSET_OPTION && with_chain && !b->slot.inst.host.asks_chain)
+        no = hydra_market_snapshot_chain(bt->market, &bt->broker, cfg, lt.date, s->opt, s->opt_p);
 
     int working = 0;
     double working_risk = 0;

@@ -329,18 +329,8 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
 
     /* Options bots see their underlyings' chains, filtered by chain_rules, unless they ask. */
     uint32_t no = 0;
-    if (b->asset_class == HYDRA_ASSET_OPTION && !hydra_runner_asks_chain(slot->run)) {
-        for (int k = 0; k < b->n_symbols; k++) {
-            const hydra_market_chain *c = hydra_market_find_chain(&e->market, b->symbols[k]);
-            if (c != NULL)
-                no += hydra_chain_views(b, c, lt.date, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS,
-                                        &s->opt[no], HYDRA_MARKET_MAX_CONTRACTS - no);
-            if (no > HYDRA_MARKET_MAX_CONTRACTS)
-                no = HYDRA_MARKET_MAX_CONTRACTS;
-        }
-        for (uint32_t i = 0; i < no; i++)
-            s->opt_p[i] = &s->opt[i];
-    }
+    if (b->asset_class == HYDRA_ASSET_OPTION && !hydra_runner_asks_chain(slot->run))
+        no = hydra_market_snapshot_chain(&e->market, &e->broker, b, lt.date, s->opt, s->opt_p);
 
     hydra_bot_day day = {0};
     hydra_bot_day_get(e->state, b->bot_id, e->day, &day);

@@ -191,6 +191,26 @@ uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, 
     return n;
 }
 
+uint32_t hydra_market_snapshot_chain(hydra_market *m, hydra_broker *broker, const hydra_bot_cfg *b,
+                                     int today, hydra_option_view *views,
+                                     const hydra_option_view **ptrs)
+{
+    hydra_chain_filter rules = hydra_chain_filter_of(b);
+    uint32_t n = 0;
+    for (int k = 0; k < b->n_symbols; k++) {
+        const hydra_market_chain *c = NULL;
+        hydra_broker_err err = {0};
+        if (hydra_market_chain_get(m, broker, b->symbols[k], &rules, &c, &err) == 0)
+            n += hydra_chain_views(b, c, today, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS, &views[n],
+                                   HYDRA_MARKET_MAX_CONTRACTS - n);
+        if (n > HYDRA_MARKET_MAX_CONTRACTS)
+            n = HYDRA_MARKET_MAX_CONTRACTS;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ptrs[i] = &views[i];
+    return n;
+}
+
 int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,
                             const hydra_chain_filter *filter)
 {

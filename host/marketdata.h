@@ -97,6 +97,17 @@ int hydra_market_chain_get(hydra_market *m, hydra_broker *b, const char *underly
 uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, int today,
                            uint32_t rights, hydra_option_view *out, uint32_t cap);
 
+/*
+ * The snapshot's chain for options bot b: the views of every underlying's
+ * chain its rules admit on `today` (chains fetched on demand, as
+ * hydra_market_chain_get), written into views and pointed to by ptrs, at
+ * most HYDRA_MARKET_MAX_CONTRACTS. Returns the count; an underlying whose
+ * chain cannot be fetched adds nothing.
+ */
+uint32_t hydra_market_snapshot_chain(hydra_market *m, hydra_broker *broker, const hydra_bot_cfg *b,
+                                     int today, hydra_option_view *views,
+                                     const hydra_option_view **ptrs);
+
 /* Adds a chain request, widening an existing one for the same underlying. */
 int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, const char *underlying,
                             const hydra_chain_filter *filter);
