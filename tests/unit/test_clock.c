@@ -423,6 +423,54 @@ static void test_format_utc(void **state)
     }
 }
 
+/*
+ * The conversion's shortcuts (the last instant, the last day, an hour's
+ * offset) against the C library's own localtime_r, in zones with odd
+ * offsets and half-hour daylight saving: a walk in 7-minute steps across
+ * two years (every transition in them) and seeded random instants from 1970
+ * to 2100, in both directions.
+ */
+static void check_local_against_libc(int64_t secs)
+{
+    hydra_local_time lt;
+    struct tm tm;
+    time_t t = (time_t)secs;
+    hydra_local_from_utc(secs * 1000 + 250, &lt);
+    assert_non_null(localtime_r(&t, &tm));
+    if (lt.year != tm.tm_year + 1900 || lt.month != tm.tm_mon + 1 || lt.day != tm.tm_mday ||
+        lt.hour != tm.tm_hour || lt.minute != tm.tm_min || lt.second != tm.tm_sec ||
+        lt.wday != tm.tm_wday || lt.utc_offset_min != (int)(tm.tm_gmtoff / 60) ||
+        lt.minute_of_day != tm.tm_hour * 60 + tm.tm_min ||
+        lt.date != (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday)
+        fail_msg("%s at %lld: got %04d-%02d-%02d %02d:%02d:%02d (%+d min), libc "
+                 "%04d-%02d-%02d %02d:%02d:%02d (%+ld min)",
+                 hydra_tz_name(), (long long)secs, lt.year, lt.month, lt.day, lt.hour,
+                 lt.minute, lt.second, lt.utc_offset_min, tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_gmtoff / 60);
+}
+
+static void test_local_time_matches_libc(void **state)
+{
+    static const char *zones[] = {"America/Los_Angeles", "America/New_York", "Europe/Berlin",
+                                  "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham",
+                                  "America/St_Johns", "UTC"};
+    char saved[64];
+    (void)state;
+    snprintf(saved, sizeof saved, "%s", hydra_tz_name());
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        assert_int_equal(hydra_tz_set(zones[z]), 0);
+        int64_t start = utc(2025, 1, 1, 0, 0, 0) / 1000;
+        for (int64_t s = start; s < start + 2 * 366 * 86400; s += 7 * 60 + 1)
+            check_local_against_libc(s);
+        uint64_t x = 0x9E3779B97F4A7C15ULL ^ z;
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            check_local_against_libc((int64_t)(x % 4102444800ULL));
+        }
+    }
+    assert_int_equal(hydra_tz_set(saved), 0);
+}
+
 static void test_tz_valid(void **state)
 {
     (void)state;
@@ -547,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_parses),
         cmocka_unit_test(test_rfc3339_rejects_malformed),
         cmocka_unit_test(test_format_utc),
+        cmocka_unit_test(test_local_time_matches_libc),
         cmocka_unit_test(test_tz_valid),
         cmocka_unit_test(test_parse_hhmm),
         cmocka_unit_test(test_clocks),
