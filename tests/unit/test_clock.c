@@ -413,6 +413,22 @@ static void test_format_utc(void **state)
     assert_string_equal(small, "1970-01-01");
     assert_int_equal(small[11], 'x');
 
+    /* The same text as gmtime_r and snprintf, at seeded random instants from 1900 to 2200. */
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t ms = (int64_t)(x % 9467280000000ULL) - 2208988800000LL;
+        time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        struct tm tm;
+        char want[96];
+        assert_non_null(gmtime_r(&secs, &tm));
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - (int64_t)secs * 1000));
+        hydra_format_utc(ms, buf, sizeof buf);
+        assert_string_equal(buf, want);
+    }
+
     /* Formatting and parsing agree. */
     static const int64_t samples[] = {0, 1, 999, 1000, 1652733144143LL, 1795246200000LL, -86400001};
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
