@@ -703,15 +703,6 @@ static int exitbot(hydra_backtest *bt)
 
 /* ---- the bot's snapshot ---- */
 
-/* The chain of one underlying for a bot's rules at the clock, priced once per tick. */
-static int chain_for(hydra_backtest *bt, const char *underlying, const hydra_bot_cfg *cfg,
-                     const hydra_market_chain **out)
-{
-    hydra_broker_err err = {0};
-    hydra_chain_filter filter = hydra_chain_filter_of(cfg);
-    return hydra_market_chain_get(bt->market, &bt->broker, underlying, &filter, out, &err);
-}
-
 static bt_bot *find_bot(hydra_backtest *bt, const char *bot_id)
 {
     for (int i = 0; i < bt->n_bots; i++)
@@ -720,27 +711,18 @@ static bt_bot *find_bot(hydra_backtest *bt, const char *bot_id)
     return NULL;
 }
 
-static int symbol_declared(const hydra_bot_cfg *cfg, const char *symbol)
-{
-    for (int k = 0; k < cfg->n_symbols; k++)
-        if (strcmp(cfg->symbols[k], symbol) == 0)
-            return 1;
-    return 0;
-}
-
 /* hydra.options-chain/1, as the live loop serves it (hydra_loop_option_chain). */
 static int svc_option_chain(void *ctx, const char *bot_id, const char *underlying,
                             uint32_t rights, hydra_option_view *out, uint32_t cap)
 {
     hydra_backtest *bt = ctx;
     const bt_bot *b = find_bot(bt, bot_id);
-    const hydra_market_chain *c = NULL;
     if (b == NULL || b->slot.cfg->asset_class != HYDRA_ASSET_OPTION ||
-        !symbol_declared(b->slot.cfg, underlying) || chain_for(bt, underlying, b->slot.cfg, &c) != 0)
+        !hydra_bot_declares(b->slot.cfg, underlying))
         return HYDRA_EINVAL;
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
-    return (int)hydra_chain_views(b->slot.cfg, c, lt.date, rights, out, cap);
+    hydra_broker_err err = {0};
+    return hydra_market_bot_chain(bt->market, &bt->broker, b->slot.cfg, underlying, rights,
+                                  bt->lt.date, out, cap, &err);
 }
 
 static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
@@ -831,16 +813,6 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
 
 /* ---- intents: gates, then the exchange ---- */
 
-/* An option the bot may buy: in its underlyings' chain this tick and inside its chain rules. */
-static int option_offered(hydra_backtest *bt, const hydra_bot_cfg *cfg, const char *symbol)
-{
-    const hydra_option_quote *q = hydra_market_option(bt->market, symbol);
-    if (q == NULL || !symbol_declared(cfg, q->underlying))
-        return 0;
-    hydra_local_time lt;
-    hydra_local_from_utc(bt->now, &lt);
-    return hydra_chain_rules_admit(cfg, q, lt.date);
-}
 
 static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const char *source,
                           const char *exit_reason)
@@ -878,8 +850,9 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
     f.max_notional_per_order = bt->cfg->settings.max_notional_per_order;
     f.max_limit_distance_pct = bt->cfg->settings.max_limit_distance_pct;
     f.terse = !logging(bt); /* the detail of a passing intent is only ever logged */
-    f.symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(bt, cfg, in->symbol)
-                                              : symbol_declared(cfg, in->symbol);
+    f.symbol_known = ac == HYDRA_ASSET_OPTION
+                         ? hydra_market_offers(bt->market, cfg, in->symbol, bt->lt.date)
+                         : hydra_bot_declares(cfg, in->symbol);
     const bt_pos *held = find_pos(b, in->symbol);
     f.held_qty = held != NULL ? held->p.qty : 0;
     f.held_qty -= working_qty(bt, bi, in->symbol, HYDRA_SIDE_SELL);

@@ -293,7 +293,6 @@ static double multiplier_of(unsigned asset_class)
 
 
 
-static int symbol_declared(const hydra_bot_cfg *b, const char *symbol);
 
 static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
 {
@@ -372,23 +371,12 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
 
 /* ---- intents: structure, gates, submission ---- */
 
-static int symbol_declared(const hydra_bot_cfg *b, const char *symbol)
-{
-    for (int k = 0; k < b->n_symbols; k++)
-        if (strcmp(b->symbols[k], symbol) == 0)
-            return 1;
-    return 0;
-}
-
 /* An option the bot may buy: in its underlyings' chain this tick and inside its chain rules. */
 static int option_offered(hydra_engine *e, const hydra_bot_cfg *b, const char *symbol)
 {
-    const hydra_option_quote *q = hydra_market_option(&e->market, symbol);
-    if (q == NULL || !symbol_declared(b, q->underlying))
-        return 0;
     hydra_local_time lt;
     hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
-    return hydra_chain_rules_admit(b, q, lt.date);
+    return hydra_market_offers(&e->market, b, symbol, lt.date);
 }
 
 int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
@@ -397,22 +385,19 @@ int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlyin
     hydra_engine *e = ctx;
     hydra_bot_slot *slot = find_slot(e, bot_id);
     if (slot == NULL || slot->cfg->asset_class != HYDRA_ASSET_OPTION ||
-        !symbol_declared(slot->cfg, underlying)) {
+        !hydra_bot_declares(slot->cfg, underlying)) {
         hydra_log_pack(e->log, HYDRA_LOG_WARN, "chain_refused", bot_id, "{s:s,s:s}", "underlying",
                        underlying, "reason", "not an underlying this options bot declares");
         return HYDRA_EINVAL;
     }
-    hydra_chain_filter rules = hydra_chain_filter_of(slot->cfg);
-    const hydra_market_chain *c = NULL;
-    hydra_broker_err err = {0};
-    int rc = hydra_market_chain_get(&e->market, &e->broker, underlying, &rules, &c, &err);
-    if (rc != 0) {
-        hydra_engine_broker_failure(e, "option_chain", &err);
-        return rc;
-    }
     hydra_local_time lt;
     hydra_local_from_utc(hydra_clock_now_ms(&e->clock), &lt);
-    return (int)hydra_chain_views(slot->cfg, c, lt.date, rights, out, cap);
+    hydra_broker_err err = {0};
+    int rc = hydra_market_bot_chain(&e->market, &e->broker, slot->cfg, underlying, rights, lt.date,
+                                    out, cap, &err);
+    if (rc < 0)
+        hydra_engine_broker_failure(e, "option_chain", &err);
+    return rc;
 }
 
 static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
@@ -447,7 +432,7 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
     f->max_notional_per_order = e->cfg->settings.max_notional_per_order;
     f->max_limit_distance_pct = e->cfg->settings.max_limit_distance_pct;
     f->symbol_known = ac == HYDRA_ASSET_OPTION ? option_offered(e, b, in->symbol)
-                                               : symbol_declared(b, in->symbol);
+                                               : hydra_bot_declares(b, in->symbol);
     f->held_qty = 0;
     for (size_t i = 0; i < npos; i++)
         if (strcmp(s->bpos[i].symbol, in->symbol) == 0)

@@ -191,18 +191,42 @@ uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, 
     return n;
 }
 
+int hydra_bot_declares(const hydra_bot_cfg *b, const char *symbol)
+{
+    for (int k = 0; k < b->n_symbols; k++)
+        if (strcmp(b->symbols[k], symbol) == 0)
+            return 1;
+    return 0;
+}
+
+int hydra_market_offers(const hydra_market *m, const hydra_bot_cfg *b, const char *occ, int today)
+{
+    const hydra_option_quote *q = hydra_market_option(m, occ);
+    return q != NULL && hydra_bot_declares(b, q->underlying) && hydra_chain_rules_admit(b, q, today);
+}
+
+int hydra_market_bot_chain(hydra_market *m, hydra_broker *broker, const hydra_bot_cfg *b,
+                           const char *underlying, uint32_t rights, int today,
+                           hydra_option_view *out, uint32_t cap, hydra_broker_err *err)
+{
+    hydra_chain_filter rules = hydra_chain_filter_of(b);
+    const hydra_market_chain *c = NULL;
+    int rc = hydra_market_chain_get(m, broker, underlying, &rules, &c, err);
+    return rc != 0 ? rc : (int)hydra_chain_views(b, c, today, rights, out, cap);
+}
+
 uint32_t hydra_market_snapshot_chain(hydra_market *m, hydra_broker *broker, const hydra_bot_cfg *b,
                                      int today, hydra_option_view *views,
                                      const hydra_option_view **ptrs)
 {
-    hydra_chain_filter rules = hydra_chain_filter_of(b);
     uint32_t n = 0;
     for (int k = 0; k < b->n_symbols; k++) {
-        const hydra_market_chain *c = NULL;
         hydra_broker_err err = {0};
-        if (hydra_market_chain_get(m, broker, b->symbols[k], &rules, &c, &err) == 0)
-            n += hydra_chain_views(b, c, today, HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS, &views[n],
-                                   HYDRA_MARKET_MAX_CONTRACTS - n);
+        int got = hydra_market_bot_chain(m, broker, b, b->symbols[k],
+                                         HYDRA_CHAIN_CALLS | HYDRA_CHAIN_PUTS, today, &views[n],
+                                         HYDRA_MARKET_MAX_CONTRACTS - n, &err);
+        if (got > 0)
+            n += (uint32_t)got;
         if (n > HYDRA_MARKET_MAX_CONTRACTS)
             n = HYDRA_MARKET_MAX_CONTRACTS;
     }

@@ -97,6 +97,25 @@ int hydra_market_chain_get(hydra_market *m, hydra_broker *b, const char *underly
 uint32_t hydra_chain_views(const hydra_bot_cfg *b, const hydra_market_chain *c, int today,
                            uint32_t rights, hydra_option_view *out, uint32_t cap);
 
+/* 1 when bot b declares `symbol` (its ticker, tickers, pairs or symbols). */
+int hydra_bot_declares(const hydra_bot_cfg *b, const char *symbol);
+
+/*
+ * An option bot b may buy: in this tick's chain of one of its underlyings
+ * and inside its chain_rules on `today`.
+ */
+int hydra_market_offers(const hydra_market *m, const hydra_bot_cfg *b, const char *occ, int today);
+
+/*
+ * hydra.options-chain/1 for bot b (the caller has checked that b declares
+ * `underlying`): the underlying's chain for this tick (hydra_market_chain_get
+ * with b's rules), then its views as hydra_chain_views. Returns the admitted
+ * count, or the broker's failure with err filled.
+ */
+int hydra_market_bot_chain(hydra_market *m, hydra_broker *broker, const hydra_bot_cfg *b,
+                           const char *underlying, uint32_t rights, int today,
+                           hydra_option_view *out, uint32_t cap, hydra_broker_err *err);
+
 /*
  * The snapshot's chain for options bot b: the views of every underlying's
  * chain its rules admit on `today` (chains fetched on demand, as
