@@ -252,14 +252,28 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
         e->slots[i].run->worker.fd = -1;
     }
     qsort(e->slots, (size_t)e->n_slots, sizeof *e->slots, cmp_rank);
+    /* Every bot is tried, so one start names every bot that cannot load, each with its reason. */
+    int failed = 0;
+    size_t used = 0;
+    err[0] = '\0';
     for (int i = 0; i < e->n_slots; i++) {
         hydra_bot_slot *slot = &e->slots[i];
+        char why[1024] = "";
         if (!slot->cfg->enabled)
             continue;
-        int rc = load_slot(e, slot, err, errsz);
+        int rc = load_slot(e, slot, why, sizeof why);
         if (rc != 0) {
-            unload_bots(e);
-            return rc;
+            const char *id = slot->cfg->bot_id;
+            size_t idlen = strlen(id);
+            /* Messages that already name the bot ("bot X: ...") are kept as they are. */
+            int named = strncmp(why, "bot ", 4) == 0 && strncmp(why + 4, id, idlen) == 0;
+            int n = snprintf(err + used, used < errsz ? errsz - used : 0, "%s%s%s%s%s",
+                             failed ? "; " : "", named ? "" : "bot ", named ? "" : id,
+                             named ? "" : ": ", why);
+            if (n > 0)
+                used = used + (size_t)n < errsz ? used + (size_t)n : errsz - 1;
+            failed = failed ? failed : rc;
+            continue;
         }
         slot->loaded = 1;
         hydra_bot_day day;
@@ -270,6 +284,10 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
                      day.quarantine_reason);
         }
         log_loaded(e, slot, "bot_loaded");
+    }
+    if (failed != 0) {
+        unload_bots(e);
+        return failed;
     }
     return 0;
 }
