@@ -375,6 +375,25 @@ static int exchange(hydra_worker *w, uint16_t want, const hydra_worker_peer *pee
     }
 }
 
+/*
+ * The loader inside the jail names the plugin by its path there; the
+ * operator knows it by its path on the host. Rewrites the one into the other.
+ */
+static void jail_to_host_path(const char *msg, int jailed, const char *host_path, char *out,
+                              size_t outsz)
+{
+    const char *base = strrchr(host_path, '/');
+    char inside[HYDRA_PATH_LEN + 32];
+    const char *at;
+    snprintf(inside, sizeof inside, "%s/%s", HYDRA_JAIL_PLUGINS, base != NULL ? base + 1 : host_path);
+    at = jailed ? strstr(msg, inside) : NULL;
+    if (at == NULL) {
+        set_why(out, outsz, "%s", msg);
+        return;
+    }
+    set_why(out, outsz, "%.*s%s%s", (int)(at - msg), msg, host_path, at + strlen(inside));
+}
+
 int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const char *plugins_dir,
                        const hydra_bot_cfg *cfg, const hydra_worker_peer *peer, char *why,
                        size_t whysz)
@@ -415,7 +434,10 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
     if (status != 0) {
         /* The worker is alive and says why the loader refused; it exits after saying so. */
         const char *msg = hydra_wire_get_str(&in);
-        set_why(why, whysz, "%s", in.bad ? "worker could not load the bot" : msg);
+        if (in.bad)
+            set_why(why, whysz, "worker could not load the bot");
+        else
+            jail_to_host_path(msg, lim->namespaces, plugin_path, why, whysz);
         hydra_worker_stop(w, REAP_GRACE_MS);
         return HYDRA_EPLUGIN;
     }

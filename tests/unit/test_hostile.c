@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -335,6 +336,8 @@ static void test_elf_constructor(void **state)
 
 int main(void)
 {
+    /* As hydra-host does at start (host/main.c). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_io_uring_write_and_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_host, setup, teardown),
