@@ -39,6 +39,9 @@ done
 
 # The largest input each target is given: room above its largest seed.
 declare -A max_len=([config]=16384 [csv]=8192 [alpaca_json]=8192 [wire]=16384)
+# A dictionary for the text formats: the key names and words the parser
+# compares against, taken from its source at each run so they follow it.
+declare -A dict_src=([config]=host/config.c [alpaca_json]=host/alpaca_json.c)
 
 cc=${HYDRA_FUZZ_CC:-clang-14}
 if ! command -v "$cc" >/dev/null; then
@@ -74,10 +77,15 @@ for t in "${targets[@]}"; do
     # Fresh seeds from the current encoders, in case the protocol moved on.
     build-fuzz/fuzz/fuzz_wire_seeds "$corpus"
   fi
+  dict=()
+  if [ -n "${dict_src[$t]:-}" ]; then
+    grep -oE '"[A-Za-z0-9_./:+-]{2,40}"' "${dict_src[$t]}" | sort -u >"$work/$t.dict"
+    dict=(-dict="$work/$t.dict")
+  fi
   seeds=$(find "$corpus" -type f | wc -l)
   echo "== fuzz_$t: ${seconds}s from $seeds seeds"
   rc=0
-  "$bin" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=60 \
+  "$bin" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=60 "${dict[@]}" \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
