@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "quota.h" /* HYDRA_STRIKES_MAX */
 
 #include <ctype.h>
 #include <errno.h>
@@ -136,6 +137,17 @@ void hydra_config_defaults(hydra_config *cfg)
     SET_STR(w->user, "nobody");
     w->unsafe_allow_missing_namespaces = 0;
     w->unsafe_allow_missing_landlock = 0;
+    w->deadline_misses_to_quarantine = 3;
+    w->deadline_window_ticks = 20;
+
+    hydra_quotas_cfg *q = &s->quotas;
+    q->log_lines_per_tick = 100;
+    q->log_bytes_per_tick = 32768;
+    q->log_throttled_ticks_to_quarantine = 5;
+    q->log_throttle_window_ticks = 60;
+    q->state_max_keys = 1000;
+    q->state_max_bytes = 1048576;
+    s->state_quick_check_every_ticks = 240;
 
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
@@ -574,6 +586,7 @@ static const range R_POS_NUM = {"a positive number", 0, DBL_MAX, 1};
 static const range R_NONNEG_NUM = {"a non-negative number", 0, DBL_MAX, 0};
 static const range R_PCT = {"a number within 0..100", 0, 100, 0};
 static const range R_UNIT = {"a number within 0..1", 0, 1, 0};
+static const range R_STRIKES = {"an integer within 1..32", 1, HYDRA_STRIKES_MAX, 0};
 
 static const choice C_BROKER[] = {{"sim", 0}, {"alpaca", 1}, {NULL, 0}};
 static const choice C_ORDER_TYPE[] = {
@@ -642,6 +655,9 @@ static const field SAFETY_FIELDS[] = {
     F_BOOL("allow_budget_fallback", hydra_settings, allow_budget_fallback),
     F_INT("global_cooldown_minutes", hydra_settings, global_cooldown_minutes, R_NONNEG_INT),
     F_BOOL("allow_live", hydra_settings, allow_live),
+    /* 0 checks the state database's integrity at start only. */
+    F_INT("state_quick_check_every_ticks", hydra_settings, state_quick_check_every_ticks,
+          R_NONNEG_INT),
     F_END,
 };
 
@@ -710,6 +726,20 @@ static const field WORKERS_FIELDS[] = {
     F_STR("user", hydra_workers_cfg, user, valid_nonempty, "a user name"),
     F_BOOL("unsafe_allow_missing_namespaces", hydra_workers_cfg, unsafe_allow_missing_namespaces),
     F_BOOL("unsafe_allow_missing_landlock", hydra_workers_cfg, unsafe_allow_missing_landlock),
+    F_INT("deadline_misses_to_quarantine", hydra_workers_cfg, deadline_misses_to_quarantine,
+          R_STRIKES),
+    F_INT("deadline_window_ticks", hydra_workers_cfg, deadline_window_ticks, R_POS_INT),
+    F_END,
+};
+
+static const field QUOTAS_FIELDS[] = {
+    F_INT("log_lines_per_tick", hydra_quotas_cfg, log_lines_per_tick, R_POS_INT),
+    F_INT("log_bytes_per_tick", hydra_quotas_cfg, log_bytes_per_tick, R_POS_INT),
+    F_INT("log_throttled_ticks_to_quarantine", hydra_quotas_cfg, log_throttled_ticks_to_quarantine,
+          R_STRIKES),
+    F_INT("log_throttle_window_ticks", hydra_quotas_cfg, log_throttle_window_ticks, R_POS_INT),
+    F_INT("state_max_keys", hydra_quotas_cfg, state_max_keys, R_POS_INT),
+    F_INT("state_max_bytes", hydra_quotas_cfg, state_max_bytes, R_POS_INT),
     F_END,
 };
 
@@ -741,6 +771,7 @@ static const field SETTINGS_FIELDS[] = {
     F_SECTION("sim", offsetof(hydra_settings, sim), SIM_FIELDS, check_sim),
     F_SECTION("alpaca", offsetof(hydra_settings, alpaca), ALPACA_FIELDS, NULL),
     F_SECTION("workers", offsetof(hydra_settings, workers), WORKERS_FIELDS, NULL),
+    F_SECTION("quotas", offsetof(hydra_settings, quotas), QUOTAS_FIELDS, NULL),
     F_END,
 };
 
@@ -1821,6 +1852,7 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_bool(out, "  ", "allow_budget_fallback", s->allow_budget_fallback);
     kv_int(out, "  ", "global_cooldown_minutes", s->global_cooldown_minutes);
     kv_bool(out, "  ", "allow_live", s->allow_live);
+    kv_int(out, "  ", "state_quick_check_every_ticks", s->state_quick_check_every_ticks);
     fputs("risk:\n", out);
     kv_num(out, "  ", "global_max_daily_loss_pct", s->global_max_daily_loss_pct);
     kv_int(out, "  ", "max_orders_per_minute", s->max_orders_per_minute);
@@ -1889,6 +1921,17 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_str(out, "  ", "user", w->user);
     kv_bool(out, "  ", "unsafe_allow_missing_namespaces", w->unsafe_allow_missing_namespaces);
     kv_bool(out, "  ", "unsafe_allow_missing_landlock", w->unsafe_allow_missing_landlock);
+    kv_int(out, "  ", "deadline_misses_to_quarantine", w->deadline_misses_to_quarantine);
+    kv_int(out, "  ", "deadline_window_ticks", w->deadline_window_ticks);
+
+    const hydra_quotas_cfg *q = &s->quotas;
+    fputs("quotas:\n", out);
+    kv_int(out, "  ", "log_lines_per_tick", q->log_lines_per_tick);
+    kv_int(out, "  ", "log_bytes_per_tick", q->log_bytes_per_tick);
+    kv_int(out, "  ", "log_throttled_ticks_to_quarantine", q->log_throttled_ticks_to_quarantine);
+    kv_int(out, "  ", "log_throttle_window_ticks", q->log_throttle_window_ticks);
+    kv_int(out, "  ", "state_max_keys", q->state_max_keys);
+    kv_int(out, "  ", "state_max_bytes", q->state_max_bytes);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

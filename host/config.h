@@ -81,7 +81,23 @@ typedef struct hydra_workers_cfg {
     char user[64];                    /* who workers run as when the host is root (default nobody) */
     int unsafe_allow_missing_namespaces; /* 1: start workers without namespaces where the kernel has none */
     int unsafe_allow_missing_landlock;   /* 1: start workers without Landlock where the kernel has none */
+    /* A missed deadline costs the bot that tick; this many within the window quarantine it. */
+    int deadline_misses_to_quarantine;/* 1..32 (default 3) */
+    int deadline_window_ticks;        /* the window, in ticks (default 20) */
 } hydra_workers_cfg;
+
+/*
+ * What one bot may make the host write (settings.yaml `quotas:`), applied
+ * by the host to every bot wherever it runs.
+ */
+typedef struct hydra_quotas_cfg {
+    int log_lines_per_tick;           /* bot log lines kept per tick (default 100) */
+    int log_bytes_per_tick;           /* bytes of event name + message per tick (default 32768) */
+    int log_throttled_ticks_to_quarantine; /* 1..32 throttled ticks within the window (default 5) */
+    int log_throttle_window_ticks;    /* the window, in ticks (default 60) */
+    int state_max_keys;               /* bot state keys per bot (default 1000) */
+    int state_max_bytes;              /* bytes of key + value per bot (default 1048576) */
+} hydra_quotas_cfg;
 
 typedef struct hydra_settings {
     /* system */
@@ -97,6 +113,7 @@ typedef struct hydra_settings {
     int allow_budget_fallback;
     int global_cooldown_minutes;
     int allow_live;
+    int state_quick_check_every_ticks; /* PRAGMA quick_check every N ticks; 0 = at start only */
     /* risk */
     double global_max_daily_loss_pct;
     int max_orders_per_minute;
@@ -112,6 +129,7 @@ typedef struct hydra_settings {
     hydra_sim_cfg sim;
     hydra_alpaca_cfg alpaca;
     hydra_workers_cfg workers;
+    hydra_quotas_cfg quotas;
 } hydra_settings;
 
 /* ---- bots.yaml ----------------------------------------------------------- */

@@ -19,11 +19,109 @@
 #include "orders.h"
 #include "series.h"
 
+/*
+ * The slot whose quotas a bot service call counts against: the bot whose
+ * code the engine is running (e->svc_slot, set around every call into a
+ * bot, so the lookup is O(1)), else the slot with that id. The id is the
+ * host's own (the loader's or the worker peer's), never the bot's claim.
+ */
+static hydra_bot_slot *service_slot(hydra_engine *e, const char *bot_id)
+{
+    hydra_bot_slot *s = e->svc_slot;
+    if (bot_id == NULL)
+        return NULL;
+    if (s != NULL && s->cfg != NULL &&
+        (s->cfg->bot_id == bot_id || strcmp(s->cfg->bot_id, bot_id) == 0))
+        return s;
+    for (int i = 0; i < e->n_slots; i++)
+        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
+            return &e->slots[i];
+    return NULL;
+}
+
+/* Longest bot event name kept; the name is the bot's, so it is only ever a field's value. */
+#define BOT_EVENT_MAX 64
+
+/* Length of the valid UTF-8 sequence at p (at most `left` bytes), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0], min;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2, min = 0x80, c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3, min = 0x800, c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4, min = 0x10000, c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/*
+ * The first len bytes of s as valid UTF-8 in out (len + 1 bytes), every
+ * byte that is not part of a valid sequence replaced by '?': a JSON string
+ * must be valid UTF-8, and a bot's bytes are not trusted to be.
+ */
+static void utf8_clean(const char *s, size_t len, char *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n == 0) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, p + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+}
+
+/*
+ * A bot's log line. It is always event "bot_log" with the bot's own event
+ * name in "bot_event", so no bot line can pass for one of the host's
+ * (system_halt, halt_cleared, ...); the log escapes every string, so a
+ * message cannot add fields or lines. Lines past the bot's quota for this
+ * tick are dropped and counted (hydra_loop_quota_tick reports them).
+ */
 static void svc_log(void *ctx, const char *bot_id, int level, const char *event, const char *message)
 {
     hydra_engine *e = ctx;
-    hydra_log_pack(e->log, level, event != NULL ? event : "bot_log", bot_id, "{s:s}", "message",
-                   message != NULL ? message : "");
+    const hydra_quotas_cfg *q = &e->cfg->settings.quotas;
+    hydra_bot_slot *slot = service_slot(e, bot_id);
+    if (slot == NULL)
+        return; /* no bot of ours: nothing to charge, so nothing is written */
+    event = event != NULL ? event : "";
+    message = message != NULL ? message : "";
+    size_t elen = strnlen(event, BOT_EVENT_MAX), mlen = strlen(message);
+    if (!hydra_log_quota_admit(&slot->logq, elen + mlen, q->log_lines_per_tick,
+                               q->log_bytes_per_tick))
+        return;
+    char ev[BOT_EVENT_MAX + 1];
+    char *msg = malloc(mlen + 1);
+    if (msg == NULL)
+        return;
+    utf8_clean(event, elen, ev);
+    utf8_clean(message, mlen, msg);
+    hydra_log_pack(e->log, level, "bot_log", slot->cfg->bot_id, "{s:s,s:s}", "bot_event", ev,
+                   "message", msg);
+    free(msg);
 }
 
 static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf, size_t bufsz)
@@ -32,10 +130,52 @@ static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf,
     return hydra_bot_kv_get(e->state, bot_id, key, buf, bufsz);
 }
 
+/*
+ * A bot's state write, within its quota of keys and bytes. The usage is
+ * read from the database once and then kept in the slot, so a write costs
+ * one indexed lookup (the entry it replaces) besides the write itself.
+ */
 static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char *value)
 {
     hydra_engine *e = ctx;
-    return hydra_bot_kv_set(e->state, bot_id, key, value);
+    const hydra_quotas_cfg *q = &e->cfg->settings.quotas;
+    if (key == NULL || value == NULL || key[0] == '\0')
+        return HYDRA_BOT_ERROR;
+    size_t klen = strlen(key), vlen = strlen(value);
+    /* The loader checks these in-process; a worker's request is checked again here. */
+    if (klen > HYDRA_BOT_STATE_KEY_MAX || vlen > HYDRA_BOT_STATE_VALUE_MAX)
+        return HYDRA_PARAM_SPACE;
+    hydra_bot_slot *slot = service_slot(e, bot_id);
+    if (slot == NULL)
+        return HYDRA_BOT_ERROR;
+    if (!slot->kv.known) {
+        if (hydra_bot_kv_usage(e->state, slot->cfg->bot_id, &slot->kv.keys, &slot->kv.bytes) != 0)
+            return HYDRA_BOT_ERROR;
+        slot->kv.known = 1;
+    }
+    long old = -1;
+    int rc = hydra_bot_kv_size(e->state, slot->cfg->bot_id, key, &old);
+    if (rc == HYDRA_ENOTFOUND)
+        old = -1;
+    else if (rc != 0)
+        return HYDRA_BOT_ERROR;
+    if (!hydra_kv_quota_fits(&slot->kv, klen, vlen, old, q->state_max_keys, q->state_max_bytes)) {
+        /* One line per bot and tick says so; every refusal is counted. */
+        if (slot->kv.refused_tick != e->tick || slot->kv.refused == 0)
+            hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_state_refused", slot->cfg->bot_id,
+                           "{s:I,s:I,s:i,s:i,s:I,s:s}", "keys", (json_int_t)slot->kv.keys,
+                           "bytes", (json_int_t)slot->kv.bytes, "max_keys", q->state_max_keys,
+                           "max_bytes", q->state_max_bytes, "refused_total",
+                           (json_int_t)(slot->kv.refused + 1), "effect",
+                           "state_set returned HYDRA_STATE_QUOTA; nothing stored");
+        slot->kv.refused++;
+        slot->kv.refused_tick = e->tick;
+        return HYDRA_STATE_QUOTA;
+    }
+    rc = hydra_bot_kv_set(e->state, slot->cfg->bot_id, key, value);
+    if (rc == 0)
+        hydra_kv_quota_commit(&slot->kv, klen, vlen, old);
+    return rc;
 }
 
 /* One hydra-host per state database: an exclusive lock on "<db>.lock", holding our PID. */
@@ -194,8 +334,11 @@ static int load_slot(hydra_engine *e, hydra_bot_slot *slot, char *err, size_t er
 {
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
     stat_plugin(e, slot);
-    return hydra_runner_load(slot->run, !runs_in_process(e, slot->cfg), &e->limits,
-                             e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
+    e->svc_slot = slot; /* create() may log and write state */
+    int rc = hydra_runner_load(slot->run, !runs_in_process(e, slot->cfg), &e->limits,
+                               e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
+    e->svc_slot = NULL;
+    return rc;
 }
 
 /*
@@ -592,14 +735,18 @@ static int check_candidate(hydra_engine *e, hydra_bot_slot *slot, char *why, siz
 
     snap.tick = e->tick;
     snap.now_ms = hydra_clock_now_ms(&e->clock);
+    /* The candidate's log lines and state writes count against its own (new) slot. */
+    e->svc_slot = slot;
     rc = hydra_runner_load(slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer, err,
                            sizeof err);
     if (rc != 0) {
+        e->svc_slot = NULL;
         snprintf(why, whysz, "%s: load: %s", slot->cfg->bot_id, err);
         return rc;
     }
     rc = hydra_runner_call(slot->run, HYDRA_WIRE_CALL_MANAGE, &snap, &buf, &peer,
                            e->call_deadline_ms, &status, err, sizeof err);
+    e->svc_slot = NULL;
     if (rc != 0) {
         snprintf(why, whysz, "%s: dry call: %s", slot->cfg->bot_id, err);
         return rc;

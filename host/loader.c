@@ -33,8 +33,8 @@
 #define INTENT_MIN_SIZE (offsetof(hydra_intent, limit_price) + sizeof(double))
 
 /* Limits the host API documents for bot-scoped state. */
-#define STATE_KEY_MAX 128
-#define STATE_VALUE_MAX 4096
+#define STATE_KEY_MAX HYDRA_BOT_STATE_KEY_MAX
+#define STATE_VALUE_MAX HYDRA_BOT_STATE_VALUE_MAX
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -71,6 +71,10 @@ typedef struct hydra_host_services {
     void *ctx;
 } hydra_host_services;
 
+/* Limits of one bot state entry (plugin.h documents them to bot authors). */
+#define HYDRA_BOT_STATE_KEY_MAX 128
+#define HYDRA_BOT_STATE_VALUE_MAX 4096
+
 /* The most contracts one chain request returns to a bot. */
 #define HYDRA_CHAIN_VIEW_MAX 4096u
 

@@ -70,7 +70,7 @@ static hydra_bot_slot *find_slot(hydra_engine *e, const char *bot_id)
     return NULL;
 }
 
-static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
+void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
 {
     if (slot->quarantined)
         return;
@@ -130,11 +130,23 @@ void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, 
     int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
     int rc = hydra_halt_set(e->state, reason, source, now, until);
     e->halted = 1;
+    e->halt_raised = 1;
     char until_s[32];
     hydra_format_utc(until, until_s, sizeof until_s);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
                    source, "reason", reason, "until", until_s, "persisted", rc == 0);
     hydra_engine_flatten(e, reason);
+    if (rc != 0) {
+        /*
+         * A halt that is not on disk would be forgotten by a restart: the
+         * host stops here (after flattening) and exits non-zero rather than
+         * run on with a halt only its memory holds.
+         */
+        e->fatal = HYDRA_ESTATE;
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "halt_not_persisted", NULL, "{s:s,s:s,s:s}",
+                       "reason", reason, "error", hydra_state_errmsg(e->state), "effect",
+                       "the host stops trading and exits with status 1");
+    }
 }
 
 /* ---- PortfolioBot ---- */
@@ -209,6 +221,9 @@ static int bootstrap(hydra_engine *e, int64_t now)
             e->slots[i].restarts_exhausted_logged = 0;
             e->slots[i].backoff_ms = e->cfg->settings.workers.restart_backoff_ms;
             e->slots[i].restart_at_us = 0;
+            /* Quarantines last a day, so do the strikes that lead to them. */
+            hydra_strikes_clear(&e->slots[i].deadline_misses);
+            hydra_strikes_clear(&e->slots[i].logq.throttled);
         }
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "day_rollover", NULL, "{s:s,s:s,s:f}", "from",
                        prev, "to", day, "day_start_equity", e->day_start_equity);
@@ -480,13 +495,11 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
 }
 
 /*
- * A bot failed. It is quarantined for the day either way; when its worker
- * died with it, the worker is restarted later with backoff so the bot can
- * trade again once the quarantine ends.
+ * A bot's worker died with it (or was killed): it is restarted later with
+ * backoff, so the bot can trade again once any quarantine ends.
  */
-static void bot_failed(hydra_engine *e, hydra_bot_slot *slot, const char *why)
+static void worker_lost(hydra_engine *e, hydra_bot_slot *slot, const char *why)
 {
-    quarantine(e, slot, why);
     if (!slot->run->process || hydra_worker_alive(&slot->run->worker))
         return;
     slot->worker_down = 1;
@@ -498,6 +511,51 @@ static void bot_failed(hydra_engine *e, hydra_bot_slot *slot, const char *why)
                    "cause", why, "restart_in_ms", slot->backoff_ms, "restarts_today",
                    slot->restarts_today, "restarts_per_day",
                    e->cfg->settings.workers.restarts_per_day);
+}
+
+/*
+ * A call passed its deadline. On a busy machine an honest bot can be late
+ * once, so one miss costs the bot only this call: its answer is ignored and
+ * the worker, which may be hung, is killed (sandbox.c did so) and restarted
+ * with the usual backoff. A fresh worker is simpler and safer than reading
+ * the late answer later: a hung worker would hold its slot's socket with a
+ * half-finished exchange, and the next call would have to skip it. Only
+ * misses that repeat (workers.deadline_misses_to_quarantine within
+ * workers.deadline_window_ticks) quarantine the bot for the day.
+ */
+static void deadline_missed(hydra_engine *e, hydra_bot_slot *slot, const char *why)
+{
+    const hydra_workers_cfg *wc = &e->cfg->settings.workers;
+    int misses = hydra_strikes_add(&slot->deadline_misses, e->tick, wc->deadline_window_ticks);
+    int quarantine_now = misses >= wc->deadline_misses_to_quarantine;
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_deadline_missed", slot->cfg->bot_id,
+                   "{s:s,s:i,s:i,s:i,s:s}", "cause", why, "misses_in_window", misses,
+                   "quarantine_at", wc->deadline_misses_to_quarantine, "window_ticks",
+                   wc->deadline_window_ticks, "effect",
+                   quarantine_now ? "answer ignored; bot quarantined"
+                                  : "answer ignored this tick; worker restarted");
+    if (quarantine_now) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "%d deadline misses within %d ticks (last: %.160s)", misses,
+                 wc->deadline_window_ticks, why);
+        hydra_loop_quarantine(e, slot, reason);
+    }
+    worker_lost(e, slot, why);
+}
+
+/*
+ * A bot failed. A missed deadline is handled by deadline_missed; any other
+ * failure (a crash, a protocol violation, a corrupted buffer) quarantines
+ * the bot for the day, and a worker that died with it is restarted.
+ */
+static void bot_failed(hydra_engine *e, hydra_bot_slot *slot, int rc, const char *why)
+{
+    if (rc == HYDRA_ETIMEDOUT && slot->run->process) {
+        deadline_missed(e, slot, why);
+        return;
+    }
+    hydra_loop_quarantine(e, slot, why);
+    worker_lost(e, slot, why);
 }
 
 void hydra_loop_restart_workers(hydra_engine *e)
@@ -521,8 +579,10 @@ void hydra_loop_restart_workers(hydra_engine *e)
         hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
         hydra_runner_unload(slot->run);
         slot->restarts_today++;
+        e->svc_slot = slot;
         int rc = hydra_runner_load(slot->run, 1, &e->limits, e->opt.plugins_dir, slot->cfg, &peer,
                                    err, sizeof err);
+        e->svc_slot = NULL;
         int next = slot->backoff_ms * 2 < 60000 ? slot->backoff_ms * 2 : 60000;
         if (rc != 0) {
             slot->backoff_ms = next > 0 ? next : 1;
@@ -545,8 +605,11 @@ void hydra_loop_on_fill(hydra_engine *e, hydra_bot_slot *slot, const hydra_fill 
 {
     char why[256];
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-    if (hydra_runner_fill(slot->run, fill, &peer, e->call_deadline_ms, why, sizeof why) != 0)
-        bot_failed(e, slot, why);
+    e->svc_slot = slot;
+    int rc = hydra_runner_fill(slot->run, fill, &peer, e->call_deadline_ms, why, sizeof why);
+    e->svc_slot = NULL;
+    if (rc != 0)
+        bot_failed(e, slot, rc, why);
 }
 
 /* Runs a bot callback and handles its intents; a failing bot is quarantined. */
@@ -585,10 +648,13 @@ static void start_call(hydra_engine *e, hydra_bot_slot *slot, int entries, int64
     buf->items = slot->call_intents;
     slot->call_status = 0;
     char why[256];
-    if (hydra_runner_start(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
-                           &s->snap, buf, e->call_deadline_ms, &slot->call_status, why,
-                           sizeof why) != 0) {
-        bot_failed(e, slot, why);
+    e->svc_slot = slot; /* an in-process bot runs the call now */
+    int rc = hydra_runner_start(slot->run, entries ? HYDRA_WIRE_CALL_ON_TICK : HYDRA_WIRE_CALL_MANAGE,
+                                &s->snap, buf, e->call_deadline_ms, &slot->call_status, why,
+                                sizeof why);
+    e->svc_slot = NULL;
+    if (rc != 0) {
+        bot_failed(e, slot, rc, why);
         return;
     }
     slot->call_started = 1;
@@ -603,15 +669,18 @@ static void collect_call(hydra_engine *e, hydra_bot_slot *slot, int entries)
     const char *call = entries ? "on_tick" : "manage";
     char why[256];
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
-    if (hydra_runner_finish(slot->run, &peer, &slot->call_buf, &slot->call_status, why,
-                            sizeof why) != 0) {
-        bot_failed(e, slot, why);
+    e->svc_slot = slot; /* a worker's log and state requests are served now */
+    int rc = hydra_runner_finish(slot->run, &peer, &slot->call_buf, &slot->call_status, why,
+                                 sizeof why);
+    e->svc_slot = NULL;
+    if (rc != 0) {
+        bot_failed(e, slot, rc, why);
         return;
     }
     int n = hydra_gates_check_reply(call, slot->call_status, &slot->call_buf, slot->call_intents,
                                     HYDRA_MAX_INTENTS, entries, why, sizeof why);
     if (n < 0) {
-        quarantine(e, slot, why);
+        hydra_loop_quarantine(e, slot, why);
         return;
     }
     size_t npos;
@@ -727,6 +796,38 @@ static void execute(hydra_engine *e, int64_t now, int market_ok)
         collect_call(e, &e->slots[i], 1);
 }
 
+/* ---- quotas at the tick boundary ---- */
+
+void hydra_loop_quota_tick(hydra_engine *e)
+{
+    const hydra_quotas_cfg *q = &e->cfg->settings.quotas;
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        hydra_log_quota *lq = &slot->logq;
+        if (lq->dropped_lines > 0) {
+            int n = hydra_strikes_add(&lq->throttled, e->tick, q->log_throttle_window_ticks);
+            hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_log_throttled", slot->cfg->bot_id,
+                           "{s:i,s:I,s:i,s:I,s:I,s:i,s:i,s:i}", "dropped_lines",
+                           lq->dropped_lines, "dropped_bytes", (json_int_t)lq->dropped_bytes,
+                           "kept_lines", lq->lines, "kept_bytes", (json_int_t)lq->bytes,
+                           "dropped_total", (json_int_t)lq->dropped_total,
+                           "throttled_ticks_in_window", n, "quarantine_at",
+                           q->log_throttled_ticks_to_quarantine, "window_ticks",
+                           q->log_throttle_window_ticks);
+            if (n >= q->log_throttled_ticks_to_quarantine) {
+                char why[200];
+                snprintf(why, sizeof why,
+                         "log quota: throttled on %d ticks within %d (%d lines, %d bytes a tick "
+                         "allowed)",
+                         n, q->log_throttle_window_ticks, q->log_lines_per_tick,
+                         q->log_bytes_per_tick);
+                hydra_loop_quarantine(e, slot, why);
+            }
+        }
+        hydra_log_quota_next_tick(lq);
+    }
+}
+
 /* ---- finalize ---- */
 
 static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
@@ -761,6 +862,8 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     free(health_s);
     json_decref(health);
 
+    hydra_loop_quota_tick(e);
+
     hydra_bot_position pos[256];
     size_t np = 0;
     hydra_position_list(e->state, NULL, pos, 256, &np);
@@ -771,9 +874,20 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                    e->halted, "took_us", (json_int_t)took_us);
     /* No trading without durable state: entries stay refused until a commit succeeds. */
     e->state_unwritable = hydra_state_commit(e->state) != 0;
-    if (e->state_unwritable)
+    if (e->state_unwritable) {
         hydra_log_pack(e->log, HYDRA_LOG_ERROR, "state_commit_failed", NULL, "{s:s,s:s}", "error",
                        hydra_state_errmsg(e->state), "effect", "entries refused until it succeeds");
+        /* The tick's bot state writes may be gone with it: read the usage afresh. */
+        for (int i = 0; i < e->n_slots; i++)
+            e->slots[i].kv.known = 0;
+        /* A halt this tick raised may not be on disk: a restart would not know it. */
+        if (e->halt_raised && !e->fatal) {
+            e->fatal = HYDRA_ESTATE;
+            hydra_log_pack(e->log, HYDRA_LOG_ERROR, "halt_not_persisted", NULL, "{s:s,s:s}",
+                           "error", hydra_state_errmsg(e->state), "effect",
+                           "the host stops trading and exits with status 1");
+        }
+    }
 
     if (!e->opt.quiet && isatty(STDERR_FILENO)) {
         hydra_local_time lt;
@@ -786,12 +900,51 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     }
 }
 
+/*
+ * The state database at the tick boundary: still the file the host opened,
+ * not cut short (two stats, every tick), and now and then whole
+ * (quick_check, every safety.state_quick_check_every_ticks ticks).
+ */
+static int check_state(hydra_engine *e, char *why, size_t whysz)
+{
+    int every = e->cfg->settings.state_quick_check_every_ticks;
+    int rc = hydra_state_check_file(e->state, why, whysz);
+    if (rc == 0 && every > 0 && e->tick % (uint64_t)every == 0)
+        rc = hydra_state_quick_check(e->state, why, whysz);
+    return rc;
+}
+
+/*
+ * The state database is gone or damaged under the running host. Nothing
+ * the host writes now is sure to survive it, and no order may leave
+ * without a journal row that does: the host halts through the one halt
+ * routine (persisted where it can be, logged, orders cancelled, positions
+ * closed), and stops for good. The run ends with HYDRA_ESTATE, so the
+ * process exits 1; the operator restores the database or starts over.
+ */
+static int state_lost(hydra_engine *e, const char *why)
+{
+    char reason[700];
+    snprintf(reason, sizeof reason, "STATE_LOST: %s", why);
+    hydra_engine_halt(e, "state", reason, e->cfg->settings.global_cooldown_minutes);
+    e->fatal = HYDRA_ESTATE;
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "state_lost", NULL, "{s:s,s:s}", "reason", why,
+                   "effect",
+                   "trading stopped; the host exits with status 1; restore the state database "
+                   "(or start over) and restart");
+    hydra_state_commit(e->state);
+    return e->fatal;
+}
+
 int hydra_engine_tick(hydra_engine *e)
 {
+    if (e->fatal)
+        return e->fatal;
     int64_t started_us = hydra_monotonic_us();
     e->tick++;
     e->orders_sent = 0;
     e->halted = 0;
+    e->halt_raised = 0;
     hydra_log_set_tick(e->log, e->tick);
 
     if (e->sim != NULL) {
@@ -807,7 +960,11 @@ int hydra_engine_tick(hydra_engine *e)
     if (e->sim == NULL && e->cfg->settings.alpaca.use_broker_clock)
         clock_rc = hydra_engine_adopt_broker_clock(e);
     int64_t now = hydra_clock_now_ms(&e->clock);
+    char lost[600] = "";
+    int state_rc = check_state(e, lost, sizeof lost);
     hydra_state_begin(e->state);
+    if (state_rc != 0)
+        return state_lost(e, lost);
 
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
@@ -841,7 +998,7 @@ int hydra_engine_tick(hydra_engine *e)
 
     /* 6. Finalize. */
     finalize(e, now, started_us);
-    return 0;
+    return e->fatal;
 }
 
 /* ---- cadence ---- */
@@ -878,6 +1035,8 @@ int hydra_engine_run(hydra_engine *e)
             rc = 0;
             break;
         }
+        if (rc != 0)
+            break; /* the host must stop (e->fatal): say so by the exit status */
         if (e->opt.max_ticks > 0 && (long)e->tick >= e->opt.max_ticks)
             break;
         /* Keep the cadence without drift; an overrun is logged, never absorbed silently. */
@@ -892,8 +1051,10 @@ int hydra_engine_run(hydra_engine *e)
     }
     if (!e->opt.quiet && isatty(STDERR_FILENO))
         fputc('\n', stderr);
-    hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_stop", NULL, "{s:I,s:s}", "ticks",
-                   (json_int_t)e->tick, "reason",
-                   (e->stop != NULL && *e->stop) ? "signal" : "finished");
+    hydra_log_pack(e->log, rc != 0 ? HYDRA_LOG_ERROR : HYDRA_LOG_INFO, "host_stop", NULL,
+                   "{s:I,s:s}", "ticks", (json_int_t)e->tick, "reason",
+                   rc != 0                           ? "state database lost or halt not persisted"
+                   : (e->stop != NULL && *e->stop) ? "signal"
+                                                     : "finished");
     return rc;
 }

@@ -29,6 +29,7 @@
 #include "loader.h"
 #include "log.h"
 #include "marketdata.h"
+#include "quota.h"
 #include "sandbox.h"
 #include "sim.h"
 #include "state.h"
@@ -59,6 +60,10 @@ typedef struct hydra_bot_slot {
     hydra_intent_buf call_buf;
     int32_t call_status;
     int call_started;
+    /* Quotas (quota.h): the bot's log lines this tick, its state usage, its missed deadlines. */
+    hydra_log_quota logq;
+    hydra_kv_usage kv;
+    hydra_strikes deadline_misses;
 } hydra_bot_slot;
 
 typedef struct hydra_engine_options {
@@ -100,7 +105,15 @@ typedef struct hydra_engine {
     hydra_journal_order open_orders[HYDRA_MAX_OPEN_ORDERS]; /* non-final journal rows */
     size_t n_open_orders;
     int halted;              /* a halt is active this tick */
+    int halt_raised;         /* hydra_engine_halt ran this tick (its row is in this tick's batch) */
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
+    /*
+     * Set when the host must stop (the state database was lost, or a halt
+     * could not be persisted): the tick returns it and the run ends with it,
+     * so the process exits non-zero instead of trading on.
+     */
+    int fatal;
+    hydra_bot_slot *svc_slot;/* the bot whose code runs now: its services' quotas (engine.c) */
     int orders_sent;         /* this tick */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */
@@ -139,10 +152,19 @@ void hydra_loop_free(hydra_engine *e);
 /* Budgets for every bot from day-start equity (PortfolioBot); logs and returns 0 or negative. */
 int hydra_loop_portfolio(hydra_engine *e);
 
-/* One tick. Returns 0, or HYDRA_EEOF when the simulated replay has ended. */
+/*
+ * One tick. Returns 0, HYDRA_EEOF when the simulated replay has ended, or
+ * HYDRA_ESTATE when the host must stop (e->fatal): the state database was
+ * deleted, replaced, truncated or failed its integrity check under the
+ * running host, or a halt could not be persisted. The halt has then been
+ * raised and logged; trading does not go on.
+ */
 int hydra_engine_tick(hydra_engine *e);
 
-/* Ticks at the configured cadence until stopped, max_ticks, or the end of the replay. */
+/*
+ * Ticks at the configured cadence until stopped, max_ticks, or the end of
+ * the replay (0), or until a tick says the host must stop (HYDRA_ESTATE).
+ */
 int hydra_engine_run(hydra_engine *e);
 
 /* Re-reads the configuration; keeps the old one (and says why) if the new one is bad. */
@@ -171,6 +193,16 @@ void hydra_loop_restart_workers(hydra_engine *e);
  */
 int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
                             hydra_option_view *out, uint32_t cap);
+
+/*
+ * The end of a tick for the bots' quotas: one bot_log_throttled line for
+ * each bot whose log lines were dropped since the last boundary, and a
+ * quarantine for one throttled too often within the window.
+ */
+void hydra_loop_quota_tick(hydra_engine *e);
+
+/* Quarantines a bot for the rest of the trading day (persisted, logged once). */
+void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why);
 
 /* Records a broker failure with the health monitor and the log. */
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);

@@ -488,6 +488,10 @@ static int cmd_run(const cli *c)
     fprintf(stderr, "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
             HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
     int rc = hydra_engine_run(&e);
+    if (rc != 0)
+        fprintf(stderr, "hydra-host: stopped with trading halted: %s (the state database was lost "
+                        "or a halt could not be persisted; %s says why)\n",
+                hydra_strerror(rc), e.cfg->settings.log_path);
     hydra_engine_close(&e);
     return rc == 0 ? 0 : 1;
 }

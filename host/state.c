@@ -1,10 +1,14 @@
 #define _GNU_SOURCE
 #include "state.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -147,6 +151,8 @@ enum stmt_id {
     S_EQUITY_INSERT,
     S_BOT_KV_GET,
     S_BOT_KV_SET,
+    S_BOT_KV_USAGE,
+    S_BOT_KV_SIZE,
     S_BEGIN,
     S_COMMIT,
     S_COUNT
@@ -209,6 +215,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BOT_KV_GET] = "SELECT value FROM bot_kv WHERE bot_id = ?1 AND key = ?2",
     [S_BOT_KV_SET] = "INSERT INTO bot_kv (bot_id, key, value) VALUES (?1, ?2, ?3) "
                      "ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
+    /* Bytes, not characters: a quota on what the file holds. */
+    [S_BOT_KV_USAGE] = "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + "
+                       "length(CAST(value AS BLOB))), 0) FROM bot_kv WHERE bot_id = ?1",
+    [S_BOT_KV_SIZE] = "SELECT length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM bot_kv "
+                      "WHERE bot_id = ?1 AND key = ?2",
 };
 
 struct hydra_state {
@@ -216,6 +227,15 @@ struct hydra_state {
     int in_batch;
     sqlite3_stmt *stmt[S_COUNT];
     char path[4096];
+    /*
+     * The database file as opened, to notice it being deleted, replaced or
+     * truncated under the running host (hydra_state_check_file). The
+     * descriptor only reads metadata; it is closed after SQLite's own, since
+     * closing any descriptor of a file drops the process's POSIX locks on it.
+     */
+    int watch_fd;
+    unsigned long long dev, ino;
+    long long max_size;       /* the largest size seen: the file never shrinks (no VACUUM) */
 };
 
 /* Quantities this close to zero after a sell count as a closed position. */
@@ -385,6 +405,7 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
         return HYDRA_ENOMEM;
     }
     copy_str(st->path, sizeof st->path, path);
+    st->watch_fd = -1;
 
     int ret = HYDRA_ESTATE;
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -469,6 +490,19 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
             goto sqlite_fail;
     }
 
+    if (strcmp(path, ":memory:") != 0) {
+        struct stat sb;
+        st->watch_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (st->watch_fd < 0 || fstat(st->watch_fd, &sb) != 0) {
+            snprintf(err, errsz, "%s: cannot open to watch: %s", path, strerror(errno));
+            ret = HYDRA_EIO;
+            goto fail;
+        }
+        st->dev = (unsigned long long)sb.st_dev;
+        st->ino = (unsigned long long)sb.st_ino;
+        st->max_size = (long long)sb.st_size;
+    }
+
     *out = st;
     return 0;
 
@@ -498,6 +532,8 @@ void hydra_state_close(hydra_state *st)
             sqlite3_finalize(st->stmt[i]);
         sqlite3_close(st->db);
     }
+    if (st->watch_fd >= 0)
+        close(st->watch_fd);
     free(st);
 }
 
@@ -1279,4 +1315,93 @@ int hydra_bot_kv_set(hydra_state *st, const char *bot_id, const char *key, const
     bind_text(s, 2, key);
     bind_text(s, 3, value);
     return step_done(s);
+}
+
+int hydra_bot_kv_usage(hydra_state *st, const char *bot_id, long *keys, long *bytes)
+{
+    if (st == NULL || bot_id == NULL || keys == NULL || bytes == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BOT_KV_USAGE];
+    bind_text(s, 1, bot_id);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ESTATE : rc;
+    *keys = (long)sqlite3_column_int64(s, 0);
+    *bytes = (long)sqlite3_column_int64(s, 1);
+    finish(s);
+    return 0;
+}
+
+int hydra_bot_kv_size(hydra_state *st, const char *bot_id, const char *key, long *bytes)
+{
+    if (st == NULL || bot_id == NULL || key == NULL || bytes == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_BOT_KV_SIZE];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, key);
+    int rc = step_row(s);
+    if (rc <= 0)
+        return rc == 0 ? HYDRA_ENOTFOUND : rc;
+    *bytes = (long)sqlite3_column_int64(s, 0);
+    finish(s);
+    return 0;
+}
+
+/* ---- the file under the running host ---- */
+
+int hydra_state_check_file(hydra_state *st, char *why, size_t whysz)
+{
+    struct stat open_sb, path_sb;
+    if (st == NULL || st->watch_fd < 0)
+        return 0; /* in memory: nothing on disk to lose */
+    if (fstat(st->watch_fd, &open_sb) != 0) {
+        snprintf(why, whysz, "%s: cannot stat the open database: %s", st->path, strerror(errno));
+        return HYDRA_ESTATE;
+    }
+    if (stat(st->path, &path_sb) != 0) {
+        snprintf(why, whysz, "%s: the state database was deleted under the running host (%s)",
+                 st->path, strerror(errno));
+        return HYDRA_ESTATE;
+    }
+    if ((unsigned long long)path_sb.st_dev != st->dev ||
+        (unsigned long long)path_sb.st_ino != st->ino) {
+        snprintf(why, whysz,
+                 "%s: the state database was replaced under the running host (the path names "
+                 "inode %llu, the host opened inode %llu)",
+                 st->path, (unsigned long long)path_sb.st_ino, st->ino);
+        return HYDRA_ESTATE;
+    }
+    if (open_sb.st_nlink == 0) {
+        snprintf(why, whysz, "%s: the state database was deleted under the running host",
+                 st->path);
+        return HYDRA_ESTATE;
+    }
+    /* Hydra never vacuums and WAL checkpoints only append: a smaller file lost data. */
+    if ((long long)open_sb.st_size < st->max_size) {
+        snprintf(why, whysz,
+                 "%s: the state database was truncated under the running host (%lld bytes, "
+                 "was %lld)",
+                 st->path, (long long)open_sb.st_size, st->max_size);
+        return HYDRA_ESTATE;
+    }
+    st->max_size = (long long)open_sb.st_size;
+    return 0;
+}
+
+int hydra_state_quick_check(hydra_state *st, char *why, size_t whysz)
+{
+    if (st == NULL || st->db == NULL)
+        return HYDRA_EINVAL;
+    char check[256] = "";
+    int rc = pragma_text(st->db, "PRAGMA quick_check", check, sizeof check);
+    if (rc != SQLITE_OK) {
+        snprintf(why, whysz, "%s: integrity check could not run: %s", st->path,
+                 sqlite3_errmsg(st->db));
+        return HYDRA_ESTATE;
+    }
+    if (strcmp(check, "ok") != 0) {
+        snprintf(why, whysz, "%s: integrity check failed: %s", st->path, check);
+        return HYDRA_ESTATE;
+    }
+    return 0;
 }

@@ -185,5 +185,21 @@ int hydra_equity_insert(hydra_state *st, int64_t t_ms, double equity, double cas
 /* ---- bot-scoped key-value (plugin host API) ---- */
 int hydra_bot_kv_get(hydra_state *st, const char *bot_id, const char *key, char *buf, size_t bufsz);
 int hydra_bot_kv_set(hydra_state *st, const char *bot_id, const char *key, const char *value);
+/* A bot's keys and their bytes (key + value, as stored), for its state quota. */
+int hydra_bot_kv_usage(hydra_state *st, const char *bot_id, long *keys, long *bytes);
+/* The bytes (key + value) of one entry; HYDRA_ENOTFOUND when the key is unset. */
+int hydra_bot_kv_size(hydra_state *st, const char *bot_id, const char *key, long *bytes);
+
+/* ---- the database file under the running host ---- */
+
+/*
+ * Whether the file at the database's path is still the one the host
+ * opened, with nothing cut off: 0, or HYDRA_ESTATE with why naming what
+ * happened (deleted, replaced by another file, truncated). Two stats; the
+ * engine calls it at every tick boundary. Always 0 for ":memory:".
+ */
+int hydra_state_check_file(hydra_state *st, char *why, size_t whysz);
+/* PRAGMA quick_check: 0, or HYDRA_ESTATE with why. Reads the whole file: call it rarely. */
+int hydra_state_quick_check(hydra_state *st, char *why, size_t whysz);
 
 #endif

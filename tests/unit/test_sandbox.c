@@ -115,10 +115,15 @@ static void run_ticks(hydra_engine *e, int n)
         assert_int_equal(hydra_engine_tick(e), 0);
 }
 
-/* Settings for these tests: a deadline that tolerates a slow machine, and no restart delay. */
+/*
+ * Settings for these tests: a deadline that tolerates a slow machine, no
+ * restart delay, and a quarantine at the first missed deadline (repeated
+ * misses are tested in test_quotas.c).
+ */
 #define TEST_SETTINGS                                                                              \
     "call_deadline_ms: 0 =>call_deadline_ms: 300 \n"                                               \
-    "restart_backoff_ms: 1000=>restart_backoff_ms: 0"
+    "restart_backoff_ms: 1000=>restart_backoff_ms: 0\n"                                            \
+    "deadline_misses_to_quarantine: 3=>deadline_misses_to_quarantine: 1"
 
 /* A generic bot on the misbehave plugin that breaks in `mode` on its third on_tick. */
 static void make_config_with_bad_bot(fixture *f, const char *mode)

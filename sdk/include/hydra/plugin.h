@@ -242,7 +242,14 @@ enum hydra_param_status {
     HYDRA_PARAM_OK = 0,
     HYDRA_PARAM_MISSING = -1, /* no such key under signal.params */
     HYDRA_PARAM_TYPE = -2,    /* present but not convertible to the asked type */
-    HYDRA_PARAM_SPACE = -3    /* string longer than the caller's buffer */
+    HYDRA_PARAM_SPACE = -3,   /* string longer than the caller's buffer */
+    /*
+     * state_set only: the bot's state quota (settings.yaml quotas.state_max_keys,
+     * quotas.state_max_bytes) would be exceeded; nothing was stored. Free
+     * space by overwriting keys with shorter values. Older hosts do not
+     * return it.
+     */
+    HYDRA_STATE_QUOTA = -4
 };
 
 /*
@@ -254,15 +261,24 @@ typedef struct hydra_host_api {
     uint32_t struct_size;
     hydra_abi_version abi; /* the host's ABI version */
 
-    /* Writes one line to the host's JSONL log with the bot's id and tick. */
+    /*
+     * Writes one line to the host's JSONL log with the bot's id and tick:
+     * event "bot_log", the bot's event name in field "bot_event", the text
+     * in "message". At most the host's quota of lines and bytes per tick
+     * are kept (settings.yaml quotas.log_*); the rest are dropped and
+     * counted, and a bot that keeps flooding is quarantined.
+     */
     void (*log)(hydra_host *host, int level, const char *event, const char *message);
 
     /*
      * Bot-scoped persistent key-value state (SQLite in the host). Survives
-     * restarts and hot swaps. Keys up to 128 bytes, values up to 4096 bytes.
+     * restarts and hot swaps. Keys up to 128 bytes, values up to 4096 bytes,
+     * and per bot at most the host's quota of keys and bytes (key + value).
      * state_get copies a NUL-terminated value into buf and returns 0,
      * HYDRA_PARAM_MISSING if unset, HYDRA_PARAM_SPACE if bufsz is too small.
-     * state_set returns 0 or negative on failure (the value was not stored).
+     * state_set returns 0 or negative on failure (the value was not stored):
+     * HYDRA_PARAM_SPACE for a key or value over its limit, HYDRA_STATE_QUOTA
+     * when the write would pass the bot's quota.
      */
     int (*state_get)(hydra_host *host, const char *key, char *buf, size_t bufsz);
     int (*state_set)(hydra_host *host, const char *key, const char *value);
