@@ -92,8 +92,16 @@ void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_
 
 int hydra_engine_read_failed(hydra_engine *e, int rc, const char *what)
 {
-    if (hydra_broker_classify(rc) != HYDRA_FAILURE_TRANSIENT)
+    hydra_failure_class fc = hydra_broker_classify(rc);
+    if (fc == HYDRA_FAILURE_NONE)
+        return 0;
+    if (fc != HYDRA_FAILURE_TRANSIENT) {
+        /* A read refused or not understood: the tick cannot go on without it. */
+        if (e->permanent_failure[0] == '\0')
+            snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", what,
+                     hydra_strerror(rc));
         return rc;
+    }
     if (e->entry_block[0] == '\0')
         snprintf(e->entry_block, sizeof e->entry_block, "%s this tick (transient broker failure)",
                  what);
@@ -401,7 +409,10 @@ static int refresh_market(hydra_engine *e, int64_t now)
     rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, chains, n_chains, bar_seconds,
                               now, &err);
     if (rc != 0) {
+        /* Transient: no entries this tick ("no market data"); refused or malformed: a halt. */
         hydra_engine_broker_failure(e, "market_snapshot", &err);
+        hydra_engine_read_failed(e, rc, "market snapshot");
+        e->entry_block[0] = '\0'; /* the skip says "no market data" itself */
         return rc;
     }
     hydra_health_record_prices(&e->health, hydra_monotonic_ms());
