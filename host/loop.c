@@ -411,8 +411,8 @@ static int refresh_market(hydra_engine *e, int64_t now)
     if (rc != 0) {
         /* Transient: no entries this tick ("no market data"); refused or malformed: a halt. */
         hydra_engine_broker_failure(e, "market_snapshot", &err);
-        hydra_engine_read_failed(e, rc, "market snapshot");
-        e->entry_block[0] = '\0'; /* the skip says "no market data" itself */
+        if (hydra_broker_classify(rc) != HYDRA_FAILURE_TRANSIENT)
+            hydra_engine_read_failed(e, rc, "market snapshot");
         return rc;
     }
     hydra_health_record_prices(&e->health, hydra_monotonic_ms());

@@ -87,7 +87,9 @@ static void open_engine(fixture *f, const char *bots_edits)
              "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
              "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
              "timeout_ms: 10000=>timeout_ms: 5000\n"
-             "use_broker_clock: false=>use_broker_clock: true\n",
+             "use_broker_clock: false=>use_broker_clock: true\n"
+             /* Bots must not drop out because a worker call was slow on a loaded machine. */
+             "call_deadline_ms: 0 =>call_deadline_ms: 30000 \n",
              f->port, f->port);
     assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
     hydra_engine_options opt;
@@ -436,9 +438,23 @@ static void test_early_close_flattens_before_the_calendar_close(void **state)
             assert_true(row.created_ms >= close - 20 * 60000 && row.created_ms <= close);
         }
     }
-    print_message("early close 08:00: %d flatten_before_close sells, all in the 20 minutes before\n",
-                  flattens);
+    /* After the early close no equity or option entry goes out, though the bots' windows run on. */
+    int late_entries = 0;
+    static const char *const bots[] = {"mom_AAPL", "opt_core"};
+    for (size_t b = 0; b < 2; b++)
+        for (int seq = 1; seq < 200; seq++) {
+            char cid[64];
+            snprintf(cid, sizeof cid, "%s-%08d-%d", bots[b], lt.date, seq);
+            hydra_journal_order row;
+            if (hydra_journal_get(f->e.state, cid, &row) == 0 && row.side == HYDRA_SIDE_BUY &&
+                row.created_ms >= close)
+                late_entries++;
+        }
+    print_message("early close 08:00: %d flatten_before_close sells, all in the 20 minutes before; "
+                  "%d equity/option entries after the close\n",
+                  flattens, late_entries);
     assert_true(flattens >= 1);
+    assert_int_equal(late_entries, 0);
 }
 
 int main(void)
