@@ -70,6 +70,9 @@ struct hydra_exchange {
     long requests, faults_fired, orders_accepted, duplicates_refused, rate_limited;
     cid_stat *cids;
     size_t n_cids;
+    /* /_hydra/market: a day with no session (the clock says closed), a day that closes early. */
+    int closed_date;                 /* market-zone yyyymmdd; 0 = none */
+    int early_date, early_close_min; /* market-zone yyyymmdd and minute of day; 0 = none */
 };
 
 /* One request being received. */
@@ -477,12 +480,166 @@ done:
     free(o);
 }
 
+/* ---- the market calendar, with the closures and early closes set through /_hydra/market ---- */
+
+#define CALENDAR_MAX_DAYS 400
+
+static int parse_ymd(const char *s, int *out);
+
+static int date_plus_days(int yyyymmdd, int days)
+{
+    int64_t t = hydra_utc_from_local(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100, 12, 0,
+                                     0) + (int64_t)days * 86400000;
+    hydra_local_time lt;
+    hydra_local_from_utc(t, &lt);
+    return lt.date;
+}
+
+/* The sim's sessions from..to, less the closed day, with the early close applied. */
+static int sessions(hydra_exchange *ex, int from, int to, hydra_session *out, size_t cap, size_t *n,
+                    hydra_broker_err *e)
+{
+    size_t got = 0;
+    int rc = ex->broker.ops->calendar(ex->broker.ctx, from, to, out, cap, &got, e);
+    if (rc != 0)
+        return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < got; i++) {
+        if (out[i].date == ex->closed_date)
+            continue;
+        hydra_session d = out[i];
+        if (d.date == ex->early_date) {
+            int64_t close = hydra_utc_from_local(d.date / 10000, d.date / 100 % 100, d.date % 100,
+                                                 ex->early_close_min / 60, ex->early_close_min % 60, 0);
+            if (close > d.open_ms && close < d.close_ms)
+                d.close_ms = close;
+        }
+        out[k++] = d;
+    }
+    *n = k;
+    return 0;
+}
+
+/* The clock from the same sessions when a closure or early close is declared (else the sim's). */
+static void market_overrides(hydra_exchange *ex, hydra_market_clock *mc)
+{
+    if (ex->closed_date == 0 && ex->early_date == 0)
+        return;
+    hydra_local_time lt;
+    hydra_local_from_utc(mc->now_ms, &lt);
+    hydra_session days[16];
+    size_t n = 0;
+    hydra_broker_err e = {0};
+    if (sessions(ex, lt.date, date_plus_days(lt.date, 14), days, 16, &n, &e) != 0)
+        return;
+    mc->is_open = 0;
+    mc->next_open_ms = mc->next_close_ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (days[i].open_ms <= mc->now_ms && mc->now_ms < days[i].close_ms)
+            mc->is_open = 1;
+        if (mc->next_open_ms == 0 && days[i].open_ms > mc->now_ms)
+            mc->next_open_ms = days[i].open_ms;
+        if (mc->next_close_ms == 0 && days[i].close_ms > mc->now_ms)
+            mc->next_close_ms = days[i].close_ms;
+    }
+}
+
+/* "HH:MM" of a UTC time in Alpaca's calendar zone (New York; sessions never span a DST change). */
+static json_t *ny_hhmm(int date, int64_t utc_ms)
+{
+    int64_t midnight =
+        hydra_utc_from_zone("America/New_York", date / 10000, date / 100 % 100, date % 100, 0, 0, 0);
+    long min = (long)((utc_ms - midnight) / 60000);
+    char buf[8];
+    snprintf(buf, sizeof buf, "%02ld:%02ld", (min / 60) % 24, min % 60);
+    return json_string(buf);
+}
+
+/* GET /v2/calendar?start=&end=: Alpaca's shape, times in New York. */
+static void get_calendar(hydra_exchange *ex, struct MHD_Connection *c, answer *a)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(hydra_clock_now_ms(ex->clock), &lt);
+    int from = lt.date, to = 0;
+    const char *start = arg(c, "start"), *end = arg(c, "end");
+    if ((start != NULL && parse_ymd(start, &from) != 0) || (end != NULL && parse_ymd(end, &to) != 0)) {
+        a->status = 422;
+        a->body = error_json(40010001, "start and end must be dates (YYYY-MM-DD)");
+        return;
+    }
+    if (to == 0)
+        to = date_plus_days(from, 30);
+    if (to < from || hydra_days_between(from, to) > CALENDAR_MAX_DAYS) {
+        a->status = 422;
+        a->body = error_json(40010001, "end must be after start, at most 400 days later");
+        return;
+    }
+    hydra_session *days = calloc(CALENDAR_MAX_DAYS + 1, sizeof *days);
+    size_t n = 0;
+    hydra_broker_err e = {0};
+    if (days == NULL || sessions(ex, from, to, days, CALENDAR_MAX_DAYS + 1, &n, &e) != 0) {
+        if (days == NULL)
+            hydra_broker_fail(&e, HYDRA_ENOMEM, 500, "out of memory");
+        fail_answer(a, &e);
+        free(days);
+        return;
+    }
+    a->status = 200;
+    a->body = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char date[16];
+        snprintf(date, sizeof date, "%04d-%02d-%02d", days[i].date / 10000,
+                 days[i].date / 100 % 100, days[i].date % 100);
+        json_array_append_new(a->body, json_pack("{s:s,s:o,s:o,s:s,s:s}", "date", date, "open",
+                                                 ny_hhmm(days[i].date, days[i].open_ms), "close",
+                                                 ny_hhmm(days[i].date, days[i].close_ms),
+                                                 "session_open", "0400", "session_close", "2000"));
+    }
+    free(days);
+}
+
+/*
+ * POST /_hydra/market {"closed": true} makes a day (default today, or
+ * "date": "YYYY-MM-DD") one with no session; {"early_close": "HH:MM"} makes
+ * it close early (market-zone time). DELETE clears both.
+ */
+static json_t *set_market(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = len > 0 ? json_loadb(body, len, 0, &jerr) : NULL;
+    hydra_local_time lt;
+    hydra_local_from_utc(hydra_clock_now_ms(ex->clock), &lt);
+    int date = lt.date, minute = -1;
+    const char *d = json_string_value(json_object_get(j, "date"));
+    const char *ec = json_string_value(json_object_get(j, "early_close"));
+    const json_t *closed = json_object_get(j, "closed");
+    if (!json_is_object(j) || (d != NULL && parse_ymd(d, &date) != 0) ||
+        (ec != NULL && hydra_parse_hhmm(ec, &minute) != 0) ||
+        (closed != NULL && !json_is_boolean(closed)) || (ec == NULL && closed == NULL)) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, "expected {\"closed\": bool} or {\"early_close\": \"HH:MM\"}, "
+                             "optional \"date\": \"YYYY-MM-DD\"");
+    }
+    if (closed != NULL)
+        ex->closed_date = json_is_true(closed) ? date : 0;
+    if (ec != NULL) {
+        ex->early_date = date;
+        ex->early_close_min = minute;
+    }
+    json_decref(j);
+    *status = 200;
+    return json_pack("{s:i,s:i,s:i}", "closed_date", ex->closed_date, "early_close_date",
+                     ex->early_date, "early_close_minute", ex->early_date ? ex->early_close_min : -1);
+}
+
 static void get_clock(hydra_exchange *ex, answer *a)
 {
     hydra_market_clock mc;
     hydra_broker_err e = {0};
     if (ex->broker.ops->clock(ex->broker.ctx, &mc, &e) != 0)
         return fail_answer(a, &e);
+    market_overrides(ex, &mc);
     a->status = 200;
     a->body = json_pack("{s:o,s:b,s:o,s:o}", "timestamp", local_time(mc.now_ms), "is_open",
                         mc.is_open, "next_open", local_time(mc.next_open_ms), "next_close",
@@ -742,6 +899,8 @@ static void route(hydra_exchange *ex, struct MHD_Connection *c, const char *meth
         get_order_by_cid(ex, c, a);
     else if (get && strcmp(url, "/v2/clock") == 0)
         get_clock(ex, a);
+    else if (get && strcmp(url, "/v2/calendar") == 0)
+        get_calendar(ex, c, a);
     else if (get && strcmp(url, "/v2/options/contracts") == 0)
         get_contracts(ex, c, a);
     else if (get && (strcmp(url, "/v2/stocks/trades/latest") == 0 ||
@@ -1051,6 +1210,11 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
     } else if (strcmp(url, "/_hydra/faults") == 0 && strcmp(method, "DELETE") == 0) {
         ex->n_rules = 0;
         out = json_pack("{s:i}", "rules", 0);
+    } else if (strcmp(url, "/_hydra/market") == 0 && strcmp(method, "POST") == 0) {
+        out = set_market(ex, rc->body, rc->len, &status);
+    } else if (strcmp(url, "/_hydra/market") == 0 && strcmp(method, "DELETE") == 0) {
+        ex->closed_date = ex->early_date = 0;
+        out = json_pack("{s:i}", "closed_date", 0);
     } else if (strcmp(url, "/_hydra/stats") == 0 && strcmp(method, "GET") == 0) {
         out = stats_json(ex);
     } else {

@@ -15,6 +15,7 @@
  *   GET    /v2/stocks/trades/latest, /v1beta3/crypto/us/latest/trades
  *   GET    /v2/stocks/bars, /v1beta3/crypto/us/bars
  *   GET    /v1beta1/options/snapshots?symbols=
+ *   GET    /v2/calendar?start=&end=  (Alpaca's shape: date, open and close in New York time)
  *
  * Every Alpaca request must carry APCA-API-KEY-ID and APCA-API-SECRET-KEY
  * matching the configured pair (401 otherwise). Requests are limited to
@@ -27,6 +28,10 @@
  *   POST   /_hydra/faults  {"rules": [rule, ...], "rate_limit": n}  replaces the rules
  *   DELETE /_hydra/faults  clears every rule
  *   GET    /_hydra/stats   requests served, orders accepted, duplicates refused, faults fired
+ *   POST   /_hydra/market  {"closed": bool} or {"early_close": "HH:MM"} (market zone), optional
+ *                          "date": "YYYY-MM-DD" (default today): a day without a session, or
+ *                          one that closes early; the clock and the calendar both follow it
+ *   DELETE /_hydra/market  back to the sim's sessions
  *
  * A rule: {"method": "GET"|"POST"|"DELETE"|"*", "path": prefix, "fault": kind,
  * "skip": n (let n matching requests through first), "count": n (then fire

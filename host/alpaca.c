@@ -39,6 +39,7 @@ typedef struct alpaca {
     size_t len, cap;
     int too_big;
     long reset_s; /* X-Ratelimit-Reset of the last answer, 0 when absent */
+    int64_t last_retry_at_ms; /* wall-clock ms the last 429 asked to wait for */
     /* The broker's time as of its last /v2/clock answer, to know "today" for option expiries. */
     int64_t broker_now_ms, broker_mono_ms;
 } alpaca;
@@ -122,11 +123,16 @@ static int send_once(alpaca *a, conn *c, const char *method, const char *what, c
                      const char *body, long *status, hydra_broker_err *err)
 {
     int64_t now = wall_ms();
-    if (now < c->blocked_until_ms)
-        return hydra_broker_fail(err, HYDRA_ETRANSIENT, 429,
-                                 "%s: rate limited by %s for another %lld ms (X-Ratelimit-Reset); "
-                                 "not sent",
-                                 what, c->base, (long long)(c->blocked_until_ms - now));
+    if (now < c->blocked_until_ms) {
+        /* Held, not sent: the 429 that set the hold was the failure, this is not another one. */
+        hydra_broker_fail(err, HYDRA_ETRANSIENT, 429,
+                          "%s: rate limited by %s for another %lld ms (X-Ratelimit-Reset); "
+                          "held, not sent",
+                          what, c->base, (long long)(c->blocked_until_ms - now));
+        err->held = 1;
+        err->retry_at_ms = c->blocked_until_ms;
+        return HYDRA_ETRANSIENT;
+    }
     char url[HYDRA_PATH_LEN + 2048];
     if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 0, "%s: request URL too long", what);
@@ -186,6 +192,7 @@ static int64_t note_rate_limit(alpaca *a, conn *c)
     if (until < now)
         until = now;
     c->blocked_until_ms = until;
+    a->last_retry_at_ms = until;
     return until - now;
 }
 
@@ -230,7 +237,10 @@ static int status_error(alpaca *a, const char *what, long status, hydra_broker_e
         code = HYDRA_ENOTFOUND;
     else
         code = HYDRA_EREJECTED;
-    return hydra_broker_fail(err, code, (int)status, "%s: HTTP %ld: %s", what, status, msg);
+    hydra_broker_fail(err, code, (int)status, "%s: HTTP %ld: %s", what, status, msg);
+    if (status == 429)
+        err->retry_at_ms = a->last_retry_at_ms;
+    return code;
 }
 
 /*
@@ -489,6 +499,11 @@ static int op_submit(void *ctx, const hydra_order_request *req, hydra_order *out
     snprintf(what, sizeof what, "submit %s", req->client_order_id);
     rc = send_req(a, &a->trading, "POST", what, "/v2/orders", body, 0, &status, &first);
     free(body);
+    if (rc == HYDRA_ETRANSIENT && first.held) {
+        /* Held by a rate limit: certainly not sent, so there is nothing to look up. */
+        *err = first;
+        return rc;
+    }
     if (rc == HYDRA_ETRANSIENT)
         return resolve_by_client_id(a, req, out, &first, err);
     if (rc != 0) {
@@ -866,6 +881,34 @@ static int op_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
     return 0;
 }
 
+static int op_calendar(void *ctx, int from, int to, hydra_session *out, size_t cap, size_t *n,
+                       hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    *n = 0;
+    char path[128];
+    snprintf(path, sizeof path, "/v2/calendar?start=%04d-%02d-%02d&end=%04d-%02d-%02d", from / 10000,
+             from / 100 % 100, from % 100, to / 10000, to / 100 % 100, to % 100);
+    json_t *j;
+    int rc = call_json(a, &a->trading, "GET", "calendar", path, &j, NULL, err);
+    if (rc != 0)
+        return rc;
+    char why[200];
+    rc = hydra_alpaca_parse_calendar(j, out, cap, n, why, sizeof why);
+    json_decref(j);
+    if (rc != 0)
+        return malformed_answer(err, "calendar", rc, why);
+    /* An answer outside what was asked is not this calendar: refuse it rather than guess. */
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].date < from || out[i].date > to) {
+            *n = 0;
+            return hydra_broker_fail(err, HYDRA_EMALFORMED, 200,
+                                     "calendar: day %d outside the %d..%d asked for", out[i].date,
+                                     from, to);
+        }
+    return 0;
+}
+
 static void wipe_headers(struct curl_slist *h)
 {
     for (; h != NULL; h = h->next)
@@ -902,6 +945,7 @@ static const hydra_broker_ops ALPACA_OPS = {
     .option_chain = op_option_chain,
     .clock = op_clock,
     .destroy = op_destroy,
+    .calendar = op_calendar,
 };
 
 /* ---- opening ---- */

@@ -728,3 +728,52 @@ int hydra_alpaca_parse_clock(const json_t *j, hydra_market_clock *out, char *why
         return rc;
     return 0;
 }
+
+/* The zone Alpaca's calendar writes its dates and times in. */
+#define ALPACA_CALENDAR_ZONE "America/New_York"
+
+/* Exactly "HH:MM" with 00..23 and 00..59. */
+static int hhmm_field(const json_t *day, const char *key, int *minute, char *why, size_t whysz)
+{
+    const char *s = json_string_value(json_object_get(day, key));
+    if (s == NULL || strlen(s) != 5 || hydra_parse_hhmm(s, minute) != 0)
+        return malformed(why, whysz, "calendar field %s is missing or not HH:MM", key);
+    return 0;
+}
+
+int hydra_alpaca_parse_calendar(const json_t *j, hydra_session *out, size_t cap, size_t *n,
+                                char *why, size_t whysz)
+{
+    *n = 0;
+    if (!json_is_array(j))
+        return malformed(why, whysz, "calendar answer is not an array");
+    if (json_array_size(j) > cap)
+        return HYDRA_EFULL;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const json_t *d = json_array_get(j, i);
+        if (!json_is_object(d))
+            return malformed(why, whysz, "calendar day %zu is not an object", i);
+        const char *date = json_string_value(json_object_get(d, "date"));
+        int y, m, dd, open, close;
+        char tail;
+        if (date == NULL || strlen(date) != 10 ||
+            sscanf(date, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 || m < 1 || m > 12 || dd < 1 ||
+            dd > 31 || y < 1900 || y > 2200)
+            return malformed(why, whysz, "calendar day %zu: date is missing or not YYYY-MM-DD", i);
+        int rc;
+        if ((rc = hhmm_field(d, "open", &open, why, whysz)) != 0 ||
+            (rc = hhmm_field(d, "close", &close, why, whysz)) != 0)
+            return rc;
+        if (open >= close)
+            return malformed(why, whysz, "calendar %s: open %02d:%02d is not before close %02d:%02d",
+                             date, open / 60, open % 60, close / 60, close % 60);
+        hydra_session *s = &out[i];
+        s->date = y * 10000 + m * 100 + dd;
+        if (i > 0 && s->date <= out[i - 1].date)
+            return malformed(why, whysz, "calendar days out of order at %s", date);
+        s->open_ms = hydra_utc_from_zone(ALPACA_CALENDAR_ZONE, y, m, dd, open / 60, open % 60, 0);
+        s->close_ms = hydra_utc_from_zone(ALPACA_CALENDAR_ZONE, y, m, dd, close / 60, close % 60, 0);
+    }
+    *n = json_array_size(j);
+    return 0;
+}

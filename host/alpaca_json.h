@@ -113,4 +113,14 @@ int hydra_alpaca_parse_option_prices(const json_t *j, const char *const *symbols
 
 int hydra_alpaca_parse_clock(const json_t *j, hydra_market_clock *out, char *why, size_t whysz);
 
+/*
+ * /v2/calendar: an array of {"date": "YYYY-MM-DD", "open": "HH:MM", "close":
+ * "HH:MM", ...} in Alpaca's market zone (America/New_York), in date order.
+ * Unknown fields are ignored; a missing or ill-formed date, open or close,
+ * an open not before its close, or days out of order is HYDRA_EMALFORMED;
+ * more days than cap is HYDRA_EFULL.
+ */
+int hydra_alpaca_parse_calendar(const json_t *j, hydra_session *out, size_t cap, size_t *n,
+                                char *why, size_t whysz);
+
 #endif

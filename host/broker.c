@@ -14,6 +14,8 @@ int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const ch
         return code;
     err->code = code;
     err->http_status = http_status;
+    err->held = 0;
+    err->retry_at_ms = 0;
     err->msg[0] = '\0';
     if (fmt != NULL) {
         va_list ap;
@@ -22,6 +24,36 @@ int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const ch
         va_end(ap);
     }
     return code;
+}
+
+hydra_failure_class hydra_broker_classify(int code)
+{
+    switch (code) {
+    case 0:
+        return HYDRA_FAILURE_NONE;
+    case HYDRA_ETRANSIENT:
+        return HYDRA_FAILURE_TRANSIENT;
+    case HYDRA_EREJECTED:
+    case HYDRA_ENOTFOUND:
+        return HYDRA_FAILURE_REFUSED;
+    default:
+        /* Bad credentials, a malformed answer, an answer too big to hold: asking again won't help. */
+        return HYDRA_FAILURE_PERMANENT;
+    }
+}
+
+const char *hydra_failure_class_name(hydra_failure_class c)
+{
+    switch (c) {
+    case HYDRA_FAILURE_TRANSIENT:
+        return "transient";
+    case HYDRA_FAILURE_REFUSED:
+        return "refused";
+    case HYDRA_FAILURE_PERMANENT:
+        return "permanent";
+    default:
+        return "none";
+    }
 }
 
 /* OCC roots are 1-6 upper-case letters or digits (adjusted contracts add a digit: "AAPL1"). */

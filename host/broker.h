@@ -24,7 +24,35 @@ typedef struct hydra_broker_err {
     int code;          /* the returned hydra_err */
     int http_status;   /* 0 when not HTTP */
     char msg[256];     /* what failed and why; never contains a credential */
+    /*
+     * A rate limit (429) holds calls until retry_at_ms (wall-clock UTC ms).
+     * held = 1: this call was not sent at all because an earlier 429's reset
+     * has not come yet; it is not a new failure of the broker. The 429
+     * answer itself has held = 0 and retry_at_ms set.
+     */
+    int held;
+    int64_t retry_at_ms;
 } hydra_broker_err;
+
+/*
+ * What a broker failure means for the tick, decided in one place
+ * (hydra_broker_classify) for every phase:
+ *   TRANSIENT  timeout, 5xx, 429, refused or cut connection: the answer may
+ *              come next time. What needed it is skipped this tick; the
+ *              failure counts once in the health window, which decides a halt.
+ *   REFUSED    the broker answered and said no (a 4xx other than 401, or
+ *              "not found"): for an order, a rejection; for a read the host
+ *              cannot do without, permanent.
+ *   PERMANENT  credentials refused (401, 403 "forbidden"), an answer that
+ *              cannot be understood, or a local limit the answer overflowed:
+ *              asking again will not help. Halts at once.
+ */
+typedef enum hydra_failure_class {
+    HYDRA_FAILURE_NONE = 0,
+    HYDRA_FAILURE_TRANSIENT = 1,
+    HYDRA_FAILURE_REFUSED = 2,
+    HYDRA_FAILURE_PERMANENT = 3
+} hydra_failure_class;
 
 typedef struct hydra_account {
     double cash;
@@ -108,6 +136,13 @@ typedef struct hydra_market_clock {
     int64_t next_open_ms, next_close_ms;
 } hydra_market_clock;
 
+/* One trading day of the broker's calendar. */
+typedef struct hydra_session {
+    int date;              /* yyyymmdd, the exchange's date */
+    int64_t open_ms;       /* regular session open, UTC ms */
+    int64_t close_ms;      /* regular session close (early closes included), UTC ms */
+} hydra_session;
+
 typedef struct hydra_broker_ops {
     const char *name; /* "sim", "alpaca" */
     int (*account)(void *ctx, hydra_account *out, hydra_broker_err *err);
@@ -142,6 +177,13 @@ typedef struct hydra_broker_ops {
                         hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err);
     int (*clock)(void *ctx, hydra_market_clock *out, hydra_broker_err *err);
     void (*destroy)(void *ctx);
+    /*
+     * Trading days from..to (yyyymmdd, inclusive) in date order; a day with
+     * no session (weekend, holiday) is absent. HYDRA_EFULL beyond cap. May be
+     * NULL for a broker without a calendar: the market clock alone decides.
+     */
+    int (*calendar)(void *ctx, int from_yyyymmdd, int to_yyyymmdd, hydra_session *out, size_t cap,
+                    size_t *n, hydra_broker_err *err);
 } hydra_broker_ops;
 
 typedef struct hydra_broker {
@@ -152,6 +194,14 @@ typedef struct hydra_broker {
 /* Fills *err (code and formatted message) and returns code. */
 int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * The class of a failed broker call (err->code), the one rule every phase
+ * of the tick applies: see hydra_failure_class. 0 is HYDRA_FAILURE_NONE.
+ */
+hydra_failure_class hydra_broker_classify(int code);
+/* "transient", "refused", "permanent" or "none". */
+const char *hydra_failure_class_name(hydra_failure_class c);
 
 /* Asset class of a symbol by its form: "BTC/USD" crypto, OCC option, else equity. */
 unsigned hydra_symbol_asset_class(const char *symbol);

@@ -158,14 +158,21 @@ int hydra_exitbot_run(hydra_engine *e)
         return 1;
     }
 
-    int rc = fetch_account(e);
-    if (rc != 0)
-        return rc;
+    /*
+     * A transient failure to read the account (or the positions the anomaly
+     * check compares) skips this tick's entries and counts once in the
+     * health window checked above; a permanent one halts (the caller).
+     */
+    int rc = e->account_unread ? HYDRA_ETRANSIENT : fetch_account(e); /* one read failure a tick */
+    if (rc != 0) {
+        e->account_unread = 1;
+        return hydra_engine_read_failed(e, rc, "account unreadable");
+    }
 
     if (xb->anomaly_halt) {
         rc = account_anomaly(e, why, sizeof why);
         if (rc < 0)
-            return rc;
+            return hydra_engine_read_failed(e, rc, "positions unreadable");
         if (rc == 1) {
             char reason[HYDRA_PATH_LEN + 128];
             snprintf(reason, sizeof reason, "anomaly: %s", why);

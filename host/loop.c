@@ -52,14 +52,60 @@ void hydra_loop_free(hydra_engine *e)
 
 /* ---- small helpers ---- */
 
+static int64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A 429 asked to wait until `until` (wall clock): entries pause, logged once per reset. */
+static void note_rate_limit(hydra_engine *e, int64_t until)
+{
+    if (until <= e->rate_limited_until_ms)
+        return;
+    e->rate_limited_until_ms = until;
+    char until_s[32];
+    hydra_format_utc(until, until_s, sizeof until_s);
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "rate_limited", NULL, "{s:s,s:s}", "reset", until_s,
+                   "effect", "calls held until the reset, not counted as failures; entries pause");
+}
+
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err)
 {
-    /* A rejection is the broker answering; everything else counts against health. */
-    if (err->code != HYDRA_EREJECTED && err->code != HYDRA_ENOTFOUND)
+    hydra_failure_class fc = hydra_broker_classify(err->code);
+    if (err->retry_at_ms > 0)
+        note_rate_limit(e, err->retry_at_ms);
+    /* Held back by a rate limit: not sent, so not a failure of the broker; the 429 was. */
+    if (err->held)
+        return;
+    /* A refusal is the broker answering; transient and permanent failures count against health. */
+    if (fc == HYDRA_FAILURE_TRANSIENT || fc == HYDRA_FAILURE_PERMANENT)
         hydra_health_record_api_failure(&e->health, hydra_monotonic_ms());
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:i,s:s}", "call", call,
-                   "class", hydra_strerror(err->code), "http_status", err->http_status, "error",
+    if (fc == HYDRA_FAILURE_PERMANENT && e->permanent_failure[0] == '\0')
+        snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", call, err->msg);
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:s,s:i,s:s}", "call",
+                   call, "class", hydra_strerror(err->code), "failure",
+                   hydra_failure_class_name(fc), "http_status", err->http_status, "error",
                    err->msg);
+}
+
+int hydra_engine_read_failed(hydra_engine *e, int rc, const char *what)
+{
+    hydra_failure_class fc = hydra_broker_classify(rc);
+    if (fc == HYDRA_FAILURE_NONE)
+        return 0;
+    if (fc != HYDRA_FAILURE_TRANSIENT) {
+        /* A read refused or not understood: the tick cannot go on without it. */
+        if (e->permanent_failure[0] == '\0')
+            snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", what,
+                     hydra_strerror(rc));
+        return rc;
+    }
+    if (e->entry_block[0] == '\0')
+        snprintf(e->entry_block, sizeof e->entry_block, "%s this tick (transient broker failure)",
+                 what);
+    return 0;
 }
 
 static hydra_bot_slot *find_slot(hydra_engine *e, const char *bot_id)
@@ -199,8 +245,10 @@ static int bootstrap(hydra_engine *e, int64_t now)
         hydra_broker_err err = {0};
         int rc = e->broker.ops->account(e->broker.ctx, &e->account, &err);
         if (rc != 0) {
+            /* Transient: the rollover (and its budgets) waits for the next tick; no entries now. */
             hydra_engine_broker_failure(e, "account", &err);
-            return rc;
+            e->account_unread = 1;
+            return hydra_engine_read_failed(e, rc, "account unreadable at the day rollover");
         }
         if (!isfinite(e->account.equity) || e->account.equity <= 0)
             return HYDRA_EMALFORMED;
@@ -230,8 +278,92 @@ static int bootstrap(hydra_engine *e, int64_t now)
         hydra_loop_portfolio(e);
     }
     int rc = hydra_orders_sync(e);
-    /* A sync that failed on a broker call is counted by health; the tick goes on without it. */
-    return hydra_err_is_broker(rc) ? 0 : rc;
+    /*
+     * A sync that failed on a broker call is counted by health. Transient:
+     * the tick goes on without it (no entries on a journal not up to date);
+     * a refusal is an order answered (a resend refused); permanent halts.
+     */
+    if (hydra_broker_classify(rc) == HYDRA_FAILURE_REFUSED)
+        return 0;
+    if (!hydra_err_is_broker(rc))
+        return rc;
+    return hydra_engine_read_failed(e, rc, "orders not synced with the broker");
+}
+
+/* ---- the broker's calendar: today's session, read once a day ---- */
+
+static void refresh_session(hydra_engine *e, int64_t now)
+{
+    if (e->broker.ops->calendar == NULL)
+        return;
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    if (e->session_date == lt.date)
+        return;
+    hydra_session days[4];
+    size_t n = 0;
+    hydra_broker_err err = {0};
+    int rc = e->broker.ops->calendar(e->broker.ctx, lt.date, lt.date, days, 4, &n, &err);
+    if (rc != 0) {
+        /* Not known: equity and option entries wait (crypto does not); asked again next tick. */
+        hydra_engine_broker_failure(e, "calendar", &err);
+        return;
+    }
+    e->session_date = lt.date;
+    e->session_today = n > 0 && days[0].date == lt.date;
+    if (e->session_today)
+        e->session = days[0];
+    char open_s[32] = "", close_s[32] = "";
+    if (e->session_today) {
+        hydra_format_utc(e->session.open_ms, open_s, sizeof open_s);
+        hydra_format_utc(e->session.close_ms, close_s, sizeof close_s);
+    }
+    hydra_log_pack(e->log, HYDRA_LOG_INFO, "market_session", NULL, "{s:i,s:b,s:s,s:s}", "date",
+                   lt.date, "trading_day", e->session_today, "open", open_s, "close", close_s);
+}
+
+/*
+ * Equity and option entries: only while the broker's clock says open and,
+ * when the broker has a calendar, inside today's session (early closes
+ * count). NULL when entries may go out, else why not.
+ */
+static const char *market_hours_refusal(hydra_engine *e, int64_t now, char *buf, size_t bufsz)
+{
+    if (!e->market.have_mclock || !e->market.mclock.is_open)
+        return "market closed (broker clock)";
+    if (e->broker.ops->calendar == NULL)
+        return NULL;
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    if (e->session_date != lt.date)
+        return "today's session unknown (broker calendar not read)";
+    if (!e->session_today)
+        return "no session today (broker calendar)";
+    if (now < e->session.open_ms || now >= e->session.close_ms) {
+        char o[32], c[32];
+        hydra_format_utc(e->session.open_ms, o, sizeof o);
+        hydra_format_utc(e->session.close_ms, c, sizeof c);
+        snprintf(buf, bufsz, "outside today's session %s to %s (broker calendar)", o, c);
+        return buf;
+    }
+    return NULL;
+}
+
+/*
+ * The market clock the host's exits see: the broker's, with today's close
+ * taken from the calendar when it is known, so flatten_before_close keeps
+ * an early close. NULL when no clock is known this tick.
+ */
+static const hydra_market_clock *exit_clock(hydra_engine *e, int64_t now, hydra_market_clock *mc)
+{
+    if (!e->market.have_mclock)
+        return NULL;
+    *mc = e->market.mclock;
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    if (e->session_date == lt.date && e->session_today && now >= e->session.open_ms)
+        mc->next_close_ms = e->session.close_ms;
+    return mc;
 }
 
 /* ---- the market snapshot ---- */
@@ -292,7 +424,10 @@ static int refresh_market(hydra_engine *e, int64_t now)
     rc = hydra_market_refresh(&e->market, &e->broker, symbols, n, chains, n_chains, bar_seconds,
                               now, &err);
     if (rc != 0) {
+        /* Transient: no entries this tick ("no market data"); refused or malformed: a halt. */
         hydra_engine_broker_failure(e, "market_snapshot", &err);
+        if (hydra_broker_classify(rc) != HYDRA_FAILURE_TRANSIENT)
+            hydra_engine_read_failed(e, rc, "market snapshot");
         return rc;
     }
     hydra_health_record_prices(&e->health, hydra_monotonic_ms());
@@ -699,6 +834,14 @@ static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now,
         return "global halt";
     if (e->state_unwritable)
         return "state database not writable";
+    if (e->entry_block[0] != '\0')
+        return e->entry_block;
+    if (e->rate_limited_until_ms > wall_now_ms()) {
+        char until_s[32];
+        hydra_format_utc(e->rate_limited_until_ms, until_s, sizeof until_s);
+        snprintf(buf, bufsz, "rate limited until %s", until_s);
+        return buf;
+    }
     if (!b->enabled)
         return "disabled";
     if (!slot->loaded)
@@ -724,6 +867,8 @@ static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now,
     }
     if (!market_ok)
         return "no market data this tick";
+    if (b->asset_class != HYDRA_ASSET_CRYPTO)
+        return market_hours_refusal(e, now, buf, bufsz);
     return NULL;
 }
 
@@ -731,11 +876,12 @@ static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now,
 static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
 {
     snap_scratch *s = scratch_of(e);
+    hydra_market_clock mc;
+    const hydra_market_clock *mcp = exit_clock(e, now, &mc);
     for (size_t i = 0; i < npos; i++) {
         const hydra_bot_position *p = &s->bpos[i];
         double price = hydra_market_price(&e->market, p->symbol);
-        hydra_exit_reason why = hydra_exit_check(slot->cfg, p, price, now,
-                                                 e->market.have_mclock ? &e->market.mclock : NULL);
+        hydra_exit_reason why = hydra_exit_check(slot->cfg, p, price, now, mcp);
         if (why == HYDRA_EXIT_NONE)
             continue;
         double working = hydra_orders_working_qty(e, p->bot_id, p->symbol, HYDRA_SIDE_SELL);
@@ -830,12 +976,33 @@ void hydra_loop_quota_tick(hydra_engine *e)
 
 /* ---- finalize ---- */
 
-static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
+/* The tick's closing account read: asked once per tick at most after a failure. */
+static void finalize_account(hydra_engine *e)
 {
     hydra_broker_err err = {0};
-    if (e->broker.ops->account(e->broker.ctx, &e->account, &err) != 0)
+    if (e->account_unread)
+        return;
+    if (e->broker.ops->account(e->broker.ctx, &e->account, &err) != 0) {
         hydra_engine_broker_failure(e, "account", &err);
-    hydra_equity_insert(e->state, now, e->account.equity, e->account.cash);
+        e->account_unread = 1;
+    }
+}
+
+/* A permanent broker failure anywhere in the tick halts (once; a halt already active stands). */
+static void halt_on_permanent(hydra_engine *e)
+{
+    if (e->permanent_failure[0] == '\0' || e->halted)
+        return;
+    char reason[360];
+    snprintf(reason, sizeof reason, "BROKER_FAIL: %s", e->permanent_failure);
+    hydra_engine_halt(e, "broker", reason, e->cfg->settings.global_cooldown_minutes);
+}
+
+static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
+{
+    /* An equity not read this tick is not written as if it were. */
+    if (!e->account_unread)
+        hydra_equity_insert(e->state, now, e->account.equity, e->account.cash);
     hydra_kv_set_int(e->state, "last_tick_ms", now);
     hydra_kv_set_int(e->state, "last_tick", (int64_t)e->tick);
 
@@ -945,6 +1112,9 @@ int hydra_engine_tick(hydra_engine *e)
     e->orders_sent = 0;
     e->halted = 0;
     e->halt_raised = 0;
+    e->entry_block[0] = '\0';
+    e->permanent_failure[0] = '\0';
+    e->account_unread = 0;
     hydra_log_set_tick(e->log, e->tick);
 
     if (e->sim != NULL) {
@@ -955,10 +1125,15 @@ int hydra_engine_tick(hydra_engine *e)
             return HYDRA_EEOF;
         }
     }
-    /* Against the local exchange, engine time is the exchange's clock; not knowing it is a bootstrap failure. */
+    /*
+     * Against the local exchange, engine time is the exchange's clock. A
+     * transient failure to read it leaves the time where it was and skips
+     * this tick's entries; a permanent one is a bootstrap failure.
+     */
     int clock_rc = 0;
     if (e->sim == NULL && e->cfg->settings.alpaca.use_broker_clock)
-        clock_rc = hydra_engine_adopt_broker_clock(e);
+        clock_rc = hydra_engine_read_failed(e, hydra_engine_adopt_broker_clock(e),
+                                            "broker clock unreadable");
     int64_t now = hydra_clock_now_ms(&e->clock);
     char lost[600] = "";
     int state_rc = check_state(e, lost, sizeof lost);
@@ -991,12 +1166,15 @@ int hydra_engine_tick(hydra_engine *e)
     /* 3. PortfolioBot ran at start and rollover; budgets are in the slots. */
     /* 4. Snapshot. */
     int market_ok = refresh_market(e, now) == 0;
+    refresh_session(e, now);
 
     /* 5. Execution, every bot in rank order (failed workers first get their restart). */
     hydra_loop_restart_workers(e);
     execute(e, now, market_ok);
 
     /* 6. Finalize. */
+    finalize_account(e);
+    halt_on_permanent(e);
     finalize(e, now, started_us);
     return e->fatal;
 }

@@ -115,6 +115,15 @@ typedef struct hydra_engine {
     int fatal;
     hydra_bot_slot *svc_slot;/* the bot whose code runs now: its services' quotas (engine.c) */
     int orders_sent;         /* this tick */
+    /* This tick's broker failures, classified by hydra_broker_classify (reset every tick). */
+    char entry_block[200];   /* non-empty: a read entries need failed transiently; why */
+    char permanent_failure[300]; /* the first permanent failure: the tick ends in a halt */
+    int account_unread;      /* the account read failed: finalize does not ask again */
+    int64_t rate_limited_until_ms; /* wall-clock ms: a 429 holds calls (entries pause) until then */
+    /* Today's session from the broker's calendar, read once per market-zone day. */
+    hydra_session session;
+    int session_date;        /* the yyyymmdd it was read for; 0 = not read (yet) */
+    int session_today;       /* 1: today is a trading day and `session` is it */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
@@ -205,6 +214,19 @@ void hydra_loop_quota_tick(hydra_engine *e);
 void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why);
 
 /* Records a broker failure with the health monitor and the log. */
+ * Records a broker failure with the health monitor and the log, by its
+ * class (hydra_broker_classify): a transient or permanent failure counts
+ * once in the health window; a call held back by a rate limit does not
+ * count (the 429 that set the hold did) and pauses entries until the reset;
+ * a permanent failure is remembered and halts at the end of the tick.
+ */
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);
+
+/*
+ * A read the tick needed failed with rc (already recorded). Transient: the
+ * entries of this tick are skipped with `what` as the reason and 0 is
+ * returned; anything else is returned for the caller to halt on.
+ */
+int hydra_engine_read_failed(hydra_engine *e, int rc, const char *what);
 
 #endif

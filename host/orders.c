@@ -220,7 +220,9 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
     rc = e->broker.ops->submit(e->broker.ctx, &req, &o, &err);
     e->orders_sent++;
     if (rc == 0 && err.code != 0) {
-        /* Placed, but only found after a failed exchange: the failure still counts. */
+        /* Placed, but only found after a failed exchange: the failure counts, as a transient one
+         * (the broker's own record answered it, so nothing is left unknown). */
+        err.code = HYDRA_ETRANSIENT;
         hydra_engine_broker_failure(e, "submit", &err);
     }
     if (rc == 0) {

@@ -1505,6 +1505,31 @@ static int sim_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
     return 0;
 }
 
+/*
+ * The calendar the clock above follows: every weekday from..to is a trading
+ * day with the configured session (no holidays, no early closes).
+ */
+static int sim_calendar(void *ctx, int from, int to, hydra_session *out, size_t cap, size_t *n,
+                        hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    *n = 0;
+    long first = (long)hydra_days_from_date(from), last = (long)hydra_days_from_date(to);
+    for (long d = first; d <= last; d++) {
+        int wd = weekday_of_days(d);
+        if (wd == 0 || wd == 6)
+            continue;
+        if (*n >= cap)
+            return hydra_broker_fail(err, HYDRA_EFULL, 0, "sim: calendar: more than %zu days", cap);
+        int date = date_from_days(d);
+        out[*n].date = date;
+        out[*n].open_ms = session_ms(date, sim->open_min);
+        out[*n].close_ms = session_ms(date, sim->close_min);
+        (*n)++;
+    }
+    return 0;
+}
+
 /* The sim's lifetime belongs to hydra_sim_open/hydra_sim_close, not to its broker handle. */
 static void sim_destroy(void *ctx)
 {
@@ -1525,6 +1550,7 @@ static const hydra_broker_ops SIM_OPS = {
     .option_chain = sim_option_chain,
     .clock = sim_clock,
     .destroy = sim_destroy,
+    .calendar = sim_calendar,
 };
 
 hydra_broker hydra_sim_broker(hydra_sim *sim)

@@ -218,9 +218,20 @@ static int w_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
     return w->inner.ops->clock(w->inner.ctx, out, err);
 }
 
+static int w_calendar(void *ctx, int from, int to, hydra_session *out, size_t cap, size_t *n,
+                      hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    if (w->inner.ops->calendar == NULL) {
+        *n = 0;
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 0, "the wrapped broker has no calendar");
+    }
+    return w->inner.ops->calendar(w->inner.ctx, from, to, out, cap, n, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
     "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
-    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL,
+    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL, w_calendar,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)

@@ -647,6 +647,71 @@ static void test_option_fixtures(void **state)
     json_decref(j);
 }
 
+/* ---- calendar ---- */
+
+static int parse_calendar_text(const char *text, hydra_session *out, size_t cap, size_t *n)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    assert_non_null(j);
+    char why[200] = "";
+    int rc = hydra_alpaca_parse_calendar(j, out, cap, n, why, sizeof why);
+    if (rc == HYDRA_EMALFORMED)
+        assert_true(why[0] != '\0');
+    json_decref(j);
+    return rc;
+}
+
+static void test_calendar_fixture(void **state)
+{
+    (void)state;
+    json_t *j = fixture("calendar.json");
+    hydra_session s[4];
+    size_t n = 0;
+    char why[200];
+    assert_int_equal(hydra_alpaca_parse_calendar(j, s, 4, &n, why, sizeof why), 0);
+    assert_int_equal(n, 2);
+    /* New York times: 09:30 and 16:00 EDT are 13:30 and 20:00 UTC. */
+    assert_int_equal(s[0].date, 20220516);
+    assert_true(s[0].open_ms == t_of("2022-05-16T13:30:00Z"));
+    assert_true(s[0].close_ms == t_of("2022-05-16T20:00:00Z"));
+    assert_int_equal(s[1].date, 20220517);
+    /* More days than the caller holds: EFULL, never a silent cut. */
+    assert_int_equal(hydra_alpaca_parse_calendar(j, s, 1, &n, why, sizeof why), HYDRA_EFULL);
+    json_decref(j);
+
+    /* An early close (the day after Thanksgiving, EST) and unknown fields. */
+    assert_int_equal(parse_calendar_text("[{\"date\":\"2022-11-25\",\"open\":\"09:30\",\"close\":"
+                                         "\"13:00\",\"settlement_date\":\"2022-11-29\"}]",
+                                         s, 4, &n),
+                     0);
+    assert_true(s[0].close_ms == t_of("2022-11-25T18:00:00Z"));
+    assert_int_equal(parse_calendar_text("[]", s, 4, &n), 0);
+    assert_int_equal(n, 0);
+
+    static const char *const bad[] = {
+        "{}",
+        "[1]",
+        "[{\"open\":\"09:30\",\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-5-16\",\"open\":\"09:30\",\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-05-16x\",\"open\":\"09:30\",\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-13-16\",\"open\":\"09:30\",\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-05-16\",\"open\":\"9:30\",\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-05-16\",\"open\":\"09:30\"}]",
+        "[{\"date\":\"2022-05-16\",\"open\":930,\"close\":\"16:00\"}]",
+        "[{\"date\":\"2022-05-16\",\"open\":\"16:00\",\"close\":\"09:30\"}]",
+        "[{\"date\":\"2022-05-16\",\"open\":\"09:30\",\"close\":\"24:00\"}]",
+        "[{\"date\":\"2022-05-17\",\"open\":\"09:30\",\"close\":\"16:00\"},"
+        "{\"date\":\"2022-05-16\",\"open\":\"09:30\",\"close\":\"16:00\"}]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 99;
+        if (parse_calendar_text(bad[i], s, 4, &n) != HYDRA_EMALFORMED)
+            fail_msg("calendar accepted: %s", bad[i]);
+        assert_int_equal(n, 0);
+    }
+}
+
 static void test_clock_fixture(void **state)
 {
     (void)state;
@@ -832,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_bars_fixtures),
         cmocka_unit_test(test_option_fixtures),
         cmocka_unit_test(test_clock_fixture),
+        cmocka_unit_test(test_calendar_fixture),
         cmocka_unit_test(test_error_fixtures),
         cmocka_unit_test(test_truncated_bodies),
         cmocka_unit_test(test_live_needs_all_three),

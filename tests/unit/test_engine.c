@@ -189,8 +189,15 @@ static void test_bootstrap_failure_halts(void **state)
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
     open_engine(f);
     et_wrap(f->w, &f->e);
+    /* Transient: the rollover waits, nothing halts, the failure counts once. */
     f->w->faults.account = HYDRA_ETRANSIENT;
     run_ticks(f, 1); /* the first tick is a day rollover, which reads the account */
+    assert_false(current_halt(f).active);
+    assert_int_equal(hydra_health_failures_in_window(&f->e.health, hydra_monotonic_ms()), 1);
+    assert_int_equal(f->w->n_submits, 0);
+    /* Permanent (credentials refused): halts at once. */
+    f->w->faults.account = HYDRA_EAUTH;
+    run_ticks(f, 1);
     hydra_halt h = current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "bootstrap");
