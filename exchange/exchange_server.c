@@ -48,7 +48,7 @@ typedef struct rule {
 } rule;
 
 typedef struct cid_stat {
-    char cid[49];
+    char cid[129];
     int attempts;
     int accepted;
 } cid_stat;

@@ -56,7 +56,7 @@ typedef enum hydra_broker_order_status {
 } hydra_broker_order_status;
 
 typedef struct hydra_order_request {
-    char client_order_id[49];
+    char client_order_id[129]; /* Alpaca takes up to 128 characters; the host sends at most 48 */
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -67,7 +67,7 @@ typedef struct hydra_order_request {
 
 typedef struct hydra_order {
     char id[64];           /* broker's order id */
-    char client_order_id[49];
+    char client_order_id[129];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -77,6 +77,13 @@ typedef struct hydra_order {
     double filled_avg_price;
     double fee;            /* fees charged so far (0 when the broker does not say) */
     int64_t submitted_ms, filled_ms;
+    /*
+     * The part of the fee taken in the asset received, in its units (a
+     * crypto buy pays its fee in coin: the position grows by filled_qty -
+     * fee_qty). 0 when the fee is in dollars or the broker does not say
+     * (Alpaca's order carries no coin fee; see hydra_orders_check_positions).
+     */
+    double fee_qty;
 } hydra_order;
 
 typedef struct hydra_quote {
