@@ -160,6 +160,12 @@ typedef struct hydra_broker {
 int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * The part of a buy's coin fee (o->fee_qty) that falls on part_qty of its
+ * filled quantity: what did not arrive. 0 when the fee was in dollars.
+ */
+double hydra_fee_qty_part(const hydra_order *o, double part_qty);
+
 /* Asset class of a symbol by its form: "BTC/USD" crypto, OCC option, else equity. */
 unsigned hydra_symbol_asset_class(const char *symbol);
 
