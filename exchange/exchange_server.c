@@ -1435,7 +1435,9 @@ static void get_chain_snapshots(hydra_exchange *ex, struct MHD_Connection *c, co
     double kmin = sg != NULL ? strtod(sg, NULL) : 0, kmax = sl != NULL ? strtod(sl, NULL) : INFINITY;
     long limit = lim != NULL ? strtol(lim, NULL, 10) : 100;
     long offset = tok != NULL ? strtol(tok, NULL, 10) : 0;
-    if (limit <= 0 || limit > 1000 || offset < 0 ||
+    if (limit > 1000)
+        limit = 1000; /* Alpaca's page size for snapshots; larger asks get full pages */
+    if (limit <= 0 || offset < 0 ||
         (type != NULL && strcmp(type, "call") != 0 && strcmp(type, "put") != 0))
         return fail_msg(a, 400, 0, "invalid type, limit or page_token");
     hydra_option_quote *q = calloc(MAX_ITEMS, sizeof *q);
