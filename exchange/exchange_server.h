@@ -1,24 +1,40 @@
 /*
  * hydra-exchange: an Alpaca-compatible HTTP API over the simulated exchange.
  *
- * It serves the endpoints the Alpaca adapter uses, in Alpaca's JSON shapes
- * (decimals as strings where Alpaca sends strings, numbers in market data),
- * from the simulated exchange core driven through its hydra_broker
- * interface and hydra_sim_step(). It listens on 127.0.0.1 only.
+ * It serves every call a trading client makes, in Alpaca's JSON shapes
+ * (decimals as strings where Alpaca sends strings, numbers in market data,
+ * UUID ids, the clock in US/Eastern with its offset), from the simulated
+ * exchange core (host/sim.c). It listens on 127.0.0.1 only.
  *
- *   GET    /v2/account, /v2/positions, /v2/orders?status=open, /v2/clock
- *   POST   /v2/orders            (422 "client_order_id must be unique" on a reused id)
- *   GET    /v2/orders:by_client_order_id?client_order_id=
- *   DELETE /v2/orders            (207)
- *   DELETE /v2/positions         (207)
- *   GET    /v2/options/contracts (paged with page_token)
- *   GET    /v2/stocks/trades/latest, /v1beta3/crypto/us/latest/trades
- *   GET    /v2/stocks/bars, /v1beta3/crypto/us/bars
- *   GET    /v1beta1/options/snapshots?symbols=
+ *   GET    /v2/account, /v2/account/configurations, /v2/clock
+ *   GET    /v2/assets, /v2/assets/{symbol}
+ *   GET    /v2/positions, /v2/positions/{symbol}      (BTCUSD or BTC/USD)
+ *   DELETE /v2/positions (207), /v2/positions/{symbol}?qty=|percentage=
+ *   POST   /v2/orders   market, limit, stop, stop_limit, trailing_stop;
+ *                       day, gtc, ioc, fok, opg, cls (fill rules in sim.h)
+ *   GET    /v2/orders?status=open|closed|all&limit&after&until&direction&nested&symbols&side
+ *   GET    /v2/orders/{id}, /v2/orders:by_client_order_id?client_order_id=
+ *   DELETE /v2/orders/{id} (204), /v2/orders (207)
+ *   GET    /v2/options/contracts (paged), /v2/options/contracts/{symbol}
+ *   GET    /v2/stocks/trades/latest, /v2/stocks/{symbol}/trades/latest,
+ *          /v2/stocks/quotes/latest, /v2/stocks/{symbol}/quotes/latest,
+ *          /v2/stocks/bars, /v2/stocks/{symbol}/bars   (next_page_token paging)
+ *   GET    /v1beta3/crypto/us/latest/trades, .../latest/quotes, /v1beta3/crypto/us/bars
+ *   GET    /v1beta1/options/snapshots?symbols=, /v1beta1/options/snapshots/{underlying}
  *   GET    /v2/calendar?start=&end=  (Alpaca's shape: date, open and close in New York time)
  *
+ * Refusals as Alpaca answers them: 422 40010001 for malformed requests (a
+ * client_order_id over 128 characters, a duplicate one, a non-UUID order id
+ * in a path: "order_id is missing"); 422 42210000 for what Alpaca does not
+ * allow (sub-penny prices: at most 2 decimals at or above $1, 4 below;
+ * fractional or notional stock orders that are not day; extended hours
+ * other than a day limit order; an order no longer cancelable); 403
+ * 40310000 for buying power and quantity available; 404 40410000 for
+ * unknown orders, positions, assets and contracts.
+ *
  * Every Alpaca request must carry APCA-API-KEY-ID and APCA-API-SECRET-KEY
- * matching the configured pair (401 otherwise). Requests are limited to
+ * matching the configured pair (401 otherwise), except crypto market data
+ * (/v1beta3/crypto/...), which Alpaca serves without keys. Requests are limited to
  * `rate_limit` per minute (fixed one-minute windows) with 429 and the
  * X-Ratelimit-Limit / -Remaining / -Reset headers on every answer.
  *
@@ -48,6 +64,21 @@
  *   drop         the request is carried out, then the connection closed without an answer
  *   refuse       the connection is closed and the server stops listening
  *                (connection refused) until hydra_exchange_restart()
+ *
+ * Account events (done to the account before the request is answered as
+ * usual; they act on the order the request names by id or client_order_id,
+ * else on the newest working order, of "symbol" when given):
+ *
+ *   replaced        the order is replaced outside (status replaced, replaced_by
+ *                   a new working order with "qty", default the same, and a new
+ *                   client_order_id; the new one's replaces points back)
+ *   expire, cancel  the exchange expires or cancels the order
+ *   partial_cancel  "fraction" (default 0.5) of it fills at the last price, the
+ *                   rest is canceled
+ *   position        "qty" of "symbol" appears in the account at "price" (default
+ *                   the last price), cash untouched: a position from outside
+ *   coin_fee        "qty" coins of "symbol" are taken from the position: a fee
+ *                   in coin posted after the fill
  *
  * "process" says whether the request is carried out before the fault
  * answers (default: true for slow, malformed, truncated, wrong_types and

@@ -487,7 +487,9 @@ static int sync_order(hydra_backtest *bt, bt_order *o, int *rc_out)
     double new_qty = x.filled_qty - o->filled_qty;
     if (new_qty > 1e-12 && isfinite(x.filled_avg_price) && x.filled_avg_price > 0) {
         double fee = x.fee > 0 && x.filled_qty > 0 ? x.fee * (new_qty / x.filled_qty) : 0;
-        *rc_out = book_fill(bt, o, new_qty, x.filled_avg_price, fee,
+        /* A crypto buy's fee taken in coin: the position grows by what arrived. */
+        double got = new_qty - hydra_fee_qty_part(&x, new_qty);
+        *rc_out = book_fill(bt, o, got, x.filled_avg_price, fee,
                             x.filled_ms > 0 ? x.filled_ms : bt->now);
         o->filled_qty = x.filled_qty;
     }

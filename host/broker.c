@@ -159,3 +159,11 @@ unsigned hydra_symbol_asset_class(const char *symbol)
         return HYDRA_ASSET_OPTION;
     return HYDRA_ASSET_EQUITY;
 }
+
+double hydra_fee_qty_part(const hydra_order *o, double part_qty)
+{
+    if (!(isfinite(o->fee_qty) && o->fee_qty > 0 && o->filled_qty > 0 && o->side == HYDRA_SIDE_BUY))
+        return 0;
+    double f = o->fee_qty * (part_qty / o->filled_qty);
+    return f < part_qty ? f : 0;
+}

@@ -84,7 +84,7 @@ typedef enum hydra_broker_order_status {
 } hydra_broker_order_status;
 
 typedef struct hydra_order_request {
-    char client_order_id[49];
+    char client_order_id[129]; /* Alpaca takes up to 128 characters; the host sends at most 48 */
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -95,7 +95,7 @@ typedef struct hydra_order_request {
 
 typedef struct hydra_order {
     char id[64];           /* broker's order id */
-    char client_order_id[49];
+    char client_order_id[129];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -105,6 +105,13 @@ typedef struct hydra_order {
     double filled_avg_price;
     double fee;            /* fees charged so far (0 when the broker does not say) */
     int64_t submitted_ms, filled_ms;
+    /*
+     * The part of the fee taken in the asset received, in its units (a
+     * crypto buy pays its fee in coin: the position grows by filled_qty -
+     * fee_qty). 0 when the fee is in dollars or the broker does not say
+     * (Alpaca's order carries no coin fee; see hydra_orders_check_positions).
+     */
+    double fee_qty;
 } hydra_order;
 
 typedef struct hydra_quote {
@@ -202,6 +209,12 @@ int hydra_broker_fail(hydra_broker_err *err, int code, int http_status, const ch
 hydra_failure_class hydra_broker_classify(int code);
 /* "transient", "refused", "permanent" or "none". */
 const char *hydra_failure_class_name(hydra_failure_class c);
+
+/*
+ * The part of a buy's coin fee (o->fee_qty) that falls on part_qty of its
+ * filled quantity: what did not arrive. 0 when the fee was in dollars.
+ */
+double hydra_fee_qty_part(const hydra_order *o, double part_qty);
 
 /* Asset class of a symbol by its form: "BTC/USD" crypto, OCC option, else equity. */
 unsigned hydra_symbol_asset_class(const char *symbol);

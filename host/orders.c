@@ -67,15 +67,20 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
         price = o->filled_avg_price;
     double fee_total = isfinite(o->fee) && o->fee > 0 ? o->fee : 0;
     double fee = fee_total * (new_qty / o->filled_qty);
+    /*
+     * A fee the broker took in the coin received (a crypto buy): the position
+     * grows by what arrived; the fee's dollar value is in o->fee already.
+     */
+    double got = new_qty - hydra_fee_qty_part(o, new_qty);
     int64_t t = o->filled_ms > 0 ? o->filled_ms : hydra_clock_now_ms(&e->clock);
     double realized = 0;
 
     int rc = hydra_position_apply_fill(e->state, row->bot_id, row->symbol, (int)row->asset_class,
-                                       multiplier_of((unsigned)row->asset_class), row->side, new_qty,
+                                       multiplier_of((unsigned)row->asset_class), row->side, got,
                                        price, fee, t, &realized);
     if (rc == 0)
         rc = hydra_fill_insert(e->state, row->client_order_id, row->bot_id, row->symbol, row->side,
-                               new_qty, price, fee, t);
+                               got, price, fee, t);
     if (rc == 0 && (realized != 0 || row->side == HYDRA_SIDE_SELL || fee > 0))
         rc = hydra_bot_day_add_pnl(e->state, row->bot_id, e->day,
                                    row->side == HYDRA_SIDE_SELL ? realized : -fee);
@@ -90,7 +95,7 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
 
     hydra_bot_slot *slot = slot_of(e, row->bot_id);
     if (slot != NULL && slot->loaded) {
-        hydra_fill f = {sizeof f, (uint32_t)row->side, row->symbol, row->client_order_id, new_qty,
+        hydra_fill f = {sizeof f, (uint32_t)row->side, row->symbol, row->client_order_id, got,
                         price, t};
         hydra_loop_on_fill(e, slot, &f);
     }
@@ -305,6 +310,49 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
     return rc;
 }
 
+double hydra_orders_coin_fee_gap(unsigned asset_class, double journal_qty, double broker_qty)
+{
+    if (asset_class != HYDRA_ASSET_CRYPTO || !(journal_qty > 0) || !isfinite(broker_qty) ||
+        broker_qty < 0)
+        return 0;
+    double gap = journal_qty - broker_qty;
+    /* Within the position check's own tolerance there is nothing to explain. */
+    if (gap <= 1e-6 * fmax(1.0, journal_qty))
+        return 0;
+    return gap <= journal_qty * HYDRA_CRYPTO_MAX_FEE_RATE * (1 + 1e-9) ? gap : 0;
+}
+
+/*
+ * Books `fee` coins of `bp->symbol` that the broker took as fees: each bot
+ * holding the symbol gives up its share, as a realised loss at its average
+ * price (the coin is gone, nothing was received), so exits and a flatten
+ * sell only what the account holds.
+ */
+static int book_coin_fee(hydra_engine *e, const hydra_broker_position *bp,
+                         const hydra_bot_position *jpos, size_t nj, double attributed, double fee)
+{
+    int64_t t = hydra_clock_now_ms(&e->clock);
+    for (size_t j = 0; j < nj; j++) {
+        const hydra_bot_position *p = &jpos[j];
+        if (strcmp(p->symbol, bp->symbol) != 0 || !(p->qty > 0))
+            continue;
+        double share = fee * (p->qty / attributed);
+        double realized = 0;
+        int rc = hydra_position_apply_fill(e->state, p->bot_id, p->symbol, p->asset_class,
+                                           p->multiplier > 0 ? p->multiplier : 1, HYDRA_SIDE_SELL,
+                                           share, 0, 0, t, &realized);
+        if (rc == 0)
+            rc = hydra_bot_day_add_pnl(e->state, p->bot_id, e->day, realized);
+        if (rc != 0)
+            return rc;
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "coin_fee_booked", p->bot_id,
+                       "{s:s,s:f,s:f,s:f,s:s}", "symbol", p->symbol, "fee_qty", share,
+                       "journal_qty", p->qty, "realized_pnl", realized, "reason",
+                       "the broker holds less coin than filled: the fee was taken in coin");
+    }
+    return 0;
+}
+
 int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
 {
     hydra_broker_position bpos[256];
@@ -327,6 +375,13 @@ int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
         for (size_t j = 0; j < nj; j++)
             if (strcmp(jpos[j].symbol, bpos[i].symbol) == 0)
                 attributed += jpos[j].qty;
+        double fee = hydra_orders_coin_fee_gap(bpos[i].asset_class, attributed, bpos[i].qty);
+        if (fee > 0) {
+            rc = book_coin_fee(e, &bpos[i], jpos, nj, attributed, fee);
+            if (rc != 0)
+                return rc;
+            attributed -= fee;
+        }
         if (fabs(attributed - bpos[i].qty) > 1e-6 * fmax(1.0, fabs(bpos[i].qty))) {
             snprintf(why, whysz, "broker holds %.6g %s but the journal explains %.6g",
                      bpos[i].qty, bpos[i].symbol, attributed);

@@ -38,6 +38,26 @@ int hydra_orders_sync(hydra_engine *e);
  */
 int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz);
 
+/*
+ * Crypto fees taken in coin. Alpaca charges a crypto buy's fee in the coin
+ * received (the position is filled_qty less the fee) and its order carries
+ * no fee for it; the CFEE activity that names it posts later. So a broker
+ * position short of the journal by at most Alpaca's highest fee rate (0.25%,
+ * the first taker tier) of what the journal holds is a fee: the check books
+ * it (each bot holding the coin gives up its share as a realised loss) and
+ * the journal then equals the account. A broker that reports the fee on the
+ * order (fee_qty: the simulated exchange) is booked exactly at the fill.
+ */
+#define HYDRA_CRYPTO_MAX_FEE_RATE 0.0025
+
+/*
+ * The coin fee that explains a broker crypto position smaller than the
+ * journal's: journal_qty - broker_qty when that is more than the position
+ * check's tolerance and at most HYDRA_CRYPTO_MAX_FEE_RATE of journal_qty;
+ * else 0 (nothing to explain, or not a fee: the check reports it).
+ */
+double hydra_orders_coin_fee_gap(unsigned asset_class, double journal_qty, double broker_qty);
+
 /* Quantity of working (non-final) orders of bot_id in symbol on `side`. */
 double hydra_orders_working_qty(hydra_engine *e, const char *bot_id, const char *symbol, int side);
 

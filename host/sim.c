@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -17,7 +18,7 @@
 #define CHAIN_STRIKE_RANGE 0.15
 #define QTY_EPS 1e-9
 #define MONEY_EPS 1e-9
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* db_save's statements, prepared once per connection: a save runs every step. */
 enum {
@@ -38,6 +39,9 @@ typedef struct sim_order {
     double held_qty; /* position held back from other sells while a sell works */
     int trade_date;  /* market-zone yyyymmdd of the first bar after submission; 0 before it */
     int dirty;       /* changed since the last save */
+    hydra_sim_order_ext x; /* stop and trailing fields, end times, replace chain */
+    int triggered;   /* a stop_limit whose stop was reached: a limit order from then on */
+    double cls_close; /* a cls order: the close of the latest bar of its session so far */
 } sim_order;
 
 typedef struct sim_position {
@@ -67,6 +71,7 @@ struct hydra_sim {
     int open_min, close_min;
     double cash;
     double last_equity;
+    uint64_t id_salt; /* makes order ids unique to this account; 0 in memory */
     int day; /* market-zone yyyymmdd of the last trading-day change */
     long long next_seq;
     sim_position *pos; /* sorted by symbol */
@@ -419,9 +424,13 @@ static int is_working(int status)
     return status == HYDRA_BOS_NEW || status == HYDRA_BOS_PARTIALLY_FILLED;
 }
 
-static void finish_order(sim_order *so, int status)
+static void finish_order(sim_order *so, int status, int64_t t)
 {
     so->o.status = status;
+    if (status == HYDRA_BOS_CANCELED)
+        so->x.canceled_ms = t;
+    else if (status == HYDRA_BOS_EXPIRED)
+        so->x.expired_ms = t;
     so->reserved = 0;
     so->held_qty = 0;
     so->dirty = 1;
@@ -437,11 +446,21 @@ static void compact_work(hydra_sim *sim)
     sim->n_work = k;
 }
 
-static double fee_for(const hydra_sim *sim, unsigned asset_class, double qty, double gross)
+/* The fee in dollars. A crypto buy pays none: its fee is taken in coin (coin_fee). */
+static double fee_for(const hydra_sim *sim, unsigned asset_class, int side, double qty,
+                      double gross)
 {
     if (asset_class == HYDRA_ASSET_CRYPTO)
-        return gross * sim->cfg.crypto_fee_bps / 10000.0;
+        return side == HYDRA_SIDE_BUY ? 0 : gross * sim->cfg.crypto_fee_bps / 10000.0;
     return qty * sim->cfg.fee_per_share;
+}
+
+/* The fee a crypto buy of qty coins pays in coin, as Alpaca charges it on the asset received. */
+static double coin_fee(const hydra_sim *sim, unsigned asset_class, int side, double qty)
+{
+    if (asset_class != HYDRA_ASSET_CRYPTO || side != HYDRA_SIDE_BUY)
+        return 0;
+    return qty * sim->cfg.crypto_fee_bps / 10000.0;
 }
 
 /*
@@ -457,22 +476,26 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     sim_position *p = find_position(sim, o->symbol);
     if (o->side == HYDRA_SIDE_SELL) {
         if (p == NULL) {
-            finish_order(so, HYDRA_BOS_CANCELED);
+            finish_order(so, HYDRA_BOS_CANCELED, sim->now);
             return 0;
         }
         if (qty > p->qty)
             qty = p->qty;
     }
     double gross = o->notional > 0 && o->side == HYDRA_SIDE_BUY ? o->notional : qty * price * mult;
-    double fee = fee_for(sim, o->asset_class, qty, gross);
+    double fee = fee_for(sim, o->asset_class, o->side, qty, gross);
+    double fee_qty = coin_fee(sim, o->asset_class, o->side, qty);
     sim->pos_dirty = 1;
     if (o->side == HYDRA_SIDE_BUY) {
         if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
             return HYDRA_ENOMEM;
-        double total = p->qty + qty;
-        p->avg_entry = (p->qty * p->avg_entry + qty * price) / total;
+        double got = qty - fee_qty;
+        double total = p->qty + got;
+        p->avg_entry = (p->qty * p->avg_entry + got * price) / total;
         p->qty = total;
         sim->cash -= gross + fee;
+        /* The coin taken, valued at the fill price: the dollar figure of the fee. */
+        fee += fee_qty * price;
     } else {
         p->qty -= qty;
         sim->cash += gross - fee;
@@ -482,8 +505,9 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     o->filled_qty = qty;
     o->filled_avg_price = price;
     o->fee = fee;
+    o->fee_qty = fee_qty;
     o->filled_ms = t;
-    finish_order(so, HYDRA_BOS_FILLED);
+    finish_order(so, HYDRA_BOS_FILLED, t);
     return 0;
 }
 
@@ -494,7 +518,55 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
  * Options: the model quote at the underlying's open; buys at the ask, sells
  * at the bid, a limit only when that quote is at or better than the limit.
  */
-static double fill_price(const hydra_sim *sim, const sim_order *so, const hydra_bar *b)
+/* The stop a trailing order stands at for a water mark. */
+static double trail_stop(const sim_order *so, double mark)
+{
+    int buy = so->o.side == HYDRA_SIDE_BUY;
+    if (so->x.trail_price > 0)
+        return buy ? mark + so->x.trail_price : mark - so->x.trail_price;
+    return buy ? mark * (1.0 + so->x.trail_percent / 100.0)
+               : mark * (1.0 - so->x.trail_percent / 100.0);
+}
+
+/*
+ * Stop, stop_limit and trailing_stop orders on bar b (equities and crypto):
+ * the price, or 0 when the order does not fill there. Updates the trigger
+ * and the trailing water mark.
+ */
+static double stop_fill_price(const hydra_sim *sim, sim_order *so, const hydra_bar *b)
+{
+    const hydra_order *o = &so->o;
+    int buy = o->side == HYDRA_SIDE_BUY;
+    double slip = sim->cfg.slippage_bps / 10000.0;
+    double stop = so->x.stop_price;
+    if (o->type == HYDRA_ORDER_STOP_LIMIT && so->triggered) {
+        if (buy)
+            return b->low <= o->limit_price ? fmin(b->open, o->limit_price) : 0;
+        return b->high >= o->limit_price ? fmax(b->open, o->limit_price) : 0;
+    }
+    int hit = buy ? b->high >= stop : b->low <= stop;
+    if (!hit) {
+        if (o->type == HYDRA_ORDER_TRAILING_STOP) {
+            /* The mark moves after the bar: the bar is judged against the stop it found. */
+            double mark = buy ? fmin(so->x.hwm, b->low) : fmax(so->x.hwm, b->high);
+            if (mark != so->x.hwm) {
+                so->x.hwm = mark;
+                so->x.stop_price = trail_stop(so, mark);
+                so->dirty = 1;
+            }
+        }
+        return 0;
+    }
+    double trig = buy ? fmax(b->open, stop) : fmin(b->open, stop);
+    if (o->type == HYDRA_ORDER_STOP_LIMIT) {
+        so->triggered = 1;
+        so->dirty = 1;
+        return (buy ? trig <= o->limit_price : trig >= o->limit_price) ? trig : 0;
+    }
+    return buy ? trig * (1.0 + slip) : trig * (1.0 - slip);
+}
+
+static double fill_price(const hydra_sim *sim, sim_order *so, const hydra_bar *b)
 {
     const hydra_order *o = &so->o;
     int buy = o->side == HYDRA_SIDE_BUY;
@@ -512,11 +584,76 @@ static double fill_price(const hydra_sim *sim, const sim_order *so, const hydra_
         return px;
     }
     double slip = sim->cfg.slippage_bps / 10000.0;
+    if (o->type == HYDRA_ORDER_STOP || o->type == HYDRA_ORDER_STOP_LIMIT ||
+        o->type == HYDRA_ORDER_TRAILING_STOP)
+        return stop_fill_price(sim, so, b);
     if (o->type == HYDRA_ORDER_MARKET)
         return buy ? b->open * (1.0 + slip) : b->open * (1.0 - slip);
     if (buy)
         return b->low <= o->limit_price ? fmin(b->open, o->limit_price) : 0;
     return b->high >= o->limit_price ? fmax(b->open, o->limit_price) : 0;
+}
+
+/* Minute of the day of t in the market zone, and whether its date is a weekday. */
+static int minute_of(int64_t t, int *weekday)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(t, &lt);
+    int wd = weekday_of_days((long)hydra_days_from_date(lt.date));
+    *weekday = wd != 0 && wd != 6;
+    return lt.hour * 60 + lt.minute;
+}
+
+/* An auction price against a limit: the price, or 0 when a limit order is not met. */
+static double auction_price(const sim_order *so, double px)
+{
+    const hydra_order *o = &so->o;
+    if (o->type != HYDRA_ORDER_LIMIT)
+        return px;
+    return (o->side == HYDRA_SIDE_BUY ? px <= o->limit_price : px >= o->limit_price) ? px : 0;
+}
+
+/*
+ * opg and cls orders on bar b: opg at the open of the first bar of a
+ * session, cls at the close of the last bar of its session. Returns 1 when
+ * the order keeps waiting, else 0 (filled or canceled) or an error.
+ */
+static int auction(hydra_sim *sim, sim_order *so, const hydra_bar *b)
+{
+    int weekday, mod = minute_of(b->t_ms, &weekday);
+    if (so->o.tif == HYDRA_TIF_OPG) {
+        if (!weekday || mod < sim->open_min || mod > sim->close_min)
+            return 1;
+        double px = auction_price(so, b->open);
+        if (px > 0)
+            return book_fill(sim, so, px, b->t_ms);
+        finish_order(so, HYDRA_BOS_CANCELED, b->t_ms);
+        return 0;
+    }
+    int date = local_date(b->t_ms);
+    int in_session = weekday && mod >= sim->open_min && mod <= sim->close_min;
+    if (so->trade_date != 0 && (date != so->trade_date || mod > sim->close_min) &&
+        so->cls_close > 0) {
+        /* A bar after the session: the session's last bar was the one before. */
+        double px = auction_price(so, so->cls_close);
+        if (px > 0)
+            return book_fill(sim, so, px, b->t_ms);
+        finish_order(so, HYDRA_BOS_CANCELED, b->t_ms);
+        return 0;
+    }
+    if (!in_session)
+        return 1;
+    so->trade_date = date;
+    so->cls_close = b->close;
+    so->dirty = 1;
+    if (mod == sim->close_min) {
+        double px = auction_price(so, b->close);
+        if (px > 0)
+            return book_fill(sim, so, px, b->t_ms);
+        finish_order(so, HYDRA_BOS_CANCELED, b->t_ms);
+        return 0;
+    }
+    return 1;
 }
 
 /* Runs one working order over the bars that arrived in (prev, now]. */
@@ -536,7 +673,7 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
     for (size_t i = first_after(sim, s, from); i < s->n && s->bars[i].t_ms <= sim->now; i++) {
         const hydra_bar *b = &s->bars[i];
         if (option && b->t_ms >= c.expiry_ms) {
-            finish_order(so, HYDRA_BOS_EXPIRED);
+            finish_order(so, HYDRA_BOS_EXPIRED, sim->now);
             return 0;
         }
         if (o->tif == HYDRA_TIF_DAY) {
@@ -545,15 +682,21 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
                 so->trade_date = d;
                 so->dirty = 1;
             } else if (d > so->trade_date) {
-                finish_order(so, HYDRA_BOS_EXPIRED);
+                finish_order(so, HYDRA_BOS_EXPIRED, sim->now);
                 return 0;
             }
+        }
+        if (o->tif == HYDRA_TIF_OPG || o->tif == HYDRA_TIF_CLS) {
+            int rc = auction(sim, so, b);
+            if (rc != 1)
+                return rc;
+            continue;
         }
         double px = fill_price(sim, so, b);
         if (px > 0)
             return book_fill(sim, so, px, b->t_ms);
-        if (o->tif == HYDRA_TIF_IOC) {
-            finish_order(so, HYDRA_BOS_CANCELED);
+        if (o->tif == HYDRA_TIF_IOC || o->tif == HYDRA_TIF_FOK) {
+            finish_order(so, HYDRA_BOS_CANCELED, sim->now);
             return 0;
         }
     }
@@ -580,7 +723,7 @@ static void settle_expired(hydra_sim *sim)
         for (size_t k = 0; k < sim->n_work; k++) {
             sim_order *so = &sim->orders[sim->work[k]];
             if (strcmp(so->o.symbol, p->symbol) == 0 && is_working(so->o.status))
-                finish_order(so, HYDRA_BOS_EXPIRED);
+                finish_order(so, HYDRA_BOS_EXPIRED, sim->now);
         }
         remove_position(sim, p);
     }
@@ -608,7 +751,7 @@ static int advance(hydra_sim *sim, int64_t next)
         sim_order *so = &sim->orders[sim->work[i]];
         if (is_working(so->o.status) && so->o.tif == HYDRA_TIF_DAY && so->trade_date != 0 &&
             date > so->trade_date)
-            finish_order(so, HYDRA_BOS_EXPIRED);
+            finish_order(so, HYDRA_BOS_EXPIRED, sim->now);
     }
     compact_work(sim);
     return 0;
@@ -616,11 +759,21 @@ static int advance(hydra_sim *sim, int64_t next)
 
 /* ---- persistence --------------------------------------------------------- */
 
+/* Schema 2 (stop and trailing orders, end times, replace chains, coin fees) adds these. */
+#define ORDER_COLUMNS_V2                                                                          \
+    ", stop_price REAL NOT NULL DEFAULT 0, trail_price REAL NOT NULL DEFAULT 0,"                  \
+    " trail_percent REAL NOT NULL DEFAULT 0, hwm REAL NOT NULL DEFAULT 0,"                        \
+    " extended_hours INTEGER NOT NULL DEFAULT 0, canceled_ms INTEGER NOT NULL DEFAULT 0,"         \
+    " expired_ms INTEGER NOT NULL DEFAULT 0, replaced_ms INTEGER NOT NULL DEFAULT 0,"             \
+    " replaced_by TEXT NOT NULL DEFAULT '', replaces TEXT NOT NULL DEFAULT '',"                   \
+    " triggered INTEGER NOT NULL DEFAULT 0, cls_close REAL NOT NULL DEFAULT 0,"                   \
+    " fee_qty REAL NOT NULL DEFAULT 0"
+
 static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS sim_account("
     " id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL,"
     " cash REAL NOT NULL, last_equity REAL NOT NULL, day INTEGER NOT NULL,"
-    " now_ms INTEGER NOT NULL, next_seq INTEGER NOT NULL);"
+    " now_ms INTEGER NOT NULL, next_seq INTEGER NOT NULL, id_salt INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS sim_positions("
     " symbol TEXT PRIMARY KEY, asset_class INTEGER NOT NULL, qty REAL NOT NULL,"
     " avg_entry REAL NOT NULL);"
@@ -631,7 +784,23 @@ static const char *const SCHEMA_SQL =
     " limit_price REAL NOT NULL, status INTEGER NOT NULL, filled_qty REAL NOT NULL,"
     " filled_avg_price REAL NOT NULL, fee REAL NOT NULL, submitted_ms INTEGER NOT NULL,"
     " filled_ms INTEGER NOT NULL, reserved REAL NOT NULL, held_qty REAL NOT NULL,"
-    " trade_date INTEGER NOT NULL);";
+    " trade_date INTEGER NOT NULL" ORDER_COLUMNS_V2 ");";
+
+static const char *const MIGRATE_V1_SQL =
+    "ALTER TABLE sim_account ADD COLUMN id_salt INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN stop_price REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN trail_price REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN trail_percent REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN hwm REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN extended_hours INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN canceled_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN expired_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN replaced_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN replaced_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sim_orders ADD COLUMN replaces TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sim_orders ADD COLUMN triggered INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN cls_close REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE sim_orders ADD COLUMN fee_qty REAL NOT NULL DEFAULT 0;";
 
 static int db_fail(hydra_sim *sim, const char *what)
 {
@@ -641,11 +810,11 @@ static int db_fail(hydra_sim *sim, const char *what)
 
 static const char *const SAVE_SQL[SAVE_N] = {
     [SAVE_BEGIN] = "BEGIN IMMEDIATE",
-    [SAVE_ACCOUNT] = "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?)",
+    [SAVE_ACCOUNT] = "INSERT OR REPLACE INTO sim_account VALUES (1,?,?,?,?,?,?,?)",
     [SAVE_POS_CLEAR] = "DELETE FROM sim_positions",
     [SAVE_POS_INSERT] = "INSERT INTO sim_positions VALUES (?,?,?,?)",
     [SAVE_ORDER] = "INSERT OR REPLACE INTO sim_orders VALUES "
-                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [SAVE_COMMIT] = "COMMIT",
 };
 
@@ -692,6 +861,7 @@ static int db_save(hydra_sim *sim)
     sqlite3_bind_int(st, 4, sim->day);
     sqlite3_bind_int64(st, 5, sim->now);
     sqlite3_bind_int64(st, 6, sim->next_seq);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)sim->id_salt);
     if (save_step(sim, SAVE_ACCOUNT) != 0)
         goto fail;
     if (sim->pos_dirty) {
@@ -734,6 +904,19 @@ static int db_save(hydra_sim *sim)
         sqlite3_bind_double(st, 18, so->reserved);
         sqlite3_bind_double(st, 19, so->held_qty);
         sqlite3_bind_int(st, 20, so->trade_date);
+        sqlite3_bind_double(st, 21, so->x.stop_price);
+        sqlite3_bind_double(st, 22, so->x.trail_price);
+        sqlite3_bind_double(st, 23, so->x.trail_percent);
+        sqlite3_bind_double(st, 24, so->x.hwm);
+        sqlite3_bind_int(st, 25, so->x.extended_hours);
+        sqlite3_bind_int64(st, 26, so->x.canceled_ms);
+        sqlite3_bind_int64(st, 27, so->x.expired_ms);
+        sqlite3_bind_int64(st, 28, so->x.replaced_ms);
+        sqlite3_bind_text(st, 29, so->x.replaced_by, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 30, so->x.replaces, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 31, so->triggered);
+        sqlite3_bind_double(st, 32, so->cls_close);
+        sqlite3_bind_double(st, 33, o->fee_qty);
         if (save_step(sim, SAVE_ORDER) != 0)
             goto fail;
     }
@@ -790,13 +973,24 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
     sqlite3_stmt *st = NULL;
     int rc = HYDRA_EIO, found = 0;
     if (sqlite3_prepare_v2(sim->db,
-                           "SELECT schema_version, cash, last_equity, day, now_ms, next_seq "
-                           "FROM sim_account WHERE id = 1",
+                           "SELECT schema_version, cash, last_equity, day, now_ms, next_seq, "
+                           "id_salt FROM sim_account WHERE id = 1",
                            -1, &st, NULL) != SQLITE_OK)
         goto db_error;
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        if (sqlite3_column_int(st, 0) != SCHEMA_VERSION) {
+        int version = sqlite3_column_int(st, 0);
+        if (version == 1) {
+            /* A schema-1 account gains the new columns; its ids keep salt 0. */
+            sqlite3_finalize(st);
+            st = NULL;
+            if (sqlite3_exec(sim->db, MIGRATE_V1_SQL, NULL, NULL, NULL) != SQLITE_OK ||
+                sqlite3_exec(sim->db, "UPDATE sim_account SET schema_version = 2", NULL, NULL,
+                             NULL) != SQLITE_OK)
+                goto db_error;
+            return db_load(sim, err, errsz);
+        }
+        if (version != SCHEMA_VERSION) {
             snprintf(err, errsz, "sim: %s: paper account schema version %d is not %d",
                      sim->cfg.db_path, sqlite3_column_int(st, 0), SCHEMA_VERSION);
             rc = HYDRA_ESTATE;
@@ -807,6 +1001,7 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
         sim->day = sqlite3_column_int(st, 3);
         sim->now = sqlite3_column_int64(st, 4);
         sim->next_seq = sqlite3_column_int64(st, 5);
+        sim->id_salt = (uint64_t)sqlite3_column_int64(st, 6);
         found = 1;
     } else if (step != SQLITE_DONE) {
         goto db_error;
@@ -865,6 +1060,19 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
         so.reserved = sqlite3_column_double(st, 17);
         so.held_qty = sqlite3_column_double(st, 18);
         so.trade_date = sqlite3_column_int(st, 19);
+        so.x.stop_price = sqlite3_column_double(st, 20);
+        so.x.trail_price = sqlite3_column_double(st, 21);
+        so.x.trail_percent = sqlite3_column_double(st, 22);
+        so.x.hwm = sqlite3_column_double(st, 23);
+        so.x.extended_hours = sqlite3_column_int(st, 24);
+        so.x.canceled_ms = sqlite3_column_int64(st, 25);
+        so.x.expired_ms = sqlite3_column_int64(st, 26);
+        so.x.replaced_ms = sqlite3_column_int64(st, 27);
+        copy_text(so.x.replaced_by, sizeof so.x.replaced_by, sqlite3_column_text(st, 28));
+        copy_text(so.x.replaces, sizeof so.x.replaces, sqlite3_column_text(st, 29));
+        so.triggered = sqlite3_column_int(st, 30);
+        so.cls_close = sqlite3_column_double(st, 31);
+        o->fee_qty = sqlite3_column_double(st, 32);
         if (push_order(sim, &so) != 0) {
             rc = HYDRA_ENOMEM;
             snprintf(err, errsz, "sim: out of memory loading orders");
@@ -1073,25 +1281,48 @@ static int bounded(const char *s, size_t cap)
 }
 
 /* Checks an order request on its own, before anything about the account. */
-static int validate_request(const hydra_order_request *req, unsigned cls, hydra_broker_err *err)
+static int validate_request(const hydra_order_request *req, const hydra_sim_order_ext *x,
+                            unsigned cls, hydra_broker_err *err)
 {
+    int stop_type = req->type == HYDRA_ORDER_STOP || req->type == HYDRA_ORDER_STOP_LIMIT;
     if (req->asset_class != 0 && req->asset_class != cls)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
                                  "asset class %u does not match symbol %s", req->asset_class,
                                  req->symbol);
     if (req->side != HYDRA_SIDE_BUY && req->side != HYDRA_SIDE_SELL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid side %d", req->side);
-    if (req->type != HYDRA_ORDER_MARKET && req->type != HYDRA_ORDER_LIMIT)
+    if (req->type != HYDRA_ORDER_MARKET && req->type != HYDRA_ORDER_LIMIT && !stop_type &&
+        req->type != HYDRA_ORDER_TRAILING_STOP)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid order type %d", req->type);
-    if (req->tif != HYDRA_TIF_DAY && req->tif != HYDRA_TIF_GTC && req->tif != HYDRA_TIF_IOC)
+    if (req->tif != HYDRA_TIF_DAY && req->tif != HYDRA_TIF_GTC && req->tif != HYDRA_TIF_IOC &&
+        req->tif != HYDRA_TIF_OPG && req->tif != HYDRA_TIF_CLS && req->tif != HYDRA_TIF_FOK)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "invalid time_in_force %d", req->tif);
+    if (stop_type && !(isfinite(x->stop_price) && x->stop_price > 0))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "stop_price is required for stop and stop_limit orders");
+    if (req->type == HYDRA_ORDER_TRAILING_STOP) {
+        int tp = isfinite(x->trail_price) && x->trail_price > 0;
+        int pc = isfinite(x->trail_percent) && x->trail_percent > 0 && x->trail_percent < 100;
+        if (tp == pc)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "trailing_stop orders require exactly one of trail_price "
+                                     "and trail_percent");
+        if (req->tif != HYDRA_TIF_DAY && req->tif != HYDRA_TIF_GTC)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "trailing_stop orders must be day or gtc");
+    }
+    if ((req->tif == HYDRA_TIF_OPG || req->tif == HYDRA_TIF_CLS) &&
+        req->type != HYDRA_ORDER_MARKET && req->type != HYDRA_ORDER_LIMIT)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "opg and cls orders must be market or limit orders");
     int has_qty = isfinite(req->qty) && req->qty > 0;
     int has_notional = isfinite(req->notional) && req->notional > 0;
     if (has_qty == has_notional || (!has_qty && req->qty != 0) ||
         (!has_notional && req->notional != 0))
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
                                  "exactly one of qty and notional must be a positive number");
-    if (req->type == HYDRA_ORDER_LIMIT && !(isfinite(req->limit_price) && req->limit_price > 0))
+    if ((req->type == HYDRA_ORDER_LIMIT || req->type == HYDRA_ORDER_STOP_LIMIT) &&
+        !(isfinite(req->limit_price) && req->limit_price > 0))
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
                                  "limit orders require a positive limit_price");
     if (has_notional && req->type != HYDRA_ORDER_MARKET)
@@ -1104,10 +1335,18 @@ static int validate_request(const hydra_order_request *req, unsigned cls, hydra_
         if (req->tif != HYDRA_TIF_DAY)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
                                      "options orders must be time_in_force day");
+        if (req->type != HYDRA_ORDER_MARKET && req->type != HYDRA_ORDER_LIMIT)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "options orders must be market or limit orders");
     }
-    if (cls == HYDRA_ASSET_CRYPTO && req->tif == HYDRA_TIF_DAY)
-        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
-                                 "crypto orders must be time_in_force gtc or ioc");
+    if (cls == HYDRA_ASSET_CRYPTO) {
+        if (req->tif != HYDRA_TIF_GTC && req->tif != HYDRA_TIF_IOC && req->tif != HYDRA_TIF_FOK)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "crypto orders must be time_in_force gtc or ioc");
+        if (req->type == HYDRA_ORDER_STOP || req->type == HYDRA_ORDER_TRAILING_STOP)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                     "crypto orders must be market, limit or stop_limit");
+    }
     return 0;
 }
 
@@ -1149,19 +1388,70 @@ static int estimate_price(const hydra_sim *sim, const hydra_order_request *req, 
     return 0;
 }
 
+/*
+ * Whether an opg or cls order may be sent now: Alpaca refuses opg from 9:28
+ * until 19:00 and cls from 15:50 until 19:00 (market zone).
+ */
+static int auction_window_ok(const hydra_sim *sim, int tif)
+{
+    int weekday, mod = minute_of(sim->now, &weekday);
+    if (!weekday)
+        return 1;
+    if (tif == HYDRA_TIF_OPG)
+        return mod < sim->open_min - 2 || mod >= sim->close_min + 180;
+    if (tif == HYDRA_TIF_CLS)
+        return mod < sim->close_min - 10 || mod >= sim->close_min + 180;
+    return 1;
+}
+
+/* A UUID (version 4 form) from the account's salt and an order's submission number. */
+static void order_uuid(uint64_t salt, long long seq, char *out, size_t outsz)
+{
+    uint64_t a = salt ^ ((uint64_t)seq * 0x9E3779B97F4A7C15ULL), b;
+    /* splitmix64, twice: deterministic for a salt and seq, spread over every digit. */
+    a += 0x9E3779B97F4A7C15ULL;
+    b = a;
+    b = (b ^ (b >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    b = (b ^ (b >> 27)) * 0x94D049BB133111EBULL;
+    b ^= b >> 31;
+    a += 0x9E3779B97F4A7C15ULL;
+    a = (a ^ (a >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    a = (a ^ (a >> 27)) * 0x94D049BB133111EBULL;
+    a ^= a >> 31;
+    /* The last twelve digits carry seq itself, so two orders of an account never share an id. */
+    snprintf(out, outsz, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(b >> 32),
+             (unsigned)(b >> 16) & 0xffffu, (unsigned)b & 0xfffu,
+             (unsigned)(0x8000u | ((a >> 48) & 0x3fffu)),
+             (unsigned long long)(((a & 0xffffu) << 32) ^ (uint64_t)seq) & 0xffffffffffffULL);
+}
+
 static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *out,
                       hydra_broker_err *err)
 {
-    hydra_sim *sim = ctx;
-    if (req == NULL || out == NULL)
+    return hydra_sim_submit_ext(ctx, req, NULL, out, NULL, err);
+}
+
+int hydra_sim_submit_ext(hydra_sim *sim, const hydra_order_request *req,
+                         const hydra_sim_order_ext *ext, hydra_order *out,
+                         hydra_sim_order_ext *xout, hydra_broker_err *err)
+{
+    hydra_sim_order_ext none;
+    memset(&none, 0, sizeof none);
+    if (ext == NULL)
+        ext = &none;
+    if (sim == NULL || req == NULL || out == NULL)
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: submit: no request or output");
     if (!bounded(req->client_order_id, sizeof req->client_order_id) ||
         !bounded(req->symbol, sizeof req->symbol) || req->symbol[0] == '\0')
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "symbol or client_order_id invalid");
     unsigned cls = hydra_symbol_asset_class(req->symbol);
-    int rc = validate_request(req, cls, err);
+    int rc = validate_request(req, ext, cls, err);
     if (rc != 0)
         return rc;
+    if (!auction_window_ok(sim, req->tif))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "%s orders are not accepted at this time of day",
+                                 req->tif == HYDRA_TIF_OPG ? "opg" : "cls");
     if (req->client_order_id[0] != '\0' && find_by_cid(sim, req->client_order_id) != NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "client_order_id must be unique");
     double px = 0;
@@ -1184,14 +1474,24 @@ static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *ou
                 avail);
         so.held_qty = want;
     } else {
-        /* A limit buy pays at most its limit; a market buy is estimated with slippage. */
-        double unit =
-            req->type == HYDRA_ORDER_LIMIT
-                ? req->limit_price
-                : px * (cls == HYDRA_ASSET_OPTION ? 1.0 : 1.0 + sim->cfg.slippage_bps / 10000.0);
+        /*
+         * A limit buy pays at most its limit; a market buy is estimated with
+         * slippage; a stop buy at its stop (or the last price above it) with
+         * slippage; a trailing buy at the last price plus the trail.
+         */
+        double slip = cls == HYDRA_ASSET_OPTION ? 1.0 : 1.0 + sim->cfg.slippage_bps / 10000.0;
+        double unit = px * slip;
+        if (req->type == HYDRA_ORDER_LIMIT || req->type == HYDRA_ORDER_STOP_LIMIT)
+            unit = req->limit_price;
+        else if (req->type == HYDRA_ORDER_STOP)
+            unit = fmax(px, ext->stop_price) * slip;
+        else if (req->type == HYDRA_ORDER_TRAILING_STOP)
+            unit = (ext->trail_price > 0 ? px + ext->trail_price
+                                         : px * (1.0 + ext->trail_percent / 100.0)) *
+                   slip;
         double qty = req->qty > 0 ? req->qty : req->notional / unit;
         double gross = req->qty > 0 ? qty * unit * mult : req->notional;
-        double cost = gross + fee_for(sim, cls, qty, gross);
+        double cost = gross + fee_for(sim, cls, req->side, qty, gross);
         if (cost > sim->cash - reserved_total(sim) + MONEY_EPS)
             return hydra_broker_fail(err, HYDRA_EREJECTED, 403, "insufficient buying power");
         so.reserved = cost;
@@ -1199,11 +1499,11 @@ static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *ou
 
     so.seq = sim->next_seq;
     hydra_order *o = &so.o;
-    snprintf(o->id, sizeof o->id, "sim-%08lld", so.seq);
+    order_uuid(sim->id_salt, so.seq, o->id, sizeof o->id);
     if (req->client_order_id[0] != '\0')
         snprintf(o->client_order_id, sizeof o->client_order_id, "%s", req->client_order_id);
     else
-        snprintf(o->client_order_id, sizeof o->client_order_id, "%.48s", o->id);
+        snprintf(o->client_order_id, sizeof o->client_order_id, "%s", o->id);
     if (req->client_order_id[0] == '\0' && find_by_cid(sim, o->client_order_id) != NULL)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "client_order_id must be unique");
     snprintf(o->symbol, sizeof o->symbol, "%s", req->symbol);
@@ -1213,9 +1513,19 @@ static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *ou
     o->tif = req->tif;
     o->qty = req->qty;
     o->notional = req->notional;
-    o->limit_price = req->type == HYDRA_ORDER_LIMIT ? req->limit_price : 0;
+    o->limit_price =
+        req->type == HYDRA_ORDER_LIMIT || req->type == HYDRA_ORDER_STOP_LIMIT ? req->limit_price : 0;
     o->status = HYDRA_BOS_NEW;
     o->submitted_ms = sim->now;
+    so.x.extended_hours = ext->extended_hours != 0;
+    if (req->type == HYDRA_ORDER_STOP || req->type == HYDRA_ORDER_STOP_LIMIT)
+        so.x.stop_price = ext->stop_price;
+    if (req->type == HYDRA_ORDER_TRAILING_STOP) {
+        so.x.trail_price = ext->trail_price > 0 ? ext->trail_price : 0;
+        so.x.trail_percent = ext->trail_price > 0 ? 0 : ext->trail_percent;
+        so.x.hwm = px;
+        so.x.stop_price = trail_stop(&so, px);
+    }
     so.dirty = 1;
     if (push_order(sim, &so) != 0)
         return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: out of memory");
@@ -1229,6 +1539,8 @@ static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *ou
                                  sim->dberr);
     }
     *out = *o;
+    if (xout != NULL)
+        *xout = so.x;
     return 0;
 }
 
@@ -1249,7 +1561,7 @@ static int sim_cancel_all(void *ctx, hydra_broker_err *err)
 {
     hydra_sim *sim = ctx;
     for (size_t i = 0; i < sim->n_work; i++)
-        finish_order(&sim->orders[sim->work[i]], HYDRA_BOS_CANCELED);
+        finish_order(&sim->orders[sim->work[i]], HYDRA_BOS_CANCELED, sim->now);
     compact_work(sim);
     if (db_save(sim) != 0)
         return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: saving cancellations failed: %s",
@@ -1750,6 +2062,15 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
         sim->now = start;
         sim->day = local_date(start);
         sim->next_seq = 1;
+        sim->id_salt = 0;
+        if (sim->db != NULL) {
+            /* A kept account's ids differ from any other account's, as a broker's do. */
+            FILE *r = fopen("/dev/urandom", "rb");
+            if (r == NULL || fread(&sim->id_salt, sizeof sim->id_salt, 1, r) != 1)
+                sim->id_salt = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+            if (r != NULL)
+                fclose(r);
+        }
     }
     hydra_clock_set(clock, sim->now);
     if (db_save(sim) != 0) {
@@ -1817,4 +2138,199 @@ const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n)
     if (n != NULL)
         *n = sim != NULL ? sim->n_series : 0;
     return sim != NULL ? sim->series : NULL;
+}
+
+/* ---- what hydra-exchange serves beyond the broker interface --------------- */
+
+size_t hydra_sim_order_count(const hydra_sim *sim)
+{
+    return sim != NULL ? sim->n_orders : 0;
+}
+
+int hydra_sim_order_at(const hydra_sim *sim, size_t i, hydra_order *o, hydra_sim_order_ext *x)
+{
+    if (sim == NULL || i >= sim->n_orders)
+        return HYDRA_ENOTFOUND;
+    if (o != NULL)
+        *o = sim->orders[i].o;
+    if (x != NULL)
+        *x = sim->orders[i].x;
+    return 0;
+}
+
+static sim_order *find_by_id(const hydra_sim *sim, const char *id)
+{
+    /* Orders by id are asked for one at a time by clients, not every tick: a scan does. */
+    for (size_t i = sim->n_orders; i-- > 0;)
+        if (strcmp(sim->orders[i].o.id, id) == 0)
+            return &sim->orders[i];
+    return NULL;
+}
+
+int hydra_sim_order_by_id(const hydra_sim *sim, const char *id, hydra_order *o,
+                          hydra_sim_order_ext *x)
+{
+    const sim_order *so = sim != NULL && id != NULL ? find_by_id(sim, id) : NULL;
+    if (so == NULL)
+        return HYDRA_ENOTFOUND;
+    if (o != NULL)
+        *o = so->o;
+    if (x != NULL)
+        *x = so->x;
+    return 0;
+}
+
+/* The working order with this id, or a failure saying why there is none. */
+static sim_order *working_order(hydra_sim *sim, const char *id, hydra_broker_err *err)
+{
+    sim_order *so = id != NULL ? find_by_id(sim, id) : NULL;
+    if (so == NULL) {
+        hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "order not found");
+        return NULL;
+    }
+    if (!is_working(so->o.status)) {
+        hydra_broker_fail(err, HYDRA_EREJECTED, 422, "order is not cancelable");
+        return NULL;
+    }
+    return so;
+}
+
+static int save_or_fail(hydra_sim *sim, const char *what, hydra_broker_err *err)
+{
+    if (db_save(sim) != 0)
+        return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0, "sim: saving %s failed: %s", what,
+                                 sim->dberr);
+    return 0;
+}
+
+int hydra_sim_end_order(hydra_sim *sim, const char *id, int status, hydra_broker_err *err)
+{
+    if (status != HYDRA_BOS_CANCELED && status != HYDRA_BOS_EXPIRED)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: an order ends canceled or expired");
+    sim_order *so = working_order(sim, id, err);
+    if (so == NULL)
+        return err->code;
+    finish_order(so, status, sim->now);
+    compact_work(sim);
+    return save_or_fail(sim, "the order", err);
+}
+
+int hydra_sim_close_position(hydra_sim *sim, const char *symbol, double qty, hydra_order *out,
+                             hydra_broker_err *err)
+{
+    const sim_position *p = symbol != NULL ? find_position(sim, symbol) : NULL;
+    if (p == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "position does not exist");
+    if (qty > p->qty + QTY_EPS)
+        return hydra_broker_fail(
+            err, HYDRA_EREJECTED, 403,
+            "insufficient qty available for order (requested: %.9g, available: %.9g)", qty,
+            p->qty);
+    hydra_order_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.symbol, sizeof req.symbol, "%s", p->symbol);
+    req.asset_class = p->asset_class;
+    req.side = HYDRA_SIDE_SELL;
+    req.type = HYDRA_ORDER_MARKET;
+    req.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
+    req.qty = qty > 0 ? qty : p->qty;
+    return hydra_sim_submit_ext(sim, &req, NULL, out, NULL, err);
+}
+
+int hydra_sim_replace(hydra_sim *sim, const char *id, double qty, hydra_order *out,
+                      hydra_broker_err *err)
+{
+    sim_order *so = working_order(sim, id, err);
+    if (so == NULL)
+        return err->code;
+    /* The replacement inherits the order's terms; its hold is taken over, not added. */
+    hydra_order_request req;
+    memset(&req, 0, sizeof req);
+    const hydra_order *o = &so->o;
+    snprintf(req.symbol, sizeof req.symbol, "%s", o->symbol);
+    req.asset_class = o->asset_class;
+    req.side = o->side;
+    req.type = o->type;
+    req.tif = o->tif;
+    req.qty = qty > 0 ? qty : o->qty;
+    req.notional = qty > 0 ? 0 : o->notional;
+    req.limit_price = o->limit_price;
+    hydra_sim_order_ext ext = so->x;
+    double reserved = so->reserved, held = so->held_qty;
+    so->reserved = 0;
+    so->held_qty = 0;
+    size_t at = (size_t)(so - sim->orders);
+    int rc = hydra_sim_submit_ext(sim, &req, &ext, out, NULL, err);
+    so = &sim->orders[at]; /* the submission may have moved the list */
+    if (rc != 0) {
+        so->reserved = reserved;
+        so->held_qty = held;
+        return rc;
+    }
+    sim_order *nw = &sim->orders[sim->n_orders - 1];
+    snprintf(nw->x.replaces, sizeof nw->x.replaces, "%s", so->o.id);
+    snprintf(so->x.replaced_by, sizeof so->x.replaced_by, "%s", nw->o.id);
+    so->x.replaced_ms = sim->now;
+    finish_order(so, HYDRA_BOS_REPLACED, sim->now);
+    compact_work(sim);
+    *out = nw->o;
+    return save_or_fail(sim, "the replacement", err);
+}
+
+int hydra_sim_partial_cancel(hydra_sim *sim, const char *id, double fraction,
+                             hydra_broker_err *err)
+{
+    sim_order *so = working_order(sim, id, err);
+    if (so == NULL)
+        return err->code;
+    hydra_order *o = &so->o;
+    if (!(fraction > 0 && fraction < 1) || o->qty <= 0)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422,
+                                 "a partial fill needs a fraction in (0, 1) and a qty order");
+    hydra_quote q;
+    const char *sym[1] = {o->symbol};
+    if (sim_latest_prices(sim, sym, 1, &q, err) != 0)
+        return err->code;
+    /* Book the part as a fill of a smaller order, then restore the order's size and cancel. */
+    double full = o->qty;
+    double part = o->asset_class == HYDRA_ASSET_CRYPTO ? full * fraction : floor(full * fraction);
+    if (part <= 0)
+        part = o->asset_class == HYDRA_ASSET_CRYPTO ? full / 2 : 1;
+    if (part >= full)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "order too small to fill in part");
+    o->qty = part;
+    int rc = book_fill(sim, so, q.price, sim->now);
+    o->qty = full;
+    if (rc != 0)
+        return hydra_broker_fail(err, rc, 0, "sim: booking the partial fill failed");
+    finish_order(so, HYDRA_BOS_CANCELED, sim->now);
+    compact_work(sim);
+    return save_or_fail(sim, "the partial fill", err);
+}
+
+int hydra_sim_adjust_position(hydra_sim *sim, const char *symbol, double qty, double price,
+                              hydra_broker_err *err)
+{
+    if (symbol == NULL || !isfinite(qty) || qty == 0 || !isfinite(price) || price < 0)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: adjust position: bad arguments");
+    sim_position *p = find_position(sim, symbol);
+    if (qty < 0 && (p == NULL || p->qty + qty < -QTY_EPS))
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "position %s holds less than %g",
+                                 symbol, -qty);
+    if (p == NULL) {
+        hydra_quote q;
+        const char *sym[1] = {symbol};
+        if (price <= 0 && sim_latest_prices(sim, sym, 1, &q, err) != 0)
+            return err->code;
+        if ((p = add_position(sim, symbol, hydra_symbol_asset_class(symbol))) == NULL)
+            return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "sim: out of memory");
+        p->avg_entry = price > 0 ? price : q.price;
+    } else if (qty > 0 && price > 0) {
+        p->avg_entry = (p->qty * p->avg_entry + qty * price) / (p->qty + qty);
+    }
+    p->qty += qty;
+    sim->pos_dirty = 1;
+    if (p->qty <= QTY_EPS)
+        remove_position(sim, p);
+    return save_or_fail(sim, "the position", err);
 }

@@ -218,9 +218,9 @@ static const fill_case FILL_CASES[] = {
      "insufficient qty available for order (requested: 11, available: 10)", 0, 0, 0, 0, 0},
     {"buy beyond buying power: rejected", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET,
      HYDRA_TIF_DAY, 1000, 0, 0, HYDRA_EREJECTED, "insufficient buying power", 0, 0, 0, 0, 0},
-    {"notional crypto buy: qty = notional / price, bps fee", NULL, 0, "BTC/USD", HYDRA_SIDE_BUY,
+    {"notional crypto buy: qty = notional / price, fee in coin", NULL, 0, "BTC/USD", HYDRA_SIDE_BUY,
      HYDRA_ORDER_MARKET, HYDRA_TIF_GTC, 0, 1000, 0, 0, NULL, HYDRA_BOS_FILLED, 40140.1,
-     1000.0 / 40140.1, 98997.5, 98997.5},
+     1000.0 / 40140.1, 99000, 99000},
     /* ask = BS(S=102 at bar 1, K=100, expiry Fri 2024-01-12 13:00 PST) * 1.01 */
     {"option buy: at the ask, x100, per-contract fee", NULL, 0, OPT, HYDRA_SIDE_BUY,
      HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 2, 0, 0, 0, NULL, HYDRA_BOS_FILLED, 2.603296470506, 2,
@@ -271,6 +271,208 @@ static void test_fill_rules_table(void **state)
         }
         hydra_sim_close(f.sim);
     }
+}
+
+static hydra_broker_position position(fixture *f, const char *symbol);
+
+/* ---- Alpaca's other order types and times in force ------------------------- */
+
+typedef struct ext_case {
+    const char *name;
+    const char *open;   /* session open; NULL = 06:30 (the first bar) */
+    int setup;          /* buy 10 AAPL at market first and step once (submit at bar 1) */
+    const char *symbol;
+    int side, type, tif;
+    double qty, limit, stop, trail_price, trail_pct;
+    int steps;
+    int want_rc;
+    const char *want_msg;
+    int want_status;
+    double want_price;
+} ext_case;
+
+/*
+ * The fixture of FILL_CASES (slippage 10 bps). Bars: b0 06:30 O100 H101 L99
+ * C100, b1 O102 H103 L98 C101, b2 O101 H104 L100 C103, b3 O103 H105 L102
+ * C104, b4 Tuesday 06:30 O105. Session 06:30-13:00.
+ */
+static const ext_case EXT_CASES[] = {
+    {"stop buy: high reaches the stop, at the stop + slippage", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_STOP, HYDRA_TIF_DAY, 10, 0, 102.5, 0, 0, 1, 0, NULL, HYDRA_BOS_FILLED,
+     102.5 * 1.001},
+    {"stop buy gapped through: at the open + slippage", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_STOP, HYDRA_TIF_GTC, 10, 0, 101, 0, 0, 1, 0, NULL, HYDRA_BOS_FILLED,
+     102 * 1.001},
+    {"stop buy never reached: works on", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_STOP,
+     HYDRA_TIF_GTC, 10, 0, 110, 0, 0, 3, 0, NULL, HYDRA_BOS_NEW, 0},
+    {"stop sell: low reaches the stop, at the stop - slippage", NULL, 1, "AAPL", HYDRA_SIDE_SELL,
+     HYDRA_ORDER_STOP, HYDRA_TIF_DAY, 10, 0, 100.5, 0, 0, 1, 0, NULL, HYDRA_BOS_FILLED,
+     100.5 * 0.999},
+    {"stop_limit buy: triggered within the limit, at the stop", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_STOP_LIMIT, HYDRA_TIF_DAY, 10, 103, 102.5, 0, 0, 1, 0, NULL, HYDRA_BOS_FILLED,
+     102.5},
+    {"stop_limit buy: triggered above the limit, then a limit", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_STOP_LIMIT, HYDRA_TIF_DAY, 10, 102, 102.5, 0, 0, 2, 0, NULL, HYDRA_BOS_FILLED,
+     101},
+    {"trailing buy $2: low-water 100, stop 102, hit on b1", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_TRAILING_STOP, HYDRA_TIF_DAY, 10, 0, 0, 2, 0, 1, 0, NULL, HYDRA_BOS_FILLED,
+     102 * 1.001},
+    {"trailing buy 5%: low-water falls to 98, stop 102.9, hit on b2", NULL, 0, "AAPL",
+     HYDRA_SIDE_BUY, HYDRA_ORDER_TRAILING_STOP, HYDRA_TIF_GTC, 10, 0, 0, 0, 5, 2, 0, NULL,
+     HYDRA_BOS_FILLED, 98 * 1.05 * 1.001},
+    {"trailing sell $2: high-water rises to 104, stop 102, hit on b3", NULL, 1, "AAPL",
+     HYDRA_SIDE_SELL, HYDRA_ORDER_TRAILING_STOP, HYDRA_TIF_DAY, 10, 0, 0, 2, 0, 2, 0, NULL,
+     HYDRA_BOS_FILLED, 102 * 0.999},
+    /* With the session opening at 06:33, 06:30 is before the open and b3 the opening bar. */
+    {"opg before the open: the opening bar's open, no slippage", "06:33", 0, "AAPL",
+     HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_OPG, 10, 0, 0, 0, 0, 3, 0, NULL,
+     HYDRA_BOS_FILLED, 103},
+    {"opg waits for the opening bar", "06:33", 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET,
+     HYDRA_TIF_OPG, 10, 0, 0, 0, 0, 2, 0, NULL, HYDRA_BOS_NEW, 0},
+    {"opg limit the open does not meet: canceled", "06:33", 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_LIMIT, HYDRA_TIF_OPG, 10, 99, 0, 0, 0, 3, 0, NULL, HYDRA_BOS_CANCELED, 0},
+    {"opg two minutes before the open: refused", "06:31", 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_MARKET, HYDRA_TIF_OPG, 10, 0, 0, 0, 0, 0, HYDRA_EREJECTED,
+     "opg orders are not accepted at this time of day", 0, 0},
+    {"opg during the session: refused", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET,
+     HYDRA_TIF_OPG, 10, 0, 0, 0, 0, 0, HYDRA_EREJECTED,
+     "opg orders are not accepted at this time of day", 0, 0},
+    {"cls: the session's last close, when the next session's bar arrives", NULL, 0, "AAPL",
+     HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_CLS, 10, 0, 0, 0, 0, 4, 0, NULL,
+     HYDRA_BOS_FILLED, 104},
+    {"cls: waits through the session", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET,
+     HYDRA_TIF_CLS, 10, 0, 0, 0, 0, 3, 0, NULL, HYDRA_BOS_NEW, 0},
+    {"cls limit below the close: canceled", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT,
+     HYDRA_TIF_CLS, 10, 103.5, 0, 0, 0, 4, 0, NULL, HYDRA_BOS_CANCELED, 0},
+    {"fok limit not filled on the next bar: canceled", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_LIMIT, HYDRA_TIF_FOK, 10, 97, 0, 0, 0, 1, 0, NULL, HYDRA_BOS_CANCELED, 0},
+    {"fok market: filled whole", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET,
+     HYDRA_TIF_FOK, 10, 0, 0, 0, 0, 1, 0, NULL, HYDRA_BOS_FILLED, 102 * 1.001},
+    {"stop without stop_price: refused", NULL, 0, "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_STOP,
+     HYDRA_TIF_DAY, 10, 0, 0, 0, 0, 0, HYDRA_EREJECTED,
+     "stop_price is required for stop and stop_limit orders", 0, 0},
+    {"trailing with both trails: refused", NULL, 0, "AAPL", HYDRA_SIDE_BUY,
+     HYDRA_ORDER_TRAILING_STOP, HYDRA_TIF_DAY, 10, 0, 0, 1, 1, 0, HYDRA_EREJECTED,
+     "trailing_stop orders require exactly one of trail_price and trail_percent", 0, 0},
+    {"crypto stop: refused", NULL, 0, "BTC/USD", HYDRA_SIDE_BUY, HYDRA_ORDER_STOP, HYDRA_TIF_GTC,
+     0.1, 0, 40500, 0, 0, 0, HYDRA_EREJECTED, "crypto orders must be market, limit or stop_limit",
+     0, 0},
+    {"option stop: refused", NULL, 0, OPT, HYDRA_SIDE_BUY, HYDRA_ORDER_STOP, HYDRA_TIF_DAY, 1, 0,
+     3, 0, 0, 0, HYDRA_EREJECTED, "options orders must be market or limit orders", 0, 0},
+};
+
+static void test_ext_order_rules_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof EXT_CASES / sizeof EXT_CASES[0]; i++) {
+        const ext_case *c = &EXT_CASES[i];
+        print_message("case: %s\n", c->name);
+        hydra_sim_cfg cfg = base_cfg();
+        if (c->open != NULL)
+            snprintf(cfg.session_open, sizeof cfg.session_open, "%s", c->open);
+        fixture f;
+        open_std(&f, &cfg);
+        hydra_broker_err err = {0};
+        if (c->setup) {
+            hydra_order_request s =
+                req("setup", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
+            assert_int_equal(submit(&f, &s, &err), 0);
+            assert_int_equal(hydra_sim_step(f.sim), 0);
+        }
+        hydra_order_request r = req("case", c->symbol, c->side, c->type, c->tif, c->qty, 0, c->limit);
+        hydra_sim_order_ext x;
+        memset(&x, 0, sizeof x);
+        x.stop_price = c->stop;
+        x.trail_price = c->trail_price;
+        x.trail_percent = c->trail_pct;
+        hydra_order o;
+        int rc = hydra_sim_submit_ext(f.sim, &r, &x, &o, NULL, &err);
+        assert_int_equal(rc, c->want_rc);
+        if (rc != 0) {
+            assert_string_equal(err.msg, c->want_msg);
+        } else {
+            for (int k = 0; k < c->steps; k++)
+                assert_int_equal(hydra_sim_step(f.sim), 0);
+            o = order(&f, "case");
+            assert_int_equal(o.status, c->want_status);
+            if (c->want_status == HYDRA_BOS_FILLED) {
+                assert_near(o.filled_avg_price, c->want_price, 1e-9);
+                assert_near(o.filled_qty, c->qty, EPS);
+            } else {
+                assert_near(o.filled_qty, 0, EPS);
+            }
+        }
+        hydra_sim_close(f.sim);
+    }
+}
+
+/* Exchange-side events: replace, expiry, cancel, partial fill then cancel, outside positions. */
+static void test_account_events(void **state)
+{
+    (void)state;
+    hydra_sim_cfg cfg = base_cfg();
+    fixture f;
+    open_std(&f, &cfg);
+    hydra_broker_err err = {0};
+    hydra_order o, nw;
+    hydra_sim_order_ext x;
+    hydra_order_request r = req("w1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 10, 0, 90);
+    assert_int_equal(submit(&f, &r, &err), 0);
+    double bp = account(&f).buying_power;
+    o = order(&f, "w1");
+    assert_int_equal(hydra_sim_replace(f.sim, o.id, 4, &nw, &err), 0);
+    assert_int_equal(hydra_sim_order_by_id(f.sim, o.id, &o, &x), 0);
+    assert_int_equal(o.status, HYDRA_BOS_REPLACED);
+    assert_string_equal(x.replaced_by, nw.id);
+    assert_int_equal(hydra_sim_order_by_id(f.sim, nw.id, &nw, &x), 0);
+    assert_int_equal(nw.status, HYDRA_BOS_NEW);
+    assert_string_equal(x.replaces, o.id);
+    assert_near(nw.qty, 4, EPS);
+    assert_near(nw.limit_price, 90, EPS);
+    assert_string_not_equal(nw.client_order_id, "w1");
+    /* The replacement holds 4 at 90 where the original held 10: buying power grows back. */
+    assert_near(account(&f).buying_power, bp + 6 * 90.01, 1e-6); /* price and fee */
+    /* A replaced order cannot be replaced or canceled again. */
+    assert_int_equal(hydra_sim_replace(f.sim, o.id, 0, &nw, &err), HYDRA_EREJECTED);
+    assert_int_equal(hydra_sim_end_order(f.sim, o.id, HYDRA_BOS_CANCELED, &err), HYDRA_EREJECTED);
+    assert_int_equal(hydra_sim_end_order(f.sim, "no-such-id", HYDRA_BOS_CANCELED, &err),
+                     HYDRA_ENOTFOUND);
+    /* Expired by the exchange. */
+    assert_int_equal(hydra_sim_end_order(f.sim, nw.id, HYDRA_BOS_EXPIRED, &err), 0);
+    assert_int_equal(hydra_sim_order_by_id(f.sim, nw.id, &nw, &x), 0);
+    assert_int_equal(nw.status, HYDRA_BOS_EXPIRED);
+    assert_int_equal(x.expired_ms, t0_ms());
+    assert_near(account(&f).buying_power, 100000, 1e-6);
+
+    /* Partial fill then cancel: 3 of 10 at the last price (100), the rest canceled. */
+    r = req("p1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 10, 0, 90);
+    assert_int_equal(submit(&f, &r, &err), 0);
+    o = order(&f, "p1");
+    assert_int_equal(hydra_sim_partial_cancel(f.sim, o.id, 0.3, &err), 0);
+    o = order(&f, "p1");
+    assert_int_equal(o.status, HYDRA_BOS_CANCELED);
+    assert_near(o.filled_qty, 3, EPS);
+    assert_near(o.qty, 10, EPS);
+    assert_near(position(&f, "AAPL").qty, 3, EPS);
+
+    /* A position from outside: cash untouched; a coin fee taken later shrinks it. */
+    double cash = account(&f).cash;
+    assert_int_equal(hydra_sim_adjust_position(f.sim, "BTC/USD", 0.5, 0, &err), 0);
+    assert_near(position(&f, "BTC/USD").qty, 0.5, EPS);
+    assert_near(position(&f, "BTC/USD").avg_entry_price, 40000, EPS);
+    assert_int_equal(hydra_sim_adjust_position(f.sim, "BTC/USD", -0.001, 0, &err), 0);
+    assert_near(position(&f, "BTC/USD").qty, 0.499, EPS);
+    assert_near(account(&f).cash, cash, EPS);
+    assert_int_equal(hydra_sim_adjust_position(f.sim, "BTC/USD", -1, 0, &err), HYDRA_EREJECTED);
+
+    /* Closing part of a position by symbol: a market sell of that much. */
+    assert_int_equal(hydra_sim_close_position(f.sim, "AAPL", 2, &o, &err), 0);
+    assert_int_equal(o.side, HYDRA_SIDE_SELL);
+    assert_near(o.qty, 2, EPS);
+    assert_int_equal(hydra_sim_close_position(f.sim, "MSFT", 0, &o, &err), HYDRA_ENOTFOUND);
+    assert_int_equal(hydra_sim_step(f.sim), 0);
+    assert_near(position(&f, "AAPL").qty, 1, EPS);
+    hydra_sim_close(f.sim);
 }
 
 /* ---- account math ---------------------------------------------------------- */
@@ -328,7 +530,7 @@ static void test_account_math_scripted(void **state)
     r = req("a3", "BTC/USD", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_GTC, 0.01, 0, 0);
     assert_int_equal(submit(&f, &r, &err), 0);
     assert_int_equal(hydra_sim_step(f.sim), 0);
-    double btc_cost = 401.9015 + 401.9015 * 0.0025;
+    double btc_cost = 401.9015; /* the 25 bps fee is taken in coin, not dollars */
     double cash = 98978.88 - 505.05 - btc_cost;
     a = account(&f);
     assert_near(a.cash, cash, 1e-9);
@@ -336,9 +538,11 @@ static void test_account_math_scripted(void **state)
     assert_near(p.qty, 15, EPS);
     assert_near(p.avg_entry_price, (1021.02 + 505) / 15, 1e-9);
     hydra_broker_position pb = position(&f, "BTC/USD");
-    assert_near(pb.qty, 0.01, EPS);
+    assert_near(pb.qty, 0.01 * (1 - 0.0025), EPS);
+    assert_near(order(&f, "a3").filled_qty, 0.01, EPS);
+    assert_near(order(&f, "a3").fee_qty, 0.01 * 0.0025, EPS);
     assert_int_equal(pb.asset_class, HYDRA_ASSET_CRYPTO);
-    assert_near(a.equity, cash + 15 * 103 + 0.01 * 40200, 1e-9);
+    assert_near(a.equity, cash + 15 * 103 + 0.009975 * 40200, 1e-9);
 
     /* Bar 2: sell 6 at market -> bar 3 open 103 * 0.999 = 102.897, fee 0.06. */
     r = req("a4", "AAPL", HYDRA_SIDE_SELL, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 6, 0, 0);
@@ -352,7 +556,7 @@ static void test_account_math_scripted(void **state)
     cash += 617.382 - 0.06;
     a = account(&f);
     assert_near(a.cash, cash, 1e-9);
-    double equity_bar3 = cash + 9 * 104 + 0.01 * 40300;
+    double equity_bar3 = cash + 9 * 104 + 0.009975 * 40300;
     assert_near(a.equity, equity_bar3, 1e-9);
     assert_near(a.last_equity, 100000, EPS);
     p = position(&f, "AAPL");
@@ -363,7 +567,7 @@ static void test_account_math_scripted(void **state)
     assert_int_equal(hydra_sim_step(f.sim), 0);
     a = account(&f);
     assert_near(a.last_equity, equity_bar3, 1e-9);
-    assert_near(a.equity, cash + 9 * 105 + 0.01 * 40500, 1e-9);
+    assert_near(a.equity, cash + 9 * 105 + 0.009975 * 40500, 1e-9);
     hydra_sim_close(f.sim);
 }
 
@@ -434,7 +638,7 @@ static void test_order_validation(void **state)
     hydra_order_request r =
         req("dup", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 90);
     assert_int_equal(f.b.ops->submit(f.b.ctx, &r, &o, &err), 0);
-    assert_string_equal(o.id, "sim-00000001");
+    assert_string_equal(o.id, "6e789e6a-a1b9-45f4-86c4-454f00000001"); /* salt 0, seq 1 */
     assert_string_equal(o.client_order_id, "dup");
     assert_int_equal(o.status, HYDRA_BOS_NEW);
     assert_int_equal(o.submitted_ms, t0_ms());
@@ -513,7 +717,7 @@ static void test_cancel_all_and_close_all(void **state)
     assert_near(open[0].qty, 10, EPS);
     assert_string_equal(open[1].symbol, "BTC/USD");
     assert_int_equal(open[1].tif, HYDRA_TIF_GTC);
-    assert_near(open[1].qty, 0.5, EPS);
+    assert_near(open[1].qty, 0.5 * 0.9975, EPS); /* what the coin fee left */
     /* Too little room is an error, never a silent cut. */
     assert_int_equal(f.b.ops->open_orders(f.b.ctx, open, 1, &n, &err), HYDRA_EFULL);
 
@@ -522,8 +726,8 @@ static void test_cancel_all_and_close_all(void **state)
     assert_int_equal(f.b.ops->positions(f.b.ctx, pos, 4, &n, &err), 0);
     assert_int_equal(n, 0);
     /* Bought at 102.102 and 40140.1, sold at 101 * 0.999 and 40150 * 0.999. */
-    double cash = 100000 - (1021.02 + 0.1) - (20070.05 * 1.0025) + (1008.99 - 0.1) +
-                  (0.5 * 40150 * 0.999) * 0.9975;
+    double cash = 100000 - (1021.02 + 0.1) - 20070.05 + (1008.99 - 0.1) +
+                  (0.5 * 0.9975 * 40150 * 0.999) * 0.9975;
     hydra_account a = account(&f);
     assert_near(a.cash, cash, 1e-6);
     assert_near(a.equity, cash, 1e-6);
@@ -933,7 +1137,10 @@ static char *serialize(fixture *f)
         len += (size_t)snprintf(buf + len, cap - len, "pos %s %u %a %a %a %a %a\n", pos[i].symbol,
                                 pos[i].asset_class, pos[i].qty, pos[i].avg_entry_price,
                                 pos[i].current_price, pos[i].market_value, pos[i].unrealized_pl);
-    /* Orders by their deterministic ids: sim-00000001 onwards. */
+    /*
+     * Orders by client_order_id, without the broker ids: those carry a salt
+     * of the account's own (0 in memory), checked in test_order_ids.
+     */
     for (int k = 1;; k++) {
         char cid[64];
         hydra_order o;
@@ -941,15 +1148,15 @@ static char *serialize(fixture *f)
         if (f->b.ops->order_by_client_id(f->b.ctx, cid, &o, &err) != 0)
             break;
         len += (size_t)snprintf(
-            buf + len, cap - len, "ord %s %s %s %u %d %d %d %a %a %a %d %a %a %a %lld %lld\n", o.id,
+            buf + len, cap - len, "ord %s %s %u %d %d %d %a %a %a %d %a %a %a %lld %lld %a\n",
             o.client_order_id, o.symbol, o.asset_class, o.side, o.type, o.tif, o.qty, o.notional,
             o.limit_price, o.status, o.filled_qty, o.filled_avg_price, o.fee,
-            (long long)o.submitted_ms, (long long)o.filled_ms);
+            (long long)o.submitted_ms, (long long)o.filled_ms, o.fee_qty);
     }
     hydra_order open[16];
     assert_int_equal(f->b.ops->open_orders(f->b.ctx, open, 16, &n, &err), 0);
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "open %s\n", open[i].id);
+        len += (size_t)snprintf(buf + len, cap - len, "open %s\n", open[i].client_order_id);
     assert_true(len < cap);
     return buf;
 }
@@ -993,7 +1200,7 @@ static void test_deterministic_sessions(void **state)
     assert_string_equal(sa, sb);
     assert_memory_equal(sa, sb, strlen(sa) + 1);
     /* The session really traded: o1..o6 filled, o7 (limit 50) still open. */
-    assert_non_null(strstr(sa, "open sim-00000007\n"));
+    assert_non_null(strstr(sa, "open o7\n"));
     assert_int_equal(order(&a, "o5").status, HYDRA_BOS_FILLED);
     assert_int_equal(order(&a, "o6").status, HYDRA_BOS_FILLED);
     free(sa);
@@ -1076,6 +1283,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fill_rules_table),
+        cmocka_unit_test(test_ext_order_rules_table),
+        cmocka_unit_test(test_account_events),
         cmocka_unit_test(test_account_math_scripted),
         cmocka_unit_test(test_order_validation),
         cmocka_unit_test(test_day_orders_expire_gtc_stays),
