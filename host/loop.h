@@ -213,7 +213,7 @@ void hydra_loop_quota_tick(hydra_engine *e);
 /* Quarantines a bot for the rest of the trading day (persisted, logged once). */
 void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why);
 
-/* Records a broker failure with the health monitor and the log. */
+/*
  * Records a broker failure with the health monitor and the log, by its
  * class (hydra_broker_classify): a transient or permanent failure counts
  * once in the health window; a call held back by a rate limit does not
