@@ -113,8 +113,8 @@ static int prepare(const char *dir, const char *src_root)
              "broker: sim\nsim:\n  db_path: %s/paper.db\n  start: \"2006-01-02 00:00\"\n"
              "  tick_interval_ms: 0\n"
              "  series:\n"
-             "    - {symbol: AAPL, file: %s/bench-1m.csv, timezone: UTC}\n"
-             "    - {symbol: SPY, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: FESX, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: ORCL, file: %s/bench-1m.csv, timezone: UTC}\n"
              "    - {symbol: BTC/USD, file: %s/bench-1m.csv, timezone: UTC}\n",
              dir, dir, dir, dir, dir, dir, dir);
     snprintf(path, sizeof path, "%s/settings.yaml", cfg);
@@ -129,8 +129,8 @@ static int prepare(const char *dir, const char *src_root)
     fclose(in);
     text[n] = '\0';
     char *p;
-    if ((p = strstr(text, "tickers: [SPY, QQQ]")) != NULL)
-        memcpy(p, "tickers: [SPY]     ", 19);
+    if ((p = strstr(text, "tickers: [ORCL, NVDA]")) != NULL)
+        memcpy(p, "tickers: [ORCL]      ", 21);
     if ((p = strstr(text, "pairs: [\"BTC/USD\", \"ETH/USD\"]")) != NULL)
         memcpy(p, "pairs: [\"BTC/USD\"]           ", 29);
     snprintf(path, sizeof path, "%s/bots.yaml", cfg);

@@ -934,8 +934,13 @@ static const char *preflight(hydra_backtest *bt, bt_bot *b, int halted)
     if (!(b->slot.budget.max_daily_loss > 0 && b->slot.budget.max_daily_loss < 1e12 &&
           b->slot.budget.max_open_risk > 0 && b->slot.budget.max_open_risk < 1e12))
         return "invalid budgets";
-    /* hydra_in_window on the tick's own conversion. */
-    if (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min)
+    /*
+     * hydra_in_window on the tick's own conversion. A daily-bar bot's window
+     * is read in trading days: its bars are stamped at the session close,
+     * after any intraday window, and every trading day is inside.
+     */
+    if (cfg->bar_timeframe != HYDRA_BARS_DAY &&
+        (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min))
         return "outside trade window";
     return NULL;
 }

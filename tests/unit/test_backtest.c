@@ -57,7 +57,16 @@ static const char *BARS =
 
 static char g_dir[512];
 
-static void make_config(const char *dir)
+static const char *MA_BOTS =
+    "bots:\n"
+    "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+    "    asset_class: equity\n    symbols: [TEST]\n"
+    "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
+    "manage_until: \"23:59\"}\n"
+    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+    "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+
+static void make_config_bots(const char *dir, const char *bots)
 {
     char path[1024], text[4096];
     snprintf(path, sizeof path, "%s/bars.csv", dir);
@@ -73,23 +82,19 @@ static void make_config(const char *dir)
     snprintf(path, sizeof path, "%s/settings.yaml", dir);
     assert_int_equal(tu_write_file(path, text), 0);
     snprintf(path, sizeof path, "%s/bots.yaml", dir);
-    assert_int_equal(
-        tu_write_file(path,
-                      "bots:\n"
-                      "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-                      "    asset_class: equity\n    symbols: [TEST]\n"
-                      "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
-                      "manage_until: \"23:59\"}\n"
-                      "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-                      "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n"),
-        0);
+    assert_int_equal(tu_write_file(path, bots), 0);
 }
 
-static hydra_backtest *run(const char *out_dir, int log_all)
+static void make_config(const char *dir)
+{
+    make_config_bots(dir, MA_BOTS);
+}
+
+static hydra_backtest *run_in(const char *config_dir, const char *out_dir, int log_all)
 {
     hydra_backtest_options opt;
     memset(&opt, 0, sizeof opt);
-    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", g_dir);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", config_dir);
     snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_TEST_BROKEN_DIR);
     snprintf(opt.out_dir, sizeof opt.out_dir, "%s", out_dir != NULL ? out_dir : "");
     opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
@@ -107,6 +112,11 @@ static hydra_backtest *run(const char *out_dir, int log_all)
                                                   sizeof err) != 0)
         fail_msg("reports: %s", err);
     return bt;
+}
+
+static hydra_backtest *run(const char *out_dir, int log_all)
+{
+    return run_in(g_dir, out_dir, log_all);
 }
 
 static int setup(void **state)
@@ -148,6 +158,42 @@ static void test_ma_cross_trades_by_hand(void **state)
     /* The account agrees: cash after the fills plus the last position's mark. */
     double end = r->equity[(r->n_days - 1) * 2];
     assert_near(end, 100000 - 10.42 + 14.775, 1e-6);
+    hydra_backtest_close(bt);
+}
+
+/*
+ * A bot that declares daily bars trades with the default session (06:35 to
+ * 09:30, manage_until 12:55), although its bars are stamped at the 16:00
+ * close: the window is read in trading days. The same bot on the default
+ * minute timeframe never trades and says why on every bar.
+ */
+static void test_daily_bot_trades_with_default_session(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n%s"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    char dir[700], bots[2048];
+    snprintf(dir, sizeof dir, "%s/daily", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(bots, sizeof bots, BOTS, "    bar_timeframe: day\n");
+    make_config_bots(dir, bots);
+    hydra_backtest *bt = run_in(dir, NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    /* The hand-worked trades of test_ma_cross_trades_by_hand, none cut by manage_until. */
+    assert_int_equal(r->n_trades, 2);
+    assert_near(r->trades[0].entry_price, 11.5115, 1e-9);
+    assert_string_equal(r->trades[0].exit_reason, "signal");
+    assert_near(r->trades[1].pnl, 14.775, 1e-9);
+    hydra_backtest_close(bt);
+
+    snprintf(bots, sizeof bots, BOTS, "");
+    make_config_bots(dir, bots);
+    bt = run_in(dir, NULL, 0);
+    assert_int_equal(hydra_backtest_result(bt)->n_trades, 0);
     hydra_backtest_close(bt);
 }
 
@@ -386,6 +432,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ma_cross_trades_by_hand),
+        cmocka_unit_test(test_daily_bot_trades_with_default_session),
         cmocka_unit_test(test_trades_csv_has_hand_values),
         cmocka_unit_test(test_two_runs_are_byte_identical),
         cmocka_unit_test(test_chain_on_request_trades_as_the_snapshot),
