@@ -140,6 +140,25 @@ static void fmt_num(char *buf, size_t sz, double x, const char *fmt)
         snprintf(buf, sz, fmt, x);
 }
 
+/* A string as a JSON string body (quotes, backslashes and control bytes escaped). */
+static const char *json_escape(const char *in, char *buf, size_t sz)
+{
+    size_t o = 0;
+    for (; *in && o + 7 < sz; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(buf + o, sz - o, "\\u%04x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static void fmt_date(char *buf, size_t sz, int d)
 {
     if (d == 0)
@@ -161,6 +180,7 @@ static const char CONVENTIONS[] =
     "Sortino = mean/sqrt(mean(min(r,0)^2))*sqrt(252), risk-free 0; CAGR over calendar days "
     "(365.25/year); drawdown on daily equity; win rate and profit factor over trades after fees";
 
+/* The metrics as a JSON object left open, so the caller can add members and close it. */
 static void metrics_json(FILE *f, const char *name, const hydra_bt_metrics *m)
 {
     char a[9][48];
@@ -178,7 +198,7 @@ static void metrics_json(FILE *f, const char *name, const hydra_bt_metrics *m)
             "\"cagr\":%s,\"sharpe\":%s,\"sortino\":%s,\"max_drawdown\":%s,"
             "\"max_drawdown_peak\":\"%s\",\"max_drawdown_trough\":\"%s\",\"trades\":%d,"
             "\"wins\":%d,\"win_rate\":%s,\"profit_factor\":%s,\"profit_factor_infinite\":%s,"
-            "\"exposure\":%.6f}",
+            "\"exposure\":%.6f",
             name, m->start_equity, m->end_equity, a[0], a[1], a[2], a[3], a[4], a[7], a[8],
             m->trades, m->wins, a[5], a[6], isinf(m->profit_factor) ? "true" : "false",
             m->exposure);
@@ -205,17 +225,148 @@ static void metrics_text(FILE *f, const char *name, const hydra_bt_metrics *m)
             wr, pf, m->exposure * 100, m->start_equity, m->end_equity);
 }
 
+/* The setting behind a skip reason or a gate, with its value, for a warning. */
+static void setting_of(const hydra_bt_result *r, const hydra_bt_bot_stats *st, const char *what,
+                       char *buf, size_t sz)
+{
+    if (strcmp(what, "outside trade window") == 0)
+        snprintf(buf, sz,
+                 "session.trade_start/trade_end (%02d:%02d-%02d:%02d) with bar_timeframe: %s%s",
+                 st->trade_start_min / 60, st->trade_start_min % 60, st->trade_end_min / 60,
+                 st->trade_end_min % 60, st->bar_timeframe == HYDRA_BARS_DAY ? "day" : "minute",
+                 st->bar_timeframe == HYDRA_BARS_DAY
+                     ? ""
+                     : " (daily bars are stamped at the session close: declare bar_timeframe: day)");
+    else if (strcmp(what, "open_risk") == 0 || strcmp(what, "daily_loss") == 0 ||
+             strcmp(what, "global halt") == 0)
+        snprintf(buf, sz,
+                 "risk.global_max_daily_loss_pct (%g), which sets PortfolioBot's daily risk "
+                 "budget and ExitBot's halt",
+                 r->max_daily_loss_pct);
+    else if (strcmp(what, "notional_cap") == 0)
+        snprintf(buf, sz, "risk.max_notional_per_order (%g)", r->max_notional_per_order);
+    else if (strcmp(what, "buying_power") == 0)
+        snprintf(buf, sz, "portfoliobot.cash_reserve_pct (%g) and the initial cash",
+                 r->cash_reserve_pct);
+    else if (strcmp(what, "orders_per_minute") == 0)
+        snprintf(buf, sz, "risk.max_orders_per_minute (%d)", r->max_orders_per_minute);
+    else if (strcmp(what, "trades_per_day") == 0)
+        snprintf(buf, sz, "the bot's risk.max_trades_per_day (%d)", st->max_trades_per_day);
+    else if (strcmp(what, "concurrent_positions") == 0)
+        snprintf(buf, sz, "the bot's risk.max_concurrent_positions (%d)", st->max_concurrent);
+    else if (strcmp(what, "missing budgets") == 0 || strcmp(what, "invalid budgets") == 0 ||
+             strcmp(what, "disallowed") == 0 || strcmp(what, "budget_missing") == 0)
+        snprintf(buf, sz, "portfoliobot buckets and guardrails in bots.yaml");
+    else
+        snprintf(buf, sz, "%s", what);
+}
+
+static const hydra_bt_count *largest(const hydra_bt_count *c, int n)
+{
+    const hydra_bt_count *best = NULL;
+    for (int i = 0; i < n; i++)
+        if (best == NULL || c[i].n > best->n)
+            best = &c[i];
+    return best;
+}
+
+static uint64_t total_of(const hydra_bt_count *c, int n)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += c[i].n;
+    return t;
+}
+
+/*
+ * Warnings for bot i: it never traded (and the reason that kept it out
+ * most), or more than a tenth of its entries were resized by the gates.
+ * Each is one line naming the setting responsible. Returns how many.
+ */
+static int bot_warnings(const hydra_bt_result *r, int i, char lines[][512], int cap)
+{
+    const hydra_bt_bot_stats *st = &r->bot_stats[i];
+    const char *id = r->bot_ids[i];
+    char set[256];
+    int n = 0;
+    if (st->entries == 0 && n < cap) {
+        const hydra_bt_count *skip = largest(st->skipped, st->n_skipped);
+        const hydra_bt_count *rej = largest(st->rejected, st->n_rejected);
+        if (rej != NULL && (skip == NULL || skip->n < st->ticks)) {
+            setting_of(r, st, rej->name, set, sizeof set);
+            snprintf(lines[n++], 512,
+                     "%s never traded: the %s gate rejected %llu of its entries; see %s", id,
+                     rej->name, (unsigned long long)rej->n, set);
+        } else if (skip != NULL) {
+            setting_of(r, st, skip->name, set, sizeof set);
+            snprintf(lines[n++], 512,
+                     "%s never traded: on_tick was skipped on %llu of %llu ticks (%s); see %s", id,
+                     (unsigned long long)skip->n, (unsigned long long)st->ticks, skip->name, set);
+        } else {
+            snprintf(lines[n++], 512, "%s never traded: on_tick asked for no entry", id);
+        }
+    }
+    uint64_t resized = total_of(st->resized, st->n_resized);
+    if (st->entries > 0 && resized * 10 > st->entries && n < cap) {
+        const hydra_bt_count *g = largest(st->resized, st->n_resized);
+        setting_of(r, st, g->name, set, sizeof set);
+        snprintf(lines[n++], 512,
+                 "%s: %llu of %llu entries were resized by the gates (%llu by %s); see %s", id,
+                 (unsigned long long)resized, (unsigned long long)st->entries,
+                 (unsigned long long)g->n, g->name, set);
+    }
+    return n;
+}
+
+static void counts_text(FILE *out, const char *label, const hydra_bt_count *c, int n)
+{
+    if (n == 0)
+        return;
+    fprintf(out, "%-16s %s:", "", label);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s %s %llu", i ? "," : "", c[i].name, (unsigned long long)c[i].n);
+    fputc('\n', out);
+}
+
+static void counts_json(FILE *f, const char *key, const hydra_bt_count *c, int n)
+{
+    fprintf(f, ",\"%s\":{", key);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", c[i].name, (unsigned long long)c[i].n);
+    fputc('}', f);
+}
+
 void hydra_bt_print_summary(const hydra_bt_result *r, FILE *out)
 {
     hydra_bt_metrics m;
+    char w[2][512];
+    int warned = 0;
+    for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
+        int n = bot_warnings(r, i, w, 2);
+        for (int k = 0; k < n; k++)
+            fprintf(out, "%s%s\n", warned++ ? "  " : "WARNINGS:\n  ", w[k]);
+    }
+    if (warned)
+        fputc('\n', out);
     fprintf(out, "Backtest: %llu bars, %zu trading days, initial cash %.2f\n",
             (unsigned long long)r->bars, r->n_days, r->initial_cash);
     fprintf(out, "Data: %s\n", r->series_note);
     if (metrics_of(r, 0, &m) == 0)
         metrics_text(out, "TOTAL", &m);
-    for (int i = 0; i < r->n_bots; i++)
+    for (int i = 0; i < r->n_bots; i++) {
         if (metrics_of(r, i + 1, &m) == 0)
             metrics_text(out, r->bot_ids[i], &m);
+        if (r->bot_stats == NULL)
+            continue;
+        const hydra_bt_bot_stats *st = &r->bot_stats[i];
+        fprintf(out, "%-16s orders %llu entries, %llu exits; on_tick skipped on %llu of %llu ticks\n",
+                "", (unsigned long long)st->entries, (unsigned long long)st->exits,
+                (unsigned long long)total_of(st->skipped, st->n_skipped),
+                (unsigned long long)st->ticks);
+        counts_text(out, "skipped", st->skipped, st->n_skipped);
+        counts_text(out, "rejected by gate", st->rejected, st->n_rejected);
+        counts_text(out, "resized by gate", st->resized, st->n_resized);
+    }
     fprintf(out, "Conventions: %s; a bot's equity is the initial cash plus its own PnL.\n",
             CONVENTIONS);
 }
@@ -247,15 +398,34 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     }
     fprintf(f, "{\"bars\":%llu,\"days\":%zu,\"from\":\"%s\",\"to\":\"%s\",\"initial_cash\":%.2f,",
             (unsigned long long)r->bars, r->n_days, first, last, r->initial_cash);
+    fprintf(f, "\"warnings\":[");
+    char w[2][512], esc[1100];
+    int warned = 0;
+    for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
+        int n = bot_warnings(r, i, w, 2);
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s\"%s\"", warned++ ? "," : "", json_escape(w[k], esc, sizeof esc));
+    }
+    fprintf(f, "],");
     fprintf(f, "\"conventions\":\"%s\",\"total\":", CONVENTIONS);
     metrics_json(f, "TOTAL", &m);
-    fprintf(f, ",\"bots\":[");
+    fprintf(f, "},\"bots\":[");
     for (int i = 0; i < r->n_bots; i++) {
         if ((rc = metrics_of(r, i + 1, &m)) != 0)
             return rc;
         if (i)
             fputc(',', f);
         metrics_json(f, r->bot_ids[i], &m);
+        if (r->bot_stats != NULL) {
+            const hydra_bt_bot_stats *st = &r->bot_stats[i];
+            fprintf(f, ",\"ticks\":%llu,\"entries\":%llu,\"exits\":%llu",
+                    (unsigned long long)st->ticks, (unsigned long long)st->entries,
+                    (unsigned long long)st->exits);
+            counts_json(f, "skipped", st->skipped, st->n_skipped);
+            counts_json(f, "rejected", st->rejected, st->n_rejected);
+            counts_json(f, "resized", st->resized, st->n_resized);
+        }
+        fputc('}', f);
     }
     fprintf(f, "]}\n");
     return ferror(f) ? HYDRA_EIO : 0;
