@@ -1142,7 +1142,24 @@ static int rollover(hydra_backtest *bt, int date)
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     bt->date = date;
-    hydra_day_key(bt->now, bt->day, sizeof bt->day);
+    /* hydra_day_key's text from the tick's own conversion, without snprintf (a rollover a bar on daily bars). */
+    int y = bt->lt.year, m = bt->lt.month, d = bt->lt.day;
+    if (y >= 0 && y <= 9999) {
+        char *p = bt->day;
+        p[0] = (char)('0' + y / 1000);
+        p[1] = (char)('0' + y / 100 % 10);
+        p[2] = (char)('0' + y / 10 % 10);
+        p[3] = (char)('0' + y % 10);
+        p[4] = '-';
+        p[5] = (char)('0' + m / 10);
+        p[6] = (char)('0' + m % 10);
+        p[7] = '-';
+        p[8] = (char)('0' + d / 10);
+        p[9] = (char)('0' + d % 10);
+        p[10] = '\0';
+    } else {
+        hydra_day_key(bt->now, bt->day, sizeof bt->day);
+    }
     bt->day_start_equity = bt->account.equity;
     bt->last_equity = bt->account.equity;
     hydra_budget budgets[HYDRA_MAX_BOTS];

@@ -431,6 +431,44 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
+/*
+ * Long curves are drawn from at most two points per bucket: the lowest and
+ * the highest of the bucket, in the order they occur, so every peak and
+ * every trough of the daily series stays on the chart while a million-day
+ * curve becomes a few thousand points. Writes the indices to plot into idx
+ * (room for 2 * SVG_BUCKETS + 2) and returns how many; a curve of no more
+ * than that many points is plotted whole.
+ */
+#define SVG_BUCKETS 1600
+
+static size_t downsample(const double *y, size_t n, size_t *idx)
+{
+    size_t k = 0;
+    if (n <= 2 * SVG_BUCKETS + 2) {
+        for (size_t i = 0; i < n; i++)
+            idx[k++] = i;
+        return k;
+    }
+    idx[k++] = 0;
+    for (size_t b = 0; b < SVG_BUCKETS; b++) {
+        size_t a = 1 + (n - 2) * b / SVG_BUCKETS, e = 1 + (n - 2) * (b + 1) / SVG_BUCKETS;
+        if (a >= e)
+            continue;
+        size_t lo = a, hi = a;
+        for (size_t i = a + 1; i < e; i++) {
+            if (y[i] < y[lo])
+                lo = i;
+            if (y[i] > y[hi])
+                hi = i;
+        }
+        idx[k++] = lo < hi ? lo : hi;
+        if (lo != hi)
+            idx[k++] = lo < hi ? hi : lo;
+    }
+    idx[k++] = n - 1;
+    return k;
+}
+
 /* The chart: equity (top) and drawdown (bottom) of the whole account, on daily points. */
 static int write_svg(const hydra_bt_result *r, FILE *f)
 {
@@ -483,12 +521,23 @@ static int write_svg(const hydra_bt_result *r, FILE *f)
             "<text x=\"%.0f\" y=\"%.0f\">%s</text><text x=\"%.0f\" y=\"%.0f\" "
             "text-anchor=\"end\">%s</text>\n",
             L, H - 12, d0, W - R, H - 12, d1);
+    size_t *idx = malloc((2 * SVG_BUCKETS + 2) * sizeof *idx);
+    double *dd = malloc(n * sizeof *dd);
+    if (idx == NULL || dd == NULL) {
+        free(idx);
+        free(dd);
+        free(dates);
+        free(eq);
+        return HYDRA_ENOMEM;
+    }
+    size_t m = downsample(eq, n, idx);
     fprintf(f, "<polyline id=\"equity\" fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.5\" "
                "points=\"");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
         double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
         double y = T + H1 - H1 * (eq[i] - lo) / (hi - lo);
-        fprintf(f, "%s%.1f,%.1f", i ? " " : "", x, y);
+        fprintf(f, "%s%.1f,%.1f", j ? " " : "", x, y);
     }
     fprintf(f, "\"/>\n<polygon id=\"drawdown\" fill=\"#d9534f\" fill-opacity=\"0.5\" "
                "stroke=\"#b52b27\" points=\"%.1f,%.1f",
@@ -496,11 +545,18 @@ static int write_svg(const hydra_bt_result *r, FILE *f)
     peak = eq[0];
     for (size_t i = 0; i < n; i++) {
         peak = fmax(peak, eq[i]);
+        dd[i] = (peak - eq[i]) / peak;
+    }
+    m = downsample(dd, n, idx);
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
         double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
-        double y = T + H1 + GAP + H2 * ((peak - eq[i]) / peak) / worst;
+        double y = T + H1 + GAP + H2 * dd[i] / worst;
         fprintf(f, " %.1f,%.1f", x, y);
     }
     fprintf(f, " %.1f,%.1f\"/>\n</svg>\n", L + pw, T + H1 + GAP);
+    free(idx);
+    free(dd);
     free(dates);
     free(eq);
     return ferror(f) ? HYDRA_EIO : 0;
@@ -519,6 +575,9 @@ static void html_escape(FILE *f, const char *s)
             fputc(*s, f);
     }
 }
+
+/* Trades shown in report.html from each end of a longer list. */
+#define HTML_TRADES 500
 
 static int write_html(const hydra_bt_result *r, FILE *f)
 {
@@ -544,6 +603,12 @@ static int write_html(const hydra_bt_result *r, FILE *f)
                "<th>entry price</th><th>exit</th><th>exit price</th><th>qty</th><th>PnL</th>"
                "<th>exit reason</th></tr>\n");
     for (size_t i = 0; i < r->n_trades; i++) {
+        /* The first and the last HTML_TRADES; the whole list is in trades.csv. */
+        if (r->n_trades > 2 * HTML_TRADES && i == HTML_TRADES) {
+            fprintf(f, "<tr><td colspan=\"9\">%zu more trades: every trade is in trades.csv</td></tr>\n",
+                    r->n_trades - 2 * HTML_TRADES);
+            i = r->n_trades - HTML_TRADES;
+        }
         const hydra_bt_trade *t = &r->trades[i];
         char a[32], b[32];
         fmt_time(a, sizeof a, t->entry_ms);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "backtest.h"
+#include "clock.h"
 #include "enginetest.h"
 #include "testutil.h"
 
@@ -343,6 +344,70 @@ static void test_bot_and_symbol_filters(void **state)
     assert_non_null(strstr(err, "--symbol NOPE: no series with that symbol"));
 }
 
+/*
+ * A long run's chart is downsampled (the lowest and highest point of each
+ * pixel bucket): 30,000 daily bars give at most 3,202 points, the curve
+ * still reaches the top and the bottom of the plot, and the report pages
+ * stay small.
+ */
+static void test_long_curves_are_downsampled(void **state)
+{
+    (void)state;
+    char dir[700], out[800], path[900];
+    snprintf(dir, sizeof dir, "%s/long", g_dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_bots(dir, "bots:\n"
+                          "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+                          "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+                          "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+                          "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n");
+    /* One calendar day a bar from 1950, a slow sine with a fast wiggle: many crossings. */
+    snprintf(path, sizeof path, "%s/bars.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "Date,Open,High,Low,Close,Volume\n");
+    for (int i = 0; i < 30000; i++) {
+        int64_t days = hydra_days_from_date(19500101) + i;
+        int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+        int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        int y = (int)(yoe + era * 400 + (m <= 2));
+        double c = 50 + 20 * sin(i / 900.0) + 3 * sin(i / 3.0);
+        fprintf(f, "%04d-%02d-%02d,%.2f,%.2f,%.2f,%.2f,100\n", y, m, d, c, c + 1, c - 1, c);
+    }
+    assert_int_equal(fclose(f), 0);
+    hydra_backtest_close(run_in(dir, out, 0));
+    snprintf(path, sizeof path, "%s/equity.svg", out);
+    size_t len = 0;
+    char *svg = tu_read_file(path, &len);
+    assert_non_null(svg);
+    assert_true(len < 200000);
+    const char *pts = strstr(svg, "id=\"equity\"");
+    assert_non_null(pts);
+    pts = strstr(pts, "points=\"") + 8;
+    const char *end = strchr(pts, '"');
+    size_t n = 0;
+    int top = 0, bottom = 0;
+    for (const char *p = pts; p != NULL && p < end; p = strchr(p + 1, ' ')) {
+        double x, yv;
+        assert_int_equal(sscanf(p, "%lf,%lf", &x, &yv), 2);
+        top |= yv == 30.0;
+        bottom |= yv == 330.0;
+        n++;
+    }
+    print_message("%zu points, %zu bytes of SVG\n", n, len);
+    assert_true(n > 1000 && n <= 3202);
+    assert_true(top && bottom); /* the highest and the lowest equity are drawn */
+    free(svg);
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = tu_read_file(path, &len);
+    assert_non_null(html);
+    assert_true(len < 1000000);
+    free(html);
+}
+
 static void test_trades_csv_has_hand_values(void **state)
 {
     (void)state;
@@ -581,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_daily_bot_trades_with_default_session),
         cmocka_unit_test(test_summary_explains_skips_and_resizes),
         cmocka_unit_test(test_bot_and_symbol_filters),
+        cmocka_unit_test(test_long_curves_are_downsampled),
         cmocka_unit_test(test_trades_csv_has_hand_values),
         cmocka_unit_test(test_two_runs_are_byte_identical),
         cmocka_unit_test(test_chain_on_request_trades_as_the_snapshot),
