@@ -114,8 +114,21 @@ static int column(const hydra_bt_result *r, int col, int **dates, double **eq, s
     return 0;
 }
 
+/*
+ * While hydra_bt_write_reports runs, every column's metrics are computed
+ * once and read from here: summary.json, summary.txt and report.html each
+ * ask for all of them, and a column of a million days costs a copy and two
+ * passes.
+ */
+static const hydra_bt_result *g_memo_r;
+static hydra_bt_metrics *g_memo;
+
 static int metrics_of(const hydra_bt_result *r, int col, hydra_bt_metrics *m)
 {
+    if (r == g_memo_r && g_memo != NULL) {
+        *m = g_memo[col];
+        return 0;
+    }
     int *dates;
     double *eq;
     size_t n;
@@ -654,6 +667,14 @@ static int write_summary_text(const hydra_bt_result *r, FILE *f)
 
 int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err, size_t errsz)
 {
+    hydra_bt_metrics *memo = calloc((size_t)r->n_bots + 1, sizeof *memo);
+    for (int c = 0; memo != NULL && c <= r->n_bots; c++)
+        if (metrics_of(r, c, &memo[c]) != 0) {
+            free(memo);
+            memo = NULL; /* each report computes its own */
+        }
+    g_memo_r = r;
+    g_memo = memo;
     int rc = write_one(r, dir, "trades.csv", write_trades, err, errsz);
     if (rc == 0)
         rc = write_one(r, dir, "summary.json", write_summary_json, err, errsz);
@@ -663,5 +684,8 @@ int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err,
         rc = write_one(r, dir, "equity.svg", write_svg, err, errsz);
     if (rc == 0)
         rc = write_one(r, dir, "report.html", write_html, err, errsz);
+    g_memo_r = NULL;
+    g_memo = NULL;
+    free(memo);
     return rc;
 }
