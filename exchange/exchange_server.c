@@ -48,7 +48,7 @@ typedef struct rule {
 } rule;
 
 typedef struct cid_stat {
-    char cid[49];
+    char cid[HYDRA_BROKER_CID_LEN];
     int attempts;
     int accepted;
 } cid_stat;
@@ -70,7 +70,22 @@ struct hydra_exchange {
     long requests, faults_fired, orders_accepted, duplicates_refused, rate_limited;
     cid_stat *cids;
     size_t n_cids;
+    struct answer_override *overrides; /* see /_hydra/override */
+    size_t n_overrides;
 };
+
+/*
+ * What the exchange reports about one order in place of the core's figures:
+ * a broker contradiction no honest matching engine produces (a fill beyond
+ * the order's size), for testing the client's refusal.
+ */
+#define MAX_OVERRIDES 64
+typedef struct answer_override {
+    char cid[HYDRA_BROKER_CID_LEN];
+    double filled_qty; /* reported filled quantity; the order is reported filled */
+} answer_override;
+
+static void apply_override(const hydra_exchange *ex, hydra_order *o);
 
 /* One request being received. */
 typedef struct req_ctx {
@@ -365,7 +380,7 @@ static void post_order(hydra_exchange *ex, const char *body, size_t len, answer 
     else if (tif == NULL || (strcmp(tif, "day") != 0 && strcmp(tif, "gtc") != 0 && strcmp(tif, "ioc") != 0))
         bad = "invalid time_in_force";
     else if (cid != NULL && strlen(cid) >= sizeof r.client_order_id)
-        bad = "client_order_id must be no more than 48 characters";
+        bad = "client_order_id must be no more than 128 characters";
     else if (req_decimal(j, "qty", &r.qty) != 0 || req_decimal(j, "notional", &r.notional) != 0 ||
              req_decimal(j, "limit_price", &r.limit_price) != 0)
         bad = "qty, notional or limit_price is not a decimal";
@@ -424,6 +439,7 @@ static void get_order_by_cid(hydra_exchange *ex, struct MHD_Connection *c, answe
     }
     if (rc != 0)
         return fail_answer(a, &e);
+    apply_override(ex, &o);
     a->status = 200;
     a->body = order_json(&o);
 }
@@ -905,6 +921,46 @@ static json_t *wrong_types(json_t *j)
     return j;
 }
 
+/* ---- answer overrides ---- */
+
+static void apply_override(const hydra_exchange *ex, hydra_order *o)
+{
+    for (size_t i = 0; i < ex->n_overrides; i++) {
+        const answer_override *v = &ex->overrides[i];
+        if (strcmp(v->cid, o->client_order_id) != 0)
+            continue;
+        if (!(o->filled_avg_price > 0))
+            o->filled_avg_price = o->limit_price > 0 ? o->limit_price : 1;
+        o->filled_qty = v->filled_qty;
+        o->status = HYDRA_BOS_FILLED;
+        if (o->filled_ms <= 0)
+            o->filled_ms = o->submitted_ms;
+    }
+}
+
+/* POST /_hydra/override {"client_order_id": cid, "filled_qty": x}: answers about cid say so. */
+static json_t *set_override(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, &jerr);
+    const char *cid = json_string_value(json_object_get(j, "client_order_id"));
+    const json_t *q = json_object_get(j, "filled_qty");
+    if (ex->overrides == NULL)
+        ex->overrides = calloc(MAX_OVERRIDES, sizeof *ex->overrides);
+    if (cid == NULL || strlen(cid) >= HYDRA_BROKER_CID_LEN || !json_is_number(q) ||
+        ex->overrides == NULL || ex->n_overrides >= MAX_OVERRIDES) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, "expected {\"client_order_id\": id, \"filled_qty\": number}");
+    }
+    answer_override *v = &ex->overrides[ex->n_overrides++];
+    snprintf(v->cid, sizeof v->cid, "%s", cid);
+    v->filled_qty = json_number_value(q);
+    json_decref(j);
+    *status = 200;
+    return json_pack("{s:i}", "overrides", (int)ex->n_overrides);
+}
+
 /* ---- HTTP plumbing ---- */
 
 static void sleep_ms(int ms)
@@ -1053,6 +1109,8 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
         out = json_pack("{s:i}", "rules", 0);
     } else if (strcmp(url, "/_hydra/stats") == 0 && strcmp(method, "GET") == 0) {
         out = stats_json(ex);
+    } else if (strcmp(url, "/_hydra/override") == 0 && strcmp(method, "POST") == 0) {
+        out = set_override(ex, rc->body, rc->len, &status);
     } else {
         status = 404;
         out = error_json(0, "unknown control endpoint");
@@ -1283,6 +1341,7 @@ void hydra_exchange_stop(hydra_exchange *ex)
         MHD_stop_daemon(ex->d);
     pthread_mutex_destroy(&ex->mu);
     explicit_bzero(ex->secret, sizeof ex->secret);
+    free(ex->overrides);
     free(ex->cids);
     free(ex);
 }

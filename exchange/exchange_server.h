@@ -27,6 +27,8 @@
  *   POST   /_hydra/faults  {"rules": [rule, ...], "rate_limit": n}  replaces the rules
  *   DELETE /_hydra/faults  clears every rule
  *   GET    /_hydra/stats   requests served, orders accepted, duplicates refused, faults fired
+ *   POST   /_hydra/override {"client_order_id": id, "filled_qty": x}  from now on the
+ *                          order is reported filled x (a contradiction, e.g. an over-fill)
  *
  * A rule: {"method": "GET"|"POST"|"DELETE"|"*", "path": prefix, "fault": kind,
  * "skip": n (let n matching requests through first), "count": n (then fire

@@ -485,7 +485,7 @@ static int op_submit(void *ctx, const hydra_order_request *req, hydra_order *out
         return rc;
     long status = 0;
     hydra_broker_err first = {0};
-    char what[96];
+    char what[160];
     snprintf(what, sizeof what, "submit %s", req->client_order_id);
     rc = send_req(a, &a->trading, "POST", what, "/v2/orders", body, 0, &status, &first);
     free(body);

@@ -243,7 +243,7 @@ int hydra_alpaca_parse_account(const json_t *j, hydra_account *out, char *why, s
         (rc = opt_bool(j, "account_blocked", 0, &ab, why, whysz)) != 0 ||
         (rc = opt_bool(j, "trade_suspended_by_user", 0, &ts, why, whysz)) != 0)
         return rc;
-    (void)id;
+    snprintf(out->account_id, sizeof out->account_id, "%s", id);
     out->active = strcmp(status, "ACTIVE") == 0;
     out->trading_blocked = tb || ab || ts;
     return 0;

@@ -20,6 +20,9 @@
 
 #include <hydra/types.h>
 
+/* A client_order_id: at most 128 characters (Alpaca's limit) + NUL. */
+#define HYDRA_BROKER_CID_LEN 129
+
 typedef struct hydra_broker_err {
     int code;          /* the returned hydra_err */
     int http_status;   /* 0 when not HTTP */
@@ -33,6 +36,7 @@ typedef struct hydra_account {
     double last_equity;    /* equity at the previous trading day's close */
     int active;            /* status ACTIVE */
     int trading_blocked;   /* trading_blocked || account_blocked || trade_suspended_by_user */
+    char account_id[64];   /* the broker's account id ("" when the broker has none, e.g. sim) */
 } hydra_account;
 
 typedef struct hydra_broker_position {
@@ -56,7 +60,7 @@ typedef enum hydra_broker_order_status {
 } hydra_broker_order_status;
 
 typedef struct hydra_order_request {
-    char client_order_id[49];
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -67,7 +71,7 @@ typedef struct hydra_order_request {
 
 typedef struct hydra_order {
     char id[64];           /* broker's order id */
-    char client_order_id[49];
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;

@@ -443,7 +443,7 @@ static int valid_charset(const char *s, size_t max, const char *extra)
     return 1;
 }
 
-/* Bot ids are embedded in 48-character client order ids, hence 32 at most. */
+/* Bot ids are embedded in client order ids (see orders.h), hence 32 at most. */
 static int valid_bot_id(const char *s)
 {
     return valid_charset(s, 32, "_-");

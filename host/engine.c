@@ -414,6 +414,29 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
         return 0;
     }
 
+    /*
+     * Order ids carry this installation's id and the account's key. A state
+     * database that already knows its account is checked against the broker
+     * before anything is reconciled: another account's journal would
+     * describe positions this account does not hold.
+     */
+    if ((rc = hydra_orders_identity_init(e)) != 0) {
+        snprintf(err, errsz, "%s: install_id or account_key in kv is unreadable or invalid",
+                 st->state_db_path);
+        goto fail;
+    }
+    if (e->account_key[0] != '\0') {
+        hydra_account acc;
+        hydra_broker_err berr = {0};
+        char why[400] = "";
+        if (e->broker.ops->account(e->broker.ctx, &acc, &berr) == 0 &&
+            hydra_orders_learn_account(e, &acc, why, sizeof why) == 1) {
+            snprintf(err, errsz, "%s: %s", st->state_db_path, why);
+            rc = HYDRA_ECONFIG;
+            goto fail;
+        }
+    }
+
     e->svc.log = svc_log;
     e->svc.kv_get = svc_kv_get;
     e->svc.kv_set = svc_kv_set;

@@ -81,6 +81,17 @@ static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
                    "reason", why, "until", "end of trading day");
 }
 
+void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *why)
+{
+    hydra_bot_slot *slot = find_slot(e, bot_id);
+    if (slot != NULL) {
+        quarantine(e, slot, why);
+        return;
+    }
+    /* A bot no longer configured: the day's record still says so if it comes back. */
+    hydra_bot_day_quarantine(e->state, bot_id, e->day, why);
+}
+
 /* ---- halt and flatten ---- */
 
 void hydra_engine_flatten(hydra_engine *e, const char *reason)
@@ -192,6 +203,10 @@ static int bootstrap(hydra_engine *e, int64_t now)
         }
         if (!isfinite(e->account.equity) || e->account.equity <= 0)
             return HYDRA_EMALFORMED;
+        /* The first account read names the account in every order id; a change is ExitBot's to halt. */
+        char why[400];
+        if (e->account_key[0] == '\0' && hydra_orders_learn_account(e, &e->account, why, sizeof why) < 0)
+            return HYDRA_ESTATE;
         char prev[11];
         snprintf(prev, sizeof prev, "%s", e->day);
         snprintf(e->day, sizeof e->day, "%s", day);

@@ -98,6 +98,9 @@ typedef struct hydra_engine {
     int halted;              /* a halt is active this tick */
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     int orders_sent;         /* this tick */
+    char install_id[16];     /* random, made once per state database (kv "install_id") */
+    char account_key[16];    /* short hash of the broker account id (kv "account_key"); "" until learnt */
+    char pending_halt[384];  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
@@ -167,6 +170,12 @@ void hydra_loop_restart_workers(hydra_engine *e);
  */
 int hydra_loop_option_chain(void *ctx, const char *bot_id, const char *underlying, uint32_t rights,
                             hydra_option_view *out, uint32_t cap);
+
+/*
+ * Stops a bot's entries for the rest of the trading day (persisted in
+ * bot_days, so a restart keeps it); its positions stay under host exits.
+ */
+void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *why);
 
 /* Records a broker failure with the health monitor and the log. */
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);

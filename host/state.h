@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define HYDRA_STATE_SCHEMA_VERSION 1
-#define HYDRA_CID_LEN 49 /* client_order_id, at most 48 characters + NUL */
+#define HYDRA_CID_LEN 129 /* client_order_id, at most 128 characters (Alpaca's limit) + NUL */
 
 typedef struct hydra_state hydra_state;
 

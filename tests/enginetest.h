@@ -27,7 +27,7 @@ void et_options(hydra_engine_options *opt, const char *dir);
 #define ET_MAX_SUBMITS 20000
 
 typedef struct et_submit {
-    char cid[49];
+    char cid[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     int side;
     int halted; /* a halt was active in the state database when it reached the exchange */

@@ -1,0 +1,457 @@
+/*
+ * Order identity and strangers with `broker: alpaca` against the local
+ * exchange (hydra-exchange's server in-process on 127.0.0.1): an order id
+ * taken by somebody else is never adopted, a fill beyond an order's size is
+ * never booked, reset-paper leaves a real account's state alone, and
+ * positions Hydra did not open are the operator's.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alpaca.h"
+#include "enginetest.h"
+#include "error.h"
+#include "exchange_server.h"
+#include "orders.h"
+#include "state.h"
+#include "testutil.h"
+
+#define FAKE_KEY "PKFAKETESTKEY00000002"
+#define FAKE_SECRET "fake-test-secret-do-not-use-0000000002"
+
+typedef struct fixture {
+    char dir[256];
+    char log[512];
+    char state_db[512];
+    hydra_config *xcfg;
+    hydra_clock xclock;
+    hydra_sim *sim;
+    hydra_exchange *ex;
+    int port;
+    hydra_engine e;
+    int open;
+    et_broker *w;
+} fixture;
+
+static void start_exchange(fixture *f)
+{
+    char xdir[512], err[1024] = "";
+    snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
+    assert_int_equal(mkdir(xdir, 0755), 0);
+    assert_int_equal(et_make_config(xdir, NULL, NULL), 0);
+    f->xcfg = calloc(1, sizeof *f->xcfg);
+    hydra_diag d;
+    hydra_diag_init(&d);
+    char cdir[600];
+    snprintf(cdir, sizeof cdir, "%s/config", xdir);
+    assert_int_equal(hydra_config_load(cdir, f->xcfg, &d), 0);
+    hydra_diag_free(&d);
+    hydra_tz_set(f->xcfg->settings.timezone);
+    hydra_clock_init_sim(&f->xclock, 0);
+    if (hydra_engine_open_sim(&f->xcfg->settings.sim, &f->xclock, &f->sim, err, sizeof err) != 0)
+        fail_msg("exchange sim: %s", err);
+    hydra_exchange_opts o = {FAKE_KEY, FAKE_SECRET, 0, 1000000};
+    if (hydra_exchange_start(f->sim, &f->xclock, &o, &f->ex, err, sizeof err) != 0)
+        fail_msg("exchange: %s", err);
+    f->port = hydra_exchange_port(f->ex);
+}
+
+static void make_host_config(fixture *f, const char *extra_edits)
+{
+    char edits[2048];
+    snprintf(edits, sizeof edits,
+             "broker: sim =>broker: alpaca \n"
+             "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
+             "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
+             "connect_timeout_ms: 3000=>connect_timeout_ms: 300\n"
+             "timeout_ms: 10000=>timeout_ms: 2000\n"
+             "use_broker_clock: false=>use_broker_clock: true\n%s",
+             f->port, f->port, extra_edits != NULL ? extra_edits : "");
+    assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    snprintf(f->state_db, sizeof f->state_db, "%s/trading_state.db", f->dir);
+    f->w = calloc(1, sizeof *f->w);
+    setenv("ALPACA_KEY", FAKE_KEY, 1);
+    setenv("ALPACA_SECRET", FAKE_SECRET, 1);
+    unsetenv("ALPACA_PAPER");
+    *state = f;
+    return 0;
+}
+
+static void unwrap(fixture *f)
+{
+    if (f->w->inner.ops != NULL)
+        f->e.broker = f->w->inner;
+    f->w->inner.ops = NULL;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->open) {
+        unwrap(f);
+        hydra_engine_close(&f->e);
+    }
+    if (f->ex != NULL)
+        hydra_exchange_stop(f->ex);
+    if (f->sim != NULL)
+        hydra_sim_close(f->sim);
+    free(f->xcfg);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+/* Opens the host; returns its error text (empty on success) for the tests that expect a refusal. */
+static int try_open_engine(fixture *f, char *err, size_t errsz)
+{
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    int code = -1;
+    err[0] = '\0';
+    int rc = hydra_engine_open(&f->e, &opt, err, errsz, &code);
+    if (rc != 0)
+        return rc;
+    f->open = 1;
+    memset(f->w, 0, sizeof *f->w);
+    et_wrap(f->w, &f->e); /* records every submission */
+    return 0;
+}
+
+static void open_engine(fixture *f)
+{
+    char err[4096];
+    if (try_open_engine(f, err, sizeof err) != 0)
+        fail_msg("engine open failed: %s", err);
+}
+
+static void close_engine(fixture *f)
+{
+    unwrap(f);
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+static void tick(fixture *f)
+{
+    hydra_exchange_step(f->ex, 1);
+    assert_int_equal(hydra_engine_tick(&f->e), 0);
+}
+
+static hydra_halt current_halt(fixture *f)
+{
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
+    return h;
+}
+
+/* ---- HTTP, as another program sharing the account would use it ---- */
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    json_t **out = ud;
+    json_error_t e;
+    json_decref(*out);
+    *out = json_loadb(p, s * n, 0, &e);
+    return s * n;
+}
+
+/* A request to the exchange; `alpaca` adds the account's keys. Returns the answer, *status set. */
+static json_t *http(fixture *f, const char *method, const char *path, const char *body, int alpaca,
+                    long *status)
+{
+    CURL *h = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
+    struct curl_slist *hdr = NULL;
+    if (alpaca) {
+        hdr = curl_slist_append(hdr, "APCA-API-KEY-ID: " FAKE_KEY);
+        hdr = curl_slist_append(hdr, "APCA-API-SECRET-KEY: " FAKE_SECRET);
+    }
+    json_t *out = NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    CURLcode rc = curl_easy_perform(h);
+    *status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdr);
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: no answer", method, path);
+    return out;
+}
+
+/* An order placed directly on the account by another program. */
+static void place_foreign(fixture *f, const char *body)
+{
+    long status = 0;
+    json_t *a = http(f, "POST", "/v2/orders", body, 1, &status);
+    if (status != 200)
+        fail_msg("foreign order refused (%ld): %s", status, body);
+    json_decref(a);
+}
+
+__attribute__((unused)) static double broker_qty(fixture *f, const char *symbol)
+{
+    hydra_broker_position pos[64];
+    size_t n = 0;
+    hydra_broker_err err = {0};
+    hydra_broker *b = f->w->inner.ops != NULL ? &f->w->inner : &f->e.broker;
+    assert_int_equal(b->ops->positions(b->ctx, pos, 64, &n, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(pos[i].symbol, symbol) == 0)
+            return pos[i].qty;
+    return 0;
+}
+
+/* The newest journal row (all bots), by reading the database as an operator would. */
+static int newest_row(fixture *f, hydra_journal_order *out)
+{
+    hydra_journal_order rows[512];
+    size_t n = 0;
+    assert_int_equal(hydra_journal_list_open(f->e.state, rows, 512, &n), 0);
+    if (n == 0)
+        return 0;
+    *out = rows[n - 1];
+    return 1;
+}
+
+/* ---- order identity ---- */
+
+/*
+ * Another program holds the id this host will use for a bot's next order,
+ * for a different symbol and side. The host's submission is refused with
+ * 422 "client_order_id must be unique"; the order found under the id is not
+ * the bot's: nothing of it is booked, the bot enters nothing more today,
+ * and the foreign order stays the other program's.
+ */
+static void test_id_collision_is_never_adopted(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    /* Tick until a bot has a working order; its next id is the same with the sequence + 1. */
+    hydra_journal_order first;
+    int found = 0;
+    for (int i = 0; i < 600 && !found; i++) {
+        tick(f);
+        found = newest_row(f, &first);
+    }
+    assert_true(found);
+    char next[HYDRA_CID_LEN];
+    char *dash = strrchr(first.client_order_id, '-');
+    assert_non_null(dash);
+    snprintf(next, sizeof next, "%.*s-%d", (int)(dash - first.client_order_id),
+             first.client_order_id, first.seq + 1);
+    /* The stranger: the opposite side in another symbol (TSLA, which no enabled bot trades). */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"symbol\":\"TSLA\",\"qty\":\"3\",\"side\":\"%s\",\"type\":\"market\","
+             "\"time_in_force\":\"day\",\"client_order_id\":\"%s\"}",
+             first.side == HYDRA_SIDE_BUY ? "sell" : "buy", next);
+    /* A sell of shares not held would be refused; the stranger buys, whatever the bot does. */
+    if (first.side == HYDRA_SIDE_BUY)
+        snprintf(body, sizeof body,
+                 "{\"symbol\":\"TSLA\",\"qty\":\"3\",\"side\":\"buy\",\"type\":\"limit\","
+                 "\"limit_price\":\"1\",\"time_in_force\":\"day\",\"client_order_id\":\"%s\"}",
+                 next);
+    place_foreign(f, body);
+    print_message("bot %s: first order %s, stranger under %s\n", first.bot_id,
+                  first.client_order_id, next);
+
+    size_t submits_before = f->w->n_submits;
+    hydra_journal_order row;
+    int collided = 0;
+    for (int i = 0; i < 800 && !collided; i++) {
+        tick(f);
+        collided = hydra_journal_get(f->e.state, next, &row) == 0;
+    }
+    assert_true(collided);
+    size_t collision_at = f->w->n_submits;
+    assert_true(collision_at > submits_before);
+    for (int i = 0; i < 60; i++)
+        tick(f);
+
+    /* Nothing of the stranger's order is booked, under any bot. */
+    assert_int_equal(row.state, HYDRA_ORD_REJECTED);
+    assert_true(row.filled_qty == 0);
+    assert_non_null(strstr(row.error, "collision"));
+    hydra_bot_position pos[64];
+    size_t n = 0;
+    assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 64, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(pos[i].symbol, "TSLA");
+    /* The bot enters nothing more today, and says so after a restart too. */
+    for (size_t i = collision_at; i < f->w->n_submits; i++)
+        if (strstr(f->w->submits[i].cid, first.bot_id) != NULL &&
+            f->w->submits[i].side == HYDRA_SIDE_BUY)
+            fail_msg("entry %s sent for %s after the collision", f->w->submits[i].cid,
+                     first.bot_id);
+    hydra_bot_day day;
+    assert_int_equal(hydra_bot_day_get(f->e.state, first.bot_id, f->e.day, &day), 0);
+    assert_true(day.quarantined);
+    assert_false(current_halt(f).active);
+    close_engine(f);
+    open_engine(f);
+    for (int i = 0; i < f->e.n_slots; i++)
+        if (strcmp(f->e.slots[i].cfg->bot_id, first.bot_id) == 0)
+            assert_true(f->e.slots[i].quarantined);
+    assert_int_equal(hydra_journal_get(f->e.state, next, &row), 0);
+    assert_int_equal(row.state, HYDRA_ORD_REJECTED);
+    close_engine(f);
+}
+
+/* Ids carry the installation: a lost state database never reuses one. */
+static void test_ids_unique_per_installation(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    tick(f);
+    char a[HYDRA_CID_LEN], b[HYDRA_CID_LEN];
+    assert_int_equal(hydra_orders_client_id(&f->e, "crypto_core", "2026-03-02", 1, a, sizeof a), 0);
+    assert_true(hydra_orders_is_own(&f->e, a));
+    assert_true(strlen(a) <= 128);
+    /* The longest bot id still fits Alpaca's 128 characters. */
+    assert_int_equal(hydra_orders_client_id(&f->e, "abcdefghijklmnopqrstuvwxyz012345", "2026-03-02",
+                                            999999, b, sizeof b),
+                     0);
+    assert_true(strlen(b) <= 128);
+    close_engine(f);
+    /* The journal is lost: the next host is another installation with other ids. */
+    unlink(f->state_db);
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", f->state_db);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", f->state_db);
+    unlink(wal);
+    open_engine(f);
+    tick(f);
+    assert_int_equal(hydra_orders_client_id(&f->e, "crypto_core", "2026-03-02", 1, b, sizeof b), 0);
+    assert_string_not_equal(a, b);
+    assert_false(hydra_orders_is_own(&f->e, a));
+    close_engine(f);
+}
+
+/*
+ * The broker reports an order filled beyond its size. The host books the
+ * order's size and no more, and halts: the broker contradicts itself.
+ */
+static void test_overfill_is_not_booked(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    hydra_journal_order row;
+    int found = 0;
+    for (int i = 0; i < 600 && !found; i++) {
+        tick(f);
+        found = newest_row(f, &row) && row.state == HYDRA_ORD_OPEN && row.filled_qty == 0;
+    }
+    assert_true(found);
+    /* Twice the order's size: for a notional order, twice what the notional buys near the price. */
+    double size = row.qty;
+    if (!(size > 0)) {
+        double px = hydra_market_price(&f->e.market, row.symbol);
+        assert_true(px > 0);
+        size = row.notional / px;
+    }
+    char body[512];
+    snprintf(body, sizeof body, "{\"client_order_id\":\"%s\",\"filled_qty\":%.9f}",
+             row.client_order_id, size * 2);
+    long status = 0;
+    json_decref(http(f, "POST", "/_hydra/override", body, 0, &status));
+    assert_int_equal(status, 200);
+    tick(f);
+
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_non_null(strstr(h.reason, "over-fill"));
+    hydra_journal_order after;
+    assert_int_equal(hydra_journal_get(f->e.state, row.client_order_id, &after), 0);
+    print_message("order %s (size %.6g) reported filled %.6g: booked %.6g, halt \"%s\"\n",
+                  row.client_order_id, size, size * 2, after.filled_qty, h.reason);
+    assert_true(after.filled_qty <= size * 1.011);
+    hydra_bot_position p;
+    if (hydra_position_get(f->e.state, row.bot_id, row.symbol, &p) == 0)
+        assert_true(p.qty <= size * 1.011);
+    close_engine(f);
+}
+
+/* reset-paper under broker: alpaca refuses and leaves the state database as it was. */
+static void test_reset_paper_refused_under_alpaca(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    for (int i = 0; i < 5; i++)
+        tick(f);
+    close_engine(f);
+    size_t len_before = 0, len_after = 0;
+    char *before = tu_read_file(f->state_db, &len_before);
+    assert_non_null(before);
+    char cdir[600], *out = NULL;
+    snprintf(cdir, sizeof cdir, "%s/config", f->dir);
+    const char *argv[] = {HYDRA_HOST_BIN, "reset-paper", "--config", cdir, NULL};
+    int code = tu_run(argv, f->dir, 30, &out);
+    print_message("reset-paper exit %d: %s", code, out != NULL ? out : "");
+    assert_int_equal(code, 2);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "cannot reset a real account"));
+    assert_non_null(strstr(out, "hydra-host halt"));
+    char *after = tu_read_file(f->state_db, &len_after);
+    assert_non_null(after);
+    assert_int_equal(len_before, len_after);
+    assert_memory_equal(before, after, len_before);
+    free(before);
+    free(after);
+    free(out);
+    /* The host opens on the same journal afterwards. */
+    open_engine(f);
+    close_engine(f);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_id_collision_is_never_adopted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
