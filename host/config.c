@@ -161,6 +161,7 @@ void hydra_config_defaults(hydra_config *cfg)
     a->timeout_ms = 10000;
     a->max_response_bytes = 8388608;
     a->use_broker_clock = 0;
+    a->foreign_positions = HYDRA_FOREIGN_REFUSE;
 
     cfg->exitbot.enabled = 1;
     cfg->exitbot.cooloff_minutes = 390;
@@ -577,6 +578,8 @@ static const choice C_ORDER_TYPE[] = {
     {"market", HYDRA_ORDER_MARKET}, {"limit", HYDRA_ORDER_LIMIT}, {NULL, 0}};
 static const choice C_TIF[] = {
     {"day", HYDRA_TIF_DAY}, {"gtc", HYDRA_TIF_GTC}, {"ioc", HYDRA_TIF_IOC}, {NULL, 0}};
+static const choice C_FOREIGN[] = {
+    {"refuse", HYDRA_FOREIGN_REFUSE}, {"ignore", HYDRA_FOREIGN_IGNORE}, {NULL, 0}};
 static const choice C_ISOLATION[] = {{"inprocess", 0}, {"process", 1}, {NULL, 0}};
 static const choice C_BUCKET[] = {{"momentum", HYDRA_BUCKET_MOMENTUM},
                                   {"options", HYDRA_BUCKET_OPTIONS},
@@ -718,6 +721,7 @@ static const field ALPACA_FIELDS[] = {
      .off = offsetof(hydra_alpaca_cfg, max_response_bytes),
      .range = &R_POS_LONG},
     F_BOOL("use_broker_clock", hydra_alpaca_cfg, use_broker_clock),
+    F_CHOICE("foreign_positions", hydra_alpaca_cfg, foreign_positions, C_FOREIGN),
     F_END,
 };
 
@@ -1812,6 +1816,8 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "timeout_ms", a->timeout_ms);
     kv_int(out, "  ", "max_response_bytes", a->max_response_bytes);
     kv_bool(out, "  ", "use_broker_clock", a->use_broker_clock);
+    kv_str(out, "  ", "foreign_positions",
+           a->foreign_positions == HYDRA_FOREIGN_IGNORE ? "ignore" : "refuse");
 
     const hydra_workers_cfg *w = &s->workers;
     fputs("workers:\n", out);

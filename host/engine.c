@@ -408,6 +408,10 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     }
 
     hydra_kv_get_str(e->state, "day_key", e->day, sizeof e->day);
+    if ((rc = hydra_orders_load_foreign(e)) != 0) {
+        snprintf(err, errsz, "%s: kv foreign_baseline is unreadable", st->state_db_path);
+        goto fail;
+    }
     hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
     if (opt->tools_only) {
         *exit_code = 0;
@@ -453,7 +457,17 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     /* Reconcile before anything else: every non-final journal row, then positions. */
     hydra_state_begin(e->state);
     rc = hydra_orders_sync(e);
-    char why[512] = "";
+    char why[1536] = "";
+    /* What Hydra did not create: refuse to start, or record it and leave it alone. */
+    int strangers = rc == 0 ? hydra_orders_strangers(e, why, sizeof why) : 0;
+    if (strangers == 1) {
+        hydra_state_rollback(e->state);
+        snprintf(err, errsz, "refusing to start: %s", why);
+        rc = HYDRA_ECONFIG;
+        goto fail;
+    }
+    if (strangers < 0)
+        rc = strangers;
     int unexplained = rc == 0 ? hydra_orders_check_positions(e, why, sizeof why) : rc;
     if (rc != 0 || unexplained != 0) {
         char reason[600];

@@ -35,6 +35,13 @@
 
 #define HYDRA_MAX_OPEN_ORDERS 512
 #define HYDRA_MAX_INTENTS 32 /* intents one bot may return from one call */
+#define HYDRA_MAX_FOREIGN 64 /* symbols with a position Hydra did not open */
+
+/* A quantity of a symbol the account held at start that the journal does not explain. */
+typedef struct hydra_foreign_position {
+    char symbol[48];
+    double qty;
+} hydra_foreign_position;
 
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
@@ -100,7 +107,9 @@ typedef struct hydra_engine {
     int orders_sent;         /* this tick */
     char install_id[16];     /* random, made once per state database (kv "install_id") */
     char account_key[16];    /* short hash of the broker account id (kv "account_key"); "" until learnt */
-    char pending_halt[384];  /* a contradiction found while syncing: halted once the sync is done */
+    char pending_halt[384];
+    hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
+    size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */

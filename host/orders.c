@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,140 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
     return rc;
 }
 
+static double foreign_qty(const hydra_engine *e, const char *symbol)
+{
+    for (size_t i = 0; i < e->n_foreign; i++)
+        if (same_symbol(e->foreign[i].symbol, symbol))
+            return e->foreign[i].qty;
+    return 0;
+}
+
+int hydra_orders_load_foreign(hydra_engine *e)
+{
+    e->n_foreign = 0;
+    char buf[8192];
+    int rc = hydra_kv_get(e->state, "foreign_baseline", buf, sizeof buf);
+    if (rc == HYDRA_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    json_error_t jerr;
+    json_t *j = json_loads(buf, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return HYDRA_ESTATE;
+    }
+    const char *sym;
+    json_t *v;
+    json_object_foreach(j, sym, v)
+    {
+        if (e->n_foreign >= HYDRA_MAX_FOREIGN || !json_is_number(v))
+            break;
+        hydra_foreign_position *p = &e->foreign[e->n_foreign++];
+        snprintf(p->symbol, sizeof p->symbol, "%s", sym);
+        p->qty = json_number_value(v);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* Appends to a description being built, keeping it terminated when it is full. */
+static void appendf(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t bufsz, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    if (len + 1 >= bufsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, bufsz - len, fmt, ap);
+    va_end(ap);
+}
+
+int hydra_orders_strangers(hydra_engine *e, char *why, size_t whysz)
+{
+    int ignore = e->cfg->settings.alpaca.foreign_positions == HYDRA_FOREIGN_IGNORE;
+    hydra_broker_position bpos[256];
+    hydra_order *orders = calloc(HYDRA_MAX_OPEN_ORDERS, sizeof *orders);
+    hydra_bot_position jpos[512];
+    size_t nb = 0, no = 0, nj = 0, nforeign_orders = 0;
+    hydra_broker_err err = {0};
+    char found[1024] = "";
+    json_t *baseline = json_object();
+    int rc = orders == NULL || baseline == NULL ? HYDRA_ENOMEM : 0;
+    if (rc == 0 && (rc = e->broker.ops->positions(e->broker.ctx, bpos, 256, &nb, &err)) != 0)
+        hydra_engine_broker_failure(e, "positions", &err);
+    if (rc == 0 && (rc = e->broker.ops->open_orders(e->broker.ctx, orders, HYDRA_MAX_OPEN_ORDERS,
+                                                    &no, &err)) != 0)
+        hydra_engine_broker_failure(e, "open_orders", &err);
+    if (rc == 0)
+        rc = hydra_position_list(e->state, NULL, jpos, 512, &nj);
+    if (rc != 0)
+        goto done;
+
+    e->n_foreign = 0;
+    for (size_t i = 0; i < nb; i++) {
+        double journal = 0;
+        for (size_t j = 0; j < nj; j++)
+            if (same_symbol(jpos[j].symbol, bpos[i].symbol))
+                journal += jpos[j].qty;
+        double b = bpos[i].qty, tol = 1e-6 * fmax(1.0, fabs(b));
+        /* What lies beyond the journal in the position's own direction is not Hydra's. */
+        double foreign = b < 0 && journal <= tol ? b : b > journal + tol && journal >= 0 ? b - journal : 0;
+        if (foreign == 0)
+            continue;
+        appendf(found, sizeof found, "%sposition %.9g %s (journal explains %.9g)",
+                found[0] ? "; " : "", b, bpos[i].symbol, journal);
+        hydra_log_pack(e->log, ignore ? HYDRA_LOG_INFO : HYDRA_LOG_ERROR, "foreign_position", NULL,
+                       "{s:s,s:f,s:f,s:f,s:s}", "symbol", bpos[i].symbol, "broker_qty", b,
+                       "journal_qty", journal, "foreign_qty", foreign, "effect",
+                       ignore ? "left alone: recorded as the foreign baseline"
+                              : "Hydra does not start (alpaca.foreign_positions: refuse)");
+        if (e->n_foreign < HYDRA_MAX_FOREIGN) {
+            hydra_foreign_position *p = &e->foreign[e->n_foreign++];
+            snprintf(p->symbol, sizeof p->symbol, "%.47s", bpos[i].symbol);
+            p->qty = foreign;
+            json_object_set_new(baseline, bpos[i].symbol, json_real(foreign));
+        } else {
+            rc = HYDRA_EFULL;
+            snprintf(why, whysz, "more than %d symbols with positions Hydra did not open",
+                     HYDRA_MAX_FOREIGN);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < no; i++) {
+        hydra_journal_order row;
+        if (hydra_orders_is_own(e, orders[i].client_order_id) ||
+            hydra_journal_get(e->state, orders[i].client_order_id, &row) == 0)
+            continue;
+        nforeign_orders++;
+        appendf(found, sizeof found, "%sopen order %.64s (%s %s)", found[0] ? "; " : "",
+                orders[i].client_order_id[0] ? orders[i].client_order_id : orders[i].id,
+                orders[i].side == HYDRA_SIDE_BUY ? "buy" : "sell", orders[i].symbol);
+        hydra_log_pack(e->log, ignore ? HYDRA_LOG_INFO : HYDRA_LOG_ERROR, "foreign_order", NULL,
+                       "{s:s,s:s,s:s,s:s}", "client_order_id", orders[i].client_order_id, "id",
+                       orders[i].id, "symbol", orders[i].symbol, "effect",
+                       ignore ? "left alone" : "Hydra does not start (alpaca.foreign_positions: refuse)");
+    }
+    if (!ignore && (e->n_foreign > 0 || nforeign_orders > 0)) {
+        snprintf(why, whysz,
+                 "the account holds what Hydra did not create: %s. Hydra never cancels or sells "
+                 "these; close them yourself, or set alpaca.foreign_positions: ignore in "
+                 "settings.yaml to trade beside them",
+                 found);
+        e->n_foreign = 0;
+        rc = 1;
+        goto done;
+    }
+    char *text = json_dumps(baseline, JSON_COMPACT);
+    rc = text != NULL && hydra_kv_set(e->state, "foreign_baseline", text) == 0 ? 0 : HYDRA_ESTATE;
+    free(text);
+done:
+    json_decref(baseline);
+    free(orders);
+    return rc;
+}
+
 int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
 {
     hydra_broker_position bpos[256];
@@ -593,15 +728,38 @@ int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
     if (rc != 0)
         return rc;
 
-    /* Every broker position must equal the sum of the bots' positions in that symbol... */
+    /*
+     * Every broker position must equal the sum of the bots' positions in that
+     * symbol plus what the account held at start that Hydra did not open...
+     */
     for (size_t i = 0; i < nb; i++) {
-        double attributed = 0;
+        double foreign = foreign_qty(e, bpos[i].symbol);
+        double attributed = foreign;
         for (size_t j = 0; j < nj; j++)
             if (strcmp(jpos[j].symbol, bpos[i].symbol) == 0)
                 attributed += jpos[j].qty;
         if (fabs(attributed - bpos[i].qty) > 1e-6 * fmax(1.0, fabs(bpos[i].qty))) {
-            snprintf(why, whysz, "broker holds %.6g %s but the journal explains %.6g",
-                     bpos[i].qty, bpos[i].symbol, attributed);
+            if (foreign != 0)
+                snprintf(why, whysz,
+                         "broker holds %.6g %s but the journal explains %.6g and %.6g were "
+                         "foreign at start",
+                         bpos[i].qty, bpos[i].symbol, attributed - foreign, foreign);
+            else
+                snprintf(why, whysz, "broker holds %.6g %s but the journal explains %.6g",
+                         bpos[i].qty, bpos[i].symbol, attributed);
+            return 1;
+        }
+    }
+    /* ...a foreign position recorded at start is still there... */
+    for (size_t k = 0; k < e->n_foreign; k++) {
+        int found = 0;
+        for (size_t i = 0; i < nb; i++)
+            found |= same_symbol(e->foreign[k].symbol, bpos[i].symbol);
+        if (!found) {
+            snprintf(why, whysz,
+                     "the %.6g %s held at start that Hydra did not open are gone: a change "
+                     "Hydra cannot explain",
+                     e->foreign[k].qty, e->foreign[k].symbol);
             return 1;
         }
     }

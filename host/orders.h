@@ -56,6 +56,22 @@ int hydra_orders_client_id(const hydra_engine *e, const char *bot_id, const char
 /* 1 when cid carries this installation's and account's prefix. */
 int hydra_orders_is_own(const hydra_engine *e, const char *cid);
 
+/*
+ * Positions and open orders on the account that Hydra did not create, found
+ * at start once the journal is synced: a broker position beyond what the
+ * journal explains (or any short: Hydra never shorts), and an open order
+ * whose client_order_id neither carries this installation's prefix nor is
+ * in the journal. With alpaca.foreign_positions: refuse, returns 1 with
+ * them described in `why` (the host does not start). With ignore, the
+ * positions are recorded as the foreign baseline (kv "foreign_baseline"),
+ * logged, and 0 is returned; hydra_orders_check_positions then expects
+ * broker = journal + baseline. Negative on a broker or state failure.
+ */
+int hydra_orders_strangers(hydra_engine *e, char *why, size_t whysz);
+
+/* Loads the foreign baseline recorded at the last start (for tools that do not start the loop). */
+int hydra_orders_load_foreign(hydra_engine *e);
+
 /* Journals and submits one intent for a bot. The cid is written to cid_out (>= 49 bytes). */
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                         const char *reason, char *cid_out);
@@ -69,7 +85,7 @@ int hydra_orders_sync(hydra_engine *e);
 
 /*
  * Compares the broker's positions with the positions the journal attributes
- * to bots. Returns 0 when they agree, 1 with a description in `why` when a
+ * to bots plus the foreign baseline. Returns 0 when they agree, 1 with a description in `why` when a
  * broker position cannot be explained, negative on a broker failure.
  */
 int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz);

@@ -218,17 +218,28 @@ static void place_foreign(fixture *f, const char *body)
     json_decref(a);
 }
 
-__attribute__((unused)) static double broker_qty(fixture *f, const char *symbol)
+/* What the account holds in symbol ("ETHUSD" for ETH/USD), asked over HTTP like any Alpaca client. */
+static double broker_qty(fixture *f, const char *symbol)
 {
-    hydra_broker_position pos[64];
-    size_t n = 0;
-    hydra_broker_err err = {0};
-    hydra_broker *b = f->w->inner.ops != NULL ? &f->w->inner : &f->e.broker;
-    assert_int_equal(b->ops->positions(b->ctx, pos, 64, &n, &err), 0);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(pos[i].symbol, symbol) == 0)
-            return pos[i].qty;
-    return 0;
+    long status = 0;
+    json_t *list = http(f, "GET", "/v2/positions", NULL, 1, &status);
+    assert_int_equal(status, 200);
+    double q = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        char sym[48];
+        size_t k = 0;
+        for (const char *c = json_string_value(json_object_get(p, "symbol")); *c && k < 47; c++)
+            if (*c != '/')
+                sym[k++] = *c;
+        sym[k] = '\0';
+        if (strcmp(sym, symbol) == 0)
+            q = strtod(json_string_value(json_object_get(p, "qty")), NULL);
+    }
+    json_decref(list);
+    return q;
 }
 
 /* The newest journal row (all bots), by reading the database as an operator would. */
@@ -442,6 +453,118 @@ static void test_reset_paper_refused_under_alpaca(void **state)
     close_engine(f);
 }
 
+/* ---- strangers ---- */
+
+/*
+ * The operator's own 0.5 ETH (a pair the crypto bot trades too, so the
+ * account mixes Hydra's and the operator's coins) and a resting order of
+ * theirs, placed before Hydra starts.
+ */
+static void place_strangers(fixture *f)
+{
+    place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.5\",\"side\":\"buy\",\"type\":"
+                     "\"market\",\"time_in_force\":\"gtc\",\"client_order_id\":\"manual-eth-1\"}");
+    for (int i = 0; i < 50 && broker_qty(f, "ETHUSD") == 0; i++)
+        hydra_exchange_step(f->ex, 1);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - 0.5) < 1e-9);
+    place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.1\",\"side\":\"buy\",\"type\":"
+                     "\"limit\",\"limit_price\":\"1\",\"time_in_force\":\"gtc\","
+                     "\"client_order_id\":\"manual-limit-1\"}");
+}
+
+static int foreign_order_open(fixture *f)
+{
+    long status = 0;
+    json_t *o = http(f, "GET", "/v2/orders:by_client_order_id?client_order_id=manual-limit-1", NULL,
+                     1, &status);
+    const char *st = json_string_value(json_object_get(o, "status"));
+    int open = status == 200 && st != NULL && strcmp(st, "new") == 0;
+    json_decref(o);
+    return open;
+}
+
+/* foreign_positions: refuse (the default): Hydra does not start, names what it found, touches nothing. */
+static void test_strangers_refused_by_default(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    place_strangers(f);
+    make_host_config(f, NULL);
+    char err[4096];
+    assert_int_not_equal(try_open_engine(f, err, sizeof err), 0);
+    print_message("refused: %s\n", err);
+    assert_non_null(strstr(err, "ETH/USD"));
+    assert_non_null(strstr(err, "manual-limit-1"));
+    assert_non_null(strstr(err, "alpaca.foreign_positions: ignore"));
+    assert_true(fabs(broker_qty(f, "ETHUSD") - 0.5) < 1e-9);
+    assert_true(foreign_order_open(f));
+}
+
+/*
+ * foreign_positions: ignore: Hydra trades beside the operator's ETH, the
+ * ExitBot does not take it for an unexplained position, and a halt sells
+ * Hydra's coins only.
+ */
+static void test_strangers_ignored_and_left_alone(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    place_strangers(f);
+    make_host_config(f, "foreign_positions: refuse=>foreign_positions: ignore\n");
+    open_engine(f);
+    /* Trade until Hydra holds ETH of its own beside the operator's. */
+    hydra_bot_position mine;
+    for (int i = 0; i < 900; i++) {
+        tick(f);
+        if (i >= 100 && hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine) == 0)
+            break;
+    }
+    assert_false(current_halt(f).active);
+    size_t eth_orders = 0;
+    for (size_t i = 0; i < f->w->n_submits; i++)
+        eth_orders += strcmp(f->w->submits[i].symbol, "ETH/USD") == 0;
+    double held = hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine) == 0 ? mine.qty : 0;
+    print_message("%zu orders (%zu in ETH/USD); account ETH %.9g = Hydra's %.9g + the operator's 0.5\n",
+                  f->w->n_submits, eth_orders, broker_qty(f, "ETHUSD"), held);
+    assert_true(held > 0);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - (held + 0.5)) < 1e-6);
+
+    /* A halt closes Hydra's share and leaves the operator's. */
+    char kill[512];
+    snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
+    assert_int_equal(tu_write_file(kill, "stop\n"), 0);
+    for (int i = 0; i < 10; i++)
+        tick(f);
+    assert_true(current_halt(f).active);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - 0.5) < 1e-9);
+    assert_int_equal(hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine), HYDRA_ENOTFOUND);
+    close_engine(f);
+}
+
+/* With ignore, a change in what the account holds beyond the recorded baseline still halts. */
+static void test_unexplained_change_beside_strangers_halts(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    place_strangers(f);
+    make_host_config(f, "foreign_positions: refuse=>foreign_positions: ignore\n");
+    open_engine(f);
+    for (int i = 0; i < 3; i++)
+        tick(f);
+    assert_false(current_halt(f).active);
+    /* 0.25 ETH more appear that neither the journal nor the baseline explains. */
+    double before = broker_qty(f, "ETHUSD");
+    place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.25\",\"side\":\"buy\",\"type\":"
+                     "\"market\",\"time_in_force\":\"gtc\",\"client_order_id\":\"manual-eth-2\"}");
+    for (int i = 0; i < 20 && !current_halt(f).active; i++)
+        tick(f);
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    print_message("ETH %.9g -> %.9g: halt \"%s\"\n", before, broker_qty(f, "ETHUSD"), h.reason);
+    assert_non_null(strstr(h.reason, "ETH/USD"));
+    close_engine(f);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -450,6 +573,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
