@@ -226,6 +226,17 @@ static unsigned asset_class_of(const json_t *j, const char *symbol)
     return hydra_symbol_asset_class(symbol);
 }
 
+/*
+ * Prices from Alpaca are rounded to 6 decimals: finer than any tick Alpaca
+ * quotes (1/100 of a cent for sub-dollar stocks, 1e-6 for most coins' USD
+ * prices), and it removes the noise of binary floating point
+ * ("192.43000000099997") before it reaches the journal and PnL.
+ */
+static double price6(double v)
+{
+    return isfinite(v) ? round(v * 1e6) / 1e6 : v;
+}
+
 int hydra_alpaca_parse_account(const json_t *j, hydra_account *out, char *why, size_t whysz)
 {
     memset(out, 0, sizeof *out);
@@ -388,6 +399,7 @@ int hydra_alpaca_parse_order(const json_t *j, hydra_order *out, char *why, size_
                              "order %.60s has filled_qty but no filled_avg_price", cid);
         out->filled_avg_price = 0;
     }
+    out->filled_avg_price = price6(out->filled_avg_price);
     rc = hydra_alpaca_decimal(j, "limit_price", &out->limit_price, why, whysz);
     if (rc == HYDRA_EMALFORMED)
         return rc;
@@ -486,6 +498,7 @@ static int parse_trade(const json_t *t, const char *symbol, hydra_quote *q, char
     if (rc != 0)
         return malformed(why, whysz, "latest trade of %.40s: price is not a finite number",
                          symbol);
+    q->price = price6(q->price);
     if (time_field(t, "t", 1, &q->t_ms, why, whysz) != 0)
         return malformed(why, whysz, "latest trade of %.40s has no usable time t", symbol);
     return 0;

@@ -512,7 +512,8 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         rc = sync_row(e, row, 0);
     } else if (rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH) {
         row->state = HYDRA_ORD_REJECTED;
-        snprintf(row->error, sizeof row->error, "%s", err.msg);
+        /* The broker's words may echo what a proxy saw, credentials included: stored redacted. */
+        hydra_log_redact(e->log, err.msg, row->error, sizeof row->error);
         hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_rejected", row->bot_id, "{s:s,s:s,s:s}",
                        "client_order_id", row->client_order_id, "symbol", row->symbol, "error",
                        err.msg);

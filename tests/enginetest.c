@@ -113,6 +113,9 @@ static int fault(et_broker *w, int code, hydra_broker_err *err, const char *call
         code = HYDRA_ETRANSIENT;
     if (code == 0)
         return 0;
+    if (w->faults.message != NULL)
+        return hydra_broker_fail(err, code, code == HYDRA_ETRANSIENT ? 503 : 422, "%s",
+                                 w->faults.message);
     return hydra_broker_fail(err, code, code == HYDRA_ETRANSIENT ? 503 : 0, "injected fault in %s",
                              call);
 }

@@ -45,6 +45,7 @@ typedef struct et_faults {
     int blocked;        /* account() answers trading_blocked */
     double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
     unsigned long long seed;
+    const char *message;/* the injected failure's text (NULL: "injected fault in <call>") */
 } et_faults;
 
 typedef struct et_broker {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alpaca.h"
+#include "alpaca_json.h"
 #include "enginetest.h"
 #include "error.h"
 #include "exchange_server.h"
@@ -453,6 +454,57 @@ static void test_reset_paper_refused_under_alpaca(void **state)
     close_engine(f);
 }
 
+/* ---- what is stored ---- */
+
+/* A refusal whose text echoes the API secret (a proxy's error page) is journaled redacted. */
+static void test_refusal_text_is_stored_redacted(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    f->w->faults.submit = HYDRA_EREJECTED;
+    f->w->faults.message = "submit: HTTP 403: proxy refused request with header "
+                           "APCA-API-SECRET-KEY: " FAKE_SECRET;
+    /* The first order any bot sends is refused; its journal row keeps the broker's words. */
+    hydra_journal_order rows[1];
+    size_t n = 0;
+    for (int i = 0; i < 600 && n == 0; i++) {
+        tick(f);
+        for (int k = 0; k < f->e.n_slots && n == 0; k++) {
+            char cid[HYDRA_CID_LEN];
+            if (hydra_orders_client_id(&f->e, f->e.slots[k].cfg->bot_id, f->e.day, 1, cid,
+                                       sizeof cid) == 0 &&
+                hydra_journal_get(f->e.state, cid, &rows[0]) == 0 &&
+                rows[0].state == HYDRA_ORD_REJECTED)
+                n = 1;
+        }
+    }
+    assert_int_equal(n, 1);
+    print_message("orders.error: %s\n", rows[0].error);
+    assert_null(strstr(rows[0].error, FAKE_SECRET));
+    assert_non_null(strstr(rows[0].error, "APCA-API-SECRET-KEY"));
+    close_engine(f);
+}
+
+/* A fill price with binary floating-point noise is read as the price it is. */
+static void test_fill_price_noise_is_rounded(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *j = json_load_file(HYDRA_SOURCE_DIR "/tests/fixtures/alpaca/order_filled.json", 0, &jerr);
+    assert_non_null(j);
+    json_object_set_new(j, "filled_avg_price", json_string("192.43000000099997"));
+    hydra_order o;
+    char why[200];
+    assert_int_equal(hydra_alpaca_parse_order(j, &o, why, sizeof why), 0);
+    assert_true(o.filled_avg_price == 192.43);
+    json_object_set_new(j, "filled_avg_price", json_real(0.123456789));
+    assert_int_equal(hydra_alpaca_parse_order(j, &o, why, sizeof why), 0);
+    assert_true(o.filled_avg_price == 0.123457);
+    json_decref(j);
+}
+
 /* ---- strangers ---- */
 
 /*
@@ -573,6 +625,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_text_is_stored_redacted, setup, teardown),
+        cmocka_unit_test(test_fill_price_noise_is_rounded),
         cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup, teardown),
