@@ -131,7 +131,11 @@ typedef struct hydra_broker_ops {
     int (*cancel_all)(void *ctx, hydra_broker_err *err);
     /* Cancels open orders, then submits orders closing every position. */
     int (*close_all)(void *ctx, hydra_broker_err *err);
-    /* Latest trade for each symbol, in one request where the API allows. out[i] answers symbols[i]. */
+    /*
+     * Latest trade for each symbol, in one request where the API allows. out[i]
+     * answers symbols[i]; a symbol the broker has no trade for is answered with
+     * price 0 and t_ms 0 (the others are still priced).
+     */
     int (*latest_prices)(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
                          hydra_broker_err *err);
     /* Up to `limit` most recent completed bars of `timeframe_s` seconds, oldest first. */

@@ -436,6 +436,10 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
     f->max_orders_per_minute = e->cfg->settings.max_orders_per_minute;
     unsigned ac = hydra_symbol_asset_class(in->symbol);
     f->last_price = hydra_market_price(&e->market, in->symbol);
+    /* A symbol the broker's answers have left out for too long has no trustworthy price. */
+    if (hydra_market_symbol_stale(&e->market, in->symbol, hydra_clock_now_ms(&e->clock),
+                                  (int64_t)e->cfg->settings.max_price_staleness_seconds * 1000))
+        f->last_price = NAN;
     if (ac == HYDRA_ASSET_OPTION && in->side == HYDRA_SIDE_BUY) {
         const hydra_option_quote *q = hydra_market_option(&e->market, in->symbol);
         if (q != NULL)

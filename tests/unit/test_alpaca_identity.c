@@ -71,7 +71,7 @@ static void start_exchange(fixture *f)
     f->port = hydra_exchange_port(f->ex);
 }
 
-static void make_host_config(fixture *f, const char *extra_edits)
+static void make_host_config_bots(fixture *f, const char *extra_edits, const char *bots_edits)
 {
     char edits[2048];
     snprintf(edits, sizeof edits,
@@ -82,7 +82,12 @@ static void make_host_config(fixture *f, const char *extra_edits)
              "timeout_ms: 10000=>timeout_ms: 2000\n"
              "use_broker_clock: false=>use_broker_clock: true\n%s",
              f->port, f->port, extra_edits != NULL ? extra_edits : "");
-    assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
+    assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
+}
+
+static void make_host_config(fixture *f, const char *extra_edits)
+{
+    make_host_config_bots(f, extra_edits, NULL);
 }
 
 static int setup(void **state)
@@ -499,10 +504,42 @@ static void test_fill_price_noise_is_rounded(void **state)
     char why[200];
     assert_int_equal(hydra_alpaca_parse_order(j, &o, why, sizeof why), 0);
     assert_true(o.filled_avg_price == 192.43);
+    /* Alpaca's average prices carry 7 decimals; those stay. */
+    json_object_set_new(j, "filled_avg_price", json_string("105.8988475"));
+    assert_int_equal(hydra_alpaca_parse_order(j, &o, why, sizeof why), 0);
+    assert_true(o.filled_avg_price == 105.8988475);
     json_object_set_new(j, "filled_avg_price", json_real(0.123456789));
     assert_int_equal(hydra_alpaca_parse_order(j, &o, why, sizeof why), 0);
-    assert_true(o.filled_avg_price == 0.123457);
+    assert_true(o.filled_avg_price == 0.12345679);
     json_decref(j);
+}
+
+/*
+ * The crypto bot also watches SOL/USD, which the exchange has no trade for:
+ * the latest-trades answer leaves it out. The other pairs are priced and
+ * traded; SOL/USD alone has no price, so nothing is sent for it; no halt.
+ */
+static void test_missing_symbol_fails_only_itself(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config_bots(f, NULL,
+                          "pairs: [\"BTC/USD\", \"ETH/USD\"]=>"
+                          "pairs: [\"BTC/USD\", \"ETH/USD\", \"SOL/USD\"]\n");
+    open_engine(f);
+    for (int i = 0; i < 120; i++)
+        tick(f);
+    hydra_halt h = current_halt(f);
+    if (h.active)
+        fail_msg("halted: %s", h.reason);
+    assert_true(f->w->n_submits > 0);
+    for (size_t i = 0; i < f->w->n_submits; i++)
+        assert_string_not_equal(f->w->submits[i].symbol, "SOL/USD");
+    assert_true(isnan(hydra_market_price(&f->e.market, "SOL/USD")));
+    assert_true(hydra_market_price(&f->e.market, "BTC/USD") > 0);
+    print_message("120 ticks with SOL/USD unpriced: %zu orders in the other pairs, no halt\n",
+                  f->w->n_submits);
+    close_engine(f);
 }
 
 /* ---- strangers ---- */
@@ -627,6 +664,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_text_is_stored_redacted, setup, teardown),
         cmocka_unit_test(test_fill_price_noise_is_rounded),
+        cmocka_unit_test_setup_teardown(test_missing_symbol_fails_only_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup, teardown),
