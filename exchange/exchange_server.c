@@ -187,6 +187,7 @@ static json_t *order_json(const hydra_order *o)
     json_object_set_new(j, "extended_hours", json_false());
     json_object_set_new(j, "legs", json_null());
     json_object_set_new(j, "commission", dec(o->fee));
+    json_object_set_new(j, "replaced_by", o->replaced_by[0] ? json_string(o->replaced_by) : json_null());
     return j;
 }
 
@@ -736,6 +737,8 @@ static void get_snapshots(hydra_exchange *ex, struct MHD_Connection *c, answer *
     a->body = json_pack("{s:o,s:n}", "snapshots", snaps, "next_page_token");
 }
 
+static void get_order_by_id(hydra_exchange *ex, const char *id, answer *a);
+
 /* Routes an Alpaca request. */
 static void route(hydra_exchange *ex, struct MHD_Connection *c, const char *method, const char *url,
                   const req_ctx *rc, answer *a)
@@ -756,6 +759,8 @@ static void route(hydra_exchange *ex, struct MHD_Connection *c, const char *meth
         cancel_all(ex, a);
     else if (get && strcmp(url, "/v2/orders:by_client_order_id") == 0)
         get_order_by_cid(ex, c, a);
+    else if (get && strncmp(url, "/v2/orders/", 11) == 0 && url[11] != '\0')
+        get_order_by_id(ex, url + 11, a);
     else if (get && strcmp(url, "/v2/clock") == 0)
         get_clock(ex, a);
     else if (get && strcmp(url, "/v2/options/contracts") == 0)
@@ -919,6 +924,52 @@ static json_t *wrong_types(json_t *j)
         }
     }
     return j;
+}
+
+/* GET /v2/orders/{id}. */
+static void get_order_by_id(hydra_exchange *ex, const char *id, answer *a)
+{
+    hydra_order o;
+    hydra_broker_err e = {0};
+    int rc = ex->broker.ops->order_by_id(ex->broker.ctx, id, &o, &e);
+    if (rc == HYDRA_ENOTFOUND) {
+        a->status = 404;
+        a->body = error_json(40410000, "order not found");
+        return;
+    }
+    if (rc != 0)
+        return fail_answer(a, &e);
+    apply_override(ex, &o);
+    a->status = 200;
+    a->body = order_json(&o);
+}
+
+/*
+ * POST /_hydra/replace {"client_order_id": id, "qty": q, "limit_price": p}:
+ * the order is replaced as from Alpaca's dashboard; the replacement gets the
+ * client_order_id "dashboard-<n>", which no client chose.
+ */
+static json_t *replace_order(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, &jerr);
+    const char *cid = json_string_value(json_object_get(j, "client_order_id"));
+    double qty = json_number_value(json_object_get(j, "qty"));
+    double limit = json_number_value(json_object_get(j, "limit_price"));
+    static int n;
+    char new_cid[32];
+    snprintf(new_cid, sizeof new_cid, "dashboard-%d", ++n);
+    hydra_order o;
+    hydra_broker_err e = {0};
+    if (cid == NULL || !(qty > 0) ||
+        hydra_sim_replace(ex->sim, cid, qty, limit, new_cid, &o, &e) != 0) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, e.msg[0] ? e.msg : "expected {\"client_order_id\", \"qty\"}");
+    }
+    json_decref(j);
+    *status = 200;
+    return order_json(&o);
 }
 
 /* ---- answer overrides ---- */
@@ -1109,6 +1160,8 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
         out = json_pack("{s:i}", "rules", 0);
     } else if (strcmp(url, "/_hydra/stats") == 0 && strcmp(method, "GET") == 0) {
         out = stats_json(ex);
+    } else if (strcmp(url, "/_hydra/replace") == 0 && strcmp(method, "POST") == 0) {
+        out = replace_order(ex, rc->body, rc->len, &status);
     } else if (strcmp(url, "/_hydra/override") == 0 && strcmp(method, "POST") == 0) {
         out = set_override(ex, rc->body, rc->len, &status);
     } else {

@@ -8,7 +8,7 @@
  *
  *   GET    /v2/account, /v2/positions, /v2/orders?status=open, /v2/clock
  *   POST   /v2/orders            (422 "client_order_id must be unique" on a reused id)
- *   GET    /v2/orders:by_client_order_id?client_order_id=
+ *   GET    /v2/orders:by_client_order_id?client_order_id=, /v2/orders/{id}
  *   DELETE /v2/orders            (207)
  *   DELETE /v2/positions         (207)
  *   GET    /v2/options/contracts (paged with page_token)
@@ -27,6 +27,9 @@
  *   POST   /_hydra/faults  {"rules": [rule, ...], "rate_limit": n}  replaces the rules
  *   DELETE /_hydra/faults  clears every rule
  *   GET    /_hydra/stats   requests served, orders accepted, duplicates refused, faults fired
+ *   POST   /_hydra/replace {"client_order_id": id, "qty": q, "limit_price": p}  replaces
+ *                          a working order as Alpaca's dashboard does (GET /v2/orders/{id}
+ *                          then shows the replacement)
  *   POST   /_hydra/override {"client_order_id": id, "filled_qty": x}  from now on the
  *                          order is reported filled x (a contradiction, e.g. an over-fill)
  *

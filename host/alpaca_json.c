@@ -400,6 +400,10 @@ int hydra_alpaca_parse_order(const json_t *j, hydra_order *out, char *why, size_
         out->filled_avg_price = 0;
     }
     out->filled_avg_price = price8(out->filled_avg_price);
+    const char *rb = opt_string(j, "replaced_by");
+    if (rb != NULL && (rc = copy_field(out->replaced_by, sizeof out->replaced_by, rb, "replaced_by",
+                                       why, whysz)) != 0)
+        return rc;
     rc = hydra_alpaca_decimal(j, "limit_price", &out->limit_price, why, whysz);
     if (rc == HYDRA_EMALFORMED)
         return rc;

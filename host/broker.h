@@ -81,6 +81,7 @@ typedef struct hydra_order {
     double filled_avg_price;
     double fee;            /* fees charged so far (0 when the broker does not say) */
     int64_t submitted_ms, filled_ms;
+    char replaced_by[64];  /* status replaced: the broker id of the order that took its place */
 } hydra_order;
 
 typedef struct hydra_quote {
@@ -150,6 +151,12 @@ typedef struct hydra_broker_ops {
                         hydra_option_quote *out, size_t cap, size_t *n, hydra_broker_err *err);
     int (*clock)(void *ctx, hydra_market_clock *out, hydra_broker_err *err);
     void (*destroy)(void *ctx);
+    /*
+     * The order with this broker id (to follow a replaced order to its
+     * replacement). HYDRA_ENOTFOUND when there is none. May be NULL: then a
+     * replaced order cannot be followed.
+     */
+    int (*order_by_id)(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err);
 } hydra_broker_ops;
 
 typedef struct hydra_broker {

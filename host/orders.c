@@ -80,14 +80,14 @@ int hydra_orders_identity_init(hydra_engine *e)
     } else if (rc != 0) {
         return HYDRA_ESTATE;
     }
-    snprintf(e->install_id, sizeof e->install_id, "%s", id);
+    snprintf(e->install_id, sizeof e->install_id, "%.15s", id);
     char key[32] = "";
     rc = hydra_kv_get_str(e->state, "account_key", key, sizeof key);
     if (rc == 0 && !hex_id(key, 6))
         return HYDRA_ESTATE;
     if (rc != 0 && rc != HYDRA_ENOTFOUND)
         return HYDRA_ESTATE;
-    snprintf(e->account_key, sizeof e->account_key, "%s", rc == 0 ? key : "");
+    snprintf(e->account_key, sizeof e->account_key, "%.15s", rc == 0 ? key : "");
     return 0;
 }
 
@@ -182,7 +182,9 @@ static int same_order(const hydra_journal_order *row, const hydra_order *o, char
         return 0;
     }
     int size_ok;
-    if (row->qty > 0)
+    if (o->status == HYDRA_BOS_REPLACED)
+        size_ok = 1; /* its size is superseded: the row follows the replacement's */
+    else if (row->qty > 0)
         size_ok = o->qty > 0 && near(o->qty, row->qty);
     else
         size_ok = (o->notional > 0 && fabs(o->notional - row->notional) <= 0.005) ||
@@ -367,6 +369,69 @@ static int check_identity(hydra_engine *e, hydra_journal_order *row, const hydra
 
 static int submit_row(hydra_engine *e, hydra_journal_order *row);
 
+#define MAX_REPLACEMENTS 16
+
+/*
+ * The order was replaced (modified in Alpaca's dashboard, say): it is not
+ * canceled, its replacement carries on. Follows replaced_by to the order
+ * that works now and folds the chain into *o as one order: the fills of
+ * every link (the replaced ones keep what they filled), the last link's
+ * status and id, and as size what was filled before plus the last link's
+ * size. A replacement for another symbol or side is not this order: a
+ * collision. Returns 0 (o updated, or left as it is when the broker cannot
+ * follow replacements), 1 after a collision, negative on a broker failure.
+ */
+static int follow_replacement(hydra_engine *e, hydra_journal_order *row, hydra_order *o, int *rc)
+{
+    hydra_order cur = *o;
+    double filled = 0, value = 0, fee = 0;
+    int hops = 0;
+    while (cur.status == HYDRA_BOS_REPLACED) {
+        if (cur.replaced_by[0] == '\0' || e->broker.ops->order_by_id == NULL ||
+            hops >= MAX_REPLACEMENTS)
+            return 0; /* cannot be followed: closed as canceled, as before */
+        filled += cur.filled_qty;
+        value += cur.filled_qty * (cur.filled_avg_price > 0 ? cur.filled_avg_price : 0);
+        fee += isfinite(cur.fee) && cur.fee > 0 ? cur.fee : 0;
+        hydra_order next;
+        hydra_broker_err err = {0};
+        *rc = e->broker.ops->order_by_id(e->broker.ctx, cur.replaced_by, &next, &err);
+        if (*rc != 0) {
+            hydra_engine_broker_failure(e, "order_by_id", &err);
+            return *rc;
+        }
+        if (!same_symbol(next.symbol, row->symbol) || next.side != row->side) {
+            *rc = collision(e, row, &next, "the replacement is for another symbol or side");
+            return 1;
+        }
+        cur = next;
+        hops++;
+    }
+    if (hops == 0)
+        return 0;
+    double old_qty = row->qty, old_limit = row->limit_price;
+    o->status = cur.status;
+    snprintf(o->id, sizeof o->id, "%s", cur.id);
+    o->filled_qty = filled + cur.filled_qty;
+    o->filled_avg_price = o->filled_qty > 0
+                              ? (value + cur.filled_qty * cur.filled_avg_price) / o->filled_qty
+                              : 0;
+    o->fee = fee + (isfinite(cur.fee) && cur.fee > 0 ? cur.fee : 0);
+    o->filled_ms = cur.filled_ms;
+    /* The journal row now describes the order as it stands: its size and limit. */
+    if (cur.qty > 0)
+        row->qty = filled + cur.qty;
+    if (cur.limit_price > 0)
+        row->limit_price = cur.limit_price;
+    if (strcmp(row->broker_id, cur.id) != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_replaced", row->bot_id,
+                       "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:i}", "client_order_id",
+                       row->client_order_id, "replaced_by", cur.id, "replacement_client_order_id",
+                       cur.client_order_id, "qty_before", old_qty, "qty_after", row->qty,
+                       "limit_before", old_limit, "limit_after", row->limit_price, "hops", hops);
+    return 0;
+}
+
 /*
  * A journal row the broker does not know. A pending row from today is sent
  * now with its original client_order_id (the crash or transport failure
@@ -421,6 +486,9 @@ static int sync_row(hydra_engine *e, hydra_journal_order *row, int may_resend)
     }
     if (check_identity(e, row, &o, &rc))
         return rc;
+    int followed = follow_replacement(e, row, &o, &rc);
+    if (followed != 0)
+        return followed < 0 ? followed : rc;
     int was = row->state;
     rc = apply_new_fill(e, row, &o);
     if (rc == HYDRA_EMALFORMED) {
@@ -682,7 +750,10 @@ int hydra_orders_strangers(hydra_engine *e, char *why, size_t whysz)
     }
     for (size_t i = 0; i < no; i++) {
         hydra_journal_order row;
-        if (hydra_orders_is_own(e, orders[i].client_order_id) ||
+        int replacement = 0; /* a replacement of ours carries an id nobody here chose */
+        for (size_t k = 0; k < e->n_open_orders && !replacement; k++)
+            replacement = strcmp(e->open_orders[k].broker_id, orders[i].id) == 0;
+        if (replacement || hydra_orders_is_own(e, orders[i].client_order_id) ||
             hydra_journal_get(e->state, orders[i].client_order_id, &row) == 0)
             continue;
         nforeign_orders++;

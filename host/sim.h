@@ -110,6 +110,15 @@ const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n);
 int hydra_sim_reset(const char *db_path, char *err, size_t errsz);
 
 /*
+ * Replaces a working order as Alpaca's PATCH /v2/orders/{id} does: the old
+ * order ends "replaced" with replaced_by naming a new order for the same
+ * symbol, side and type with `qty` (and `limit_price` for a limit order)
+ * under new_cid. The replacement link lives in memory only.
+ */
+int hydra_sim_replace(hydra_sim *sim, const char *cid, double qty, double limit_price,
+                      const char *new_cid, hydra_order *out, hydra_broker_err *err);
+
+/*
  * Black-Scholes price and delta of a European option (T in years). At or
  * after expiry (T <= 0): intrinsic value, delta 0 or +-1. NaN when an
  * argument is not finite or S or K is not positive.

@@ -221,9 +221,18 @@ static int w_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
     return w->inner.ops->clock(w->inner.ctx, out, err);
 }
 
+static int w_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    if (w->inner.ops->order_by_id == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 0, "no order_by_id");
+    int rc = fault(w, w->faults.orders, err, "order_by_id");
+    return rc ? rc : w->inner.ops->order_by_id(w->inner.ctx, id, out, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
     "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
-    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL,
+    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL, w_order_by_id,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)

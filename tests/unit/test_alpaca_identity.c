@@ -459,6 +459,60 @@ static void test_reset_paper_refused_under_alpaca(void **state)
     close_engine(f);
 }
 
+/*
+ * A working order is replaced from Alpaca's dashboard with half its size.
+ * It is not a cancel: the journal follows the replacement, books its fill
+ * under the same bot, and nothing halts.
+ */
+static void test_replaced_order_is_followed(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f);
+    make_host_config(f, NULL);
+    open_engine(f);
+    hydra_journal_order row;
+    int found = 0;
+    for (int i = 0; i < 600 && !found; i++) {
+        tick(f);
+        found = newest_row(f, &row) && row.state == HYDRA_ORD_OPEN && row.filled_qty == 0;
+    }
+    assert_true(found);
+    double size = row.qty;
+    if (!(size > 0))
+        size = row.notional / hydra_market_price(&f->e.market, row.symbol);
+    double half = floor(size / 2 * 1e9) / 1e9;
+    char body[512];
+    snprintf(body, sizeof body, "{\"client_order_id\":\"%s\",\"qty\":%.9f,\"limit_price\":%.6f}",
+             row.client_order_id, half, row.limit_price);
+    long status = 0;
+    json_t *r = http(f, "POST", "/_hydra/replace", body, 0, &status);
+    assert_int_equal(status, 200);
+    char new_id[64];
+    snprintf(new_id, sizeof new_id, "%s", json_string_value(json_object_get(r, "id")));
+    json_decref(r);
+    for (int i = 0; i < 5; i++)
+        tick(f);
+
+    hydra_journal_order after;
+    assert_int_equal(hydra_journal_get(f->e.state, row.client_order_id, &after), 0);
+    print_message("%s replaced by %s (%.9g -> %.9g): journal %s, filled %.9g\n",
+                  row.client_order_id, new_id, size, half, hydra_order_state_name(after.state),
+                  after.filled_qty);
+    assert_false(current_halt(f).active);
+    assert_int_equal(after.state, HYDRA_ORD_FILLED);
+    assert_string_equal(after.broker_id, new_id);
+    assert_true(fabs(after.filled_qty - half) < 1e-9);
+    assert_true(fabs(after.qty - half) < 1e-9);
+    hydra_bot_position p;
+    assert_int_equal(hydra_position_get(f->e.state, row.bot_id, row.symbol, &p), 0);
+    assert_true(p.qty >= half - 1e-9);
+    close_engine(f);
+    /* A restart reconciles the same: the replacement is Hydra's, not a stranger's. */
+    open_engine(f);
+    assert_false(current_halt(f).active);
+    close_engine(f);
+}
+
 /* ---- what is stored ---- */
 
 /* A refusal whose text echoes the API secret (a proxy's error page) is journaled redacted. */
@@ -662,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_order_is_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_text_is_stored_redacted, setup, teardown),
         cmocka_unit_test(test_fill_price_noise_is_rounded),
         cmocka_unit_test_setup_teardown(test_missing_symbol_fails_only_itself, setup, teardown),
