@@ -519,7 +519,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     if (rc != 0 || unexplained != 0) {
         char reason[600];
         if (unexplained == 1)
-            snprintf(reason, sizeof reason, "reconcile: %s", why);
+            snprintf(reason, sizeof reason, "reconcile: %.580s", why);
         else
             snprintf(reason, sizeof reason, "reconcile failed: %s", hydra_strerror(rc ? rc : unexplained));
         hydra_engine_halt(e, "reconcile", reason, st->global_cooldown_minutes);

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,24 @@ static void test_replaced_order_is_followed(void **state)
 
 /* ---- what is stored ---- */
 
+/* The id of a rejected journal row, read from the database file as an operator would. */
+static int rejected_cid(fixture *f, char *out, size_t outsz)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_open_v2(f->state_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT client_order_id FROM orders WHERE state = 4 LIMIT 1", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(st, 0));
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
 /* A refusal whose text echoes the API secret (a proxy's error page) is journaled redacted. */
 static void test_refusal_text_is_stored_redacted(void **state)
 {
@@ -530,14 +549,9 @@ static void test_refusal_text_is_stored_redacted(void **state)
     size_t n = 0;
     for (int i = 0; i < 600 && n == 0; i++) {
         tick(f);
-        for (int k = 0; k < f->e.n_slots && n == 0; k++) {
-            char cid[HYDRA_CID_LEN];
-            if (hydra_orders_client_id(&f->e, f->e.slots[k].cfg->bot_id, f->e.day, 1, cid,
-                                       sizeof cid) == 0 &&
-                hydra_journal_get(f->e.state, cid, &rows[0]) == 0 &&
-                rows[0].state == HYDRA_ORD_REJECTED)
-                n = 1;
-        }
+        char cid[HYDRA_CID_LEN];
+        if (rejected_cid(f, cid, sizeof cid) && hydra_journal_get(f->e.state, cid, &rows[0]) == 0)
+            n = 1;
     }
     assert_int_equal(n, 1);
     print_message("orders.error: %s\n", rows[0].error);
