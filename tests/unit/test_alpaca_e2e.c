@@ -663,7 +663,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     snprintf(rule, sizeof rule,
              "{\"rules\":[{\"method\":\"%s\",\"path\":\"%s\",\"fault\":\"%s\",\"count\":1%s}]}",
              PHASE_METHOD[p], PHASE_PATH[p], fc->fault, fc->extra);
-    char cid[64] = "";
+    char cid[HYDRA_BROKER_CID_LEN] = "";
     out->want = expected(p, fc);
 
     if (p == PH_PORTFOLIO)
