@@ -725,7 +725,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
             out->got = O_REJECTED;
         else if (errors > 0)
             out->got = O_ADOPTED; /* refined below once the order's fate is known */
-        snprintf(out->detail, sizeof out->detail, "%s", cid);
+        snprintf(out->detail, sizeof out->detail, "%.95s", cid);
     } else {
         out->got = errors > 0 ? O_RECORDED : O_NONE;
     }
