@@ -81,7 +81,8 @@ static void make_host_config_bots(fixture *f, const char *extra_edits, const cha
              "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
              "connect_timeout_ms: 3000=>connect_timeout_ms: 300\n"
              "timeout_ms: 10000=>timeout_ms: 2000\n"
-             "use_broker_clock: false=>use_broker_clock: true\n%s",
+             "use_broker_clock: false=>use_broker_clock: true\n"
+             "call_deadline_ms: 0=>call_deadline_ms: 5000\n%s",
              f->port, f->port, extra_edits != NULL ? extra_edits : "");
     assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
 }
