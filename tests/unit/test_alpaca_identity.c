@@ -262,6 +262,21 @@ static int newest_row(fixture *f, hydra_journal_order *out)
     return 1;
 }
 
+/* Why no order was seen: the host's last skip and failure, for the failure message. */
+static void explain_no_order(fixture *f)
+{
+    char *log = tu_read_file(f->log, NULL);
+    const char *skip = "", *error = "";
+    for (char *l = log != NULL ? strtok(log, "\n") : NULL; l != NULL; l = strtok(NULL, "\n")) {
+        if (strstr(l, "\"preflight_skip\"") != NULL)
+            skip = l;
+        if (strstr(l, "\"level\":\"error\"") != NULL || strstr(l, "\"broker_error\"") != NULL)
+            error = l;
+    }
+    fail_msg("no working order seen; %d submitted; last skip: %.300s; last error: %.300s",
+             et_count_events(f->log, "order_submitted", NULL), skip, error);
+}
+
 /* ---- order identity ---- */
 
 /*
@@ -284,7 +299,8 @@ static void test_id_collision_is_never_adopted(void **state)
         tick(f);
         found = newest_row(f, &first);
     }
-    assert_true(found);
+    if (!found)
+        explain_no_order(f);
     char next[HYDRA_CID_LEN];
     char *dash = strrchr(first.client_order_id, '-');
     assert_non_null(dash);
