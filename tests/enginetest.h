@@ -27,7 +27,7 @@ void et_options(hydra_engine_options *opt, const char *dir);
 #define ET_MAX_SUBMITS 20000
 
 typedef struct et_submit {
-    char cid[129];
+    char cid[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     int side;
     int halted; /* a halt was active in the state database when it reached the exchange */
@@ -45,6 +45,7 @@ typedef struct et_faults {
     int blocked;        /* account() answers trading_blocked */
     double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
     unsigned long long seed;
+    const char *message;/* the injected failure's text (NULL: "injected fault in <call>") */
 } et_faults;
 
 typedef struct et_broker {
