@@ -354,6 +354,7 @@ static json_t *order_json_of(hydra_exchange *ex, const hydra_order *o)
         memset(&x, 0, sizeof x);
         cur = *o;
     }
+    apply_override(ex, &cur);
     return order_json(&cur, &x);
 }
 
@@ -793,6 +794,7 @@ static void get_orders(hydra_exchange *ex, struct MHD_Connection *c, answer *a)
             continue;
         if (side != NULL && strcmp(side, o.side == HYDRA_SIDE_BUY ? "buy" : "sell") != 0)
             continue;
+        apply_override(ex, &o);
         json_array_append_new(a->body, order_json(&o, &x));
     }
 }
@@ -817,6 +819,7 @@ static void get_order_by_id(hydra_exchange *ex, const char *id, answer *a)
     hydra_sim_order_ext x;
     if (hydra_sim_order_by_id(ex->sim, id, &o, &x) != 0)
         return fail_msg(a, 404, 40410000, "order not found");
+    apply_override(ex, &o);
     a->status = 200;
     a->body = order_json(&o, &x);
 }
@@ -1055,7 +1058,6 @@ static void get_order_by_cid(hydra_exchange *ex, struct MHD_Connection *c, answe
     }
     if (rc != 0)
         return fail_answer(a, &e);
-    apply_override(ex, &o);
     a->status = 200;
     a->body = order_json_of(ex, &o);
 }
@@ -2079,7 +2081,7 @@ static json_t *replace_order(hydra_exchange *ex, const char *body, size_t len, i
     }
     json_decref(j);
     *status = 200;
-    return order_json(&o);
+    return order_json_of(ex, &o);
 }
 
 /* ---- answer overrides ---- */

@@ -131,7 +131,7 @@ void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *wh
 {
     hydra_bot_slot *slot = find_slot(e, bot_id);
     if (slot != NULL) {
-        quarantine(e, slot, why);
+        hydra_loop_quarantine(e, slot, why);
         return;
     }
     /* A bot no longer configured: the day's record still says so if it comes back. */

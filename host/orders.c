@@ -800,7 +800,8 @@ double hydra_orders_coin_fee_gap(unsigned asset_class, double journal_qty, doubl
     /* Within the position check's own tolerance there is nothing to explain. */
     if (gap <= 1e-6 * fmax(1.0, journal_qty))
         return 0;
-    return gap <= journal_qty * HYDRA_CRYPTO_MAX_FEE_RATE * (1 + 1e-9) ? gap : 0;
+    /* Alpaca states quantities to 9 decimals: a fee at the maximum rate can read 1e-9 over it. */
+    return gap <= journal_qty * HYDRA_CRYPTO_MAX_FEE_RATE * (1 + 1e-9) + 2e-9 ? gap : 0;
 }
 
 /*
@@ -856,13 +857,16 @@ int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
      */
     for (size_t i = 0; i < nb; i++) {
         double foreign = foreign_qty(e, bpos[i].symbol);
-        double attributed = foreign;
+        double journal = 0;
         for (size_t j = 0; j < nj; j++)
             if (strcmp(jpos[j].symbol, bpos[i].symbol) == 0)
-                attributed += jpos[j].qty;
-        double fee = hydra_orders_coin_fee_gap(bpos[i].asset_class, attributed, bpos[i].qty);
+                journal += jpos[j].qty;
+        double attributed = foreign + journal;
+        /* A coin fee comes out of Hydra's share: the foreign baseline is fixed. */
+        double fee =
+            hydra_orders_coin_fee_gap(bpos[i].asset_class, journal, bpos[i].qty - foreign);
         if (fee > 0) {
-            rc = book_coin_fee(e, &bpos[i], jpos, nj, attributed, fee);
+            rc = book_coin_fee(e, &bpos[i], jpos, nj, journal, fee);
             if (rc != 0)
                 return rc;
             attributed -= fee;

@@ -1590,7 +1590,7 @@ int hydra_sim_replace_by_cid(hydra_sim *sim, const char *cid, double qty, double
     req.qty = qty;
     req.limit_price = so->o.type == HYDRA_ORDER_LIMIT ? limit_price : 0;
     /* The old order stops working first, so its reservation is free for the new one. */
-    finish_order(so, HYDRA_BOS_REPLACED);
+    finish_order(so, HYDRA_BOS_REPLACED, sim->now);
     compact_work(sim);
     int rc = sim_submit(sim, &req, out, err);
     so = (sim_order *)find_by_cid(sim, cid);
@@ -2315,6 +2315,7 @@ int hydra_sim_replace(hydra_sim *sim, const char *id, double qty, hydra_order *o
     sim_order *nw = &sim->orders[sim->n_orders - 1];
     snprintf(nw->x.replaces, sizeof nw->x.replaces, "%s", so->o.id);
     snprintf(so->x.replaced_by, sizeof so->x.replaced_by, "%s", nw->o.id);
+    snprintf(so->o.replaced_by, sizeof so->o.replaced_by, "%s", nw->o.id);
     so->x.replaced_ms = sim->now;
     finish_order(so, HYDRA_BOS_REPLACED, sim->now);
     compact_work(sim);

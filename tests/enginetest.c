@@ -256,6 +256,13 @@ void et_wrap(et_broker *w, hydra_engine *e)
     e->broker.ctx = w;
 }
 
+const char *et_cid_past_install(const char *cid)
+{
+    const char *dash = strchr(cid, '-');
+    dash = dash != NULL ? strchr(dash + 1, '-') : NULL;
+    return dash != NULL ? dash + 1 : cid;
+}
+
 int et_count_events(const char *log_path, const char *event, const char *bot_id)
 {
     char *text = tu_read_file(log_path, NULL);

@@ -64,4 +64,10 @@ void et_wrap(et_broker *w, hydra_engine *e);
 /* Reads a JSONL log and counts lines whose event (and bot_id, if non-NULL) match. */
 int et_count_events(const char *log_path, const char *event, const char *bot_id);
 
+/*
+ * A client order id past its install id ("hy-<install>-"): what two runs of
+ * the same bots on different state databases agree on.
+ */
+const char *et_cid_past_install(const char *cid);
+
 #endif
