@@ -83,9 +83,6 @@ static int allow_read(int ruleset, const char *path, uint64_t rights)
 
 int hydra_confine_landlock(const char *plugin_dir, char *why, size_t whysz)
 {
-    static const char *const system_dirs[] = {"/usr", "/lib", "/lib64", "/lib32", "/libx32",
-                                              "/etc/ld.so.cache"};
-    static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
     struct ll_ruleset_attr attr = {0};
     size_t attr_size;
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -118,33 +115,30 @@ int hydra_confine_landlock(const char *plugin_dir, char *why, size_t whysz)
         set_why(why, whysz, "landlock_create_ruleset", errno);
         return -1;
     }
-    for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++) {
-        if (allow_read(ruleset, system_dirs[i], read_dir) != 0) {
-            err = errno;
-            close(ruleset);
-            set_why(why, whysz, "landlock_add_rule (system libraries)", err);
-            return -1;
-        }
+    /* What the worker may read: a rule on a file is narrowed to file rights by allow_read. */
+    const struct {
+        const char *path, *what;
+    } reads[] = {
+        {"/usr", "system libraries"}, {"/lib", "system libraries"},
+        {"/lib64", "system libraries"}, {"/lib32", "system libraries"},
+        {"/libx32", "system libraries"}, {"/etc/ld.so.cache", "system libraries"},
+        {"/dev/null", "devices"}, {"/dev/zero", "devices"}, {"/dev/urandom", "devices"},
+        {plugin_dir, "plugin directory"},
+    };
+    const char *failed = NULL;
+    for (size_t i = 0; failed == NULL && i < sizeof reads / sizeof reads[0]; i++) {
+        if (allow_read(ruleset, reads[i].path, read_dir) != 0)
+            failed = reads[i].what;
     }
-    for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
-        if (allow_read(ruleset, devices[i], LL_FS_READ_FILE) != 0) {
-            err = errno;
-            close(ruleset);
-            set_why(why, whysz, "landlock_add_rule (devices)", err);
-            return -1;
-        }
-    }
-    if (allow_read(ruleset, plugin_dir, read_dir) != 0) {
+    if (failed == NULL && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+                           syscall(SYS_landlock_restrict_self, ruleset, 0) != 0))
+        failed = "restrict_self";
+    if (failed != NULL) {
+        char what[64];
         err = errno;
         close(ruleset);
-        set_why(why, whysz, "landlock_add_rule (plugin directory)", err);
-        return -1;
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
-        err = errno;
-        close(ruleset);
-        set_why(why, whysz, "landlock_restrict_self", err);
+        snprintf(what, sizeof what, "landlock (%s)", failed);
+        set_why(why, whysz, what, err);
         return -1;
     }
     close(ruleset);

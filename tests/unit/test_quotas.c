@@ -556,7 +556,7 @@ static void test_repeated_missed_deadlines_quarantine(void **state)
     abuser(bot, sizeof bot, "late_always", "AAPL", "mode: sleep_from, at_tick: 3, sleep_ms: 20000");
     make_config(f, NULL, bot);
     open_engine(f, 0);
-    run_ticks(&f->e, 20);
+    run_ticks(&f->e, 40);
     assert_quarantined(f, "late_always", "3 deadline misses within 20 ticks");
     close_engine(f);
 
@@ -565,7 +565,7 @@ static void test_repeated_missed_deadlines_quarantine(void **state)
     int q = first_line(f->log, "bot_quarantined", "late_always");
     assert_true(q > 0);
     assert_true(orders_after(f->log, "honest", NULL, q) >= 1);
-    assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 20);
+    assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 40);
 }
 
 /* ---- the state database under a running host ---- */
