@@ -256,11 +256,14 @@ void et_wrap(et_broker *w, hydra_engine *e)
     e->broker.ctx = w;
 }
 
-const char *et_cid_past_install(const char *cid)
+const char *et_cid_from_bot(const char *cid)
 {
-    const char *dash = strchr(cid, '-');
-    dash = dash != NULL ? strchr(dash + 1, '-') : NULL;
-    return dash != NULL ? dash + 1 : cid;
+    const char *p = cid;
+    for (int i = 0; i < 3 && p != NULL; i++) {
+        p = strchr(p, '-');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return p != NULL ? p : cid;
 }
 
 int et_count_events(const char *log_path, const char *event, const char *bot_id)

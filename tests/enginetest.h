@@ -65,9 +65,10 @@ void et_wrap(et_broker *w, hydra_engine *e);
 int et_count_events(const char *log_path, const char *event, const char *bot_id);
 
 /*
- * A client order id past its install id ("hy-<install>-"): what two runs of
- * the same bots on different state databases agree on.
+ * A client order id from its bot id on ("<bot>-<yyyymmdd>-<seq>", past
+ * "hy-<install>-<account>-"): what two runs of the same bots on different
+ * state databases agree on.
  */
-const char *et_cid_past_install(const char *cid);
+const char *et_cid_from_bot(const char *cid);
 
 #endif
