@@ -61,8 +61,8 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     if (mkdir(path, 0755) != 0)
         return -1;
 
-    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/config/settings.yaml", NULL);
-    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/config/bots.yaml", NULL);
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/bots.yaml", NULL);
     if (settings == NULL || bots == NULL)
         return -1;
     snprintf(repl, sizeof repl, "%s/", dir);
