@@ -81,61 +81,7 @@ static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
                    "reason", why, "until", "end of trading day");
 }
 
-/* ---- halt and flatten ---- */
-
-void hydra_engine_flatten(hydra_engine *e, const char *reason)
-{
-    hydra_broker_err err = {0};
-    if (e->broker.ops->cancel_all(e->broker.ctx, &err) != 0)
-        hydra_engine_broker_failure(e, "cancel_all", &err);
-    hydra_orders_sync(e);
-
-    hydra_bot_position pos[256];
-    size_t n = 0;
-    int orphans = 0;
-    if (hydra_position_list(e->state, NULL, pos, 256, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            hydra_bot_slot *slot = find_slot(e, pos[i].bot_id);
-            if (slot == NULL) {
-                orphans++;
-                continue;
-            }
-            hydra_intent in = {0};
-            in.struct_size = sizeof in;
-            in.kind = HYDRA_INTENT_EXIT;
-            in.side = HYDRA_SIDE_SELL;
-            in.type = HYDRA_ORDER_MARKET;
-            in.asset_class = (uint32_t)pos[i].asset_class;
-            in.tif = pos[i].asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
-            snprintf(in.symbol, sizeof in.symbol, "%s", pos[i].symbol);
-            in.qty = pos[i].qty;
-            char why[128];
-            snprintf(why, sizeof why, "flatten: %.100s", reason);
-            hydra_orders_submit(e, slot, &in, why, NULL);
-        }
-    }
-    char unexplained[256] = "";
-    if (orphans > 0 || hydra_orders_check_positions(e, unexplained, sizeof unexplained) == 1) {
-        /* Positions no bot can close: the broker closes everything that is left. */
-        if (e->broker.ops->close_all(e->broker.ctx, &err) != 0)
-            hydra_engine_broker_failure(e, "close_all", &err);
-    }
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "exitbot_flatten", NULL, "{s:s,s:i,s:s}", "reason",
-                   reason, "positions", (int)n, "unexplained", unexplained);
-}
-
-void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes)
-{
-    int64_t now = hydra_clock_now_ms(&e->clock);
-    int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
-    int rc = hydra_halt_set(e->state, reason, source, now, until);
-    e->halted = 1;
-    char until_s[32];
-    hydra_format_utc(until, until_s, sizeof until_s);
-    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
-                   source, "reason", reason, "until", until_s, "persisted", rc == 0);
-    hydra_engine_flatten(e, reason);
-}
+/* Halts and the flatten are in halt.c. */
 
 /* ---- PortfolioBot ---- */
 

@@ -260,20 +260,25 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                         const char *reason, char *cid_out)
 {
-    const hydra_bot_cfg *bot = slot->cfg;
+    return hydra_orders_submit_as(e, slot->cfg->bot_id, slot->cfg->tif, in, reason, cid_out);
+}
+
+int hydra_orders_submit_as(hydra_engine *e, const char *bot_id, int default_tif,
+                           const hydra_intent *in, const char *reason, char *cid_out)
+{
     hydra_journal_order row;
     memset(&row, 0, sizeof row);
     int seq = 0;
-    int rc = hydra_journal_next_seq(e->state, bot->bot_id, e->day, &seq);
+    int rc = hydra_journal_next_seq(e->state, bot_id, e->day, &seq);
     if (rc != 0)
         return rc;
     /* "YYYY-MM-DD" -> "YYYYMMDD" keeps ids short: 32 + 1 + 8 + 1 + 6 <= 48. */
     char ymd[9] = {e->day[0], e->day[1], e->day[2], e->day[3], e->day[5], e->day[6],
                    e->day[8], e->day[9], 0};
-    if (snprintf(row.client_order_id, sizeof row.client_order_id, "%s-%s-%d", bot->bot_id, ymd,
+    if (snprintf(row.client_order_id, sizeof row.client_order_id, "%s-%s-%d", bot_id, ymd,
                  seq) >= (int)sizeof row.client_order_id)
         return HYDRA_EINVAL;
-    snprintf(row.bot_id, sizeof row.bot_id, "%s", bot->bot_id);
+    snprintf(row.bot_id, sizeof row.bot_id, "%s", bot_id);
     snprintf(row.day, sizeof row.day, "%s", e->day);
     row.seq = seq;
     row.kind = (int)in->kind;
@@ -281,7 +286,7 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
     row.asset_class = (int)in->asset_class;
     row.side = (int)in->side;
     row.type = (int)in->type;
-    row.tif = in->tif != 0 ? (int)in->tif : bot->tif;
+    row.tif = in->tif != 0 ? (int)in->tif : default_tif;
     if (row.asset_class == HYDRA_ASSET_OPTION)
         row.tif = HYDRA_TIF_DAY; /* options trade day orders only */
     row.qty = in->qty;

@@ -1257,6 +1257,30 @@ static int sim_cancel_all(void *ctx, hydra_broker_err *err)
     return 0;
 }
 
+/* One working order by its id ("sim-00000001"); a finished one cannot be canceled. */
+static int sim_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    if (order_id == NULL || order_id[0] == '\0')
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: cancel: no order id");
+    for (size_t i = 0; i < sim->n_work; i++) {
+        sim_order *so = &sim->orders[sim->work[i]];
+        if (strcmp(so->o.id, order_id) != 0)
+            continue;
+        finish_order(so, HYDRA_BOS_CANCELED);
+        compact_work(sim);
+        if (db_save(sim) != 0)
+            return hydra_broker_fail(err, HYDRA_ETRANSIENT, 0,
+                                     "sim: saving the cancellation failed: %s", sim->dberr);
+        return 0;
+    }
+    for (size_t i = 0; i < sim->n_orders; i++)
+        if (strcmp(sim->orders[i].o.id, order_id) == 0)
+            return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "order is not cancelable: %s",
+                                     order_id);
+    return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "order not found: %s", order_id);
+}
+
 /*
  * Cancels every working order, then submits a market sell for each
  * position (they fill on the next bar like any market order). Every
@@ -1520,6 +1544,7 @@ static const hydra_broker_ops SIM_OPS = {
     .order_by_client_id = sim_order_by_client_id,
     .cancel_all = sim_cancel_all,
     .close_all = sim_close_all,
+    .cancel_order = sim_cancel_order,
     .latest_prices = sim_latest_prices,
     .bars = sim_bars,
     .option_chain = sim_option_chain,

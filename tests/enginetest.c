@@ -177,12 +177,14 @@ static int w_order(void *ctx, const char *cid, hydra_order *out, hydra_broker_er
 static int w_cancel_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->cancel_all(w->inner.ctx, err);
 }
 
 static int w_close_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->close_all(w->inner.ctx, err);
 }
 
@@ -218,9 +220,28 @@ static int w_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
     return w->inner.ops->clock(w->inner.ctx, out, err);
 }
 
+static int w_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    w->n_cancels++;
+    return w->inner.ops->cancel_order(w->inner.ctx, order_id, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
-    "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
-    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL,
+    .name = "fault-injecting wrapper",
+    .account = w_account,
+    .positions = w_positions,
+    .open_orders = w_open_orders,
+    .submit = w_submit,
+    .order_by_client_id = w_order,
+    .cancel_all = w_cancel_all,
+    .close_all = w_close_all,
+    .cancel_order = w_cancel_order,
+    .latest_prices = w_prices,
+    .bars = w_bars,
+    .option_chain = w_chain,
+    .clock = w_clock,
+    .destroy = NULL,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)

@@ -55,6 +55,8 @@ typedef struct et_broker {
     et_submit submits[ET_MAX_SUBMITS];
     size_t n_submits;
     size_t n_chains;    /* option_chain() calls that reached the exchange */
+    size_t n_cancels;   /* cancel_order() calls */
+    size_t n_account_wide; /* cancel_all() and close_all() calls: the host must make none */
     unsigned long long rng;
 } et_broker;
 
