@@ -83,6 +83,26 @@ static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
 
 /* Halts and the flatten are in halt.c. */
 
+/*
+ * A quarantine an operator cleared (`hydra-host unquarantine`) ends at the
+ * tick boundary: only quarantined bots are looked up, so a healthy day
+ * costs nothing.
+ */
+static void pick_up_unquarantines(hydra_engine *e)
+{
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        hydra_bot_day day;
+        if (!slot->quarantined || e->day[0] == '\0' ||
+            hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) != 0 || day.quarantined)
+            continue;
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_unquarantined", slot->cfg->bot_id,
+                       "{s:s,s:s}", "by", "operator", "was", slot->quarantine_reason);
+        slot->quarantined = 0;
+        slot->quarantine_reason[0] = '\0';
+    }
+}
+
 /* ---- PortfolioBot ---- */
 
 int hydra_loop_portfolio(hydra_engine *e)
@@ -754,6 +774,8 @@ int hydra_engine_tick(hydra_engine *e)
         clock_rc = hydra_engine_adopt_broker_clock(e);
     int64_t now = hydra_clock_now_ms(&e->clock);
     hydra_state_begin(e->state);
+
+    pick_up_unquarantines(e);
 
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
