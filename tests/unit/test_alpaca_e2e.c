@@ -547,11 +547,17 @@ typedef enum phase {
 
 static const char *const PHASE_NAME[N_PHASES] = {"bootstrap", "ExitBot", "PortfolioBot",
                                                   "market snapshot", "order submission",
-                                                  "cancel/close all"};
-/* The request each phase makes first (method, path prefix). */
-static const char *const PHASE_METHOD[N_PHASES] = {"GET", "GET", "GET", "GET", "POST", "DELETE"};
+                                                  "halt: close by qty"};
+/*
+ * The request each phase makes first (method, path prefix). A halt cancels
+ * Hydra's orders by id and closes with journaled market sells: after the
+ * kill switch, the first order sent is the flatten's sell (no entry goes
+ * out while halted).
+ */
+static const char *const PHASE_METHOD[N_PHASES] = {"GET", "GET", "GET", "GET", "POST", "POST"};
 static const char *const PHASE_PATH[N_PHASES] = {"/v2/clock", "/v2/account", "/v2/account",
-                                                 "/v2/stocks/trades/latest", "/v2/orders", "/v2/"};
+                                                 "/v2/stocks/trades/latest", "/v2/orders",
+                                                 "/v2/orders"};
 
 typedef struct fault_case {
     const char *name;  /* in the table */
@@ -615,7 +621,10 @@ static outcome expected(phase p, const fault_case *fc)
             return O_ADOPTED;
         return O_RESENT;
     case PH_FLATTEN:
-        return slow ? O_NONE : O_RECORDED;
+        /* A refused sell is asked again next tick like a failed one; either way it ends flat. */
+        if (slow)
+            return O_NONE;
+        return strcmp(fc->fault, "403") == 0 ? O_REJECTED : O_RECORDED;
     default:
         return O_NONE;
     }
@@ -702,7 +711,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     int skips = count_event_with(f->log, "preflight_skip", "no market data") - skips_before;
     int rejected = et_count_events(f->log, "order_rejected", NULL) - rejected_before;
     if (p == PH_FLATTEN) {
-        out->got = errors > 0 ? O_RECORDED : O_NONE;
+        out->got = errors > 0 ? O_RECORDED : rejected > 0 ? O_REJECTED : O_NONE;
         snprintf(out->detail, sizeof out->detail, "halt %s, %d failure(s) recorded",
                  h.active ? "kept" : "LOST", errors);
         if (!h.active)
