@@ -444,6 +444,27 @@ static void cancel_all(hydra_exchange *ex, answer *a)
     free(o);
 }
 
+/* DELETE /v2/orders/{id}: 204 when taken, 404 for an unknown id, 422 when no longer cancelable. */
+static void cancel_one(hydra_exchange *ex, const char *id, answer *a)
+{
+    hydra_broker_err e = {0};
+    int rc = ex->broker.ops->cancel_order(ex->broker.ctx, id, &e);
+    if (rc == HYDRA_ENOTFOUND) {
+        a->status = 404;
+        a->body = error_json(40410000, "order not found");
+        return;
+    }
+    if (rc == HYDRA_EREJECTED) {
+        a->status = 422;
+        a->body = error_json(42210000, "order is not cancelable");
+        return;
+    }
+    if (rc != 0)
+        return fail_answer(a, &e);
+    a->status = 204;
+    a->body = NULL;
+}
+
 static void close_all(hydra_exchange *ex, answer *a)
 {
     hydra_broker_position *p = calloc(MAX_ITEMS, sizeof *p);
@@ -738,6 +759,8 @@ static void route(hydra_exchange *ex, struct MHD_Connection *c, const char *meth
         post_order(ex, rc->body, rc->len, a);
     else if (del && strcmp(url, "/v2/orders") == 0)
         cancel_all(ex, a);
+    else if (del && strncmp(url, "/v2/orders/", 11) == 0 && url[11] != '\0')
+        cancel_one(ex, url + 11, a);
     else if (get && strcmp(url, "/v2/orders:by_client_order_id") == 0)
         get_order_by_cid(ex, c, a);
     else if (get && strcmp(url, "/v2/clock") == 0)
@@ -948,7 +971,9 @@ static enum MHD_Result send_json(hydra_exchange *ex, struct MHD_Connection *c, i
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    enum MHD_Result ret = send_text(ex, c, status, text != NULL ? text : "{}", with_rate, reset_s);
+    /* 204 (a cancel taken) has no body at all. */
+    enum MHD_Result ret = send_text(ex, c, status, status == 204 ? "" : text != NULL ? text : "{}",
+                                    with_rate, reset_s);
     free(text);
     return ret;
 }
