@@ -157,7 +157,8 @@ static int parse_args(int argc, char **argv, cli *c)
     snprintf(c->opt.config_dir, sizeof c->opt.config_dir, "config");
     snprintf(c->opt.plugins_dir, sizeof c->opt.plugins_dir, "plugins");
     c->opt.interval_ms = -1;
-    if (argc > 1 && argv[1][0] != '-') {
+    int named = argc > 1 && argv[1][0] != '-';
+    if (named) {
         c->command = argv[1];
         argv++;
         argc--;
@@ -192,7 +193,13 @@ static int parse_args(int argc, char **argv, cli *c)
         case 'j': c->json = 1; break;
         case 'r': c->reason = optarg; break;
         case 'y': c->yes = 1; break;
-        case 'h': usage_of(c->command, stdout); exit(0);
+        case 'h':
+            /* A command's own usage; every command's when none is named. */
+            if (named)
+                usage_of(c->command, stdout);
+            else
+                usage(stdout);
+            exit(0);
         case 'V': printf("hydra-host %s (plugin ABI %u.%u.%u)\n", HYDRA_VERSION, HYDRA_ABI_MAJOR,
                          HYDRA_ABI_MINOR, HYDRA_ABI_PATCH); exit(0);
         default: usage_of(c->command, stderr); return 2;

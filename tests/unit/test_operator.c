@@ -193,6 +193,11 @@ static void test_help_on_every_command_and_version(void **state)
         free(out);
     }
     char *out = NULL;
+    /* With no command named, --help lists them all. */
+    assert_int_equal(host(f, &out, "--help", NULL, NULL, NULL, NULL, NULL), 0);
+    assert_non_null(strstr(out, "hydra-host unquarantine BOT"));
+    assert_non_null(strstr(out, "hydra-host reset-paper [--yes]"));
+    free(out);
     assert_int_equal(host(f, &out, "--version", NULL, NULL, NULL, NULL, NULL), 0);
     char want[64];
     snprintf(want, sizeof want, "hydra-host %s (plugin ABI %u.", HYDRA_VERSION, HYDRA_ABI_MAJOR);
