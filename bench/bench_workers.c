@@ -158,14 +158,30 @@ static int run_engine(const char *base, const char *name, int extra, int inproce
     return 0;
 }
 
-static int round_trip(int calls)
+/* Worker limits as the host sets them, with the machine's sandbox (jail, Landlock, seccomp). */
+static int bench_limits(hydra_sandbox_limits *lim)
 {
-    hydra_sandbox_limits lim = {.start_deadline_ms = 10000, .address_space_mb = 512,
-                                .cpu_seconds = 3600, .max_open_files = 64};
-    if (hydra_worker_locate(NULL, lim.worker_path, sizeof lim.worker_path) != 0) {
-        fprintf(stderr, "no worker at %s\n", lim.worker_path);
+    hydra_workers_cfg w = {.unsafe_allow_missing_namespaces = 0};
+    char why[512];
+    memset(lim, 0, sizeof *lim);
+    lim->start_deadline_ms = 10000;
+    lim->address_space_mb = 512;
+    lim->cpu_seconds = 3600;
+    lim->max_open_files = 64;
+    snprintf(w.user, sizeof w.user, "nobody");
+    if (hydra_worker_locate(NULL, lim->worker_path, sizeof lim->worker_path) != 0) {
+        fprintf(stderr, "no worker at %s\n", lim->worker_path);
         return 1;
     }
+    if (hydra_sandbox_configure(lim, &w, &lim->landlock_abi, why, sizeof why) != 0) {
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    return 0;
+}
+
+static hydra_bot_cfg *bench_bot(void)
+{
     hydra_bot_cfg *cfg = calloc(1, sizeof *cfg);
     snprintf(cfg->bot_id, sizeof cfg->bot_id, "bench");
     snprintf(cfg->plugin, sizeof cfg->plugin, "momentum");
@@ -173,6 +189,46 @@ static int round_trip(int calls)
     snprintf(cfg->symbols[0], sizeof cfg->symbols[0], "AAPL");
     cfg->n_symbols = 1;
     cfg->asset_class = HYDRA_ASSET_EQUITY;
+    return cfg;
+}
+
+/* Start to LOADED: jail, exec, Landlock, seccomp, dlopen and create. */
+static int worker_start(int starts)
+{
+    hydra_sandbox_limits lim;
+    if (bench_limits(&lim) != 0)
+        return 1;
+    hydra_bot_cfg *cfg = bench_bot();
+    hydra_bot_runner *r = calloc(1, sizeof *r);
+    hydra_worker_peer peer = {NULL, "bench"};
+    int64_t *us = calloc((size_t)starts, sizeof *us);
+    char err[512];
+    for (int i = 0; i < starts; i++) {
+        int64_t t = hydra_monotonic_us();
+        if (hydra_runner_load(r, 1, &lim, HYDRA_PLUGIN_DIR, cfg, &peer, err, sizeof err) != 0) {
+            fprintf(stderr, "worker start failed: %s\n", err);
+            return 1;
+        }
+        us[i] = hydra_monotonic_us() - t;
+        hydra_runner_unload(r);
+    }
+    qsort(us, (size_t)starts, sizeof *us, cmp_i64);
+    printf("worker start in its sandbox (namespaces %s, landlock ABI %d; %d starts): median %.2f ms, "
+           "p99 %.2f ms, max %.2f ms\n",
+           lim.namespaces ? "yes" : "no", lim.landlock_abi, starts, us[starts / 2] / 1000.0,
+           us[starts * 99 / 100] / 1000.0, us[starts - 1] / 1000.0);
+    free(us);
+    free(r);
+    free(cfg);
+    return 0;
+}
+
+static int round_trip(int calls)
+{
+    hydra_sandbox_limits lim;
+    if (bench_limits(&lim) != 0)
+        return 1;
+    hydra_bot_cfg *cfg = bench_bot();
     hydra_bot_runner *r = calloc(1, sizeof *r);
     hydra_worker_peer peer = {NULL, "bench"};
     char err[512];
@@ -223,7 +279,8 @@ int main(int argc, char **argv)
     if (ticks < 20 || mkdtemp(base) == NULL)
         return 2;
     setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
-    int rc = round_trip(20000);
+    int rc = worker_start(100);
+    rc |= round_trip(20000);
     rc |= run_engine(base, "shipped-inprocess", 0, 1, ticks);
     rc |= run_engine(base, "shipped-process", 0, 0, ticks);
     rc |= run_engine(base, "shipped+200-momentum-inprocess", 200, 1, ticks);

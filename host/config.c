@@ -133,6 +133,9 @@ void hydra_config_defaults(hydra_config *cfg)
     w->max_open_files = 64;
     w->restarts_per_day = 5;
     w->restart_backoff_ms = 1000;
+    SET_STR(w->user, "nobody");
+    w->unsafe_allow_missing_namespaces = 0;
+    w->unsafe_allow_missing_landlock = 0;
 
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
@@ -704,6 +707,9 @@ static const field WORKERS_FIELDS[] = {
     F_INT("max_open_files", hydra_workers_cfg, max_open_files, R_POS_INT),
     F_INT("restarts_per_day", hydra_workers_cfg, restarts_per_day, R_NONNEG_INT),
     F_INT("restart_backoff_ms", hydra_workers_cfg, restart_backoff_ms, R_NONNEG_INT),
+    F_STR("user", hydra_workers_cfg, user, valid_nonempty, "a user name"),
+    F_BOOL("unsafe_allow_missing_namespaces", hydra_workers_cfg, unsafe_allow_missing_namespaces),
+    F_BOOL("unsafe_allow_missing_landlock", hydra_workers_cfg, unsafe_allow_missing_landlock),
     F_END,
 };
 
@@ -1686,6 +1692,9 @@ static void print_bot(FILE *out, const hydra_bot_cfg *b, print_style style, cons
     kv_str(out, ind, "plugin", b->plugin);
     kv_int(out, ind, "rank", b->rank);
     kv_str(out, ind, "isolation", choice_name(C_ISOLATION, b->isolation_process));
+    if (!b->isolation_process)
+        fprintf(out, "%s# inprocess: no sandbox; trust this bot as much as hydra-host itself\n",
+                ind);
     switch (style) {
     case AS_MOMENTUM:
         kv_str(out, ind, "ticker", b->n_symbols > 0 ? b->symbols[0] : "");
@@ -1823,6 +1832,9 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "max_open_files", w->max_open_files);
     kv_int(out, "  ", "restarts_per_day", w->restarts_per_day);
     kv_int(out, "  ", "restart_backoff_ms", w->restart_backoff_ms);
+    kv_str(out, "  ", "user", w->user);
+    kv_bool(out, "  ", "unsafe_allow_missing_namespaces", w->unsafe_allow_missing_namespaces);
+    kv_bool(out, "  ", "unsafe_allow_missing_landlock", w->unsafe_allow_missing_landlock);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

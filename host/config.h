@@ -78,6 +78,9 @@ typedef struct hydra_workers_cfg {
     int max_open_files;               /* RLIMIT_NOFILE (default 64) */
     int restarts_per_day;             /* restarts after failures per bot and trading day (default 5) */
     int restart_backoff_ms;           /* first restart delay, doubling to 60 s (default 1000) */
+    char user[64];                    /* who workers run as when the host is root (default nobody) */
+    int unsafe_allow_missing_namespaces; /* 1: start workers without namespaces where the kernel has none */
+    int unsafe_allow_missing_landlock;   /* 1: start workers without Landlock where the kernel has none */
 } hydra_workers_cfg;
 
 typedef struct hydra_settings {

@@ -176,17 +176,17 @@ static void stat_plugin(hydra_engine *e, hydra_bot_slot *slot)
 static void log_loaded(hydra_engine *e, hydra_bot_slot *slot, const char *event)
 {
     const hydra_bot_runner *r = slot->run;
+    /* A worker that is running passed every layer it was asked for; say which. */
+    json_t *sandbox = r->process ? json_pack("{s:b,s:s,s:s}", "namespaces", e->limits.namespaces,
+                                             "landlock", r->worker.seccomp_note, "seccomp",
+                                             "allow-list")
+                                 : json_pack("{s:s}", "trust", "as much as hydra-host itself");
     hydra_log_pack(e->log, HYDRA_LOG_INFO, event, slot->cfg->bot_id,
-                   "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:b}", "plugin", r->path, "name",
+                   "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:o}", "plugin", r->path, "name",
                    hydra_runner_name(r), "version", hydra_runner_version(r), "mode",
                    slot->cfg->signal_mode, "rank", slot->cfg->rank, "isolation",
                    r->process ? "process" : "inprocess", "pid",
-                   r->process ? (int)r->worker.pid : (int)getpid(), "seccomp",
-                   r->process && r->worker.seccomp);
-    if (r->process && !r->worker.seccomp)
-        hydra_log_pack(e->log, HYDRA_LOG_WARN, "worker_seccomp_unavailable", slot->cfg->bot_id,
-                       "{s:s,s:s}", "reason", r->worker.seccomp_note, "effect",
-                       "the worker runs with its resource limits only");
+                   r->process ? (int)r->worker.pid : (int)getpid(), "sandbox", sandbox);
 }
 
 /* Loads one bot where its configuration says, remembering which plugin file it came from. */
@@ -252,14 +252,28 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
         e->slots[i].run->worker.fd = -1;
     }
     qsort(e->slots, (size_t)e->n_slots, sizeof *e->slots, cmp_rank);
+    /* Every bot is tried, so one start names every bot that cannot load, each with its reason. */
+    int failed = 0;
+    size_t used = 0;
+    err[0] = '\0';
     for (int i = 0; i < e->n_slots; i++) {
         hydra_bot_slot *slot = &e->slots[i];
+        char why[1024] = "";
         if (!slot->cfg->enabled)
             continue;
-        int rc = load_slot(e, slot, err, errsz);
+        int rc = load_slot(e, slot, why, sizeof why);
         if (rc != 0) {
-            unload_bots(e);
-            return rc;
+            const char *id = slot->cfg->bot_id;
+            size_t idlen = strlen(id);
+            /* Messages that already name the bot ("bot X: ...") are kept as they are. */
+            int named = strncmp(why, "bot ", 4) == 0 && strncmp(why + 4, id, idlen) == 0;
+            int n = snprintf(err + used, used < errsz ? errsz - used : 0, "%s%s%s%s%s",
+                             failed ? "; " : "", named ? "" : "bot ", named ? "" : id,
+                             named ? "" : ": ", why);
+            if (n > 0)
+                used = used + (size_t)n < errsz ? used + (size_t)n : errsz - 1;
+            failed = failed ? failed : rc;
+            continue;
         }
         slot->loaded = 1;
         hydra_bot_day day;
@@ -270,6 +284,10 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
                      day.quarantine_reason);
         }
         log_loaded(e, slot, "bot_loaded");
+    }
+    if (failed != 0) {
+        unload_bots(e);
+        return failed;
     }
     return 0;
 }
@@ -289,6 +307,22 @@ static void set_limits(hydra_engine *e)
     l->address_space_mb = w->address_space_mb;
     l->cpu_seconds = w->cpu_seconds;
     l->max_open_files = w->max_open_files;
+    /* Checked once: the machine does not change its kernel while the host runs. */
+    if (!e->sandbox_checked) {
+        e->sandbox_checked = 1;
+        e->sandbox_rc = hydra_sandbox_configure(l, w, &l->landlock_abi, e->sandbox_why,
+                                                sizeof e->sandbox_why);
+        e->sandbox = *l;
+    } else {
+        l->namespaces = e->sandbox.namespaces;
+        l->landlock_optional = w->unsafe_allow_missing_landlock;
+        l->landlock_abi = e->sandbox.landlock_abi;
+        l->drop_to_uid = e->sandbox.drop_to_uid;
+        l->uid = e->sandbox.uid;
+        l->gid = e->sandbox.gid;
+    }
+    if (e->sandbox_rc != 0)
+        snprintf(l->refused, sizeof l->refused, "%s", e->sandbox_why);
     int interval_ms = e->opt.interval_ms >= 0 ? e->opt.interval_ms
                       : e->cfg->settings.broker[0] == 's'
                           ? e->cfg->settings.sim.tick_interval_ms
@@ -316,11 +350,24 @@ static void log_start(hydra_engine *e)
     free(series_s);
     char now_s[32];
     hydra_format_utc(hydra_clock_now_ms(&e->clock), now_s, sizeof now_s);
+    /* What a worker is confined by on this machine, and which bots run without it. */
+    const hydra_sandbox_limits *l = &e->limits;
+    json_t *trusted = json_array();
+    for (int i = 0; i < e->n_slots; i++) {
+        if (e->slots[i].cfg->enabled && runs_in_process(e, e->slots[i].cfg))
+            json_array_append_new(trusted, json_string(e->slots[i].cfg->bot_id));
+    }
+    json_t *sandbox = json_pack(
+        "{s:b,s:i,s:s,s:s,s:o,s:s}", "namespaces", l->namespaces, "landlock_abi",
+        l->landlock_abi, "seccomp", "allow-list", "worker_user",
+        l->drop_to_uid ? e->cfg->settings.workers.user : "the host's own user", "inprocess_bots",
+        trusted, "inprocess_means",
+        "trusted as much as the host: no sandbox, its code runs inside hydra-host");
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_start", NULL,
-                   "{s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "version", HYDRA_VERSION, "config",
+                   "{s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:o}", "version", HYDRA_VERSION, "config",
                    e->opt.config_dir, "plugins", e->opt.plugins_dir, "broker",
                    e->cfg->settings.broker, "timezone", e->cfg->settings.timezone, "bots",
-                   e->n_slots, "series", series, "clock", now_s);
+                   e->n_slots, "series", series, "clock", now_s, "sandbox", sandbox);
 }
 
 int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *err, size_t errsz,

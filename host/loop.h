@@ -85,6 +85,10 @@ typedef struct hydra_engine {
     hydra_sim *sim;          /* non-NULL when broker is "sim" */
     hydra_host_services svc;
     hydra_sandbox_limits limits;  /* for worker processes */
+    hydra_sandbox_limits sandbox; /* what the machine offered at start (hydra_sandbox_configure) */
+    int sandbox_checked;
+    int sandbox_rc;               /* nonzero: isolated bots cannot start, sandbox_why says why */
+    char sandbox_why[512];
     int call_deadline_ms;    /* every worker call's deadline */
     hydra_bot_slot *slots;   /* sorted by rank, highest first */
     int n_slots;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -828,6 +829,12 @@ static int cmd_run(const cli *c)
 
 int main(int argc, char **argv)
 {
+    /*
+     * No process of the same user may read this one's memory, environment
+     * or descriptors (/proc/<pid>/mem, process_vm_readv, pidfd_getfd,
+     * ptrace): the host holds the broker keys. It also means no core file.
+     */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "backtest") == 0)
         return hydra_backtest_main(argc - 1, argv + 1);
     cli c;

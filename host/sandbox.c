@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "error.h"
-
-/* The worker finds its socket here; wire.h's peer is the only descriptor it inherits. */
-#define WORKER_FD 3
+#include "jail.h"
 
 /* How long a dying worker may take to be reaped after its socket closed. */
 #define REAP_GRACE_MS 1000
@@ -86,59 +84,44 @@ int hydra_worker_locate(const char *configured, char *out, size_t outsz)
 
 /* ---- processes --------------------------------------------------------------- */
 
-/* Closes every descriptor from `from` up; the fallback walks the limit when close_range is missing. */
-static void close_from(int from)
+int hydra_sandbox_configure(hydra_sandbox_limits *lim, const hydra_workers_cfg *w,
+                            int *landlock_abi, char *why, size_t whysz)
 {
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned)from, ~0u, 0u) == 0)
-        return;
-#endif
-    for (int fd = from; fd < 65536; fd++)
-        close(fd);
-}
+    char probe[256] = "";
+    int ns = hydra_jail_probe(landlock_abi, probe, sizeof probe) == 0;
 
-static void limit(int resource, rlim_t value)
-{
-    struct rlimit rl = {value, value};
-    setrlimit(resource, &rl);
-}
-
-/*
- * Runs in the forked child: only async-signal-safe calls until execve.
- * The socket becomes fd 3, 0-2 go to /dev/null, everything else is closed.
- */
-static void child_exec(int sock, const hydra_sandbox_limits *lim, char *const argv[],
-                       char *const envp[])
-{
-    int devnull;
-    if (sock != WORKER_FD) {
-        if (dup2(sock, WORKER_FD) < 0)
-            _exit(126);
+    lim->drop_to_uid = geteuid() == 0;
+    if (lim->drop_to_uid && hydra_jail_user(w->user, &lim->uid, &lim->gid, why, whysz) != 0)
+        return HYDRA_EINVAL;
+    if (!ns && !w->unsafe_allow_missing_namespaces) {
+        set_why(why, whysz,
+                "worker sandbox: this kernel cannot give workers their own namespaces (%s); "
+                "isolated bots cannot start. Enable unprivileged user namespaces, or set "
+                "workers.unsafe_allow_missing_namespaces: true to run them without (a bot could "
+                "then see the host's files and processes and reach the network, held back by "
+                "Landlock and seccomp alone)",
+                probe);
+        return HYDRA_EWORKER;
     }
-    fcntl(WORKER_FD, F_SETFD, 0);
-    devnull = open("/dev/null", O_RDWR);
-    if (devnull < 0)
-        _exit(126);
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    close_from(WORKER_FD + 1);
-    limit(RLIMIT_CORE, 0);
-    if (lim->cpu_seconds > 0)
-        limit(RLIMIT_CPU, (rlim_t)lim->cpu_seconds);
-    if (lim->max_open_files > 0)
-        limit(RLIMIT_NOFILE, (rlim_t)lim->max_open_files);
-    if (!HYDRA_SANITIZED && lim->address_space_mb > 0)
-        limit(RLIMIT_AS, (rlim_t)lim->address_space_mb * 1024 * 1024);
-    execve(argv[0], argv, envp);
-    _exit(127);
+    if (*landlock_abi < 1 && !w->unsafe_allow_missing_landlock) {
+        set_why(why, whysz,
+                "worker sandbox: this kernel has no Landlock; isolated bots cannot start. Enable "
+                "it (lsm=landlock), or set workers.unsafe_allow_missing_landlock: true to run them "
+                "without that second file-system and network layer");
+        return HYDRA_EWORKER;
+    }
+    lim->namespaces = ns;
+    lim->landlock_optional = w->unsafe_allow_missing_landlock;
+    return 0;
 }
 
-static int spawn(hydra_worker *w, const hydra_sandbox_limits *lim, char *why, size_t whysz)
+static int spawn(hydra_worker *w, const hydra_sandbox_limits *lim, const char *plugin_path,
+                 char *why, size_t whysz)
 {
     int sv[2];
     pid_t pid;
-    char *argv[] = {(char *)lim->worker_path, NULL};
+    char *argv[] = {HYDRA_JAIL_WORKER,
+                    lim->landlock_optional ? "--landlock=optional" : "--landlock=required", NULL};
     /* A clean environment: no credentials, no LD_PRELOAD, nothing the host was given. */
     char *envp[] = {"PATH=/usr/bin:/bin",
 #if HYDRA_SANITIZED
@@ -147,20 +130,29 @@ static int spawn(hydra_worker *w, const hydra_sandbox_limits *lim, char *why, si
                     "symbolize=0",
 #endif
                     NULL};
+    hydra_jail_spec spec = {
+        .worker_path = lim->worker_path,
+        .plugin_path = plugin_path,
+        .namespaces = lim->namespaces,
+        .drop_to_uid = lim->drop_to_uid,
+        .uid = lim->uid,
+        .gid = lim->gid,
+        .address_space_mb = lim->address_space_mb,
+        .cpu_seconds = lim->cpu_seconds,
+        .max_open_files = lim->max_open_files,
+        .argv = argv,
+        .envp = envp,
+    };
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         set_why(why, whysz, "socketpair: %s", strerror(errno));
         return HYDRA_EWORKER;
     }
-    pid = fork();
-    if (pid < 0) {
-        set_why(why, whysz, "fork: %s", strerror(errno));
+    if (hydra_jail_spawn(&spec, sv[1], &pid, why, whysz) != 0) {
         close(sv[0]);
         close(sv[1]);
         return HYDRA_EWORKER;
     }
-    if (pid == 0)
-        child_exec(sv[1], lim, argv, envp);
     close(sv[1]);
     w->pid = pid;
     w->fd = sv[0];
@@ -193,8 +185,12 @@ static int reap(pid_t pid, int wait_ms)
 
 static void describe_status(int status, const char *call, char *why, size_t whysz)
 {
-    if (status >= 0 && WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
+    /* The jail's init reports the worker's death by signal N as an exit status (wire.h). */
+    int relayed = status >= 0 && WIFEXITED(status) &&
+                  WEXITSTATUS(status) > HYDRA_WIRE_EXIT_SIGNALED &&
+                  WEXITSTATUS(status) < HYDRA_WIRE_EXIT_SIGNALED + 65;
+    if (status >= 0 && (WIFSIGNALED(status) || relayed)) {
+        int sig = relayed ? WEXITSTATUS(status) - HYDRA_WIRE_EXIT_SIGNALED : WTERMSIG(status);
         const char *abbrev = sigabbrev_np(sig);
         const char *what = sig == SIGSYS    ? ": a forbidden system call"
                            : sig == SIGXCPU ? ": CPU time limit"
@@ -379,11 +375,30 @@ static int exchange(hydra_worker *w, uint16_t want, const hydra_worker_peer *pee
     }
 }
 
+/*
+ * The loader inside the jail names the plugin by its path there; the
+ * operator knows it by its path on the host. Rewrites the one into the other.
+ */
+static void jail_to_host_path(const char *msg, int jailed, const char *host_path, char *out,
+                              size_t outsz)
+{
+    const char *base = strrchr(host_path, '/');
+    char inside[HYDRA_PATH_LEN + 32];
+    const char *at;
+    snprintf(inside, sizeof inside, "%s/%s", HYDRA_JAIL_PLUGINS, base != NULL ? base + 1 : host_path);
+    at = jailed ? strstr(msg, inside) : NULL;
+    if (at == NULL) {
+        set_why(out, outsz, "%s", msg);
+        return;
+    }
+    set_why(out, outsz, "%.*s%s%s", (int)(at - msg), msg, host_path, at + strlen(inside));
+}
+
 int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const char *plugins_dir,
                        const hydra_bot_cfg *cfg, const hydra_worker_peer *peer, char *why,
                        size_t whysz)
 {
-    char detail[512] = "";
+    char detail[512] = "", plugin_path[HYDRA_PATH_LEN];
     int64_t deadline;
     hydra_wire_in in;
     int32_t status;
@@ -392,12 +407,17 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
     w->pid = 0;
     w->fd = -1;
     w->call_pending = 0;
-    if ((rc = spawn(w, lim, why, whysz)) != 0)
+    if (hydra_plugin_path(plugins_dir, cfg->plugin, plugin_path, sizeof plugin_path) != 0) {
+        set_why(why, whysz, "bot %s: not a valid plugin name \"%s\"", cfg->bot_id, cfg->plugin);
+        return HYDRA_EINVAL;
+    }
+    if ((rc = spawn(w, lim, plugin_path, why, whysz)) != 0)
         return rc;
     deadline = hydra_wire_now_us() + (int64_t)lim->start_deadline_ms * 1000;
 
+    /* Inside its jail the worker finds the plugin at the jail's path, not the host's. */
     hydra_wire_begin(&w->out, HYDRA_WIRE_LOAD);
-    hydra_wire_put_load(&w->out, plugins_dir, cfg);
+    hydra_wire_put_load(&w->out, lim->namespaces ? HYDRA_JAIL_PLUGINS : plugins_dir, cfg);
     if ((rc = hydra_wire_finish(&w->out)) != 0) {
         set_why(detail, sizeof detail, "LOAD message: %s", hydra_strerror(rc));
         rc = HYDRA_EPROTO;
@@ -414,7 +434,10 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
     if (status != 0) {
         /* The worker is alive and says why the loader refused; it exits after saying so. */
         const char *msg = hydra_wire_get_str(&in);
-        set_why(why, whysz, "%s", in.bad ? "worker could not load the bot" : msg);
+        if (in.bad)
+            set_why(why, whysz, "worker could not load the bot");
+        else
+            jail_to_host_path(msg, lim->namespaces, plugin_path, why, whysz);
         hydra_worker_stop(w, REAP_GRACE_MS);
         return HYDRA_EPLUGIN;
     }
@@ -551,6 +574,10 @@ int hydra_runner_load(hydra_bot_runner *r, int process, const hydra_sandbox_limi
     }
     if (!process)
         return hydra_bot_load(&r->inst, plugins_dir, cfg, peer->svc, err, errsz);
+    if (lim->refused[0] != '\0') {
+        set_why(err, errsz, "bot %s: %s", cfg->bot_id, lim->refused);
+        return HYDRA_EWORKER;
+    }
     rc = hydra_worker_start(&r->worker, lim, plugins_dir, cfg, peer, err, errsz);
     if (rc != 0)
         hydra_worker_free(&r->worker);

@@ -3,11 +3,12 @@
  *
  * A worker is the small `hydra-worker` binary (exec'd, never a bare fork of
  * the host, so it holds none of the host's memory: no credentials, no
- * database handles). It is started with an empty environment, only its end
- * of a socket pair open (as fd 3, stdin/stdout/stderr on /dev/null), and
- * resource limits: address space, CPU time, open files, no core files. It
- * loads the plugin with the ordinary loader, then installs a seccomp filter
- * that kills it if it opens a socket, connects, or opens a file for writing.
+ * database handles). It is started in its jail (jail.h: its own user, PID,
+ * mount, network and IPC namespaces, a read-only root holding only the
+ * system libraries, the worker and its one plugin file, an unprivileged
+ * identity, resource limits) with an empty environment and only its end of
+ * a socket pair open (as fd 3). Before it loads the plugin it adds Landlock
+ * and a seccomp allow-list of its own (worker/confine.h).
  *
  * Every call carries a deadline. A worker that dies, hangs past the
  * deadline or breaks the protocol is killed by its PID and reaped, and the
@@ -40,7 +41,24 @@ typedef struct hydra_sandbox_limits {
     long address_space_mb;            /* RLIMIT_AS; 0 = none (always none under ASan) */
     long cpu_seconds;                 /* RLIMIT_CPU over the worker's life */
     int max_open_files;               /* RLIMIT_NOFILE */
+    int namespaces;                   /* 1: the jail (default); 0: the operator gave it up */
+    int landlock_optional;            /* 1: the operator gave Landlock up where it is missing */
+    int drop_to_uid;                  /* 1: the host is root: workers run as uid/gid */
+    uid_t uid;
+    gid_t gid;
+    int landlock_abi;                 /* what the kernel offers (0: none) */
+    char refused[512];                /* non-empty: workers cannot start, and this says why */
 } hydra_sandbox_limits;
+
+/*
+ * Fills the sandbox part of lim from settings: the worker identity when the
+ * host runs as root, and which layers the operator gave up. Checks the
+ * machine once (hydra_jail_probe) and refuses, with why naming the missing
+ * layer and the setting that would accept its absence, when a required
+ * layer is not there. *landlock_abi reports what the kernel offers.
+ */
+int hydra_sandbox_configure(hydra_sandbox_limits *lim, const hydra_workers_cfg *w,
+                            int *landlock_abi, char *why, size_t whysz);
 
 /*
  * Finds the worker binary: `configured` when non-empty, else $HYDRA_WORKER,

@@ -211,4 +211,10 @@ int hydra_wire_send(int fd, const hydra_wire_out *o, int64_t deadline_us);
 int hydra_wire_recv(int fd, hydra_wire_out *buf, hydra_wire_header *h, int64_t deadline_us,
                     char *why, size_t whysz);
 
+/*
+ * A jailed worker runs under a small init (PID 1 of its namespace) that
+ * exits with this plus N when the worker proper was killed by signal N.
+ */
+#define HYDRA_WIRE_EXIT_SIGNALED 128
+
 #endif

@@ -14,6 +14,23 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
+# The worker sandbox differs by who runs the host: a root host maps workers
+# to workers.user, an unprivileged one maps its own ids. Run the sandbox
+# suites once more as an unprivileged user (nobody), who must be able to
+# reach the build tree: grant search (x, not read) on any ancestor lacking it.
+echo "== sandbox suites as an unprivileged user (nobody)"
+dir=$(pwd)/build
+while [ "$dir" != "/" ]; do
+  if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$dir"; then
+    echo "granting o+x on $dir so nobody can reach the build tree"
+    chmod o+x "$dir"
+  fi
+  dir=$(dirname "$dir")
+done
+for t in test_hostile test_sandbox; do
+  (cd build/tests && setpriv --reuid=nobody --regid=nogroup --clear-groups "./$t")
+done
+
 echo "== sanitizer build (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHYDRA_SANITIZE=ON -DHYDRA_PLUGINS_IN_SOURCE=OFF
 cmake --build build-asan -j "$jobs"

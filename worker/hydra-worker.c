@@ -1,13 +1,15 @@
 /*
  * hydra-worker: runs one bot in its own process for hydra-host.
  *
- * The host starts it with its socket as fd 3, an empty environment and
- * resource limits already set. The worker reads LOAD, loads the plugin with
- * the host's own loader (so every check of the in-process path applies),
- * creates the bot, then installs a seccomp filter: from then on opening a
- * socket, connecting, exec'ing or opening a file for writing kills the
- * process with SIGSYS, which the host reports as the cause. The filter comes
- * after loading because dlopen itself opens files.
+ * The host starts it inside its jail (host/jail.h: namespaces, a private
+ * read-only root, an unprivileged identity, resource limits) with its
+ * socket as fd 3 and an empty environment. The worker reads LOAD, then
+ * confines itself further (worker/confine.h: Landlock, then a seccomp
+ * allow-list on every thread) before it loads the plugin with the host's
+ * own loader, so no plugin code ever runs outside every layer. Once the bot
+ * is created a second filter forbids opening files and new executable
+ * memory. A layer that cannot be set up is refused, never skipped, unless
+ * the operator gave it up in settings.
  *
  * After LOADED it answers CALL and FILL one at a time until the host closes
  * the socket, then destroys the bot and exits 0. The bot's log lines, state
@@ -17,13 +19,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "error.h"
 #include "loader.h"
 #include "wire.h"
@@ -140,62 +144,6 @@ static const hydra_host_services g_svc = {
     .option_chain = svc_option_chain,
 };
 
-/* Adds one rule; a rule the kernel or libseccomp does not know is skipped, the rest still apply. */
-static int deny(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned n,
-                const struct scmp_arg_cmp *args)
-{
-    if (syscall == __NR_SCMP_ERROR || syscall < 0)
-        return 0;
-    return seccomp_rule_add_array(ctx, action, syscall, n, args);
-}
-
-/*
- * No network, no exec, no writing files. Returns 0, or negative with the
- * reason in note (the worker then runs with its rlimits only).
- */
-static int install_seccomp(char *note, size_t notesz)
-{
-    const uint32_t kill = SCMP_ACT_KILL_PROCESS;
-    static const char *const plain[] = {"socket", "socketpair", "connect", "bind", "listen",
-                                        "accept", "accept4", "execve", "execveat", "creat",
-                                        "truncate", "rename", "renameat", "renameat2", "unlink",
-                                        "unlinkat", "mkdir", "mkdirat", "link", "linkat",
-                                        "symlink", "symlinkat", "ptrace"};
-    /* Flag bits that make an open a write; one rule each, on the flags argument. */
-    static const unsigned long write_masks[][2] = {
-        {O_ACCMODE, O_WRONLY}, {O_ACCMODE, O_RDWR}, {O_CREAT, O_CREAT},
-        {O_TRUNC, O_TRUNC},    {O_APPEND, O_APPEND},
-    };
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    int rc = 0;
-    size_t i;
-
-    if (ctx == NULL) {
-        snprintf(note, notesz, "seccomp_init failed");
-        return -1;
-    }
-    for (i = 0; rc == 0 && i < sizeof plain / sizeof plain[0]; i++)
-        rc = deny(ctx, kill, seccomp_syscall_resolve_name(plain[i]), 0, NULL);
-    for (i = 0; rc == 0 && i < sizeof write_masks / sizeof write_masks[0]; i++) {
-        struct scmp_arg_cmp open_flags = SCMP_A1(SCMP_CMP_MASKED_EQ, write_masks[i][0],
-                                                 write_masks[i][1]);
-        struct scmp_arg_cmp openat_flags = SCMP_A2(SCMP_CMP_MASKED_EQ, write_masks[i][0],
-                                                   write_masks[i][1]);
-        rc = deny(ctx, kill, seccomp_syscall_resolve_name("open"), 1, &open_flags);
-        if (rc == 0)
-            rc = deny(ctx, kill, seccomp_syscall_resolve_name("openat"), 1, &openat_flags);
-    }
-    /* openat2 hides its flags behind a pointer the filter cannot read: refuse it outright. */
-    if (rc == 0)
-        rc = deny(ctx, SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("openat2"), 0, NULL);
-    if (rc == 0)
-        rc = seccomp_load(ctx);
-    if (rc != 0)
-        snprintf(note, notesz, "seccomp filter not installed: %s", strerror(-rc));
-    seccomp_release(ctx);
-    return rc;
-}
-
 static void reset_buffer(void)
 {
     memset(&g_intents.buf, 0, sizeof g_intents.buf);
@@ -252,16 +200,60 @@ static void handle_fill(hydra_bot_instance *inst)
     send_or_die();
 }
 
-int main(void)
+/*
+ * In its jail the worker starts as PID 1 of its namespace, and the kernel
+ * does not deliver to PID 1 a signal it sends itself without a handler
+ * (abort() and raise() would not end it). So PID 1 stays a small init: it
+ * forks the worker proper, holds nothing (no socket, no plugin), waits, and
+ * exits with the worker's status, a death by signal N as exit status
+ * HYDRA_WIRE_EXIT_SIGNALED + N, which the host reports as the signal. When
+ * it dies, the kernel kills everything left in the namespace.
+ */
+static void run_as_init(void)
+{
+    int status = 0;
+    pid_t child = fork();
+    if (child < 0)
+        _exit(EXIT_HOST_GONE);
+    if (child == 0)
+        return; /* the worker proper */
+    close(HOST_FD);
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR)
+            _exit(EXIT_HOST_GONE);
+    }
+    if (WIFSIGNALED(status))
+        _exit(HYDRA_WIRE_EXIT_SIGNALED + WTERMSIG(status));
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_HOST_GONE);
+}
+
+/* Tells the host the bot could not be loaded (or confined), and why. */
+static int refuse(const char *why)
+{
+    hydra_wire_begin(&g_out, HYDRA_WIRE_LOADED);
+    hydra_wire_put_i32(&g_out, HYDRA_EPLUGIN);
+    hydra_wire_put_str(&g_out, why);
+    send_or_die();
+    return 1;
+}
+
+int main(int argc, char **argv)
 {
     static hydra_bot_cfg cfg;
     static hydra_bot_instance inst;
-    char dir[HYDRA_PATH_LEN], err[1024] = "", note[160] = "";
+    char dir[HYDRA_PATH_LEN], err[1024] = "", note[160] = "", why[128];
     hydra_wire_snapshot *snap = hydra_wire_snapshot_new();
     hydra_wire_header h;
     hydra_wire_in in;
-    int seccomp_on;
+    int landlock_required = 1, abi;
 
+    /* The host says whether the operator gave Landlock up (workers.unsafe_allow_missing_landlock). */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--landlock=optional") == 0)
+            landlock_required = 0;
+    }
+    if (getpid() == 1)
+        run_as_init();
     if (snap == NULL)
         return EXIT_HOST_GONE;
     if (hydra_wire_recv(HOST_FD, &g_in, &h, -1, NULL, 0) != 0 || h.type != HYDRA_WIRE_LOAD)
@@ -270,14 +262,26 @@ int main(void)
     if (hydra_wire_get_load(&in, dir, sizeof dir, &cfg, err, sizeof err) != 0)
         return EXIT_PROTOCOL;
 
-    if (hydra_bot_load(&inst, dir, &cfg, &g_svc, err, sizeof err) != 0) {
-        hydra_wire_begin(&g_out, HYDRA_WIRE_LOADED);
-        hydra_wire_put_i32(&g_out, HYDRA_EPLUGIN);
-        hydra_wire_put_str(&g_out, err);
-        send_or_die();
-        return 1;
+    /* Every layer is in place before the first byte of plugin code runs (its constructors). */
+    abi = hydra_confine_landlock(dir, why, sizeof why);
+    if (abi > 0) {
+        snprintf(note, sizeof note, "landlock ABI %d", abi);
+    } else if (landlock_required) {
+        snprintf(err, sizeof err, "worker sandbox: %s", why);
+        return refuse(err);
+    } else {
+        snprintf(note, sizeof note, "without landlock (%s)", why);
     }
-    seccomp_on = install_seccomp(note, sizeof note) == 0;
+    if (hydra_confine_seccomp_load(HOST_FD, why, sizeof why) != 0) {
+        snprintf(err, sizeof err, "worker sandbox: %s", why);
+        return refuse(err);
+    }
+    if (hydra_bot_load(&inst, dir, &cfg, &g_svc, err, sizeof err) != 0)
+        return refuse(err);
+    if (hydra_confine_seccomp_run(why, sizeof why) != 0) {
+        snprintf(err, sizeof err, "worker sandbox: %s", why);
+        return refuse(err);
+    }
 
     hydra_wire_begin(&g_out, HYDRA_WIRE_LOADED);
     hydra_wire_put_i32(&g_out, 0);
@@ -286,7 +290,7 @@ int main(void)
     hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.major);
     hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.minor);
     hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.patch);
-    hydra_wire_put_u32(&g_out, (uint32_t)seccomp_on);
+    hydra_wire_put_u32(&g_out, 1); /* seccomp: always, or the worker refused above */
     hydra_wire_put_str(&g_out, note);
     hydra_wire_put_u32(&g_out, (uint32_t)inst.host.asks_chain);
     send_or_die();

@@ -286,6 +286,18 @@ static void test_writing_a_file_is_forbidden(void **state)
     assert_int_not_equal(access("/tmp/hydra-misbehave-wrote-here", F_OK), 0);
 }
 
+/* The worker proper: the one child of the jail's init (whose pid the host holds). */
+static int worker_proper(pid_t init)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)init, (int)init);
+    size_t len = 0;
+    char *kids = tu_read_file(path, &len);
+    int pid = kids != NULL ? atoi(kids) : 0;
+    free(kids);
+    return pid;
+}
+
 /* The worker starts with nothing of the host's: no environment, only its socket. */
 static void test_worker_gets_no_secrets(void **state)
 {
@@ -299,8 +311,10 @@ static void test_worker_gets_no_secrets(void **state)
         const hydra_bot_runner *r = f->e.slots[i].run;
         if (!f->e.slots[i].loaded || !r->process)
             continue;
+        int pid = worker_proper(r->worker.pid);
+        assert_true(pid > 0);
         char path[64];
-        snprintf(path, sizeof path, "/proc/%d/environ", (int)r->worker.pid);
+        snprintf(path, sizeof path, "/proc/%d/environ", pid);
         size_t len = 0;
         char *env = tu_read_file(path, &len);
         assert_non_null(env);
@@ -311,7 +325,7 @@ static void test_worker_gets_no_secrets(void **state)
         int fds = 0;
         for (int fd = 0; fd < 256; fd++) {
             char p[96], target[256];
-            snprintf(p, sizeof p, "/proc/%d/fd/%d", (int)r->worker.pid, fd);
+            snprintf(p, sizeof p, "/proc/%d/fd/%d", pid, fd);
             ssize_t n = readlink(p, target, sizeof target - 1);
             if (n < 0)
                 continue;
