@@ -857,6 +857,8 @@ static int swap_bots(hydra_engine *e, hydra_config *next)
         if (old >= 0 && e->slots[old].loaded)
             snprintf(old_version[i], sizeof old_version[i], "%s",
                      hydra_runner_version(e->slots[old].run));
+        else if (old >= 0) /* its worker died: still a swap, which ends the quarantine */
+            snprintf(old_version[i], sizeof old_version[i], "not loaded");
         if (!slot->cfg->enabled)
             continue;
         char why[768];
@@ -908,8 +910,17 @@ static int swap_bots(hydra_engine *e, hydra_config *next)
         }
         slot->loaded = 1;
         hydra_bot_day day;
-        if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
-            day.quarantined) {
+        if (old_version[i][0] != '\0') {
+            /* New code that passed its checks replaces what was quarantined: the quarantine ends. */
+            int cleared = 0;
+            if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+                day.quarantined &&
+                hydra_bot_day_unquarantine(e->state, slot->cfg->bot_id, e->day, &cleared) == 0 &&
+                cleared)
+                hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_unquarantined", slot->cfg->bot_id,
+                               "{s:s,s:s}", "by", "swap", "was", day.quarantine_reason);
+        } else if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+                   day.quarantined) {
             slot->quarantined = 1;
             snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
                      day.quarantine_reason);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "halt.h"
 #include "orders.h"
 
 static int kill_switch_present(const hydra_engine *e)
@@ -97,20 +98,6 @@ int hydra_exitbot_conditions(hydra_engine *e, char *why, size_t whysz)
     return daily_loss_breached(e, why, whysz);
 }
 
-/* While halted: anything still open is closed again, once its orders have settled. */
-static void keep_flat(hydra_engine *e)
-{
-    hydra_bot_position pos[1];
-    size_t n = 0;
-    int rc = hydra_position_list(e->state, NULL, pos, 1, &n);
-    /* Only "holds nothing" stops here; more than fits the probe (EFULL) still means flatten. */
-    if (rc == 0 && n == 0)
-        return;
-    if (e->n_open_orders > 0)
-        return;
-    hydra_engine_flatten(e, "halt active: closing remaining positions");
-}
-
 int hydra_exitbot_run(hydra_engine *e)
 {
     const hydra_exitbot_cfg *xb = &e->cfg->exitbot;
@@ -130,8 +117,8 @@ int hydra_exitbot_run(hydra_engine *e)
         hydra_health_reset(&e->health);
     }
     if (halt.active) {
-        e->halted = 1;
-        keep_flat(e);
+        /* Whoever set it (this host, an operator, an earlier run): flatten until flat. */
+        hydra_halt_keep_flat(e, &halt);
         return 1;
     }
     if (!xb->enabled) {

@@ -138,71 +138,25 @@ void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *wh
     hydra_bot_day_quarantine(e->state, bot_id, e->day, why);
 }
 
-/* ---- halt and flatten ---- */
+/* Halts and the flatten are in halt.c. */
 
-void hydra_engine_flatten(hydra_engine *e, const char *reason)
+/*
+ * A quarantine an operator cleared (`hydra-host unquarantine`) ends at the
+ * tick boundary: only quarantined bots are looked up, so a healthy day
+ * costs nothing.
+ */
+static void pick_up_unquarantines(hydra_engine *e)
 {
-    hydra_broker_err err = {0};
-    if (e->broker.ops->cancel_all(e->broker.ctx, &err) != 0)
-        hydra_engine_broker_failure(e, "cancel_all", &err);
-    hydra_orders_sync(e);
-
-    hydra_bot_position pos[256];
-    size_t n = 0;
-    int orphans = 0;
-    if (hydra_position_list(e->state, NULL, pos, 256, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            hydra_bot_slot *slot = find_slot(e, pos[i].bot_id);
-            if (slot == NULL) {
-                orphans++;
-                continue;
-            }
-            hydra_intent in = {0};
-            in.struct_size = sizeof in;
-            in.kind = HYDRA_INTENT_EXIT;
-            in.side = HYDRA_SIDE_SELL;
-            in.type = HYDRA_ORDER_MARKET;
-            in.asset_class = (uint32_t)pos[i].asset_class;
-            in.tif = pos[i].asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
-            snprintf(in.symbol, sizeof in.symbol, "%s", pos[i].symbol);
-            in.qty = pos[i].qty;
-            char why[128];
-            snprintf(why, sizeof why, "flatten: %.100s", reason);
-            hydra_orders_submit(e, slot, &in, why, NULL);
-        }
-    }
-    char unexplained[256] = "";
-    if (orphans > 0 || hydra_orders_check_positions(e, unexplained, sizeof unexplained) == 1) {
-        /* Positions no bot can close: the broker closes everything that is left. */
-        if (e->broker.ops->close_all(e->broker.ctx, &err) != 0)
-            hydra_engine_broker_failure(e, "close_all", &err);
-    }
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "exitbot_flatten", NULL, "{s:s,s:i,s:s}", "reason",
-                   reason, "positions", (int)n, "unexplained", unexplained);
-}
-
-void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes)
-{
-    int64_t now = hydra_clock_now_ms(&e->clock);
-    int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
-    int rc = hydra_halt_set(e->state, reason, source, now, until);
-    e->halted = 1;
-    e->halt_raised = 1;
-    char until_s[32];
-    hydra_format_utc(until, until_s, sizeof until_s);
-    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
-                   source, "reason", reason, "until", until_s, "persisted", rc == 0);
-    hydra_engine_flatten(e, reason);
-    if (rc != 0) {
-        /*
-         * A halt that is not on disk would be forgotten by a restart: the
-         * host stops here (after flattening) and exits non-zero rather than
-         * run on with a halt only its memory holds.
-         */
-        e->fatal = HYDRA_ESTATE;
-        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "halt_not_persisted", NULL, "{s:s,s:s,s:s}",
-                       "reason", reason, "error", hydra_state_errmsg(e->state), "effect",
-                       "the host stops trading and exits with status 1");
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        hydra_bot_day day;
+        if (!slot->quarantined || e->day[0] == '\0' ||
+            hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) != 0 || day.quarantined)
+            continue;
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_unquarantined", slot->cfg->bot_id,
+                       "{s:s,s:s}", "by", "operator", "was", slot->quarantine_reason);
+        slot->quarantined = 0;
+        slot->quarantine_reason[0] = '\0';
     }
 }
 
@@ -1159,6 +1113,8 @@ int hydra_engine_tick(hydra_engine *e)
     hydra_state_begin(e->state);
     if (state_rc != 0)
         return state_lost(e, lost);
+
+    pick_up_unquarantines(e);
 
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);

@@ -61,8 +61,8 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     if (mkdir(path, 0755) != 0)
         return -1;
 
-    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/config/settings.yaml", NULL);
-    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/config/bots.yaml", NULL);
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/bots.yaml", NULL);
     if (settings == NULL || bots == NULL)
         return -1;
     snprintf(repl, sizeof repl, "%s/", dir);
@@ -180,12 +180,14 @@ static int w_order(void *ctx, const char *cid, hydra_order *out, hydra_broker_er
 static int w_cancel_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->cancel_all(w->inner.ctx, err);
 }
 
 static int w_close_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->close_all(w->inner.ctx, err);
 }
 
@@ -241,10 +243,30 @@ static int w_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_brok
     return rc ? rc : w->inner.ops->order_by_id(w->inner.ctx, id, out, err);
 }
 
+static int w_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    w->n_cancels++;
+    return w->inner.ops->cancel_order(w->inner.ctx, order_id, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
-    "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
-    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL, w_calendar,
-    w_order_by_id,
+    .name = "fault-injecting wrapper",
+    .account = w_account,
+    .positions = w_positions,
+    .open_orders = w_open_orders,
+    .submit = w_submit,
+    .order_by_client_id = w_order,
+    .cancel_all = w_cancel_all,
+    .close_all = w_close_all,
+    .cancel_order = w_cancel_order,
+    .latest_prices = w_prices,
+    .bars = w_bars,
+    .option_chain = w_chain,
+    .clock = w_clock,
+    .destroy = NULL,
+    .calendar = w_calendar,
+    .order_by_id = w_order_by_id,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)

@@ -13,7 +13,8 @@
 #include "loop.h"
 
 /*
- * Creates <dir>/config/{settings,bots}.yaml from the shipped files with
+ * Creates <dir>/config/{settings,bots}.yaml from a fixed copy of the shipped
+ * files (tests/configs/shipped: never the user's config/, which a user edits) with
  * state, log, kill switch and paper exchange inside dir and data paths
  * pointing at the repository. `settings_edits` and `bots_edits` (may be NULL)
  * are "old=>new" replacement pairs, one per line, applied to the text; a
@@ -55,6 +56,8 @@ typedef struct et_broker {
     et_submit submits[ET_MAX_SUBMITS];
     size_t n_submits;
     size_t n_chains;    /* option_chain() calls that reached the exchange */
+    size_t n_cancels;   /* cancel_order() calls */
+    size_t n_account_wide; /* cancel_all() and close_all() calls: the host must make none */
     unsigned long long rng;
 } et_broker;
 

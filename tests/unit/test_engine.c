@@ -131,7 +131,7 @@ static void test_kill_switch_halts_and_flattens(void **state)
         assert_int_equal(f->w->submits[i].side, HYDRA_SIDE_SELL);
     close_engine(f);
     assert_true(et_count_events(f->log, "system_halt", NULL) == 1);
-    assert_true(et_count_events(f->log, "exitbot_flatten", NULL) >= 1);
+    assert_true(et_count_events(f->log, "halt_flatten", NULL) >= 1);
 }
 
 static void test_daily_loss_halts(void **state)
