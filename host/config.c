@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -136,6 +137,12 @@ void hydra_config_defaults(hydra_config *cfg)
     SET_STR(w->user, "nobody");
     w->unsafe_allow_missing_namespaces = 0;
     w->unsafe_allow_missing_landlock = 0;
+
+    hydra_http_cfg *h = &s->http;
+    h->enabled = 0;
+    SET_STR(h->bind, "127.0.0.1");
+    h->port = 9464;
+    h->allow_remote = 0;
 
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
@@ -430,6 +437,12 @@ static int valid_any(const char *s)
     return 1;
 }
 
+static int valid_ipv4(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
 static int valid_nonempty(const char *s)
 {
     return s[0] != '\0';
@@ -613,6 +626,7 @@ static const choice C_ASSET[] = {{"equity", HYDRA_ASSET_EQUITY},
 static void check_sim(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_series(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base);
+static void check_http(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_session(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_execution(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_chain(load_ctx *c, const map_result *r, const char *path, void *base);
@@ -713,6 +727,16 @@ static const field WORKERS_FIELDS[] = {
     F_END,
 };
 
+static const range R_PORT = {"a port number within 0..65535 (0 picks a free port)", 0, 65535, 0};
+
+static const field HTTP_FIELDS[] = {
+    F_BOOL("enabled", hydra_http_cfg, enabled),
+    F_STR("bind", hydra_http_cfg, bind, valid_ipv4, "an IPv4 address such as 127.0.0.1"),
+    F_INT("port", hydra_http_cfg, port, R_PORT),
+    F_BOOL("allow_remote", hydra_http_cfg, allow_remote),
+    F_END,
+};
+
 static const field ALPACA_FIELDS[] = {
     F_STR("trading_url", hydra_alpaca_cfg, trading_url, valid_url, "an http:// or https:// URL"),
     F_STR("data_url", hydra_alpaca_cfg, data_url, valid_url, "an http:// or https:// URL"),
@@ -741,6 +765,7 @@ static const field SETTINGS_FIELDS[] = {
     F_SECTION("sim", offsetof(hydra_settings, sim), SIM_FIELDS, check_sim),
     F_SECTION("alpaca", offsetof(hydra_settings, alpaca), ALPACA_FIELDS, NULL),
     F_SECTION("workers", offsetof(hydra_settings, workers), WORKERS_FIELDS, NULL),
+    F_SECTION("http", offsetof(hydra_settings, http), HTTP_FIELDS, check_http),
     F_END,
 };
 
@@ -1138,6 +1163,22 @@ static void check_sim(load_ctx *c, const map_result *r, const char *path, void *
         hydra_parse_hhmm(sim->session_close, &close) != 0)
         return;
     check_order(c, r, path, &rule, open < close, sim->session_open, sim->session_close);
+}
+
+/* Serving beyond loopback is a decision the operator writes down, never a default. */
+static void check_http(load_ctx *c, const map_result *r, const char *path, void *base)
+{
+    const hydra_http_cfg *h = base;
+    int bad = 0;
+    yaml_node_t *bind = given(r, "bind", &bad);
+    if (bind == NULL || bad || strcmp(h->bind, "127.0.0.1") == 0 || h->allow_remote)
+        return;
+    char kp[PATH_MAX_LEN];
+    join(kp, path, "bind");
+    report(c, bind, kp,
+           "%s is not 127.0.0.1; serving other hosts needs http.allow_remote: true and "
+           "HYDRA_HTTP_TOKEN in .env",
+           h->bind);
 }
 
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base)
@@ -1835,6 +1876,12 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_str(out, "  ", "user", w->user);
     kv_bool(out, "  ", "unsafe_allow_missing_namespaces", w->unsafe_allow_missing_namespaces);
     kv_bool(out, "  ", "unsafe_allow_missing_landlock", w->unsafe_allow_missing_landlock);
+    const hydra_http_cfg *h = &s->http;
+    fputs("http:\n", out);
+    kv_bool(out, "  ", "enabled", h->enabled);
+    kv_str(out, "  ", "bind", h->bind);
+    kv_int(out, "  ", "port", h->port);
+    kv_bool(out, "  ", "allow_remote", h->allow_remote);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

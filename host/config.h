@@ -83,6 +83,14 @@ typedef struct hydra_workers_cfg {
     int unsafe_allow_missing_landlock;   /* 1: start workers without Landlock where the kernel has none */
 } hydra_workers_cfg;
 
+/* The host's HTTP server (settings.yaml `http:`): /metrics. */
+typedef struct hydra_http_cfg {
+    int enabled;      /* default 0: nothing listens */
+    char bind[64];    /* IPv4 address (default 127.0.0.1) */
+    int port;         /* 0..65535; 0 picks a free port (logged) */
+    int allow_remote; /* 1: bind may be other than 127.0.0.1 (needs HYDRA_HTTP_TOKEN) */
+} hydra_http_cfg;
+
 typedef struct hydra_settings {
     /* system */
     char timezone[64];               /* IANA zone, validated against the tz database */
@@ -112,6 +120,7 @@ typedef struct hydra_settings {
     hydra_sim_cfg sim;
     hydra_alpaca_cfg alpaca;
     hydra_workers_cfg workers;
+    hydra_http_cfg http;
 } hydra_settings;
 
 /* ---- bots.yaml ----------------------------------------------------------- */
@@ -242,10 +251,11 @@ typedef struct hydra_credentials {
     char secret[256];
     int paper;        /* ALPACA_PAPER: 1 unless set to "false" */
     int have_keys;    /* both key and secret non-empty */
+    char http_token[256]; /* HYDRA_HTTP_TOKEN: required when http binds beyond loopback */
 } hydra_credentials;
 
 /*
- * Reads ALPACA_KEY, ALPACA_SECRET, ALPACA_PAPER from the environment, then
+ * Reads ALPACA_KEY, ALPACA_SECRET, ALPACA_PAPER, HYDRA_HTTP_TOKEN from the environment, then
  * from env_file (KEY=value or KEY="value" lines) for anything not set in the
  * environment. A missing file is fine. Warns on `warn` (may be NULL) when
  * the file is readable by group or others. Never prints a value.

@@ -200,6 +200,7 @@ int hydra_credentials_load(const char *env_file, hydra_credentials *out, FILE *w
         {"ALPACA_KEY", out->key, sizeof out->key, 0},
         {"ALPACA_SECRET", out->secret, sizeof out->secret, 0},
         {"ALPACA_PAPER", paper, sizeof paper, 0},
+        {"HYDRA_HTTP_TOKEN", out->http_token, sizeof out->http_token, 0},
     };
     size_t n_slots = sizeof slots / sizeof slots[0];
     int rc = 0;

@@ -15,6 +15,7 @@
 #include "exitbot.h"
 #include "exits.h"
 #include "gates.h"
+#include "metrics.h"
 #include "orders.h"
 #include "portfolio.h"
 
@@ -55,8 +56,10 @@ void hydra_loop_free(hydra_engine *e)
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err)
 {
     /* A rejection is the broker answering; everything else counts against health. */
-    if (err->code != HYDRA_EREJECTED && err->code != HYDRA_ENOTFOUND)
+    if (err->code != HYDRA_EREJECTED && err->code != HYDRA_ENOTFOUND) {
         hydra_health_record_api_failure(&e->health, hydra_monotonic_ms());
+        hydra_metrics_api_failure(e->metrics, call);
+    }
     hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:i,s:s}", "call", call,
                    "class", hydra_strerror(err->code), "http_status", err->http_status, "error",
                    err->msg);
@@ -75,6 +78,7 @@ static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
     if (slot->quarantined)
         return;
     slot->quarantined = 1;
+    hydra_metrics_quarantine(e->metrics);
     snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s", why);
     hydra_bot_day_quarantine(e->state, slot->cfg->bot_id, e->day, why);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_quarantined", slot->cfg->bot_id, "{s:s,s:s}",
@@ -130,6 +134,7 @@ void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, 
     int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
     int rc = hydra_halt_set(e->state, reason, source, now, until);
     e->halted = 1;
+    hydra_metrics_halt(e->metrics, source);
     char until_s[32];
     hydra_format_utc(until, until_s, sizeof until_s);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
@@ -458,6 +463,7 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
     else
         hydra_gates_exit(&f, in, &r);
     if (!r.pass) {
+        hydra_metrics_order(e->metrics, HYDRA_METRIC_ORDER_GATE_BLOCKED);
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_reject", slot->cfg->bot_id,
                        "{s:s,s:s,s:s,s:s,s:s}", "source", source, "symbol", in->symbol, "gate",
                        r.gate, "detail", r.detail, "bot_reason", in->reason);
@@ -784,6 +790,9 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                 e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
         fflush(stderr);
     }
+    /* The tick is complete: readers of /metrics see it whole, never half way through. */
+    hydra_metrics_tick(e->metrics, hydra_monotonic_us() - started_us);
+    hydra_metrics_publish(e->metrics, e);
 }
 
 int hydra_engine_tick(hydra_engine *e)

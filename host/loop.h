@@ -103,6 +103,8 @@ typedef struct hydra_engine {
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     int orders_sent;         /* this tick */
     int lock_fd;
+    struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
+    struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
     volatile sig_atomic_t *reload; /* set by SIGHUP */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "metrics.h"
 #include "gates.h"
 
 /* The broker's status in journal terms. */
@@ -82,6 +83,7 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
     if (rc != 0)
         return rc;
 
+    hydra_metrics_fill(e->metrics);
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_fill", row->bot_id,
                    "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s}", "client_order_id", row->client_order_id,
                    "symbol", row->symbol, "side", row->side == HYDRA_SIDE_BUY ? "buy" : "sell",
@@ -223,6 +225,10 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         /* Placed, but only found after a failed exchange: the failure still counts. */
         hydra_engine_broker_failure(e, "submit", &err);
     }
+    hydra_metrics_order(e->metrics, rc == 0 ? HYDRA_METRIC_ORDER_SUBMITTED
+                                    : rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH
+                                        ? HYDRA_METRIC_ORDER_REJECTED
+                                        : HYDRA_METRIC_ORDER_UNKNOWN);
     if (rc == 0) {
         row->state = journal_state_of(o.status);
         snprintf(row->broker_id, sizeof row->broker_id, "%s", o.id);
