@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "orders.h"
 #include "portfolio.h"
+#include "service.h"
 
 #define MAX_BOT_POSITIONS HYDRA_MAX_BOT_POSITIONS
 
@@ -887,6 +888,7 @@ int hydra_engine_run(hydra_engine *e)
             rc = 0;
             break;
         }
+        hydra_service_tick(e->tick, e->account.equity, e->halted); /* only a completed tick */
         if (e->opt.max_ticks > 0 && (long)e->tick >= e->opt.max_ticks)
             break;
         /* Keep the cadence without drift; an overrun is logged, never absorbed silently. */
