@@ -500,7 +500,8 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     if (e->day[0] != '\0' && e->day_start_equity > 0)
         hydra_loop_portfolio(e);
     hydra_state_commit(e->state);
-    hydra_metrics_publish(e->metrics, e);
+    hydra_metrics_collect(e->metrics, e);
+    hydra_metrics_publish(e->metrics);
 
     if (st->http.enabled) {
         if ((rc = hydra_http_start(&st->http, e->creds.http_token, e->metrics, &e->http, err,

@@ -776,6 +776,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
                    "open_orders", (int)e->n_open_orders, "orders_sent", e->orders_sent, "halted",
                    e->halted, "took_us", (json_int_t)took_us);
+    hydra_metrics_collect(e->metrics, e);
     /* No trading without durable state: entries stay refused until a commit succeeds. */
     e->state_unwritable = hydra_state_commit(e->state) != 0;
     if (e->state_unwritable)
@@ -793,7 +794,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     }
     /* The tick is complete: readers of /metrics see it whole, never half way through. */
     hydra_metrics_tick(e->metrics, hydra_monotonic_us() - started_us);
-    hydra_metrics_publish(e->metrics, e);
+    hydra_metrics_publish(e->metrics);
 }
 
 int hydra_engine_tick(hydra_engine *e)

