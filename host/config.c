@@ -144,6 +144,15 @@ void hydra_config_defaults(hydra_config *cfg)
     h->port = 9464;
     h->allow_remote = 0;
 
+    hydra_notify_cfg *nc = &s->notify;
+    nc->enabled = 0;
+    nc->format = HYDRA_NOTIFY_WEBHOOK;
+    SET_STR(nc->url, "");
+    nc->queue = 256;
+    nc->timeout_ms = 5000;
+    nc->fills = 1;
+    nc->daily_summary = 1;
+
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
     /* No start means the replay begins at the first bar of the data. */
@@ -482,6 +491,11 @@ static int valid_url(const char *s)
            (strncmp(s, "http://", 7) == 0 && s[7] != '\0');
 }
 
+static int valid_url_or_empty(const char *s)
+{
+    return s[0] == '\0' || valid_url(s);
+}
+
 static int valid_tz(const char *s)
 {
     return hydra_tz_valid(s);
@@ -737,6 +751,23 @@ static const field HTTP_FIELDS[] = {
     F_END,
 };
 
+static const choice C_NOTIFY_FORMAT[] = {{"webhook", HYDRA_NOTIFY_WEBHOOK},
+                                         {"slack", HYDRA_NOTIFY_SLACK},
+                                         {"telegram", HYDRA_NOTIFY_TELEGRAM},
+                                         {NULL, 0}};
+static const range R_QUEUE = {"an integer within 1..65536", 1, 65536, 0};
+
+static const field NOTIFY_FIELDS[] = {
+    F_BOOL("enabled", hydra_notify_cfg, enabled),
+    F_CHOICE("format", hydra_notify_cfg, format, C_NOTIFY_FORMAT),
+    F_STR("url", hydra_notify_cfg, url, valid_url_or_empty, "an http:// or https:// URL, or \"\""),
+    F_INT("queue", hydra_notify_cfg, queue, R_QUEUE),
+    F_INT("timeout_ms", hydra_notify_cfg, timeout_ms, R_POS_INT),
+    F_BOOL("fills", hydra_notify_cfg, fills),
+    F_BOOL("daily_summary", hydra_notify_cfg, daily_summary),
+    F_END,
+};
+
 static const field ALPACA_FIELDS[] = {
     F_STR("trading_url", hydra_alpaca_cfg, trading_url, valid_url, "an http:// or https:// URL"),
     F_STR("data_url", hydra_alpaca_cfg, data_url, valid_url, "an http:// or https:// URL"),
@@ -766,6 +797,7 @@ static const field SETTINGS_FIELDS[] = {
     F_SECTION("alpaca", offsetof(hydra_settings, alpaca), ALPACA_FIELDS, NULL),
     F_SECTION("workers", offsetof(hydra_settings, workers), WORKERS_FIELDS, NULL),
     F_SECTION("http", offsetof(hydra_settings, http), HTTP_FIELDS, check_http),
+    F_SECTION("notify", offsetof(hydra_settings, notify), NOTIFY_FIELDS, NULL),
     F_END,
 };
 
@@ -1882,6 +1914,16 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_str(out, "  ", "bind", h->bind);
     kv_int(out, "  ", "port", h->port);
     kv_bool(out, "  ", "allow_remote", h->allow_remote);
+    const hydra_notify_cfg *nc = &s->notify;
+    static const char *const formats[] = {"webhook", "slack", "telegram"};
+    fputs("notify:\n", out);
+    kv_bool(out, "  ", "enabled", nc->enabled);
+    kv_str(out, "  ", "format", formats[nc->format >= 0 && nc->format <= 2 ? nc->format : 0]);
+    kv_str(out, "  ", "url", nc->url);
+    kv_int(out, "  ", "queue", nc->queue);
+    kv_int(out, "  ", "timeout_ms", nc->timeout_ms);
+    kv_bool(out, "  ", "fills", nc->fills);
+    kv_bool(out, "  ", "daily_summary", nc->daily_summary);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

@@ -91,6 +91,18 @@ typedef struct hydra_http_cfg {
     int allow_remote; /* 1: bind may be other than 127.0.0.1 (needs HYDRA_HTTP_TOKEN) */
 } hydra_http_cfg;
 
+/* Notifications (settings.yaml `notify:`); secrets come from .env (notify.h). */
+enum { HYDRA_NOTIFY_WEBHOOK = 0, HYDRA_NOTIFY_SLACK = 1, HYDRA_NOTIFY_TELEGRAM = 2 };
+typedef struct hydra_notify_cfg {
+    int enabled;        /* default 0 */
+    int format;         /* HYDRA_NOTIFY_* (default webhook) */
+    char url[512];      /* webhook: where to POST; telegram: API base ("" = api.telegram.org) */
+    int queue;          /* messages waiting at most (default 256); more are dropped and counted */
+    int timeout_ms;     /* per request (default 5000) */
+    int fills;          /* notify every fill (default 1) */
+    int daily_summary;  /* notify at each trading-day rollover (default 1) */
+} hydra_notify_cfg;
+
 typedef struct hydra_settings {
     /* system */
     char timezone[64];               /* IANA zone, validated against the tz database */
@@ -121,6 +133,7 @@ typedef struct hydra_settings {
     hydra_alpaca_cfg alpaca;
     hydra_workers_cfg workers;
     hydra_http_cfg http;
+    hydra_notify_cfg notify;
 } hydra_settings;
 
 /* ---- bots.yaml ----------------------------------------------------------- */
@@ -252,6 +265,10 @@ typedef struct hydra_credentials {
     int paper;        /* ALPACA_PAPER: 1 unless set to "false" */
     int have_keys;    /* both key and secret non-empty */
     char http_token[256]; /* HYDRA_HTTP_TOKEN: required when http binds beyond loopback */
+    char slack_webhook_url[512];  /* HYDRA_SLACK_WEBHOOK_URL */
+    char telegram_bot_token[256]; /* HYDRA_TELEGRAM_BOT_TOKEN */
+    char telegram_chat_id[128];   /* HYDRA_TELEGRAM_CHAT_ID */
+    char webhook_token[256];      /* HYDRA_WEBHOOK_TOKEN (optional bearer for notify.format webhook) */
 } hydra_credentials;
 
 /*

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "http.h"
 #include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 #include "series.h"
 
@@ -423,6 +424,9 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     hydra_log_add_secret(e->log, e->creds.key);
     hydra_log_add_secret(e->log, e->creds.secret);
     hydra_log_add_secret(e->log, e->creds.http_token);
+    hydra_log_add_secret(e->log, e->creds.slack_webhook_url);
+    hydra_log_add_secret(e->log, e->creds.telegram_bot_token);
+    hydra_log_add_secret(e->log, e->creds.webhook_token);
     hydra_log_set_clock(e->log, &e->clock);
     hydra_health_init(&e->health, st->max_api_failures_in_window, st->api_failure_window_seconds,
                       st->max_price_staleness_seconds);
@@ -466,6 +470,11 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
 
     if ((e->metrics = hydra_metrics_new()) == NULL) {
         rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    if (st->notify.enabled &&
+        (rc = hydra_notify_start(&st->notify, &e->creds, &e->notify, err, errsz)) != 0) {
+        *exit_code = 2;
         goto fail;
     }
     e->svc.log = svc_log;
@@ -525,6 +534,8 @@ void hydra_engine_close(hydra_engine *e)
     hydra_http_stop(e->http);
     e->http = NULL;
     unload_bots(e);
+    hydra_notify_stop(e->notify); /* after the bots: a last fill or halt is still queued */
+    e->notify = NULL;
     if (e->sim != NULL)
         hydra_sim_close(e->sim);
     else if (e->broker.ops != NULL && e->broker.ops->destroy != NULL)
@@ -567,6 +578,8 @@ static const char *restart_only_change(const hydra_settings *a, const hydra_sett
         return "alpaca";
     if (memcmp(&a->http, &b->http, sizeof a->http) != 0)
         return "http";
+    if (memcmp(&a->notify, &b->notify, sizeof a->notify) != 0)
+        return "notify";
     if (a->allow_live != b->allow_live)
         return "safety.allow_live";
     return NULL;

@@ -16,6 +16,7 @@
 #include "exits.h"
 #include "gates.h"
 #include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 #include "portfolio.h"
 #include "service.h"
@@ -80,6 +81,7 @@ static void quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why)
         return;
     slot->quarantined = 1;
     hydra_metrics_quarantine(e->metrics);
+    hydra_notify_event(e->notify, "quarantine", slot->cfg->bot_id, "quarantined: %s", why);
     snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s", why);
     hydra_bot_day_quarantine(e->state, slot->cfg->bot_id, e->day, why);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_quarantined", slot->cfg->bot_id, "{s:s,s:s}",
@@ -136,6 +138,7 @@ void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, 
     int rc = hydra_halt_set(e->state, reason, source, now, until);
     e->halted = 1;
     hydra_metrics_halt(e->metrics, source);
+    hydra_notify_event(e->notify, "halt", NULL, "HALT (%s): %s", source, reason);
     char until_s[32];
     hydra_format_utc(until, until_s, sizeof until_s);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
@@ -200,6 +203,11 @@ static int bootstrap(hydra_engine *e, int64_t now)
             return HYDRA_EMALFORMED;
         char prev[11];
         snprintf(prev, sizeof prev, "%s", e->day);
+        if (prev[0] != '\0' && e->day_start_equity > 0)
+            hydra_notify_event(e->notify, "daily_summary", NULL,
+                               "%s closed: equity %.2f (start %.2f, PnL %+.2f)", prev,
+                               e->account.equity, e->day_start_equity,
+                               e->account.equity - e->day_start_equity);
         snprintf(e->day, sizeof e->day, "%s", day);
         e->day_start_equity = e->account.equity;
         e->last_equity = e->account.equity;

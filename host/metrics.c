@@ -11,6 +11,7 @@
 #include "error.h"
 #include "loop.h"
 #include "marketdata.h"
+#include "notify.h"
 #include "state.h"
 
 /* Tick duration buckets in seconds: a tick is milliseconds, an overrun is seconds. */
@@ -45,6 +46,7 @@ typedef struct numbers {
     uint64_t orders[HYDRA_METRIC_ORDER_OUTCOMES];
     uint64_t fills;
     uint64_t quarantines;
+    uint64_t notify_sent, notify_failed, notify_dropped; /* read from the sender at collect */
     labelled halts[MAX_LABELS];
     int n_halts;
     labelled api_failures[MAX_LABELS];
@@ -157,6 +159,7 @@ void hydra_metrics_collect(hydra_metrics *m, hydra_engine *e)
     l->have_account = isfinite(e->account.equity) && e->account.equity > 0;
     l->halted = e->halted;
     l->last_tick_ms = hydra_clock_now_ms(&e->clock);
+    hydra_notify_counts(e->notify, &l->notify_sent, &l->notify_failed, &l->notify_dropped);
 
     size_t np = 0;
     if (e->state == NULL || hydra_position_list(e->state, NULL, m->pos, POSITIONS_SEEN, &np) != 0)
@@ -332,6 +335,15 @@ int hydra_metrics_render(hydra_metrics *m, char **outp, size_t *lenp)
 
     head(&o, "hydra_quarantines_total", "counter", "Bots put in quarantine.");
     put(&o, "hydra_quarantines_total %llu\n", (unsigned long long)n->quarantines);
+
+    head(&o, "hydra_notifications_total", "counter",
+         "Notifications by result: sent (2xx), failed (error or other status), dropped (queue full "
+         "or shut down).");
+    put(&o, "hydra_notifications_total{result=\"sent\"} %llu\n", (unsigned long long)n->notify_sent);
+    put(&o, "hydra_notifications_total{result=\"failed\"} %llu\n",
+        (unsigned long long)n->notify_failed);
+    put(&o, "hydra_notifications_total{result=\"dropped\"} %llu\n",
+        (unsigned long long)n->notify_dropped);
 
     head(&o, "hydra_halted", "gauge", "1 while a halt is active at the last tick.");
     put(&o, "hydra_halted %d\n", n->halted ? 1 : 0);

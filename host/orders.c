@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "metrics.h"
+#include "notify.h"
 #include "gates.h"
 
 /* The broker's status in journal terms. */
@@ -84,6 +85,9 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
         return rc;
 
     hydra_metrics_fill(e->metrics);
+    hydra_notify_event(e->notify, "fill", row->bot_id, "%s %g %s at %.4f (realised %+.2f)",
+                       row->side == HYDRA_SIDE_BUY ? "bought" : "sold", new_qty, row->symbol, price,
+                       realized);
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_fill", row->bot_id,
                    "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s}", "client_order_id", row->client_order_id,
                    "symbol", row->symbol, "side", row->side == HYDRA_SIDE_BUY ? "buy" : "sell",
