@@ -211,9 +211,12 @@ int hydra_notify_start(const hydra_notify_cfg *cfg, const hydra_credentials *cre
         break;
     }
     rc = HYDRA_ENOMEM;
+    /* On this thread, before the sender's first curl_easy_init can race another thread's. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        goto fail;
     n->ring = calloc((size_t)cfg->queue, sizeof *n->ring);
     if (n->ring == NULL)
-        goto fail;
+        goto fail_curl;
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     pthread_cond_init(&n->idle_cv, NULL);
@@ -223,10 +226,12 @@ int hydra_notify_start(const hydra_notify_cfg *cfg, const hydra_credentials *cre
         pthread_cond_destroy(&n->idle_cv);
         pthread_mutex_destroy(&n->mu);
         rc = HYDRA_EIO;
-        goto fail;
+        goto fail_curl;
     }
     *out = n;
     return 0;
+fail_curl:
+    curl_global_cleanup();
 fail:
     free(n->ring);
     explicit_bzero(n, sizeof *n);
@@ -271,4 +276,5 @@ void hydra_notify_stop(hydra_notify *n)
     free(n->ring);
     explicit_bzero(n, sizeof *n);
     free(n);
+    curl_global_cleanup();
 }
