@@ -1552,43 +1552,34 @@ static void report_parser_error(load_ctx *c, const yaml_parser_t *p)
 }
 
 /*
- * Loads one file and reads its top level against tab into base. `after`,
- * when set, runs while the document is still alive. Problems are reported
- * into c; the return value only says whether the file could be parsed.
+ * Parses one YAML text (from f, or text[0..len) when f is NULL) and reads
+ * its top level against tab into base. `name` is the file named in
+ * messages. `after`, when set, runs while the document is still alive.
+ * Problems are reported into c; the return value only says whether the
+ * text could be parsed.
  */
-static int load_file(load_ctx *c, const char *path, const field *tab, void *base,
-                     void (*after)(load_ctx *, const map_result *))
+static int load_yaml(load_ctx *c, const char *name, FILE *f, const char *text, size_t len,
+                     const field *tab, void *base, void (*after)(load_ctx *, const map_result *))
 {
     int rc = HYDRA_ECONFIG;
     yaml_parser_t parser;
     yaml_document_t doc, extra;
-    int parser_ready = 0, have_doc = 0;
+    int have_doc = 0;
 
-    c->file = path;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        c->errors++;
-        hydra_diag_add(c->diag, "%s: cannot read: %s", path, strerror(errno));
-        return HYDRA_EIO;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        c->errors++;
-        hydra_diag_add(c->diag, "%s: cannot read: not a regular file", path);
-        rc = HYDRA_EIO;
-        goto fail;
-    }
+    c->file = name;
     if (!yaml_parser_initialize(&parser)) {
         c->errors++;
-        hydra_diag_add(c->diag, "%s: cannot read: out of memory", path);
-        rc = HYDRA_ENOMEM;
-        goto fail;
+        hydra_diag_add(c->diag, "%s: cannot read: out of memory", name);
+        return HYDRA_ENOMEM;
     }
-    parser_ready = 1;
-    yaml_parser_set_input_file(&parser, f);
+    if (f != NULL)
+        yaml_parser_set_input_file(&parser, f);
+    else
+        yaml_parser_set_input_string(&parser, (const unsigned char *)(text != NULL ? text : ""),
+                                     text != NULL ? len : 0);
     if (!yaml_parser_load(&parser, &doc)) {
         report_parser_error(c, &parser);
-        goto fail;
+        goto done;
     }
     have_doc = 1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1604,7 +1595,7 @@ static int load_file(load_ctx *c, const char *path, const field *tab, void *base
         } else {
             if (yaml_document_get_root_node(&extra) != NULL) {
                 c->errors++;
-                hydra_diag_add(c->diag, "%s:%zu:%zu: expected a single YAML document", path,
+                hydra_diag_add(c->diag, "%s:%zu:%zu: expected a single YAML document", name,
                                extra.start_mark.line + 1, extra.start_mark.column + 1);
             }
             yaml_document_delete(&extra);
@@ -1612,12 +1603,54 @@ static int load_file(load_ctx *c, const char *path, const field *tab, void *base
     }
     rc = 0;
 
-fail:
+done:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (parser_ready)
-        yaml_parser_delete(&parser);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Loads one file: a regular file that can be opened, then parsed as load_yaml does. */
+static int load_file(load_ctx *c, const char *path, const field *tab, void *base,
+                     void (*after)(load_ctx *, const map_result *))
+{
+    int rc;
+    c->file = path;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        c->errors++;
+        hydra_diag_add(c->diag, "%s: cannot read: %s", path, strerror(errno));
+        return HYDRA_EIO;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        c->errors++;
+        hydra_diag_add(c->diag, "%s: cannot read: not a regular file", path);
+        rc = HYDRA_EIO;
+    } else {
+        rc = load_yaml(c, path, f, NULL, 0, tab, base, after);
+    }
     fclose(f);
+    return rc;
+}
+
+/* A loading context for one load into cfg (defaults first); NULL when out of memory. */
+static load_ctx *begin_load(hydra_config *cfg, hydra_diag *diag)
+{
+    hydra_config_defaults(cfg);
+    load_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->diag = diag;
+    c->cfg = cfg;
+    return c;
+}
+
+/* Ends a load: HYDRA_ECONFIG when anything was reported. */
+static int end_load(load_ctx *c)
+{
+    int rc = c->errors != 0 ? HYDRA_ECONFIG : 0;
+    free(c);
     return rc;
 }
 
@@ -1625,12 +1658,9 @@ int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag)
 {
     if (dir == NULL || cfg == NULL || diag == NULL)
         return HYDRA_EINVAL;
-    hydra_config_defaults(cfg);
-    load_ctx *c = calloc(1, sizeof *c);
+    load_ctx *c = begin_load(cfg, diag);
     if (c == NULL)
         return HYDRA_ENOMEM;
-    c->diag = diag;
-    c->cfg = cfg;
 
     char path[HYDRA_PATH_LEN + 32];
     size_t len = strlen(dir);
@@ -1647,10 +1677,34 @@ int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag)
     load_file(c, path, SETTINGS_FIELDS, &cfg->settings, NULL);
     snprintf(path, sizeof path, "%s%sbots.yaml", dir, sep);
     load_file(c, path, BOTS_FILE_FIELDS, cfg, read_bot_sections);
+    return end_load(c);
+}
 
-    int rc = c->errors != 0 ? HYDRA_ECONFIG : 0;
-    free(c);
-    return rc;
+int hydra_config_load_text(const char *dir, const char *settings, size_t settings_len,
+                           const char *bots, size_t bots_len, hydra_config *cfg, hydra_diag *diag)
+{
+    if (dir == NULL || cfg == NULL || diag == NULL)
+        return HYDRA_EINVAL;
+    load_ctx *c = begin_load(cfg, diag);
+    if (c == NULL)
+        return HYDRA_ENOMEM;
+
+    char name[HYDRA_PATH_LEN + 32];
+    size_t len = strlen(dir);
+    const char *sep = len > 0 && dir[len - 1] == '/' ? "" : "/";
+    if (len >= HYDRA_PATH_LEN) {
+        hydra_diag_add(diag, "%s: directory path longer than %d characters", dir,
+                       HYDRA_PATH_LEN - 1);
+        free(c);
+        return HYDRA_ECONFIG;
+    }
+    SET_STR(cfg->dir, dir);
+
+    snprintf(name, sizeof name, "%s%ssettings.yaml", dir, sep);
+    load_yaml(c, name, NULL, settings, settings_len, SETTINGS_FIELDS, &cfg->settings, NULL);
+    snprintf(name, sizeof name, "%s%sbots.yaml", dir, sep);
+    load_yaml(c, name, NULL, bots, bots_len, BOTS_FILE_FIELDS, cfg, read_bot_sections);
+    return end_load(c);
 }
 
 /* ---- lookups ------------------------------------------------------------- */

@@ -245,6 +245,16 @@ void hydra_config_defaults(hydra_config *cfg);
  */
 int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag);
 
+/*
+ * The same from the two files' texts in memory (settings_len and bots_len
+ * bytes, no terminator needed), parsed exactly as the files would be.
+ * Messages name <dir>/settings.yaml and <dir>/bots.yaml, and cfg->dir is
+ * dir, as if the texts had been read from there.
+ */
+int hydra_config_load_text(const char *dir, const char *settings, size_t settings_len,
+                           const char *bots, size_t bots_len, hydra_config *cfg,
+                           hydra_diag *diag);
+
 /* The same, with every problem joined into err (one per line) for callers that report text. */
 int hydra_config_load_msg(const char *dir, hydra_config *cfg, char *err, size_t errsz);
 

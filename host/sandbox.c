@@ -286,13 +286,10 @@ static int serve(hydra_worker *w, const hydra_wire_header *h, const hydra_worker
     hydra_wire_in_init(&in, w->in.p, w->in.len);
 
     if (h->type == HYDRA_WIRE_LOG) {
-        int32_t level = hydra_wire_get_i32(&in);
-        const char *event = hydra_wire_get_str(&in);
-        const char *message = hydra_wire_get_str(&in);
-        if (in.bad || in.off != in.len) {
-            set_why(detail, detailsz, "malformed LOG request");
+        int32_t level;
+        const char *event, *message;
+        if (hydra_wire_get_log(&in, &level, &event, &message, detail, detailsz) != 0)
             return HYDRA_EPROTO;
-        }
         if (level < HYDRA_LOG_DEBUG || level > HYDRA_LOG_ERROR)
             level = HYDRA_LOG_INFO;
         if (svc != NULL && svc->log != NULL)
@@ -302,25 +299,24 @@ static int serve(hydra_worker *w, const hydra_wire_header *h, const hydra_worker
     if (h->type == HYDRA_WIRE_KV_GET || h->type == HYDRA_WIRE_KV_SET) {
         char value[8192];
         int32_t rc = HYDRA_PARAM_MISSING;
-        const char *key = hydra_wire_get_str(&in);
+        const char *key;
+        value[0] = '\0';
         if (h->type == HYDRA_WIRE_KV_GET) {
-            uint64_t bufsz = hydra_wire_get_u64(&in);
+            uint64_t bufsz;
+            if (hydra_wire_get_kv_get(&in, &key, &bufsz, detail, detailsz) != 0)
+                return HYDRA_EPROTO;
             size_t n = bufsz < sizeof value ? (size_t)bufsz : sizeof value;
-            value[0] = '\0';
-            if (!in.bad && in.off == in.len && n > 0 && svc != NULL && svc->kv_get != NULL)
+            if (n > 0 && svc != NULL && svc->kv_get != NULL)
                 rc = svc->kv_get(svc->ctx, bot_id, key, value, n);
             if (rc != 0)
                 value[0] = '\0';
         } else {
-            const char *v = hydra_wire_get_str(&in);
+            const char *v;
+            if (hydra_wire_get_kv_set(&in, &key, &v, detail, detailsz) != 0)
+                return HYDRA_EPROTO;
             rc = HYDRA_BOT_ERROR;
-            value[0] = '\0';
-            if (!in.bad && in.off == in.len && svc != NULL && svc->kv_set != NULL)
+            if (svc != NULL && svc->kv_set != NULL)
                 rc = svc->kv_set(svc->ctx, bot_id, key, v);
-        }
-        if (in.bad || in.off != in.len) {
-            set_why(detail, detailsz, "malformed %s request", hydra_wire_type_name(h->type));
-            return HYDRA_EPROTO;
         }
         hydra_wire_begin(&w->out, HYDRA_WIRE_KV_REPLY);
         hydra_wire_put_i32(&w->out, rc);
@@ -330,13 +326,10 @@ static int serve(hydra_worker *w, const hydra_wire_header *h, const hydra_worker
         return hydra_wire_send(w->fd, &w->out, deadline_us);
     }
     if (h->type == HYDRA_WIRE_CHAIN_GET) {
-        const char *underlying = hydra_wire_get_str(&in);
-        uint32_t rights = hydra_wire_get_u32(&in);
-        uint32_t cap = hydra_wire_get_u32(&in);
-        if (in.bad || in.off != in.len) {
-            set_why(detail, detailsz, "malformed CHAIN_GET request");
+        const char *underlying;
+        uint32_t rights, cap;
+        if (hydra_wire_get_chain_get(&in, &underlying, &rights, &cap, detail, detailsz) != 0)
             return HYDRA_EPROTO;
-        }
         if (w->chain == NULL && (w->chain = malloc(HYDRA_CHAIN_VIEW_MAX * sizeof *w->chain)) == NULL)
             return HYDRA_ENOMEM;
         if (cap > HYDRA_CHAIN_VIEW_MAX)
@@ -400,8 +393,8 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
 {
     char detail[512] = "", plugin_path[HYDRA_PATH_LEN];
     int64_t deadline;
+    hydra_wire_loaded loaded;
     hydra_wire_in in;
-    int32_t status;
     int rc;
 
     w->pid = 0;
@@ -430,30 +423,20 @@ int hydra_worker_start(hydra_worker *w, const hydra_sandbox_limits *lim, const c
         goto fail;
 
     hydra_wire_in_init(&in, w->in.p, w->in.len);
-    status = hydra_wire_get_i32(&in);
-    if (status != 0) {
+    if ((rc = hydra_wire_get_loaded(&in, &loaded, detail, sizeof detail)) != 0)
+        goto fail;
+    if (loaded.status != 0) {
         /* The worker is alive and says why the loader refused; it exits after saying so. */
-        const char *msg = hydra_wire_get_str(&in);
-        if (in.bad)
-            set_why(why, whysz, "worker could not load the bot");
-        else
-            jail_to_host_path(msg, lim->namespaces, plugin_path, why, whysz);
+        jail_to_host_path(loaded.error, lim->namespaces, plugin_path, why, whysz);
         hydra_worker_stop(w, REAP_GRACE_MS);
         return HYDRA_EPLUGIN;
     }
-    hydra_wire_get_str_into(&in, w->name, sizeof w->name);
-    hydra_wire_get_str_into(&in, w->version, sizeof w->version);
-    w->abi.major = hydra_wire_get_u32(&in);
-    w->abi.minor = hydra_wire_get_u32(&in);
-    w->abi.patch = hydra_wire_get_u32(&in);
-    w->seccomp = (int)hydra_wire_get_u32(&in);
-    hydra_wire_get_str_into(&in, w->seccomp_note, sizeof w->seccomp_note);
-    w->asks_chain = hydra_wire_get_u32(&in) != 0;
-    if (in.bad || in.off != in.len) {
-        set_why(detail, sizeof detail, "malformed LOADED message");
-        rc = HYDRA_EPROTO;
-        goto fail;
-    }
+    memcpy(w->name, loaded.name, sizeof w->name);
+    memcpy(w->version, loaded.version, sizeof w->version);
+    w->abi = loaded.abi;
+    w->seccomp = (int)loaded.seccomp;
+    memcpy(w->seccomp_note, loaded.seccomp_note, sizeof w->seccomp_note);
+    w->asks_chain = loaded.asks_chain != 0;
     return 0;
 
 fail:

@@ -647,6 +647,110 @@ int hydra_wire_get_fill(hydra_wire_in *in, hydra_fill *f)
     return finish_get(in, "FILL", NULL, 0);
 }
 
+/* ---- LOADED and the worker's requests ------------------------------------------ */
+
+void hydra_wire_put_loaded(hydra_wire_out *o, const char *name, const char *version,
+                           hydra_abi_version abi, uint32_t seccomp, const char *seccomp_note,
+                           uint32_t asks_chain)
+{
+    hydra_wire_put_i32(o, 0);
+    hydra_wire_put_str(o, name);
+    hydra_wire_put_str(o, version);
+    hydra_wire_put_u32(o, abi.major);
+    hydra_wire_put_u32(o, abi.minor);
+    hydra_wire_put_u32(o, abi.patch);
+    hydra_wire_put_u32(o, seccomp);
+    hydra_wire_put_str(o, seccomp_note);
+    hydra_wire_put_u32(o, asks_chain);
+}
+
+void hydra_wire_put_load_refused(hydra_wire_out *o, int32_t status, const char *error)
+{
+    hydra_wire_put_i32(o, status);
+    hydra_wire_put_str(o, error);
+}
+
+int hydra_wire_get_loaded(hydra_wire_in *in, hydra_wire_loaded *out, char *why, size_t whysz)
+{
+    memset(out, 0, sizeof *out);
+    out->error = "";
+    out->status = hydra_wire_get_i32(in);
+    if (!in->bad && out->status != 0) {
+        out->error = hydra_wire_get_str(in);
+        return finish_get(in, "LOADED", why, whysz);
+    }
+    hydra_wire_get_str_into(in, out->name, sizeof out->name);
+    hydra_wire_get_str_into(in, out->version, sizeof out->version);
+    out->abi.major = hydra_wire_get_u32(in);
+    out->abi.minor = hydra_wire_get_u32(in);
+    out->abi.patch = hydra_wire_get_u32(in);
+    out->seccomp = hydra_wire_get_u32(in);
+    hydra_wire_get_str_into(in, out->seccomp_note, sizeof out->seccomp_note);
+    out->asks_chain = hydra_wire_get_u32(in);
+    return finish_get(in, "LOADED", why, whysz);
+}
+
+void hydra_wire_put_log(hydra_wire_out *o, int32_t level, const char *event, const char *message)
+{
+    hydra_wire_put_i32(o, level);
+    hydra_wire_put_str(o, event);
+    hydra_wire_put_str(o, message);
+}
+
+int hydra_wire_get_log(hydra_wire_in *in, int32_t *level, const char **event,
+                       const char **message, char *why, size_t whysz)
+{
+    *level = hydra_wire_get_i32(in);
+    *event = hydra_wire_get_str(in);
+    *message = hydra_wire_get_str(in);
+    return finish_get(in, "LOG", why, whysz);
+}
+
+void hydra_wire_put_kv_get(hydra_wire_out *o, const char *key, uint64_t bufsz)
+{
+    hydra_wire_put_str(o, key);
+    hydra_wire_put_u64(o, bufsz);
+}
+
+int hydra_wire_get_kv_get(hydra_wire_in *in, const char **key, uint64_t *bufsz, char *why,
+                          size_t whysz)
+{
+    *key = hydra_wire_get_str(in);
+    *bufsz = hydra_wire_get_u64(in);
+    return finish_get(in, "KV_GET", why, whysz);
+}
+
+void hydra_wire_put_kv_set(hydra_wire_out *o, const char *key, const char *value)
+{
+    hydra_wire_put_str(o, key);
+    hydra_wire_put_str(o, value);
+}
+
+int hydra_wire_get_kv_set(hydra_wire_in *in, const char **key, const char **value, char *why,
+                          size_t whysz)
+{
+    *key = hydra_wire_get_str(in);
+    *value = hydra_wire_get_str(in);
+    return finish_get(in, "KV_SET", why, whysz);
+}
+
+void hydra_wire_put_chain_get(hydra_wire_out *o, const char *underlying, uint32_t rights,
+                              uint32_t cap)
+{
+    hydra_wire_put_str(o, underlying);
+    hydra_wire_put_u32(o, rights);
+    hydra_wire_put_u32(o, cap);
+}
+
+int hydra_wire_get_chain_get(hydra_wire_in *in, const char **underlying, uint32_t *rights,
+                             uint32_t *cap, char *why, size_t whysz)
+{
+    *underlying = hydra_wire_get_str(in);
+    *rights = hydra_wire_get_u32(in);
+    *cap = hydra_wire_get_u32(in);
+    return finish_get(in, "CHAIN_GET", why, whysz);
+}
+
 /* ---- moving messages ------------------------------------------------------ */
 
 int64_t hydra_wire_now_us(void)

@@ -184,6 +184,54 @@ void hydra_wire_put_chain_reply(hydra_wire_out *o, int32_t total, const hydra_op
 int hydra_wire_get_chain_reply(hydra_wire_in *in, int32_t *total, hydra_option_view *out,
                                uint32_t cap, uint32_t *n, char *why, size_t whysz);
 
+/*
+ * LOADED: the worker's answer to LOAD. A refusal carries only status and
+ * error; a loaded bot carries everything else. The decoder copies the
+ * fixed-size fields (a longer string is malformed, never cut) and points
+ * `error` into the body.
+ */
+typedef struct hydra_wire_loaded {
+    int32_t status;          /* 0: the bot is loaded and created; else why it is not */
+    const char *error;       /* the loader's message when status != 0, else "" */
+    char name[64];           /* the plugin's name and version */
+    char version[32];
+    hydra_abi_version abi;
+    uint32_t seccomp;        /* 1: the worker runs under its seccomp filter */
+    char seccomp_note[160];  /* why not, when it does not */
+    uint32_t asks_chain;     /* 1: the bot took hydra.options-chain/1 */
+} hydra_wire_loaded;
+
+void hydra_wire_put_loaded(hydra_wire_out *o, const char *name, const char *version,
+                           hydra_abi_version abi, uint32_t seccomp, const char *seccomp_note,
+                           uint32_t asks_chain);
+/* LOADED for a bot the worker could not load: a non-zero status and the loader's message. */
+void hydra_wire_put_load_refused(hydra_wire_out *o, int32_t status, const char *error);
+/* Returns 0 or HYDRA_EPROTO with why (a short or long body, a string too long for its field). */
+int hydra_wire_get_loaded(hydra_wire_in *in, hydra_wire_loaded *out, char *why, size_t whysz);
+
+/*
+ * The requests a worker makes while it handles a call. The decoders point
+ * the strings into the body and return 0 or HYDRA_EPROTO with why; the host
+ * acts on a request only after it decoded completely.
+ */
+/* LOG: a log line of the bot (level as the bot gave it; the host clamps it). */
+void hydra_wire_put_log(hydra_wire_out *o, int32_t level, const char *event, const char *message);
+int hydra_wire_get_log(hydra_wire_in *in, int32_t *level, const char **event,
+                       const char **message, char *why, size_t whysz);
+/* KV_GET: a state read into the bot's buffer of bufsz bytes. */
+void hydra_wire_put_kv_get(hydra_wire_out *o, const char *key, uint64_t bufsz);
+int hydra_wire_get_kv_get(hydra_wire_in *in, const char **key, uint64_t *bufsz, char *why,
+                          size_t whysz);
+/* KV_SET: a state write. */
+void hydra_wire_put_kv_set(hydra_wire_out *o, const char *key, const char *value);
+int hydra_wire_get_kv_set(hydra_wire_in *in, const char **key, const char **value, char *why,
+                          size_t whysz);
+/* CHAIN_GET: the bot's chain for an underlying, at most cap contracts. */
+void hydra_wire_put_chain_get(hydra_wire_out *o, const char *underlying, uint32_t rights,
+                              uint32_t cap);
+int hydra_wire_get_chain_get(hydra_wire_in *in, const char **underlying, uint32_t *rights,
+                             uint32_t *cap, char *why, size_t whysz);
+
 void hydra_wire_put_fill(hydra_wire_out *o, const hydra_fill *f);
 /* Decodes FILL; the strings point into the body. Returns 0 or HYDRA_EPROTO. */
 int hydra_wire_get_fill(hydra_wire_in *in, hydra_fill *f);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from scratch: install packages, then build and run
 # every test twice, once normally and once under AddressSanitizer and
-# UndefinedBehaviorSanitizer.
+# UndefinedBehaviorSanitizer, then run each fuzz target briefly from its
+# seed corpus (scripts/fuzz.sh; a crash fails the suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHYDRA_SANITIZE=ON -DHYDRA_PL
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== fuzz targets (build-fuzz/), ${HYDRA_TEST_FUZZ_SECONDS:-15}s each"
+./scripts/fuzz.sh "${HYDRA_TEST_FUZZ_SECONDS:-15}"

@@ -73,9 +73,7 @@ static void svc_log(void *ctx, const char *bot_id, int level, const char *event,
 {
     (void)ctx, (void)bot_id;
     hydra_wire_begin(&g_out, HYDRA_WIRE_LOG);
-    hydra_wire_put_i32(&g_out, level);
-    hydra_wire_put_str(&g_out, event);
-    hydra_wire_put_str(&g_out, message);
+    hydra_wire_put_log(&g_out, level, event, message);
     send_or_die();
 }
 
@@ -86,8 +84,7 @@ static int svc_kv_get(void *ctx, const char *bot_id, const char *key, char *buf,
     const char *value;
     (void)ctx, (void)bot_id;
     hydra_wire_begin(&g_out, HYDRA_WIRE_KV_GET);
-    hydra_wire_put_str(&g_out, key);
-    hydra_wire_put_u64(&g_out, bufsz);
+    hydra_wire_put_kv_get(&g_out, key, bufsz);
     send_or_die();
     recv_reply(&in, HYDRA_WIRE_KV_REPLY);
     rc = hydra_wire_get_i32(&in);
@@ -108,8 +105,7 @@ static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char
     int32_t rc;
     (void)ctx, (void)bot_id;
     hydra_wire_begin(&g_out, HYDRA_WIRE_KV_SET);
-    hydra_wire_put_str(&g_out, key);
-    hydra_wire_put_str(&g_out, value);
+    hydra_wire_put_kv_set(&g_out, key, value);
     send_or_die();
     recv_reply(&in, HYDRA_WIRE_KV_REPLY);
     rc = hydra_wire_get_i32(&in);
@@ -127,9 +123,7 @@ static int svc_option_chain(void *ctx, const char *bot_id, const char *underlyin
     uint32_t n;
     (void)ctx, (void)bot_id;
     hydra_wire_begin(&g_out, HYDRA_WIRE_CHAIN_GET);
-    hydra_wire_put_str(&g_out, underlying);
-    hydra_wire_put_u32(&g_out, rights);
-    hydra_wire_put_u32(&g_out, cap);
+    hydra_wire_put_chain_get(&g_out, underlying, rights, cap);
     send_or_die();
     recv_reply(&in, HYDRA_WIRE_CHAIN_REPLY);
     if (hydra_wire_get_chain_reply(&in, &total, out, cap, &n, NULL, 0) != 0)
@@ -231,8 +225,7 @@ static void run_as_init(void)
 static int refuse(const char *why)
 {
     hydra_wire_begin(&g_out, HYDRA_WIRE_LOADED);
-    hydra_wire_put_i32(&g_out, HYDRA_EPLUGIN);
-    hydra_wire_put_str(&g_out, why);
+    hydra_wire_put_load_refused(&g_out, HYDRA_EPLUGIN, why);
     send_or_die();
     return 1;
 }
@@ -284,15 +277,9 @@ int main(int argc, char **argv)
     }
 
     hydra_wire_begin(&g_out, HYDRA_WIRE_LOADED);
-    hydra_wire_put_i32(&g_out, 0);
-    hydra_wire_put_str(&g_out, inst.plugin.entry->name);
-    hydra_wire_put_str(&g_out, inst.plugin.entry->version);
-    hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.major);
-    hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.minor);
-    hydra_wire_put_u32(&g_out, inst.plugin.entry->abi.patch);
-    hydra_wire_put_u32(&g_out, 1); /* seccomp: always, or the worker refused above */
-    hydra_wire_put_str(&g_out, note);
-    hydra_wire_put_u32(&g_out, (uint32_t)inst.host.asks_chain);
+    /* seccomp: always, or the worker refused above */
+    hydra_wire_put_loaded(&g_out, inst.plugin.entry->name, inst.plugin.entry->version,
+                          inst.plugin.entry->abi, 1, note, (uint32_t)inst.host.asks_chain);
     send_or_die();
 
     for (;;) {

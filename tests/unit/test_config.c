@@ -665,6 +665,99 @@ static void test_print_defaults_round_trip(void **state)
 
 /* ---- diagnostics --------------------------------------------------------- */
 
+/*
+ * The in-memory loader (what the fuzz target drives) must be the file
+ * loader: for the shipped configuration and every broken one, the same
+ * texts give the same configuration and the same messages, file names,
+ * lines and columns included.
+ */
+static void test_load_text_matches_files(void **state)
+{
+    (void)state;
+    static const char *const dirs[] = {
+        "config",
+        "tests/configs/bad_bot_id",
+        "tests/configs/bad_enum",
+        "tests/configs/bad_series",
+        "tests/configs/bad_structure",
+        "tests/configs/bad_time",
+        "tests/configs/bad_timezone",
+        "tests/configs/bad_type",
+        "tests/configs/duplicate_bot_id",
+        "tests/configs/generic_bots",
+        "tests/configs/many_errors",
+        "tests/configs/missing_required",
+        "tests/configs/out_of_range",
+        "tests/configs/session_order",
+        "tests/configs/syntax_error",
+        "tests/configs/unknown_key",
+    };
+    for (size_t k = 0; k < sizeof dirs / sizeof dirs[0]; k++) {
+        char path[512];
+        size_t slen, blen;
+        snprintf(path, sizeof path, "%s/settings.yaml", dirs[k]);
+        char *settings = tu_read_file(path, &slen);
+        snprintf(path, sizeof path, "%s/bots.yaml", dirs[k]);
+        char *bots = tu_read_file(path, &blen);
+        assert_non_null(settings);
+        assert_non_null(bots);
+
+        hydra_config *from_files = new_config(), *from_text = new_config();
+        hydra_diag df, dt;
+        hydra_diag_init(&df);
+        hydra_diag_init(&dt);
+        int rf = hydra_config_load(dirs[k], from_files, &df);
+        int rt = hydra_config_load_text(dirs[k], settings, slen, bots, blen, from_text, &dt);
+        if (rf != rt || df.n != dt.n)
+            fprintf(stderr, "%s: files give %d with %zu message(s), text %d with %zu\n", dirs[k],
+                    rf, df.n, rt, dt.n);
+        assert_int_equal(rt, rf);
+        assert_diag(&dt, (const char *const *)df.lines, df.n);
+        if (rf == 0)
+            assert_memory_equal(from_text, from_files, sizeof *from_files);
+        hydra_diag_free(&df);
+        hydra_diag_free(&dt);
+        free(from_files);
+        free(from_text);
+        free(settings);
+        free(bots);
+    }
+}
+
+/* A text is read to its given length: no terminator needed, and nothing past it is read. */
+static void test_load_text_reads_exactly_its_length(void **state)
+{
+    (void)state;
+    static const char settings[] = "system:\n  timezone: America/New_York\n";
+    /* One byte past the length would make the document "...: 5x", not an integer. */
+    static const char bots[] = "exitbot:\n  cooloff_minutes: 5x";
+    char *heap = malloc(sizeof bots - 2);
+    assert_non_null(heap);
+    memcpy(heap, bots, sizeof bots - 2); /* "...: 5", unterminated, exactly sized */
+    hydra_config *cfg = new_config();
+    hydra_diag d;
+    hydra_diag_init(&d);
+    int rc = hydra_config_load_text("mem", settings, sizeof settings - 1, heap, sizeof bots - 2,
+                                    cfg, &d);
+    assert_diag(&d, NULL, 0);
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg->settings.timezone, "America/New_York");
+    assert_int_equal(cfg->exitbot.cooloff_minutes, 5);
+    assert_string_equal(cfg->dir, "mem");
+    hydra_diag_free(&d);
+
+    /* And the messages name the files a load from that directory would. */
+    hydra_diag_init(&d);
+    rc = hydra_config_load_text("mem", settings, sizeof settings - 1, bots, sizeof bots - 1, cfg,
+                                &d);
+    assert_int_equal(rc, HYDRA_ECONFIG);
+    assert_int_equal(d.n, 1);
+    assert_true(strncmp(d.lines[0], "mem/bots.yaml:2:20: exitbot.cooloff_minutes: ", 45) == 0);
+    hydra_diag_free(&d);
+    free(heap);
+    free(cfg);
+}
+
 static void test_diag_collects_and_prints(void **state)
 {
     (void)state;
@@ -848,6 +941,8 @@ int main(void)
         cmocka_unit_test(test_print_round_trip_generic),
         cmocka_unit_test(test_print_defaults_round_trip),
         cmocka_unit_test(test_diag_collects_and_prints),
+        cmocka_unit_test(test_load_text_matches_files),
+        cmocka_unit_test(test_load_text_reads_exactly_its_length),
         cmocka_unit_test(test_credentials_env_wins),
         cmocka_unit_test(test_credentials_dotenv_quoting),
         cmocka_unit_test(test_credentials_missing_file_is_fine),
