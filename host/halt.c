@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 
 #define QTY_EPS 1e-9
@@ -235,6 +237,8 @@ void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, 
     snprintf(h.reason, sizeof h.reason, "%s", reason);
     h.until_ms = until;
     e->halt_raised = 1;
+    hydra_metrics_halt(e->metrics, source);
+    hydra_notify_event(e->notify, "halt", NULL, "HALT (%s): %s", source, reason);
     log_system_halt(e, &h, rc == 0);
     flatten_pass(e, reason, 1);
     if (rc != 0) {
@@ -258,6 +262,8 @@ int hydra_halt_keep_flat(hydra_engine *e, const hydra_halt *h)
         int64_t now = hydra_clock_now_ms(&e->clock);
         int rc = hydra_halt_ack(e->state, h->id, now, (int64_t)getpid(), (int64_t)e->tick);
         e->halt_flat_logged = 0;
+        hydra_metrics_halt(e->metrics, h->source);
+        hydra_notify_event(e->notify, "halt", NULL, "HALT (%s): %s", h->source, h->reason);
         log_system_halt(e, h, rc == 0);
         flatten_pass(e, h->reason, 1);
     } else {

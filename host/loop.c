@@ -15,8 +15,11 @@
 #include "exitbot.h"
 #include "exits.h"
 #include "gates.h"
+#include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 #include "portfolio.h"
+#include "service.h"
 
 #define MAX_BOT_POSITIONS HYDRA_MAX_BOT_POSITIONS
 
@@ -80,8 +83,10 @@ void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_
     if (err->held)
         return;
     /* A refusal is the broker answering; transient and permanent failures count against health. */
-    if (fc == HYDRA_FAILURE_TRANSIENT || fc == HYDRA_FAILURE_PERMANENT)
+    if (fc == HYDRA_FAILURE_TRANSIENT || fc == HYDRA_FAILURE_PERMANENT) {
         hydra_health_record_api_failure(&e->health, hydra_monotonic_ms());
+        hydra_metrics_api_failure(e->metrics, call);
+    }
     if (fc == HYDRA_FAILURE_PERMANENT && e->permanent_failure[0] == '\0')
         snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", call, err->msg);
     hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:s,s:i,s:s}", "call",
@@ -121,6 +126,8 @@ void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *wh
     if (slot->quarantined)
         return;
     slot->quarantined = 1;
+    hydra_metrics_quarantine(e->metrics);
+    hydra_notify_event(e->notify, "quarantine", slot->cfg->bot_id, "quarantined: %s", why);
     snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s", why);
     hydra_bot_day_quarantine(e->state, slot->cfg->bot_id, e->day, why);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_quarantined", slot->cfg->bot_id, "{s:s,s:s}",
@@ -223,6 +230,11 @@ static int bootstrap(hydra_engine *e, int64_t now)
             return HYDRA_ESTATE;
         char prev[11];
         snprintf(prev, sizeof prev, "%s", e->day);
+        if (prev[0] != '\0' && e->day_start_equity > 0)
+            hydra_notify_event(e->notify, "daily_summary", NULL,
+                               "%s closed: equity %.2f (start %.2f, PnL %+.2f)", prev,
+                               e->account.equity, e->day_start_equity,
+                               e->account.equity - e->day_start_equity);
         snprintf(e->day, sizeof e->day, "%s", day);
         e->day_start_equity = e->account.equity;
         e->last_equity = e->account.equity;
@@ -581,6 +593,7 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
     else
         hydra_gates_exit(&f, in, &r);
     if (!r.pass) {
+        hydra_metrics_order(e->metrics, HYDRA_METRIC_ORDER_GATE_BLOCKED);
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_reject", slot->cfg->bot_id,
                        "{s:s,s:s,s:s,s:s,s:s}", "source", source, "symbol", in->symbol, "gate",
                        r.gate, "detail", r.detail, "bot_reason", in->reason);
@@ -1012,6 +1025,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
                    "open_orders", (int)e->n_open_orders, "orders_sent", e->orders_sent, "halted",
                    e->halted, "took_us", (json_int_t)took_us);
+    hydra_metrics_collect(e->metrics, e);
     /* No trading without durable state: entries stay refused until a commit succeeds. */
     e->state_unwritable = hydra_state_commit(e->state) != 0;
     if (e->state_unwritable) {
@@ -1038,6 +1052,9 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                 e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
         fflush(stderr);
     }
+    /* The tick is complete: readers of /metrics see it whole, never half way through. */
+    hydra_metrics_tick(e->metrics, hydra_monotonic_us() - started_us);
+    hydra_metrics_publish(e->metrics);
 }
 
 /*
@@ -1190,6 +1207,7 @@ int hydra_engine_run(hydra_engine *e)
         }
         if (rc != 0)
             break; /* the host must stop (e->fatal): say so by the exit status */
+        hydra_service_tick(e->tick, e->account.equity, e->halted); /* only a completed tick */
         if (e->opt.max_ticks > 0 && (long)e->tick >= e->opt.max_ticks)
             break;
         /* Keep the cadence without drift; an overrun is logged, never absorbed silently. */

@@ -139,6 +139,9 @@ typedef struct hydra_engine {
     hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
     size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
+    struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
+    struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
+    struct hydra_notify *notify;   /* notification sender when notify.enabled (notify.h) */
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
     volatile sig_atomic_t *reload; /* set by SIGHUP */

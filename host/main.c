@@ -41,6 +41,7 @@
 #include "error.h"
 #include "exitbot.h"
 #include "loop.h"
+#include "service.h"
 #include "state.h"
 
 static volatile sig_atomic_t g_stop;
@@ -832,20 +833,26 @@ static int cmd_run(const cli *c)
     hydra_engine e;
     char err[4096];
     int exit_code = 1;
+    hydra_service_init(); /* before any worker starts: they must not inherit NOTIFY_SOCKET */
     if (hydra_engine_open(&e, &c->opt, err, sizeof err, &exit_code) != 0) {
         fprintf(stderr, "%s\nhydra-host: refusing to start\n", err);
+        hydra_service_notify("STATUS=refusing to start; see the journal");
+        hydra_service_close();
         return exit_code;
     }
+    hydra_service_notify("READY=1\nSTATUS=started; reconciled; ticking");
     e.stop = &g_stop;
     e.reload = &g_reload;
     fprintf(stderr, "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
             HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
     int rc = hydra_engine_run(&e);
+    hydra_service_notify("STOPPING=1\nSTATUS=stopping");
     if (rc != 0)
         fprintf(stderr, "hydra-host: stopped with trading halted: %s (the state database was lost "
                         "or a halt could not be persisted; %s says why)\n",
                 hydra_strerror(rc), e.cfg->settings.log_path);
     hydra_engine_close(&e);
+    hydra_service_close();
     return rc == 0 ? 0 : 1;
 }
 

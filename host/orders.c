@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "metrics.h"
+#include "notify.h"
 #include "gates.h"
 
 /* The broker's status in journal terms. */
@@ -345,6 +347,10 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
     if (rc != 0)
         return rc;
 
+    hydra_metrics_fill(e->metrics);
+    hydra_notify_event(e->notify, "fill", row->bot_id, "%s %g %s at %.4f (realised %+.2f)",
+                       row->side == HYDRA_SIDE_BUY ? "bought" : "sold", new_qty, row->symbol, price,
+                       realized);
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_fill", row->bot_id,
                    "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s}", "client_order_id", row->client_order_id,
                    "symbol", row->symbol, "side", row->side == HYDRA_SIDE_BUY ? "buy" : "sell",
@@ -567,6 +573,10 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         err.code = HYDRA_ETRANSIENT;
         hydra_engine_broker_failure(e, "submit", &err);
     }
+    hydra_metrics_order(e->metrics, rc == 0 ? HYDRA_METRIC_ORDER_SUBMITTED
+                                    : rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH
+                                        ? HYDRA_METRIC_ORDER_REJECTED
+                                        : HYDRA_METRIC_ORDER_UNKNOWN);
     if (rc == 0 && check_identity(e, row, &o, &rc)) {
         /* Found under our id, but not our order (a lookup after a refusal or a lost answer). */
     } else if (rc == 0) {

@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
   clang-14 libclang-rt-14-dev llvm-14
+  prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
 )
 
 missing=()
