@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "halt.h"
+#include "notify.h"
 #include "orders.h"
 
 static int kill_switch_present(const hydra_engine *e)
@@ -112,10 +113,20 @@ int hydra_exitbot_run(hydra_engine *e)
             return HYDRA_ESTATE;
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s,s:s}", "reason",
                        halt.reason, "cleared_by", "expiry");
+        hydra_notify_event(e->notify, "resume", NULL, "RESUMED: the halt's cooloff ended (%s)",
+                           halt.reason);
         halt.active = 0;
+        e->halt_seen = 0;
         /* The failures that caused the halt are history: the cooloff starts a clean window. */
         hydra_health_reset(&e->health);
     }
+    if (!halt.active && e->halt_seen) {
+        /* Cleared by `hydra-host resume` since the last tick. */
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s}", "cleared_by",
+                       "resume");
+        hydra_notify_event(e->notify, "resume", NULL, "RESUMED: an operator ended the halt");
+    }
+    e->halt_seen = halt.active;
     if (halt.active) {
         /* Whoever set it (this host, an operator, an earlier run): flatten until flat. */
         hydra_halt_keep_flat(e, &halt);

@@ -115,6 +115,7 @@ typedef struct hydra_engine {
     int halted;              /* a halt is active this tick */
     int halt_raised;         /* hydra_engine_halt ran this tick (its row is in this tick's batch) */
     int halt_flat_logged;    /* the active halt has reached flat (halt_flat logged) */
+    int halt_seen;           /* the last ExitBot run found a halt in force (a resume is noticed) */
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     /*
      * Set when the host must stop (the state database was lost, or a halt

@@ -208,6 +208,12 @@ static void test_webhook_gets_halt_and_fills(void **state)
     run_ticks(f, 200);
     kill_switch(f);
     run_ticks(f, 3);
+    /* The operator removes the switch and resumes, as `hydra-host resume` does, between ticks. */
+    char kill[512];
+    snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
+    assert_int_equal(unlink(kill), 0);
+    assert_int_equal(hydra_halt_clear(f->e.state, "operator", hydra_clock_now_ms(&f->e.clock)), 0);
+    run_ticks(f, 2);
     hydra_notify_wait_idle(f->e.notify);
     uint64_t sent, failed, dropped;
     hydra_notify_counts(f->e.notify, &sent, &failed, &dropped);
@@ -225,6 +231,7 @@ static void test_webhook_gets_halt_and_fills(void **state)
     assert_int_equal(count_event(&f->r, "event", "fill"), fills);
     assert_int_equal(count_event(&f->r, "event", "halt"), 1);
     assert_int_equal(count_event(&f->r, "text", "HALT (kill_switch)"), 1);
+    assert_int_equal(count_event(&f->r, "event", "resume"), 1);
     for (int i = 0; i < f->r.n; i++) {
         assert_string_equal(f->r.url[i], "/hook");
         json_t *j = json_loads(f->r.body[i], 0, NULL);
