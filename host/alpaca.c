@@ -393,6 +393,29 @@ static int op_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
     return rc != 0 ? malformed_answer(err, "order_by_client_id", rc, why) : 0;
 }
 
+static int op_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    char path[256];
+    /* Alpaca's order ids are UUIDs; anything else is not sent into a URL. */
+    for (const char *c = id; *c != '\0'; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-'))
+            return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: id is not a UUID");
+    if (id[0] == '\0' || snprintf(path, sizeof path, "/v2/orders/%s", id) >= (int)sizeof path)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: bad id");
+    json_t *j;
+    int rc = call_json_ex(a, &a->trading, "GET", "order_by_id", path, 1, &j, NULL, err);
+    if (rc != 0)
+        return rc;
+    char why[200];
+    rc = hydra_alpaca_parse_order(j, out, why, sizeof why);
+    json_decref(j);
+    if (rc == 0 && strcmp(out->id, id) != 0)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 200, "order_by_id %s: answer is order %s",
+                                 id, out->id);
+    return rc != 0 ? malformed_answer(err, "order_by_id", rc, why) : 0;
+}
+
 /* A decimal for a request body: up to 9 decimals, no trailing zeros. */
 static void fmt_decimal(double v, char *out, size_t outsz)
 {
@@ -575,6 +598,33 @@ static int op_cancel_all(void *ctx, hydra_broker_err *err)
 static int op_close_all(void *ctx, hydra_broker_err *err)
 {
     return multi_status(ctx, "close_all", "/v2/positions?cancel_orders=true", 1, err);
+}
+
+/*
+ * DELETE /v2/orders/{id}: 204 (or 200) when Alpaca takes the cancel, which
+ * completes asynchronously (pending_cancel, then canceled). 404 is an id
+ * Alpaca does not know; 422 an order no longer cancelable.
+ */
+static int op_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    if (order_id == NULL || order_id[0] == '\0')
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "cancel_order: no order id");
+    char path[160] = "/v2/orders/";
+    char *esc = curl_easy_escape(a->trading.h, order_id, 0);
+    if (esc == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "cancel_order: out of memory");
+    int n = snprintf(path + strlen(path), sizeof path - strlen(path), "%s", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof path - strlen("/v2/orders/"))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "cancel_order: order id too long");
+    long status = 0;
+    int rc = send_req(a, &a->trading, "DELETE", "cancel_order", path, NULL, 1, &status, err);
+    if (rc != 0)
+        return rc;
+    if (status >= 200 && status <= 299)
+        return 0;
+    return status_error(a, "cancel_order", status, err);
 }
 
 /* Latest prices for one asset class in one request; idx maps answers back to the caller's order. */
@@ -940,12 +990,14 @@ static const hydra_broker_ops ALPACA_OPS = {
     .order_by_client_id = op_order_by_client_id,
     .cancel_all = op_cancel_all,
     .close_all = op_close_all,
+    .cancel_order = op_cancel_order,
     .latest_prices = op_latest_prices,
     .bars = op_bars,
     .option_chain = op_option_chain,
     .clock = op_clock,
     .destroy = op_destroy,
     .calendar = op_calendar,
+    .order_by_id = op_order_by_id,
 };
 
 /* ---- opening ---- */

@@ -20,6 +20,9 @@
 
 #include <hydra/types.h>
 
+/* A client_order_id: at most 128 characters (Alpaca's limit) + NUL. */
+#define HYDRA_BROKER_CID_LEN 129
+
 typedef struct hydra_broker_err {
     int code;          /* the returned hydra_err */
     int http_status;   /* 0 when not HTTP */
@@ -61,6 +64,7 @@ typedef struct hydra_account {
     double last_equity;    /* equity at the previous trading day's close */
     int active;            /* status ACTIVE */
     int trading_blocked;   /* trading_blocked || account_blocked || trade_suspended_by_user */
+    char account_id[64];   /* the broker's account id ("" when the broker has none, e.g. sim) */
 } hydra_account;
 
 typedef struct hydra_broker_position {
@@ -84,7 +88,7 @@ typedef enum hydra_broker_order_status {
 } hydra_broker_order_status;
 
 typedef struct hydra_order_request {
-    char client_order_id[129]; /* Alpaca takes up to 128 characters; the host sends at most 48 */
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -95,7 +99,7 @@ typedef struct hydra_order_request {
 
 typedef struct hydra_order {
     char id[64];           /* broker's order id */
-    char client_order_id[129];
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -112,6 +116,7 @@ typedef struct hydra_order {
      * (Alpaca's order carries no coin fee; see hydra_orders_check_positions).
      */
     double fee_qty;
+    char replaced_by[64];  /* status replaced: the broker id of the order that took its place */
 } hydra_order;
 
 typedef struct hydra_quote {
@@ -166,10 +171,31 @@ typedef struct hydra_broker_ops {
                   hydra_broker_err *err);
     /* HYDRA_ENOTFOUND when no order has that client_order_id. */
     int (*order_by_client_id)(void *ctx, const char *cid, hydra_order *out, hydra_broker_err *err);
+    /*
+     * Account-wide: every open order, every position, whoever placed them.
+     * The host never calls these (a halt cancels Hydra's own orders by id
+     * and sells only what Hydra holds); the local exchange serves Alpaca's
+     * DELETE /v2/orders and DELETE /v2/positions with them, and a backtest,
+     * which owns its whole simulated account, cancels what is left at the end.
+     */
     int (*cancel_all)(void *ctx, hydra_broker_err *err);
     /* Cancels open orders, then submits orders closing every position. */
     int (*close_all)(void *ctx, hydra_broker_err *err);
-    /* Latest trade for each symbol, in one request where the API allows. out[i] answers symbols[i]. */
+    /*
+     * Cancels one order by the broker's order id. 0 when the broker took the
+     * cancel (it may complete later; the journal sync sees the final state),
+     * HYDRA_ENOTFOUND when the broker does not know the id, HYDRA_EREJECTED
+     * when the order can no longer be canceled (already filled, canceled or
+     * expired). Closing a position is not a separate call: the host sends a
+     * journaled market sell of the quantity it owns through submit (see
+     * hydra_halt_flatten), so the order carries Hydra's client_order_id.
+     */
+    int (*cancel_order)(void *ctx, const char *order_id, hydra_broker_err *err);
+    /*
+     * Latest trade for each symbol, in one request where the API allows. out[i]
+     * answers symbols[i]; a symbol the broker has no trade for is answered with
+     * price 0 and t_ms 0 (the others are still priced).
+     */
     int (*latest_prices)(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
                          hydra_broker_err *err);
     /* Up to `limit` most recent completed bars of `timeframe_s` seconds, oldest first. */
@@ -191,6 +217,13 @@ typedef struct hydra_broker_ops {
      */
     int (*calendar)(void *ctx, int from_yyyymmdd, int to_yyyymmdd, hydra_session *out, size_t cap,
                     size_t *n, hydra_broker_err *err);
+
+    /*
+     * The order with this broker id (to follow a replaced order to its
+     * replacement). HYDRA_ENOTFOUND when there is none. May be NULL: then a
+     * replaced order cannot be followed.
+     */
+    int (*order_by_id)(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err);
 } hydra_broker_ops;
 
 typedef struct hydra_broker {

@@ -12,7 +12,8 @@
  *                   on_tick, gates, journal, submit
  *   6. finalize     one summary line; state committed
  *
- * A failure in 1 or 2 halts and flattens. A failure in 3 leaves budgets
+ * A failure in 1 or 2 halts and flattens (halt.h: one routine for every
+ * halt source, repeated each tick until flat). A failure in 3 leaves budgets
  * missing, so bots refuse entries. A failing bot is quarantined for the day;
  * its positions stay under the host's exits.
  */
@@ -36,6 +37,13 @@
 
 #define HYDRA_MAX_OPEN_ORDERS 512
 #define HYDRA_MAX_INTENTS 32 /* intents one bot may return from one call */
+#define HYDRA_MAX_FOREIGN 64 /* symbols with a position Hydra did not open */
+
+/* A quantity of a symbol the account held at start that the journal does not explain. */
+typedef struct hydra_foreign_position {
+    char symbol[48];
+    double qty;
+} hydra_foreign_position;
 
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
@@ -106,6 +114,8 @@ typedef struct hydra_engine {
     size_t n_open_orders;
     int halted;              /* a halt is active this tick */
     int halt_raised;         /* hydra_engine_halt ran this tick (its row is in this tick's batch) */
+    int halt_flat_logged;    /* the active halt has reached flat (halt_flat logged) */
+    int halt_seen;           /* the last ExitBot run found a halt in force (a resume is noticed) */
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     /*
      * Set when the host must stop (the state database was lost, or a halt
@@ -124,7 +134,15 @@ typedef struct hydra_engine {
     hydra_session session;
     int session_date;        /* the yyyymmdd it was read for; 0 = not read (yet) */
     int session_today;       /* 1: today is a trading day and `session` is it */
+    char install_id[16];     /* random, made once per state database (kv "install_id") */
+    char account_key[16];    /* short hash of the broker account id (kv "account_key"); "" until learnt */
+    char pending_halt[384];
+    hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
+    size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
+    struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
+    struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
+    struct hydra_notify *notify;   /* notification sender when notify.enabled (notify.h) */
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
     volatile sig_atomic_t *reload; /* set by SIGHUP */
@@ -179,10 +197,17 @@ int hydra_engine_run(hydra_engine *e);
 /* Re-reads the configuration; keeps the old one (and says why) if the new one is bad. */
 int hydra_engine_reload(hydra_engine *e);
 
-/* Persists a halt and flattens (ExitBot's and the wrapper's path). */
+/*
+ * Persists a halt (acknowledged by this host), logs `system_halt` and
+ * flattens: every halt source goes through here (halt.c, halt.h).
+ */
 void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes);
 
-/* Cancels all orders and closes every position through journaled exit orders. */
+/*
+ * One flatten pass (halt.c): cancels Hydra's own open orders by id, then
+ * sells min(journal, broker) of every symbol Hydra holds through journaled
+ * market orders. Never touches an order or a position Hydra did not create.
+ */
 void hydra_engine_flatten(hydra_engine *e, const char *reason);
 
 /* Tells a bot about a fill of its order; a worker that fails in on_fill quarantines the bot. */
@@ -212,6 +237,12 @@ void hydra_loop_quota_tick(hydra_engine *e);
 
 /* Quarantines a bot for the rest of the trading day (persisted, logged once). */
 void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why);
+
+/*
+ * Stops a bot's entries for the rest of the trading day (persisted in
+ * bot_days, so a restart keeps it); its positions stay under host exits.
+ */
+void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *why);
 
 /*
  * Records a broker failure with the health monitor and the log, by its

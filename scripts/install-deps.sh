@@ -8,7 +8,8 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
   clang-14 libclang-rt-14-dev llvm-14
-  time                                  # /usr/bin/time: scripts/bench.sh measures whole processes
+  prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
+  time        # /usr/bin/time: scripts/bench.sh daily measures whole processes
 )
 
 missing=()
