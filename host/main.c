@@ -9,6 +9,7 @@
  *   hydra-host resume [--config DIR]
  *   hydra-host reset-paper [--config DIR]
  *   hydra-host backtest ... (backtest_cli.c)
+ *   hydra-host sweep ... (sweep.c)
  *   hydra-host reload [--config DIR]
  *
  * Exit status: 0 success, 1 runtime failure (fail closed), 2 usage or
@@ -32,6 +33,7 @@
 #include "exitbot.h"
 #include "loop.h"
 #include "state.h"
+#include "sweep.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -59,6 +61,8 @@ static void usage(FILE *out)
             "       hydra-host resume [--config DIR]\n"
             "       hydra-host reset-paper [--config DIR]\n"
             "       hydra-host backtest [--from D] [--to D] [--cash N] [--out DIR] ... (backtest --help)\n"
+            "       hydra-host sweep SPEC.yaml [--jobs N] [--shard K/N] [--out FILE] ... (sweep --help)\n"
+            "       hydra-host sweep collect DIR [--out FILE]\n"
             "       hydra-host reload [--config DIR]\n"
             "       hydra-host --help | --version\n"
             "\n"
@@ -506,6 +510,8 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "backtest") == 0)
         return hydra_backtest_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+        return hydra_sweep_main(argc - 1, argv + 1);
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc != 0)
