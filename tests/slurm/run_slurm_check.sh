@@ -8,6 +8,10 @@
 #
 # usage: run_slurm_check.sh SOURCE_DIR BINARY_DIR
 # Exit 0 pass, 1 fail, 77 skipped (the reason is printed, loudly).
+#
+# Benchmark mode (bench/README.md, not a test): HYDRA_SLURM_BENCH_SPEC=FILE
+# (a spec whose config:/plugins: are absolute) and HYDRA_SLURM_BENCH_SHARDS=N
+# run that sweep through the array only and print the wall times.
 set -u
 SRC=$1
 BIN=$2
@@ -161,8 +165,14 @@ walk_forward:
   out_of_sample_days: 365
 CONF
 cd "$T" || fail "cd $T"
-"$HOST" sweep spec.yaml --out local.db --quiet >local.txt 2>&1 || fail "local sweep: $(cat local.txt)"
 N=3
+if [ -n "${HYDRA_SLURM_BENCH_SPEC:-}" ]; then
+    cp "$HYDRA_SLURM_BENCH_SPEC" spec.yaml
+    N=${HYDRA_SLURM_BENCH_SHARDS:-2}
+else
+    "$HOST" sweep spec.yaml --out local.db --quiet >local.txt 2>&1 || fail "local sweep: $(cat local.txt)"
+fi
+T0=$(date +%s.%N)
 "$HOST" sweep spec.yaml --emit slurm --shards $N --dir "$T/shared" --out job.sh || fail "--emit slurm"
 JOB=$(sbatch --parsable job.sh 2>"$T/sbatch.err") || fail "sbatch: $(cat "$T/sbatch.err")"
 echo "submitted array job $JOB ($N tasks)"
@@ -175,7 +185,17 @@ done
 for k in $(seq 0 $((N - 1))); do
     [ -f "$T/shared/shard-$k.db" ] || fail "shard $k wrote no results: $(cat "$T/shared/shard-$k.log" 2>/dev/null)"
 done
+T1=$(date +%s.%N)
 "$HOST" sweep collect "$T/shared" --out merged.db >collect.txt 2>&1 || fail "collect: $(cat collect.txt)"
+T2=$(date +%s.%N)
+if [ -n "${HYDRA_SLURM_BENCH_SPEC:-}" ]; then
+    echo "bench: $(sqlite3 merged.db "SELECT COUNT(*) FROM results") tasks, $N shards: submit to last shard done $(awk "BEGIN{print $T1 - $T0}") s, collect $(awk "BEGIN{print $T2 - $T1}") s"
+    for k in $(seq 0 $((N - 1))); do
+        echo "bench: shard $k: $(sqlite3 "$T/shared/shard-$k.db" "SELECT COUNT(*), ROUND(SUM(elapsed_ms) / 1000.0, 2) FROM results") (tasks, backtest seconds)"
+    done
+    cleanup
+    exit 0
+fi
 COLS="task, point, window, segment, from_date, to_date, params, status, reason, initial_cash, start_equity, end_equity, total_return, cagr, sharpe, sortino, max_drawdown, win_rate, profit_factor, exposure, trades, wins, bars, equity"
 DIFF=$(sqlite3 local.db "ATTACH 'merged.db' AS m; SELECT (SELECT COUNT(*) FROM (SELECT $COLS FROM main.results EXCEPT SELECT $COLS FROM m.results)) + (SELECT COUNT(*) FROM (SELECT $COLS FROM m.results EXCEPT SELECT $COLS FROM main.results)) + abs((SELECT COUNT(*) FROM main.results) - (SELECT COUNT(*) FROM m.results));")
 ROWS=$(sqlite3 local.db "SELECT COUNT(*) FROM results")
