@@ -61,7 +61,7 @@ typedef struct rule {
 } rule;
 
 typedef struct cid_stat {
-    char cid[129];
+    char cid[HYDRA_BROKER_CID_LEN];
     int attempts;
     int accepted;
 } cid_stat;
@@ -86,7 +86,22 @@ struct hydra_exchange {
     /* /_hydra/market: a day with no session (the clock says closed), a day that closes early. */
     int closed_date;                 /* market-zone yyyymmdd; 0 = none */
     int early_date, early_close_min; /* market-zone yyyymmdd and minute of day; 0 = none */
+    struct answer_override *overrides; /* see /_hydra/override */
+    size_t n_overrides;
 };
+
+/*
+ * What the exchange reports about one order in place of the core's figures:
+ * a broker contradiction no honest matching engine produces (a fill beyond
+ * the order's size), for testing the client's refusal.
+ */
+#define MAX_OVERRIDES 64
+typedef struct answer_override {
+    char cid[HYDRA_BROKER_CID_LEN];
+    double filled_qty; /* reported filled quantity; the order is reported filled */
+} answer_override;
+
+static void apply_override(const hydra_exchange *ex, hydra_order *o);
 
 /* One request being received. */
 typedef struct req_ctx {
@@ -326,6 +341,7 @@ static json_t *order_json(const hydra_order *o, const hydra_sim_order_ext *x)
     json_object_set_new(j, "source", json_null());
     json_object_set_new(j, "expires_at", json_null());
     json_object_set_new(j, "commission", dec(commission > 1e-12 ? commission : 0));
+    json_object_set_new(j, "replaced_by", o->replaced_by[0] ? json_string(o->replaced_by) : json_null());
     return j;
 }
 
@@ -338,6 +354,7 @@ static json_t *order_json_of(hydra_exchange *ex, const hydra_order *o)
         memset(&x, 0, sizeof x);
         cur = *o;
     }
+    apply_override(ex, &cur);
     return order_json(&cur, &x);
 }
 
@@ -777,6 +794,7 @@ static void get_orders(hydra_exchange *ex, struct MHD_Connection *c, answer *a)
             continue;
         if (side != NULL && strcmp(side, o.side == HYDRA_SIDE_BUY ? "buy" : "sell") != 0)
             continue;
+        apply_override(ex, &o);
         json_array_append_new(a->body, order_json(&o, &x));
     }
 }
@@ -801,6 +819,7 @@ static void get_order_by_id(hydra_exchange *ex, const char *id, answer *a)
     hydra_sim_order_ext x;
     if (hydra_sim_order_by_id(ex->sim, id, &o, &x) != 0)
         return fail_msg(a, 404, 40410000, "order not found");
+    apply_override(ex, &o);
     a->status = 200;
     a->body = order_json(&o, &x);
 }
@@ -2037,6 +2056,74 @@ static void account_event(hydra_exchange *ex, struct MHD_Connection *c, const ch
     }
 }
 
+/*
+ * POST /_hydra/replace {"client_order_id": id, "qty": q, "limit_price": p}:
+ * the order is replaced as from Alpaca's dashboard; the replacement gets the
+ * client_order_id "dashboard-<n>", which no client chose.
+ */
+static json_t *replace_order(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, &jerr);
+    const char *cid = json_string_value(json_object_get(j, "client_order_id"));
+    double qty = json_number_value(json_object_get(j, "qty"));
+    double limit = json_number_value(json_object_get(j, "limit_price"));
+    static int n;
+    char new_cid[32];
+    snprintf(new_cid, sizeof new_cid, "dashboard-%d", ++n);
+    hydra_order o;
+    hydra_broker_err e = {0};
+    if (cid == NULL || !(qty > 0) ||
+        hydra_sim_replace_by_cid(ex->sim, cid, qty, limit, new_cid, &o, &e) != 0) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, e.msg[0] ? e.msg : "expected {\"client_order_id\", \"qty\"}");
+    }
+    json_decref(j);
+    *status = 200;
+    return order_json_of(ex, &o);
+}
+
+/* ---- answer overrides ---- */
+
+static void apply_override(const hydra_exchange *ex, hydra_order *o)
+{
+    for (size_t i = 0; i < ex->n_overrides; i++) {
+        const answer_override *v = &ex->overrides[i];
+        if (strcmp(v->cid, o->client_order_id) != 0)
+            continue;
+        if (!(o->filled_avg_price > 0))
+            o->filled_avg_price = o->limit_price > 0 ? o->limit_price : 1;
+        o->filled_qty = v->filled_qty;
+        o->status = HYDRA_BOS_FILLED;
+        if (o->filled_ms <= 0)
+            o->filled_ms = o->submitted_ms;
+    }
+}
+
+/* POST /_hydra/override {"client_order_id": cid, "filled_qty": x}: answers about cid say so. */
+static json_t *set_override(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, &jerr);
+    const char *cid = json_string_value(json_object_get(j, "client_order_id"));
+    const json_t *q = json_object_get(j, "filled_qty");
+    if (ex->overrides == NULL)
+        ex->overrides = calloc(MAX_OVERRIDES, sizeof *ex->overrides);
+    if (cid == NULL || strlen(cid) >= HYDRA_BROKER_CID_LEN || !json_is_number(q) ||
+        ex->overrides == NULL || ex->n_overrides >= MAX_OVERRIDES) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, "expected {\"client_order_id\": id, \"filled_qty\": number}");
+    }
+    answer_override *v = &ex->overrides[ex->n_overrides++];
+    snprintf(v->cid, sizeof v->cid, "%s", cid);
+    v->filled_qty = json_number_value(q);
+    json_decref(j);
+    *status = 200;
+    return json_pack("{s:i}", "overrides", (int)ex->n_overrides);
+}
+
 /* ---- HTTP plumbing ---- */
 
 static void sleep_ms(int ms)
@@ -2190,6 +2277,10 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
         out = json_pack("{s:i}", "closed_date", 0);
     } else if (strcmp(url, "/_hydra/stats") == 0 && strcmp(method, "GET") == 0) {
         out = stats_json(ex);
+    } else if (strcmp(url, "/_hydra/replace") == 0 && strcmp(method, "POST") == 0) {
+        out = replace_order(ex, rc->body, rc->len, &status);
+    } else if (strcmp(url, "/_hydra/override") == 0 && strcmp(method, "POST") == 0) {
+        out = set_override(ex, rc->body, rc->len, &status);
     } else {
         status = 404;
         out = error_json(0, "unknown control endpoint");
@@ -2429,6 +2520,7 @@ void hydra_exchange_stop(hydra_exchange *ex)
         MHD_stop_daemon(ex->d);
     pthread_mutex_destroy(&ex->mu);
     explicit_bzero(ex->secret, sizeof ex->secret);
+    free(ex->overrides);
     free(ex->cids);
     free(ex);
 }

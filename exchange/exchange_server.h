@@ -48,6 +48,11 @@
  *                          "date": "YYYY-MM-DD" (default today): a day without a session, or
  *                          one that closes early; the clock and the calendar both follow it
  *   DELETE /_hydra/market  back to the sim's sessions
+ *   POST   /_hydra/replace {"client_order_id": id, "qty": q, "limit_price": p}  replaces
+ *                          a working order as Alpaca's dashboard does (GET /v2/orders/{id}
+ *                          then shows the replacement)
+ *   POST   /_hydra/override {"client_order_id": id, "filled_qty": x}  from now on the
+ *                          order is reported filled x (a contradiction, e.g. an over-fill)
  *
  * A rule: {"method": "GET"|"POST"|"DELETE"|"*", "path": prefix, "fault": kind,
  * "skip": n (let n matching requests through first), "count": n (then fire

@@ -393,6 +393,29 @@ static int op_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
     return rc != 0 ? malformed_answer(err, "order_by_client_id", rc, why) : 0;
 }
 
+static int op_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    char path[256];
+    /* Alpaca's order ids are UUIDs; anything else is not sent into a URL. */
+    for (const char *c = id; *c != '\0'; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-'))
+            return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: id is not a UUID");
+    if (id[0] == '\0' || snprintf(path, sizeof path, "/v2/orders/%s", id) >= (int)sizeof path)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: bad id");
+    json_t *j;
+    int rc = call_json_ex(a, &a->trading, "GET", "order_by_id", path, 1, &j, NULL, err);
+    if (rc != 0)
+        return rc;
+    char why[200];
+    rc = hydra_alpaca_parse_order(j, out, why, sizeof why);
+    json_decref(j);
+    if (rc == 0 && strcmp(out->id, id) != 0)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 200, "order_by_id %s: answer is order %s",
+                                 id, out->id);
+    return rc != 0 ? malformed_answer(err, "order_by_id", rc, why) : 0;
+}
+
 /* A decimal for a request body: up to 9 decimals, no trailing zeros. */
 static void fmt_decimal(double v, char *out, size_t outsz)
 {
@@ -946,6 +969,7 @@ static const hydra_broker_ops ALPACA_OPS = {
     .clock = op_clock,
     .destroy = op_destroy,
     .calendar = op_calendar,
+    .order_by_id = op_order_by_id,
 };
 
 /* ---- opening ---- */

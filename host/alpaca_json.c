@@ -226,6 +226,17 @@ static unsigned asset_class_of(const json_t *j, const char *symbol)
     return hydra_symbol_asset_class(symbol);
 }
 
+/*
+ * Prices from Alpaca are rounded to 8 decimals: Alpaca's average fill prices
+ * carry up to 7 ("105.8988475") and sub-cent coins quote to 1e-8, so nothing
+ * real is lost, while the noise of binary floating point
+ * ("192.43000000099997") goes before it reaches the journal and PnL.
+ */
+static double price8(double v)
+{
+    return isfinite(v) && fabs(v) < 1e9 ? round(v * 1e8) / 1e8 : v;
+}
+
 int hydra_alpaca_parse_account(const json_t *j, hydra_account *out, char *why, size_t whysz)
 {
     memset(out, 0, sizeof *out);
@@ -243,7 +254,7 @@ int hydra_alpaca_parse_account(const json_t *j, hydra_account *out, char *why, s
         (rc = opt_bool(j, "account_blocked", 0, &ab, why, whysz)) != 0 ||
         (rc = opt_bool(j, "trade_suspended_by_user", 0, &ts, why, whysz)) != 0)
         return rc;
-    (void)id;
+    snprintf(out->account_id, sizeof out->account_id, "%s", id);
     out->active = strcmp(status, "ACTIVE") == 0;
     out->trading_blocked = tb || ab || ts;
     return 0;
@@ -388,6 +399,11 @@ int hydra_alpaca_parse_order(const json_t *j, hydra_order *out, char *why, size_
                              "order %.60s has filled_qty but no filled_avg_price", cid);
         out->filled_avg_price = 0;
     }
+    out->filled_avg_price = price8(out->filled_avg_price);
+    const char *rb = opt_string(j, "replaced_by");
+    if (rb != NULL && (rc = copy_field(out->replaced_by, sizeof out->replaced_by, rb, "replaced_by",
+                                       why, whysz)) != 0)
+        return rc;
     rc = hydra_alpaca_decimal(j, "limit_price", &out->limit_price, why, whysz);
     if (rc == HYDRA_EMALFORMED)
         return rc;
@@ -486,6 +502,7 @@ static int parse_trade(const json_t *t, const char *symbol, hydra_quote *q, char
     if (rc != 0)
         return malformed(why, whysz, "latest trade of %.40s: price is not a finite number",
                          symbol);
+    q->price = price8(q->price);
     if (time_field(t, "t", 1, &q->t_ms, why, whysz) != 0)
         return malformed(why, whysz, "latest trade of %.40s has no usable time t", symbol);
     return 0;
@@ -500,8 +517,9 @@ int hydra_alpaca_parse_latest_trades(const json_t *j, const char *const *symbols
     for (size_t i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         const json_t *t = json_object_get(trades, symbols[i]);
-        if (t == NULL)
-            return malformed(why, whysz, "no latest trade for %.40s in the answer", symbols[i]);
+        /* Alpaca leaves out a symbol it has no trade for: that one stays unpriced (zeroes). */
+        if (t == NULL || json_is_null(t))
+            continue;
         int rc = parse_trade(t, symbols[i], &out[i], why, whysz);
         if (rc != 0)
             return rc;

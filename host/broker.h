@@ -20,6 +20,9 @@
 
 #include <hydra/types.h>
 
+/* A client_order_id: at most 128 characters (Alpaca's limit) + NUL. */
+#define HYDRA_BROKER_CID_LEN 129
+
 typedef struct hydra_broker_err {
     int code;          /* the returned hydra_err */
     int http_status;   /* 0 when not HTTP */
@@ -61,6 +64,7 @@ typedef struct hydra_account {
     double last_equity;    /* equity at the previous trading day's close */
     int active;            /* status ACTIVE */
     int trading_blocked;   /* trading_blocked || account_blocked || trade_suspended_by_user */
+    char account_id[64];   /* the broker's account id ("" when the broker has none, e.g. sim) */
 } hydra_account;
 
 typedef struct hydra_broker_position {
@@ -84,7 +88,7 @@ typedef enum hydra_broker_order_status {
 } hydra_broker_order_status;
 
 typedef struct hydra_order_request {
-    char client_order_id[129]; /* Alpaca takes up to 128 characters; the host sends at most 48 */
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -95,7 +99,7 @@ typedef struct hydra_order_request {
 
 typedef struct hydra_order {
     char id[64];           /* broker's order id */
-    char client_order_id[129];
+    char client_order_id[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     unsigned asset_class;
     int side, type, tif;
@@ -112,6 +116,7 @@ typedef struct hydra_order {
      * (Alpaca's order carries no coin fee; see hydra_orders_check_positions).
      */
     double fee_qty;
+    char replaced_by[64];  /* status replaced: the broker id of the order that took its place */
 } hydra_order;
 
 typedef struct hydra_quote {
@@ -169,7 +174,11 @@ typedef struct hydra_broker_ops {
     int (*cancel_all)(void *ctx, hydra_broker_err *err);
     /* Cancels open orders, then submits orders closing every position. */
     int (*close_all)(void *ctx, hydra_broker_err *err);
-    /* Latest trade for each symbol, in one request where the API allows. out[i] answers symbols[i]. */
+    /*
+     * Latest trade for each symbol, in one request where the API allows. out[i]
+     * answers symbols[i]; a symbol the broker has no trade for is answered with
+     * price 0 and t_ms 0 (the others are still priced).
+     */
     int (*latest_prices)(void *ctx, const char *const *symbols, size_t n, hydra_quote *out,
                          hydra_broker_err *err);
     /* Up to `limit` most recent completed bars of `timeframe_s` seconds, oldest first. */
@@ -191,6 +200,13 @@ typedef struct hydra_broker_ops {
      */
     int (*calendar)(void *ctx, int from_yyyymmdd, int to_yyyymmdd, hydra_session *out, size_t cap,
                     size_t *n, hydra_broker_err *err);
+
+    /*
+     * The order with this broker id (to follow a replaced order to its
+     * replacement). HYDRA_ENOTFOUND when there is none. May be NULL: then a
+     * replaced order cannot be followed.
+     */
+    int (*order_by_id)(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err);
 } hydra_broker_ops;
 
 typedef struct hydra_broker {

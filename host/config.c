@@ -176,6 +176,7 @@ void hydra_config_defaults(hydra_config *cfg)
     a->timeout_ms = 10000;
     a->max_response_bytes = 8388608;
     a->use_broker_clock = 0;
+    a->foreign_positions = HYDRA_FOREIGN_REFUSE;
 
     cfg->exitbot.enabled = 1;
     cfg->exitbot.cooloff_minutes = 390;
@@ -458,7 +459,7 @@ static int valid_charset(const char *s, size_t max, const char *extra)
     return 1;
 }
 
-/* Bot ids are embedded in 48-character client order ids, hence 32 at most. */
+/* Bot ids are embedded in client order ids (see orders.h), hence 32 at most. */
 static int valid_bot_id(const char *s)
 {
     return valid_charset(s, 32, "_-");
@@ -593,6 +594,8 @@ static const choice C_ORDER_TYPE[] = {
     {"market", HYDRA_ORDER_MARKET}, {"limit", HYDRA_ORDER_LIMIT}, {NULL, 0}};
 static const choice C_TIF[] = {
     {"day", HYDRA_TIF_DAY}, {"gtc", HYDRA_TIF_GTC}, {"ioc", HYDRA_TIF_IOC}, {NULL, 0}};
+static const choice C_FOREIGN[] = {
+    {"refuse", HYDRA_FOREIGN_REFUSE}, {"ignore", HYDRA_FOREIGN_IGNORE}, {NULL, 0}};
 static const choice C_ISOLATION[] = {{"inprocess", 0}, {"process", 1}, {NULL, 0}};
 static const choice C_BUCKET[] = {{"momentum", HYDRA_BUCKET_MOMENTUM},
                                   {"options", HYDRA_BUCKET_OPTIONS},
@@ -754,6 +757,7 @@ static const field ALPACA_FIELDS[] = {
      .off = offsetof(hydra_alpaca_cfg, max_response_bytes),
      .range = &R_POS_LONG},
     F_BOOL("use_broker_clock", hydra_alpaca_cfg, use_broker_clock),
+    F_CHOICE("foreign_positions", hydra_alpaca_cfg, foreign_positions, C_FOREIGN),
     F_END,
 };
 
@@ -1907,6 +1911,8 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "timeout_ms", a->timeout_ms);
     kv_int(out, "  ", "max_response_bytes", a->max_response_bytes);
     kv_bool(out, "  ", "use_broker_clock", a->use_broker_clock);
+    kv_str(out, "  ", "foreign_positions",
+           a->foreign_positions == HYDRA_FOREIGN_IGNORE ? "ignore" : "refuse");
 
     const hydra_workers_cfg *w = &s->workers;
     fputs("workers:\n", out);

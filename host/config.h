@@ -66,7 +66,11 @@ typedef struct hydra_alpaca_cfg {
     int timeout_ms;
     long max_response_bytes;
     int use_broker_clock;             /* 1: engine time is the broker's /v2/clock (the local exchange) */
+    int foreign_positions;            /* HYDRA_FOREIGN_REFUSE (default) or HYDRA_FOREIGN_IGNORE */
 } hydra_alpaca_cfg;
+
+/* alpaca.foreign_positions: what to do with positions and orders Hydra did not create. */
+enum { HYDRA_FOREIGN_REFUSE = 0, HYDRA_FOREIGN_IGNORE = 1 };
 
 /* Worker processes for bots with `isolation: process` (settings.yaml `workers:`). */
 typedef struct hydra_workers_cfg {

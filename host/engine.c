@@ -598,10 +598,37 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     }
 
     hydra_kv_get_str(e->state, "day_key", e->day, sizeof e->day);
+    if ((rc = hydra_orders_load_foreign(e)) != 0) {
+        snprintf(err, errsz, "%s: kv foreign_baseline is unreadable", st->state_db_path);
+        goto fail;
+    }
     hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
     if (opt->tools_only) {
         *exit_code = 0;
         return 0;
+    }
+
+    /*
+     * Order ids carry this installation's id and the account's key. A state
+     * database that already knows its account is checked against the broker
+     * before anything is reconciled: another account's journal would
+     * describe positions this account does not hold.
+     */
+    if ((rc = hydra_orders_identity_init(e)) != 0) {
+        snprintf(err, errsz, "%s: install_id or account_key in kv is unreadable or invalid",
+                 st->state_db_path);
+        goto fail;
+    }
+    if (e->account_key[0] != '\0') {
+        hydra_account acc;
+        hydra_broker_err berr = {0};
+        char why[400] = "";
+        if (e->broker.ops->account(e->broker.ctx, &acc, &berr) == 0 &&
+            hydra_orders_learn_account(e, &acc, why, sizeof why) == 1) {
+            snprintf(err, errsz, "%s: %s", st->state_db_path, why);
+            rc = HYDRA_ECONFIG;
+            goto fail;
+        }
     }
 
     e->svc.log = svc_log;
@@ -620,12 +647,22 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     /* Reconcile before anything else: every non-final journal row, then positions. */
     hydra_state_begin(e->state);
     rc = hydra_orders_sync(e);
-    char why[512] = "";
+    char why[1536] = "";
+    /* What Hydra did not create: refuse to start, or record it and leave it alone. */
+    int strangers = rc == 0 ? hydra_orders_strangers(e, why, sizeof why) : 0;
+    if (strangers == 1) {
+        hydra_state_rollback(e->state);
+        snprintf(err, errsz, "refusing to start: %s", why);
+        rc = HYDRA_ECONFIG;
+        goto fail;
+    }
+    if (strangers < 0)
+        rc = strangers;
     int unexplained = rc == 0 ? hydra_orders_check_positions(e, why, sizeof why) : rc;
     if (rc != 0 || unexplained != 0) {
         char reason[600];
         if (unexplained == 1)
-            snprintf(reason, sizeof reason, "reconcile: %s", why);
+            snprintf(reason, sizeof reason, "reconcile: %.580s", why);
         else
             snprintf(reason, sizeof reason, "reconcile failed: %s", hydra_strerror(rc ? rc : unexplained));
         hydra_engine_halt(e, "reconcile", reason, st->global_cooldown_minutes);

@@ -168,6 +168,13 @@ int hydra_exitbot_run(hydra_engine *e)
         e->account_unread = 1;
         return hydra_engine_read_failed(e, rc, "account unreadable");
     }
+    rc = hydra_orders_learn_account(e, &e->account, why, sizeof why);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        hydra_engine_halt(e, "exitbot", why, xb->cooloff_minutes);
+        return 1;
+    }
 
     if (xb->anomaly_halt) {
         rc = account_anomaly(e, why, sizeof why);

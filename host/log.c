@@ -354,6 +354,27 @@ uint64_t hydra_log_lines(const hydra_log *lg)
     return lg != NULL ? lg->lines : 0;
 }
 
+static char *redact_text(const hydra_log *lg, const char *s, size_t len, size_t *outlen,
+                         int *changed);
+
+void hydra_log_redact(const hydra_log *lg, const char *in, char *out, size_t outsz)
+{
+    if (outsz == 0)
+        return;
+    if (lg == NULL || in == NULL) {
+        snprintf(out, outsz, "%s", in != NULL && lg == NULL ? "(error text withheld)" : "");
+        return;
+    }
+    size_t outlen = 0;
+    int changed = 0;
+    char *r = redact_text(lg, in, strlen(in), &outlen, &changed);
+    if (changed < 0)
+        snprintf(out, outsz, "(error text withheld: redaction failed)");
+    else
+        snprintf(out, outsz, "%s", changed ? r : in);
+    free(r);
+}
+
 /*
  * Returns a malloc'd copy of s[0..len) with every secret replaced, setting
  * *changed, or NULL when no secret occurs (or memory ran out, *changed = -1).

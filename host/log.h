@@ -35,6 +35,12 @@ void hydra_log_close(hydra_log *lg);
 void hydra_log_add_secret(hydra_log *lg, const char *secret);
 /* The tick number stamped on following lines (0 = none). */
 void hydra_log_set_tick(hydra_log *lg, uint64_t tick);
+/*
+ * Copies `in` to out[outsz] with every registered secret replaced, for text
+ * that is stored elsewhere (the journal's error column). When redaction
+ * cannot be done, out says the text was withheld.
+ */
+void hydra_log_redact(const hydra_log *lg, const char *in, char *out, size_t outsz);
 /* The engine clock; when simulated, lines carry `t` (engine time). May be NULL. */
 void hydra_log_set_clock(hydra_log *lg, const hydra_clock *clock);
 /* Lines below this level are dropped (backtests use WARN for trades-only). */

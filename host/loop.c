@@ -127,6 +127,17 @@ void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *wh
                    "reason", why, "until", "end of trading day");
 }
 
+void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *why)
+{
+    hydra_bot_slot *slot = find_slot(e, bot_id);
+    if (slot != NULL) {
+        hydra_loop_quarantine(e, slot, why);
+        return;
+    }
+    /* A bot no longer configured: the day's record still says so if it comes back. */
+    hydra_bot_day_quarantine(e->state, bot_id, e->day, why);
+}
+
 /* ---- halt and flatten ---- */
 
 void hydra_engine_flatten(hydra_engine *e, const char *reason)
@@ -252,6 +263,10 @@ static int bootstrap(hydra_engine *e, int64_t now)
         }
         if (!isfinite(e->account.equity) || e->account.equity <= 0)
             return HYDRA_EMALFORMED;
+        /* The first account read names the account in every order id; a change is ExitBot's to halt. */
+        char why[400];
+        if (e->account_key[0] == '\0' && hydra_orders_learn_account(e, &e->account, why, sizeof why) < 0)
+            return HYDRA_ESTATE;
         char prev[11];
         snprintf(prev, sizeof prev, "%s", e->day);
         snprintf(e->day, sizeof e->day, "%s", day);
@@ -571,6 +586,10 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
     f->max_orders_per_minute = e->cfg->settings.max_orders_per_minute;
     unsigned ac = hydra_symbol_asset_class(in->symbol);
     f->last_price = hydra_market_price(&e->market, in->symbol);
+    /* A symbol the broker's answers have left out for too long has no trustworthy price. */
+    if (hydra_market_symbol_stale(&e->market, in->symbol, hydra_clock_now_ms(&e->clock),
+                                  (int64_t)e->cfg->settings.max_price_staleness_seconds * 1000))
+        f->last_price = NAN;
     if (ac == HYDRA_ASSET_OPTION && in->side == HYDRA_SIDE_BUY) {
         const hydra_option_quote *q = hydra_market_option(&e->market, in->symbol);
         if (q != NULL)

@@ -36,6 +36,13 @@
 
 #define HYDRA_MAX_OPEN_ORDERS 512
 #define HYDRA_MAX_INTENTS 32 /* intents one bot may return from one call */
+#define HYDRA_MAX_FOREIGN 64 /* symbols with a position Hydra did not open */
+
+/* A quantity of a symbol the account held at start that the journal does not explain. */
+typedef struct hydra_foreign_position {
+    char symbol[48];
+    double qty;
+} hydra_foreign_position;
 
 /* One configured bot and its runtime state. */
 typedef struct hydra_bot_slot {
@@ -124,6 +131,11 @@ typedef struct hydra_engine {
     hydra_session session;
     int session_date;        /* the yyyymmdd it was read for; 0 = not read (yet) */
     int session_today;       /* 1: today is a trading day and `session` is it */
+    char install_id[16];     /* random, made once per state database (kv "install_id") */
+    char account_key[16];    /* short hash of the broker account id (kv "account_key"); "" until learnt */
+    char pending_halt[384];
+    hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
+    size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
@@ -212,6 +224,12 @@ void hydra_loop_quota_tick(hydra_engine *e);
 
 /* Quarantines a bot for the rest of the trading day (persisted, logged once). */
 void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *why);
+
+/*
+ * Stops a bot's entries for the rest of the trading day (persisted in
+ * bot_days, so a restart keeps it); its positions stay under host exits.
+ */
+void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *why);
 
 /*
  * Records a broker failure with the health monitor and the log, by its

@@ -405,6 +405,24 @@ static int cmd_reset_paper(const cli *c)
     if (rc != 0)
         return rc;
     char err[HYDRA_PATH_LEN + 256];
+    if (strcmp(cfg->settings.broker, "sim") != 0) {
+        /*
+         * Only the embedded exchange can be reset. Deleting the journal while a
+         * real account keeps its orders and positions would leave Hydra
+         * blind to what it holds, so nothing is touched.
+         */
+        fprintf(stderr,
+                "hydra-host: reset-paper refused: settings.yaml has broker: %s, and Hydra cannot "
+                "reset a real account (paper or live); nothing was changed (%s is kept).\n"
+                "To start over with this account: run `hydra-host halt` (Hydra cancels its own "
+                "orders and closes what it holds), reset the paper account in Alpaca's dashboard "
+                "if you want a fresh balance, then `hydra-host resume`. The journal stays: it is "
+                "what tells Hydra's positions from yours. If you delete the state database by "
+                "hand, the next start draws a new install id, so no old order id is reused.\n",
+                cfg->settings.broker, cfg->settings.state_db_path);
+        free(cfg);
+        return 2;
+    }
     /* Starting over means both sides: the paper exchange and the host's journal and state. */
     rc = hydra_sim_reset(cfg->settings.sim.db_path, err, sizeof err);
     if (rc == 0) {

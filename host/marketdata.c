@@ -63,6 +63,15 @@ double hydra_market_price(const hydra_market *m, const char *symbol)
     return NAN;
 }
 
+int hydra_market_symbol_stale(const hydra_market *m, const char *symbol, int64_t now_ms,
+                              int64_t max_ms)
+{
+    const hydra_market_symbol *s = hydra_market_find(m, symbol);
+    if (s == NULL)
+        return 0;
+    return s->priced_ms == 0 || now_ms - s->priced_ms > max_ms;
+}
+
 static hydra_market_symbol *slot_for(hydra_market *m, const char *symbol)
 {
     for (size_t i = 0; i < m->n_symbols; i++)
@@ -281,6 +290,14 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
             hydra_market_symbol *s = slot_for(m, plain[i]);
             if (s == NULL)
                 return hydra_broker_fail(err, HYDRA_EFULL, 0, "no room for symbol %s", plain[i]);
+            if (quotes[i].price == 0 && quotes[i].t_ms == 0) {
+                /*
+                 * The answer left this symbol out (no trade for it): it keeps its
+                 * last price and time and goes stale on its own; the others are
+                 * priced.
+                 */
+                continue;
+            }
             if (!isfinite(quotes[i].price) || quotes[i].price <= 0) {
                 rc = hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "price of %s is not positive: %g",
                                        plain[i], quotes[i].price);
@@ -288,6 +305,7 @@ int hydra_market_refresh(hydra_market *m, hydra_broker *b, const char *const *sy
             }
             s->price = quotes[i].price;
             s->t_ms = quotes[i].t_ms;
+            s->priced_ms = now_ms;
             /* Bots see bars of stocks and pairs; a contract is priced, never charted. */
             if (s->asset_class == HYDRA_ASSET_OPTION)
                 continue;

@@ -32,6 +32,7 @@ typedef struct hydra_market_symbol {
     hydra_bar bars[HYDRA_SNAPSHOT_BARS];
     size_t n_bars;
     int64_t bars_fetched_ms; /* engine time of the last bars call; 0 = never */
+    int64_t priced_ms;       /* engine time of the last snapshot that had a trade for it; 0 = never */
 } hydra_market_symbol;
 
 typedef struct hydra_market_chain {
@@ -132,6 +133,14 @@ int hydra_chain_request_add(hydra_chain_request *reqs, size_t cap, size_t *n, co
                             const hydra_chain_filter *filter);
 
 const hydra_market_symbol *hydra_market_find(const hydra_market *m, const char *symbol);
+/*
+ * 1 when symbol's price is older than max_ms: the broker's latest-trades
+ * answer has left it out since then (or never had it). A symbol the
+ * snapshot does not hold (an option contract priced from its chain) is not
+ * judged here: 0.
+ */
+int hydra_market_symbol_stale(const hydra_market *m, const char *symbol, int64_t now_ms,
+                              int64_t max_ms);
 const hydra_market_chain *hydra_market_find_chain(const hydra_market *m, const char *underlying);
 const hydra_option_quote *hydra_market_option(const hydra_market *m, const char *occ);
 /* Last price of a stock or crypto pair, or the mid of an option's quote; NaN when unknown. */

@@ -2,9 +2,11 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -36,6 +38,236 @@ static hydra_bot_slot *slot_of(hydra_engine *e, const char *bot_id)
     return NULL;
 }
 
+/* ---- identity ---- */
+
+/* FNV-1a, 64 bits: a stable short hash of the account id (not a secret, not a security measure). */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int hex_id(const char *s, size_t len)
+{
+    if (strlen(s) != len)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int hydra_orders_identity_init(hydra_engine *e)
+{
+    char id[32] = "";
+    int rc = hydra_kv_get_str(e->state, "install_id", id, sizeof id);
+    if (rc == 0 && !hex_id(id, 8)) {
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "install_id_invalid", NULL, "{s:s}", "value", id);
+        return HYDRA_ESTATE;
+    }
+    if (rc == HYDRA_ENOTFOUND) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            return HYDRA_ESTATE;
+        snprintf(id, sizeof id, "%08x", r);
+        if (hydra_kv_set_str(e->state, "install_id", id) != 0)
+            return HYDRA_ESTATE;
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "install_id_created", NULL, "{s:s}", "install_id", id);
+    } else if (rc != 0) {
+        return HYDRA_ESTATE;
+    }
+    snprintf(e->install_id, sizeof e->install_id, "%.15s", id);
+    char key[32] = "";
+    rc = hydra_kv_get_str(e->state, "account_key", key, sizeof key);
+    if (rc == 0 && !hex_id(key, 6))
+        return HYDRA_ESTATE;
+    if (rc != 0 && rc != HYDRA_ENOTFOUND)
+        return HYDRA_ESTATE;
+    snprintf(e->account_key, sizeof e->account_key, "%.15s", rc == 0 ? key : "");
+    return 0;
+}
+
+int hydra_orders_learn_account(hydra_engine *e, const hydra_account *a, char *why, size_t whysz)
+{
+    /* A broker without account ids (the embedded sim) has the one account. */
+    const char *id = a->account_id[0] != '\0' ? a->account_id : "embedded";
+    char key[16];
+    snprintf(key, sizeof key, "%06x", (unsigned)(fnv1a(id) & 0xffffff));
+    if (e->account_key[0] == '\0') {
+        if (hydra_kv_set_str(e->state, "account_key", key) != 0)
+            return HYDRA_ESTATE;
+        snprintf(e->account_key, sizeof e->account_key, "%s", key);
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "account_identified", NULL, "{s:s,s:s}",
+                       "account_key", key, "client_order_id_prefix", "hy-<install>-<account>-");
+        return 0;
+    }
+    if (strcmp(key, e->account_key) != 0) {
+        snprintf(why, whysz,
+                 "the broker account changed: this state database belongs to account key %s, "
+                 "the broker now reports account key %s; its journal cannot describe this "
+                 "account (use a state database per account)",
+                 e->account_key, key);
+        return 1;
+    }
+    return 0;
+}
+
+int hydra_orders_client_id(const hydra_engine *e, const char *bot_id, const char *day, int seq,
+                           char *out, size_t outsz)
+{
+    if (e->install_id[0] == '\0' || e->account_key[0] == '\0' || strlen(day) != 10)
+        return HYDRA_EINVAL;
+    /* "YYYY-MM-DD" -> "YYYYMMDD". */
+    char ymd[9] = {day[0], day[1], day[2], day[3], day[5], day[6], day[8], day[9], 0};
+    int n = snprintf(out, outsz, "hy-%s-%s-%s-%s-%d", e->install_id, e->account_key, bot_id, ymd,
+                     seq);
+    return n > 0 && (size_t)n < outsz && n <= 128 ? 0 : HYDRA_EINVAL;
+}
+
+int hydra_orders_is_own(const hydra_engine *e, const char *cid)
+{
+    char prefix[48];
+    if (e->install_id[0] == '\0' || e->account_key[0] == '\0')
+        return 0;
+    int n = snprintf(prefix, sizeof prefix, "hy-%s-%s-", e->install_id, e->account_key);
+    return strncmp(cid, prefix, (size_t)n) == 0;
+}
+
+/* "BTC/USD" and "BTCUSD" are one symbol: Alpaca writes crypto both ways. */
+static int same_symbol(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '/')
+            a++;
+        while (*b == '/')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
+}
+
+static int near(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/*
+ * Whether the broker's order is the one the journal row describes: symbol,
+ * side, type and size. A notional limit order goes out as a quantity
+ * (alpaca.c), so a quantity that the notional buys at the limit matches too.
+ * 1 when they match; 0 with what differs in `why`.
+ */
+static int same_order(const hydra_journal_order *row, const hydra_order *o, char *why, size_t whysz)
+{
+    if (!same_symbol(row->symbol, o->symbol)) {
+        snprintf(why, whysz, "symbol %s, journal %s", o->symbol, row->symbol);
+        return 0;
+    }
+    if (row->side != o->side) {
+        snprintf(why, whysz, "side %s, journal %s", o->side == HYDRA_SIDE_BUY ? "buy" : "sell",
+                 row->side == HYDRA_SIDE_BUY ? "buy" : "sell");
+        return 0;
+    }
+    if (row->type != o->type) {
+        snprintf(why, whysz, "type %s, journal %s", o->type == HYDRA_ORDER_LIMIT ? "limit" : "market",
+                 row->type == HYDRA_ORDER_LIMIT ? "limit" : "market");
+        return 0;
+    }
+    int size_ok;
+    if (o->status == HYDRA_BOS_REPLACED)
+        size_ok = 1; /* its size is superseded: the row follows the replacement's */
+    else if (row->qty > 0)
+        size_ok = o->qty > 0 && near(o->qty, row->qty);
+    else
+        size_ok = (o->notional > 0 && fabs(o->notional - row->notional) <= 0.005) ||
+                  (row->type == HYDRA_ORDER_LIMIT && o->notional <= 0 && o->qty > 0 &&
+                   row->limit_price > 0 &&
+                   o->qty * row->limit_price <= row->notional * (1 + 1e-9) + 1e-9 &&
+                   (o->qty + (row->asset_class == HYDRA_ASSET_CRYPTO ? 1e-9 : 1.0)) *
+                           row->limit_price > row->notional * (1 - 1e-9));
+    if (!size_ok) {
+        snprintf(why, whysz, "size qty %.9g notional %.2f, journal qty %.9g notional %.2f", o->qty,
+                 o->notional, row->qty, row->notional);
+        return 0;
+    }
+    return 1;
+}
+
+static json_t *order_side_json(const char *symbol, int side, int type, double qty, double notional)
+{
+    return json_pack("{s:s,s:s,s:s,s:f,s:f}", "symbol", symbol, "side",
+                     side == HYDRA_SIDE_BUY ? "buy" : "sell", "type",
+                     type == HYDRA_ORDER_LIMIT ? "limit" : "market", "qty", qty, "notional",
+                     notional);
+}
+
+/*
+ * The broker holds a different order under this row's client_order_id. It
+ * is not ours: nothing is booked, the row is closed as rejected, and the
+ * bot enters nothing more today.
+ */
+static int collision(hydra_engine *e, hydra_journal_order *row, const hydra_order *o,
+                     const char *what)
+{
+    json_t *journal = order_side_json(row->symbol, row->side, row->type, row->qty, row->notional);
+    json_t *broker = order_side_json(o->symbol, o->side, o->type, o->qty, o->notional);
+    json_object_set_new(broker, "id", json_string(o->id));
+    json_object_set_new(broker, "filled_qty", json_real(o->filled_qty));
+    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "order_id_collision", row->bot_id,
+                   "{s:s,s:s,s:o,s:o,s:s,s:s}", "client_order_id", row->client_order_id,
+                   "mismatch", what, "journal", journal, "broker", broker, "effect",
+                   "the broker's order is not booked; the journal row is closed as rejected; "
+                   "the bot's entries stop for the day",
+                   "operator",
+                   "look up this client_order_id in the account's order history: another "
+                   "program or another Hydra installation placed an order under an id of this "
+                   "installation. Check that no other process uses this state database's "
+                   "install id (a copied state database) and that the broker order is someone "
+                   "else's before resuming the bot tomorrow");
+    snprintf(row->error, sizeof row->error,
+             "client_order_id collision: the broker's order %.64s differs (%.120s); not booked",
+             o->id, what);
+    row->state = HYDRA_ORD_REJECTED;
+    row->updated_ms = hydra_clock_now_ms(&e->clock);
+    int rc = hydra_journal_update(e->state, row);
+    char why[256];
+    snprintf(why, sizeof why, "client_order_id collision on %.128s", row->client_order_id);
+    hydra_engine_quarantine(e, row->bot_id, why);
+    return rc;
+}
+
+/* A contradiction found during a sync halts once the sync is over (the halt itself syncs). */
+static void note_halt(hydra_engine *e, const char *reason)
+{
+    if (e->pending_halt[0] == '\0')
+        snprintf(e->pending_halt, sizeof e->pending_halt, "%s", reason);
+}
+
+static void flush_halt(hydra_engine *e)
+{
+    if (e->pending_halt[0] == '\0')
+        return;
+    char reason[sizeof e->pending_halt];
+    snprintf(reason, sizeof reason, "%s", e->pending_halt);
+    e->pending_halt[0] = '\0';
+    hydra_halt h = {0};
+    if (hydra_halt_get(e->state, &h) == 0 && h.active) {
+        e->halted = 1;
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "broker_contradiction", NULL, "{s:s,s:s}",
+                       "reason", reason, "halt", h.reason);
+        return;
+    }
+    hydra_engine_halt(e, "reconcile", reason, e->cfg->settings.global_cooldown_minutes);
+}
+
 /* The working orders from the journal; on failure the list is empty and the caller is told. */
 static int reload_open(hydra_engine *e)
 {
@@ -52,14 +284,40 @@ static int reload_open(hydra_engine *e)
  * Applies the part of the broker's fill figures the journal has not seen yet:
  * the position, the fills table, the bot's daily PnL, and the bot itself.
  */
-static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra_order *o)
+static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra_order *o_in)
 {
+    hydra_order capped = *o_in;
+    const hydra_order *o = &capped;
+    if (!isfinite(o->filled_avg_price) || !isfinite(o->filled_qty))
+        return o->filled_qty - row->filled_qty > 1e-12 ? HYDRA_EMALFORMED : 0;
+    /*
+     * A fill beyond the order's size (its qty; for a notional order, what the
+     * notional buys at the fill price, with 1% for rounding) contradicts the
+     * order: nothing beyond the size is booked and the host halts.
+     */
+    if (o->filled_qty > 1e-12 && o->filled_avg_price > 0) {
+        double size = row->qty > 0 ? row->qty : row->notional / o->filled_avg_price;
+        double slack = row->qty > 0 ? 1e-9 * fmax(1.0, row->qty) : size * 0.01;
+        if (o->filled_qty > size + slack) {
+            char reason[384];
+            snprintf(reason, sizeof reason,
+                     "over-fill: the broker reports order %.128s filled %.9g but its size is "
+                     "%.9g; the excess is not booked",
+                     row->client_order_id, o->filled_qty, size);
+            hydra_log_pack(e->log, HYDRA_LOG_ERROR, "order_overfill", row->bot_id,
+                           "{s:s,s:s,s:f,s:f,s:f}", "client_order_id", row->client_order_id,
+                           "broker_id", o->id, "filled_qty", o->filled_qty, "size", size,
+                           "booked_up_to", size);
+            snprintf(row->error, sizeof row->error, "%.255s", reason);
+            note_halt(e, reason);
+            capped.filled_qty = size;
+        }
+    }
     double new_qty = o->filled_qty - row->filled_qty;
     if (!(new_qty > 1e-12))
         return 0;
-    if (!isfinite(o->filled_avg_price) || o->filled_avg_price <= 0 || !isfinite(o->filled_qty)) {
+    if (o->filled_avg_price <= 0)
         return HYDRA_EMALFORMED;
-    }
     /* The average price of just the new part, from the cumulative figures. */
     double price = (o->filled_qty * o->filled_avg_price - row->filled_qty * row->filled_avg_price) /
                    new_qty;
@@ -104,7 +362,80 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
     return 0;
 }
 
+/* The broker's order under this row's id is another order: 1 after handling it, else 0. */
+static int check_identity(hydra_engine *e, hydra_journal_order *row, const hydra_order *o, int *rc)
+{
+    char why[256];
+    if (same_order(row, o, why, sizeof why))
+        return 0;
+    *rc = collision(e, row, o, why);
+    return 1;
+}
+
 static int submit_row(hydra_engine *e, hydra_journal_order *row);
+
+#define MAX_REPLACEMENTS 16
+
+/*
+ * The order was replaced (modified in Alpaca's dashboard, say): it is not
+ * canceled, its replacement carries on. Follows replaced_by to the order
+ * that works now and folds the chain into *o as one order: the fills of
+ * every link (the replaced ones keep what they filled), the last link's
+ * status and id, and as size what was filled before plus the last link's
+ * size. A replacement for another symbol or side is not this order: a
+ * collision. Returns 0 (o updated, or left as it is when the broker cannot
+ * follow replacements), 1 after a collision, negative on a broker failure.
+ */
+static int follow_replacement(hydra_engine *e, hydra_journal_order *row, hydra_order *o, int *rc)
+{
+    hydra_order cur = *o;
+    double filled = 0, value = 0, fee = 0;
+    int hops = 0;
+    while (cur.status == HYDRA_BOS_REPLACED) {
+        if (cur.replaced_by[0] == '\0' || e->broker.ops->order_by_id == NULL ||
+            hops >= MAX_REPLACEMENTS)
+            return 0; /* cannot be followed: closed as canceled, as before */
+        filled += cur.filled_qty;
+        value += cur.filled_qty * (cur.filled_avg_price > 0 ? cur.filled_avg_price : 0);
+        fee += isfinite(cur.fee) && cur.fee > 0 ? cur.fee : 0;
+        hydra_order next;
+        hydra_broker_err err = {0};
+        *rc = e->broker.ops->order_by_id(e->broker.ctx, cur.replaced_by, &next, &err);
+        if (*rc != 0) {
+            hydra_engine_broker_failure(e, "order_by_id", &err);
+            return *rc;
+        }
+        if (!same_symbol(next.symbol, row->symbol) || next.side != row->side) {
+            *rc = collision(e, row, &next, "the replacement is for another symbol or side");
+            return 1;
+        }
+        cur = next;
+        hops++;
+    }
+    if (hops == 0)
+        return 0;
+    double old_qty = row->qty, old_limit = row->limit_price;
+    o->status = cur.status;
+    snprintf(o->id, sizeof o->id, "%s", cur.id);
+    o->filled_qty = filled + cur.filled_qty;
+    o->filled_avg_price = o->filled_qty > 0
+                              ? (value + cur.filled_qty * cur.filled_avg_price) / o->filled_qty
+                              : 0;
+    o->fee = fee + (isfinite(cur.fee) && cur.fee > 0 ? cur.fee : 0);
+    o->filled_ms = cur.filled_ms;
+    /* The journal row now describes the order as it stands: its size and limit. */
+    if (cur.qty > 0)
+        row->qty = filled + cur.qty;
+    if (cur.limit_price > 0)
+        row->limit_price = cur.limit_price;
+    if (strcmp(row->broker_id, cur.id) != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_replaced", row->bot_id,
+                       "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:i}", "client_order_id",
+                       row->client_order_id, "replaced_by", cur.id, "replacement_client_order_id",
+                       cur.client_order_id, "qty_before", old_qty, "qty_after", row->qty,
+                       "limit_before", old_limit, "limit_after", row->limit_price, "hops", hops);
+    return 0;
+}
 
 /*
  * A journal row the broker does not know. A pending row from today is sent
@@ -158,6 +489,11 @@ static int sync_row(hydra_engine *e, hydra_journal_order *row, int may_resend)
         hydra_engine_broker_failure(e, "order_by_client_id", &err);
         return rc;
     }
+    if (check_identity(e, row, &o, &rc))
+        return rc;
+    int followed = follow_replacement(e, row, &o, &rc);
+    if (followed != 0)
+        return followed < 0 ? followed : rc;
     int was = row->state;
     rc = apply_new_fill(e, row, &o);
     if (rc == HYDRA_EMALFORMED) {
@@ -193,6 +529,7 @@ int hydra_orders_sync(hydra_engine *e)
             first_rc = rc;
     }
     int rc = reload_open(e);
+    flush_halt(e);
     return first_rc != 0 ? first_rc : rc;
 }
 
@@ -230,7 +567,9 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         err.code = HYDRA_ETRANSIENT;
         hydra_engine_broker_failure(e, "submit", &err);
     }
-    if (rc == 0) {
+    if (rc == 0 && check_identity(e, row, &o, &rc)) {
+        /* Found under our id, but not our order (a lookup after a refusal or a lost answer). */
+    } else if (rc == 0) {
         row->state = journal_state_of(o.status);
         snprintf(row->broker_id, sizeof row->broker_id, "%s", o.id);
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_submitted", row->bot_id,
@@ -248,7 +587,8 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         rc = sync_row(e, row, 0);
     } else if (rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH) {
         row->state = HYDRA_ORD_REJECTED;
-        snprintf(row->error, sizeof row->error, "%s", err.msg);
+        /* The broker's words may echo what a proxy saw, credentials included: stored redacted. */
+        hydra_log_redact(e->log, err.msg, row->error, sizeof row->error);
         hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_rejected", row->bot_id, "{s:s,s:s,s:s}",
                        "client_order_id", row->client_order_id, "symbol", row->symbol, "error",
                        err.msg);
@@ -274,11 +614,14 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
     int rc = hydra_journal_next_seq(e->state, bot->bot_id, e->day, &seq);
     if (rc != 0)
         return rc;
-    /* "YYYY-MM-DD" -> "YYYYMMDD" keeps ids short: 32 + 1 + 8 + 1 + 6 <= 48. */
-    char ymd[9] = {e->day[0], e->day[1], e->day[2], e->day[3], e->day[5], e->day[6],
-                   e->day[8], e->day[9], 0};
-    if (snprintf(row.client_order_id, sizeof row.client_order_id, "%s-%s-%d", bot->bot_id, ymd,
-                 seq) >= (int)sizeof row.client_order_id)
+    if (e->account_key[0] == '\0') {
+        /* Ids carry the account: nothing is sent before the account has been read once. */
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_not_sent", bot->bot_id, "{s:s,s:s}",
+                       "symbol", in->symbol, "reason", "broker account not identified yet");
+        return HYDRA_ESTATE;
+    }
+    if (hydra_orders_client_id(e, bot->bot_id, e->day, seq, row.client_order_id,
+                               sizeof row.client_order_id) != 0)
         return HYDRA_EINVAL;
     snprintf(row.bot_id, sizeof row.bot_id, "%s", bot->bot_id);
     snprintf(row.day, sizeof row.day, "%s", e->day);
@@ -307,6 +650,144 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
         snprintf(cid_out, HYDRA_CID_LEN, "%s", row.client_order_id);
     rc = submit_row(e, &row);
     reload_open(e);
+    flush_halt(e);
+    return rc;
+}
+
+static double foreign_qty(const hydra_engine *e, const char *symbol)
+{
+    for (size_t i = 0; i < e->n_foreign; i++)
+        if (same_symbol(e->foreign[i].symbol, symbol))
+            return e->foreign[i].qty;
+    return 0;
+}
+
+int hydra_orders_load_foreign(hydra_engine *e)
+{
+    e->n_foreign = 0;
+    char buf[8192];
+    int rc = hydra_kv_get(e->state, "foreign_baseline", buf, sizeof buf);
+    if (rc == HYDRA_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    json_error_t jerr;
+    json_t *j = json_loads(buf, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return HYDRA_ESTATE;
+    }
+    const char *sym;
+    json_t *v;
+    json_object_foreach(j, sym, v)
+    {
+        if (e->n_foreign >= HYDRA_MAX_FOREIGN || !json_is_number(v))
+            break;
+        hydra_foreign_position *p = &e->foreign[e->n_foreign++];
+        snprintf(p->symbol, sizeof p->symbol, "%s", sym);
+        p->qty = json_number_value(v);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* Appends to a description being built, keeping it terminated when it is full. */
+static void appendf(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t bufsz, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    if (len + 1 >= bufsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, bufsz - len, fmt, ap);
+    va_end(ap);
+}
+
+int hydra_orders_strangers(hydra_engine *e, char *why, size_t whysz)
+{
+    int ignore = e->cfg->settings.alpaca.foreign_positions == HYDRA_FOREIGN_IGNORE;
+    hydra_broker_position bpos[256];
+    hydra_order *orders = calloc(HYDRA_MAX_OPEN_ORDERS, sizeof *orders);
+    hydra_bot_position jpos[512];
+    size_t nb = 0, no = 0, nj = 0, nforeign_orders = 0;
+    hydra_broker_err err = {0};
+    char found[1024] = "";
+    json_t *baseline = json_object();
+    int rc = orders == NULL || baseline == NULL ? HYDRA_ENOMEM : 0;
+    if (rc == 0 && (rc = e->broker.ops->positions(e->broker.ctx, bpos, 256, &nb, &err)) != 0)
+        hydra_engine_broker_failure(e, "positions", &err);
+    if (rc == 0 && (rc = e->broker.ops->open_orders(e->broker.ctx, orders, HYDRA_MAX_OPEN_ORDERS,
+                                                    &no, &err)) != 0)
+        hydra_engine_broker_failure(e, "open_orders", &err);
+    if (rc == 0)
+        rc = hydra_position_list(e->state, NULL, jpos, 512, &nj);
+    if (rc != 0)
+        goto done;
+
+    e->n_foreign = 0;
+    for (size_t i = 0; i < nb; i++) {
+        double journal = 0;
+        for (size_t j = 0; j < nj; j++)
+            if (same_symbol(jpos[j].symbol, bpos[i].symbol))
+                journal += jpos[j].qty;
+        double b = bpos[i].qty, tol = 1e-6 * fmax(1.0, fabs(b));
+        /* What lies beyond the journal in the position's own direction is not Hydra's. */
+        double foreign = b < 0 && journal <= tol ? b : b > journal + tol && journal >= 0 ? b - journal : 0;
+        if (foreign == 0)
+            continue;
+        appendf(found, sizeof found, "%sposition %.9g %s (journal explains %.9g)",
+                found[0] ? "; " : "", b, bpos[i].symbol, journal);
+        hydra_log_pack(e->log, ignore ? HYDRA_LOG_INFO : HYDRA_LOG_ERROR, "foreign_position", NULL,
+                       "{s:s,s:f,s:f,s:f,s:s}", "symbol", bpos[i].symbol, "broker_qty", b,
+                       "journal_qty", journal, "foreign_qty", foreign, "effect",
+                       ignore ? "left alone: recorded as the foreign baseline"
+                              : "Hydra does not start (alpaca.foreign_positions: refuse)");
+        if (e->n_foreign < HYDRA_MAX_FOREIGN) {
+            hydra_foreign_position *p = &e->foreign[e->n_foreign++];
+            snprintf(p->symbol, sizeof p->symbol, "%.47s", bpos[i].symbol);
+            p->qty = foreign;
+            json_object_set_new(baseline, bpos[i].symbol, json_real(foreign));
+        } else {
+            rc = HYDRA_EFULL;
+            snprintf(why, whysz, "more than %d symbols with positions Hydra did not open",
+                     HYDRA_MAX_FOREIGN);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < no; i++) {
+        hydra_journal_order row;
+        int replacement = 0; /* a replacement of ours carries an id nobody here chose */
+        for (size_t k = 0; k < e->n_open_orders && !replacement; k++)
+            replacement = strcmp(e->open_orders[k].broker_id, orders[i].id) == 0;
+        if (replacement || hydra_orders_is_own(e, orders[i].client_order_id) ||
+            hydra_journal_get(e->state, orders[i].client_order_id, &row) == 0)
+            continue;
+        nforeign_orders++;
+        appendf(found, sizeof found, "%sopen order %.64s (%s %s)", found[0] ? "; " : "",
+                orders[i].client_order_id[0] ? orders[i].client_order_id : orders[i].id,
+                orders[i].side == HYDRA_SIDE_BUY ? "buy" : "sell", orders[i].symbol);
+        hydra_log_pack(e->log, ignore ? HYDRA_LOG_INFO : HYDRA_LOG_ERROR, "foreign_order", NULL,
+                       "{s:s,s:s,s:s,s:s}", "client_order_id", orders[i].client_order_id, "id",
+                       orders[i].id, "symbol", orders[i].symbol, "effect",
+                       ignore ? "left alone" : "Hydra does not start (alpaca.foreign_positions: refuse)");
+    }
+    if (!ignore && (e->n_foreign > 0 || nforeign_orders > 0)) {
+        snprintf(why, whysz,
+                 "the account holds what Hydra did not create: %s. Hydra never cancels or sells "
+                 "these; close them yourself, or set alpaca.foreign_positions: ignore in "
+                 "settings.yaml to trade beside them",
+                 found);
+        e->n_foreign = 0;
+        rc = 1;
+        goto done;
+    }
+    char *text = json_dumps(baseline, JSON_COMPACT);
+    rc = text != NULL && hydra_kv_set(e->state, "foreign_baseline", text) == 0 ? 0 : HYDRA_ESTATE;
+    free(text);
+done:
+    json_decref(baseline);
+    free(orders);
     return rc;
 }
 
@@ -319,7 +800,8 @@ double hydra_orders_coin_fee_gap(unsigned asset_class, double journal_qty, doubl
     /* Within the position check's own tolerance there is nothing to explain. */
     if (gap <= 1e-6 * fmax(1.0, journal_qty))
         return 0;
-    return gap <= journal_qty * HYDRA_CRYPTO_MAX_FEE_RATE * (1 + 1e-9) ? gap : 0;
+    /* Alpaca states quantities to 9 decimals: a fee at the maximum rate can read 1e-9 over it. */
+    return gap <= journal_qty * HYDRA_CRYPTO_MAX_FEE_RATE * (1 + 1e-9) + 2e-9 ? gap : 0;
 }
 
 /*
@@ -369,22 +851,48 @@ int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz)
     if (rc != 0)
         return rc;
 
-    /* Every broker position must equal the sum of the bots' positions in that symbol... */
+    /*
+     * Every broker position must equal the sum of the bots' positions in that
+     * symbol plus what the account held at start that Hydra did not open...
+     */
     for (size_t i = 0; i < nb; i++) {
-        double attributed = 0;
+        double foreign = foreign_qty(e, bpos[i].symbol);
+        double journal = 0;
         for (size_t j = 0; j < nj; j++)
             if (strcmp(jpos[j].symbol, bpos[i].symbol) == 0)
-                attributed += jpos[j].qty;
-        double fee = hydra_orders_coin_fee_gap(bpos[i].asset_class, attributed, bpos[i].qty);
+                journal += jpos[j].qty;
+        double attributed = foreign + journal;
+        /* A coin fee comes out of Hydra's share: the foreign baseline is fixed. */
+        double fee =
+            hydra_orders_coin_fee_gap(bpos[i].asset_class, journal, bpos[i].qty - foreign);
         if (fee > 0) {
-            rc = book_coin_fee(e, &bpos[i], jpos, nj, attributed, fee);
+            rc = book_coin_fee(e, &bpos[i], jpos, nj, journal, fee);
             if (rc != 0)
                 return rc;
             attributed -= fee;
         }
         if (fabs(attributed - bpos[i].qty) > 1e-6 * fmax(1.0, fabs(bpos[i].qty))) {
-            snprintf(why, whysz, "broker holds %.6g %s but the journal explains %.6g",
-                     bpos[i].qty, bpos[i].symbol, attributed);
+            if (foreign != 0)
+                snprintf(why, whysz,
+                         "broker holds %.6g %s but the journal explains %.6g and %.6g were "
+                         "foreign at start",
+                         bpos[i].qty, bpos[i].symbol, attributed - foreign, foreign);
+            else
+                snprintf(why, whysz, "broker holds %.6g %s but the journal explains %.6g",
+                         bpos[i].qty, bpos[i].symbol, attributed);
+            return 1;
+        }
+    }
+    /* ...a foreign position recorded at start is still there... */
+    for (size_t k = 0; k < e->n_foreign; k++) {
+        int found = 0;
+        for (size_t i = 0; i < nb; i++)
+            found |= same_symbol(e->foreign[k].symbol, bpos[i].symbol);
+        if (!found) {
+            snprintf(why, whysz,
+                     "the %.6g %s held at start that Hydra did not open are gone: a change "
+                     "Hydra cannot explain",
+                     e->foreign[k].qty, e->foreign[k].symbol);
             return 1;
         }
     }

@@ -3,8 +3,24 @@
  *
  * Every order the host sends is first written to the journal (state
  * pending_submit) with a deterministic client_order_id,
- * "<bot_id>-<yyyymmdd>-<seq>" (at most 48 characters), and only then
+ *
+ *     hy-<install>-<account>-<bot_id>-<yyyymmdd>-<seq>
+ *
+ * where <install> is 8 hex digits drawn at random once per state database
+ * (kv "install_id") and <account> 6 hex digits of a hash of the broker's
+ * account id (kv "account_key", learnt from the first account read). At
+ * most 3 + 8 + 1 + 6 + 1 + 32 + 1 + 8 + 1 + 10 = 71 characters (Alpaca
+ * takes 128). A lost or reset journal, or a second host on the same
+ * account, therefore never reuses an id; "hy-<install>-<account>-" is the
+ * prefix that marks this installation's orders. Only then is the row
  * submitted. The journal row is durable before the broker sees anything.
+ *
+ * An order found at the broker under one of our ids is adopted only when
+ * its symbol, side, type and size (qty, or notional) match the journal row.
+ * A mismatch is an id collision: logged (order_id_collision, both sides),
+ * never booked, the row closed as rejected, and the bot's entries stopped
+ * for the day. A fill beyond the order's size is a broker contradiction:
+ * nothing beyond the size is booked and the host halts.
  *
  * A row whose outcome is unknown (a transport failure on submit, or a crash
  * between the journal write and the submission) is resolved by asking the
@@ -20,6 +36,42 @@
 
 #include "loop.h"
 
+/*
+ * Loads this installation's id from state, making and storing one the first
+ * time, and the account key learnt earlier. Returns 0 or HYDRA_ESTATE.
+ */
+int hydra_orders_identity_init(hydra_engine *e);
+
+/*
+ * Takes note of the account the broker reports. The first time, its key is
+ * stored; afterwards a different account is a contradiction: returns 1
+ * with the reason in `why`. 0 when it is the known account.
+ */
+int hydra_orders_learn_account(hydra_engine *e, const hydra_account *a, char *why, size_t whysz);
+
+/* The client_order_id of (bot, day "YYYY-MM-DD", seq). HYDRA_EINVAL when it does not fit. */
+int hydra_orders_client_id(const hydra_engine *e, const char *bot_id, const char *day, int seq,
+                           char *out, size_t outsz);
+
+/* 1 when cid carries this installation's and account's prefix. */
+int hydra_orders_is_own(const hydra_engine *e, const char *cid);
+
+/*
+ * Positions and open orders on the account that Hydra did not create, found
+ * at start once the journal is synced: a broker position beyond what the
+ * journal explains (or any short: Hydra never shorts), and an open order
+ * whose client_order_id neither carries this installation's prefix nor is
+ * in the journal. With alpaca.foreign_positions: refuse, returns 1 with
+ * them described in `why` (the host does not start). With ignore, the
+ * positions are recorded as the foreign baseline (kv "foreign_baseline"),
+ * logged, and 0 is returned; hydra_orders_check_positions then expects
+ * broker = journal + baseline. Negative on a broker or state failure.
+ */
+int hydra_orders_strangers(hydra_engine *e, char *why, size_t whysz);
+
+/* Loads the foreign baseline recorded at the last start (for tools that do not start the loop). */
+int hydra_orders_load_foreign(hydra_engine *e);
+
 /* Journals and submits one intent for a bot. The cid is written to cid_out (>= 49 bytes). */
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                         const char *reason, char *cid_out);
@@ -33,7 +85,7 @@ int hydra_orders_sync(hydra_engine *e);
 
 /*
  * Compares the broker's positions with the positions the journal attributes
- * to bots. Returns 0 when they agree, 1 with a description in `why` when a
+ * to bots plus the foreign baseline. Returns 0 when they agree, 1 with a description in `why` when a
  * broker position cannot be explained, negative on a broker failure.
  */
 int hydra_orders_check_positions(hydra_engine *e, char *why, size_t whysz);

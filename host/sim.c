@@ -1557,6 +1557,50 @@ static int sim_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
     return 0;
 }
 
+static int sim_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
+{
+    hydra_sim *sim = ctx;
+    for (size_t i = 0; i < sim->n_orders; i++)
+        if (strcmp(sim->orders[i].o.id, id) == 0) {
+            *out = sim->orders[i].o;
+            return 0;
+        }
+    return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "order not found: %s", id);
+}
+
+static int sim_submit(void *ctx, const hydra_order_request *req, hydra_order *out,
+                      hydra_broker_err *err);
+
+int hydra_sim_replace_by_cid(hydra_sim *sim, const char *cid, double qty, double limit_price,
+                      const char *new_cid, hydra_order *out, hydra_broker_err *err)
+{
+    sim_order *so = (sim_order *)find_by_cid(sim, cid);
+    if (so == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 404, "order not found: %s", cid);
+    if (so->o.status != HYDRA_BOS_NEW && so->o.status != HYDRA_BOS_PARTIALLY_FILLED)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "order %s is not working", cid);
+    hydra_order_request req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", new_cid);
+    snprintf(req.symbol, sizeof req.symbol, "%s", so->o.symbol);
+    req.asset_class = so->o.asset_class;
+    req.side = so->o.side;
+    req.type = so->o.type;
+    req.tif = so->o.tif;
+    req.qty = qty;
+    req.limit_price = so->o.type == HYDRA_ORDER_LIMIT ? limit_price : 0;
+    /* The old order stops working first, so its reservation is free for the new one. */
+    finish_order(so, HYDRA_BOS_REPLACED, sim->now);
+    compact_work(sim);
+    int rc = sim_submit(sim, &req, out, err);
+    so = (sim_order *)find_by_cid(sim, cid);
+    if (rc == 0 && so != NULL) {
+        snprintf(so->o.replaced_by, sizeof so->o.replaced_by, "%s", out->id);
+        so->dirty = 1;
+    }
+    return rc;
+}
+
 static int sim_cancel_all(void *ctx, hydra_broker_err *err)
 {
     hydra_sim *sim = ctx;
@@ -1863,6 +1907,7 @@ static const hydra_broker_ops SIM_OPS = {
     .clock = sim_clock,
     .destroy = sim_destroy,
     .calendar = sim_calendar,
+    .order_by_id = sim_order_by_id,
 };
 
 hydra_broker hydra_sim_broker(hydra_sim *sim)
@@ -2270,6 +2315,7 @@ int hydra_sim_replace(hydra_sim *sim, const char *id, double qty, hydra_order *o
     sim_order *nw = &sim->orders[sim->n_orders - 1];
     snprintf(nw->x.replaces, sizeof nw->x.replaces, "%s", so->o.id);
     snprintf(so->x.replaced_by, sizeof so->x.replaced_by, "%s", nw->o.id);
+    snprintf(so->o.replaced_by, sizeof so->o.replaced_by, "%s", nw->o.id);
     so->x.replaced_ms = sim->now;
     finish_order(so, HYDRA_BOS_REPLACED, sim->now);
     compact_work(sim);

@@ -203,6 +203,15 @@ int hydra_sim_adjust_position(hydra_sim *sim, const char *symbol, double qty, do
 int hydra_sim_reset(const char *db_path, char *err, size_t errsz);
 
 /*
+ * Replaces a working order as Alpaca's PATCH /v2/orders/{id} does: the old
+ * order ends "replaced" with replaced_by naming a new order for the same
+ * symbol, side and type with `qty` (and `limit_price` for a limit order)
+ * under new_cid. The replacement link lives in memory only.
+ */
+int hydra_sim_replace_by_cid(hydra_sim *sim, const char *cid, double qty, double limit_price,
+                      const char *new_cid, hydra_order *out, hydra_broker_err *err);
+
+/*
  * Black-Scholes price and delta of a European option (T in years). At or
  * after expiry (T <= 0): intrinsic value, delta 0 or +-1. NaN when an
  * argument is not finite or S or K is not positive.

@@ -169,7 +169,8 @@ static const char *const stmt_sql[S_COUNT] = {
                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
                    "?18, ?19, ?20, ?21)",
     [S_J_UPDATE] = "UPDATE orders SET state = ?2, broker_id = ?3, filled_qty = ?4, "
-                   "filled_avg_price = ?5, error = ?6, updated_ms = ?7 WHERE client_order_id = ?1",
+                   "filled_avg_price = ?5, error = ?6, updated_ms = ?7, qty = ?8, limit_price = ?9 "
+                   "WHERE client_order_id = ?1",
     [S_J_GET] = "SELECT " ORDER_COLS " FROM orders WHERE client_order_id = ?1",
     [S_J_OPEN] = "SELECT " ORDER_COLS " FROM orders WHERE state NOT IN (2, 3, 4, 5) "
                  "ORDER BY created_ms, id",
@@ -897,6 +898,8 @@ int hydra_journal_update(hydra_state *st, const hydra_journal_order *o)
     sqlite3_bind_double(s, 5, o->filled_avg_price);
     bind_text(s, 6, o->error);
     sqlite3_bind_int64(s, 7, o->updated_ms);
+    sqlite3_bind_double(s, 8, o->qty);
+    sqlite3_bind_double(s, 9, o->limit_price);
     int rc = step_done(s);
     if (rc != 0)
         return rc;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define HYDRA_STATE_SCHEMA_VERSION 1
-#define HYDRA_CID_LEN 49 /* client_order_id, at most 48 characters + NUL */
+#define HYDRA_CID_LEN 129 /* client_order_id, at most 128 characters (Alpaca's limit) + NUL */
 
 typedef struct hydra_state hydra_state;
 
@@ -84,7 +84,10 @@ typedef struct hydra_journal_order {
 
 /* Inserts a new row; durable on return. HYDRA_EBUSY if the client_order_id exists. */
 int hydra_journal_insert(hydra_state *st, const hydra_journal_order *o);
-/* Updates state, broker id, fill figures, error text and updated_ms of one row. */
+/*
+ * Updates state, broker id, fill figures, error text, updated_ms, and qty and
+ * limit_price (which change when the broker replaced the order) of one row.
+ */
 int hydra_journal_update(hydra_state *st, const hydra_journal_order *o);
 int hydra_journal_get(hydra_state *st, const char *cid, hydra_journal_order *out);
 /* Rows whose state is not final, oldest first. */

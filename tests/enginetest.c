@@ -113,6 +113,9 @@ static int fault(et_broker *w, int code, hydra_broker_err *err, const char *call
         code = HYDRA_ETRANSIENT;
     if (code == 0)
         return 0;
+    if (w->faults.message != NULL)
+        return hydra_broker_fail(err, code, code == HYDRA_ETRANSIENT ? 503 : 422, "%s",
+                                 w->faults.message);
     return hydra_broker_fail(err, code, code == HYDRA_ETRANSIENT ? 503 : 0, "injected fault in %s",
                              call);
 }
@@ -229,9 +232,19 @@ static int w_calendar(void *ctx, int from, int to, hydra_session *out, size_t ca
     return w->inner.ops->calendar(w->inner.ctx, from, to, out, cap, n, err);
 }
 
+static int w_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    if (w->inner.ops->order_by_id == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOTFOUND, 0, "no order_by_id");
+    int rc = fault(w, w->faults.orders, err, "order_by_id");
+    return rc ? rc : w->inner.ops->order_by_id(w->inner.ctx, id, out, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
     "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
     w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL, w_calendar,
+    w_order_by_id,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)
@@ -241,6 +254,16 @@ void et_wrap(et_broker *w, hydra_engine *e)
     w->rng = w->faults.seed;
     e->broker.ops = &wrapper_ops;
     e->broker.ctx = w;
+}
+
+const char *et_cid_from_bot(const char *cid)
+{
+    const char *p = cid;
+    for (int i = 0; i < 3 && p != NULL; i++) {
+        p = strchr(p, '-');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return p != NULL ? p : cid;
 }
 
 int et_count_events(const char *log_path, const char *event, const char *bot_id)

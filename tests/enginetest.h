@@ -27,7 +27,7 @@ void et_options(hydra_engine_options *opt, const char *dir);
 #define ET_MAX_SUBMITS 20000
 
 typedef struct et_submit {
-    char cid[129];
+    char cid[HYDRA_BROKER_CID_LEN];
     char symbol[48];
     int side;
     int halted; /* a halt was active in the state database when it reached the exchange */
@@ -45,6 +45,7 @@ typedef struct et_faults {
     int blocked;        /* account() answers trading_blocked */
     double equity_scale;/* account() multiplies equity by this (0 = unchanged) */
     unsigned long long seed;
+    const char *message;/* the injected failure's text (NULL: "injected fault in <call>") */
 } et_faults;
 
 typedef struct et_broker {
@@ -62,5 +63,12 @@ void et_wrap(et_broker *w, hydra_engine *e);
 
 /* Reads a JSONL log and counts lines whose event (and bot_id, if non-NULL) match. */
 int et_count_events(const char *log_path, const char *event, const char *bot_id);
+
+/*
+ * A client order id from its bot id on ("<bot>-<yyyymmdd>-<seq>", past
+ * "hy-<install>-<account>-"): what two runs of the same bots on different
+ * state databases agree on.
+ */
+const char *et_cid_from_bot(const char *cid);
 
 #endif

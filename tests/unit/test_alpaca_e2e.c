@@ -785,7 +785,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     snprintf(rule, sizeof rule,
              "{\"rules\":[{\"method\":\"%s\",\"path\":\"%s\",\"fault\":\"%s\",\"count\":1%s}]}",
              PHASE_METHOD[p], PHASE_PATH[p], fc->fault, fc->extra);
-    char cid[129] = "";
+    char cid[HYDRA_BROKER_CID_LEN] = "";
     out->want = expected(p, fc);
 
     if (p == PH_PORTFOLIO)
@@ -849,7 +849,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
             out->got = O_REJECTED;
         else if (errors > 0)
             out->got = O_ADOPTED; /* refined below once the order's fate is known */
-        snprintf(out->detail, sizeof out->detail, "%.95s", cid); /* host ids are at most 48 characters */
+        snprintf(out->detail, sizeof out->detail, "%.95s", cid);
     } else {
         out->got = errors > 0 ? O_RECORDED : O_NONE;
     }

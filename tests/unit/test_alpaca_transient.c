@@ -198,8 +198,8 @@ static long stat_of(fixture *f, const char *key)
     return v;
 }
 
-/* Orders the exchange accepted whose client_order_id starts with `prefix` (a bot id). */
-static int accepted_with_prefix(fixture *f, const char *prefix)
+/* Orders the exchange accepted for bots whose id starts with `prefix`. */
+static int accepted_for_bots(fixture *f, const char *prefix)
 {
     json_t *s = control(f, "GET", "/_hydra/stats", NULL);
     const char *cid;
@@ -207,7 +207,7 @@ static int accepted_with_prefix(fixture *f, const char *prefix)
     int n = 0;
     json_object_foreach(json_object_get(s, "submits"), cid, v)
     {
-        if (strncmp(cid, prefix, strlen(prefix)) == 0)
+        if (strncmp(et_cid_from_bot(cid), prefix, strlen(prefix)) == 0)
             n += (int)json_integer_value(json_object_get(v, "accepted"));
     }
     json_decref(s);
@@ -386,8 +386,8 @@ static void test_closed_market_sends_no_equity_entry(void **state)
     json_decref(control(f, "POST", "/_hydra/market", "{\"closed\": true}"));
     tick_until_minute(f, 10 * 60, 400); /* through both equity trade windows */
     assert_false(halted(f));
-    int equity = accepted_with_prefix(f, "mom_") + accepted_with_prefix(f, "opt_");
-    int crypto = accepted_with_prefix(f, "crypto_core");
+    int equity = accepted_for_bots(f, "mom_") + accepted_for_bots(f, "opt_");
+    int crypto = accepted_for_bots(f, "crypto_core");
     print_message("market closed: %d equity/option orders, %d crypto orders at the exchange\n",
                   equity, crypto);
     assert_int_equal(equity, 0);
@@ -400,7 +400,7 @@ static void test_open_market_sends_equity_entries(void **state)
     fixture *f = *state;
     open_engine(f, EAGER_BOTS);
     tick_until_minute(f, 10 * 60, 400);
-    int equity = accepted_with_prefix(f, "mom_") + accepted_with_prefix(f, "opt_");
+    int equity = accepted_for_bots(f, "mom_") + accepted_for_bots(f, "opt_");
     print_message("market open: %d equity/option orders at the exchange\n", equity);
     assert_true(equity > 0);
 }
@@ -428,8 +428,9 @@ static void test_early_close_flattens_before_the_calendar_close(void **state)
     assert_int_equal(lt.minute_of_day, 8 * 60); /* the calendar's early close */
     int flattens = 0;
     for (int seq = 1; seq < 200; seq++) {
-        char cid[64];
-        snprintf(cid, sizeof cid, "crypto_core-%08d-%d", lt.date, seq);
+        char cid[HYDRA_CID_LEN];
+        snprintf(cid, sizeof cid, "hy-%s-%s-crypto_core-%08d-%d", f->e.install_id,
+                 f->e.account_key, lt.date, seq);
         hydra_journal_order row;
         if (hydra_journal_get(f->e.state, cid, &row) != 0)
             continue;
@@ -443,8 +444,9 @@ static void test_early_close_flattens_before_the_calendar_close(void **state)
     static const char *const bots[] = {"mom_AAPL", "opt_core"};
     for (size_t b = 0; b < 2; b++)
         for (int seq = 1; seq < 200; seq++) {
-            char cid[64];
-            snprintf(cid, sizeof cid, "%s-%08d-%d", bots[b], lt.date, seq);
+            char cid[HYDRA_CID_LEN];
+            snprintf(cid, sizeof cid, "hy-%s-%s-%s-%08d-%d", f->e.install_id, f->e.account_key,
+                     bots[b], lt.date, seq);
             hydra_journal_order row;
             if (hydra_journal_get(f->e.state, cid, &row) == 0 && row.side == HYDRA_SIDE_BUY &&
                 row.created_ms >= close)

@@ -374,7 +374,8 @@ static void test_process_and_inprocess_give_same_orders(void **state)
     assert_true(wa->n_submits >= 5);
     assert_int_equal(wa->n_submits, wb->n_submits);
     for (size_t i = 0; i < wa->n_submits; i++) {
-        assert_string_equal(wa->submits[i].cid, wb->submits[i].cid);
+        assert_string_equal(et_cid_from_bot(wa->submits[i].cid),
+                            et_cid_from_bot(wb->submits[i].cid));
         assert_string_equal(wa->submits[i].symbol, wb->submits[i].symbol);
         assert_int_equal(wa->submits[i].side, wb->submits[i].side);
         assert_true(wa->submits[i].notional_estimate == wb->submits[i].notional_estimate);
@@ -442,7 +443,8 @@ static void test_chain_on_request_gives_the_snapshot_orders(void **state)
     for (int i = 1; i < 3; i++) {
         assert_int_equal(w[i]->n_submits, w[0]->n_submits);
         for (size_t k = 0; k < w[0]->n_submits; k++) {
-            assert_string_equal(w[i]->submits[k].cid, w[0]->submits[k].cid);
+            assert_string_equal(et_cid_from_bot(w[i]->submits[k].cid),
+                                et_cid_from_bot(w[0]->submits[k].cid));
             assert_string_equal(w[i]->submits[k].symbol, w[0]->submits[k].symbol);
             assert_int_equal(w[i]->submits[k].side, w[0]->submits[k].side);
             assert_true(w[i]->submits[k].notional_estimate == w[0]->submits[k].notional_estimate);
