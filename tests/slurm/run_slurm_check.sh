@@ -199,7 +199,8 @@ fi
 COLS="task, point, window, segment, from_date, to_date, params, status, reason, initial_cash, start_equity, end_equity, total_return, cagr, sharpe, sortino, max_drawdown, win_rate, profit_factor, exposure, trades, wins, bars, equity"
 DIFF=$(sqlite3 local.db "ATTACH 'merged.db' AS m; SELECT (SELECT COUNT(*) FROM (SELECT $COLS FROM main.results EXCEPT SELECT $COLS FROM m.results)) + (SELECT COUNT(*) FROM (SELECT $COLS FROM m.results EXCEPT SELECT $COLS FROM main.results)) + abs((SELECT COUNT(*) FROM main.results) - (SELECT COUNT(*) FROM m.results));")
 ROWS=$(sqlite3 local.db "SELECT COUNT(*) FROM results")
-FAILED=$(sqlite3 merged.db "SELECT COUNT(*) FROM results WHERE status = 'failed' AND reason LIKE '%SIGSEGV%'")
+# The crash=1 points die of SIGSEGV (SIGABRT under AddressSanitizer's abort_on_error).
+FAILED=$(sqlite3 merged.db "SELECT COUNT(*) FROM results WHERE status = 'failed' AND (reason LIKE '%SIGSEGV%' OR reason LIKE '%SIGABRT%')")
 [ "$DIFF" = "0" ] || fail "merged Slurm results differ from the local run in $DIFF rows"
 [ "$ROWS" = "72" ] || fail "expected 72 tasks, got $ROWS"
 [ "$FAILED" = "36" ] || fail "expected 36 crashed tasks recorded as failed, got $FAILED"

@@ -149,7 +149,8 @@ static int teardown(void **state)
 }
 
 /*
- * 16 points: 4 ok, 4 failed by the bot's SIGSEGV (crash=1, valid risk), 8
+ * 16 points: 4 ok, 4 failed by the bot's SIGSEGV (crash=1, valid risk;
+ * under AddressSanitizer with abort_on_error the SIGSEGV ends as SIGABRT), 8
  * failed by max_trades_per_day 0. Every point has a row; the sweep exits 0.
  */
 static void test_grid_records_failed_points(void **state)
@@ -171,7 +172,8 @@ static void test_grid_records_failed_points(void **state)
                      4);
     assert_int_equal(query_long(db, "SELECT COUNT(*) FROM results WHERE status = 'failed' AND "
                                     "params LIKE '%crash=1 risk.max_trades_per_day=2' AND "
-                                    "reason LIKE '%signal 11 (SIGSEGV)%'"),
+                                    "(reason LIKE '%killed by signal 11 (SIGSEGV)%' OR "
+                                    "reason LIKE '%killed by signal 6 (SIGABRT)%')"),
                      4);
     assert_int_equal(query_long(db, "SELECT COUNT(*) FROM results WHERE status = 'failed' AND "
                                     "reason = 'risk.max_trades_per_day: expected at least 1, got 0'"),
