@@ -2167,7 +2167,9 @@ static enum MHD_Result send_json(hydra_exchange *ex, struct MHD_Connection *c, i
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(body);
-    enum MHD_Result ret = send_text(ex, c, status, text != NULL ? text : "{}", with_rate, reset_s);
+    /* 204 (a cancel taken) has no body at all. */
+    enum MHD_Result ret = send_text(ex, c, status, status == 204 ? "" : text != NULL ? text : "{}",
+                                    with_rate, reset_s);
     free(text);
     return ret;
 }

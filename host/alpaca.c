@@ -600,6 +600,33 @@ static int op_close_all(void *ctx, hydra_broker_err *err)
     return multi_status(ctx, "close_all", "/v2/positions?cancel_orders=true", 1, err);
 }
 
+/*
+ * DELETE /v2/orders/{id}: 204 (or 200) when Alpaca takes the cancel, which
+ * completes asynchronously (pending_cancel, then canceled). 404 is an id
+ * Alpaca does not know; 422 an order no longer cancelable.
+ */
+static int op_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    if (order_id == NULL || order_id[0] == '\0')
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "cancel_order: no order id");
+    char path[160] = "/v2/orders/";
+    char *esc = curl_easy_escape(a->trading.h, order_id, 0);
+    if (esc == NULL)
+        return hydra_broker_fail(err, HYDRA_ENOMEM, 0, "cancel_order: out of memory");
+    int n = snprintf(path + strlen(path), sizeof path - strlen(path), "%s", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof path - strlen("/v2/orders/"))
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "cancel_order: order id too long");
+    long status = 0;
+    int rc = send_req(a, &a->trading, "DELETE", "cancel_order", path, NULL, 1, &status, err);
+    if (rc != 0)
+        return rc;
+    if (status >= 200 && status <= 299)
+        return 0;
+    return status_error(a, "cancel_order", status, err);
+}
+
 /* Latest prices for one asset class in one request; idx maps answers back to the caller's order. */
 static int latest_group(alpaca *a, unsigned ac, const char *const *symbols, const size_t *idx,
                         size_t n, hydra_quote *out, hydra_broker_err *err)
@@ -963,6 +990,7 @@ static const hydra_broker_ops ALPACA_OPS = {
     .order_by_client_id = op_order_by_client_id,
     .cancel_all = op_cancel_all,
     .close_all = op_close_all,
+    .cancel_order = op_cancel_order,
     .latest_prices = op_latest_prices,
     .bars = op_bars,
     .option_chain = op_option_chain,

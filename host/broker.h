@@ -171,9 +171,26 @@ typedef struct hydra_broker_ops {
                   hydra_broker_err *err);
     /* HYDRA_ENOTFOUND when no order has that client_order_id. */
     int (*order_by_client_id)(void *ctx, const char *cid, hydra_order *out, hydra_broker_err *err);
+    /*
+     * Account-wide: every open order, every position, whoever placed them.
+     * The host never calls these (a halt cancels Hydra's own orders by id
+     * and sells only what Hydra holds); the local exchange serves Alpaca's
+     * DELETE /v2/orders and DELETE /v2/positions with them, and a backtest,
+     * which owns its whole simulated account, cancels what is left at the end.
+     */
     int (*cancel_all)(void *ctx, hydra_broker_err *err);
     /* Cancels open orders, then submits orders closing every position. */
     int (*close_all)(void *ctx, hydra_broker_err *err);
+    /*
+     * Cancels one order by the broker's order id. 0 when the broker took the
+     * cancel (it may complete later; the journal sync sees the final state),
+     * HYDRA_ENOTFOUND when the broker does not know the id, HYDRA_EREJECTED
+     * when the order can no longer be canceled (already filled, canceled or
+     * expired). Closing a position is not a separate call: the host sends a
+     * journaled market sell of the quantity it owns through submit (see
+     * hydra_halt_flatten), so the order carries Hydra's client_order_id.
+     */
+    int (*cancel_order)(void *ctx, const char *order_id, hydra_broker_err *err);
     /*
      * Latest trade for each symbol, in one request where the API allows. out[i]
      * answers symbols[i]; a symbol the broker has no trade for is answered with

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "quota.h" /* HYDRA_STRIKES_MAX */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -148,6 +149,21 @@ void hydra_config_defaults(hydra_config *cfg)
     q->state_max_keys = 1000;
     q->state_max_bytes = 1048576;
     s->state_quick_check_every_ticks = 240;
+
+    hydra_http_cfg *h = &s->http;
+    h->enabled = 0;
+    SET_STR(h->bind, "127.0.0.1");
+    h->port = 9464;
+    h->allow_remote = 0;
+
+    hydra_notify_cfg *nc = &s->notify;
+    nc->enabled = 0;
+    nc->format = HYDRA_NOTIFY_WEBHOOK;
+    SET_STR(nc->url, "");
+    nc->queue = 256;
+    nc->timeout_ms = 5000;
+    nc->fills = 1;
+    nc->daily_summary = 1;
 
     hydra_sim_cfg *sim = &s->sim;
     SET_STR(sim->db_path, "./state/paper_exchange.db");
@@ -443,6 +459,12 @@ static int valid_any(const char *s)
     return 1;
 }
 
+static int valid_ipv4(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
 static int valid_nonempty(const char *s)
 {
     return s[0] != '\0';
@@ -480,6 +502,11 @@ static int valid_url(const char *s)
 {
     return (strncmp(s, "https://", 8) == 0 && s[8] != '\0') ||
            (strncmp(s, "http://", 7) == 0 && s[7] != '\0');
+}
+
+static int valid_url_or_empty(const char *s)
+{
+    return s[0] == '\0' || valid_url(s);
 }
 
 static int valid_tz(const char *s)
@@ -629,6 +656,7 @@ static const choice C_ASSET[] = {{"equity", HYDRA_ASSET_EQUITY},
 static void check_sim(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_series(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base);
+static void check_http(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_session(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_execution(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_chain(load_ctx *c, const map_result *r, const char *path, void *base);
@@ -746,6 +774,33 @@ static const field QUOTAS_FIELDS[] = {
     F_END,
 };
 
+static const range R_PORT = {"a port number within 0..65535 (0 picks a free port)", 0, 65535, 0};
+
+static const field HTTP_FIELDS[] = {
+    F_BOOL("enabled", hydra_http_cfg, enabled),
+    F_STR("bind", hydra_http_cfg, bind, valid_ipv4, "an IPv4 address such as 127.0.0.1"),
+    F_INT("port", hydra_http_cfg, port, R_PORT),
+    F_BOOL("allow_remote", hydra_http_cfg, allow_remote),
+    F_END,
+};
+
+static const choice C_NOTIFY_FORMAT[] = {{"webhook", HYDRA_NOTIFY_WEBHOOK},
+                                         {"slack", HYDRA_NOTIFY_SLACK},
+                                         {"telegram", HYDRA_NOTIFY_TELEGRAM},
+                                         {NULL, 0}};
+static const range R_QUEUE = {"an integer within 1..65536", 1, 65536, 0};
+
+static const field NOTIFY_FIELDS[] = {
+    F_BOOL("enabled", hydra_notify_cfg, enabled),
+    F_CHOICE("format", hydra_notify_cfg, format, C_NOTIFY_FORMAT),
+    F_STR("url", hydra_notify_cfg, url, valid_url_or_empty, "an http:// or https:// URL, or \"\""),
+    F_INT("queue", hydra_notify_cfg, queue, R_QUEUE),
+    F_INT("timeout_ms", hydra_notify_cfg, timeout_ms, R_POS_INT),
+    F_BOOL("fills", hydra_notify_cfg, fills),
+    F_BOOL("daily_summary", hydra_notify_cfg, daily_summary),
+    F_END,
+};
+
 static const field ALPACA_FIELDS[] = {
     F_STR("trading_url", hydra_alpaca_cfg, trading_url, valid_url, "an http:// or https:// URL"),
     F_STR("data_url", hydra_alpaca_cfg, data_url, valid_url, "an http:// or https:// URL"),
@@ -776,6 +831,8 @@ static const field SETTINGS_FIELDS[] = {
     F_SECTION("alpaca", offsetof(hydra_settings, alpaca), ALPACA_FIELDS, NULL),
     F_SECTION("workers", offsetof(hydra_settings, workers), WORKERS_FIELDS, NULL),
     F_SECTION("quotas", offsetof(hydra_settings, quotas), QUOTAS_FIELDS, NULL),
+    F_SECTION("http", offsetof(hydra_settings, http), HTTP_FIELDS, check_http),
+    F_SECTION("notify", offsetof(hydra_settings, notify), NOTIFY_FIELDS, NULL),
     F_END,
 };
 
@@ -1173,6 +1230,22 @@ static void check_sim(load_ctx *c, const map_result *r, const char *path, void *
         hydra_parse_hhmm(sim->session_close, &close) != 0)
         return;
     check_order(c, r, path, &rule, open < close, sim->session_open, sim->session_close);
+}
+
+/* Serving beyond loopback is a decision the operator writes down, never a default. */
+static void check_http(load_ctx *c, const map_result *r, const char *path, void *base)
+{
+    const hydra_http_cfg *h = base;
+    int bad = 0;
+    yaml_node_t *bind = given(r, "bind", &bad);
+    if (bind == NULL || bad || strcmp(h->bind, "127.0.0.1") == 0 || h->allow_remote)
+        return;
+    char kp[PATH_MAX_LEN];
+    join(kp, path, "bind");
+    report(c, bind, kp,
+           "%s is not 127.0.0.1; serving other hosts needs http.allow_remote: true and "
+           "HYDRA_HTTP_TOKEN in .env",
+           h->bind);
 }
 
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base)
@@ -1938,6 +2011,22 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "log_throttle_window_ticks", q->log_throttle_window_ticks);
     kv_int(out, "  ", "state_max_keys", q->state_max_keys);
     kv_int(out, "  ", "state_max_bytes", q->state_max_bytes);
+    const hydra_http_cfg *h = &s->http;
+    fputs("http:\n", out);
+    kv_bool(out, "  ", "enabled", h->enabled);
+    kv_str(out, "  ", "bind", h->bind);
+    kv_int(out, "  ", "port", h->port);
+    kv_bool(out, "  ", "allow_remote", h->allow_remote);
+    const hydra_notify_cfg *nc = &s->notify;
+    static const char *const formats[] = {"webhook", "slack", "telegram"};
+    fputs("notify:\n", out);
+    kv_bool(out, "  ", "enabled", nc->enabled);
+    kv_str(out, "  ", "format", formats[nc->format >= 0 && nc->format <= 2 ? nc->format : 0]);
+    kv_str(out, "  ", "url", nc->url);
+    kv_int(out, "  ", "queue", nc->queue);
+    kv_int(out, "  ", "timeout_ms", nc->timeout_ms);
+    kv_bool(out, "  ", "fills", nc->fills);
+    kv_bool(out, "  ", "daily_summary", nc->daily_summary);
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

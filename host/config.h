@@ -102,6 +102,25 @@ typedef struct hydra_quotas_cfg {
     int state_max_keys;               /* bot state keys per bot (default 1000) */
     int state_max_bytes;              /* bytes of key + value per bot (default 1048576) */
 } hydra_quotas_cfg;
+/* The host's HTTP server (settings.yaml `http:`): /metrics. */
+typedef struct hydra_http_cfg {
+    int enabled;      /* default 0: nothing listens */
+    char bind[64];    /* IPv4 address (default 127.0.0.1) */
+    int port;         /* 0..65535; 0 picks a free port (logged) */
+    int allow_remote; /* 1: bind may be other than 127.0.0.1 (needs HYDRA_HTTP_TOKEN) */
+} hydra_http_cfg;
+
+/* Notifications (settings.yaml `notify:`); secrets come from .env (notify.h). */
+enum { HYDRA_NOTIFY_WEBHOOK = 0, HYDRA_NOTIFY_SLACK = 1, HYDRA_NOTIFY_TELEGRAM = 2 };
+typedef struct hydra_notify_cfg {
+    int enabled;        /* default 0 */
+    int format;         /* HYDRA_NOTIFY_* (default webhook) */
+    char url[512];      /* webhook: where to POST; telegram: API base ("" = api.telegram.org) */
+    int queue;          /* messages waiting at most (default 256); more are dropped and counted */
+    int timeout_ms;     /* per request (default 5000) */
+    int fills;          /* notify every fill (default 1) */
+    int daily_summary;  /* notify at each trading-day rollover (default 1) */
+} hydra_notify_cfg;
 
 typedef struct hydra_settings {
     /* system */
@@ -134,6 +153,8 @@ typedef struct hydra_settings {
     hydra_alpaca_cfg alpaca;
     hydra_workers_cfg workers;
     hydra_quotas_cfg quotas;
+    hydra_http_cfg http;
+    hydra_notify_cfg notify;
 } hydra_settings;
 
 /* ---- bots.yaml ----------------------------------------------------------- */
@@ -274,10 +295,15 @@ typedef struct hydra_credentials {
     char secret[256];
     int paper;        /* ALPACA_PAPER: 1 unless set to "false" */
     int have_keys;    /* both key and secret non-empty */
+    char http_token[256]; /* HYDRA_HTTP_TOKEN: required when http binds beyond loopback */
+    char slack_webhook_url[512];  /* HYDRA_SLACK_WEBHOOK_URL */
+    char telegram_bot_token[256]; /* HYDRA_TELEGRAM_BOT_TOKEN */
+    char telegram_chat_id[128];   /* HYDRA_TELEGRAM_CHAT_ID */
+    char webhook_token[256];      /* HYDRA_WEBHOOK_TOKEN (optional bearer for notify.format webhook) */
 } hydra_credentials;
 
 /*
- * Reads ALPACA_KEY, ALPACA_SECRET, ALPACA_PAPER from the environment, then
+ * Reads ALPACA_KEY, ALPACA_SECRET, ALPACA_PAPER, HYDRA_HTTP_TOKEN from the environment, then
  * from env_file (KEY=value or KEY="value" lines) for anything not set in the
  * environment. A missing file is fine. Warns on `warn` (may be NULL) when
  * the file is readable by group or others. Never prints a value.

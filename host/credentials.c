@@ -200,6 +200,11 @@ int hydra_credentials_load(const char *env_file, hydra_credentials *out, FILE *w
         {"ALPACA_KEY", out->key, sizeof out->key, 0},
         {"ALPACA_SECRET", out->secret, sizeof out->secret, 0},
         {"ALPACA_PAPER", paper, sizeof paper, 0},
+        {"HYDRA_HTTP_TOKEN", out->http_token, sizeof out->http_token, 0},
+        {"HYDRA_SLACK_WEBHOOK_URL", out->slack_webhook_url, sizeof out->slack_webhook_url, 0},
+        {"HYDRA_TELEGRAM_BOT_TOKEN", out->telegram_bot_token, sizeof out->telegram_bot_token, 0},
+        {"HYDRA_TELEGRAM_CHAT_ID", out->telegram_chat_id, sizeof out->telegram_chat_id, 0},
+        {"HYDRA_WEBHOOK_TOKEN", out->webhook_token, sizeof out->webhook_token, 0},
     };
     size_t n_slots = sizeof slots / sizeof slots[0];
     int rc = 0;

@@ -16,6 +16,9 @@
 
 #include "alpaca.h"
 #include "error.h"
+#include "http.h"
+#include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 #include "series.h"
 
@@ -563,6 +566,10 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
         goto fail;
     hydra_log_add_secret(e->log, e->creds.key);
     hydra_log_add_secret(e->log, e->creds.secret);
+    hydra_log_add_secret(e->log, e->creds.http_token);
+    hydra_log_add_secret(e->log, e->creds.slack_webhook_url);
+    hydra_log_add_secret(e->log, e->creds.telegram_bot_token);
+    hydra_log_add_secret(e->log, e->creds.webhook_token);
     hydra_log_set_clock(e->log, &e->clock);
     hydra_health_init(&e->health, st->max_api_failures_in_window, st->api_failure_window_seconds,
                       st->max_price_staleness_seconds);
@@ -631,6 +638,15 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
         }
     }
 
+    if ((e->metrics = hydra_metrics_new()) == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    if (st->notify.enabled &&
+        (rc = hydra_notify_start(&st->notify, &e->creds, &e->notify, err, errsz)) != 0) {
+        *exit_code = 2;
+        goto fail;
+    }
     e->svc.log = svc_log;
     e->svc.kv_get = svc_kv_get;
     e->svc.kv_set = svc_kv_set;
@@ -673,6 +689,17 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     if (e->day[0] != '\0' && e->day_start_equity > 0)
         hydra_loop_portfolio(e);
     hydra_state_commit(e->state);
+    hydra_metrics_collect(e->metrics, e);
+    hydra_metrics_publish(e->metrics);
+
+    if (st->http.enabled) {
+        if ((rc = hydra_http_start(&st->http, e->creds.http_token, e->metrics, &e->http, err,
+                                   errsz)) != 0)
+            goto fail;
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "http_listening", NULL, "{s:s,s:i,s:b,s:s}", "bind",
+                       st->http.bind, "port", hydra_http_port(e->http), "token_required",
+                       strcmp(st->http.bind, "127.0.0.1") != 0, "serves", "/metrics");
+    }
     *exit_code = 0;
     return 0;
 
@@ -683,7 +710,12 @@ fail:
 
 void hydra_engine_close(hydra_engine *e)
 {
+    /* The server reads the metrics block: it stops before anything it could read goes away. */
+    hydra_http_stop(e->http);
+    e->http = NULL;
     unload_bots(e);
+    hydra_notify_stop(e->notify); /* after the bots: a last fill or halt is still queued */
+    e->notify = NULL;
     if (e->sim != NULL)
         hydra_sim_close(e->sim);
     else if (e->broker.ops != NULL && e->broker.ops->destroy != NULL)
@@ -693,6 +725,8 @@ void hydra_engine_close(hydra_engine *e)
     e->broker.ctx = NULL;
     hydra_market_free(&e->market);
     hydra_loop_free(e);
+    hydra_metrics_free(e->metrics);
+    e->metrics = NULL;
     if (e->log != NULL)
         hydra_log_close(e->log);
     e->log = NULL;
@@ -722,6 +756,10 @@ static const char *restart_only_change(const hydra_settings *a, const hydra_sett
         return "sim";
     if (memcmp(&a->alpaca, &b->alpaca, sizeof a->alpaca) != 0)
         return "alpaca";
+    if (memcmp(&a->http, &b->http, sizeof a->http) != 0)
+        return "http";
+    if (memcmp(&a->notify, &b->notify, sizeof a->notify) != 0)
+        return "notify";
     if (a->allow_live != b->allow_live)
         return "safety.allow_live";
     return NULL;
@@ -857,6 +895,8 @@ static int swap_bots(hydra_engine *e, hydra_config *next)
         if (old >= 0 && e->slots[old].loaded)
             snprintf(old_version[i], sizeof old_version[i], "%s",
                      hydra_runner_version(e->slots[old].run));
+        else if (old >= 0) /* its worker died: still a swap, which ends the quarantine */
+            snprintf(old_version[i], sizeof old_version[i], "not loaded");
         if (!slot->cfg->enabled)
             continue;
         char why[768];
@@ -908,8 +948,17 @@ static int swap_bots(hydra_engine *e, hydra_config *next)
         }
         slot->loaded = 1;
         hydra_bot_day day;
-        if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
-            day.quarantined) {
+        if (old_version[i][0] != '\0') {
+            /* New code that passed its checks replaces what was quarantined: the quarantine ends. */
+            int cleared = 0;
+            if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+                day.quarantined &&
+                hydra_bot_day_unquarantine(e->state, slot->cfg->bot_id, e->day, &cleared) == 0 &&
+                cleared)
+                hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_unquarantined", slot->cfg->bot_id,
+                               "{s:s,s:s}", "by", "swap", "was", day.quarantine_reason);
+        } else if (e->day[0] && hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) == 0 &&
+                   day.quarantined) {
             slot->quarantined = 1;
             snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s",
                      day.quarantine_reason);

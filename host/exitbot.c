@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "halt.h"
+#include "notify.h"
 #include "orders.h"
 
 static int kill_switch_present(const hydra_engine *e)
@@ -97,20 +99,6 @@ int hydra_exitbot_conditions(hydra_engine *e, char *why, size_t whysz)
     return daily_loss_breached(e, why, whysz);
 }
 
-/* While halted: anything still open is closed again, once its orders have settled. */
-static void keep_flat(hydra_engine *e)
-{
-    hydra_bot_position pos[1];
-    size_t n = 0;
-    int rc = hydra_position_list(e->state, NULL, pos, 1, &n);
-    /* Only "holds nothing" stops here; more than fits the probe (EFULL) still means flatten. */
-    if (rc == 0 && n == 0)
-        return;
-    if (e->n_open_orders > 0)
-        return;
-    hydra_engine_flatten(e, "halt active: closing remaining positions");
-}
-
 int hydra_exitbot_run(hydra_engine *e)
 {
     const hydra_exitbot_cfg *xb = &e->cfg->exitbot;
@@ -125,13 +113,23 @@ int hydra_exitbot_run(hydra_engine *e)
             return HYDRA_ESTATE;
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s,s:s}", "reason",
                        halt.reason, "cleared_by", "expiry");
+        hydra_notify_event(e->notify, "resume", NULL, "RESUMED: the halt's cooloff ended (%s)",
+                           halt.reason);
         halt.active = 0;
+        e->halt_seen = 0;
         /* The failures that caused the halt are history: the cooloff starts a clean window. */
         hydra_health_reset(&e->health);
     }
+    if (!halt.active && e->halt_seen) {
+        /* Cleared by `hydra-host resume` since the last tick. */
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "halt_cleared", NULL, "{s:s}", "cleared_by",
+                       "resume");
+        hydra_notify_event(e->notify, "resume", NULL, "RESUMED: an operator ended the halt");
+    }
+    e->halt_seen = halt.active;
     if (halt.active) {
-        e->halted = 1;
-        keep_flat(e);
+        /* Whoever set it (this host, an operator, an earlier run): flatten until flat. */
+        hydra_halt_keep_flat(e, &halt);
         return 1;
     }
     if (!xb->enabled) {

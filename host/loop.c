@@ -15,8 +15,11 @@
 #include "exitbot.h"
 #include "exits.h"
 #include "gates.h"
+#include "metrics.h"
+#include "notify.h"
 #include "orders.h"
 #include "portfolio.h"
+#include "service.h"
 
 #define MAX_BOT_POSITIONS HYDRA_MAX_BOT_POSITIONS
 
@@ -80,8 +83,10 @@ void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_
     if (err->held)
         return;
     /* A refusal is the broker answering; transient and permanent failures count against health. */
-    if (fc == HYDRA_FAILURE_TRANSIENT || fc == HYDRA_FAILURE_PERMANENT)
+    if (fc == HYDRA_FAILURE_TRANSIENT || fc == HYDRA_FAILURE_PERMANENT) {
         hydra_health_record_api_failure(&e->health, hydra_monotonic_ms());
+        hydra_metrics_api_failure(e->metrics, call);
+    }
     if (fc == HYDRA_FAILURE_PERMANENT && e->permanent_failure[0] == '\0')
         snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", call, err->msg);
     hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:s,s:i,s:s}", "call",
@@ -121,6 +126,8 @@ void hydra_loop_quarantine(hydra_engine *e, hydra_bot_slot *slot, const char *wh
     if (slot->quarantined)
         return;
     slot->quarantined = 1;
+    hydra_metrics_quarantine(e->metrics);
+    hydra_notify_event(e->notify, "quarantine", slot->cfg->bot_id, "quarantined: %s", why);
     snprintf(slot->quarantine_reason, sizeof slot->quarantine_reason, "%s", why);
     hydra_bot_day_quarantine(e->state, slot->cfg->bot_id, e->day, why);
     hydra_log_pack(e->log, HYDRA_LOG_ERROR, "bot_quarantined", slot->cfg->bot_id, "{s:s,s:s}",
@@ -138,71 +145,25 @@ void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *wh
     hydra_bot_day_quarantine(e->state, bot_id, e->day, why);
 }
 
-/* ---- halt and flatten ---- */
+/* Halts and the flatten are in halt.c. */
 
-void hydra_engine_flatten(hydra_engine *e, const char *reason)
+/*
+ * A quarantine an operator cleared (`hydra-host unquarantine`) ends at the
+ * tick boundary: only quarantined bots are looked up, so a healthy day
+ * costs nothing.
+ */
+static void pick_up_unquarantines(hydra_engine *e)
 {
-    hydra_broker_err err = {0};
-    if (e->broker.ops->cancel_all(e->broker.ctx, &err) != 0)
-        hydra_engine_broker_failure(e, "cancel_all", &err);
-    hydra_orders_sync(e);
-
-    hydra_bot_position pos[256];
-    size_t n = 0;
-    int orphans = 0;
-    if (hydra_position_list(e->state, NULL, pos, 256, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            hydra_bot_slot *slot = find_slot(e, pos[i].bot_id);
-            if (slot == NULL) {
-                orphans++;
-                continue;
-            }
-            hydra_intent in = {0};
-            in.struct_size = sizeof in;
-            in.kind = HYDRA_INTENT_EXIT;
-            in.side = HYDRA_SIDE_SELL;
-            in.type = HYDRA_ORDER_MARKET;
-            in.asset_class = (uint32_t)pos[i].asset_class;
-            in.tif = pos[i].asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
-            snprintf(in.symbol, sizeof in.symbol, "%s", pos[i].symbol);
-            in.qty = pos[i].qty;
-            char why[128];
-            snprintf(why, sizeof why, "flatten: %.100s", reason);
-            hydra_orders_submit(e, slot, &in, why, NULL);
-        }
-    }
-    char unexplained[256] = "";
-    if (orphans > 0 || hydra_orders_check_positions(e, unexplained, sizeof unexplained) == 1) {
-        /* Positions no bot can close: the broker closes everything that is left. */
-        if (e->broker.ops->close_all(e->broker.ctx, &err) != 0)
-            hydra_engine_broker_failure(e, "close_all", &err);
-    }
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "exitbot_flatten", NULL, "{s:s,s:i,s:s}", "reason",
-                   reason, "positions", (int)n, "unexplained", unexplained);
-}
-
-void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes)
-{
-    int64_t now = hydra_clock_now_ms(&e->clock);
-    int64_t until = now + (int64_t)cooloff_minutes * 60 * 1000;
-    int rc = hydra_halt_set(e->state, reason, source, now, until);
-    e->halted = 1;
-    e->halt_raised = 1;
-    char until_s[32];
-    hydra_format_utc(until, until_s, sizeof until_s);
-    hydra_log_pack(e->log, HYDRA_LOG_ERROR, "system_halt", NULL, "{s:s,s:s,s:s,s:b}", "source",
-                   source, "reason", reason, "until", until_s, "persisted", rc == 0);
-    hydra_engine_flatten(e, reason);
-    if (rc != 0) {
-        /*
-         * A halt that is not on disk would be forgotten by a restart: the
-         * host stops here (after flattening) and exits non-zero rather than
-         * run on with a halt only its memory holds.
-         */
-        e->fatal = HYDRA_ESTATE;
-        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "halt_not_persisted", NULL, "{s:s,s:s,s:s}",
-                       "reason", reason, "error", hydra_state_errmsg(e->state), "effect",
-                       "the host stops trading and exits with status 1");
+    for (int i = 0; i < e->n_slots; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        hydra_bot_day day;
+        if (!slot->quarantined || e->day[0] == '\0' ||
+            hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day) != 0 || day.quarantined)
+            continue;
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "bot_unquarantined", slot->cfg->bot_id,
+                       "{s:s,s:s}", "by", "operator", "was", slot->quarantine_reason);
+        slot->quarantined = 0;
+        slot->quarantine_reason[0] = '\0';
     }
 }
 
@@ -269,6 +230,11 @@ static int bootstrap(hydra_engine *e, int64_t now)
             return HYDRA_ESTATE;
         char prev[11];
         snprintf(prev, sizeof prev, "%s", e->day);
+        if (prev[0] != '\0' && e->day_start_equity > 0)
+            hydra_notify_event(e->notify, "daily_summary", NULL,
+                               "%s closed: equity %.2f (start %.2f, PnL %+.2f)", prev,
+                               e->account.equity, e->day_start_equity,
+                               e->account.equity - e->day_start_equity);
         snprintf(e->day, sizeof e->day, "%s", day);
         e->day_start_equity = e->account.equity;
         e->last_equity = e->account.equity;
@@ -627,6 +593,7 @@ static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *i
     else
         hydra_gates_exit(&f, in, &r);
     if (!r.pass) {
+        hydra_metrics_order(e->metrics, HYDRA_METRIC_ORDER_GATE_BLOCKED);
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "gate_reject", slot->cfg->bot_id,
                        "{s:s,s:s,s:s,s:s,s:s}", "source", source, "symbol", in->symbol, "gate",
                        r.gate, "detail", r.detail, "bot_reason", in->reason);
@@ -1058,6 +1025,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
                    "open_orders", (int)e->n_open_orders, "orders_sent", e->orders_sent, "halted",
                    e->halted, "took_us", (json_int_t)took_us);
+    hydra_metrics_collect(e->metrics, e);
     /* No trading without durable state: entries stay refused until a commit succeeds. */
     e->state_unwritable = hydra_state_commit(e->state) != 0;
     if (e->state_unwritable) {
@@ -1084,6 +1052,9 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
                 e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
         fflush(stderr);
     }
+    /* The tick is complete: readers of /metrics see it whole, never half way through. */
+    hydra_metrics_tick(e->metrics, hydra_monotonic_us() - started_us);
+    hydra_metrics_publish(e->metrics);
 }
 
 /*
@@ -1160,6 +1131,8 @@ int hydra_engine_tick(hydra_engine *e)
     if (state_rc != 0)
         return state_lost(e, lost);
 
+    pick_up_unquarantines(e);
+
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
     hydra_halt active = {0};
@@ -1234,6 +1207,7 @@ int hydra_engine_run(hydra_engine *e)
         }
         if (rc != 0)
             break; /* the host must stop (e->fatal): say so by the exit status */
+        hydra_service_tick(e->tick, e->account.equity, e->halted); /* only a completed tick */
         if (e->opt.max_ticks > 0 && (long)e->tick >= e->opt.max_ticks)
             break;
         /* Keep the cadence without drift; an overrun is logged, never absorbed silently. */

@@ -12,7 +12,8 @@
  *                   on_tick, gates, journal, submit
  *   6. finalize     one summary line; state committed
  *
- * A failure in 1 or 2 halts and flattens. A failure in 3 leaves budgets
+ * A failure in 1 or 2 halts and flattens (halt.h: one routine for every
+ * halt source, repeated each tick until flat). A failure in 3 leaves budgets
  * missing, so bots refuse entries. A failing bot is quarantined for the day;
  * its positions stay under the host's exits.
  */
@@ -113,6 +114,8 @@ typedef struct hydra_engine {
     size_t n_open_orders;
     int halted;              /* a halt is active this tick */
     int halt_raised;         /* hydra_engine_halt ran this tick (its row is in this tick's batch) */
+    int halt_flat_logged;    /* the active halt has reached flat (halt_flat logged) */
+    int halt_seen;           /* the last ExitBot run found a halt in force (a resume is noticed) */
     int state_unwritable;    /* the last tick's commit failed: no entries until one succeeds */
     /*
      * Set when the host must stop (the state database was lost, or a halt
@@ -137,6 +140,9 @@ typedef struct hydra_engine {
     hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
     size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
+    struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
+    struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
+    struct hydra_notify *notify;   /* notification sender when notify.enabled (notify.h) */
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */
     volatile sig_atomic_t *reload; /* set by SIGHUP */
@@ -191,10 +197,17 @@ int hydra_engine_run(hydra_engine *e);
 /* Re-reads the configuration; keeps the old one (and says why) if the new one is bad. */
 int hydra_engine_reload(hydra_engine *e);
 
-/* Persists a halt and flattens (ExitBot's and the wrapper's path). */
+/*
+ * Persists a halt (acknowledged by this host), logs `system_halt` and
+ * flattens: every halt source goes through here (halt.c, halt.h).
+ */
 void hydra_engine_halt(hydra_engine *e, const char *source, const char *reason, int cooloff_minutes);
 
-/* Cancels all orders and closes every position through journaled exit orders. */
+/*
+ * One flatten pass (halt.c): cancels Hydra's own open orders by id, then
+ * sells min(journal, broker) of every symbol Hydra holds through journaled
+ * market orders. Never touches an order or a position Hydra did not create.
+ */
 void hydra_engine_flatten(hydra_engine *e, const char *reason);
 
 /* Tells a bot about a fill of its order; a worker that fails in on_fill quarantines the bot. */

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "metrics.h"
+#include "notify.h"
 #include "gates.h"
 
 /* The broker's status in journal terms. */
@@ -345,6 +347,10 @@ static int apply_new_fill(hydra_engine *e, hydra_journal_order *row, const hydra
     if (rc != 0)
         return rc;
 
+    hydra_metrics_fill(e->metrics);
+    hydra_notify_event(e->notify, "fill", row->bot_id, "%s %g %s at %.4f (realised %+.2f)",
+                       row->side == HYDRA_SIDE_BUY ? "bought" : "sold", new_qty, row->symbol, price,
+                       realized);
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "order_fill", row->bot_id,
                    "{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s}", "client_order_id", row->client_order_id,
                    "symbol", row->symbol, "side", row->side == HYDRA_SIDE_BUY ? "buy" : "sell",
@@ -567,6 +573,10 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
         err.code = HYDRA_ETRANSIENT;
         hydra_engine_broker_failure(e, "submit", &err);
     }
+    hydra_metrics_order(e->metrics, rc == 0 ? HYDRA_METRIC_ORDER_SUBMITTED
+                                    : rc == HYDRA_EREJECTED || rc == HYDRA_EAUTH
+                                        ? HYDRA_METRIC_ORDER_REJECTED
+                                        : HYDRA_METRIC_ORDER_UNKNOWN);
     if (rc == 0 && check_identity(e, row, &o, &rc)) {
         /* Found under our id, but not our order (a lookup after a refusal or a lost answer). */
     } else if (rc == 0) {
@@ -607,23 +617,28 @@ static int submit_row(hydra_engine *e, hydra_journal_order *row)
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                         const char *reason, char *cid_out)
 {
-    const hydra_bot_cfg *bot = slot->cfg;
+    return hydra_orders_submit_as(e, slot->cfg->bot_id, slot->cfg->tif, in, reason, cid_out);
+}
+
+int hydra_orders_submit_as(hydra_engine *e, const char *bot_id, int default_tif,
+                           const hydra_intent *in, const char *reason, char *cid_out)
+{
     hydra_journal_order row;
     memset(&row, 0, sizeof row);
     int seq = 0;
-    int rc = hydra_journal_next_seq(e->state, bot->bot_id, e->day, &seq);
+    int rc = hydra_journal_next_seq(e->state, bot_id, e->day, &seq);
     if (rc != 0)
         return rc;
     if (e->account_key[0] == '\0') {
         /* Ids carry the account: nothing is sent before the account has been read once. */
-        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_not_sent", bot->bot_id, "{s:s,s:s}",
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "order_not_sent", bot_id, "{s:s,s:s}",
                        "symbol", in->symbol, "reason", "broker account not identified yet");
         return HYDRA_ESTATE;
     }
-    if (hydra_orders_client_id(e, bot->bot_id, e->day, seq, row.client_order_id,
+    if (hydra_orders_client_id(e, bot_id, e->day, seq, row.client_order_id,
                                sizeof row.client_order_id) != 0)
         return HYDRA_EINVAL;
-    snprintf(row.bot_id, sizeof row.bot_id, "%s", bot->bot_id);
+    snprintf(row.bot_id, sizeof row.bot_id, "%s", bot_id);
     snprintf(row.day, sizeof row.day, "%s", e->day);
     row.seq = seq;
     row.kind = (int)in->kind;
@@ -631,7 +646,7 @@ int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_inten
     row.asset_class = (int)in->asset_class;
     row.side = (int)in->side;
     row.type = (int)in->type;
-    row.tif = in->tif != 0 ? (int)in->tif : bot->tif;
+    row.tif = in->tif != 0 ? (int)in->tif : default_tif;
     if (row.asset_class == HYDRA_ASSET_OPTION)
         row.tif = HYDRA_TIF_DAY; /* options trade day orders only */
     row.qty = in->qty;

@@ -75,6 +75,13 @@ int hydra_orders_load_foreign(hydra_engine *e);
 /* Journals and submits one intent for a bot. The cid is written to cid_out (>= 49 bytes). */
 int hydra_orders_submit(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                         const char *reason, char *cid_out);
+/*
+ * The same for a bot that may no longer be configured (a halt closes what a
+ * removed bot still holds): bot_id names the journal's owner, default_tif
+ * applies when the intent names none.
+ */
+int hydra_orders_submit_as(hydra_engine *e, const char *bot_id, int default_tif,
+                           const hydra_intent *in, const char *reason, char *cid_out);
 
 /*
  * Resolves every non-final journal row with the broker: adopts or closes

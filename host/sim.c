@@ -1613,6 +1613,12 @@ static int sim_cancel_all(void *ctx, hydra_broker_err *err)
     return 0;
 }
 
+/* One working order by its id; a finished one cannot be canceled (hydra_sim_end_order). */
+static int sim_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    return hydra_sim_end_order(ctx, order_id, HYDRA_BOS_CANCELED, err);
+}
+
 /*
  * Cancels every working order, then submits a market sell for each
  * position (they fill on the next bar like any market order). Every
@@ -1901,6 +1907,7 @@ static const hydra_broker_ops SIM_OPS = {
     .order_by_client_id = sim_order_by_client_id,
     .cancel_all = sim_cancel_all,
     .close_all = sim_close_all,
+    .cancel_order = sim_cancel_order,
     .latest_prices = sim_latest_prices,
     .bars = sim_bars,
     .option_chain = sim_option_chain,

@@ -111,6 +111,23 @@ static const char *const migrations[] = {
     "  key TEXT NOT NULL,"
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (bot_id, key));",
+    /*
+     * 1 -> 2: who asked for a halt and whether a running host has acted on
+     * it (an operator halt is written by another process and acknowledged
+     * by the host at its next tick), and the operators' audit trail.
+     */
+    "ALTER TABLE halts ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE halts ADD COLUMN ack_ms INTEGER;"
+    "ALTER TABLE halts ADD COLUMN ack_pid INTEGER;"
+    "ALTER TABLE halts ADD COLUMN ack_tick INTEGER;"
+    "CREATE TABLE operator_actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  t_ms INTEGER NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  user TEXT NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == HYDRA_STATE_SCHEMA_VERSION,
@@ -141,6 +158,9 @@ enum stmt_id {
     S_HALT_GET,
     S_HALT_SET,
     S_HALT_CLEAR,
+    S_HALT_ACK,
+    S_OP_INSERT,
+    S_DAY_UNQUARANTINE,
     S_DAY_GET,
     S_DAY_TRADE,
     S_DAY_PNL,
@@ -186,9 +206,16 @@ static const char *const stmt_sql[S_COUNT] = {
                   "qty = excluded.qty, avg_price = excluded.avg_price, "
                   "multiplier = excluded.multiplier",
     [S_POS_DELETE] = "DELETE FROM positions WHERE bot_id = ?1 AND symbol = ?2",
-    [S_HALT_GET] = "SELECT reason, source, since_ms, until_ms FROM halts WHERE cleared_ms IS NULL "
-                   "ORDER BY id DESC LIMIT 1",
-    [S_HALT_SET] = "INSERT INTO halts (reason, source, since_ms, until_ms) VALUES (?1, ?2, ?3, ?4)",
+    [S_HALT_GET] = "SELECT reason, source, since_ms, until_ms, id, requested_by, "
+                   "COALESCE(ack_ms, 0), COALESCE(ack_pid, 0), COALESCE(ack_tick, 0) "
+                   "FROM halts WHERE cleared_ms IS NULL ORDER BY id DESC LIMIT 1",
+    [S_HALT_SET] = "INSERT INTO halts (reason, source, since_ms, until_ms, requested_by) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_HALT_ACK] = "UPDATE halts SET ack_ms = ?2, ack_pid = ?3, ack_tick = ?4 WHERE id = ?1",
+    [S_OP_INSERT] = "INSERT INTO operator_actions (t_ms, action, user, uid, reason, detail) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_DAY_UNQUARANTINE] = "UPDATE bot_days SET quarantined = 0, quarantine_reason = '' "
+                           "WHERE bot_id = ?1 AND day = ?2 AND quarantined = 1",
     [S_HALT_CLEAR] = "UPDATE halts SET cleared_ms = ?1, cleared_by = ?2 WHERE cleared_ms IS NULL",
     [S_DAY_GET] = "SELECT trades, realized_pnl, quarantined, quarantine_reason FROM bot_days "
                   "WHERE bot_id = ?1 AND day = ?2",
@@ -1153,12 +1180,17 @@ int hydra_halt_get(hydra_state *st, hydra_halt *out)
     col_str(s, 1, out->source, sizeof out->source);
     out->since_ms = sqlite3_column_int64(s, 2);
     out->until_ms = sqlite3_column_int64(s, 3);
+    out->id = sqlite3_column_int64(s, 4);
+    col_str(s, 5, out->requested_by, sizeof out->requested_by);
+    out->ack_ms = sqlite3_column_int64(s, 6);
+    out->ack_pid = sqlite3_column_int64(s, 7);
+    out->ack_tick = sqlite3_column_int64(s, 8);
     finish(s);
     return 0;
 }
 
-int hydra_halt_set(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
-                   int64_t until_ms)
+int hydra_halt_request(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
+                       int64_t until_ms, const char *requested_by)
 {
     if (st == NULL || reason == NULL || source == NULL)
         return HYDRA_EINVAL;
@@ -1167,6 +1199,42 @@ int hydra_halt_set(hydra_state *st, const char *reason, const char *source, int6
     bind_text(s, 2, source);
     sqlite3_bind_int64(s, 3, since_ms);
     sqlite3_bind_int64(s, 4, until_ms);
+    bind_text(s, 5, requested_by != NULL ? requested_by : "");
+    return step_done(s);
+}
+
+int hydra_halt_set(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
+                   int64_t until_ms)
+{
+    return hydra_halt_request(st, reason, source, since_ms, until_ms, "");
+}
+
+int hydra_halt_ack(hydra_state *st, int64_t id, int64_t ack_ms, int64_t pid, int64_t tick)
+{
+    if (st == NULL || id <= 0)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_HALT_ACK];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, ack_ms);
+    sqlite3_bind_int64(s, 3, pid);
+    sqlite3_bind_int64(s, 4, tick);
+    return step_done(s);
+}
+
+/* ---- operator actions ---- */
+
+int hydra_operator_action_add(hydra_state *st, int64_t t_ms, const char *action, const char *user,
+                              int64_t uid, const char *reason, const char *detail)
+{
+    if (st == NULL || action == NULL || user == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_OP_INSERT];
+    sqlite3_bind_int64(s, 1, t_ms);
+    bind_text(s, 2, action);
+    bind_text(s, 3, user);
+    sqlite3_bind_int64(s, 4, uid);
+    bind_text(s, 5, reason != NULL ? reason : "");
+    bind_text(s, 6, detail != NULL ? detail : "");
     return step_done(s);
 }
 
@@ -1232,6 +1300,19 @@ int hydra_bot_day_quarantine(hydra_state *st, const char *bot_id, const char *da
     bind_text(s, 2, day);
     bind_text(s, 3, reason);
     return step_done(s);
+}
+
+int hydra_bot_day_unquarantine(hydra_state *st, const char *bot_id, const char *day, int *cleared)
+{
+    if (st == NULL || bot_id == NULL || day == NULL)
+        return HYDRA_EINVAL;
+    sqlite3_stmt *s = st->stmt[S_DAY_UNQUARANTINE];
+    bind_text(s, 1, bot_id);
+    bind_text(s, 2, day);
+    int rc = step_done(s);
+    if (cleared != NULL)
+        *cleared = rc == 0 && sqlite3_changes(st->db) > 0;
+    return rc;
 }
 
 /* ---- budgets ---- */

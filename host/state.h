@@ -12,7 +12,8 @@
  * journal, unique client_order_id), fills, positions (attributed to bots),
  * halts (history; the active one has cleared_ms NULL), bot_days (per-bot
  * daily counters and quarantine), budgets, equity, bot_kv (bot-scoped state
- * behind the plugin host API).
+ * behind the plugin host API), operator_actions (who ran halt, resume,
+ * reset-paper and unquarantine, when and why).
  *
  * Batching: hydra_state_begin/commit group a tick's writes. A journal insert
  * is always durable when it returns, even inside a batch (it commits the
@@ -25,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HYDRA_STATE_SCHEMA_VERSION 1
+#define HYDRA_STATE_SCHEMA_VERSION 2
 #define HYDRA_CID_LEN 129 /* client_order_id, at most 128 characters (Alpaca's limit) + NUL */
 
 typedef struct hydra_state hydra_state;
@@ -145,11 +146,25 @@ typedef struct hydra_halt {
     char reason[256];
     char source[32];       /* "exitbot", "bootstrap", "operator", "kill_switch", "reconcile" */
     int64_t since_ms, until_ms;
+    int64_t id;            /* the row */
+    char requested_by[96]; /* "user (uid N)" for an operator halt, else "" */
+    /* Set when a host acted on the halt (logged it and flattened); 0 while nobody has. */
+    int64_t ack_ms, ack_pid, ack_tick;
 } hydra_halt;
 
 int hydra_halt_get(hydra_state *st, hydra_halt *out); /* out->active = 0 when none */
 int hydra_halt_set(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
                    int64_t until_ms);
+/* hydra_halt_set, naming who asked for it (an operator's "user (uid N)"). */
+int hydra_halt_request(hydra_state *st, const char *reason, const char *source, int64_t since_ms,
+                       int64_t until_ms, const char *requested_by);
+/* Records that host `pid` acted on halt `id` at its tick `tick`. */
+int hydra_halt_ack(hydra_state *st, int64_t id, int64_t ack_ms, int64_t pid, int64_t tick);
+
+/* ---- operator actions (audit trail) ---- */
+/* action: "halt", "resume", "reset_paper", "unquarantine". */
+int hydra_operator_action_add(hydra_state *st, int64_t t_ms, const char *action, const char *user,
+                              int64_t uid, const char *reason, const char *detail);
 /* Clears the active halt (if any), recording who cleared it and when. */
 int hydra_halt_clear(hydra_state *st, const char *cleared_by, int64_t now_ms);
 
@@ -167,6 +182,8 @@ int hydra_bot_day_add_trade(hydra_state *st, const char *bot_id, const char *day
 int hydra_bot_day_add_pnl(hydra_state *st, const char *bot_id, const char *day, double pnl);
 int hydra_bot_day_quarantine(hydra_state *st, const char *bot_id, const char *day,
                              const char *reason);
+/* Clears a bot's quarantine for day; *cleared (may be NULL) says whether one was set. */
+int hydra_bot_day_unquarantine(hydra_state *st, const char *bot_id, const char *day, int *cleared);
 
 /* ---- budgets ---- */
 typedef struct hydra_budget {

@@ -10,6 +10,7 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
   # test_sweep_slurm: a single-node Slurm cluster runs a sweep's array job.
   slurm-wlm munge sqlite3
+  prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
 )
 
 missing=()

@@ -3,10 +3,16 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cmocka.h>
 
 #include "error.h"
 #include "testutil.h"
@@ -61,8 +67,8 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     if (mkdir(path, 0755) != 0)
         return -1;
 
-    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/config/settings.yaml", NULL);
-    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/config/bots.yaml", NULL);
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/tests/configs/shipped/bots.yaml", NULL);
     if (settings == NULL || bots == NULL)
         return -1;
     snprintf(repl, sizeof repl, "%s/", dir);
@@ -180,12 +186,14 @@ static int w_order(void *ctx, const char *cid, hydra_order *out, hydra_broker_er
 static int w_cancel_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->cancel_all(w->inner.ctx, err);
 }
 
 static int w_close_all(void *ctx, hydra_broker_err *err)
 {
     et_broker *w = ctx;
+    w->n_account_wide++;
     return w->inner.ops->close_all(w->inner.ctx, err);
 }
 
@@ -241,10 +249,30 @@ static int w_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_brok
     return rc ? rc : w->inner.ops->order_by_id(w->inner.ctx, id, out, err);
 }
 
+static int w_cancel_order(void *ctx, const char *order_id, hydra_broker_err *err)
+{
+    et_broker *w = ctx;
+    w->n_cancels++;
+    return w->inner.ops->cancel_order(w->inner.ctx, order_id, err);
+}
+
 static const hydra_broker_ops wrapper_ops = {
-    "fault-injecting wrapper", w_account, w_positions, w_open_orders, w_submit, w_order,
-    w_cancel_all, w_close_all, w_prices, w_bars, w_chain, w_clock, NULL, w_calendar,
-    w_order_by_id,
+    .name = "fault-injecting wrapper",
+    .account = w_account,
+    .positions = w_positions,
+    .open_orders = w_open_orders,
+    .submit = w_submit,
+    .order_by_client_id = w_order,
+    .cancel_all = w_cancel_all,
+    .close_all = w_close_all,
+    .cancel_order = w_cancel_order,
+    .latest_prices = w_prices,
+    .bars = w_bars,
+    .option_chain = w_chain,
+    .clock = w_clock,
+    .destroy = NULL,
+    .calendar = w_calendar,
+    .order_by_id = w_order_by_id,
 };
 
 void et_wrap(et_broker *w, hydra_engine *e)
@@ -287,4 +315,66 @@ int et_count_events(const char *log_path, const char *event, const char *bot_id)
     }
     free(text);
     return count;
+}
+
+/* ---- the common fixture ---- */
+
+int et_setup(void **state)
+{
+    et_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
+    f->w = calloc(1, sizeof *f->w);
+    assert_non_null(f->w);
+    *state = f;
+    return 0;
+}
+
+int et_teardown(void **state)
+{
+    et_fixture *f = *state;
+    if (f->open)
+        hydra_engine_close(&f->e);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+int et_try_open(et_fixture *f, char *err, size_t errsz, int *code)
+{
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    int rc = hydra_engine_open(&f->e, &opt, err, errsz, code);
+    f->open = rc == 0;
+    return rc;
+}
+
+void et_open(et_fixture *f)
+{
+    char err[4096] = "";
+    int code = -1;
+    if (et_try_open(f, err, sizeof err, &code) != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+}
+
+void et_close(et_fixture *f)
+{
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+void et_ticks(et_fixture *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(&f->e), 0);
+}
+
+hydra_halt et_current_halt(et_fixture *f)
+{
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
+    return h;
 }

@@ -33,6 +33,7 @@
 #include "enginetest.h"
 #include "error.h"
 #include "exchange_server.h"
+#include "orders.h"
 #include "state.h"
 #include "testutil.h"
 
@@ -415,6 +416,101 @@ static void test_crypto_fee_in_coin(void **state)
     close_engine(f);
 }
 
+/* An order sent by another client of the same account (same keys), never by Hydra. */
+static void stranger_submit(fixture *f, const char *cid, const char *symbol, int type, double qty,
+                            double limit)
+{
+    hydra_order_request r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.client_order_id, sizeof r.client_order_id, "%s", cid);
+    snprintf(r.symbol, sizeof r.symbol, "%s", symbol);
+    r.side = HYDRA_SIDE_BUY;
+    r.type = type;
+    r.tif = HYDRA_TIF_GTC;
+    r.qty = qty;
+    r.limit_price = limit;
+    hydra_order o;
+    hydra_broker_err err = {0};
+    if (f->w->inner.ops->submit(f->w->inner.ctx, &r, &o, &err) != 0)
+        fail_msg("stranger order %s: %s", cid, err.msg);
+}
+
+static int open_at_exchange(fixture *f, const char *cid)
+{
+    hydra_order o;
+    hydra_broker_err err = {0};
+    if (f->w->inner.ops->order_by_client_id(f->w->inner.ctx, cid, &o, &err) != 0)
+        return -1;
+    return o.status == HYDRA_BOS_NEW || o.status == HYDRA_BOS_PARTIALLY_FILLED;
+}
+
+/*
+ * A halt over HTTP: Hydra's resting entry is cancelled by id
+ * (DELETE /v2/orders/{id}) and Hydra's positions sold, while an order and a
+ * position another client opened on the same account are left alone.
+ */
+static void test_halt_cancels_by_id_and_spares_strangers(void **state)
+{
+    fixture *f = *state;
+    start_exchange(f, 1000000);
+    make_host_config(f, NULL);
+    open_engine(f);
+    hydra_bot_position pos[16];
+    size_t n = 0;
+    for (int i = 0; i < 600 && n == 0; i++) {
+        tick(f);
+        assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
+    }
+    assert_true(n > 0);
+
+    hydra_bot_slot *crypto = NULL;
+    for (int i = 0; i < f->e.n_slots; i++)
+        if (strcmp(f->e.slots[i].cfg->bot_id, "crypto_core") == 0)
+            crypto = &f->e.slots[i];
+    assert_non_null(crypto);
+    double btc = hydra_market_price(&f->e.market, "BTC/USD");
+    hydra_intent in = {0};
+    in.struct_size = sizeof in;
+    in.kind = HYDRA_INTENT_ENTRY;
+    in.side = HYDRA_SIDE_BUY;
+    in.type = HYDRA_ORDER_LIMIT;
+    in.tif = HYDRA_TIF_GTC;
+    snprintf(in.symbol, sizeof in.symbol, "BTC/USD");
+    in.qty = 0.001;
+    in.limit_price = floor(btc * 0.9);
+    char cid[HYDRA_CID_LEN];
+    assert_int_equal(hydra_orders_submit(&f->e, crypto, &in, "resting entry", cid), 0);
+    assert_int_equal(open_at_exchange(f, cid), 1);
+    double eth = hydra_market_price(&f->e.market, "ETH/USD");
+    stranger_submit(f, "manual-order-1", "ETH/USD", HYDRA_ORDER_LIMIT, 0.01, floor(eth * 0.5));
+    stranger_submit(f, "manual-pos-1", "ETH/USD", HYDRA_ORDER_MARKET, 1, 0);
+
+    tick(f); /* the stranger's buy fills; ExitBot finds ETH/USD unexplained and halts */
+    hydra_halt h = current_halt(f);
+    assert_true(h.active);
+    assert_non_null(strstr(h.reason, "ETH/USD"));
+    assert_int_equal(open_at_exchange(f, cid), 0);
+    hydra_journal_order row;
+    assert_int_equal(hydra_journal_get(f->e.state, cid, &row), 0);
+    assert_int_equal(row.state, HYDRA_ORD_CANCELED);
+    assert_true(f->w->n_cancels >= 1);
+
+    ticks(f, 3);
+    assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
+    assert_int_equal(n, 0);
+    hydra_broker_position bp[16];
+    size_t nb = 0;
+    hydra_broker_err err = {0};
+    assert_int_equal(f->w->inner.ops->positions(f->w->inner.ctx, bp, 16, &nb, &err), 0);
+    assert_int_equal(nb, 1); /* the stranger's, nothing of Hydra's */
+    assert_string_equal(bp[0].symbol, "ETH/USD");
+    assert_true(bp[0].qty > 0.99 && bp[0].qty < 1.0 + 1e-9);
+    assert_int_equal(open_at_exchange(f, "manual-order-1"), 1);
+    assert_int_equal(f->w->n_account_wide, 0);
+    check_no_entry_while_halted(f);
+    close_engine(f);
+}
+
 /* A duplicate client_order_id is refused with 422 and resolved by lookup: one order. */
 static void test_duplicate_client_order_id(void **state)
 {
@@ -639,11 +735,17 @@ typedef enum phase {
 
 static const char *const PHASE_NAME[N_PHASES] = {"bootstrap", "ExitBot", "PortfolioBot",
                                                   "market snapshot", "order submission",
-                                                  "cancel/close all"};
-/* The request each phase makes first (method, path prefix). */
-static const char *const PHASE_METHOD[N_PHASES] = {"GET", "GET", "GET", "GET", "POST", "DELETE"};
+                                                  "halt: close by qty"};
+/*
+ * The request each phase makes first (method, path prefix). A halt cancels
+ * Hydra's orders by id and closes with journaled market sells: after the
+ * kill switch, the first order sent is the flatten's sell (no entry goes
+ * out while halted).
+ */
+static const char *const PHASE_METHOD[N_PHASES] = {"GET", "GET", "GET", "GET", "POST", "POST"};
 static const char *const PHASE_PATH[N_PHASES] = {"/v2/clock", "/v2/account", "/v2/account",
-                                                 "/v2/stocks/trades/latest", "/v2/orders", "/v2/"};
+                                                 "/v2/stocks/trades/latest", "/v2/orders",
+                                                 "/v2/orders"};
 
 typedef struct fault_case {
     const char *name;  /* in the table */
@@ -720,7 +822,10 @@ static outcome expected(phase p, const fault_case *fc)
             return O_ADOPTED;
         return O_RESENT;
     case PH_FLATTEN:
-        return slow ? O_NONE : O_RECORDED;
+        /* A refused sell is asked again next tick like a failed one; either way it ends flat. */
+        if (slow)
+            return O_NONE;
+        return strcmp(fc->fault, "403") == 0 ? O_REJECTED : O_RECORDED;
     default:
         return O_NONE;
     }
@@ -826,7 +931,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     int skips = count_skips(f->log) - skips_before;
     int rejected = et_count_events(f->log, "order_rejected", NULL) - rejected_before;
     if (p == PH_FLATTEN) {
-        out->got = errors > 0 ? O_RECORDED : O_NONE;
+        out->got = errors > 0 ? O_RECORDED : rejected > 0 ? O_REJECTED : O_NONE;
         snprintf(out->detail, sizeof out->detail, "halt %s, %d failure(s) recorded",
                  h.active ? "kept" : "LOST", errors);
         if (!h.active)
@@ -974,6 +1079,8 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_loop_against_local_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_halt_cancels_by_id_and_spares_strangers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_client_order_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crypto_fee_in_coin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_is_honoured, setup, teardown),

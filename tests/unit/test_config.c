@@ -75,6 +75,13 @@ static void expect_errors(const char *name, const char *const *expected, size_t 
     } while (0)
 
 /* Loads a directory that must be valid. */
+/*
+ * The shipped configuration as committed, copied into tests/ so the suite
+ * never reads config/, which a user edits (adding a bot there must not
+ * turn a test red).
+ */
+#define SHIPPED "tests/configs/shipped"
+
 static hydra_config *load_ok(const char *dir)
 {
     hydra_config *cfg = new_config();
@@ -119,10 +126,10 @@ static const hydra_param *param(const hydra_bot_cfg *b, const char *key, hydra_p
 static void test_shipped_config_loads(void **state)
 {
     (void)state;
-    hydra_config *cfg = load_ok("config");
+    hydra_config *cfg = load_ok(SHIPPED);
     const hydra_settings *s = &cfg->settings;
 
-    assert_string_equal(cfg->dir, "config");
+    assert_string_equal(cfg->dir, SHIPPED);
     assert_string_equal(s->timezone, "America/Los_Angeles");
     assert_string_equal(s->broker, "sim");
     assert_int_equal(s->loop_interval_seconds, 5);
@@ -233,7 +240,7 @@ static void test_shipped_config_loads(void **state)
 static void test_defaults_match_shipped_settings(void **state)
 {
     (void)state;
-    hydra_config *shipped = load_ok("config");
+    hydra_config *shipped = load_ok(SHIPPED);
     hydra_config *def = new_config();
     hydra_config_defaults(def);
 
@@ -641,7 +648,7 @@ static void assert_round_trip(const hydra_config *cfg)
 static void test_print_round_trip_shipped(void **state)
 {
     (void)state;
-    hydra_config *cfg = load_ok("config");
+    hydra_config *cfg = load_ok(SHIPPED);
     assert_round_trip(cfg);
     free(cfg);
 }

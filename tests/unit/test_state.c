@@ -217,9 +217,48 @@ static void test_migrate_seed_database(void **state)
     assert_int_equal(hydra_journal_insert(st, &o), 0);
     hydra_state_close(st);
 
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), HYDRA_STATE_SCHEMA_VERSION);
     assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM kv"), 2);
     assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM orders"), 1);
+}
+
+/*
+ * A version-1 file (halts without the request and acknowledgement columns,
+ * no operator_actions) moves to version 2 keeping its halt, which no host
+ * has acknowledged yet.
+ */
+static void test_migrate_version_1(void **state)
+{
+    fixture *f = *state;
+    hydra_state *st = open_ok(f->db);
+    hydra_state_close(st);
+    /* Take the file back to what version 1 wrote. */
+    raw_exec(f->db, "DROP TABLE operator_actions;"
+                    "ALTER TABLE halts DROP COLUMN requested_by;"
+                    "ALTER TABLE halts DROP COLUMN ack_ms;"
+                    "ALTER TABLE halts DROP COLUMN ack_pid;"
+                    "ALTER TABLE halts DROP COLUMN ack_tick;"
+                    "INSERT INTO halts (reason, source, since_ms, until_ms) "
+                    "VALUES ('desk says stop', 'operator', 1000, 0);"
+                    "PRAGMA user_version = 1;");
+    st = open_ok(f->db);
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(st, &h), 0);
+    assert_true(h.active);
+    assert_string_equal(h.reason, "desk says stop");
+    assert_string_equal(h.requested_by, "");
+    assert_int_equal(h.ack_pid, 0);
+    assert_int_equal(hydra_halt_ack(st, h.id, 2000, 4242, 17), 0);
+    assert_int_equal(hydra_operator_action_add(st, 3000, "resume", "alice", 1000, "fixed", ""), 0);
+    assert_int_equal(hydra_halt_get(st, &h), 0);
+    assert_int_equal(h.ack_pid, 4242);
+    assert_int_equal(h.ack_tick, 17);
+    assert_int_equal(h.ack_ms, 2000);
+    hydra_state_close(st);
+    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM operator_actions WHERE user = 'alice' "
+                                    "AND uid = 1000 AND action = 'resume'"),
+                     1);
 }
 
 static void test_refuse_newer_schema(void **state)
@@ -233,9 +272,9 @@ static void test_refuse_newer_schema(void **state)
     assert_null(st);
     char want[1024];
     snprintf(want, sizeof want,
-             "%s: schema version 99 is newer than this build supports (1); "
+             "%s: schema version 99 is newer than this build supports (%d); "
              "use the Hydra release that wrote it",
-             f->db);
+             f->db, HYDRA_STATE_SCHEMA_VERSION);
     assert_string_equal(err, want);
     /* The refused file is left exactly as it was. */
     assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
@@ -858,6 +897,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_creates_current_schema, setup, teardown),
         cmocka_unit_test(test_open_memory),
         cmocka_unit_test_setup_teardown(test_migrate_seed_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_version_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_text_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_corrupt_database, setup, teardown),
