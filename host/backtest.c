@@ -1443,6 +1443,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
 
     *exit_code = 2;
     rc = hydra_config_load_msg(opt->config_dir, bt->cfg, err, errsz);
+    if (rc == 0 && opt->configure != NULL)
+        rc = opt->configure(opt->configure_ctx, bt->cfg, err, errsz);
     if (rc != 0)
         goto fail;
     hydra_tz_set(bt->cfg->settings.timezone);

@@ -30,6 +30,13 @@ typedef struct hydra_backtest_options {
     /* Called about every 65536 bars with bars done and bars in the span; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /*
+     * Called once with the loaded configuration, before anything reads it
+     * (a sweep sets one bot's params and risk here). Non-zero fails the open
+     * with the reason in err (exit code 2). May be NULL.
+     */
+    int (*configure)(void *ctx, hydra_config *cfg, char *err, size_t errsz);
+    void *configure_ctx;
 } hydra_backtest_options;
 
 /* One round trip (or the part of one that a sell closed). */

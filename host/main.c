@@ -10,6 +10,7 @@
  *   hydra-host reset-paper [--yes] [--config DIR]
  *   hydra-host unquarantine BOT [--reason TEXT] [--config DIR]
  *   hydra-host backtest ... (backtest_cli.c)
+ *   hydra-host sweep ... (sweep.c)
  *   hydra-host reload [--config DIR]
  *   hydra-host COMMAND --help, hydra-host --version
  *
@@ -43,6 +44,7 @@
 #include "loop.h"
 #include "service.h"
 #include "state.h"
+#include "sweep.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -115,6 +117,8 @@ static void usage(FILE *out)
             "       hydra-host reset-paper [--yes] [--config DIR]\n"
             "       hydra-host unquarantine BOT [--reason TEXT] [--config DIR]\n"
             "       hydra-host backtest [--from D] [--to D] [--cash N] [--out DIR] ... (backtest --help)\n"
+            "       hydra-host sweep SPEC.yaml [--jobs N] [--shard K/N] [--out FILE] ... (sweep --help)\n"
+            "       hydra-host sweep collect DIR [--out FILE]\n"
             "       hydra-host reload [--config DIR]\n"
             "       hydra-host COMMAND --help | --version\n"
             "\n"
@@ -866,6 +870,8 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "backtest") == 0)
         return hydra_backtest_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+        return hydra_sweep_main(argc - 1, argv + 1);
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc != 0)

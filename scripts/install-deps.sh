@@ -8,6 +8,8 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
   clang-14 libclang-rt-14-dev llvm-14
+  # test_sweep_slurm: a single-node Slurm cluster runs a sweep's array job.
+  slurm-wlm munge sqlite3
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
   time        # /usr/bin/time: scripts/bench.sh daily measures whole processes
   chromium    # test_dashboard_browser drives the dashboard in headless Chromium

@@ -5,7 +5,10 @@
  * the last completed bar (above now, at or below one bar earlier): a market
  * buy of qty. Exit (manage): shares held and SMA(fast) < SMA(slow): a
  * market sell of everything held.
+ * A param crash: 1 makes on_tick die of SIGSEGV, a bot that crashes for the
+ * sweep tests (a sweep point must fail alone, with the signal named).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@ struct hydra_bot {
     char symbol[48];
     uint32_t fast, slow;
     double qty;
+    int crash;
 };
 
 /* SMA of n closes ending `back` bars before the last; -1 when there are too few bars. */
@@ -49,12 +53,13 @@ static double held(const hydra_bot *bot, const hydra_snapshot *snap)
 static int ma_create(const hydra_host_api *api, hydra_host *host, const hydra_bot_config *cfg,
                      hydra_bot **out)
 {
-    int64_t fast = 2, slow = 4, qty = 10;
+    int64_t fast = 2, slow = 4, qty = 10, crash = 0;
     if (cfg->n_symbols != 1)
         return HYDRA_BOT_BAD_CONFIG;
     api->param_int(host, "fast", &fast);
     api->param_int(host, "slow", &slow);
     api->param_int(host, "qty", &qty);
+    api->param_int(host, "crash", &crash);
     hydra_bot *bot = calloc(1, sizeof *bot);
     if (bot == NULL)
         return HYDRA_BOT_ERROR;
@@ -62,6 +67,7 @@ static int ma_create(const hydra_host_api *api, hydra_host *host, const hydra_bo
     bot->fast = (uint32_t)fast;
     bot->slow = (uint32_t)slow;
     bot->qty = (double)qty;
+    bot->crash = crash == 1;
     *out = bot;
     return HYDRA_BOT_OK;
 }
@@ -101,6 +107,8 @@ static int ma_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_intent_b
 {
     double f, s, pf, ps;
     const hydra_symbol_view *v = view(bot, snap);
+    if (bot->crash)
+        raise(SIGSEGV);
     if (held(bot, snap) > 0 || sma(v, bot->fast, 0, &f) != 0 || sma(v, bot->slow, 0, &s) != 0 ||
         sma(v, bot->fast, 1, &pf) != 0 || sma(v, bot->slow, 1, &ps) != 0)
         return 0;
