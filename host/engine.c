@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alpaca.h"
@@ -209,6 +210,9 @@ static int take_lock(hydra_engine *e, char *err, size_t errsz)
         return HYDRA_EIO;
     }
     e->lock_fd = fd;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    e->started_wall_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     return 0;
 }
 
