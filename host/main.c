@@ -3,7 +3,7 @@
  *
  *   hydra-host [run] [--config DIR] [--plugins DIR] [--once] [--ticks N]
  *              [--interval-ms MS] [--live] [--quiet]
- *   hydra-host check-config [--config DIR]
+ *   hydra-host check-config [--config DIR] [--plugins DIR] [--online]
  *   hydra-host status [--json] [--config DIR]
  *   hydra-host halt --reason TEXT [--config DIR]
  *   hydra-host resume [--reason TEXT] [--config DIR]
@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "backtest.h"
+#include "checkconfig.h"
 #include "error.h"
 #include "exitbot.h"
 #include "loop.h"
@@ -74,8 +75,12 @@ static const command_help HELP[] = {
      "finish the tick). Defaults: --config config/ --plugins plugins/. One host per state\n"
      "database (a lock file beside it).\n"},
     {"check-config",
-     "usage: hydra-host check-config [--config DIR]\n"
-     "Validates settings.yaml and bots.yaml and prints the effective configuration.\n"},
+     "usage: hydra-host check-config [--config DIR] [--plugins DIR] [--online]\n"
+     "Validates settings.yaml and bots.yaml, prints the effective configuration, and predicts\n"
+     "the run: loads every enabled bot as the host would (in its worker) and creates it with\n"
+     "its params, checks every symbol has a price source (a sim.series entry; with broker\n"
+     "alpaca and --online, a price from Alpaca) and PortfolioBot's bucket arithmetic.\n"
+     "Exit 0 when the run would start and trade as configured, 2 with every problem listed.\n"},
     {"status",
      "usage: hydra-host status [--json] [--config DIR]\n"
      "Halt (and whether a running host acknowledged it), health, each bot's budgets, trades,\n"
@@ -109,7 +114,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: hydra-host [run] [--config DIR] [--plugins DIR] [--once] [--ticks N]\n"
             "                  [--interval-ms MS] [--live] [--quiet]\n"
-            "       hydra-host check-config [--config DIR]\n"
+            "       hydra-host check-config [--config DIR] [--plugins DIR] [--online]\n"
             "       hydra-host status [--json] [--config DIR]\n"
             "       hydra-host halt --reason TEXT [--config DIR]\n"
             "       hydra-host resume [--reason TEXT] [--config DIR]\n"
@@ -140,6 +145,7 @@ typedef struct cli {
     hydra_engine_options opt;
     int json;
     int yes;
+    int online; /* check-config --online */
     const char *reason;
     const char *bot;   /* unquarantine's argument */
 } cli;
@@ -153,6 +159,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"quiet", no_argument, NULL, 'q'},         {"json", no_argument, NULL, 'j'},
         {"reason", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},       {"yes", no_argument, NULL, 'y'},
+        {"online", no_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
@@ -196,6 +203,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case 'j': c->json = 1; break;
         case 'r': c->reason = optarg; break;
         case 'y': c->yes = 1; break;
+        case 'o': c->online = 1; break;
         case 'h':
             /* A command's own usage; every command's when none is named. */
             if (named)
@@ -320,14 +328,8 @@ static int record_action(const hydra_config *cfg, hydra_state *st, const operato
 
 static int cmd_check_config(const cli *c)
 {
-    hydra_config *cfg = NULL;
-    int rc = load_config(c, &cfg);
-    if (rc != 0)
-        return rc;
-    hydra_config_print(cfg, stdout);
-    fprintf(stderr, "hydra-host: configuration in %s/ is valid\n", c->opt.config_dir);
-    free(cfg);
-    return 0;
+    hydra_check_options opt = {c->opt.config_dir, c->opt.plugins_dir, c->online};
+    return hydra_check_config(&opt, stdout, stderr);
 }
 
 static int open_state(const hydra_config *cfg, hydra_state **st)
