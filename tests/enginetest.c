@@ -3,10 +3,16 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cmocka.h>
 
 #include "error.h"
 #include "testutil.h"
@@ -309,4 +315,66 @@ int et_count_events(const char *log_path, const char *event, const char *bot_id)
     }
     free(text);
     return count;
+}
+
+/* ---- the common fixture ---- */
+
+int et_setup(void **state)
+{
+    et_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
+    f->w = calloc(1, sizeof *f->w);
+    assert_non_null(f->w);
+    *state = f;
+    return 0;
+}
+
+int et_teardown(void **state)
+{
+    et_fixture *f = *state;
+    if (f->open)
+        hydra_engine_close(&f->e);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+int et_try_open(et_fixture *f, char *err, size_t errsz, int *code)
+{
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    int rc = hydra_engine_open(&f->e, &opt, err, errsz, code);
+    f->open = rc == 0;
+    return rc;
+}
+
+void et_open(et_fixture *f)
+{
+    char err[4096] = "";
+    int code = -1;
+    if (et_try_open(f, err, sizeof err, &code) != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+}
+
+void et_close(et_fixture *f)
+{
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+void et_ticks(et_fixture *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(&f->e), 0);
+}
+
+hydra_halt et_current_halt(et_fixture *f)
+{
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
+    return h;
 }
