@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -205,12 +206,86 @@ static void test_failure_before_the_log_opened(void **state)
     json_decref(line);
 }
 
+/* Counts the entries of a directory other than . and .. */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/*
+ * Relative paths in settings.yaml name files beside the configuration, not
+ * in the directory hydra-host runs from: a run from elsewhere leaves no
+ * stray state/ or logs/ there, and its state is where the configuration says.
+ */
+static void test_relative_paths_resolve_against_the_config_dir(void **state)
+{
+    fixture *f = *state;
+    char edits[4096];
+    snprintf(edits, sizeof edits,
+             "%s/trading_state.db=>./state/trading_state.db\n"
+             "%s/KILL_SWITCH=>state/KILL_SWITCH\n"
+             "%s/paper_exchange.db=>./state/paper_exchange.db\n"
+             "%s/app.jsonl=>../logs/app.jsonl",
+             f->dir, f->dir, f->dir, f->dir);
+    assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
+    char settings[600];
+    snprintf(settings, sizeof settings, "%s/settings.yaml", f->cfg);
+    char *text = tu_read_file(settings, NULL);
+    assert_non_null(strstr(text, "state_db_path: ./state/trading_state.db"));
+    assert_non_null(strstr(text, "log_path: ../logs/app.jsonl"));
+    free(text);
+    char state_dir[600], logs_dir[600], elsewhere[600];
+    snprintf(state_dir, sizeof state_dir, "%s/state", f->cfg);
+    snprintf(logs_dir, sizeof logs_dir, "%s/logs", f->dir);
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", f->dir);
+    assert_int_equal(mkdir(state_dir, 0755), 0);
+    assert_int_equal(mkdir(logs_dir, 0755), 0);
+    assert_int_equal(mkdir(elsewhere, 0755), 0);
+
+    /* From another directory, with the configuration named relative to it. */
+    const char *run[] = {HYDRA_HOST_BIN, "--config", "../config", "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR, "--ticks", "3", "--interval-ms", "0", "--quiet",
+                         NULL};
+    char *out = NULL;
+    int rc = tu_run(run, elsewhere, 120, &out);
+    if (rc != 0)
+        fail_msg("the host exited %d:\n%s", rc, out);
+    free(out);
+    assert_int_equal(entries(elsewhere), 0);
+
+    char db[700], log[700], paper[700];
+    snprintf(db, sizeof db, "%s/trading_state.db", state_dir);
+    snprintf(paper, sizeof paper, "%s/paper_exchange.db", state_dir);
+    snprintf(log, sizeof log, "%s/app.jsonl", logs_dir);
+    struct stat sb;
+    assert_int_equal(stat(db, &sb), 0);
+    assert_int_equal(stat(paper, &sb), 0);
+    assert_int_equal(stat(log, &sb), 0);
+    assert_int_equal(orders_in(db) >= 0, 1);
+
+    /* status and check-config from there read the same files. */
+    const char *status[] = {HYDRA_HOST_BIN, "status", "--json", "--config", "../config", NULL};
+    assert_int_equal(tu_run(status, elsewhere, 60, &out), 0);
+    assert_non_null(strstr(out, "\"last_tick\": 3"));
+    free(out);
+    assert_int_equal(entries(elsewhere), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_failing_bot_in_log_and_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inprocess_refusal_in_the_bots_words, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_before_the_log_opened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths_resolve_against_the_config_dir, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
