@@ -20,8 +20,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "enginetest.h"
+#include "exchange_server.h"
 #include "testutil.h"
+
+#define FAKE_KEY "PKFAKETESTKEY00000003"
+#define FAKE_SECRET "fake-test-secret-do-not-use-0000000003"
 
 typedef struct fixture {
     char dir[256];
@@ -199,6 +204,75 @@ static void test_every_problem_listed_at_once(void **state)
     free(out);
 }
 
+/*
+ * broker: alpaca: symbols are checked only with --online, against the
+ * broker's data API: here hydra-exchange (in this process, on 127.0.0.1),
+ * which prices the symbols it has series for and no others.
+ */
+static void test_alpaca_symbols_online(void **state)
+{
+    fixture *f = *state;
+    char xdir[512], cdir[600], err[1024] = "";
+    snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
+    assert_int_equal(mkdir(xdir, 0755), 0);
+    assert_int_equal(et_make_config(xdir, NULL, NULL), 0);
+    hydra_config *xcfg = calloc(1, sizeof *xcfg);
+    hydra_diag d;
+    hydra_diag_init(&d);
+    snprintf(cdir, sizeof cdir, "%s/config", xdir);
+    assert_int_equal(hydra_config_load(cdir, xcfg, &d), 0);
+    hydra_diag_free(&d);
+    hydra_tz_set(xcfg->settings.timezone);
+    hydra_clock xclock;
+    hydra_clock_init_sim(&xclock, 0);
+    hydra_sim *sim = NULL;
+    hydra_exchange *ex = NULL;
+    if (hydra_engine_open_sim(&xcfg->settings.sim, &xclock, &sim, err, sizeof err) != 0)
+        fail_msg("exchange sim: %s", err);
+    hydra_exchange_opts o = {FAKE_KEY, FAKE_SECRET, 0, 1000000};
+    if (hydra_exchange_start(sim, &xclock, &o, &ex, err, sizeof err) != 0)
+        fail_msg("exchange: %s", err);
+    hydra_exchange_step(ex, 60);
+    int port = hydra_exchange_port(ex);
+    setenv("ALPACA_KEY", FAKE_KEY, 1);
+    setenv("ALPACA_SECRET", FAKE_SECRET, 1);
+    unsetenv("ALPACA_PAPER");
+
+    char edits[1024];
+    snprintf(edits, sizeof edits,
+             "broker: sim =>broker: alpaca \n"
+             "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
+             "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n",
+             port, port);
+    assert_int_equal(et_make_config(f->dir, edits, "ticker: AAPL=>ticker: MSFT"), 0);
+
+    /* Offline: nothing asked, and it says the symbols were not checked. */
+    char *out = NULL;
+    assert_int_equal(check(f, &out), 0);
+    assert_says(out, "symbols not checked against Alpaca (pass --online)");
+    free(out);
+
+    const char *online[] = {HYDRA_HOST_BIN, "check-config", "--online", "--config", f->cfg,
+                            "--plugins", HYDRA_TEST_PLUGIN_DIR, NULL};
+    assert_int_equal(tu_run(online, f->dir, 120, &out), 2);
+    assert_says(out, "bot mom_AAPL: symbol MSFT");
+    assert_null(strstr(out, "symbol SPY"));
+    assert_null(strstr(out, "symbol BTC/USD"));
+    assert_says(out, "1 problem in");
+    free(out);
+
+    /* The shipped symbols all have prices there. */
+    tu_rmtree(f->cfg);
+    assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
+    assert_int_equal(tu_run(online, f->dir, 120, &out), 0);
+    assert_says(out, "every symbol priced by the broker");
+    free(out);
+
+    hydra_exchange_stop(ex);
+    hydra_sim_close(sim);
+    free(xcfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symbol_without_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buckets_at_170_percent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_problem_listed_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alpaca_symbols_online, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
