@@ -27,7 +27,8 @@ typedef struct said {
     char text[600];
 } said;
 
-static void cap_log(void *ctx, const char *bot_id, int level, const char *event, const char *message)
+static void cap_log(void *ctx, const char *bot_id, int level, const char *event,
+                    const char *message)
 {
     said *s = ctx;
     (void)bot_id;
@@ -125,9 +126,11 @@ static void check_plugins(const hydra_config *cfg, const char *plugins_dir, hydr
         snprintf(lim.refused, sizeof lim.refused, "%s", why);
 
     said s;
-    hydra_host_services svc = {
-        .log = cap_log, .kv_get = cap_kv_get, .kv_set = cap_kv_set, .option_chain = cap_chain,
-        .ctx = &s};
+    hydra_host_services svc = {.log = cap_log,
+                               .kv_get = cap_kv_get,
+                               .kv_set = cap_kv_set,
+                               .option_chain = cap_chain,
+                               .ctx = &s};
     hydra_bot_runner *run = calloc(1, sizeof *run);
     if (run == NULL) {
         hydra_diag_add(diag, "check-config: out of memory");
@@ -149,8 +152,9 @@ static void check_plugins(const hydra_config *cfg, const char *plugins_dir, hydr
         if (hydra_runner_load(run, b->isolation_process, &lim, plugins_dir, b, &peer, err,
                               sizeof err) != 0) {
             if (s.text[0] != '\0')
-                hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s (plugin %s): the bot refused its "
-                                     "configuration: %s",
+                hydra_diag_add(diag,
+                               "%s/bots.yaml:%d: bot %s (plugin %s): the bot refused its "
+                               "configuration: %s",
                                cfg->dir, b->line, b->bot_id, b->plugin, s.text);
             else
                 hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s (plugin %s): %s", cfg->dir, b->line,
@@ -172,8 +176,8 @@ static void check_alpaca_prices(const hydra_config *cfg, hydra_diag *diag)
     char err[1024] = "";
     hydra_broker broker;
     memset(&broker, 0, sizeof broker);
-    if (hydra_alpaca_resolve_mode(&cfg->settings.alpaca, &creds, 0, cfg->settings.allow_live,
-                                  &acfg, &live, err, sizeof err) != 0 ||
+    if (hydra_alpaca_resolve_mode(&cfg->settings.alpaca, &creds, 0, cfg->settings.allow_live, &acfg,
+                                  &live, err, sizeof err) != 0 ||
         hydra_alpaca_open(&acfg, &creds, &broker, err, sizeof err) != 0) {
         hydra_diag_add(diag, "%s/settings.yaml: alpaca: cannot check symbols online: %s", cfg->dir,
                        err);
@@ -229,13 +233,15 @@ int hydra_check_config(const hydra_check_options *opt, FILE *out, FILE *problems
     int rc = 0;
     if (diag.n > 0) {
         hydra_diag_print(&diag, problems);
-        fprintf(problems, "hydra-host: %zu problem%s in %s/: a run would fail or not trade as "
-                          "configured\n",
+        fprintf(problems,
+                "hydra-host: %zu problem%s in %s/: a run would fail or not trade as "
+                "configured\n",
                 diag.n, diag.n == 1 ? "" : "s", opt->config_dir);
         rc = 2;
     } else {
-        fprintf(problems, "hydra-host: configuration in %s/ is valid: every enabled bot loaded "
-                          "and accepted its params%s; buckets add up\n",
+        fprintf(problems,
+                "hydra-host: configuration in %s/ is valid: every enabled bot loaded "
+                "and accepted its params%s; buckets add up\n",
                 opt->config_dir,
                 alpaca ? (opt->online ? ", every symbol priced by the broker"
                                       : "; symbols not checked against Alpaca (pass --online)")

@@ -571,8 +571,10 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     json_t *failed_bots = json_array(); /* every bot that could not load, with its reason */
 
     e->cfg = calloc(1, sizeof *e->cfg);
-    if (e->cfg == NULL)
+    if (e->cfg == NULL) {
+        json_decref(failed_bots);
         return HYDRA_ENOMEM;
+    }
     rc = hydra_config_load_msg(opt->config_dir, e->cfg, err, errsz);
     if (rc != 0)
         goto fail;
@@ -658,6 +660,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
     if (opt->tools_only) {
         *exit_code = 0;
+        json_decref(failed_bots);
         return 0;
     }
 

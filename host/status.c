@@ -63,8 +63,9 @@ static json_t *health_json(hydra_state *st, int running)
         h = json_loads(text, 0, NULL);
     if (!json_is_object(h)) {
         json_decref(h);
-        return json_pack("{s:s,s:s,s:I,s:s}", "status", "unknown", "reason", "", "api_failures_in_window",
-                         (json_int_t)0, "words", "unknown: no host has ticked with this state yet");
+        return json_pack("{s:s,s:s,s:I,s:s}", "status", "unknown", "reason", "",
+                         "api_failures_in_window", (json_int_t)0, "words",
+                         "unknown: no host has ticked with this state yet");
     }
     const char *status = json_string_value(json_object_get(h, "status"));
     const char *reason = json_string_value(json_object_get(h, "reason"));
@@ -74,7 +75,8 @@ static json_t *health_json(hydra_state *st, int running)
     if (strcmp(status, "ok") == 0)
         snprintf(words, sizeof words, "healthy: broker answering, prices fresh, log writable");
     else if (strcmp(status, "api_failures") == 0)
-        snprintf(words, sizeof words, "unhealthy: the broker keeps failing (%s); entries stop", reason);
+        snprintf(words, sizeof words, "unhealthy: the broker keeps failing (%s); entries stop",
+                 reason);
     else if (strcmp(status, "stale_prices") == 0)
         snprintf(words, sizeof words, "unhealthy: prices are stale (%s); entries stop", reason);
     else if (strcmp(status, "log_not_writable") == 0)
@@ -92,15 +94,14 @@ static json_t *health_json(hydra_state *st, int running)
 
 static json_t *order_json(const hydra_journal_order *o)
 {
-    return json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:o,s:s}", "client_order_id",
-        o->client_order_id, "bot_id", o->bot_id, "symbol", o->symbol, "side",
-        o->side == HYDRA_SIDE_SELL ? "sell" : "buy", "kind",
-        o->kind == HYDRA_INTENT_EXIT ? "exit" : "entry", "type",
-        o->type == HYDRA_ORDER_LIMIT ? "limit" : "market", "qty", o->qty, "limit_price",
-        o->limit_price, "filled_qty", o->filled_qty, "notional", o->notional, "state",
-        hydra_order_state_name(o->state), "created_at", utc_or_null(o->created_ms), "reason",
-        o->reason);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:o,s:s}", "client_order_id",
+                     o->client_order_id, "bot_id", o->bot_id, "symbol", o->symbol, "side",
+                     o->side == HYDRA_SIDE_SELL ? "sell" : "buy", "kind",
+                     o->kind == HYDRA_INTENT_EXIT ? "exit" : "entry", "type",
+                     o->type == HYDRA_ORDER_LIMIT ? "limit" : "market", "qty", o->qty,
+                     "limit_price", o->limit_price, "filled_qty", o->filled_qty, "notional",
+                     o->notional, "state", hydra_order_state_name(o->state), "created_at",
+                     utc_or_null(o->created_ms), "reason", o->reason);
 }
 
 json_t *hydra_status_build(const hydra_config *cfg, hydra_state *st, int64_t now_ms)
@@ -157,7 +158,7 @@ json_t *hydra_status_build(const hydra_config *cfg, hydra_state *st, int64_t now
             json_pack("{s:b,s:s,s:s,s:o,s:o,s:s,s:b,s:I,s:I,s:o}", "active", h.active, "reason",
                       h.active ? h.reason : "", "source", h.active ? h.source : "", "since",
                       h.active ? utc_or_null(h.since_ms) : json_null(), "until",
-                      !h.active         ? json_null()
+                      !h.active        ? json_null()
                       : h.until_ms > 0 ? utc_or_null(h.until_ms)
                                        : json_string("resume"),
                       "requested_by", h.active ? h.requested_by : "", "acknowledged",
@@ -221,8 +222,8 @@ json_t *hydra_status_build(const hydra_config *cfg, hydra_state *st, int64_t now
         for (size_t k = 0; k < np; k++) {
             json_t *m = marks != NULL ? json_object_get(marks, pos[k].symbol) : NULL;
             double mark = json_is_number(m) ? json_number_value(m) : NAN;
-            double u = isfinite(mark) ? (mark - pos[k].avg_price) * pos[k].qty * pos[k].multiplier
-                                      : 0;
+            double u =
+                isfinite(mark) ? (mark - pos[k].avg_price) * pos[k].qty * pos[k].multiplier : 0;
             unreal += u;
             json_array_append_new(
                 pj, json_pack("{s:s,s:f,s:f,s:o,s:f}", "symbol", pos[k].symbol, "qty", pos[k].qty,
@@ -235,18 +236,16 @@ json_t *hydra_status_build(const hydra_config *cfg, hydra_state *st, int64_t now
                                             "reason", bd.quarantine_reason));
         json_array_append_new(
             bots,
-            json_pack("{s:s,s:b,s:b,s:b,s:s,s:f,s:f,s:f,s:i,s:i,s:i,s:o,s:f,s:f}", "bot_id",
-                      b->bot_id, "enabled", b->enabled, "allowed", have && bud.allowed,
-                      "quarantined", bd.quarantined, "quarantine_reason", bd.quarantine_reason,
-                      "budget_max_daily_loss", have ? bud.max_daily_loss : 0.0,
-                      "daily_loss_left",
-                      have ? fmax(0.0, bud.max_daily_loss + fmin(0.0, bd.realized_pnl)) : 0.0,
-                      "budget_max_open_risk", have ? bud.max_open_risk : 0.0, "trades_today",
-                      bd.trades, "max_trades_per_day", b->max_trades_per_day,
-                      "max_concurrent_positions",
-                      have ? bud.max_concurrent_positions : b->max_concurrent_positions,
-                      "positions", pj, "realized_pnl_today", bd.realized_pnl, "unrealized_pnl",
-                      unreal));
+            json_pack(
+                "{s:s,s:b,s:b,s:b,s:s,s:f,s:f,s:f,s:i,s:i,s:i,s:o,s:f,s:f}", "bot_id", b->bot_id,
+                "enabled", b->enabled, "allowed", have && bud.allowed, "quarantined",
+                bd.quarantined, "quarantine_reason", bd.quarantine_reason, "budget_max_daily_loss",
+                have ? bud.max_daily_loss : 0.0, "daily_loss_left",
+                have ? fmax(0.0, bud.max_daily_loss + fmin(0.0, bd.realized_pnl)) : 0.0,
+                "budget_max_open_risk", have ? bud.max_open_risk : 0.0, "trades_today", bd.trades,
+                "max_trades_per_day", b->max_trades_per_day, "max_concurrent_positions",
+                have ? bud.max_concurrent_positions : b->max_concurrent_positions, "positions", pj,
+                "realized_pnl_today", bd.realized_pnl, "unrealized_pnl", unreal));
     }
     json_decref(marks);
     json_object_set_new(root, "bots", bots);
@@ -329,8 +328,7 @@ void hydra_status_print(const json_t *s, FILE *out)
     const json_t *acc = json_object_get(s, "account");
     fprintf(out, "account:      as of %s%s, trading day %s\n",
             json_is_string(json_object_get(acc, "as_of")) ? str(acc, "as_of") : "-",
-            json_is_true(json_object_get(acc, "read_last_tick")) ? ""
-                                                                 : " (the last read failed)",
+            json_is_true(json_object_get(acc, "read_last_tick")) ? "" : " (the last read failed)",
             str(acc, "day")[0] ? str(acc, "day") : "-");
     money(out, "  equity", json_object_get(acc, "equity"));
     money(out, "  cash", json_object_get(acc, "cash"));
@@ -359,8 +357,8 @@ void hydra_status_print(const json_t *s, FILE *out)
                 json_is_true(json_object_get(se, "generated")) ? "  [generated]" : "");
     }
 
-    fprintf(out, "%-14s %-8s %-11s %-11s %9s %9s %11s %11s\n", "bot", "enabled", "state",
-            "trades", "budget", "loss left", "realized", "unrealized");
+    fprintf(out, "%-14s %-8s %-11s %-11s %9s %9s %11s %11s\n", "bot", "enabled", "state", "trades",
+            "budget", "loss left", "realized", "unrealized");
     json_t *b;
     json_array_foreach(json_object_get(s, "bots"), i, b)
     {
@@ -369,9 +367,9 @@ void hydra_status_print(const json_t *s, FILE *out)
                  (long long)json_integer_value(json_object_get(b, "trades_today")),
                  (long long)json_integer_value(json_object_get(b, "max_trades_per_day")));
         const char *state = json_is_true(json_object_get(b, "quarantined")) ? "quarantined"
-                            : !json_is_true(json_object_get(b, "enabled")) ? "disabled"
-                            : json_is_true(json_object_get(b, "allowed"))  ? "allowed"
-                                                                           : "no budget";
+                            : !json_is_true(json_object_get(b, "enabled"))  ? "disabled"
+                            : json_is_true(json_object_get(b, "allowed"))   ? "allowed"
+                                                                            : "no budget";
         fprintf(out, "%-14s %-8s %-11s %-11s %9.2f %9.2f %11.2f %11.2f\n", str(b, "bot_id"),
                 json_is_true(json_object_get(b, "enabled")) ? "yes" : "no", state, trades,
                 json_number_value(json_object_get(b, "budget_max_daily_loss")),

@@ -56,8 +56,8 @@ static int teardown(void **state)
 /* check-config's exit status; its output (stdout and stderr) in *out. */
 static int check(fixture *f, char **out)
 {
-    const char *argv[] = {HYDRA_HOST_BIN, "check-config", "--config", f->cfg, "--plugins",
-                          HYDRA_TEST_PLUGIN_DIR, NULL};
+    const char *argv[] = {HYDRA_HOST_BIN, "check-config",        "--config", f->cfg,
+                          "--plugins",    HYDRA_TEST_PLUGIN_DIR, NULL};
     return tu_run(argv, f->dir, 120, out);
 }
 
@@ -123,10 +123,11 @@ static void test_params_the_bot_rejects(void **state)
 
     /* In-process, the same words. */
     tu_rmtree(f->cfg);
-    assert_int_equal(et_make_config(f->dir, NULL,
-                                    "roc_bars: 10 =>roc_bars: 0 \n"
-                                    "plugin: momentum\\n=>plugin: momentum\\n    isolation: inprocess\\n"),
-                     0);
+    assert_int_equal(
+        et_make_config(f->dir, NULL,
+                       "roc_bars: 10 =>roc_bars: 0 \n"
+                       "plugin: momentum\\n=>plugin: momentum\\n    isolation: inprocess\\n"),
+        0);
     assert_int_equal(check(f, &out), 2);
     assert_says(out, "isolation: \"inprocess\"");
     assert_says(out, "bot mom_AAPL (plugin momentum): the bot refused its configuration: bot "
@@ -134,8 +135,8 @@ static void test_params_the_bot_rejects(void **state)
     free(out);
 
     /* The prediction holds: the host refuses to start with the same reason. */
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--once", "--quiet", NULL};
+    const char *run[] = {HYDRA_HOST_BIN,        "--config", f->cfg,    "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR, "--once",   "--quiet", NULL};
     assert_int_equal(tu_run(run, f->dir, 120, &out), 2);
     free(out);
 }
@@ -199,7 +200,8 @@ static void test_every_problem_listed_at_once(void **state)
     assert_says(out, "signal.params.roc_bars must be an integer from 1 to 1000");
     assert_says(out, "bot opt_core: symbol XYZ has no price source");
     assert_says(out, "= 170% of the daily risk");
-    assert_says(out, "per_bot_min_pct_of_daily_risk: 3 enabled bots x 40% = 120% of the daily risk");
+    assert_says(out,
+                "per_bot_min_pct_of_daily_risk: 3 enabled bots x 40% = 120% of the daily risk");
     assert_says(out, "5 problems in");
     free(out);
 }
@@ -252,8 +254,8 @@ static void test_alpaca_symbols_online(void **state)
     assert_says(out, "symbols not checked against Alpaca (pass --online)");
     free(out);
 
-    const char *online[] = {HYDRA_HOST_BIN, "check-config", "--online", "--config", f->cfg,
-                            "--plugins", HYDRA_TEST_PLUGIN_DIR, NULL};
+    const char *online[] = {HYDRA_HOST_BIN, "check-config",        "--online", "--config", f->cfg,
+                            "--plugins",    HYDRA_TEST_PLUGIN_DIR, NULL};
     assert_int_equal(tu_run(online, f->dir, 120, &out), 2);
     assert_says(out, "bot mom_AAPL: symbol MSFT");
     assert_null(strstr(out, "symbol SPY"));

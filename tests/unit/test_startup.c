@@ -112,11 +112,11 @@ static int64_t orders_in(const char *db)
 static void test_every_failing_bot_in_log_and_stderr(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(et_make_config(f->dir, NULL,
-                                    "roc_bars: 10 =>roc_bars: 0 \nplugin: crypto=>plugin: nosuch"),
-                     0);
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--once", "--quiet", NULL};
+    assert_int_equal(
+        et_make_config(f->dir, NULL, "roc_bars: 10 =>roc_bars: 0 \nplugin: crypto=>plugin: nosuch"),
+        0);
+    const char *run[] = {HYDRA_HOST_BIN,        "--config", f->cfg,    "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR, "--once",   "--quiet", NULL};
     char *out = NULL;
     assert_int_equal(tu_run(run, f->dir, 120, &out), 2);
     /* stderr: both bots, the refusing one in its own words. */
@@ -149,12 +149,13 @@ static void test_every_failing_bot_in_log_and_stderr(void **state)
 static void test_inprocess_refusal_in_the_bots_words(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(et_make_config(f->dir, NULL,
-                                    "roc_bars: 10 =>roc_bars: 0 \n"
-                                    "plugin: momentum\\n=>plugin: momentum\\n    isolation: inprocess\\n"),
-                     0);
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--once", "--quiet", NULL};
+    assert_int_equal(
+        et_make_config(f->dir, NULL,
+                       "roc_bars: 10 =>roc_bars: 0 \n"
+                       "plugin: momentum\\n=>plugin: momentum\\n    isolation: inprocess\\n"),
+        0);
+    const char *run[] = {HYDRA_HOST_BIN,        "--config", f->cfg,    "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR, "--once",   "--quiet", NULL};
     char *out = NULL;
     assert_int_equal(tu_run(run, f->dir, 120, &out), 2);
     assert_says(out, "refused its configuration: bot mom_AAPL: signal.params.roc_bars must be an "
@@ -190,8 +191,8 @@ static void test_failure_before_the_log_opened(void **state)
             break;
         usleep(25 * 1000);
     }
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--once", "--quiet", NULL};
+    const char *run[] = {HYDRA_HOST_BIN,        "--config", f->cfg,    "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR, "--once",   "--quiet", NULL};
     char *out = NULL;
     int rc = tu_run(run, f->dir, 120, &out);
     kill(pid, SIGKILL);
@@ -250,8 +251,16 @@ static void test_relative_paths_resolve_against_the_config_dir(void **state)
     assert_int_equal(mkdir(elsewhere, 0755), 0);
 
     /* From another directory, with the configuration named relative to it. */
-    const char *run[] = {HYDRA_HOST_BIN, "--config", "../config", "--plugins",
-                         HYDRA_TEST_PLUGIN_DIR, "--ticks", "3", "--interval-ms", "0", "--quiet",
+    const char *run[] = {HYDRA_HOST_BIN,
+                         "--config",
+                         "../config",
+                         "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR,
+                         "--ticks",
+                         "3",
+                         "--interval-ms",
+                         "0",
+                         "--quiet",
                          NULL};
     char *out = NULL;
     int rc = tu_run(run, elsewhere, 120, &out);

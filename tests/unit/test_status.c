@@ -61,8 +61,8 @@ static double db_real(const char *db, const char *sql)
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(h, 5000);
         sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
-            sqlite3_column_type(s, 0) != SQLITE_NULL)
+        if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
             v = sqlite3_column_double(s, 0);
         sqlite3_finalize(s);
     }
@@ -70,7 +70,8 @@ static double db_real(const char *db, const char *sql)
     return v;
 }
 
-/* `hydra-host status --json`, parsed; fails the test on anything but exit 0 and one JSON document. */
+/* `hydra-host status --json`, parsed; fails the test on anything but exit 0 and one JSON document.
+ */
 static json_t *status_json(fixture *f)
 {
     const char *argv[] = {HYDRA_HOST_BIN, "status", "--json", "--config", f->cfg, NULL};
@@ -96,11 +97,11 @@ static char *status_text(fixture *f)
 }
 
 /* cmocka's assert_float_equal compares floats; money needs doubles. */
-#define assert_near(a, b, eps)                                                                    \
-    do {                                                                                          \
-        double a_ = (a), b_ = (b);                                                                \
-        if (!(fabs(a_ - b_) <= (eps)))                                                            \
-            fail_msg("%s = %.9f, expected %.9f", #a, a_, b_);                                     \
+#define assert_near(a, b, eps)                                                                     \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (eps)))                                                             \
+            fail_msg("%s = %.9f, expected %.9f", #a, a_, b_);                                      \
     } while (0)
 
 static double num(const json_t *o, const char *key)
@@ -147,8 +148,17 @@ static void test_status_after_a_run(void **state)
 {
     fixture *f = *state;
     /* 120 one-minute bars from 06:00: entries from 06:35, limit orders that stay open. */
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--ticks", "120", "--interval-ms", "0", "--quiet", NULL};
+    const char *run[] = {HYDRA_HOST_BIN,
+                         "--config",
+                         f->cfg,
+                         "--plugins",
+                         HYDRA_TEST_PLUGIN_DIR,
+                         "--ticks",
+                         "120",
+                         "--interval-ms",
+                         "0",
+                         "--quiet",
+                         NULL};
     char *out = NULL;
     int rc = tu_run(run, f->dir, 240, &out);
     if (rc != 0)
@@ -239,7 +249,8 @@ static void test_status_after_a_run(void **state)
     json_decref(marks);
 
     /* Budgets are PortfolioBot's rows; the quarantine is listed with its reason. */
-    double budget = db_real(f->db, "SELECT max_daily_loss FROM budgets WHERE bot_id = 'crypto_core'");
+    double budget =
+        db_real(f->db, "SELECT max_daily_loss FROM budgets WHERE bot_id = 'crypto_core'");
     assert_near(num(bot(s, "crypto_core"), "budget_max_daily_loss"), budget, 1e-9);
     assert_true(budget > 0);
     assert_true(json_is_true(json_object_get(bot(s, "mom_AAPL"), "quarantined")));
@@ -289,8 +300,8 @@ static void test_status_of_a_running_host(void **state)
     fixture *f = *state;
     char log[512];
     snprintf(log, sizeof log, "%s/host.out", f->dir);
-    const char *run[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", HYDRA_TEST_PLUGIN_DIR,
-                         "--interval-ms", "20", "--quiet", NULL};
+    const char *run[] = {HYDRA_HOST_BIN,  "--config", f->cfg,    "--plugins", HYDRA_TEST_PLUGIN_DIR,
+                         "--interval-ms", "20",       "--quiet", NULL};
     pid_t pid = tu_spawn(run, f->dir, log);
     assert_true(pid > 0);
     wait_ticks(f, pid, 3);
