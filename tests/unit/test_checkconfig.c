@@ -115,8 +115,8 @@ static void test_params_the_bot_rejects(void **state)
     assert_int_equal(et_make_config(f->dir, NULL, "roc_bars: 10 =>roc_bars: 0 "), 0);
     char *out = NULL;
     assert_int_equal(check(f, &out), 2);
-    assert_says(out, "bot mom_AAPL (plugin momentum): the bot refused its configuration: bot "
-                     "mom_AAPL: signal.params.roc_bars must be an integer from 1 to 1000");
+    assert_says(out, "bot mom_FESX (plugin momentum): the bot refused its configuration: bot "
+                     "mom_FESX: signal.params.roc_bars must be an integer from 1 to 1000");
     assert_null(strstr(out, "status -2"));
     free(out);
     assert_nothing_written(f);
@@ -130,8 +130,8 @@ static void test_params_the_bot_rejects(void **state)
         0);
     assert_int_equal(check(f, &out), 2);
     assert_says(out, "isolation: \"inprocess\"");
-    assert_says(out, "bot mom_AAPL (plugin momentum): the bot refused its configuration: bot "
-                     "mom_AAPL: signal.params.roc_bars must be an integer from 1 to 1000");
+    assert_says(out, "bot mom_FESX (plugin momentum): the bot refused its configuration: bot "
+                     "mom_FESX: signal.params.roc_bars must be an integer from 1 to 1000");
     free(out);
 
     /* The prediction holds: the host refuses to start with the same reason. */
@@ -144,12 +144,12 @@ static void test_params_the_bot_rejects(void **state)
 static void test_symbol_without_data(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(et_make_config(f->dir, NULL, "ticker: AAPL=>ticker: MSFT"), 0);
+    assert_int_equal(et_make_config(f->dir, NULL, "ticker: FESX=>ticker: MSFT"), 0);
     char *out = NULL;
     assert_int_equal(check(f, &out), 2);
     char want[1024];
     snprintf(want, sizeof want,
-             "bot mom_AAPL: symbol MSFT has no price source: broker is sim and %s/settings.yaml "
+             "bot mom_FESX: symbol MSFT has no price source: broker is sim and %s/settings.yaml "
              "has no sim.series entry for MSFT",
              f->cfg);
     assert_says(out, want);
@@ -184,7 +184,7 @@ static void test_every_problem_listed_at_once(void **state)
     assert_int_equal(et_make_config(f->dir, NULL,
                                     "plugin: crypto=>plugin: nosuch\n"
                                     "roc_bars: 10 =>roc_bars: 0 \n"
-                                    "tickers: [SPY, QQQ]=>tickers: [SPY, XYZ]\n"
+                                    "tickers: [ORCL, NVDA]=>tickers: [ORCL, XYZ]\n"
                                     "per_bot_min_pct_of_daily_risk: 5=>"
                                     "per_bot_min_pct_of_daily_risk: 40\n"
                                     "per_bot_max_pct_of_daily_risk: 25=>"
@@ -246,7 +246,7 @@ static void test_alpaca_symbols_online(void **state)
              "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
              "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n",
              port, port);
-    assert_int_equal(et_make_config(f->dir, edits, "ticker: AAPL=>ticker: MSFT"), 0);
+    assert_int_equal(et_make_config(f->dir, edits, "ticker: FESX=>ticker: MSFT"), 0);
 
     /* Offline: nothing asked, and it says the symbols were not checked. */
     char *out = NULL;
@@ -257,8 +257,8 @@ static void test_alpaca_symbols_online(void **state)
     const char *online[] = {HYDRA_HOST_BIN, "check-config",        "--online", "--config", f->cfg,
                             "--plugins",    HYDRA_TEST_PLUGIN_DIR, NULL};
     assert_int_equal(tu_run(online, f->dir, 120, &out), 2);
-    assert_says(out, "bot mom_AAPL: symbol MSFT");
-    assert_null(strstr(out, "symbol SPY"));
+    assert_says(out, "bot mom_FESX: symbol MSFT");
+    assert_null(strstr(out, "symbol ORCL"));
     assert_null(strstr(out, "symbol BTC/USD"));
     assert_says(out, "1 problem in");
     free(out);

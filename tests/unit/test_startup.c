@@ -120,7 +120,7 @@ static void test_every_failing_bot_in_log_and_stderr(void **state)
     char *out = NULL;
     assert_int_equal(tu_run(run, f->dir, 120, &out), 2);
     /* stderr: both bots, the refusing one in its own words. */
-    assert_says(out, "refused its configuration: bot mom_AAPL: signal.params.roc_bars must be an "
+    assert_says(out, "refused its configuration: bot mom_FESX: signal.params.roc_bars must be an "
                      "integer from 1 to 1000");
     assert_says(out, "bot crypto_core: ");
     assert_says(out, "nosuch.so");
@@ -132,7 +132,7 @@ static void test_every_failing_bot_in_log_and_stderr(void **state)
     json_t *line = start_failed_line(f);
     assert_string_equal(json_string_value(json_object_get(line, "level")), "error");
     assert_int_equal(json_array_size(json_object_get(line, "bots")), 2);
-    assert_non_null(strstr(bot_reason(line, "mom_AAPL"),
+    assert_non_null(strstr(bot_reason(line, "mom_FESX"),
                            "signal.params.roc_bars must be an integer from 1 to 1000"));
     assert_non_null(strstr(bot_reason(line, "crypto_core"), "nosuch.so"));
     assert_int_equal(json_integer_value(json_object_get(line, "exit_code")), 2);
@@ -158,7 +158,7 @@ static void test_inprocess_refusal_in_the_bots_words(void **state)
                          HYDRA_TEST_PLUGIN_DIR, "--once",   "--quiet", NULL};
     char *out = NULL;
     assert_int_equal(tu_run(run, f->dir, 120, &out), 2);
-    assert_says(out, "refused its configuration: bot mom_AAPL: signal.params.roc_bars must be an "
+    assert_says(out, "refused its configuration: bot mom_FESX: signal.params.roc_bars must be an "
                      "integer from 1 to 1000");
     assert_null(strstr(out, "status -2"));
     free(out);

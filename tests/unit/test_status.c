@@ -170,7 +170,7 @@ static void test_status_after_a_run(void **state)
     char err[512], day[16] = "";
     assert_int_equal(hydra_state_open(f->db, &st, err, sizeof err), 0);
     assert_int_equal(hydra_kv_get_str(st, "day_key", day, sizeof day), 0);
-    assert_int_equal(hydra_bot_day_quarantine(st, "mom_AAPL", day, "crashed: SIGSEGV"), 0);
+    assert_int_equal(hydra_bot_day_quarantine(st, "mom_FESX", day, "crashed: SIGSEGV"), 0);
     hydra_state_close(st);
 
     json_t *s = status_json(f);
@@ -253,11 +253,11 @@ static void test_status_after_a_run(void **state)
         db_real(f->db, "SELECT max_daily_loss FROM budgets WHERE bot_id = 'crypto_core'");
     assert_near(num(bot(s, "crypto_core"), "budget_max_daily_loss"), budget, 1e-9);
     assert_true(budget > 0);
-    assert_true(json_is_true(json_object_get(bot(s, "mom_AAPL"), "quarantined")));
+    assert_true(json_is_true(json_object_get(bot(s, "mom_FESX"), "quarantined")));
     const json_t *q = json_object_get(s, "quarantines");
     assert_int_equal(json_array_size(q), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "bot_id")),
-                        "mom_AAPL");
+                        "mom_FESX");
     assert_string_equal(json_string_value(json_object_get(json_array_get(q, 0), "reason")),
                         "crashed: SIGSEGV");
     assert_string_equal(json_string_value(json_object_get(json_object_get(s, "health"), "status")),
@@ -273,8 +273,8 @@ static void test_status_after_a_run(void **state)
     snprintf(want, sizeof want, "open orders:  %zu", json_array_size(orders));
     assert_non_null(strstr(text, want));
     assert_non_null(strstr(text, "healthy: broker answering"));
-    assert_non_null(strstr(text, "mom_AAPL on "));
-    assert_non_null(strstr(text, "hydra-host unquarantine mom_AAPL"));
+    assert_non_null(strstr(text, "mom_FESX on "));
+    assert_non_null(strstr(text, "hydra-host unquarantine mom_FESX"));
     free(text);
     json_decref(s);
 }
