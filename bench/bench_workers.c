@@ -84,9 +84,9 @@ static int make_config(const char *dir, int extra)
     if (settings == NULL || bots == NULL)
         return -1;
     snprintf(repl, sizeof repl, "%s/", dir);
-    settings = replace(settings, "./logs/", repl);
-    settings = replace(settings, "./state/", repl);
-    settings = replace(settings, "file: data/", "file: " HYDRA_SOURCE_DIR "/data/");
+    settings = replace(settings, "../logs/", repl);
+    settings = replace(settings, "../state/", repl);
+    settings = replace(settings, "file: ../data/", "file: " HYDRA_SOURCE_DIR "/data/");
     /* Small buckets per bot so hundreds of bots all get budgets and run on_tick. */
     bots = replace(bots, "per_bot_min_pct_of_daily_risk: 5", "per_bot_min_pct_of_daily_risk: 0.01");
     size_t cap = (size_t)extra * 400 + 64;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -107,9 +108,9 @@ void hydra_config_defaults(hydra_config *cfg)
 
     hydra_settings *s = &cfg->settings;
     SET_STR(s->timezone, "America/Los_Angeles");
-    SET_STR(s->log_path, "./logs/app.jsonl");
-    SET_STR(s->state_db_path, "./state/trading_state.db");
-    SET_STR(s->kill_switch_path, "./state/KILL_SWITCH");
+    SET_STR(s->log_path, "../logs/app.jsonl");
+    SET_STR(s->state_db_path, "../state/trading_state.db");
+    SET_STR(s->kill_switch_path, "../state/KILL_SWITCH");
     s->log_keep_files = 14;
     s->loop_interval_seconds = 5;
     s->fail_closed = 1;
@@ -166,7 +167,7 @@ void hydra_config_defaults(hydra_config *cfg)
     nc->daily_summary = 1;
 
     hydra_sim_cfg *sim = &s->sim;
-    SET_STR(sim->db_path, "./state/paper_exchange.db");
+    SET_STR(sim->db_path, "../state/paper_exchange.db");
     /* No start means the replay begins at the first bar of the data. */
     SET_STR(sim->start, "");
     sim->bar_seconds = 60;
@@ -1691,6 +1692,65 @@ static int end_load(load_ctx *c)
     return rc;
 }
 
+/*
+ * A relative path in the configuration names a file relative to the
+ * configuration's own directory, wherever hydra-host runs from: the same
+ * files whatever the current directory (a service, a shell elsewhere).
+ * "./" in front is dropped; absolute paths and ":memory:" stay as written.
+ */
+static int resolve_path(const char *dir, char *path, const char *file, const char *key,
+                        hydra_diag *diag)
+{
+    if (path[0] == '\0' || path[0] == '/' || strcmp(path, ":memory:") == 0 || dir[0] == '\0')
+        return 0;
+    const char *rel = path;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    size_t len = strlen(dir);
+    const char *sep = dir[len - 1] == '/' ? "" : "/";
+    char joined[2 * HYDRA_PATH_LEN];
+    int n = snprintf(joined, sizeof joined, "%s%s%s", dir, sep, rel);
+    if (n < 0 || (size_t)n >= HYDRA_PATH_LEN) {
+        hydra_diag_add(diag,
+                       "%s/%s: %s: \"%s\" relative to the configuration directory is longer "
+                       "than %d characters",
+                       dir, file, key, path, HYDRA_PATH_LEN - 1);
+        return HYDRA_ECONFIG;
+    }
+    memcpy(path, joined, (size_t)n + 1);
+    return 0;
+}
+
+static int resolve_paths(hydra_config *cfg, hydra_diag *diag)
+{
+    hydra_settings *s = &cfg->settings;
+    const char *f = "settings.yaml";
+    /*
+     * Against the directory's absolute path, so the effective configuration
+     * (check-config prints it) names the same files from any directory.
+     */
+    char d[HYDRA_PATH_LEN], cwd[HYDRA_PATH_LEN];
+    if (cfg->dir[0] == '/' || cfg->dir[0] == '\0' || getcwd(cwd, sizeof cwd) == NULL)
+        snprintf(d, sizeof d, "%s", cfg->dir);
+    else if (snprintf(d, sizeof d, "%s/%s", cwd, cfg->dir) >= (int)sizeof d) {
+        hydra_diag_add(diag, "%s: the configuration directory's absolute path is longer than %d "
+                             "characters", cfg->dir, HYDRA_PATH_LEN - 1);
+        return HYDRA_ECONFIG;
+    }
+    int rc = 0;
+    rc |= resolve_path(d, s->log_path, f, "system.log_path", diag);
+    rc |= resolve_path(d, s->state_db_path, f, "system.state_db_path", diag);
+    rc |= resolve_path(d, s->kill_switch_path, f, "system.kill_switch_path", diag);
+    rc |= resolve_path(d, s->sim.db_path, f, "sim.db_path", diag);
+    rc |= resolve_path(d, s->workers.worker_path, f, "workers.worker_path", diag);
+    for (int i = 0; i < s->sim.n_series; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "sim.series[%d].file", i);
+        rc |= resolve_path(d, s->sim.series[i].file, f, key, diag);
+    }
+    return rc != 0 ? HYDRA_ECONFIG : 0;
+}
+
 int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag)
 {
     if (dir == NULL || cfg == NULL || diag == NULL)
@@ -1714,7 +1774,8 @@ int hydra_config_load(const char *dir, hydra_config *cfg, hydra_diag *diag)
     load_file(c, path, SETTINGS_FIELDS, &cfg->settings, NULL);
     snprintf(path, sizeof path, "%s%sbots.yaml", dir, sep);
     load_file(c, path, BOTS_FILE_FIELDS, cfg, read_bot_sections);
-    return end_load(c);
+    int rc = end_load(c);
+    return rc != 0 ? rc : resolve_paths(cfg, diag);
 }
 
 int hydra_config_load_text(const char *dir, const char *settings, size_t settings_len,
@@ -1741,7 +1802,8 @@ int hydra_config_load_text(const char *dir, const char *settings, size_t setting
     load_yaml(c, name, NULL, settings, settings_len, SETTINGS_FIELDS, &cfg->settings, NULL);
     snprintf(name, sizeof name, "%s%sbots.yaml", dir, sep);
     load_yaml(c, name, NULL, bots, bots_len, BOTS_FILE_FIELDS, cfg, read_bot_sections);
-    return end_load(c);
+    int rc = end_load(c);
+    return rc != 0 ? rc : resolve_paths(cfg, diag);
 }
 
 /* ---- lookups ------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alpaca.h"
@@ -112,6 +113,9 @@ static void svc_log(void *ctx, const char *bot_id, int level, const char *event,
         return; /* no bot of ours: nothing to charge, so nothing is written */
     event = event != NULL ? event : "";
     message = message != NULL ? message : "";
+    /* A bot refusing its configuration says why here; start-up shows it in its own words. */
+    if (slot == e->creating && level >= HYDRA_LOG_WARN && message[0] != '\0')
+        utf8_clean(message, strnlen(message, sizeof e->create_said - 1), e->create_said);
     size_t elen = strnlen(event, BOT_EVENT_MAX), mlen = strlen(message);
     if (!hydra_log_quota_admit(&slot->logq, elen + mlen, q->log_lines_per_tick,
                                q->log_bytes_per_tick))
@@ -209,6 +213,9 @@ static int take_lock(hydra_engine *e, char *err, size_t errsz)
         return HYDRA_EIO;
     }
     e->lock_fd = fd;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    e->started_wall_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     return 0;
 }
 
@@ -338,9 +345,19 @@ static int load_slot(hydra_engine *e, hydra_bot_slot *slot, char *err, size_t er
     hydra_worker_peer peer = {&e->svc, slot->cfg->bot_id};
     stat_plugin(e, slot);
     e->svc_slot = slot; /* create() may log and write state */
+    e->creating = slot;
+    e->create_said[0] = '\0';
     int rc = hydra_runner_load(slot->run, !runs_in_process(e, slot->cfg), &e->limits,
                                e->opt.plugins_dir, slot->cfg, &peer, err, errsz);
     e->svc_slot = NULL;
+    e->creating = NULL;
+    /*
+     * The loader only knows create returned an error status; a bot that said
+     * why (bot_config_error) is reported in its own words, with the plugin.
+     */
+    if (rc != 0 && e->create_said[0] != '\0')
+        snprintf(err, errsz, "bot %s (%s) refused its configuration: %s", slot->cfg->bot_id,
+                 slot->run->path[0] ? slot->run->path : slot->cfg->plugin, e->create_said);
     return rc;
 }
 
@@ -378,7 +395,7 @@ static int check_snapshot_room(const hydra_config *cfg, char *err, size_t errsz)
 }
 
 /* Every configured bot gets a slot (its positions stay under host exits); enabled ones load. */
-static int load_bots(hydra_engine *e, char *err, size_t errsz)
+static int load_bots(hydra_engine *e, char *err, size_t errsz, json_t *failures)
 {
     e->slots = calloc((size_t)(e->cfg->n_bots > 0 ? e->cfg->n_bots : 1), sizeof *e->slots);
     if (e->slots == NULL)
@@ -418,6 +435,8 @@ static int load_bots(hydra_engine *e, char *err, size_t errsz)
                              named ? "" : ": ", why);
             if (n > 0)
                 used = used + (size_t)n < errsz ? used + (size_t)n : errsz - 1;
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "bot_id", id, "plugin",
+                                                      slot->cfg->plugin, "reason", why));
             failed = failed ? failed : rc;
             continue;
         }
@@ -516,6 +535,31 @@ static void log_start(hydra_engine *e)
                    e->n_slots, "series", series, "clock", now_s, "sandbox", sandbox);
 }
 
+/*
+ * A start that fails says why in the log as well as on stderr: the whole
+ * message and each bot that could not load with its own reason. The log
+ * is opened for the purpose when the failure came before it was; with a
+ * configuration that does not load there is no log path to trust, and
+ * stderr alone carries it.
+ */
+static void log_start_failed(hydra_engine *e, int config_loaded, const char *err, int exit_code,
+                             json_t *failed_bots)
+{
+    hydra_log *lg = e->log;
+    char why[HYDRA_PATH_LEN + 128] = "";
+    if (lg == NULL && config_loaded &&
+        hydra_log_open(e->cfg->settings.log_path, e->cfg->settings.log_keep_files, &lg, why,
+                       sizeof why) != 0)
+        return;
+    if (lg == NULL)
+        return;
+    hydra_log_pack(lg, HYDRA_LOG_ERROR, "host_start_failed", NULL, "{s:s,s:i,s:O,s:s,s:i}",
+                   "reason", err, "exit_code", exit_code, "bots", failed_bots, "config",
+                   e->opt.config_dir, "pid", (int)getpid());
+    if (lg != e->log)
+        hydra_log_close(lg);
+}
+
 int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *err, size_t errsz,
                       int *exit_code)
 {
@@ -523,14 +567,18 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     e->opt = *opt;
     e->lock_fd = -1;
     *exit_code = 2;
-    int rc;
+    int rc, config_loaded = 0;
+    json_t *failed_bots = json_array(); /* every bot that could not load, with its reason */
 
     e->cfg = calloc(1, sizeof *e->cfg);
-    if (e->cfg == NULL)
+    if (e->cfg == NULL) {
+        json_decref(failed_bots);
         return HYDRA_ENOMEM;
+    }
     rc = hydra_config_load_msg(opt->config_dir, e->cfg, err, errsz);
     if (rc != 0)
         goto fail;
+    config_loaded = 1;
     hydra_tz_set(e->cfg->settings.timezone);
     hydra_credentials_load(".env", &e->creds, stderr);
 
@@ -612,6 +660,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     hydra_kv_get_double(e->state, "day_start_equity", &e->day_start_equity);
     if (opt->tools_only) {
         *exit_code = 0;
+        json_decref(failed_bots);
         return 0;
     }
 
@@ -655,7 +704,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     set_limits(e);
     *exit_code = 2; /* a declared, enabled bot that cannot load stops start-up */
     if ((rc = check_snapshot_room(e->cfg, err, errsz)) != 0 ||
-        (rc = load_bots(e, err, errsz)) != 0)
+        (rc = load_bots(e, err, errsz, failed_bots)) != 0)
         goto fail;
     *exit_code = 1;
     log_start(e);
@@ -707,9 +756,13 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
                        "/metrics, the dashboard at /");
     }
     *exit_code = 0;
+    json_decref(failed_bots);
     return 0;
 
 fail:
+    if (!opt->tools_only)
+        log_start_failed(e, config_loaded, err, *exit_code, failed_bots);
+    json_decref(failed_bots);
     hydra_engine_close(e);
     return rc != 0 ? rc : HYDRA_EINVAL;
 }

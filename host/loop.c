@@ -1054,6 +1054,21 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
         hydra_equity_insert(e->state, now, e->account.equity, e->account.cash);
     hydra_kv_set_int(e->state, "last_tick_ms", now);
     hydra_kv_set_int(e->state, "last_tick", (int64_t)e->tick);
+    /*
+     * The heartbeat `hydra-host status` reads: who ticks, since when, and the
+     * tick's wall-clock time (engine time may be simulated), with the account
+     * as last read. Written in the tick's batch, so it is never ahead of it.
+     */
+    json_t *hb = json_pack("{s:i,s:I,s:I,s:I,s:I,s:b,s:f,s:f,s:f}", "schema", 1, "pid",
+                           (json_int_t)getpid(), "started_ms", (json_int_t)e->started_wall_ms,
+                           "wall_ms", (json_int_t)wall_now_ms(), "tick", (json_int_t)e->tick,
+                           "account_read", !e->account_unread, "equity", e->account.equity,
+                           "cash", e->account.cash, "buying_power", e->account.buying_power);
+    char *hb_s = hb != NULL ? json_dumps(hb, JSON_COMPACT) : NULL;
+    if (hb_s != NULL)
+        hydra_kv_set(e->state, "heartbeat", hb_s);
+    free(hb_s);
+    json_decref(hb);
 
     json_t *marks = json_object();
     for (size_t i = 0; i < e->market.n_symbols; i++)

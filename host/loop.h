@@ -140,6 +140,10 @@ typedef struct hydra_engine {
     hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
     size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
+    int64_t started_wall_ms; /* wall clock when this host took the lock (status: uptime) */
+    /* The bot being created (load_slot) and its last warning or error: why it refused. */
+    hydra_bot_slot *creating;
+    char create_said[400];
     struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
     struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
     struct hydra_dashboard *dashboard; /* the page behind http (dashboard.h); NULL without http */

@@ -3,7 +3,7 @@
  *
  *   hydra-host [run] [--config DIR] [--plugins DIR] [--once] [--ticks N]
  *              [--interval-ms MS] [--live] [--quiet]
- *   hydra-host check-config [--config DIR]
+ *   hydra-host check-config [--config DIR] [--plugins DIR] [--online]
  *   hydra-host status [--json] [--config DIR]
  *   hydra-host halt --reason TEXT [--config DIR]
  *   hydra-host resume [--reason TEXT] [--config DIR]
@@ -39,12 +39,14 @@
 #include <unistd.h>
 
 #include "backtest.h"
+#include "checkconfig.h"
 #include "error.h"
 #include "exitbot.h"
 #include "loop.h"
 #include "service.h"
 #include "state.h"
 #include "sweep.h"
+#include "status.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -75,8 +77,12 @@ static const command_help HELP[] = {
      "finish the tick). Defaults: --config config/ --plugins plugins/. One host per state\n"
      "database (a lock file beside it).\n"},
     {"check-config",
-     "usage: hydra-host check-config [--config DIR]\n"
-     "Validates settings.yaml and bots.yaml and prints the effective configuration.\n"},
+     "usage: hydra-host check-config [--config DIR] [--plugins DIR] [--online]\n"
+     "Validates settings.yaml and bots.yaml, prints the effective configuration, and predicts\n"
+     "the run: loads every enabled bot as the host would (in its worker) and creates it with\n"
+     "its params, checks every symbol has a price source (a sim.series entry; with broker\n"
+     "alpaca and --online, a price from Alpaca) and PortfolioBot's bucket arithmetic.\n"
+     "Exit 0 when the run would start and trade as configured, 2 with every problem listed.\n"},
     {"status",
      "usage: hydra-host status [--json] [--config DIR]\n"
      "Halt (and whether a running host acknowledged it), health, each bot's budgets, trades,\n"
@@ -110,7 +116,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: hydra-host [run] [--config DIR] [--plugins DIR] [--once] [--ticks N]\n"
             "                  [--interval-ms MS] [--live] [--quiet]\n"
-            "       hydra-host check-config [--config DIR]\n"
+            "       hydra-host check-config [--config DIR] [--plugins DIR] [--online]\n"
             "       hydra-host status [--json] [--config DIR]\n"
             "       hydra-host halt --reason TEXT [--config DIR]\n"
             "       hydra-host resume [--reason TEXT] [--config DIR]\n"
@@ -143,6 +149,7 @@ typedef struct cli {
     hydra_engine_options opt;
     int json;
     int yes;
+    int online; /* check-config --online */
     const char *reason;
     const char *bot;   /* unquarantine's argument */
 } cli;
@@ -156,6 +163,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"quiet", no_argument, NULL, 'q'},         {"json", no_argument, NULL, 'j'},
         {"reason", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},       {"yes", no_argument, NULL, 'y'},
+        {"online", no_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
@@ -199,6 +207,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case 'j': c->json = 1; break;
         case 'r': c->reason = optarg; break;
         case 'y': c->yes = 1; break;
+        case 'o': c->online = 1; break;
         case 'h':
             /* A command's own usage; every command's when none is named. */
             if (named)
@@ -323,14 +332,8 @@ static int record_action(const hydra_config *cfg, hydra_state *st, const operato
 
 static int cmd_check_config(const cli *c)
 {
-    hydra_config *cfg = NULL;
-    int rc = load_config(c, &cfg);
-    if (rc != 0)
-        return rc;
-    hydra_config_print(cfg, stdout);
-    fprintf(stderr, "hydra-host: configuration in %s/ is valid\n", c->opt.config_dir);
-    free(cfg);
-    return 0;
+    hydra_check_options opt = {c->opt.config_dir, c->opt.plugins_dir, c->online};
+    return hydra_check_config(&opt, stdout, stderr);
 }
 
 static int open_state(const hydra_config *cfg, hydra_state **st)
@@ -341,93 +344,6 @@ static int open_state(const hydra_config *cfg, hydra_state **st)
         return 1;
     }
     return 0;
-}
-
-static json_t *status_json(const hydra_config *cfg, hydra_state *st)
-{
-    json_t *root = json_object();
-    hydra_halt h;
-    if (hydra_halt_get(st, &h) == 0) {
-        char since[32] = "", until[32] = "";
-        if (h.active) {
-            hydra_format_utc(h.since_ms, since, sizeof since);
-            if (h.until_ms > 0)
-                hydra_format_utc(h.until_ms, until, sizeof until);
-        }
-        char ack_at[32] = "";
-        if (h.active && h.ack_pid != 0)
-            hydra_format_utc(h.ack_ms, ack_at, sizeof ack_at);
-        json_object_set_new(root, "halt",
-                            json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "active", h.active,
-                                      "reason", h.active ? h.reason : "", "source",
-                                      h.active ? h.source : "", "since", since, "until",
-                                      h.active && !until[0] ? "resume" : until, "requested_by",
-                                      h.active ? h.requested_by : "", "acknowledged_by_pid",
-                                      (json_int_t)(h.active ? h.ack_pid : 0), "acknowledged_at_tick",
-                                      (json_int_t)(h.active ? h.ack_tick : 0), "acknowledged_at",
-                                      ack_at));
-    }
-    json_object_set_new(root, "host_pid", json_integer(running_host(cfg)));
-    char day[16] = "", health[512] = "{}", marks_s[8192] = "{}";
-    double day_start = 0;
-    int64_t last_tick = 0, last_tick_ms = 0;
-    hydra_kv_get_str(st, "day_key", day, sizeof day);
-    hydra_kv_get_double(st, "day_start_equity", &day_start);
-    hydra_kv_get_int(st, "last_tick", &last_tick);
-    hydra_kv_get_int(st, "last_tick_ms", &last_tick_ms);
-    hydra_kv_get(st, "health", health, sizeof health);
-    hydra_kv_get(st, "marks", marks_s, sizeof marks_s);
-    char last[32] = "";
-    if (last_tick_ms > 0)
-        hydra_format_utc(last_tick_ms, last, sizeof last);
-    json_object_set_new(root, "day", json_string(day));
-    json_object_set_new(root, "day_start_equity", json_real(day_start));
-    json_object_set_new(root, "last_tick", json_integer(last_tick));
-    json_object_set_new(root, "last_tick_time", json_string(last));
-    json_t *hj = json_loads(health, 0, NULL);
-    json_object_set_new(root, "health", hj != NULL ? hj : json_object());
-    json_t *marks = json_loads(marks_s, 0, NULL);
-    char series_s[8192] = "[]";
-    hydra_kv_get(st, "series", series_s, sizeof series_s);
-    json_t *series = json_loads(series_s, 0, NULL);
-    json_object_set_new(root, "series", series != NULL ? series : json_array());
-
-    json_t *bots = json_array();
-    for (int i = 0; i < cfg->n_bots; i++) {
-        const hydra_bot_cfg *b = &cfg->bots[i];
-        hydra_budget bud;
-        int have = hydra_budget_get(st, b->bot_id, &bud) == 0;
-        hydra_bot_day bd = {0};
-        hydra_bot_day_get(st, b->bot_id, day, &bd);
-        hydra_bot_position pos[64];
-        size_t np = 0;
-        hydra_position_list(st, b->bot_id, pos, 64, &np);
-        json_t *pj = json_array();
-        double unreal = 0;
-        for (size_t k = 0; k < np; k++) {
-            json_t *m = marks != NULL ? json_object_get(marks, pos[k].symbol) : NULL;
-            double mark = m != NULL ? json_number_value(m) : NAN;
-            double u = isfinite(mark) ? (mark - pos[k].avg_price) * pos[k].qty * pos[k].multiplier : 0;
-            unreal += u;
-            json_array_append_new(pj, json_pack("{s:s,s:f,s:f,s:f}", "symbol", pos[k].symbol, "qty",
-                                                pos[k].qty, "avg_price", pos[k].avg_price,
-                                                "unrealized_pnl", u));
-        }
-        json_array_append_new(
-            bots, json_pack("{s:s,s:b,s:b,s:b,s:s,s:f,s:f,s:f,s:i,s:i,s:o,s:f,s:f}", "bot_id",
-                            b->bot_id, "enabled", b->enabled, "allowed", have && bud.allowed,
-                            "quarantined", bd.quarantined, "quarantine_reason",
-                            bd.quarantine_reason, "budget_max_daily_loss",
-                            have ? bud.max_daily_loss : 0.0, "daily_loss_left",
-                            have ? fmax(0.0, bud.max_daily_loss + fmin(0.0, bd.realized_pnl)) : 0.0,
-                            "budget_max_open_risk", have ? bud.max_open_risk : 0.0,
-                            "trades_today", bd.trades,
-                            "max_trades_per_day", b->max_trades_per_day, "positions", pj,
-                            "realized_pnl_today", bd.realized_pnl, "unrealized_pnl", unreal));
-    }
-    json_decref(marks);
-    json_object_set_new(root, "bots", bots);
-    return root;
 }
 
 static int cmd_status(const cli *c)
@@ -441,82 +357,24 @@ static int cmd_status(const cli *c)
         free(cfg);
         return rc;
     }
-    json_t *s = status_json(cfg, st);
-    if (c->json) {
+    hydra_clock wall;
+    hydra_clock_init_wall(&wall);
+    json_t *s = hydra_status_build(cfg, st, hydra_clock_now_ms(&wall));
+    if (s == NULL) {
+        fprintf(stderr, "hydra-host: status: out of memory\n");
+        rc = 1;
+    } else if (c->json) {
         char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(text);
+        if (text != NULL)
+            puts(text);
         free(text);
     } else {
-        json_t *h = json_object_get(s, "halt");
-        if (json_is_true(json_object_get(h, "active")))
-            printf("trading:    HALTED (%s) since %s until %s\n            %s\n",
-                   json_string_value(json_object_get(h, "source")),
-                   json_string_value(json_object_get(h, "since")),
-                   json_string_value(json_object_get(h, "until")),
-                   json_string_value(json_object_get(h, "reason")));
-        if (json_is_true(json_object_get(h, "active"))) {
-            const char *by = json_string_value(json_object_get(h, "requested_by"));
-            json_int_t ack_pid = json_integer_value(json_object_get(h, "acknowledged_by_pid"));
-            json_int_t host = json_integer_value(json_object_get(s, "host_pid"));
-            printf("            halt requested at %s by %s, ",
-                   json_string_value(json_object_get(h, "since")),
-                   by != NULL && by[0] ? by : json_string_value(json_object_get(h, "source")));
-            if (ack_pid != 0)
-                printf("acknowledged by host pid %lld at tick %lld (%s)\n", (long long)ack_pid,
-                       (long long)json_integer_value(json_object_get(h, "acknowledged_at_tick")),
-                       json_string_value(json_object_get(h, "acknowledged_at")));
-            else if (host != 0)
-                printf("not yet acknowledged: host pid %lld acts on it at its next tick\n",
-                       (long long)host);
-            else
-                printf("not yet acknowledged: no host is running; the next start acts on it\n");
-        } else
-            printf("trading:    allowed (no halt)\n");
-        printf("last tick:  %lld at %s (engine time)\n",
-               (long long)json_integer_value(json_object_get(s, "last_tick")),
-               json_string_value(json_object_get(s, "last_tick_time")));
-        printf("day:        %s, day-start equity %.2f\n",
-               json_string_value(json_object_get(s, "day")),
-               json_number_value(json_object_get(s, "day_start_equity")));
-        char *hs = json_dumps(json_object_get(s, "health"), JSON_COMPACT);
-        printf("health:     %s\n", hs != NULL ? hs : "{}");
-        free(hs);
-        size_t k;
-        json_t *se;
-        json_array_foreach(json_object_get(s, "series"), k, se)
-        {
-            printf("%-11s %-8s %s%s\n", k == 0 ? "data:" : "",
-                   json_string_value(json_object_get(se, "symbol")),
-                   json_string_value(json_object_get(se, "source")),
-                   json_is_true(json_object_get(se, "generated")) ? "  [generated]" : "");
-        }
-        printf("%-14s %-8s %-10s %-11s %-10s %9s %9s %11s %11s\n", "bot", "enabled", "state",
-               "trades", "positions", "budget", "loss left", "realized", "unrealized");
-        size_t i;
-        json_t *b;
-        json_array_foreach(json_object_get(s, "bots"), i, b)
-        {
-            char trades[32];
-            snprintf(trades, sizeof trades, "%lld/%lld",
-                     (long long)json_integer_value(json_object_get(b, "trades_today")),
-                     (long long)json_integer_value(json_object_get(b, "max_trades_per_day")));
-            const char *state = json_is_true(json_object_get(b, "quarantined")) ? "quarantined"
-                                : json_is_true(json_object_get(b, "allowed"))   ? "allowed"
-                                                                                : "no budget";
-            printf("%-14s %-8s %-10s %-11s %-10zu %9.2f %9.2f %11.2f %11.2f\n",
-                   json_string_value(json_object_get(b, "bot_id")),
-                   json_is_true(json_object_get(b, "enabled")) ? "yes" : "no", state, trades,
-                   json_array_size(json_object_get(b, "positions")),
-                   json_number_value(json_object_get(b, "budget_max_daily_loss")),
-                   json_number_value(json_object_get(b, "daily_loss_left")),
-                   json_number_value(json_object_get(b, "realized_pnl_today")),
-                   json_number_value(json_object_get(b, "unrealized_pnl")));
-        }
+        hydra_status_print(s, stdout);
     }
     json_decref(s);
     hydra_state_close(st);
     free(cfg);
-    return 0;
+    return rc;
 }
 
 static int cmd_halt(const cli *c)

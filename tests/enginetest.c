@@ -73,9 +73,9 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     if (settings == NULL || bots == NULL)
         return -1;
     snprintf(repl, sizeof repl, "%s/", dir);
-    settings = replace_all(settings, "./logs/", repl);
-    settings = replace_all(settings, "./state/", repl);
-    settings = replace_all(settings, "file: data/", "file: " HYDRA_SOURCE_DIR "/data/");
+    settings = replace_all(settings, "../logs/", repl);
+    settings = replace_all(settings, "../state/", repl);
+    settings = replace_all(settings, "file: ../data/", "file: " HYDRA_SOURCE_DIR "/data/");
     settings = apply_edits(settings, settings_edits);
     bots = apply_edits(bots, bots_edits);
 

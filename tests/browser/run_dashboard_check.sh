@@ -55,7 +55,7 @@ trap cleanup EXIT INT TERM
 # The test copy of the shipped configuration, everything written inside TMP, HTTP on a free port.
 mkdir "$TMP/config" || exit 1
 cp "$SRC/tests/configs/shipped/bots.yaml" "$TMP/config/" || exit 1
-sed -e "s#\./logs/#$TMP/#g" -e "s#\./state/#$TMP/#g" -e "s#file: data/#file: $SRC/data/#g" \
+sed -e "s#\.\./logs/#$TMP/#g" -e "s#\.\./state/#$TMP/#g" -e "s#file: \.\./data/#file: $SRC/data/#g" \
     "$SRC/tests/configs/shipped/settings.yaml" >"$TMP/config/settings.yaml" || exit 1
 # http: enabled: false -> true, port 9464 -> 0 (the first "enabled: false" after "http:").
 sed -i -e '/^http:/,/^[a-z]/ s#^  enabled: false#  enabled: true#' -e 's#^  port: 9464 #  port: 0 #' \

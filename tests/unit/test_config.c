@@ -143,7 +143,13 @@ static void test_shipped_config_loads(void **state)
 
     assert_int_equal(s->sim.n_series, 6);
     assert_string_equal(s->sim.series[0].symbol, "FESX");
-    assert_string_equal(s->sim.series[0].file, "data/2006-01-02-volume-min-001.txt");
+    /* Relative to the configuration directory, wherever the host runs from. */
+    char cwd[512], want[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want, "%s/" SHIPPED "/../data/2006-01-02-volume-min-001.txt", cwd);
+    assert_string_equal(s->sim.series[0].file, want);
+    snprintf(want, sizeof want, "%s/" SHIPPED "/../state/trading_state.db", cwd);
+    assert_string_equal(s->state_db_path, want);
     assert_string_equal(s->sim.series[0].timezone, "Europe/Berlin");
     assert_false(s->sim.series[0].generated);
     assert_string_equal(s->sim.series[4].symbol, "BTC/USD");
@@ -255,6 +261,18 @@ static void test_defaults_match_shipped_settings(void **state)
     memset(shipped->settings.sim.series, 0, sizeof shipped->settings.sim.series);
     shipped->settings.sim.n_series = 0;
     memset(shipped->settings.sim.start, 0, sizeof shipped->settings.sim.start);
+    /* Paths are the defaults, resolved against the configuration directory. */
+    char cwd[512], want[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char *paths[][2] = {{shipped->settings.log_path, def->settings.log_path},
+                        {shipped->settings.state_db_path, def->settings.state_db_path},
+                        {shipped->settings.kill_switch_path, def->settings.kill_switch_path},
+                        {shipped->settings.sim.db_path, def->settings.sim.db_path}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        snprintf(want, sizeof want, "%s/" SHIPPED "/%s", cwd, paths[i][1]);
+        assert_string_equal(paths[i][0], want);
+        memcpy(paths[i][0], paths[i][1], HYDRA_PATH_LEN);
+    }
     assert_memory_equal(&def->settings, &shipped->settings, sizeof def->settings);
     assert_memory_equal(&def->exitbot, &shipped->exitbot, sizeof def->exitbot);
     assert_memory_equal(&def->portfolio, &shipped->portfolio, sizeof def->portfolio);
@@ -668,6 +686,16 @@ static void test_print_defaults_round_trip(void **state)
     (void)state;
     hydra_config *cfg = new_config();
     hydra_config_defaults(cfg);
+    /*
+     * Loaded paths are resolved against the configuration's directory, so a
+     * printed relative default would come back resolved: the round trip is
+     * of absolute paths.
+     */
+    hydra_settings *s = &cfg->settings;
+    snprintf(s->log_path, sizeof s->log_path, "/var/log/hydra/app.jsonl");
+    snprintf(s->state_db_path, sizeof s->state_db_path, "/var/lib/hydra/trading_state.db");
+    snprintf(s->kill_switch_path, sizeof s->kill_switch_path, "/var/lib/hydra/KILL_SWITCH_FILE");
+    snprintf(s->sim.db_path, sizeof s->sim.db_path, "/var/lib/hydra/paper_exchange.db");
     assert_round_trip(cfg);
     free(cfg);
 }

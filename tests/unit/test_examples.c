@@ -56,9 +56,9 @@ static void make_config(const char *dir)
     assert_non_null(settings);
     assert_non_null(bots);
     snprintf(repl, sizeof repl, "%s/", dir);
-    settings = replace_all(settings, "./logs/", repl);
-    settings = replace_all(settings, "./state/", repl);
-    settings = replace_all(settings, "file: data/", "file: " HYDRA_SOURCE_DIR "/data/");
+    settings = replace_all(settings, "../../logs/", repl);
+    settings = replace_all(settings, "../../state/", repl);
+    settings = replace_all(settings, "file: ../../data/", "file: " HYDRA_SOURCE_DIR "/data/");
     snprintf(path, sizeof path, "%s/settings.yaml", dir);
     assert_int_equal(tu_write_file(path, settings), 0);
     snprintf(path, sizeof path, "%s/bots.yaml", dir);
