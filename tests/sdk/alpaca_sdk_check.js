@@ -101,22 +101,22 @@ async function main() {
   });
   await call("getAssets", async () => {
     const as = await alpaca.getAssets({ status: "active" });
-    check(as.some((a) => a.symbol === "AAPL" && a.tradable), "AAPL tradable");
+    check(as.some((a) => a.symbol === "FESX" && a.tradable), "FESX tradable");
   });
   await call("getAsset", async () => {
-    const a = await alpaca.getAsset("AAPL");
-    check(a.symbol === "AAPL" && a.class === "us_equity", "AAPL us_equity");
+    const a = await alpaca.getAsset("FESX");
+    check(a.symbol === "FESX" && a.class === "us_equity", "FESX us_equity");
   });
 
   const orders = [
-    ["market day", { symbol: "AAPL", qty: 3, side: "buy", type: "market", time_in_force: "day", client_order_id: "sdk-market" }],
-    ["limit gtc", { symbol: "SPY", qty: 1, side: "buy", type: "limit", limit_price: 1.5, time_in_force: "gtc", client_order_id: "sdk-limit" }],
-    ["stop", { symbol: "AAPL", qty: 1, side: "buy", type: "stop", stop_price: 5000, time_in_force: "gtc", client_order_id: "sdk-stop" }],
-    ["stop_limit", { symbol: "AAPL", qty: 1, side: "buy", type: "stop_limit", stop_price: 5000, limit_price: 5000.5, time_in_force: "day", client_order_id: "sdk-stop-limit" }],
-    ["trailing_stop", { symbol: "AAPL", qty: 1, side: "buy", type: "trailing_stop", trail_percent: 50, time_in_force: "gtc", client_order_id: "sdk-trail" }],
-    ["ioc", { symbol: "AAPL", qty: 1, side: "buy", type: "limit", limit_price: 1, time_in_force: "ioc", client_order_id: "sdk-ioc" }],
-    ["fok", { symbol: "AAPL", qty: 1, side: "buy", type: "limit", limit_price: 1, time_in_force: "fok", client_order_id: "sdk-fok" }],
-    ["cls", { symbol: "AAPL", qty: 1, side: "buy", type: "market", time_in_force: "cls", client_order_id: "sdk-cls" }],
+    ["market day", { symbol: "FESX", qty: 3, side: "buy", type: "market", time_in_force: "day", client_order_id: "sdk-market" }],
+    ["limit gtc", { symbol: "ORCL", qty: 1, side: "buy", type: "limit", limit_price: 1.5, time_in_force: "gtc", client_order_id: "sdk-limit" }],
+    ["stop", { symbol: "FESX", qty: 1, side: "buy", type: "stop", stop_price: 5000, time_in_force: "gtc", client_order_id: "sdk-stop" }],
+    ["stop_limit", { symbol: "FESX", qty: 1, side: "buy", type: "stop_limit", stop_price: 5000, limit_price: 5000.5, time_in_force: "day", client_order_id: "sdk-stop-limit" }],
+    ["trailing_stop", { symbol: "FESX", qty: 1, side: "buy", type: "trailing_stop", trail_percent: 50, time_in_force: "gtc", client_order_id: "sdk-trail" }],
+    ["ioc", { symbol: "FESX", qty: 1, side: "buy", type: "limit", limit_price: 1, time_in_force: "ioc", client_order_id: "sdk-ioc" }],
+    ["fok", { symbol: "FESX", qty: 1, side: "buy", type: "limit", limit_price: 1, time_in_force: "fok", client_order_id: "sdk-fok" }],
+    ["cls", { symbol: "FESX", qty: 1, side: "buy", type: "market", time_in_force: "cls", client_order_id: "sdk-cls" }],
     ["crypto notional gtc", { symbol: "BTC/USD", notional: 500, side: "buy", type: "market", time_in_force: "gtc", client_order_id: "sdk-btc" }],
   ];
   for (const [name, o] of orders) {
@@ -129,16 +129,16 @@ async function main() {
     });
   }
   await call("createOrder opg in session (refused)", async () => {
-    const r = await refused(() => alpaca.createOrder({ symbol: "AAPL", qty: 1, side: "buy", type: "market", time_in_force: "opg" }));
+    const r = await refused(() => alpaca.createOrder({ symbol: "FESX", qty: 1, side: "buy", type: "market", time_in_force: "opg" }));
     check(r && r.status === 422, "422");
     return r.body.message;
   });
   await call("createOrder sub-penny (refused)", async () => {
-    const r = await refused(() => alpaca.createOrder({ symbol: "AAPL", qty: 1, side: "buy", type: "limit", limit_price: "10.001", time_in_force: "day" }));
+    const r = await refused(() => alpaca.createOrder({ symbol: "FESX", qty: 1, side: "buy", type: "limit", limit_price: "10.001", time_in_force: "day" }));
     check(r && r.status === 422 && r.body.code === 42210000 && /sub-penny/.test(r.body.message), "422 42210000 sub-penny");
   });
   await call("createOrder fractional gtc (refused)", async () => {
-    const r = await refused(() => alpaca.createOrder({ symbol: "AAPL", qty: 0.5, side: "buy", type: "market", time_in_force: "gtc" }));
+    const r = await refused(() => alpaca.createOrder({ symbol: "FESX", qty: 0.5, side: "buy", type: "market", time_in_force: "gtc" }));
     check(r && r.status === 422 && r.body.message === "fractional orders must be DAY orders", "422 fractional");
   });
   await call("createOrder duplicate client_order_id (refused)", async () => {
@@ -163,16 +163,16 @@ async function main() {
   await call("getOrders with filters", async () => {
     const open = await alpaca.getOrders({ status: "open" });
     const closed = await alpaca.getOrders({ status: "closed", direction: "asc", limit: 50 });
-    const aapl = await alpaca.getOrders({ status: "all", symbols: "AAPL", limit: 2 });
+    const aapl = await alpaca.getOrders({ status: "all", symbols: "FESX", limit: 2 });
     check(open.every((o) => o.status === "new" || o.status === "partially_filled"), "open orders only");
     check(closed.length >= 4 && closed[0].client_order_id === "sdk-market", "closed, oldest first");
-    check(aapl.length === 2 && aapl.every((o) => o.symbol === "AAPL"), "AAPL, limit 2");
+    check(aapl.length === 2 && aapl.every((o) => o.symbol === "FESX"), "FESX, limit 2");
     return open.length + " open, " + closed.length + " closed";
   });
   await call("getPositions", async () => {
     const ps = await alpaca.getPositions();
-    const a = ps.find((p) => p.symbol === "AAPL");
-    check(a && a.qty === "3" && isDecimal(a.avg_entry_price) && isDecimal(a.unrealized_intraday_pl), "AAPL 3");
+    const a = ps.find((p) => p.symbol === "FESX");
+    check(a && a.qty === "3" && isDecimal(a.avg_entry_price) && isDecimal(a.unrealized_intraday_pl), "FESX 3");
     check(ps.some((p) => p.symbol === "BTCUSD" && p.asset_class === "crypto"), "BTCUSD crypto");
   });
   await call("getPosition (crypto, fee in coin)", async () => {
@@ -184,30 +184,30 @@ async function main() {
     return "filled " + o.filled_qty + ", held " + p.qty;
   });
   await call("closePosition", async () => {
-    const o = await alpaca.closePosition("AAPL");
-    check(o.side === "sell" && o.qty === "3" && o.symbol === "AAPL", "a market sell of 3");
+    const o = await alpaca.closePosition("FESX");
+    check(o.side === "sell" && o.qty === "3" && o.symbol === "FESX", "a market sell of 3");
   });
 
   await call("getLatestTrade", async () => {
-    const t = await alpaca.getLatestTrade("AAPL");
+    const t = await alpaca.getLatestTrade("FESX");
     check(t.Price > 0 && t.Size > 0 && t.Timestamp, "price, size, time");
-    return "AAPL " + t.Price;
+    return "FESX " + t.Price;
   });
   await call("getLatestTrades", async () => {
-    const m = await alpaca.getLatestTrades(["AAPL", "SPY"]);
-    check(m.get("AAPL").Price > 0 && m.get("SPY").Price > 0, "both symbols");
+    const m = await alpaca.getLatestTrades(["FESX", "ORCL"]);
+    check(m.get("FESX").Price > 0 && m.get("ORCL").Price > 0, "both symbols");
   });
   await call("getLatestQuote", async () => {
-    const q = await alpaca.getLatestQuote("AAPL");
+    const q = await alpaca.getLatestQuote("FESX");
     check(q.BidPrice > 0 && q.AskPrice > q.BidPrice, "bid below ask");
   });
   await call("getLatestQuotes", async () => {
-    const m = await alpaca.getLatestQuotes(["AAPL", "QQQ"]);
-    check(m.get("QQQ").AskPrice > 0, "QQQ quote");
+    const m = await alpaca.getLatestQuotes(["FESX", "NVDA"]);
+    check(m.get("NVDA").AskPrice > 0, "NVDA quote");
   });
   await call("getBarsV2 (paged)", async () => {
     const bars = [];
-    for await (const b of alpaca.getBarsV2("AAPL", { start: "2006-01-02T00:00:00Z", timeframe: alpaca.newTimeframe(1, "Min"), limit: 25, pageLimit: 10 }))
+    for await (const b of alpaca.getBarsV2("FESX", { start: "2006-01-02T00:00:00Z", timeframe: alpaca.newTimeframe(1, "Min"), limit: 25, pageLimit: 10 }))
       bars.push(b);
     check(bars.length === 25, "25 bars over three pages");
     check(bars.every((b) => b.OpenPrice > 0 && b.HighPrice >= b.LowPrice), "OHLC");
@@ -215,11 +215,11 @@ async function main() {
     return bars.length + " bars";
   });
   await call("getMultiBarsV2", async () => {
-    // limit counts every item, symbols in name order (QQQ before SPY), pages of 8.
-    const m = await alpaca.getMultiBarsV2(["SPY", "QQQ"], { start: "2005-12-01T00:00:00Z", end: "2005-12-31T00:00:00Z", timeframe: "1Day", limit: 200, pageLimit: 8 });
-    check(m.get("QQQ") && m.get("QQQ").length >= 15, "a month of QQQ bars");
-    check(m.get("SPY") && m.get("SPY").length === m.get("QQQ").length, "as many SPY bars");
-    return m.get("QQQ").length + " QQQ, " + m.get("SPY").length + " SPY";
+    // limit counts every item, symbols in name order (NVDA before ORCL), pages of 8.
+    const m = await alpaca.getMultiBarsV2(["ORCL", "NVDA"], { start: "2005-12-01T00:00:00Z", end: "2005-12-31T00:00:00Z", timeframe: "1Day", limit: 200, pageLimit: 8 });
+    check(m.get("NVDA") && m.get("NVDA").length >= 15, "a month of NVDA bars");
+    check(m.get("ORCL") && m.get("ORCL").length === m.get("NVDA").length, "as many ORCL bars");
+    return m.get("NVDA").length + " NVDA, " + m.get("ORCL").length + " ORCL";
   });
   await call("getCryptoBars", async () => {
     const m = await alpaca.getCryptoBars(["BTC/USD"], { start: "2006-01-02T00:00:00Z", timeframe: "1Min", limit: 5 });
@@ -235,20 +235,20 @@ async function main() {
     check(q.BidPrice > 0 && q.AskPrice > q.BidPrice, "bid below ask");
   });
   await call("getOptionChain", async () => {
-    const chain = await alpaca.getOptionChain("SPY", { type: "call" });
+    const chain = await alpaca.getOptionChain("ORCL", { type: "call" });
     check(chain.length > 0, "contracts");
     check(chain.every((s) => /C[0-9]{8}$/.test(s.Symbol) && s.Greeks && s.LatestQuote), "calls with greeks and quotes");
     return chain.length + " calls";
   });
   await call("getOptionSnapshots", async () => {
-    const chain = await alpaca.getOptionChain("SPY", { type: "put" });
+    const chain = await alpaca.getOptionChain("ORCL", { type: "put" });
     const s = await alpaca.getOptionSnapshots([chain[0].Symbol]);
     check(s.length === 1 && s[0].Symbol === chain[0].Symbol, "the one snapshot");
   });
   await call("sendRequest /options/contracts/{symbol}", async () => {
-    const chain = await alpaca.getOptionChain("SPY", { type: "call" });
+    const chain = await alpaca.getOptionChain("ORCL", { type: "call" });
     const c = await alpaca.sendRequest("/options/contracts/" + chain[0].Symbol);
-    check(c.symbol === chain[0].Symbol && c.underlying_symbol === "SPY" && isDecimal(c.strike_price), "the contract");
+    check(c.symbol === chain[0].Symbol && c.underlying_symbol === "ORCL" && isDecimal(c.strike_price), "the contract");
   });
 
   await call("cancelAllOrders", async () => {

@@ -55,6 +55,9 @@ trap cleanup EXIT INT TERM
 # The test copy of the shipped configuration (never the user's config/), with
 # the paper account in the temporary directory.
 cp -r "$SRC/tests/configs/shipped" "$TMP/config" || exit 1
+# Paths in settings.yaml are relative to its directory: data is the repository's, the rest TMP.
+sed -i -e "s#\.\./data/#$SRC/data/#g" -e "s#\.\./state/#$TMP/#g" -e "s#\.\./logs/#$TMP/#g" \
+    "$TMP/config/settings.yaml"
 sed -i "s#^\(  db_path:\).*#\1 $TMP/paper.db#" "$TMP/config/settings.yaml"
 grep -q "db_path: $TMP/paper.db" "$TMP/config/settings.yaml" || { echo "cannot set sim.db_path"; exit 1; }
 
