@@ -22,6 +22,24 @@
 #define LOG_PATH_MAX 4096
 #define REDACTED "[REDACTED]"
 
+/*
+ * A decision that repeats tick after tick (a disabled bot's preflight skip, a
+ * price that is missing every tick): its first line is written, the ticks
+ * it held are counted, and one line says when it changed or ended.
+ */
+typedef struct log_repeat {
+    char event[64];
+    char bot_id[64];
+    char topic[64];
+    char what[320];  /* what must stay the same for a line to count as a repeat */
+    json_t *fields;  /* the first line's fields, for the line that ends it */
+    uint64_t count;  /* rounds it held, the first included */
+    uint64_t since;  /* the tick of its first line */
+    int seen;        /* noted in the current round */
+} log_repeat;
+
+#define LOG_REPEATS_MAX 256
+
 struct hydra_log {
     int fd;
     int keep_files;
@@ -39,6 +57,8 @@ struct hydra_log {
     char dir[LOG_PATH_MAX];
     char stem[256]; /* "app" of "app.jsonl" */
     char ext[64];   /* ".jsonl" */
+    log_repeat *repeats;
+    size_t nrepeats;
 };
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -280,6 +300,8 @@ void hydra_log_close(hydra_log *lg)
 {
     if (lg == NULL)
         return;
+    hydra_log_repeats_finish(lg);
+    free(lg->repeats);
     if (lg->fd >= 0)
         close(lg->fd);
     for (size_t i = 0; i < lg->nsecrets; i++)
@@ -734,4 +756,135 @@ int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_
                              json_pack("{s:s,s:s,s:s}", "for_event", event != NULL ? event : "",
                                        "format", fmt, "error", jerr.text));
     return rc != 0 ? rc : HYDRA_EINVAL;
+}
+
+/* ---- repeated decisions ---- */
+
+static log_repeat *find_repeat(hydra_log *lg, const char *event, const char *bot_id,
+                               const char *topic)
+{
+    for (size_t i = 0; i < lg->nrepeats; i++) {
+        log_repeat *r = &lg->repeats[i];
+        if (strcmp(r->event, event) == 0 && strcmp(r->bot_id, bot_id) == 0 &&
+            strcmp(r->topic, topic) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Writes "<event>_ended" for r: its first line's fields, how many rounds it held and since when. */
+static int end_repeat(hydra_log *lg, const log_repeat *r, int at_close)
+{
+    char ended[96];
+    snprintf(ended, sizeof ended, "%s_ended", r->event);
+    json_t *f = r->fields != NULL ? json_deep_copy(r->fields) : json_object();
+    if (f == NULL)
+        f = json_object();
+    json_object_set_new(f, "repeated", json_integer((json_int_t)r->count));
+    json_object_set_new(f, "since_tick", json_integer((json_int_t)r->since));
+    if (at_close)
+        json_object_set_new(f, "still_active", json_true());
+    return hydra_log_event(lg, HYDRA_LOG_INFO, ended, r->bot_id[0] != '\0' ? r->bot_id : NULL, f);
+}
+
+static void drop_repeat(hydra_log *lg, log_repeat *r)
+{
+    json_decref(r->fields);
+    *r = lg->repeats[--lg->nrepeats];
+}
+
+int hydra_log_repeat(hydra_log *lg, int level, const char *event, const char *bot_id,
+                     const char *topic, const char *what, json_t *fields)
+{
+    if (lg == NULL || event == NULL) {
+        json_decref(fields);
+        return HYDRA_EINVAL;
+    }
+    if (level < lg->min_level) {
+        json_decref(fields);
+        return 0;
+    }
+    const char *b = bot_id != NULL ? bot_id : "", *t = topic != NULL ? topic : "";
+    const char *w = what != NULL ? what : "";
+    log_repeat *r = find_repeat(lg, event, b, t);
+    if (r != NULL && strncmp(r->what, w, sizeof r->what - 1) == 0) {
+        /* The same decision again: counted once per round, not written. */
+        if (!r->seen)
+            r->count++;
+        r->seen = 1;
+        json_decref(fields);
+        return 0;
+    }
+    if (r != NULL) {
+        /* It changed: the new line says what it replaces and how long that held. */
+        if (fields == NULL)
+            fields = json_object();
+        if (json_is_object(fields)) {
+            json_object_set_new(fields, "previous", json_string(r->what));
+            json_object_set_new(fields, "repeated", json_integer((json_int_t)r->count));
+        }
+        json_decref(r->fields);
+        r->fields = NULL;
+    } else if (lg->nrepeats < LOG_REPEATS_MAX) {
+        if (lg->repeats == NULL) {
+            lg->repeats = calloc(LOG_REPEATS_MAX, sizeof *lg->repeats);
+            if (lg->repeats == NULL)
+                return hydra_log_event(lg, level, event, bot_id, fields);
+        }
+        r = &lg->repeats[lg->nrepeats++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->event, sizeof r->event, "%s", event);
+        snprintf(r->bot_id, sizeof r->bot_id, "%s", b);
+        snprintf(r->topic, sizeof r->topic, "%s", t);
+    } else {
+        /* More distinct repeats than the table holds: every line is written, none is lost. */
+        return hydra_log_event(lg, level, event, bot_id, fields);
+    }
+    snprintf(r->what, sizeof r->what, "%s", w);
+    r->count = 1;
+    r->since = lg->tick;
+    r->seen = 1;
+    json_t *kept = json_is_object(fields) ? json_deep_copy(fields) : NULL;
+    if (kept != NULL) {
+        json_object_del(kept, "previous");
+        json_object_del(kept, "repeated");
+    }
+    r->fields = kept;
+    return hydra_log_event(lg, level, event, bot_id, fields);
+}
+
+int hydra_log_repeats_round(hydra_log *lg)
+{
+    if (lg == NULL)
+        return HYDRA_EINVAL;
+    int ret = 0;
+    for (size_t i = 0; i < lg->nrepeats;) {
+        log_repeat *r = &lg->repeats[i];
+        if (r->seen) {
+            r->seen = 0;
+            i++;
+            continue;
+        }
+        int rc = end_repeat(lg, r, 0);
+        if (rc != 0)
+            ret = rc;
+        drop_repeat(lg, r); /* the last entry moves into i: looked at next */
+    }
+    return ret;
+}
+
+void hydra_log_repeats_finish(hydra_log *lg)
+{
+    if (lg == NULL)
+        return;
+    while (lg->nrepeats > 0) {
+        log_repeat *r = &lg->repeats[lg->nrepeats - 1];
+        end_repeat(lg, r, 1);
+        drop_repeat(lg, r);
+    }
+}
+
+size_t hydra_log_repeats_active(const hydra_log *lg)
+{
+    return lg != NULL ? lg->nrepeats : 0;
 }

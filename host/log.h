@@ -63,6 +63,32 @@ int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot
 int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id,
                    const char *fmt, ...);
 
+/*
+ * Decisions that repeat every tick (the same bot skipped for the same
+ * reason, the same read failing the same way) are written when they start
+ * and when they change or end, not every tick. Shared by the live loop and
+ * the backtest: call hydra_log_repeat() where the line would be written and
+ * hydra_log_repeats_round() once at the end of every tick (or bar).
+ *
+ * The line is identified by (event, bot_id, topic) (bot_id and topic may be
+ * NULL); `what` is the text that must stay the same (the reason). The first
+ * occurrence is written as hydra_log_event() would write it. While `what`
+ * stays the same, later occurrences are only counted (once per round).
+ * When `what` changes, the new line is written with "previous" (the old
+ * text) and "repeated" (the rounds it held). A round in which the line was
+ * not noted ends it: "<event>_ended" with the first line's fields,
+ * "repeated" and "since_tick". fields is stolen, as in hydra_log_event().
+ * hydra_log_close() ends the open ones with "still_active": true.
+ */
+int hydra_log_repeat(hydra_log *lg, int level, const char *event, const char *bot_id,
+                     const char *topic, const char *what, json_t *fields);
+/* Ends every repeat not noted since the previous round. Returns 0 or HYDRA_EIO. */
+int hydra_log_repeats_round(hydra_log *lg);
+/* Ends every open repeat now ("still_active": true); done by hydra_log_close(). */
+void hydra_log_repeats_finish(hydra_log *lg);
+/* How many repeated lines are being counted now (tests, status). */
+size_t hydra_log_repeats_active(const hydra_log *lg);
+
 /* 1 while every write has succeeded; 0 after a failure (sticky until reopen). */
 int hydra_log_healthy(const hydra_log *lg);
 /* Lines written since open (for tests and status). */

@@ -74,6 +74,21 @@ static void note_rate_limit(hydra_engine *e, int64_t until)
                    "effect", "calls held until the reset, not counted as failures; entries pause");
 }
 
+/*
+ * The reads every tick makes. Their failures repeat tick after tick while
+ * the cause lasts (a symbol with no price); orders' calls are never among
+ * them: each of those failures is its own line.
+ */
+static int is_tick_read(const char *call)
+{
+    static const char *const reads[] = {"market_snapshot", "account", "positions", "open_orders",
+                                        "clock", "calendar", "option_chain"};
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        if (strcmp(call, reads[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err)
 {
     hydra_failure_class fc = hydra_broker_classify(err->code);
@@ -89,10 +104,17 @@ void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_
     }
     if (fc == HYDRA_FAILURE_PERMANENT && e->permanent_failure[0] == '\0')
         snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", call, err->msg);
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:s,s:i,s:s}", "call",
-                   call, "class", hydra_strerror(err->code), "failure",
-                   hydra_failure_class_name(fc), "http_status", err->http_status, "error",
-                   err->msg);
+    json_t *fields = json_pack("{s:s,s:s,s:s,s:i,s:s}", "call", call, "class",
+                               hydra_strerror(err->code), "failure", hydra_failure_class_name(fc),
+                               "http_status", err->http_status, "error", err->msg);
+    if (is_tick_read(call)) {
+        /* The same read failing the same way every tick: written when it starts, changes, ends. */
+        char what[360];
+        snprintf(what, sizeof what, "%d %d %s", err->code, err->http_status, err->msg);
+        hydra_log_repeat(e->log, HYDRA_LOG_WARN, "broker_error", NULL, call, what, fields);
+    } else {
+        hydra_log_event(e->log, HYDRA_LOG_WARN, "broker_error", NULL, fields);
+    }
 }
 
 int hydra_engine_read_failed(hydra_engine *e, int rc, const char *what)
@@ -918,9 +940,10 @@ static void execute(hydra_engine *e, int64_t now, int market_ok)
         hydra_bot_slot *slot = &e->slots[i];
         char buf[300];
         const char *skip = preflight(e, slot, now, market_ok, buf, sizeof buf);
+        /* A bot skipped for the same reason tick after tick: one line when it starts and ends. */
         if (skip != NULL)
-            hydra_log_pack(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, "{s:s}",
-                           "reason", skip);
+            hydra_log_repeat(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, NULL,
+                             skip, json_pack("{s:s}", "reason", skip));
         else
             start_call(e, slot, 1, now);
     }
@@ -1020,6 +1043,8 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     hydra_bot_position pos[256];
     size_t np = 0;
     hydra_position_list(e->state, NULL, pos, 256, &np);
+    /* A repeated line not noted this tick has ended: said before the tick's summary. */
+    hydra_log_repeats_round(e->log);
     int64_t took_us = hydra_monotonic_us() - started_us;
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "tick_summary", NULL, "{s:f,s:f,s:i,s:i,s:i,s:b,s:I}",
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,

@@ -166,7 +166,8 @@ static void test_api_failures_trip_health_halt(void **state)
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "api failures"));
     close_engine(f);
-    assert_true(et_count_events(f->log, "broker_error", NULL) >= 5);
+    /* The same read failing every tick is one line, counted; not a line a tick. */
+    assert_int_equal(et_count_events(f->log, "broker_error", NULL), 1);
 }
 
 static void test_exitbot_failure_halts(void **state)

@@ -582,6 +582,122 @@ static void test_rotation_on_day_change(void **state)
     json_decref(lines);
 }
 
+/* ---- repeated decisions ---- */
+
+/* The lines of a log with this event, in order. */
+static json_t *lines_of(json_t *lines, const char *event)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "event")), event) == 0)
+            json_array_append(out, l);
+    }
+    return out;
+}
+
+static json_int_t int_of(json_t *line, const char *key)
+{
+    json_t *v = json_object_get(line, key);
+    if (!json_is_integer(v))
+        fail_msg("no integer %s in line", key);
+    return json_integer_value(v);
+}
+
+/*
+ * A bot skipped for the same reason tick after tick is written once when the
+ * skip starts, once when its reason changes (saying how many ticks the old
+ * one held) and once when it ends; a decision that never changes is counted
+ * until the log closes. Nothing else is written.
+ */
+static void test_repeats_written_at_start_change_and_end(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 2);
+    uint64_t tick = 0;
+    for (int i = 0; i < 5; i++) { /* ticks 1..5: disabled */
+        hydra_log_set_tick(lg, ++tick);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled",
+                                          json_pack("{s:s}", "reason", "disabled")),
+                         0);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                                          "404 no price for MSFT",
+                                          json_pack("{s:s}", "error", "no price for MSFT")),
+                         0);
+        assert_int_equal(hydra_log_repeats_round(lg), 0);
+    }
+    for (int i = 0; i < 3; i++) { /* ticks 6..8: another reason */
+        hydra_log_set_tick(lg, ++tick);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL,
+                                          "outside trade window",
+                                          json_pack("{s:s}", "reason", "outside trade window")),
+                         0);
+        hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                         "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+        assert_int_equal(hydra_log_repeats_round(lg), 0);
+    }
+    /* Tick 9: bot a runs (no skip); the price is still missing. */
+    hydra_log_set_tick(lg, ++tick);
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    assert_int_equal(hydra_log_repeats_active(lg), 1);
+    /* Tick 10: a second skip of the same bot in one tick counts once. */
+    hydra_log_set_tick(lg, ++tick);
+    hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled", NULL);
+    hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled", NULL);
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    hydra_log_set_tick(lg, ++tick); /* 11: nothing of a; still no price */
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+
+    json_t *lines = read_lines(f->log);
+    /* 3 skip lines + 2 ended + 1 broker_error + its end at close. */
+    assert_int_equal(json_array_size(lines), 7);
+    json_t *skips = lines_of(lines, "preflight_skip");
+    assert_int_equal(json_array_size(skips), 3);
+    json_t *s0 = json_array_get(skips, 0), *s1 = json_array_get(skips, 1);
+    assert_int_equal(int_of(s0, "tick"), 1);
+    assert_string_equal(json_string_value(json_object_get(s0, "reason")), "disabled");
+    assert_null(json_object_get(s0, "repeated"));
+    assert_int_equal(int_of(s1, "tick"), 6);
+    assert_string_equal(json_string_value(json_object_get(s1, "reason")), "outside trade window");
+    assert_string_equal(json_string_value(json_object_get(s1, "previous")), "disabled");
+    assert_int_equal(int_of(s1, "repeated"), 5);
+    assert_int_equal(int_of(json_array_get(skips, 2), "tick"), 10);
+    json_t *ended = lines_of(lines, "preflight_skip_ended");
+    assert_int_equal(json_array_size(ended), 2);
+    json_t *e0 = json_array_get(ended, 0);
+    assert_int_equal(int_of(e0, "tick"), 9);
+    assert_int_equal(int_of(e0, "repeated"), 3);
+    assert_int_equal(int_of(e0, "since_tick"), 6);
+    assert_string_equal(json_string_value(json_object_get(e0, "bot_id")), "a");
+    assert_string_equal(json_string_value(json_object_get(e0, "reason")), "outside trade window");
+    assert_int_equal(int_of(json_array_get(ended, 1), "repeated"), 1);
+    assert_int_equal(int_of(json_array_get(ended, 1), "tick"), 11);
+    json_t *errs = lines_of(lines, "broker_error");
+    assert_int_equal(json_array_size(errs), 1);
+    json_t *errs_end = lines_of(lines, "broker_error_ended");
+    assert_int_equal(json_array_size(errs_end), 1);
+    json_t *b = json_array_get(errs_end, 0);
+    assert_int_equal(int_of(b, "repeated"), 11);
+    assert_int_equal(int_of(b, "since_tick"), 1);
+    assert_true(json_is_true(json_object_get(b, "still_active")));
+    assert_string_equal(json_string_value(json_object_get(b, "error")), "no price for MSFT");
+    json_decref(errs_end);
+    json_decref(errs);
+    json_decref(ended);
+    json_decref(skips);
+    json_decref(lines);
+}
+
 /* ---- failures ---- */
 
 static void test_write_failure_is_sticky(void **state)
@@ -749,6 +865,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_on_day_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeats_written_at_start_change_and_end, setup,
+                                        teardown),
         cmocka_unit_test(test_write_failure_is_sticky),
         cmocka_unit_test_setup_teardown(test_open_failure_names_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, teardown),
