@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config tzdata
   libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
+  zlib1g-dev  # rotated log files are gzip-compressed
   clang-14 libclang-rt-14-dev llvm-14
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
 )
