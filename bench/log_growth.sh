@@ -24,7 +24,7 @@ sed -e "s|log_path: .*|log_path: $D/logs/app.jsonl|" \
     -e "s|db_path: ./state/paper_exchange.db|db_path: $D/state/paper_exchange.db|" \
     -e "s|file: data/|file: $PWD/data/|" config/settings.yaml >"$D/config/settings.yaml"
 if [ -n "$RET" ]; then
-    printf '\nstate:\n  retention_days: %s\n' "$RET" >>"$D/config/settings.yaml"
+    sed -i -e "s|retention_days: .*|retention_days: $RET|" "$D/config/settings.yaml"
 fi
 if [ -n "${MAX_BYTES:-}" ]; then
     sed -i -e "s|max_bytes: .*|max_bytes: $MAX_BYTES|" "$D/config/settings.yaml"

@@ -1007,6 +1007,42 @@ static void halt_on_permanent(hydra_engine *e)
     hydra_engine_halt(e, "broker", reason, e->cfg->settings.global_cooldown_minutes);
 }
 
+/* Rows of history retention may delete in one tick: a backlog goes in steps this small. */
+#define PRUNE_ROWS_PER_TICK 200
+
+/*
+ * Retention of the state database's history (state.retention_days), after
+ * the tick's orders: equity samples, closed orders and their fills older
+ * than the retention go, PRUNE_ROWS_PER_TICK rows a tick at most, never an
+ * open order or today's. One state_pruned line when a backlog is done.
+ */
+static void prune_history(hydra_engine *e, int64_t now)
+{
+    int days = e->cfg->settings.state.retention_days;
+    if (days <= 0 || e->day[0] == '\0')
+        return;
+    hydra_prune_counts c;
+    int rc = hydra_state_prune(e->state, now - (int64_t)days * 86400000, e->day,
+                               PRUNE_ROWS_PER_TICK, &c);
+    if (rc != 0) {
+        const char *why = hydra_state_errmsg(e->state);
+        hydra_log_repeat(e->log, HYDRA_LOG_WARN, "state_prune_failed", NULL, NULL, why,
+                         json_pack("{s:s,s:s}", "error", why, "effect",
+                                   "history kept for now; trading goes on"));
+        return;
+    }
+    e->pruned.fills += c.fills;
+    e->pruned.orders += c.orders;
+    e->pruned.equity += c.equity;
+    int total = e->pruned.fills + e->pruned.orders + e->pruned.equity;
+    if (c.fills + c.orders + c.equity == 0 && total > 0) {
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "state_pruned", NULL, "{s:i,s:i,s:i,s:i}", "fills",
+                       e->pruned.fills, "orders", e->pruned.orders, "equity_samples",
+                       e->pruned.equity, "retention_days", days);
+        memset(&e->pruned, 0, sizeof e->pruned);
+    }
+}
+
 static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
 {
     /* An equity not read this tick is not written as if it were. */
@@ -1039,6 +1075,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     json_decref(health);
 
     hydra_loop_quota_tick(e);
+    prune_history(e, now);
 
     hydra_bot_position pos[256];
     size_t np = 0;

@@ -140,6 +140,7 @@ typedef struct hydra_engine {
     hydra_foreign_position foreign[HYDRA_MAX_FOREIGN]; /* recorded at start (kv "foreign_baseline") */
     size_t n_foreign;  /* a contradiction found while syncing: halted once the sync is done */
     int lock_fd;
+    hydra_prune_counts pruned; /* rows retention removed since its last state_pruned line */
     struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
     struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
     struct hydra_notify *notify;   /* notification sender when notify.enabled (notify.h) */
