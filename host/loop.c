@@ -905,12 +905,40 @@ static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_
         in.qty = p->qty - working;
         snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)", hydra_exit_reason_name(why),
                  price, p->avg_price);
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_exit", slot->cfg->bot_id,
+        /* A position leaving by the host's exit rule ("host_exit" before; not the process). */
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "exit_rule", slot->cfg->bot_id,
                        "{s:s,s:s,s:f,s:f,s:f}", "symbol", p->symbol, "rule",
                        hydra_exit_reason_name(why), "price", price, "avg_price", p->avg_price, "qty",
                        in.qty);
-        handle_intent(e, slot, &in, npos, "host_exit");
+        handle_intent(e, slot, &in, npos, "exit_rule");
     }
+}
+
+void hydra_engine_status_line(hydra_engine *e, int64_t now, char *buf, size_t size)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    hydra_bot_position pos[256];
+    size_t np = 0;
+    hydra_position_list(e->state, NULL, pos, 256, &np);
+    int quarantined = 0;
+    for (int i = 0; i < e->n_slots; i++)
+        quarantined += e->slots[i].quarantined != 0;
+    char hreason[200] = "ok";
+    hydra_health_status hs = hydra_health_check(&e->health, hydra_monotonic_ms(), hreason,
+                                                sizeof hreason);
+    char halt[200] = "trading";
+    hydra_halt h = {0};
+    if (e->halted && hydra_halt_get(e->state, &h) == 0 && h.active)
+        snprintf(halt, sizeof halt, "HALTED (%s: %.120s)", h.source, h.reason);
+    else if (e->halted)
+        snprintf(halt, sizeof halt, "HALTED");
+    snprintf(buf, size,
+             "%04d-%02d-%02d %02d:%02d tick %llu  equity %.2f  day pnl %+.2f  positions %zu  "
+             "open orders %zu  quarantined %d  health %s  %s",
+             lt.year, lt.month, lt.day, lt.hour, lt.minute, (unsigned long long)e->tick,
+             e->account.equity, e->account.equity - e->day_start_equity, np, e->n_open_orders,
+             quarantined, hs == HYDRA_HEALTH_OK ? "ok" : hreason, halt);
 }
 
 /*
@@ -1105,13 +1133,14 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
         }
     }
 
-    if (!e->opt.quiet && isatty(STDERR_FILENO)) {
-        hydra_local_time lt;
-        hydra_local_from_utc(now, &lt);
-        fprintf(stderr,
-                "\rtick %-6llu %04d-%02d-%02d %02d:%02d  equity %12.2f  positions %2zu  orders %2d  %s   ",
-                (unsigned long long)e->tick, lt.year, lt.month, lt.day, lt.hour, lt.minute,
-                e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
+    /* On a terminal, a status line a minute (the first after the first tick), unless --quiet. */
+    int64_t mono_now = hydra_monotonic_ms();
+    if (!e->opt.quiet && isatty(STDERR_FILENO) &&
+        (e->status_line_ms == 0 || mono_now - e->status_line_ms >= HYDRA_STATUS_LINE_MS)) {
+        e->status_line_ms = mono_now;
+        char line[512];
+        hydra_engine_status_line(e, now, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
         fflush(stderr);
     }
     /* The tick is complete: readers of /metrics see it whole, never half way through. */
@@ -1282,8 +1311,6 @@ int hydra_engine_run(hydra_engine *e)
         }
         sleep_until(next, e->stop);
     }
-    if (!e->opt.quiet && isatty(STDERR_FILENO))
-        fputc('\n', stderr);
     hydra_log_pack(e->log, rc != 0 ? HYDRA_LOG_ERROR : HYDRA_LOG_INFO, "host_stop", NULL,
                    "{s:I,s:s}", "ticks", (json_int_t)e->tick, "reason",
                    rc != 0                           ? "state database lost or halt not persisted"

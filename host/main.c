@@ -845,8 +845,10 @@ static int cmd_run(const cli *c)
     hydra_service_notify("READY=1\nSTATUS=started; reconciled; ticking");
     e.stop = &g_stop;
     e.reload = &g_reload;
-    fprintf(stderr, "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
-            HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
+    if (!c->opt.quiet)
+        fprintf(stderr,
+                "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
+                HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
     int rc = hydra_engine_run(&e);
     hydra_service_notify("STOPPING=1\nSTATUS=stopping");
     if (rc != 0)
