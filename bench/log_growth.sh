@@ -10,7 +10,8 @@
 # state.retention_days. MAX_BYTES in the environment sets logging.max_bytes
 # (e.g. MAX_BYTES=65536 to see size rotation and compression at work; the
 # tick durations of ticks that rotated are printed). Everything is written
-# under a temporary directory; config/ is only read.
+# under a temporary directory; config/ is only read. OLD_CONFIG=1 drops the
+# logging: and state: sections, for a hydra-host built before they existed.
 set -eu
 cd "$(dirname "$0")/.."
 HOST=$(realpath "${1:-build/hydra-host}")
@@ -23,6 +24,9 @@ sed -e "s|log_path: .*|log_path: $D/logs/app.jsonl|" \
     -e "s|kill_switch_path: .*|kill_switch_path: $D/state/KILL_SWITCH|" \
     -e "s|db_path: ./state/paper_exchange.db|db_path: $D/state/paper_exchange.db|" \
     -e "s|file: data/|file: $PWD/data/|" config/settings.yaml >"$D/config/settings.yaml"
+if [ -n "${OLD_CONFIG:-}" ]; then
+    sed -i -e '/^logging:/,/^$/d' -e '/^state:/,$d' "$D/config/settings.yaml"
+fi
 if [ -n "$RET" ]; then
     sed -i -e "s|retention_days: .*|retention_days: $RET|" "$D/config/settings.yaml"
 fi
