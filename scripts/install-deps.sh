@@ -10,6 +10,8 @@ packages=(
   zlib1g-dev  # rotated log files are gzip-compressed
   clang-14 libclang-rt-14-dev llvm-14
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
+  time        # /usr/bin/time: scripts/bench.sh daily measures whole processes
+  chromium    # test_dashboard_browser drives the dashboard in headless Chromium
 )
 
 missing=()

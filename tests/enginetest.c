@@ -3,10 +3,17 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
 
 #include "error.h"
 #include "testutil.h"
@@ -309,4 +316,118 @@ int et_count_events(const char *log_path, const char *event, const char *bot_id)
     }
     free(text);
     return count;
+}
+
+/* ---- the common fixture ---- */
+
+int et_setup(void **state)
+{
+    et_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
+    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
+    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
+    f->w = calloc(1, sizeof *f->w);
+    assert_non_null(f->w);
+    *state = f;
+    return 0;
+}
+
+int et_teardown(void **state)
+{
+    et_fixture *f = *state;
+    if (f->open)
+        hydra_engine_close(&f->e);
+    tu_rmtree(f->dir);
+    free(f->w);
+    free(f);
+    return 0;
+}
+
+int et_try_open(et_fixture *f, char *err, size_t errsz, int *code)
+{
+    hydra_engine_options opt;
+    et_options(&opt, f->dir);
+    int rc = hydra_engine_open(&f->e, &opt, err, errsz, code);
+    f->open = rc == 0;
+    return rc;
+}
+
+void et_open(et_fixture *f)
+{
+    char err[4096] = "";
+    int code = -1;
+    if (et_try_open(f, err, sizeof err, &code) != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+}
+
+void et_close(et_fixture *f)
+{
+    hydra_engine_close(&f->e);
+    f->open = 0;
+}
+
+void et_ticks(et_fixture *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(&f->e), 0);
+}
+
+hydra_halt et_current_halt(et_fixture *f)
+{
+    hydra_halt h;
+    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
+    return h;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct et_body {
+    char *text;
+    size_t len;
+} et_body;
+
+static size_t collect_body(char *p, size_t size, size_t n, void *ud)
+{
+    et_body *b = ud;
+    char *t = realloc(b->text, b->len + size * n + 1);
+    if (t == NULL)
+        return 0;
+    memcpy(t + b->len, p, size * n);
+    b->len += size * n;
+    t[b->len] = '\0';
+    b->text = t;
+    return size * n;
+}
+
+long et_http(const char *method, const char *url, const char *const *headers, const char *body,
+             char **out, char *ctype, size_t ctsz)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    et_body b = {0};
+    struct curl_slist *hdr = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hdr = curl_slist_append(hdr, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    long status = -1;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (ctype != NULL) {
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        snprintf(ctype, ctsz, "%s", ct != NULL ? ct : "");
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    *out = b.text != NULL ? b.text : strdup("");
+    return status;
 }

@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "loop.h"
+#include "state.h"
 
 /*
  * Creates <dir>/config/{settings,bots}.yaml from a fixed copy of the shipped
@@ -73,5 +74,42 @@ int et_count_events(const char *log_path, const char *event, const char *bot_id)
  * state databases agree on.
  */
 const char *et_cid_from_bot(const char *cid);
+
+/*
+ * What most engine tests hold: a temporary directory (config/ inside it once
+ * et_make_config has run, app.jsonl, the state database), the engine over
+ * it, and a fault wrapper the test may put around the engine's broker.
+ */
+typedef struct et_fixture {
+    char dir[256];
+    char log[512]; /* <dir>/app.jsonl */
+    char cfg[512]; /* <dir>/config */
+    hydra_engine e;
+    int open;
+    et_broker *w;
+} et_fixture;
+
+/* A cmocka setup and teardown for an et_fixture: a new directory, and everything removed. */
+int et_setup(void **state);
+int et_teardown(void **state);
+
+/* Opens the engine over <dir>/config: 0, or non-zero with the reason in err and *code. */
+int et_try_open(et_fixture *f, char *err, size_t errsz, int *code);
+/* Opens the engine or fails the test with the reason. */
+void et_open(et_fixture *f);
+void et_close(et_fixture *f);
+/* Runs n ticks; each must return 0. */
+void et_ticks(et_fixture *f, int n);
+/* The halt row as the state database holds it. */
+hydra_halt et_current_halt(et_fixture *f);
+
+/*
+ * One HTTP request (no proxy, 30 s at most). `headers`: extra header lines,
+ * NULL-terminated, or NULL; `body`: sent as is, or NULL for none. Returns
+ * the status (-1 when no answer) and the answer's body in *out (caller
+ * frees); its Content-Type in ctype when ctype is not NULL.
+ */
+long et_http(const char *method, const char *url, const char *const *headers, const char *body,
+             char **out, char *ctype, size_t ctsz);
 
 #endif

@@ -24,77 +24,19 @@
 #include "state.h"
 #include "testutil.h"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    hydra_engine e;
-    int open;
-    et_broker *w;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    f->w = calloc(1, sizeof *f->w);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->open)
-        hydra_engine_close(&f->e);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
-    return 0;
-}
-
-static void open_engine(fixture *f)
-{
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    char err[4096] = "";
-    int code = -1;
-    int rc = hydra_engine_open(&f->e, &opt, err, sizeof err, &code);
-    if (rc != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
-    f->open = 1;
-}
-
-static void close_engine(fixture *f)
-{
-    hydra_engine_close(&f->e);
-    f->open = 0;
-}
-
-static void run_ticks(fixture *f, int n)
-{
-    for (int i = 0; i < n; i++)
-        assert_int_equal(hydra_engine_tick(&f->e), 0);
-}
-
-static hydra_halt current_halt(fixture *f)
-{
-    hydra_halt h;
-    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
-    return h;
-}
+typedef et_fixture fixture;
 
 /* The shipped configuration trades: entries and exits by all three bots, every decision logged. */
 static void test_shipped_config_trades_with_all_bots(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 3000);
-    assert_false(current_halt(f).active);
-    close_engine(f);
+    et_open(f);
+    et_ticks(f, 3000);
+    assert_false(et_current_halt(f).active);
+    et_close(f);
 
-    const char *bots[] = {"mom_AAPL", "opt_core", "crypto_core"};
+    const char *bots[] = {"mom_FESX", "opt_core", "crypto_core"};
     for (int i = 0; i < 3; i++) {
         int fills = et_count_events(f->log, "order_fill", bots[i]);
         int submitted = et_count_events(f->log, "order_submitted", bots[i]);
@@ -103,7 +45,7 @@ static void test_shipped_config_trades_with_all_bots(void **state)
         assert_true(fills >= 2);
     }
     assert_true(et_count_events(f->log, "exit_rule", NULL) >= 1);
-    assert_true(et_count_events(f->log, "preflight_skip", "mom_AAPL") >= 1);
+    assert_true(et_count_events(f->log, "preflight_skip", "mom_FESX") >= 1);
     assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 3000);
 }
 
@@ -112,11 +54,10 @@ static void test_status_line(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 20);
+    et_open(f);
+    et_ticks(f, 20);
     char line[512], want[64];
-    int64_t now = hydra_clock_now_ms(&f->e.clock);
-    hydra_engine_status_line(&f->e, now, line, sizeof line);
+    hydra_engine_status_line(&f->e, hydra_clock_now_ms(&f->e.clock), line, sizeof line);
     print_message("%s\n", line);
     assert_non_null(strstr(line, " tick 20 "));
     snprintf(want, sizeof want, "equity %.2f", f->e.account.equity);
@@ -126,36 +67,36 @@ static void test_status_line(void **state)
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
-    run_ticks(f, 1);
+    et_ticks(f, 1);
     hydra_engine_status_line(&f->e, hydra_clock_now_ms(&f->e.clock), line, sizeof line);
     print_message("%s\n", line);
     assert_non_null(strstr(line, "HALTED (kill_switch: "));
-    close_engine(f);
+    et_close(f);
 }
 
 static void test_kill_switch_halts_and_flattens(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 200); /* crypto has positions by now */
+    et_open(f);
+    et_ticks(f, 200); /* crypto has positions by now */
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
     et_wrap(f->w, &f->e);
-    run_ticks(f, 3);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 3);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "kill_switch");
     assert_non_null(strstr(h.reason, "kill-switch file present"));
-    run_ticks(f, 5);
+    et_ticks(f, 5);
     hydra_bot_position pos[16];
     size_t n = 99;
     assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
     assert_int_equal(n, 0); /* flattened */
     for (size_t i = 0; i < f->w->n_submits; i++)
         assert_int_equal(f->w->submits[i].side, HYDRA_SIDE_SELL);
-    close_engine(f);
+    et_close(f);
     assert_true(et_count_events(f->log, "system_halt", NULL) == 1);
     assert_true(et_count_events(f->log, "halt_flatten", NULL) >= 1);
 }
@@ -164,12 +105,12 @@ static void test_daily_loss_halts(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 2);
+    et_open(f);
+    et_ticks(f, 2);
     /* Pretend the day started 2% richer: today's loss exceeds the 1% limit. */
     f->e.day_start_equity = f->e.account.equity * 1.02;
-    run_ticks(f, 1);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "exitbot");
     assert_non_null(strstr(h.reason, "daily loss"));
@@ -181,17 +122,17 @@ static void test_api_failures_trip_health_halt(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 2);
+    et_open(f);
+    et_ticks(f, 2);
     et_wrap(f->w, &f->e);
     f->w->faults.prices = HYDRA_ETRANSIENT;
-    run_ticks(f, 5); /* 5 failures in the window: the threshold */
-    assert_false(current_halt(f).active);
-    run_ticks(f, 1);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 5); /* 5 failures in the window: the threshold */
+    assert_false(et_current_halt(f).active);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "api failures"));
-    close_engine(f);
+    et_close(f);
     /* The same read failing every tick is one line, counted; not a line a tick. */
     assert_int_equal(et_count_events(f->log, "broker_error", NULL), 1);
 }
@@ -200,12 +141,12 @@ static void test_exitbot_failure_halts(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 2);
+    et_open(f);
+    et_ticks(f, 2);
     et_wrap(f->w, &f->e);
     f->w->faults.account = HYDRA_EMALFORMED;
-    run_ticks(f, 1);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "EXITBOT_FAIL"));
 }
@@ -214,26 +155,26 @@ static void test_bootstrap_failure_halts(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
+    et_open(f);
     et_wrap(f->w, &f->e);
     /* Transient: the rollover waits, nothing halts, the failure counts once. */
     f->w->faults.account = HYDRA_ETRANSIENT;
-    run_ticks(f, 1); /* the first tick is a day rollover, which reads the account */
-    assert_false(current_halt(f).active);
+    et_ticks(f, 1); /* the first tick is a day rollover, which reads the account */
+    assert_false(et_current_halt(f).active);
     assert_int_equal(hydra_health_failures_in_window(&f->e.health, hydra_monotonic_ms()), 1);
     assert_int_equal(f->w->n_submits, 0);
     /* Permanent (credentials refused): halts at once. */
     f->w->faults.account = HYDRA_EAUTH;
-    run_ticks(f, 1);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "bootstrap");
     assert_non_null(strstr(h.reason, "BOOTSTRAP_FAIL"));
     /* While the broker stays down the halt stands; it is not declared again every tick. */
-    run_ticks(f, 5);
-    hydra_halt again = current_halt(f);
+    et_ticks(f, 5);
+    hydra_halt again = et_current_halt(f);
     assert_int_equal(again.since_ms, h.since_ms);
-    close_engine(f);
+    et_close(f);
     assert_int_equal(et_count_events(f->log, "system_halt", NULL), 1);
     assert_true(et_count_events(f->log, "bootstrap_failed", NULL) >= 1);
 }
@@ -242,23 +183,23 @@ static void test_account_anomalies_halt(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 2);
+    et_open(f);
+    et_ticks(f, 2);
     et_wrap(f->w, &f->e);
     f->w->faults.blocked = 1;
-    run_ticks(f, 1);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.reason, "anomaly: account blocked for trading");
 
     /* An equity jump beyond risk.max_equity_jump_pct (10%) in one tick. */
     assert_int_equal(hydra_halt_clear(f->e.state, "operator", 0), 0);
     f->w->faults.blocked = 0;
-    run_ticks(f, 1);
-    assert_false(current_halt(f).active);
+    et_ticks(f, 1);
+    assert_false(et_current_halt(f).active);
     f->w->faults.equity_scale = 1.2;
-    run_ticks(f, 1);
-    h = current_halt(f);
+    et_ticks(f, 1);
+    h = et_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "anomaly: equity moved 20.00% in one tick"));
 }
@@ -272,10 +213,10 @@ static void test_gate_rejection_never_reaches_exchange(void **state)
                                     "max_limit_distance_pct: 5.0=>max_limit_distance_pct: 0.01",
                                     NULL),
                      0);
-    open_engine(f);
+    et_open(f);
     et_wrap(f->w, &f->e);
-    run_ticks(f, 120);
-    close_engine(f);
+    et_ticks(f, 120);
+    et_close(f);
     for (size_t i = 0; i < f->w->n_submits; i++)
         assert_null(strchr(f->w->submits[i].symbol, '/')); /* no crypto order at all */
     int rejects = et_count_events(f->log, "gate_reject", "crypto_core");
@@ -340,27 +281,27 @@ static void test_unexplained_position_halts_at_start(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 1);
+    et_open(f);
+    et_ticks(f, 1);
     /* The journal claims a position the exchange never saw. */
     double realized = 0;
-    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_AAPL", "AAPL", HYDRA_ASSET_EQUITY,
+    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_FESX", "FESX", HYDRA_ASSET_EQUITY,
                                                1.0, HYDRA_SIDE_BUY, 3, 100.0, 0, 0, &realized),
                      0);
-    close_engine(f);
-    open_engine(f);
-    hydra_halt h = current_halt(f);
+    et_close(f);
+    et_open(f);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "reconcile");
-    assert_non_null(strstr(h.reason, "AAPL"));
+    assert_non_null(strstr(h.reason, "FESX"));
 }
 
 static void test_state_survives_restart(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 300);
+    et_open(f);
+    et_ticks(f, 300);
     hydra_bot_position before[32], after[32];
     size_t nb = 0, na = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
@@ -371,10 +312,10 @@ static void test_state_survives_restart(void **state)
     char day[11];
     snprintf(day, sizeof day, "%s", f->e.day);
     int64_t clock_before = hydra_clock_now_ms(&f->e.clock);
-    close_engine(f);
+    et_close(f);
 
-    open_engine(f);
-    assert_false(current_halt(f).active); /* the journal explains every position */
+    et_open(f);
+    assert_false(et_current_halt(f).active); /* the journal explains every position */
     assert_int_equal(hydra_clock_now_ms(&f->e.clock), clock_before);
     assert_int_equal(hydra_position_list(f->e.state, NULL, after, 32, &na), 0);
     assert_int_equal(na, nb);
@@ -390,9 +331,9 @@ static void test_state_survives_restart(void **state)
 
     /* A halt survives a restart too. */
     assert_int_equal(hydra_halt_set(f->e.state, "operator test", "operator", 1, 0), 0);
-    close_engine(f);
-    open_engine(f);
-    hydra_halt h = current_halt(f);
+    et_close(f);
+    et_open(f);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.reason, "operator test");
 }
@@ -413,7 +354,7 @@ static void test_no_entry_while_halted_randomised(void **state)
     assert_int_equal(et_make_config(f->dir, "global_cooldown_minutes: 390=>global_cooldown_minutes: 20",
                                     "cooloff_minutes: 390=>cooloff_minutes: 15"),
                      0);
-    open_engine(f);
+    et_open(f);
     et_wrap(f->w, &f->e);
     f->w->faults.seed = seed;
     f->w->rng = seed;
@@ -491,7 +432,7 @@ static void test_crash_after_journal_never_doubles(void **state)
     assert_int_equal(rows[0].state, HYDRA_ORD_PENDING_SUBMIT);
 
     /* Restart: reconciliation sends it once, with its original id. */
-    open_engine(f);
+    et_open(f);
     hydra_order o;
     hydra_broker_err berr;
     assert_int_equal(f->e.broker.ops->order_by_client_id(f->e.broker.ctx, rows[0].client_order_id,
@@ -502,10 +443,10 @@ static void test_crash_after_journal_never_doubles(void **state)
     assert_int_equal(hydra_journal_get(f->e.state, rows[0].client_order_id, &row), 0);
     assert_int_not_equal(row.state, HYDRA_ORD_PENDING_SUBMIT);
     et_wrap(f->w, &f->e);
-    run_ticks(f, 20);
+    et_ticks(f, 20);
     for (size_t i = 0; i < f->w->n_submits; i++)
         assert_string_not_equal(f->w->submits[i].cid, rows[0].client_order_id);
-    close_engine(f);
+    et_close(f);
     assert_int_equal(et_count_events(f->log, "order_resubmit", NULL), 1);
 }
 
@@ -529,8 +470,8 @@ static void test_reload_keeps_old_config_when_new_is_bad(void **state)
 {
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    open_engine(f);
-    run_ticks(f, 3);
+    et_open(f);
+    et_ticks(f, 3);
     char bots[512];
     snprintf(bots, sizeof bots, "%s/config/bots.yaml", f->dir);
     char *good = tu_read_file(bots, NULL);
@@ -539,7 +480,7 @@ static void test_reload_keeps_old_config_when_new_is_bad(void **state)
     assert_int_equal(tu_write_file(bots, "momentum_bots: [\n"), 0);
     assert_int_equal(hydra_engine_reload(&f->e), HYDRA_ECONFIG);
     assert_int_equal(f->e.n_slots, 4);
-    run_ticks(f, 2); /* still trading on the old configuration */
+    et_ticks(f, 2); /* still trading on the old configuration */
 
     char *changed = strdup(good);
     char *p = strstr(changed, "max_trades_per_day: 6");
@@ -550,8 +491,8 @@ static void test_reload_keeps_old_config_when_new_is_bad(void **state)
     hydra_budget b;
     assert_int_equal(hydra_budget_get(f->e.state, "crypto_core", &b), 0);
     assert_int_equal(b.max_trades_per_day, 2);
-    run_ticks(f, 2);
-    close_engine(f);
+    et_ticks(f, 2);
+    et_close(f);
     free(good);
     free(changed);
     assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 1);
@@ -581,7 +522,7 @@ static void test_too_many_symbols_refused_at_start(void **state)
     int code = -1;
     assert_int_not_equal(hydra_engine_open(&f->e, &opt, err, sizeof err, &code), 0);
     assert_int_equal(code, 2);
-    /* 17 x 16 wide symbols + AAPL, SPY, QQQ, BTC/USD, ETH/USD; opt_core may hold 3 contracts. */
+    /* 17 x 16 wide symbols + FESX, ORCL, NVDA, BTC/USD, ETH/USD; opt_core may hold 3 contracts. */
     assert_non_null(strstr(err, "the enabled bots need 280 symbols (277 declared, 3 option contracts "
                                 "they may hold); a snapshot holds at most 256"));
 }
@@ -628,25 +569,35 @@ static void test_sigterm_and_sigint_exit_cleanly(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_shipped_config_trades_with_all_bots, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_switch_halts_and_flattens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_daily_loss_halts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_failures_trip_health_halt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exitbot_failure_halts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bootstrap_failure_halts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_anomalies_halt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gate_rejection_never_reaches_exchange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_operator_halt_status_resume, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unexplained_position_halts_at_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_entry_while_halted_randomised, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_many_symbols_refused_at_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_host_refuses_bad_plugin_with_status_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shipped_config_trades_with_all_bots, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_status_line, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_switch_halts_and_flattens, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_daily_loss_halts, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_api_failures_trip_health_halt, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_exitbot_failure_halts, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_bootstrap_failure_halts, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_account_anomalies_halt, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_gate_rejection_never_reaches_exchange, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_operator_halt_status_resume, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_unexplained_position_halts_at_start, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_state_survives_restart, et_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_no_entry_while_halted_randomised, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_symbols_refused_at_start, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_host_refuses_bad_plugin_with_status_2, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_and_sigint_exit_cleanly, et_setup,
+                                        et_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,65 +33,15 @@
 #define STRANGER_ORDER "manual-order-1"
 #define STRANGER_POS "manual-pos-1"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    char cfg[512];
-    hydra_engine e;
-    int open;
-    et_broker *w;
-} fixture;
+typedef et_fixture fixture;
 
+/* Each test starts from the shipped configuration. */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
-    f->w = calloc(1, sizeof *f->w);
-    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
+    et_setup(state);
     fixture *f = *state;
-    if (f->open)
-        hydra_engine_close(&f->e);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
     return 0;
-}
-
-static void open_engine(fixture *f)
-{
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    char err[4096] = "";
-    int code = -1;
-    if (hydra_engine_open(&f->e, &opt, err, sizeof err, &code) != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
-    f->open = 1;
-}
-
-static void close_engine(fixture *f)
-{
-    hydra_engine_close(&f->e);
-    f->open = 0;
-}
-
-static void tick(fixture *f)
-{
-    assert_int_equal(hydra_engine_tick(&f->e), 0);
-}
-
-static hydra_halt current_halt(fixture *f)
-{
-    hydra_halt h;
-    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
-    return h;
 }
 
 static size_t hydra_positions(fixture *f)
@@ -130,7 +80,7 @@ static int64_t db_int(const char *db, const char *sql)
 static void trade_until_held(fixture *f)
 {
     for (int i = 0; i < 1000 && hydra_positions(f) == 0; i++)
-        tick(f);
+        et_ticks(f, 1);
     assert_true(hydra_positions(f) > 0);
 }
 
@@ -243,7 +193,7 @@ static void assert_broker_holds_nothing_of_hydras(fixture *f, double stranger_qt
  */
 static void assert_flattens(fixture *f, const char *hydra_cid, const char *source)
 {
-    hydra_halt h = current_halt(f);
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, source);
     assert_int_equal(h.ack_pid, (int64_t)getpid());
@@ -254,7 +204,7 @@ static void assert_flattens(fixture *f, const char *hydra_cid, const char *sourc
     assert_int_equal(row.state, HYDRA_ORD_CANCELED);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
 
-    tick(f); /* halt tick + 1: the market sells have filled */
+    et_ticks(f, 1); /* halt tick + 1: the market sells have filled */
     assert_int_equal(hydra_positions(f), 0);
     assert_broker_holds_nothing_of_hydras(f, 0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
@@ -263,10 +213,10 @@ static void assert_flattens(fixture *f, const char *hydra_cid, const char *sourc
         assert_int_equal(f->w->submits[i].side, HYDRA_SIDE_SELL);
     /* It stays flat, and says so once. */
     for (int i = 0; i < 3; i++)
-        tick(f);
+        et_ticks(f, 1);
     assert_int_equal(hydra_positions(f), 0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
-    close_engine(f);
+    et_close(f);
     assert_int_equal(et_count_events(f->log, "system_halt", NULL), 1);
     assert_int_equal(et_count_events(f->log, "halt_flat", NULL), 1);
     assert_true(et_count_events(f->log, "halt_cancel", NULL) >= 1);
@@ -275,7 +225,7 @@ static void assert_flattens(fixture *f, const char *hydra_cid, const char *sourc
 /* Held positions, a resting entry of Hydra's, and a stranger's order on the same account. */
 static void prepare(fixture *f, char *cid)
 {
-    open_engine(f);
+    et_open(f);
     trade_until_held(f);
     place_hydra_entry(f, cid);
     place_stranger_order(&f->e.broker, &f->e.market);
@@ -290,7 +240,7 @@ static void test_kill_switch(void **state)
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
-    tick(f); /* the halt tick */
+    et_ticks(f, 1); /* the halt tick */
     assert_true(f->w->n_cancels >= 1);
     assert_flattens(f, cid, "kill_switch");
 }
@@ -302,8 +252,8 @@ static void test_exitbot_daily_loss(void **state)
     prepare(f, cid);
     /* The day started 2% richer: today's loss is past the 1% limit. */
     f->e.day_start_equity = f->e.account.equity * 1.02;
-    tick(f);
-    assert_non_null(strstr(current_halt(f).reason, "daily loss"));
+    et_ticks(f, 1);
+    assert_non_null(strstr(et_current_halt(f).reason, "daily loss"));
     assert_flattens(f, cid, "exitbot");
 }
 
@@ -321,8 +271,8 @@ static void test_operator_halt_through_state(void **state)
                      0);
     hydra_state_close(other);
     uint64_t halt_tick = f->e.tick + 1;
-    tick(f);
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1);
+    hydra_halt h = et_current_halt(f);
     assert_int_equal(h.ack_tick, (int64_t)halt_tick);
     assert_string_equal(h.requested_by, "alice (uid 1000)");
     assert_flattens(f, cid, "operator");
@@ -334,7 +284,7 @@ static void test_operator_halt_through_state(void **state)
 /*
  * A journal that disagrees with the broker at start: reconciliation halts.
  * The flatten at start cancels Hydra's order and sells what the broker
- * holds of Hydra's; the claimed AAPL the broker never saw is not sold.
+ * holds of Hydra's; the claimed FESX the broker never saw is not sold.
  */
 static void test_reconciliation(void **state)
 {
@@ -345,38 +295,38 @@ static void test_reconciliation(void **state)
     assert_int_equal(et_make_config(f->dir, "foreign_positions: refuse=>foreign_positions: ignore\n",
                                     NULL),
                      0);
-    open_engine(f);
+    et_open(f);
     trade_until_held(f);
     place_hydra_entry(f, cid);
     place_stranger_order(&f->e.broker, &f->e.market);
     double realized = 0;
-    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_AAPL", "AAPL", HYDRA_ASSET_EQUITY,
+    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_FESX", "FESX", HYDRA_ASSET_EQUITY,
                                                1.0, HYDRA_SIDE_BUY, 3, 100.0, 0, 0, &realized),
                      0);
-    close_engine(f);
+    et_close(f);
 
-    open_engine(f); /* the halt happens here, before the first tick */
-    hydra_halt h = current_halt(f);
+    et_open(f); /* the halt happens here, before the first tick */
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "reconcile");
     assert_int_equal(hydra_orders_open_at_broker(f), 0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
     et_wrap(f->w, &f->e);
-    tick(f);
+    et_ticks(f, 1);
     assert_broker_holds_nothing_of_hydras(f, 0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
-    /* Only the journal's AAPL is left: the broker has none to sell. */
+    /* Only the journal's FESX is left: the broker has none to sell. */
     hydra_bot_position pos[8];
     size_t n = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 8, &n), 0);
     assert_int_equal(n, 1);
-    assert_string_equal(pos[0].symbol, "AAPL");
+    assert_string_equal(pos[0].symbol, "FESX");
     assert_int_equal(f->w->n_account_wide, 0);
-    close_engine(f);
+    et_close(f);
     char db[512];
     snprintf(db, sizeof db, "%s/trading_state.db", f->dir);
     assert_true(db_int(db, "SELECT COUNT(*) FROM orders WHERE reason LIKE 'flatten:%'") >= 1);
-    assert_int_equal(db_int(db, "SELECT COUNT(*) FROM orders WHERE symbol = 'AAPL' AND "
+    assert_int_equal(db_int(db, "SELECT COUNT(*) FROM orders WHERE symbol = 'FESX' AND "
                                 "reason LIKE 'flatten:%'"),
                      0);
     assert_true(et_count_events(f->log, "halt_position_mismatch", NULL) >= 1);
@@ -400,12 +350,12 @@ static void test_strangers_survive_a_halt(void **state)
         if (strcmp(pos[i].symbol, "ETH/USD") == 0)
             hydras_eth += pos[i].qty;
     place_stranger_position(&f->e.broker);
-    tick(f); /* the stranger's buy fills on this tick's bar; ExitBot sees it unexplained */
-    hydra_halt h = current_halt(f);
+    et_ticks(f, 1); /* the stranger's buy fills on this tick's bar; ExitBot sees it unexplained */
+    hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "ETH/USD"));
     assert_int_equal(hydra_orders_open_at_broker(f), 0);
-    tick(f);
+    et_ticks(f, 1);
     assert_int_equal(hydra_positions(f), 0);
     assert_broker_holds_nothing_of_hydras(f, 1.0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
@@ -415,7 +365,7 @@ static void test_strangers_survive_a_halt(void **state)
         if (strncmp(f->w->submits[i].cid, "manual-", 7) != 0)
             assert_int_equal(f->w->submits[i].side, HYDRA_SIDE_SELL);
     print_message("Hydra held %.9g ETH/USD; the stranger's 1 ETH/USD stays\n", hydras_eth);
-    close_engine(f);
+    et_close(f);
     assert_true(et_count_events(f->log, "halt_position_mismatch", NULL) >= 1);
 }
 
@@ -527,12 +477,13 @@ static void test_operator_halt_reaches_running_host(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill_switch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exitbot_daily_loss, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_operator_halt_through_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reconciliation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strangers_survive_a_halt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_operator_halt_reaches_running_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_switch, setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_exitbot_daily_loss, setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_operator_halt_through_state, setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_reconciliation, setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_survive_a_halt, setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_operator_halt_reaches_running_host, setup,
+                                        et_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

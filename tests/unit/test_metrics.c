@@ -34,51 +34,25 @@
 
 #define HTTP_ON "http:\\n  enabled: false=>http:\\n  enabled: true\nport: 9464=>port: 0\n"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    hydra_engine e;
-    int open;
-    et_broker *w;
-} fixture;
+typedef et_fixture fixture;
 
+/* No test inherits a token from the environment or leaves one behind. */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    f->w = calloc(1, sizeof *f->w);
     unsetenv("HYDRA_HTTP_TOKEN");
-    *state = f;
-    return 0;
+    return et_setup(state);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    if (f->open)
-        hydra_engine_close(&f->e);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
     unsetenv("HYDRA_HTTP_TOKEN");
-    return 0;
+    return et_teardown(state);
 }
 
 static int open_engine(fixture *f, char *err, size_t errsz)
 {
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
     int code = -1;
-    int rc = hydra_engine_open(&f->e, &opt, err, errsz, &code);
-    f->open = rc == 0;
-    return rc;
-}
-
-static void run_ticks(fixture *f, int n)
-{
-    for (int i = 0; i < n; i++)
-        assert_int_equal(hydra_engine_tick(&f->e), 0);
+    return et_try_open(f, err, errsz, &code);
 }
 
 typedef struct body {
@@ -102,33 +76,10 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
 /* GETs url; returns the HTTP status (or -1) and the body in *out (caller frees). */
 static long http_get(const char *url, const char *bearer, char **out, char *ctype, size_t ctsz)
 {
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    body b = {0};
-    struct curl_slist *hdr = NULL;
     char auth[400];
-    if (bearer != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
-        hdr = curl_slist_append(hdr, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    long status = -1;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (ctype != NULL) {
-        char *ct = NULL;
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-        snprintf(ctype, ctsz, "%s", ct != NULL ? ct : "");
-    }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    *out = b.text != NULL ? b.text : strdup("");
-    return status;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer != NULL ? bearer : "");
+    const char *const hdr[] = {auth, NULL};
+    return et_http("GET", url, bearer != NULL ? hdr : NULL, NULL, out, ctype, ctsz);
 }
 
 /* The value of the sample whose name and labels are exactly `series`; NAN if absent. */
@@ -178,15 +129,15 @@ static void test_metrics_scraped_over_http(void **state)
     print_message("metrics server on 127.0.0.1:%d\n", port);
 
     /* Trading ticks, one tick whose price fetch fails, then the kill switch. */
-    run_ticks(f, 200);
+    et_ticks(f, 200);
     et_wrap(f->w, &f->e);
     f->w->faults.prices = HYDRA_ETRANSIENT;
-    run_ticks(f, 1);
+    et_ticks(f, 1);
     f->w->faults.prices = 0;
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
-    run_ticks(f, 4);
+    et_ticks(f, 4);
     const long ticks = 205;
     assert_int_equal((long)f->e.tick, ticks);
 
@@ -271,7 +222,7 @@ static void test_metrics_scraped_over_http(void **state)
                   f->e.n_slots, ren_us);
 
     char *nf = NULL;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/no-such-page", port);
     assert_int_equal(http_get(url, NULL, &nf, NULL, 0), 404);
     free(nf);
     free(text);
@@ -310,7 +261,7 @@ static void test_remote_bind_needs_token(void **state)
     setenv("HYDRA_HTTP_TOKEN", token, 1);
     if (open_engine(f, err, sizeof err) != 0)
         fail_msg("engine open failed: %s", err);
-    run_ticks(f, 3);
+    et_ticks(f, 3);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.2:%d/metrics", hydra_http_port(f->e.http));
     char *text = NULL;
