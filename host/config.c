@@ -157,6 +157,10 @@ void hydra_config_defaults(hydra_config *cfg)
     h->port = 9464;
     h->allow_remote = 0;
 
+    s->logging.max_bytes = 256L * 1024 * 1024;
+    s->logging.keep = 0; /* system.log_keep_files */
+    s->state.retention_days = 90;
+
     hydra_notify_cfg *nc = &s->notify;
     nc->enabled = 0;
     nc->format = HYDRA_NOTIFY_WEBHOOK;
@@ -659,6 +663,7 @@ static void check_sim(load_ctx *c, const map_result *r, const char *path, void *
 static void check_series(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_guardrails(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_http(load_ctx *c, const map_result *r, const char *path, void *base);
+static void check_logging(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_session(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_execution(load_ctx *c, const map_result *r, const char *path, void *base);
 static void check_chain(load_ctx *c, const map_result *r, const char *path, void *base);
@@ -818,6 +823,27 @@ static const field ALPACA_FIELDS[] = {
     F_END,
 };
 
+/* Smaller than a few lines would rotate every tick. */
+static const range R_LOG_BYTES = {"0 (daily rotation only) or a size in bytes", 0,
+                                  (double)LONG_MAX, 0};
+static const range R_RETENTION = {"a number of days within 0..36500 (0 keeps everything)", 0, 36500,
+                                  0};
+
+static const field LOGGING_FIELDS[] = {
+    {.key = "max_bytes",
+     .type = FT_LONG,
+     .off = offsetof(hydra_logging_cfg, max_bytes),
+     .range = &R_LOG_BYTES},
+    /* 0: system.log_keep_files says (the older key). */
+    F_INT("keep", hydra_logging_cfg, keep, R_NONNEG_INT),
+    F_END,
+};
+
+static const field STATE_FIELDS[] = {
+    F_INT("retention_days", hydra_state_cfg, retention_days, R_RETENTION),
+    F_END,
+};
+
 static const field SETTINGS_FIELDS[] = {
     F_SECTION("system", 0, SYSTEM_FIELDS, NULL),
     F_SECTION("runner", 0, RUNNER_FIELDS, NULL),
@@ -835,6 +861,8 @@ static const field SETTINGS_FIELDS[] = {
     F_SECTION("quotas", offsetof(hydra_settings, quotas), QUOTAS_FIELDS, NULL),
     F_SECTION("http", offsetof(hydra_settings, http), HTTP_FIELDS, check_http),
     F_SECTION("notify", offsetof(hydra_settings, notify), NOTIFY_FIELDS, NULL),
+    F_SECTION("logging", offsetof(hydra_settings, logging), LOGGING_FIELDS, check_logging),
+    F_SECTION("state", offsetof(hydra_settings, state), STATE_FIELDS, NULL),
     F_END,
 };
 
@@ -1236,6 +1264,20 @@ static void check_sim(load_ctx *c, const map_result *r, const char *path, void *
 }
 
 /* Serving beyond loopback is a decision the operator writes down, never a default. */
+/* A size limit of a few lines would rotate (and compress) a file every tick. */
+static void check_logging(load_ctx *c, const map_result *r, const char *path, void *base)
+{
+    const hydra_logging_cfg *l = base;
+    int bad = 0;
+    yaml_node_t *mb = given(r, "max_bytes", &bad);
+    if (mb == NULL || bad || l->max_bytes == 0 || l->max_bytes >= 65536)
+        return;
+    char kp[PATH_MAX_LEN];
+    join(kp, path, "max_bytes");
+    report(c, mb, kp, "%ld is too small: 0 (daily rotation only) or at least 65536 bytes",
+           l->max_bytes);
+}
+
 static void check_http(load_ctx *c, const map_result *r, const char *path, void *base)
 {
     const hydra_http_cfg *h = base;
@@ -2092,6 +2134,16 @@ static void print_settings(const hydra_settings *s, FILE *out)
     kv_int(out, "  ", "timeout_ms", nc->timeout_ms);
     kv_bool(out, "  ", "fills", nc->fills);
     kv_bool(out, "  ", "daily_summary", nc->daily_summary);
+    fputs("logging:\n", out);
+    fprintf(out, "  max_bytes: %ld\n", s->logging.max_bytes);
+    kv_int(out, "  ", "keep", s->logging.keep);
+    fputs("state:\n", out);
+    kv_int(out, "  ", "retention_days", s->state.retention_days);
+}
+
+int hydra_settings_log_keep(const hydra_settings *s)
+{
+    return s->logging.keep > 0 ? s->logging.keep : s->log_keep_files;
 }
 
 static void print_bots(const hydra_config *cfg, FILE *out)

@@ -122,6 +122,17 @@ typedef struct hydra_notify_cfg {
     int daily_summary;  /* notify at each trading-day rollover (default 1) */
 } hydra_notify_cfg;
 
+/* The log's rotation (settings.yaml `logging:`). */
+typedef struct hydra_logging_cfg {
+    long max_bytes; /* rotate app.jsonl before it passes this size (default 256 MiB); 0 = daily only */
+    int keep;       /* rotated files kept, compressed or not; 0 (default) = system.log_keep_files */
+} hydra_logging_cfg;
+
+/* The state database's history (settings.yaml `state:`). */
+typedef struct hydra_state_cfg {
+    int retention_days; /* equity samples, closed orders, fills older than this are pruned; 0 = keep */
+} hydra_state_cfg;
+
 typedef struct hydra_settings {
     /* system */
     char timezone[64];               /* IANA zone, validated against the tz database */
@@ -155,7 +166,12 @@ typedef struct hydra_settings {
     hydra_quotas_cfg quotas;
     hydra_http_cfg http;
     hydra_notify_cfg notify;
+    hydra_logging_cfg logging;
+    hydra_state_cfg state;
 } hydra_settings;
+
+/* Rotated log files kept: logging.keep when given, else system.log_keep_files. */
+int hydra_settings_log_keep(const hydra_settings *s);
 
 /* ---- bots.yaml ----------------------------------------------------------- */
 

@@ -609,9 +609,13 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     rc = hydra_state_open(st->state_db_path, &e->state, err, errsz);
     if (rc != 0)
         goto fail;
-    rc = hydra_log_open(st->log_path, st->log_keep_files, &e->log, err, errsz);
+    rc = hydra_log_open(st->log_path, hydra_settings_log_keep(st), &e->log, err, errsz);
     if (rc != 0)
         goto fail;
+    /* The commands write a line or two: only the running host rotates by size. */
+    hydra_log_set_rotation(e->log, opt->tools_only ? 0 : st->logging.max_bytes, 1);
+    if (!opt->tools_only)
+        hydra_log_compress_leftovers(e->log);
     hydra_log_add_secret(e->log, e->creds.key);
     hydra_log_add_secret(e->log, e->creds.secret);
     hydra_log_add_secret(e->log, e->creds.http_token);

@@ -4,14 +4,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include <hydra/types.h>
 
@@ -21,6 +26,24 @@
 
 #define LOG_PATH_MAX 4096
 #define REDACTED "[REDACTED]"
+
+/*
+ * A decision that repeats tick after tick (a disabled bot's preflight skip, a
+ * price that is missing every tick): its first line is written, the ticks
+ * it held are counted, and one line says when it changed or ended.
+ */
+typedef struct log_repeat {
+    char event[64];
+    char bot_id[64];
+    char topic[64];
+    char what[320];  /* what must stay the same for a line to count as a repeat */
+    json_t *fields;  /* the first line's fields, for the line that ends it */
+    uint64_t count;  /* rounds it held, the first included */
+    uint64_t since;  /* the tick of its first line */
+    int seen;        /* noted in the current round */
+} log_repeat;
+
+#define LOG_REPEATS_MAX 256
 
 struct hydra_log {
     int fd;
@@ -39,6 +62,18 @@ struct hydra_log {
     char dir[LOG_PATH_MAX];
     char stem[256]; /* "app" of "app.jsonl" */
     char ext[64];   /* ".jsonl" */
+    log_repeat *repeats;
+    size_t nrepeats;
+    /* Size rotation and compression (hydra_log_set_rotation). */
+    int64_t max_bytes;  /* 0: daily rotation only */
+    int64_t size;       /* bytes in the open file, as this process last knew */
+    int compress;
+    pthread_mutex_t zmu;
+    pthread_t zthread;
+    int zstarted;       /* zthread was created and not joined yet */
+    int zrunning;       /* it is still compressing (under zmu) */
+    int zagain;         /* a rotation happened while it ran: look again (under zmu) */
+    uint64_t zdone, zfailed; /* files compressed, failures (under zmu) */
 };
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -89,12 +124,18 @@ static int open_file(const hydra_log *lg)
     return open(lg->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
-/* True for "stem.YYYY-MM-DD[...].ext", the names rotation gives. */
-static int is_rotated_name(const hydra_log *lg, const char *name)
+/*
+ * True for "stem.YYYY-MM-DD[.N].ext[.gz]", the names rotation gives; *seq
+ * gets N (0 without one) and *gz whether it is compressed.
+ */
+static int rotated_name_parts(const hydra_log *lg, const char *name, long *seq, int *gz)
 {
     size_t sl = strlen(lg->stem), el = strlen(lg->ext), nl = strlen(name);
+    int z = nl > 3 && strcmp(name + nl - 3, ".gz") == 0;
+    if (z)
+        nl -= 3;
     if (nl < sl + 11 + el || strncmp(name, lg->stem, sl) != 0 || name[sl] != '.' ||
-        strcmp(name + nl - el, lg->ext) != 0)
+        strncmp(name + nl - el, lg->ext, el) != 0)
         return 0;
     const char *d = name + sl + 1;
     for (int i = 0; i < 10; i++) {
@@ -102,12 +143,44 @@ static int is_rotated_name(const hydra_log *lg, const char *name)
         if (dash ? d[i] != '-' : (d[i] < '0' || d[i] > '9'))
             return 0;
     }
+    const char *rest = d + 10, *end = name + nl - el;
+    long n = 0;
+    if (rest != end) {
+        /* ".N": a further file of the same day (size rotation). */
+        if (*rest != '.' || rest + 1 >= end)
+            return 0;
+        for (const char *p = rest + 1; p < end; p++) {
+            if (*p < '0' || *p > '9' || n > 100000000)
+                return 0;
+            n = n * 10 + (*p - '0');
+        }
+    }
+    if (seq != NULL)
+        *seq = n;
+    if (gz != NULL)
+        *gz = z;
     return 1;
 }
 
+static int is_rotated_name(const hydra_log *lg, const char *name)
+{
+    return rotated_name_parts(lg, name, NULL, NULL);
+}
+
+/* For sorting rotated names oldest first: by day, then by number within the day. */
+static const hydra_log *sort_log;
+
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    size_t at = strlen(sort_log->stem) + 1;
+    int c = strncmp(x + at, y + at, 10);
+    if (c != 0)
+        return c;
+    long nx = 0, ny = 0;
+    rotated_name_parts(sort_log, x, &nx, NULL);
+    rotated_name_parts(sort_log, y, &ny, NULL);
+    return nx < ny ? -1 : nx > ny;
 }
 
 /*
@@ -144,8 +217,11 @@ static int prune(hydra_log *lg)
         }
         n++;
     }
-    if (n > 1)
+    if (n > 1) {
+        /* Only the thread that writes lines prunes: the static is not shared. */
+        sort_log = lg;
         qsort(names, n, sizeof *names, cmp_names);
+    }
     for (size_t i = 0; i + (size_t)lg->keep_files < n; i++) {
         char full[LOG_PATH_MAX + 256];
         snprintf(full, sizeof full, "%s/%s", lg->dir, names[i]);
@@ -159,6 +235,179 @@ fail:
     free(names);
     closedir(d);
     return ret;
+}
+
+/* ---- compressing rotated files, off the writing thread ---- */
+
+/*
+ * Compresses dir/name to dir/name.gz: written to a hidden temporary file,
+ * linked into place (never over an existing file), then the original is
+ * removed. The original's last bytes are read under an exclusive flock and
+ * it is removed under that lock: a writer in another process that still
+ * holds the rotated file takes a shared lock to write and, finding the file
+ * removed, writes to the current one instead (see emit), so no line is
+ * written into a file after it was compressed. 0: compressed; 1: nothing
+ * to do (the file went meanwhile); -1: failed, the file stays as it is.
+ */
+static int gzip_file(const hydra_log *lg, const char *name)
+{
+    char src[LOG_PATH_MAX + 300], tmp[LOG_PATH_MAX + 340], dst[LOG_PATH_MAX + 310];
+    snprintf(src, sizeof src, "%s/%s", lg->dir, name);
+    snprintf(dst, sizeof dst, "%s.gz", src);
+    snprintf(tmp, sizeof tmp, "%s/.%s.gz.%ld.tmp", lg->dir, name, (long)getpid());
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno == ENOENT ? 0 : -1; /* another process got there first */
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    gzFile gz = gzdopen(out, "wb6");
+    if (gz == NULL) {
+        close(out);
+        goto fail;
+    }
+    char buf[65536];
+    int locked = 0, ok = 1;
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ok = 0;
+            break;
+        }
+        if (r == 0) {
+            if (locked)
+                break;
+            /* The tail: whatever a late writer appended is read under the lock. */
+            if (flock(in, LOCK_EX) != 0) {
+                ok = 0;
+                break;
+            }
+            locked = 1;
+            continue;
+        }
+        if (gzwrite(gz, buf, (unsigned)r) != (int)r) {
+            ok = 0;
+            break;
+        }
+    }
+    if (gzclose(gz) != Z_OK)
+        ok = 0;
+    struct stat sb;
+    int gone = 0;
+    if (ok && fstat(in, &sb) == 0 && sb.st_nlink == 0)
+        gone = 1; /* pruned, or compressed by another process, meanwhile: nothing to replace */
+    if (ok && !gone && link(tmp, dst) != 0) {
+        gone = errno == EEXIST; /* another process compressed it first */
+        ok = gone;
+    }
+    if (ok && !gone && unlink(src) != 0)
+        ok = 0;
+    unlink(tmp);
+    close(in); /* drops the lock */
+    return !ok ? -1 : gone ? 1 : 0;
+
+fail:
+    close(in);
+    unlink(tmp);
+    return -1;
+}
+
+/* Compresses every rotated file not compressed yet. */
+static void compress_pending(hydra_log *lg)
+{
+    DIR *d = opendir(lg->dir);
+    if (d == NULL)
+        return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int gz = 0;
+        if (!rotated_name_parts(lg, e->d_name, NULL, &gz) || gz)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap != 0 ? cap * 2 : 8;
+            char **nn = realloc(names, ncap * sizeof *nn);
+            if (nn == NULL)
+                break;
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL)
+            break;
+        n++;
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        int rc = gzip_file(lg, names[i]);
+        pthread_mutex_lock((pthread_mutex_t *)&lg->zmu);
+        if (rc == 0)
+            lg->zdone++;
+        else if (rc < 0)
+            lg->zfailed++;
+        pthread_mutex_unlock((pthread_mutex_t *)&lg->zmu);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void *compressor_main(void *arg)
+{
+    hydra_log *lg = arg;
+    /* Below the tick's priority: this thread only (Linux sets nice per thread). */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    for (;;) {
+        compress_pending(lg);
+        pthread_mutex_lock(&lg->zmu);
+        if (!lg->zagain) {
+            lg->zrunning = 0;
+            pthread_mutex_unlock(&lg->zmu);
+            return NULL;
+        }
+        lg->zagain = 0;
+        pthread_mutex_unlock(&lg->zmu);
+    }
+}
+
+/*
+ * Starts the compressing thread, or asks the running one to look again. A
+ * file left uncompressed (the thread failed, or the host stopped first) is
+ * picked up by the next start.
+ */
+static void start_compressor(hydra_log *lg)
+{
+    pthread_mutex_lock(&lg->zmu);
+    if (lg->zrunning) {
+        lg->zagain = 1;
+        pthread_mutex_unlock(&lg->zmu);
+        return;
+    }
+    if (lg->zstarted) {
+        pthread_join(lg->zthread, NULL); /* finished: it cleared zrunning on its way out */
+        lg->zstarted = 0;
+    }
+    if (pthread_create(&lg->zthread, NULL, compressor_main, lg) == 0) {
+        lg->zstarted = 1;
+        lg->zrunning = 1;
+    } else {
+        lg->zfailed++;
+    }
+    pthread_mutex_unlock(&lg->zmu);
+}
+
+/* Waits for the compressing thread to finish its work. */
+static void wait_compressor(hydra_log *lg)
+{
+    pthread_mutex_lock(&lg->zmu);
+    int started = lg->zstarted;
+    lg->zstarted = 0;
+    pthread_mutex_unlock(&lg->zmu);
+    if (started)
+        pthread_join(lg->zthread, NULL);
 }
 
 /*
@@ -189,6 +438,13 @@ static int rotate(hydra_log *lg, const char *file_day)
             else
                 snprintf(target, sizeof target, "%s/%s.%s.%d%s", lg->dir, lg->stem, file_day, n,
                          lg->ext);
+            /* A compressed file of that name counts as taken too. */
+            char gz[sizeof target + 3];
+            snprintf(gz, sizeof gz, "%s.gz", target);
+            if (access(gz, F_OK) == 0) {
+                errno = EEXIST;
+                continue;
+            }
             linked = link(lg->path, target);
             if (linked != 0 && errno != EEXIST)
                 break;
@@ -204,11 +460,15 @@ static int rotate(hydra_log *lg, const char *file_day)
     if (fd >= 0) {
         close(lg->fd);
         lg->fd = fd;
+        struct stat sb;
+        lg->size = fstat(fd, &sb) == 0 ? (int64_t)sb.st_size : 0;
     } else {
         ret = HYDRA_EIO;
     }
     if (ret == 0)
         ret = prune(lg);
+    if (lg->compress)
+        start_compressor(lg);
     return ret;
 }
 
@@ -236,6 +496,7 @@ int hydra_log_open(const char *path, int keep_files, hydra_log **out, char *err,
     }
     lg->fd = -1;
     lg->keep_files = keep_files;
+    pthread_mutex_init(&lg->zmu, NULL);
     lg->min_level = HYDRA_LOG_DEBUG;
     lg->healthy = 1;
     if (split_path(lg, path) != 0) {
@@ -268,6 +529,9 @@ int hydra_log_open(const char *path, int keep_files, hydra_log **out, char *err,
         goto fail;
     }
 
+    lg->size = (int64_t)sb.st_size;
+    if (strcmp(file_day, lg->day) < 0 && sb.st_size > 0)
+        lg->size = 0; /* rotated above */
     *out = lg;
     return 0;
 
@@ -280,6 +544,10 @@ void hydra_log_close(hydra_log *lg)
 {
     if (lg == NULL)
         return;
+    hydra_log_repeats_finish(lg);
+    wait_compressor(lg);
+    pthread_mutex_destroy(&lg->zmu);
+    free(lg->repeats);
     if (lg->fd >= 0)
         close(lg->fd);
     for (size_t i = 0; i < lg->nsecrets; i++)
@@ -616,10 +884,40 @@ static long quick_line(const hydra_log *lg, int level, const char *event, const 
  */
 static int emit(hydra_log *lg, const char *line, size_t len, int ret)
 {
-    if (write_all(lg->fd, line, len) != 0) {
+    if (lg->max_bytes > 0 && lg->size + (int64_t)len > lg->max_bytes) {
+        /* Others may have appended too: the file's own size decides. */
+        struct stat sb;
+        if (fstat(lg->fd, &sb) == 0)
+            lg->size = (int64_t)sb.st_size;
+        if (lg->size > 0 && lg->size + (int64_t)len > lg->max_bytes && rotate(lg, lg->day) != 0)
+            ret = HYDRA_EIO;
+    }
+    /*
+     * With compression on, a rotated file is removed once compressed. The
+     * write holds a shared lock (the compressor reads the tail and removes
+     * the file under an exclusive one) and goes to the current file when
+     * this descriptor's file was removed: a line never lands in a file
+     * already compressed.
+     */
+    int shared = lg->compress && flock(lg->fd, LOCK_SH) == 0;
+    struct stat sb;
+    if (shared && fstat(lg->fd, &sb) == 0 && sb.st_nlink == 0) {
+        int fd = open_file(lg);
+        if (fd >= 0) {
+            flock(lg->fd, LOCK_UN);
+            close(lg->fd);
+            lg->fd = fd;
+            shared = flock(lg->fd, LOCK_SH) == 0;
+        }
+    }
+    int wrc = write_all(lg->fd, line, len);
+    if (shared)
+        flock(lg->fd, LOCK_UN);
+    if (wrc != 0) {
         lg->healthy = 0;
         return HYDRA_EIO;
     }
+    lg->size += (int64_t)len;
     if (lg->echo)
         (void)write_all(STDERR_FILENO, line, len);
     lg->lines++;
@@ -734,4 +1032,164 @@ int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_
                              json_pack("{s:s,s:s,s:s}", "for_event", event != NULL ? event : "",
                                        "format", fmt, "error", jerr.text));
     return rc != 0 ? rc : HYDRA_EINVAL;
+}
+
+/* ---- repeated decisions ---- */
+
+static log_repeat *find_repeat(hydra_log *lg, const char *event, const char *bot_id,
+                               const char *topic)
+{
+    for (size_t i = 0; i < lg->nrepeats; i++) {
+        log_repeat *r = &lg->repeats[i];
+        if (strcmp(r->event, event) == 0 && strcmp(r->bot_id, bot_id) == 0 &&
+            strcmp(r->topic, topic) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Writes "<event>_ended" for r: its first line's fields, how many rounds it held and since when. */
+static int end_repeat(hydra_log *lg, const log_repeat *r, int at_close)
+{
+    char ended[96];
+    snprintf(ended, sizeof ended, "%s_ended", r->event);
+    json_t *f = r->fields != NULL ? json_deep_copy(r->fields) : json_object();
+    if (f == NULL)
+        f = json_object();
+    json_object_set_new(f, "repeated", json_integer((json_int_t)r->count));
+    json_object_set_new(f, "since_tick", json_integer((json_int_t)r->since));
+    if (at_close)
+        json_object_set_new(f, "still_active", json_true());
+    return hydra_log_event(lg, HYDRA_LOG_INFO, ended, r->bot_id[0] != '\0' ? r->bot_id : NULL, f);
+}
+
+static void drop_repeat(hydra_log *lg, log_repeat *r)
+{
+    json_decref(r->fields);
+    *r = lg->repeats[--lg->nrepeats];
+}
+
+int hydra_log_repeat(hydra_log *lg, int level, const char *event, const char *bot_id,
+                     const char *topic, const char *what, json_t *fields)
+{
+    if (lg == NULL || event == NULL) {
+        json_decref(fields);
+        return HYDRA_EINVAL;
+    }
+    if (level < lg->min_level) {
+        json_decref(fields);
+        return 0;
+    }
+    const char *b = bot_id != NULL ? bot_id : "", *t = topic != NULL ? topic : "";
+    const char *w = what != NULL ? what : "";
+    log_repeat *r = find_repeat(lg, event, b, t);
+    if (r != NULL && strncmp(r->what, w, sizeof r->what - 1) == 0) {
+        /* The same decision again: counted once per round, not written. */
+        if (!r->seen)
+            r->count++;
+        r->seen = 1;
+        json_decref(fields);
+        return 0;
+    }
+    if (r != NULL) {
+        /* It changed: the new line says what it replaces and how long that held. */
+        if (fields == NULL)
+            fields = json_object();
+        if (json_is_object(fields)) {
+            json_object_set_new(fields, "previous", json_string(r->what));
+            json_object_set_new(fields, "repeated", json_integer((json_int_t)r->count));
+        }
+        json_decref(r->fields);
+        r->fields = NULL;
+    } else if (lg->nrepeats < LOG_REPEATS_MAX) {
+        if (lg->repeats == NULL) {
+            lg->repeats = calloc(LOG_REPEATS_MAX, sizeof *lg->repeats);
+            if (lg->repeats == NULL)
+                return hydra_log_event(lg, level, event, bot_id, fields);
+        }
+        r = &lg->repeats[lg->nrepeats++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->event, sizeof r->event, "%s", event);
+        snprintf(r->bot_id, sizeof r->bot_id, "%s", b);
+        snprintf(r->topic, sizeof r->topic, "%s", t);
+    } else {
+        /* More distinct repeats than the table holds: every line is written, none is lost. */
+        return hydra_log_event(lg, level, event, bot_id, fields);
+    }
+    snprintf(r->what, sizeof r->what, "%s", w);
+    r->count = 1;
+    r->since = lg->tick;
+    r->seen = 1;
+    json_t *kept = json_is_object(fields) ? json_deep_copy(fields) : NULL;
+    if (kept != NULL) {
+        json_object_del(kept, "previous");
+        json_object_del(kept, "repeated");
+    }
+    r->fields = kept;
+    return hydra_log_event(lg, level, event, bot_id, fields);
+}
+
+int hydra_log_repeats_round(hydra_log *lg)
+{
+    if (lg == NULL)
+        return HYDRA_EINVAL;
+    int ret = 0;
+    for (size_t i = 0; i < lg->nrepeats;) {
+        log_repeat *r = &lg->repeats[i];
+        if (r->seen) {
+            r->seen = 0;
+            i++;
+            continue;
+        }
+        int rc = end_repeat(lg, r, 0);
+        if (rc != 0)
+            ret = rc;
+        drop_repeat(lg, r); /* the last entry moves into i: looked at next */
+    }
+    return ret;
+}
+
+void hydra_log_repeats_finish(hydra_log *lg)
+{
+    if (lg == NULL)
+        return;
+    while (lg->nrepeats > 0) {
+        log_repeat *r = &lg->repeats[lg->nrepeats - 1];
+        end_repeat(lg, r, 1);
+        drop_repeat(lg, r);
+    }
+}
+
+size_t hydra_log_repeats_active(const hydra_log *lg)
+{
+    return lg != NULL ? lg->nrepeats : 0;
+}
+
+/* ---- size rotation and compression ---- */
+
+void hydra_log_set_rotation(hydra_log *lg, int64_t max_bytes, int compress)
+{
+    if (lg == NULL)
+        return;
+    lg->max_bytes = max_bytes > 0 ? max_bytes : 0;
+    lg->compress = compress != 0;
+}
+
+void hydra_log_compress_leftovers(hydra_log *lg)
+{
+    if (lg != NULL && lg->compress)
+        start_compressor(lg);
+}
+
+void hydra_log_compress_wait(hydra_log *lg, uint64_t *done, uint64_t *failed)
+{
+    if (lg == NULL)
+        return;
+    wait_compressor(lg);
+    pthread_mutex_lock(&lg->zmu);
+    if (done != NULL)
+        *done = lg->zdone;
+    if (failed != NULL)
+        *failed = lg->zfailed;
+    pthread_mutex_unlock(&lg->zmu);
 }

@@ -9,8 +9,8 @@
  *
  * Each line is written with one write(2) on an O_APPEND descriptor, so lines
  * from several processes never interleave. The file rotates daily (UTC date
- * of ts) to app.YYYY-MM-DD.jsonl beside it; `keep_files` rotated files are
- * kept. Every registered secret is replaced by "[REDACTED]" wherever it
+ * of ts) to app.YYYY-MM-DD.jsonl beside it, and by size when set
+ * (hydra_log_set_rotation); `keep_files` rotated files are kept. Every registered secret is replaced by "[REDACTED]" wherever it
  * appears in a line. A failed write sets a sticky failure flag that the
  * health monitor reads: no trading without an audit trail.
  */
@@ -62,6 +62,49 @@ int hydra_log_event(hydra_log *lg, int level, const char *event, const char *bot
  */
 int hydra_log_pack(hydra_log *lg, int level, const char *event, const char *bot_id,
                    const char *fmt, ...);
+
+/*
+ * Decisions that repeat every tick (the same bot skipped for the same
+ * reason, the same read failing the same way) are written when they start
+ * and when they change or end, not every tick. Shared by the live loop and
+ * the backtest: call hydra_log_repeat() where the line would be written and
+ * hydra_log_repeats_round() once at the end of every tick (or bar).
+ *
+ * The line is identified by (event, bot_id, topic) (bot_id and topic may be
+ * NULL); `what` is the text that must stay the same (the reason). The first
+ * occurrence is written as hydra_log_event() would write it. While `what`
+ * stays the same, later occurrences are only counted (once per round).
+ * When `what` changes, the new line is written with "previous" (the old
+ * text) and "repeated" (the rounds it held). A round in which the line was
+ * not noted ends it: "<event>_ended" with the first line's fields,
+ * "repeated" and "since_tick". fields is stolen, as in hydra_log_event().
+ * hydra_log_close() ends the open ones with "still_active": true.
+ */
+int hydra_log_repeat(hydra_log *lg, int level, const char *event, const char *bot_id,
+                     const char *topic, const char *what, json_t *fields);
+/* Ends every repeat not noted since the previous round. Returns 0 or HYDRA_EIO. */
+int hydra_log_repeats_round(hydra_log *lg);
+/* Ends every open repeat now ("still_active": true); done by hydra_log_close(). */
+void hydra_log_repeats_finish(hydra_log *lg);
+/* How many repeated lines are being counted now (tests, status). */
+size_t hydra_log_repeats_active(const hydra_log *lg);
+
+/*
+ * Rotation by size as well as by day: a line that would take the file past
+ * max_bytes (0 = no limit) first moves it aside as stem.YYYY-MM-DD.N.ext
+ * (N counting up within the day). With compress, every rotated file is
+ * gzip-compressed to <name>.gz by a thread of its own at a lower priority,
+ * so the line being written never waits for it. A file that could not be
+ * compressed stays as it is. keep_files (hydra_log_open) counts rotated
+ * files, compressed or not. Every process that writes to the file must set
+ * compress alike: its writes then take the shared lock that keeps a line
+ * out of a file being compressed.
+ */
+void hydra_log_set_rotation(hydra_log *lg, int64_t max_bytes, int compress);
+/* Starts compressing the rotated files an earlier run left uncompressed (the host, at start). */
+void hydra_log_compress_leftovers(hydra_log *lg);
+/* Waits until every rotated file is compressed; how many were, and failed (tests, bench). */
+void hydra_log_compress_wait(hydra_log *lg, uint64_t *done, uint64_t *failed);
 
 /* 1 while every write has succeeded; 0 after a failure (sticky until reopen). */
 int hydra_log_healthy(const hydra_log *lg);

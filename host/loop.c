@@ -75,6 +75,21 @@ static void note_rate_limit(hydra_engine *e, int64_t until)
                    "effect", "calls held until the reset, not counted as failures; entries pause");
 }
 
+/*
+ * The reads every tick makes. Their failures repeat tick after tick while
+ * the cause lasts (a symbol with no price); orders' calls are never among
+ * them: each of those failures is its own line.
+ */
+static int is_tick_read(const char *call)
+{
+    static const char *const reads[] = {"market_snapshot", "account", "positions", "open_orders",
+                                        "clock", "calendar", "option_chain"};
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        if (strcmp(call, reads[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err)
 {
     hydra_failure_class fc = hydra_broker_classify(err->code);
@@ -90,10 +105,17 @@ void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_
     }
     if (fc == HYDRA_FAILURE_PERMANENT && e->permanent_failure[0] == '\0')
         snprintf(e->permanent_failure, sizeof e->permanent_failure, "%s: %s", call, err->msg);
-    hydra_log_pack(e->log, HYDRA_LOG_WARN, "broker_error", NULL, "{s:s,s:s,s:s,s:i,s:s}", "call",
-                   call, "class", hydra_strerror(err->code), "failure",
-                   hydra_failure_class_name(fc), "http_status", err->http_status, "error",
-                   err->msg);
+    json_t *fields = json_pack("{s:s,s:s,s:s,s:i,s:s}", "call", call, "class",
+                               hydra_strerror(err->code), "failure", hydra_failure_class_name(fc),
+                               "http_status", err->http_status, "error", err->msg);
+    if (is_tick_read(call)) {
+        /* The same read failing the same way every tick: written when it starts, changes, ends. */
+        char what[360];
+        snprintf(what, sizeof what, "%d %d %s", err->code, err->http_status, err->msg);
+        hydra_log_repeat(e->log, HYDRA_LOG_WARN, "broker_error", NULL, call, what, fields);
+    } else {
+        hydra_log_event(e->log, HYDRA_LOG_WARN, "broker_error", NULL, fields);
+    }
 }
 
 int hydra_engine_read_failed(hydra_engine *e, int rc, const char *what)
@@ -946,12 +968,40 @@ static void host_exits(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_
         in.qty = p->qty - working;
         snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)", hydra_exit_reason_name(why),
                  price, p->avg_price);
-        hydra_log_pack(e->log, HYDRA_LOG_INFO, "host_exit", slot->cfg->bot_id,
+        /* A position leaving by the host's exit rule ("host_exit" before; not the process). */
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "exit_rule", slot->cfg->bot_id,
                        "{s:s,s:s,s:f,s:f,s:f}", "symbol", p->symbol, "rule",
                        hydra_exit_reason_name(why), "price", price, "avg_price", p->avg_price, "qty",
                        in.qty);
-        handle_intent(e, slot, &in, npos, "host_exit");
+        handle_intent(e, slot, &in, npos, "exit_rule");
     }
+}
+
+void hydra_engine_status_line(hydra_engine *e, int64_t now, char *buf, size_t size)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    hydra_bot_position pos[256];
+    size_t np = 0;
+    hydra_position_list(e->state, NULL, pos, 256, &np);
+    int quarantined = 0;
+    for (int i = 0; i < e->n_slots; i++)
+        quarantined += e->slots[i].quarantined != 0;
+    char hreason[200] = "ok";
+    hydra_health_status hs = hydra_health_check(&e->health, hydra_monotonic_ms(), hreason,
+                                                sizeof hreason);
+    char halt[200] = "trading";
+    hydra_halt h = {0};
+    if (e->halted && hydra_halt_get(e->state, &h) == 0 && h.active)
+        snprintf(halt, sizeof halt, "HALTED (%s: %.120s)", h.source, h.reason);
+    else if (e->halted)
+        snprintf(halt, sizeof halt, "HALTED");
+    snprintf(buf, size,
+             "%04d-%02d-%02d %02d:%02d tick %llu  equity %.2f  day pnl %+.2f  positions %zu  "
+             "open orders %zu  quarantined %d  health %s  %s",
+             lt.year, lt.month, lt.day, lt.hour, lt.minute, (unsigned long long)e->tick,
+             e->account.equity, e->account.equity - e->day_start_equity, np, e->n_open_orders,
+             quarantined, hs == HYDRA_HEALTH_OK ? "ok" : hreason, halt);
 }
 
 /*
@@ -981,9 +1031,10 @@ static void execute(hydra_engine *e, int64_t now, int market_ok)
         hydra_bot_slot *slot = &e->slots[i];
         char buf[300];
         const char *skip = preflight(e, slot, now, market_ok, buf, sizeof buf);
+        /* A bot skipped for the same reason tick after tick: one line when it starts and ends. */
         if (skip != NULL)
-            hydra_log_pack(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, "{s:s}",
-                           "reason", skip);
+            hydra_log_repeat(e->log, HYDRA_LOG_INFO, "preflight_skip", slot->cfg->bot_id, NULL,
+                             skip, json_pack("{s:s}", "reason", skip));
         else
             start_call(e, slot, 1, now);
     }
@@ -1047,6 +1098,42 @@ static void halt_on_permanent(hydra_engine *e)
     hydra_engine_halt(e, "broker", reason, e->cfg->settings.global_cooldown_minutes);
 }
 
+/* Rows of history retention may delete in one tick: a backlog goes in steps this small. */
+#define PRUNE_ROWS_PER_TICK 200
+
+/*
+ * Retention of the state database's history (state.retention_days), after
+ * the tick's orders: equity samples, closed orders and their fills older
+ * than the retention go, PRUNE_ROWS_PER_TICK rows a tick at most, never an
+ * open order or today's. One state_pruned line when a backlog is done.
+ */
+static void prune_history(hydra_engine *e, int64_t now)
+{
+    int days = e->cfg->settings.state.retention_days;
+    if (days <= 0 || e->day[0] == '\0')
+        return;
+    hydra_prune_counts c;
+    int rc = hydra_state_prune(e->state, now - (int64_t)days * 86400000, e->day,
+                               PRUNE_ROWS_PER_TICK, &c);
+    if (rc != 0) {
+        const char *why = hydra_state_errmsg(e->state);
+        hydra_log_repeat(e->log, HYDRA_LOG_WARN, "state_prune_failed", NULL, NULL, why,
+                         json_pack("{s:s,s:s}", "error", why, "effect",
+                                   "history kept for now; trading goes on"));
+        return;
+    }
+    e->pruned.fills += c.fills;
+    e->pruned.orders += c.orders;
+    e->pruned.equity += c.equity;
+    int total = e->pruned.fills + e->pruned.orders + e->pruned.equity;
+    if (c.fills + c.orders + c.equity == 0 && total > 0) {
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "state_pruned", NULL, "{s:i,s:i,s:i,s:i}", "fills",
+                       e->pruned.fills, "orders", e->pruned.orders, "equity_samples",
+                       e->pruned.equity, "retention_days", days);
+        memset(&e->pruned, 0, sizeof e->pruned);
+    }
+}
+
 static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
 {
     /* An equity not read this tick is not written as if it were. */
@@ -1094,10 +1181,13 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     json_decref(health);
 
     hydra_loop_quota_tick(e);
+    prune_history(e, now);
 
     hydra_bot_position pos[256];
     size_t np = 0;
     hydra_position_list(e->state, NULL, pos, 256, &np);
+    /* A repeated line not noted this tick has ended: said before the tick's summary. */
+    hydra_log_repeats_round(e->log);
     int64_t took_us = hydra_monotonic_us() - started_us;
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "tick_summary", NULL, "{s:f,s:f,s:i,s:i,s:i,s:b,s:I}",
                    "equity", e->account.equity, "cash", e->account.cash, "positions", (int)np,
@@ -1121,13 +1211,14 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
         }
     }
 
-    if (!e->opt.quiet && isatty(STDERR_FILENO)) {
-        hydra_local_time lt;
-        hydra_local_from_utc(now, &lt);
-        fprintf(stderr,
-                "\rtick %-6llu %04d-%02d-%02d %02d:%02d  equity %12.2f  positions %2zu  orders %2d  %s   ",
-                (unsigned long long)e->tick, lt.year, lt.month, lt.day, lt.hour, lt.minute,
-                e->account.equity, np, e->orders_sent, e->halted ? "HALTED" : "trading");
+    /* On a terminal, a status line a minute (the first after the first tick), unless --quiet. */
+    int64_t mono_now = hydra_monotonic_ms();
+    if (!e->opt.quiet && isatty(STDERR_FILENO) &&
+        (e->status_line_ms == 0 || mono_now - e->status_line_ms >= HYDRA_STATUS_LINE_MS)) {
+        e->status_line_ms = mono_now;
+        char line[512];
+        hydra_engine_status_line(e, now, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
         fflush(stderr);
     }
     /* The tick is complete: readers of /metrics see it whole, never half way through. */
@@ -1301,8 +1392,6 @@ int hydra_engine_run(hydra_engine *e)
         }
         sleep_until(next, e->stop, e->dashboard);
     }
-    if (!e->opt.quiet && isatty(STDERR_FILENO))
-        fputc('\n', stderr);
     hydra_log_pack(e->log, rc != 0 ? HYDRA_LOG_ERROR : HYDRA_LOG_INFO, "host_stop", NULL,
                    "{s:I,s:s}", "ticks", (json_int_t)e->tick, "reason",
                    rc != 0                           ? "state database lost or halt not persisted"

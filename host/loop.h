@@ -80,7 +80,7 @@ typedef struct hydra_engine_options {
     long max_ticks;          /* 0 = until stopped or the replay ends */
     int interval_ms;         /* -1 = from settings; 0 = no pause between ticks */
     int live;                /* --live given */
-    int quiet;               /* no per-tick status line */
+    int quiet;               /* no start line, no status line a minute on the terminal */
     int tools_only;          /* status/halt/resume: state, log and broker; no lock, bots or reconcile */
     int force_inprocess;     /* every bot in-process whatever its isolation (backtests) */
 } hydra_engine_options;
@@ -144,6 +144,8 @@ typedef struct hydra_engine {
     /* The bot being created (load_slot) and its last warning or error: why it refused. */
     hydra_bot_slot *creating;
     char create_said[400];
+    int64_t status_line_ms;  /* monotonic ms of the last terminal status line; 0 = none yet */
+    hydra_prune_counts pruned; /* rows retention removed since its last state_pruned line */
     struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
     struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
     struct hydra_dashboard *dashboard; /* the page behind http (dashboard.h); NULL without http */
@@ -256,6 +258,15 @@ void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *wh
  * count (the 429 that set the hold did) and pauses entries until the reset;
  * a permanent failure is remembered and halts at the end of the tick.
  */
+/* How often the terminal status line is printed (stderr on a terminal, unless --quiet). */
+#define HYDRA_STATUS_LINE_MS 60000
+/*
+ * The one-line status printed on a terminal: market-zone time, tick,
+ * equity, day PnL, positions, open orders, quarantined bots, health, and
+ * trading or HALTED with the halt's source and reason.
+ */
+void hydra_engine_status_line(hydra_engine *e, int64_t now, char *buf, size_t size);
+
 void hydra_engine_broker_failure(hydra_engine *e, const char *call, const hydra_broker_err *err);
 
 /*

@@ -309,8 +309,10 @@ static int record_action(const hydra_config *cfg, hydra_state *st, const operato
     hydra_log *lg = NULL;
     char event[64];
     snprintf(event, sizeof event, "operator_%s", action);
-    if (hydra_log_open(cfg->settings.log_path, cfg->settings.log_keep_files, &lg, err, sizeof err) ==
-        0) {
+    if (hydra_log_open(cfg->settings.log_path, hydra_settings_log_keep(&cfg->settings), &lg, err,
+                       sizeof err) == 0) {
+        /* Written like the host's lines: never into a rotated file being compressed. */
+        hydra_log_set_rotation(lg, 0, 1);
         rc = hydra_log_pack(lg, HYDRA_LOG_WARN, event, NULL, "{s:s,s:I,s:s,s:s,s:i}", "user",
                             op->user, "uid", (json_int_t)op->uid, "reason", reason ? reason : "",
                             "detail", detail ? detail : "", "pid", (int)getpid());
@@ -705,8 +707,10 @@ static int cmd_run(const cli *c)
     hydra_service_notify("READY=1\nSTATUS=started; reconciled; ticking");
     e.stop = &g_stop;
     e.reload = &g_reload;
-    fprintf(stderr, "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
-            HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
+    if (!c->opt.quiet)
+        fprintf(stderr,
+                "hydra-host %s: %d bots, broker %s, log %s; Ctrl-C stops after the tick\n",
+                HYDRA_VERSION, e.n_slots, e.cfg->settings.broker, e.cfg->settings.log_path);
     int rc = hydra_engine_run(&e);
     hydra_service_notify("STOPPING=1\nSTATUS=stopping");
     if (rc != 0)

@@ -173,6 +173,9 @@ enum stmt_id {
     S_BOT_KV_SET,
     S_BOT_KV_USAGE,
     S_BOT_KV_SIZE,
+    S_PRUNE_FILLS,
+    S_PRUNE_ORDERS,
+    S_PRUNE_EQUITY,
     S_BEGIN,
     S_COMMIT,
     S_COUNT
@@ -240,6 +243,26 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE bot_id = ?1",
     [S_BUDGET_CLEAR] = "DELETE FROM budgets",
     [S_EQUITY_INSERT] = "INSERT INTO equity (t_ms, equity, cash) VALUES (?1, ?2, ?3)",
+    /*
+     * Retention (hydra_state_prune). Fills go first: a fill names its order.
+     * A fill is old when it is, and its order is closed and of an earlier
+     * day (or gone); an order when it was created and last changed before
+     * the cutoff, is closed, is of an earlier day, and no fill names it.
+     * Equity samples before the cutoff are rolled up to the last of each UTC
+     * day. Each deletes at most ?3 (?2) rows, oldest first.
+     */
+    [S_PRUNE_FILLS] = "DELETE FROM fills WHERE id IN (SELECT f.id FROM fills f LEFT JOIN orders o "
+                      "ON o.client_order_id = f.client_order_id WHERE f.t_ms < ?1 AND "
+                      "(o.id IS NULL OR (o.state IN (2, 3, 4, 5) AND o.day < ?2)) "
+                      "ORDER BY f.t_ms LIMIT ?3)",
+    [S_PRUNE_ORDERS] = "DELETE FROM orders WHERE id IN (SELECT o.id FROM orders o WHERE "
+                       "o.created_ms < ?1 AND o.updated_ms < ?1 AND o.state IN (2, 3, 4, 5) AND "
+                       "o.day < ?2 AND NOT EXISTS (SELECT 1 FROM fills f WHERE "
+                       "f.client_order_id = o.client_order_id) ORDER BY o.created_ms LIMIT ?3)",
+    [S_PRUNE_EQUITY] = "DELETE FROM equity WHERE rowid IN (SELECT e.rowid FROM equity e WHERE "
+                       "e.t_ms < ?1 AND e.t_ms >= ?3 AND EXISTS (SELECT 1 FROM equity l WHERE "
+                       "l.t_ms > e.t_ms AND l.t_ms < (e.t_ms / 86400000 + 1) * 86400000) "
+                       "ORDER BY e.t_ms LIMIT ?2)",
     [S_BOT_KV_GET] = "SELECT value FROM bot_kv WHERE bot_id = ?1 AND key = ?2",
     [S_BOT_KV_SET] = "INSERT INTO bot_kv (bot_id, key, value) VALUES (?1, ?2, ?3) "
                      "ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value",
@@ -253,6 +276,7 @@ static const char *const stmt_sql[S_COUNT] = {
 struct hydra_state {
     sqlite3 *db;
     int in_batch;
+    int64_t equity_rolled_to; /* every equity sample before this is rolled up (prune) */
     sqlite3_stmt *stmt[S_COUNT];
     char path[4096];
     /*
@@ -508,6 +532,10 @@ int hydra_state_open(const char *path, hydra_state **out, char *err, size_t errs
      */
     rc = exec_sql(st->db, "CREATE INDEX IF NOT EXISTS orders_open ON orders (created_ms, id) "
                           "WHERE state NOT IN (2, 3, 4, 5)");
+    if (rc != SQLITE_OK)
+        goto sqlite_fail;
+    /* Retention finds old fills by time without reading every fill (hydra_state_prune). */
+    rc = exec_sql(st->db, "CREATE INDEX IF NOT EXISTS fills_t ON fills (t_ms)");
     if (rc != SQLITE_OK)
         goto sqlite_fail;
 
@@ -1376,6 +1404,57 @@ int hydra_equity_insert(hydra_state *st, int64_t t_ms, double equity, double cas
     sqlite3_bind_double(s, 2, equity);
     sqlite3_bind_double(s, 3, cash);
     return step_done(s);
+}
+
+/* ---- retention ---- */
+
+static int prune_step(hydra_state *st, int which, int64_t cutoff_ms, const char *today,
+                      int64_t from_ms, int limit, int *deleted)
+{
+    *deleted = 0;
+    if (limit <= 0)
+        return 0;
+    sqlite3_stmt *s = st->stmt[which];
+    sqlite3_bind_int64(s, 1, cutoff_ms);
+    if (which == S_PRUNE_EQUITY) {
+        sqlite3_bind_int(s, 2, limit);
+        sqlite3_bind_int64(s, 3, from_ms);
+    } else {
+        bind_text(s, 2, today);
+        sqlite3_bind_int(s, 3, limit);
+    }
+    int rc = step_done(s);
+    if (rc == 0)
+        *deleted = sqlite3_changes(st->db);
+    return rc;
+}
+
+int hydra_state_prune(hydra_state *st, int64_t cutoff_ms, const char *today, int max_rows,
+                      hydra_prune_counts *out)
+{
+    if (st == NULL || today == NULL || max_rows <= 0 || out == NULL)
+        return HYDRA_EINVAL;
+    memset(out, 0, sizeof *out);
+    int left = max_rows, rc;
+    if ((rc = prune_step(st, S_PRUNE_FILLS, cutoff_ms, today, 0, left, &out->fills)) != 0)
+        return rc;
+    left -= out->fills;
+    if ((rc = prune_step(st, S_PRUNE_ORDERS, cutoff_ms, today, 0, left, &out->orders)) != 0)
+        return rc;
+    left -= out->orders;
+    if (left <= 0)
+        return 0;
+    /*
+     * The samples already rolled up (one a day) are not read again: once a
+     * pass leaves rows to spare, everything before the cutoff's day is done.
+     */
+    int64_t day_of_cutoff = cutoff_ms - (cutoff_ms % 86400000 + 86400000) % 86400000;
+    if ((rc = prune_step(st, S_PRUNE_EQUITY, cutoff_ms, today, st->equity_rolled_to, left,
+                         &out->equity)) != 0)
+        return rc;
+    if (out->equity < left && day_of_cutoff > st->equity_rolled_to)
+        st->equity_rolled_to = day_of_cutoff;
+    return 0;
 }
 
 /* ---- bot-scoped key-value ---- */

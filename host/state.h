@@ -202,6 +202,21 @@ int hydra_budget_clear_all(hydra_state *st);
 /* ---- equity history ---- */
 int hydra_equity_insert(hydra_state *st, int64_t t_ms, double equity, double cash);
 
+/*
+ * Retention: deletes, at most max_rows rows in all, oldest first, the
+ * history older than cutoff_ms: fills of closed orders, closed orders with
+ * no fill left, and equity samples (rolled up: the last sample of each UTC
+ * day stays). Never an order that is not final (the open journal), nor one
+ * of `today` (the trading day "YYYY-MM-DD" whose budgets count its orders),
+ * nor a fill of such an order. Call it inside the tick's batch, repeatedly:
+ * a backlog goes in steps of max_rows. *out says how many rows of each went.
+ */
+typedef struct hydra_prune_counts {
+    int fills, orders, equity;
+} hydra_prune_counts;
+int hydra_state_prune(hydra_state *st, int64_t cutoff_ms, const char *today, int max_rows,
+                      hydra_prune_counts *out);
+
 /* ---- bot-scoped key-value (plugin host API) ---- */
 int hydra_bot_kv_get(hydra_state *st, const char *bot_id, const char *key, char *buf, size_t bufsz);
 int hydra_bot_kv_set(hydra_state *st, const char *bot_id, const char *key, const char *value);

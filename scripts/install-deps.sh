@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config tzdata
   libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
+  zlib1g-dev  # rotated log files are gzip-compressed
   clang-14 libclang-rt-14-dev llvm-14
   # test_sweep_slurm: a single-node Slurm cluster runs a sweep's array job.
   slurm-wlm munge sqlite3

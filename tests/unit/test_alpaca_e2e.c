@@ -306,7 +306,7 @@ static void test_loop_against_local_exchange(void **state)
     assert_false(current_halt(f).active);
     int fills = et_count_events(f->log, "order_fill", NULL);
     int submitted = et_count_events(f->log, "order_submitted", NULL);
-    int exits = et_count_events(f->log, "host_exit", NULL);
+    int exits = et_count_events(f->log, "exit_rule", NULL);
     print_message("400 ticks over HTTP: %d orders submitted, %d fills, %d host exits\n", submitted,
                   fills, exits);
     assert_true(submitted >= 2);

@@ -423,6 +423,31 @@ static void test_bad_type(void **state)
         "a sequence");
 }
 
+/* The log's rotation and the state's retention are checked like every other key. */
+static void test_logging_and_retention_keys(void **state)
+{
+    (void)state;
+    EXPECT_ERRORS("bad_logging",
+                  "tests/configs/bad_logging/settings.yaml:3:9: logging.keep: expected a "
+                  "non-negative integer, got \"-1\"",
+                  "tests/configs/bad_logging/settings.yaml:2:14: logging.max_bytes: 1000 is too "
+                  "small: 0 (daily rotation only) or at least 65536 bytes",
+                  "tests/configs/bad_logging/settings.yaml:5:19: state.retention_days: expected a "
+                  "number of days within 0..36500 (0 keeps everything), got \"-5\"");
+    /* Defaults: 256 MiB, keep as system.log_keep_files says, 90 days. */
+    hydra_config *cfg = new_config();
+    hydra_diag d;
+    hydra_diag_init(&d);
+    assert_int_equal(hydra_config_load(SHIPPED, cfg, &d), 0);
+    assert_int_equal(cfg->settings.logging.max_bytes, 256L * 1024 * 1024);
+    assert_int_equal(hydra_settings_log_keep(&cfg->settings), 14);
+    assert_int_equal(cfg->settings.state.retention_days, 90);
+    cfg->settings.logging.keep = 3;
+    assert_int_equal(hydra_settings_log_keep(&cfg->settings), 3);
+    hydra_diag_free(&d);
+    free(cfg);
+}
+
 static void test_out_of_range(void **state)
 {
     (void)state;
@@ -962,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_bad_type),
         cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_logging_and_retention_keys),
         cmocka_unit_test(test_bad_time),
         cmocka_unit_test(test_bad_timezone),
         cmocka_unit_test(test_duplicate_bot_id),

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "clock.h"
 #include "error.h"
@@ -582,6 +583,318 @@ static void test_rotation_on_day_change(void **state)
     json_decref(lines);
 }
 
+/* ---- repeated decisions ---- */
+
+/* The lines of a log with this event, in order. */
+static json_t *lines_of(json_t *lines, const char *event)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "event")), event) == 0)
+            json_array_append(out, l);
+    }
+    return out;
+}
+
+static json_int_t int_of(json_t *line, const char *key)
+{
+    json_t *v = json_object_get(line, key);
+    if (!json_is_integer(v))
+        fail_msg("no integer %s in line", key);
+    return json_integer_value(v);
+}
+
+/*
+ * A bot skipped for the same reason tick after tick is written once when the
+ * skip starts, once when its reason changes (saying how many ticks the old
+ * one held) and once when it ends; a decision that never changes is counted
+ * until the log closes. Nothing else is written.
+ */
+static void test_repeats_written_at_start_change_and_end(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 2);
+    uint64_t tick = 0;
+    for (int i = 0; i < 5; i++) { /* ticks 1..5: disabled */
+        hydra_log_set_tick(lg, ++tick);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled",
+                                          json_pack("{s:s}", "reason", "disabled")),
+                         0);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                                          "404 no price for MSFT",
+                                          json_pack("{s:s}", "error", "no price for MSFT")),
+                         0);
+        assert_int_equal(hydra_log_repeats_round(lg), 0);
+    }
+    for (int i = 0; i < 3; i++) { /* ticks 6..8: another reason */
+        hydra_log_set_tick(lg, ++tick);
+        assert_int_equal(hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL,
+                                          "outside trade window",
+                                          json_pack("{s:s}", "reason", "outside trade window")),
+                         0);
+        hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                         "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+        assert_int_equal(hydra_log_repeats_round(lg), 0);
+    }
+    /* Tick 9: bot a runs (no skip); the price is still missing. */
+    hydra_log_set_tick(lg, ++tick);
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    assert_int_equal(hydra_log_repeats_active(lg), 1);
+    /* Tick 10: a second skip of the same bot in one tick counts once. */
+    hydra_log_set_tick(lg, ++tick);
+    hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled", NULL);
+    hydra_log_repeat(lg, HYDRA_LOG_INFO, "preflight_skip", "a", NULL, "disabled", NULL);
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    hydra_log_set_tick(lg, ++tick); /* 11: nothing of a; still no price */
+    hydra_log_repeat(lg, HYDRA_LOG_WARN, "broker_error", NULL, "market_snapshot",
+                     "404 no price for MSFT", json_pack("{s:s}", "error", "no price for MSFT"));
+    assert_int_equal(hydra_log_repeats_round(lg), 0);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+
+    json_t *lines = read_lines(f->log);
+    /* 3 skip lines + 2 ended + 1 broker_error + its end at close. */
+    assert_int_equal(json_array_size(lines), 7);
+    json_t *skips = lines_of(lines, "preflight_skip");
+    assert_int_equal(json_array_size(skips), 3);
+    json_t *s0 = json_array_get(skips, 0), *s1 = json_array_get(skips, 1);
+    assert_int_equal(int_of(s0, "tick"), 1);
+    assert_string_equal(json_string_value(json_object_get(s0, "reason")), "disabled");
+    assert_null(json_object_get(s0, "repeated"));
+    assert_int_equal(int_of(s1, "tick"), 6);
+    assert_string_equal(json_string_value(json_object_get(s1, "reason")), "outside trade window");
+    assert_string_equal(json_string_value(json_object_get(s1, "previous")), "disabled");
+    assert_int_equal(int_of(s1, "repeated"), 5);
+    assert_int_equal(int_of(json_array_get(skips, 2), "tick"), 10);
+    json_t *ended = lines_of(lines, "preflight_skip_ended");
+    assert_int_equal(json_array_size(ended), 2);
+    json_t *e0 = json_array_get(ended, 0);
+    assert_int_equal(int_of(e0, "tick"), 9);
+    assert_int_equal(int_of(e0, "repeated"), 3);
+    assert_int_equal(int_of(e0, "since_tick"), 6);
+    assert_string_equal(json_string_value(json_object_get(e0, "bot_id")), "a");
+    assert_string_equal(json_string_value(json_object_get(e0, "reason")), "outside trade window");
+    assert_int_equal(int_of(json_array_get(ended, 1), "repeated"), 1);
+    assert_int_equal(int_of(json_array_get(ended, 1), "tick"), 11);
+    json_t *errs = lines_of(lines, "broker_error");
+    assert_int_equal(json_array_size(errs), 1);
+    json_t *errs_end = lines_of(lines, "broker_error_ended");
+    assert_int_equal(json_array_size(errs_end), 1);
+    json_t *b = json_array_get(errs_end, 0);
+    assert_int_equal(int_of(b, "repeated"), 11);
+    assert_int_equal(int_of(b, "since_tick"), 1);
+    assert_true(json_is_true(json_object_get(b, "still_active")));
+    assert_string_equal(json_string_value(json_object_get(b, "error")), "no price for MSFT");
+    json_decref(errs_end);
+    json_decref(errs);
+    json_decref(ended);
+    json_decref(skips);
+    json_decref(lines);
+}
+
+/* ---- size rotation and compression ---- */
+
+/* The text of a gzip file, NUL-terminated (caller frees). */
+static char *gunzip_file(const char *path)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (gz == NULL)
+        fail_msg("%s: cannot open as gzip", path);
+    size_t cap = 65536, n = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    int r;
+    while ((r = gzread(gz, out + n, (unsigned)(cap - n - 1))) > 0) {
+        n += (size_t)r;
+        if (cap - n < 2) {
+            cap *= 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+    }
+    assert_true(r == 0);
+    assert_int_equal(gzclose(gz), Z_OK);
+    out[n] = '\0';
+    return out;
+}
+
+/* Names in dir that start with prefix, sorted; returns how many (up to max). */
+static size_t list_dir(const char *dir, const char *prefix, char names[][256], size_t max)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && n < max)
+            snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    qsort(names, n, 256, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* Appends the "seq" of every line of text to seqs. */
+static void collect_seqs(const char *text, json_int_t *seqs, size_t *n, size_t max)
+{
+    char *copy = strdup(text), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(l, 0, NULL);
+        if (!json_is_object(o))
+            fail_msg("not a JSON line: %.200s", l);
+        assert_true(*n < max);
+        seqs[(*n)++] = json_integer_value(json_object_get(o, "seq"));
+        json_decref(o);
+    }
+    free(copy);
+}
+
+/*
+ * With max_bytes, the file is moved aside before a line would take it past
+ * the limit, every rotated file is compressed, none is larger than the
+ * limit, and every line written is in exactly one file, in order.
+ */
+static void test_size_rotation_compresses_and_keeps_every_line(void **state)
+{
+    fixture *f = *state;
+    hydra_log *lg = open_ok(f->log, 1000);
+    const int64_t max = 2000;
+    hydra_log_set_rotation(lg, max, 1);
+    enum { LINES = 400 };
+    for (int i = 0; i < LINES; i++)
+        assert_int_equal(hydra_log_pack(lg, HYDRA_LOG_INFO, "line", "bot", "{s:i,s:s}", "seq", i,
+                                        "pad", "0123456789012345678901234567890123456789"),
+                         0);
+    uint64_t done = 0, failed = 0;
+    hydra_log_compress_wait(lg, &done, &failed);
+    assert_int_equal(failed, 0);
+    assert_int_equal(hydra_log_healthy(lg), 1);
+    hydra_log_close(lg);
+
+    static char names[1024][256];
+    size_t n = list_dir(f->dir, "app.", names, 1024);
+    json_int_t *seqs = calloc(LINES + 1, sizeof *seqs);
+    size_t got = 0, rotated = 0;
+    /* Oldest first: by the number after the day (none = the day's first file). */
+    for (long want = 0; want < (long)n; want++) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(names[i], "app.jsonl") == 0 || strstr(names[i], ".gz") == NULL)
+                continue;
+            long seq = 0;
+            const char *p = names[i] + strlen("app.YYYY-MM-DD");
+            if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+                seq = strtol(p + 1, NULL, 10);
+            if (seq != want)
+                continue;
+            char path[700];
+            snprintf(path, sizeof path, "%s/%s", f->dir, names[i]);
+            char *text = gunzip_file(path);
+            assert_true(strlen(text) > 0 && strlen(text) <= (size_t)max);
+            collect_seqs(text, seqs, &got, LINES);
+            free(text);
+            rotated++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) /* nothing left uncompressed, no temporary file */
+        assert_true(strcmp(names[i], "app.jsonl") == 0 || strstr(names[i], ".jsonl.gz") != NULL);
+    assert_int_equal(rotated, done);
+    assert_true(rotated >= 10);
+    char *cur = tu_read_file(f->log, NULL);
+    assert_true(strlen(cur) <= (size_t)max);
+    collect_seqs(cur, seqs, &got, LINES);
+    free(cur);
+    assert_int_equal(got, LINES);
+    for (int i = 0; i < LINES; i++)
+        assert_int_equal(seqs[i], i);
+    free(seqs);
+}
+
+/* keep_files counts compressed files: the oldest go; a file left plain by a run is compressed. */
+static void test_size_rotation_keeps_newest_and_compresses_leftovers(void **state)
+{
+    fixture *f = *state;
+    char left[600];
+    snprintf(left, sizeof left, "%s/app.2099-01-01.jsonl", f->dir);
+    tu_write_file(left, "{\"ts\":\"2099-01-01T00:00:00.000Z\",\"level\":\"info\",\"event\":\"old\"}\n");
+    hydra_log *lg = open_ok(f->log, 3);
+    hydra_log_set_rotation(lg, 0, 1); /* compression only: the leftover is compressed */
+    hydra_log_compress_leftovers(lg);
+    uint64_t done = 0, failed = 0;
+    hydra_log_compress_wait(lg, &done, &failed);
+    assert_int_equal(done, 1);
+    assert_false(file_exists(left));
+    char gz[700];
+    snprintf(gz, sizeof gz, "%s.gz", left);
+    char *text = gunzip_file(gz);
+    assert_non_null(strstr(text, "\"event\":\"old\""));
+    free(text);
+
+    hydra_log_set_rotation(lg, 600, 1);
+    for (int i = 0; i < 200; i++)
+        hydra_log_pack(lg, HYDRA_LOG_INFO, "line", NULL, "{s:i,s:s}", "seq", i, "pad",
+                       "01234567890123456789012345678901234567890123456789");
+    hydra_log_compress_wait(lg, &done, &failed);
+    assert_int_equal(failed, 0);
+    hydra_log_close(lg);
+    static char names[256][256];
+    size_t n = list_dir(f->dir, "app.", names, 256);
+    /* The current file and the three newest rotated ones; the 2099-01-01 leftover sorts newest. */
+    assert_int_equal(n, 4);
+    assert_true(file_exists(gz));
+    size_t plain = 0;
+    for (size_t i = 0; i < n; i++)
+        plain += strstr(names[i], ".gz") == NULL;
+    assert_int_equal(plain, 1);
+}
+
+/*
+ * Two writers on one file (as two processes would be): one rotates by size
+ * and compresses, the other keeps writing through a descriptor that may
+ * still point at a rotated or already compressed file. Every line of both
+ * is found once, whatever the compressor's timing.
+ */
+static void test_second_writer_loses_no_line_across_rotation(void **state)
+{
+    fixture *f = *state;
+    hydra_log *a = open_ok(f->log, 1000), *b = open_ok(f->log, 1000);
+    hydra_log_set_rotation(a, 1500, 1);
+    hydra_log_set_rotation(b, 0, 1);
+    enum { LINES = 600 };
+    for (int i = 0; i < LINES; i++)
+        assert_int_equal(hydra_log_pack(i % 2 ? b : a, HYDRA_LOG_INFO, "line", NULL, "{s:i}", "seq",
+                                        i),
+                         0);
+    hydra_log_compress_wait(a, NULL, NULL);
+    hydra_log_compress_wait(b, NULL, NULL);
+    hydra_log_close(a);
+    hydra_log_close(b);
+    static char names[1024][256];
+    size_t n = list_dir(f->dir, "app.", names, 1024);
+    json_int_t *seqs = calloc(LINES + 1, sizeof *seqs);
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", f->dir, names[i]);
+        char *text = strstr(names[i], ".gz") != NULL ? gunzip_file(path) : tu_read_file(path, NULL);
+        collect_seqs(text, seqs, &got, LINES);
+        free(text);
+    }
+    assert_int_equal(got, LINES);
+    int *seen = calloc(LINES, sizeof *seen);
+    for (size_t i = 0; i < got; i++) {
+        assert_true(seqs[i] >= 0 && seqs[i] < LINES);
+        assert_int_equal(seen[seqs[i]]++, 0);
+    }
+    free(seen);
+    free(seqs);
+}
+
 /* ---- failures ---- */
 
 static void test_write_failure_is_sticky(void **state)
@@ -749,6 +1062,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_on_day_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeats_written_at_start_change_and_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_size_rotation_compresses_and_keeps_every_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_size_rotation_keeps_newest_and_compresses_leftovers,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_writer_loses_no_line_across_rotation, setup,
+                                        teardown),
         cmocka_unit_test(test_write_failure_is_sticky),
         cmocka_unit_test_setup_teardown(test_open_failure_names_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, teardown),

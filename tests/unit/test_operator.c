@@ -221,6 +221,27 @@ static void wait_ticks(fixture *f, pid_t pid, int64_t n)
     fail_msg("the host never reached tick %lld", (long long)n);
 }
 
+/* --quiet silences the console entirely: no start line (and no status line on a terminal). */
+static void test_quiet_run_prints_nothing(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
+    const char *quiet[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", f->plugins,
+                           "--ticks", "2", "--interval-ms", "0", "--quiet", NULL};
+    char *out = NULL;
+    assert_int_equal(tu_run(quiet, f->dir, 120, &out), 0);
+    if (out != NULL && out[0] != '\0')
+        fail_msg("--quiet printed:\n%s", out);
+    free(out);
+    assert_int_equal(db_int(f->db, "SELECT CAST(v AS INTEGER) FROM kv WHERE k = 'last_tick'"), 2);
+    const char *loud[] = {HYDRA_HOST_BIN, "--config", f->cfg, "--plugins", f->plugins,
+                          "--ticks", "1", "--interval-ms", "0", NULL};
+    assert_int_equal(tu_run(loud, f->dir, 120, &out), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "hydra-host "));
+    free(out);
+}
+
 static void test_reset_paper_respects_a_running_host(void **state)
 {
     fixture *f = *state;
@@ -384,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_on_every_command_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiet_run_prints_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_paper_respects_a_running_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_halt_and_resume_are_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unquarantine_reaches_the_running_host, setup, teardown),

@@ -215,7 +215,7 @@ static void check_broken_bot(fixture *f, const char *mode, const char *cause, in
     close_engine(f);
 
     assert_int_equal(et_count_events(f->log, "bot_quarantined", "bad"), 1);
-    assert_true(et_count_events(f->log, "host_exit", "bad") >= 1);
+    assert_true(et_count_events(f->log, "exit_rule", "bad") >= 1);
     int q = first_line(f->log, "bot_quarantined", "bad");
     assert_true(q > 0);
     assert_true(orders_by_others_after(f->log, "bad", q) >= 1);
