@@ -22,8 +22,8 @@ mkdir -p "$D/config" "$D/logs" "$D/state"
 sed -e "s|log_path: .*|log_path: $D/logs/app.jsonl|" \
     -e "s|state_db_path: .*|state_db_path: $D/state/trading_state.db|" \
     -e "s|kill_switch_path: .*|kill_switch_path: $D/state/KILL_SWITCH|" \
-    -e "s|db_path: ./state/paper_exchange.db|db_path: $D/state/paper_exchange.db|" \
-    -e "s|file: data/|file: $PWD/data/|" config/settings.yaml >"$D/config/settings.yaml"
+    -e "s|db_path: ../state/paper_exchange.db|db_path: $D/state/paper_exchange.db|" \
+    -e "s|file: ../data/|file: $PWD/data/|" config/settings.yaml >"$D/config/settings.yaml"
 if [ -n "${OLD_CONFIG:-}" ]; then
     sed -i -e '/^logging:/,/^$/d' -e '/^state:/,$d' "$D/config/settings.yaml"
 fi
