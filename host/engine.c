@@ -693,12 +693,18 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
     hydra_metrics_publish(e->metrics);
 
     if (st->http.enabled) {
-        if ((rc = hydra_http_start(&st->http, e->creds.http_token, e->metrics, &e->http, err,
-                                   errsz)) != 0)
+        if ((e->dashboard = hydra_dashboard_new(st->log_path)) == NULL) {
+            rc = HYDRA_ENOMEM;
+            goto fail;
+        }
+        hydra_dashboard_collect(e->dashboard, e);
+        if ((rc = hydra_http_start(&st->http, e->creds.http_token, e->metrics, e->dashboard,
+                                   &e->http, err, errsz)) != 0)
             goto fail;
         hydra_log_pack(e->log, HYDRA_LOG_INFO, "http_listening", NULL, "{s:s,s:i,s:b,s:s}", "bind",
                        st->http.bind, "port", hydra_http_port(e->http), "token_required",
-                       strcmp(st->http.bind, "127.0.0.1") != 0, "serves", "/metrics");
+                       strcmp(st->http.bind, "127.0.0.1") != 0, "serves",
+                       "/metrics, the dashboard at /");
     }
     *exit_code = 0;
     return 0;
@@ -713,6 +719,8 @@ void hydra_engine_close(hydra_engine *e)
     /* The server reads the metrics block: it stops before anything it could read goes away. */
     hydra_http_stop(e->http);
     e->http = NULL;
+    hydra_dashboard_free(e->dashboard);
+    e->dashboard = NULL;
     unload_bots(e);
     hydra_notify_stop(e->notify); /* after the bots: a last fill or halt is still queued */
     e->notify = NULL;

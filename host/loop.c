@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dashboard.h"
 #include "error.h"
 #include "exitbot.h"
 #include "exits.h"
@@ -148,6 +149,67 @@ void hydra_engine_quarantine(hydra_engine *e, const char *bot_id, const char *wh
 }
 
 /* Halts and the flatten are in halt.c. */
+
+/* An operator action from the dashboard: logged and stored like the command line's. */
+static void record_dashboard_action(hydra_engine *e, int64_t now, const char *action,
+                                    const hydra_dash_request *r, const char *detail)
+{
+    char who[96];
+    snprintf(who, sizeof who, "dashboard %s", r->from[0] ? r->from : "(unknown address)");
+    char event[32];
+    snprintf(event, sizeof event, "operator_%s", action);
+    hydra_log_pack(e->log, HYDRA_LOG_WARN, event, NULL, "{s:s,s:I,s:s,s:s,s:i}", "user", who,
+                   "uid", (json_int_t)-1, "reason", r->reason, "detail", detail, "pid",
+                   (int)getpid());
+    if (hydra_operator_action_add(e->state, now, action, who, -1, r->reason, detail) != 0)
+        hydra_log_pack(e->log, HYDRA_LOG_ERROR, "operator_action_not_stored", NULL, "{s:s,s:s}",
+                       "action", action, "error", hydra_state_errmsg(e->state));
+}
+
+/*
+ * A button pressed on the dashboard since the last tick. A halt is written
+ * as `hydra-host halt` writes it, so this tick's ExitBot acts on it (cancels
+ * Hydra's orders, sells what Hydra holds); a resume passes the checks
+ * `hydra-host resume` makes. The page shows the answer.
+ */
+static void take_dashboard_request(hydra_engine *e)
+{
+    hydra_dash_request r;
+    if (!hydra_dashboard_take(e->dashboard, &r))
+        return;
+    int64_t now = hydra_clock_now_ms(&e->clock);
+    char who[96], answer[256];
+    snprintf(who, sizeof who, "dashboard %s", r.from[0] ? r.from : "(unknown address)");
+    hydra_halt h = {0};
+    int rc = hydra_halt_get(e->state, &h);
+    if (r.action == HYDRA_DASH_HALT) {
+        if (rc == 0 && h.active) {
+            snprintf(answer, sizeof answer, "already halted (%.32s): %.160s", h.source, h.reason);
+        } else if (hydra_halt_request(e->state, r.reason, "operator", now, 0, who) == 0) {
+            record_dashboard_action(e, now, "halt", &r, "host running");
+            snprintf(answer, sizeof answer, "halted: %.200s", r.reason);
+        } else {
+            snprintf(answer, sizeof answer, "the halt could not be written: %.180s",
+                     hydra_state_errmsg(e->state));
+        }
+    } else {
+        char why[200] = "";
+        if (rc != 0 || !h.active) {
+            snprintf(answer, sizeof answer, "no halt is active");
+        } else if (hydra_exitbot_conditions(e, why, sizeof why) != 0) {
+            snprintf(answer, sizeof answer, "resume refused: %.200s", why);
+        } else if (hydra_halt_clear(e->state, who, now) == 0) {
+            char detail[320];
+            snprintf(detail, sizeof detail, "cleared halt (%.32s): %.256s", h.source, h.reason);
+            record_dashboard_action(e, now, "resume", &r, detail);
+            snprintf(answer, sizeof answer, "resumed: cleared \"%.200s\"", h.reason);
+        } else {
+            snprintf(answer, sizeof answer, "the resume could not be written: %.180s",
+                     hydra_state_errmsg(e->state));
+        }
+    }
+    hydra_dashboard_answer(e->dashboard, answer);
+}
 
 /*
  * A quarantine an operator cleared (`hydra-host unquarantine`) ends at the
@@ -1141,6 +1203,7 @@ static void finalize(hydra_engine *e, int64_t now, int64_t started_us)
     /* The tick is complete: readers of /metrics see it whole, never half way through. */
     hydra_metrics_tick(e->metrics, hydra_monotonic_us() - started_us);
     hydra_metrics_publish(e->metrics);
+    hydra_dashboard_collect(e->dashboard, e);
 }
 
 /*
@@ -1218,6 +1281,7 @@ int hydra_engine_tick(hydra_engine *e)
         return state_lost(e, lost);
 
     pick_up_unquarantines(e);
+    take_dashboard_request(e);
 
     /* 1. Bootstrap. */
     int rc = clock_rc != 0 ? clock_rc : bootstrap(e, now);
@@ -1259,16 +1323,17 @@ int hydra_engine_tick(hydra_engine *e)
 
 /* ---- cadence ---- */
 
-static void sleep_until(int64_t deadline_us, volatile sig_atomic_t *stop)
+/* Sleeps until the deadline, a stop, or (polled every 100 ms) a dashboard button. */
+static void sleep_until(int64_t deadline_us, volatile sig_atomic_t *stop, hydra_dashboard *dash)
 {
     for (;;) {
         int64_t left = deadline_us - hydra_monotonic_us();
-        if (left <= 0 || (stop != NULL && *stop))
+        if (left <= 0 || (stop != NULL && *stop) || hydra_dashboard_pending(dash))
             return;
+        if (dash != NULL && left > 100000)
+            left = 100000;
         struct timespec ts = {left / 1000000, (left % 1000000) * 1000};
-        if (nanosleep(&ts, NULL) == 0)
-            return;
-        if (errno != EINTR)
+        if (nanosleep(&ts, NULL) != 0 && errno != EINTR)
             return;
     }
 }
@@ -1304,7 +1369,7 @@ int hydra_engine_run(hydra_engine *e)
                            (json_int_t)((now - next) / 1000), "interval_ms", interval_ms);
             next = now;
         }
-        sleep_until(next, e->stop);
+        sleep_until(next, e->stop, e->dashboard);
     }
     if (!e->opt.quiet && isatty(STDERR_FILENO))
         fputc('\n', stderr);

@@ -142,6 +142,7 @@ typedef struct hydra_engine {
     int lock_fd;
     struct hydra_metrics *metrics; /* counters and gauges for /metrics (metrics.h) */
     struct hydra_http *http;       /* the HTTP server when http.enabled (http.h) */
+    struct hydra_dashboard *dashboard; /* the page behind http (dashboard.h); NULL without http */
     struct hydra_notify *notify;   /* notification sender when notify.enabled (notify.h) */
     void *scratch;           /* per-call snapshot views (loop.c) */
     volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM */

@@ -9,6 +9,7 @@ packages=(
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
   clang-14 libclang-rt-14-dev llvm-14
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
+  chromium    # test_dashboard_browser drives the dashboard in headless Chromium
 )
 
 missing=()

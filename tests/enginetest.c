@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "error.h"
 #include "testutil.h"
@@ -377,4 +378,56 @@ hydra_halt et_current_halt(et_fixture *f)
     hydra_halt h;
     assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
     return h;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct et_body {
+    char *text;
+    size_t len;
+} et_body;
+
+static size_t collect_body(char *p, size_t size, size_t n, void *ud)
+{
+    et_body *b = ud;
+    char *t = realloc(b->text, b->len + size * n + 1);
+    if (t == NULL)
+        return 0;
+    memcpy(t + b->len, p, size * n);
+    b->len += size * n;
+    t[b->len] = '\0';
+    b->text = t;
+    return size * n;
+}
+
+long et_http(const char *method, const char *url, const char *const *headers, const char *body,
+             char **out, char *ctype, size_t ctsz)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    et_body b = {0};
+    struct curl_slist *hdr = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hdr = curl_slist_append(hdr, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    long status = -1;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (ctype != NULL) {
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        snprintf(ctype, ctsz, "%s", ct != NULL ? ct : "");
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    *out = b.text != NULL ? b.text : strdup("");
+    return status;
 }

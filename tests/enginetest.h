@@ -103,4 +103,13 @@ void et_ticks(et_fixture *f, int n);
 /* The halt row as the state database holds it. */
 hydra_halt et_current_halt(et_fixture *f);
 
+/*
+ * One HTTP request (no proxy, 30 s at most). `headers`: extra header lines,
+ * NULL-terminated, or NULL; `body`: sent as is, or NULL for none. Returns
+ * the status (-1 when no answer) and the answer's body in *out (caller
+ * frees); its Content-Type in ctype when ctype is not NULL.
+ */
+long et_http(const char *method, const char *url, const char *const *headers, const char *body,
+             char **out, char *ctype, size_t ctsz);
+
 #endif

@@ -6,7 +6,7 @@
 # Installs the SDK version pinned in tests/sdk/package.json from npm into
 # BUILD_DIR/sdk-check (npm's cache in BUILD_DIR/npm-cache, so repeat runs do
 # not fetch again), starts ./hydra-exchange on 127.0.0.1 with a free port
-# over the shipped configuration (its own paper account in a temporary
+# over the test copy of the shipped configuration (its own paper account in a temporary
 # directory), runs alpaca_sdk_check.js, and stops the exchange by its PID.
 # Without node or npm, or when npm cannot reach its registry, it says so
 # loudly and exits 77, which ctest reports as skipped (never as passed).
@@ -52,8 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The shipped configuration with the paper account in the temporary directory.
-cp -r "$SRC/config" "$TMP/config" || exit 1
+# The test copy of the shipped configuration (never the user's config/), with
+# the paper account in the temporary directory.
+cp -r "$SRC/tests/configs/shipped" "$TMP/config" || exit 1
 sed -i "s#^\(  db_path:\).*#\1 $TMP/paper.db#" "$TMP/config/settings.yaml"
 grep -q "db_path: $TMP/paper.db" "$TMP/config/settings.yaml" || { echo "cannot set sim.db_path"; exit 1; }
 

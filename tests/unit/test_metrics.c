@@ -76,33 +76,10 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
 /* GETs url; returns the HTTP status (or -1) and the body in *out (caller frees). */
 static long http_get(const char *url, const char *bearer, char **out, char *ctype, size_t ctsz)
 {
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    body b = {0};
-    struct curl_slist *hdr = NULL;
     char auth[400];
-    if (bearer != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
-        hdr = curl_slist_append(hdr, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    long status = -1;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (ctype != NULL) {
-        char *ct = NULL;
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-        snprintf(ctype, ctsz, "%s", ct != NULL ? ct : "");
-    }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    *out = b.text != NULL ? b.text : strdup("");
-    return status;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer != NULL ? bearer : "");
+    const char *const hdr[] = {auth, NULL};
+    return et_http("GET", url, bearer != NULL ? hdr : NULL, NULL, out, ctype, ctsz);
 }
 
 /* The value of the sample whose name and labels are exactly `series`; NAN if absent. */
@@ -245,7 +222,7 @@ static void test_metrics_scraped_over_http(void **state)
                   f->e.n_slots, ren_us);
 
     char *nf = NULL;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/no-such-page", port);
     assert_int_equal(http_get(url, NULL, &nf, NULL, 0), 404);
     free(nf);
     free(text);
