@@ -4,9 +4,15 @@
  *   hydra-bench prepare <dir>   writes <dir>/bench-1m.csv (1,000,000 one-minute bars: the
  *                               real 1-minute file repeated, dates continuing week by week)
  *                               and <dir>/config/ running the three shipped bots on it
+ *   hydra-bench prepare-daily <dir> <src>
+ *                               writes <dir>/daily-1m.csv (1,000,000 daily bars: the real
+ *                               ORCL rows repeated, one calendar day each, so the dates run
+ *                               to the year 4733) and <dir>/config-daily-la/ and
+ *                               config-daily-utc/ running the example SMA crossover on it
  *   hydra-bench csv <dir>       CSV parse rate (rows/s), no cache
- *   hydra-bench replay <dir> <plugins>
- *                               cached load rate, replay rate (bars/s), peak RSS
+ *   hydra-bench replay <dir> <plugins> [config]
+ *                               cached load rate, replay rate (bars/s), peak RSS; the
+ *                               configuration <dir>/<config> (default config)
  *   hydra-bench live <dir> <plugins> <ticks> [inprocess]
  *                               time per live tick on the simulated exchange (us): mean,
  *                               median and p99; bots in worker processes as configured
@@ -113,8 +119,8 @@ static int prepare(const char *dir, const char *src_root)
              "broker: sim\nsim:\n  db_path: %s/paper.db\n  start: \"2006-01-02 00:00\"\n"
              "  tick_interval_ms: 0\n"
              "  series:\n"
-             "    - {symbol: AAPL, file: %s/bench-1m.csv, timezone: UTC}\n"
-             "    - {symbol: SPY, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: FESX, file: %s/bench-1m.csv, timezone: UTC}\n"
+             "    - {symbol: ORCL, file: %s/bench-1m.csv, timezone: UTC}\n"
              "    - {symbol: BTC/USD, file: %s/bench-1m.csv, timezone: UTC}\n",
              dir, dir, dir, dir, dir, dir, dir);
     snprintf(path, sizeof path, "%s/settings.yaml", cfg);
@@ -129,8 +135,8 @@ static int prepare(const char *dir, const char *src_root)
     fclose(in);
     text[n] = '\0';
     char *p;
-    if ((p = strstr(text, "tickers: [SPY, QQQ]")) != NULL)
-        memcpy(p, "tickers: [SPY]     ", 19);
+    if ((p = strstr(text, "tickers: [ORCL, NVDA]")) != NULL)
+        memcpy(p, "tickers: [ORCL]      ", 21);
     if ((p = strstr(text, "pairs: [\"BTC/USD\", \"ETH/USD\"]")) != NULL)
         memcpy(p, "pairs: [\"BTC/USD\"]           ", 29);
     snprintf(path, sizeof path, "%s/bots.yaml", cfg);
@@ -157,6 +163,77 @@ static int prepare(const char *dir, const char *src_root)
     return 0;
 }
 
+#define DAILY_BARS 1000000
+
+/* The example SMA crossover on one daily series, in zone `tz`. */
+static int daily_config(const char *dir, const char *name, const char *tz)
+{
+    char cfg[1100], path[1200], text[4096];
+    snprintf(cfg, sizeof cfg, "%s/%s", dir, name);
+    mkdir(cfg, 0755);
+    snprintf(text, sizeof text,
+             "system:\n  timezone: %s\n  state_db_path: %s/state.db\n"
+             "  log_path: %s/app.jsonl\n  kill_switch_path: %s/KILL\n"
+             "risk:\n  global_max_daily_loss_pct: 50.0\n  max_notional_per_order: 1000000\n"
+             "  max_equity_jump_pct: 50.0\n"
+             "broker: sim\nsim:\n  db_path: %s/paper.db\n  slippage_bps: 0\n"
+             "  fee_per_share: 0\n  series:\n"
+             "    - {symbol: ORCL, file: %s/daily-1m.csv}\n",
+             tz, dir, dir, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/settings.yaml", cfg);
+    if (write_text(path, text) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/bots.yaml", cfg);
+    return write_text(path,
+                      "exitbot:\n  kill_conditions: {max_daily_loss_halt: false}\n"
+                      "portfoliobot:\n  cash_reserve_pct: 0\n"
+                      "  buckets: {momentum_bucket_pct_of_daily_risk: 100, "
+                      "options_bucket_pct_of_daily_risk: 0, crypto_bucket_pct_of_daily_risk: 0}\n"
+                      "  guardrails: {per_bot_min_pct_of_daily_risk: 5, "
+                      "per_bot_max_pct_of_daily_risk: 100}\n"
+                      "bots:\n"
+                      "  - bot_id: sma_orcl\n    plugin: sma_cross\n    bucket: momentum\n"
+                      "    asset_class: equity\n    symbols: [ORCL]\n    bar_timeframe: day\n"
+                      "    isolation: inprocess\n"
+                      "    signal: {mode: sma_cross, params: {fast: 10, slow: 30, qty: 100}}\n");
+}
+
+static int prepare_daily(const char *dir, const char *src_root)
+{
+    char path[2048], err[512];
+    mkdir(dir, 0755);
+    hydra_tz_set("UTC");
+    hydra_series s;
+    snprintf(path, sizeof path, "%s/data/orcl-1995-2014.txt", src_root);
+    if (hydra_series_load_csv(path, "ORCL", "UTC", 0, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/daily-1m.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 1;
+    fprintf(f, "Date,Open,High,Low,Close,Volume\n");
+    /* One calendar day a row from the file's first date, the rows repeated in order. */
+    int64_t day0 = s.bars[0].t_ms / 86400000;
+    for (size_t i = 0; i < DAILY_BARS; i++) {
+        const hydra_bar *b = &s.bars[i % s.n];
+        time_t secs = (time_t)((day0 + (int64_t)i) * 86400);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        fprintf(f, "%04d-%02d-%02d,%.6f,%.6f,%.6f,%.6f,%.0f\n", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, b->open, b->high, b->low, b->close, b->volume);
+    }
+    if (fclose(f) != 0)
+        return 1;
+    hydra_series_free(&s);
+    if (daily_config(dir, "config-daily-la", "America/Los_Angeles") != 0 ||
+        daily_config(dir, "config-daily-utc", "UTC") != 0)
+        return 1;
+    printf("prepared %s: %d daily bars\n", dir, DAILY_BARS);
+    return 0;
+}
+
 static int csv_rate(const char *dir)
 {
     char path[1024], err[512];
@@ -174,13 +251,14 @@ static int csv_rate(const char *dir)
     return 0;
 }
 
-static int replay(const char *dir, const char *plugins)
+static int replay(const char *dir, const char *plugins, const char *config)
 {
     hydra_backtest_options opt;
     memset(&opt, 0, sizeof opt);
-    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/config", dir);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s/%s", dir, config);
     snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
-    snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s/cache", dir);
+    snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s/cache%s", dir,
+             strncmp(config, "config-daily", 12) == 0 ? "-daily" : "");
     opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
     char err[2048];
     int code;
@@ -248,12 +326,15 @@ int main(int argc, char **argv)
         return prepare(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "csv") == 0)
         return csv_rate(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "prepare-daily") == 0)
+        return prepare_daily(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "replay") == 0)
-        return replay(argv[2], argv[3]);
+        return replay(argv[2], argv[3], argc >= 5 ? argv[4] : "config");
     if (argc >= 5 && strcmp(argv[1], "live") == 0)
         return live(argv[2], argv[3], atol(argv[4]),
                     argc >= 6 && strcmp(argv[5], "inprocess") == 0);
-    fprintf(stderr, "usage: hydra-bench prepare DIR SRC | csv DIR | replay DIR PLUGINS | "
+    fprintf(stderr, "usage: hydra-bench prepare DIR SRC | prepare-daily DIR SRC | csv DIR | "
+                    "replay DIR PLUGINS [CONFIG] | "
                     "live DIR PLUGINS TICKS [inprocess]\n");
     return 2;
 }

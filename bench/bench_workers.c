@@ -73,7 +73,7 @@ static int write_text(const char *path, const char *text)
     return fclose(f);
 }
 
-/* A private copy of the shipped configuration in dir, plus `extra` momentum bots on AAPL. */
+/* A private copy of the shipped configuration in dir, plus `extra` momentum bots on FESX. */
 static int make_config(const char *dir, int extra)
 {
     char path[1200], repl[1200];
@@ -94,7 +94,7 @@ static int make_config(const char *dir, int extra)
     size_t off = (size_t)snprintf(list, cap, "momentum_bots:\n");
     for (int i = 0; i < extra; i++)
         off += (size_t)snprintf(list + off, cap - off,
-                                "  - {bot_id: bench_%03d, plugin: momentum, ticker: AAPL, "
+                                "  - {bot_id: bench_%03d, plugin: momentum, ticker: FESX, "
                                 "session: {trade_start: \"06:00\", trade_end: \"12:55\", "
                                 "manage_until: \"12:55\"}, signal: {mode: roc_trend_v1, "
                                 "params: {roc_bars: %d, trend_bars: 30, entry_roc_pct: 0.05, qty: 1}}}\n",

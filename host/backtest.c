@@ -118,6 +118,10 @@ typedef struct bt_bot {
     hydra_bot_day day;
     int seq;
     double realized; /* since the start, fees included */
+    hydra_bt_bot_stats *stats;  /* in the result */
+    const char *skip_reason;    /* the preflight's answer on the last tick (NULL: passed) */
+    uint64_t skip_run;          /* consecutive ticks with that answer */
+    int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
 } bt_bot;
 
 /* Per-call views handed to a bot, reused across calls. */
@@ -200,6 +204,26 @@ static void copy_str(char *dst, size_t dstsz, const char *src)
     size_t n = strnlen(src, dstsz - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* Adds one to the count named `name`; the 17th distinct name and later count as "other". */
+static int count_add(hydra_bt_count *c, int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(c[i].name, name) == 0) {
+            c[i].n++;
+            return i;
+        }
+    int i = *n;
+    if (i == HYDRA_BT_MAX_COUNTS) {
+        i = HYDRA_BT_MAX_COUNTS - 1;
+        snprintf(c[i].name, sizeof c[i].name, "other");
+    } else {
+        copy_str(c[i].name, sizeof c[i].name, name);
+        (*n)++;
+    }
+    c[i].n++;
+    return i;
 }
 
 /* 1 with --log all. Per-order decisions are only formatted then: most runs never read them. */
@@ -920,10 +944,24 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
         hydra_gates_exit(&f, in, &r);
     char t1[300], t2[200];
     if (!r.pass) {
-        decision(bt, cfg->bot_id, "gate_reject",
-                 "\"source\":\"%s\",\"symbol\":\"%s\",\"gate\":\"%s\",\"detail\":\"%s\"", source,
-                 in->symbol, r.gate, json_text(r.detail, t1, sizeof t1));
+        count_add(b->stats->rejected, &b->stats->n_rejected, r.gate);
+        if (logging(bt))
+            decision(bt, cfg->bot_id, "gate_reject",
+                     "\"source\":\"%s\",\"symbol\":\"%s\",\"gate\":\"%s\",\"detail\":\"%s\","
+                     "\"bot_reason\":\"%s\"",
+                     source, in->symbol, r.gate, json_text(r.detail, t1, sizeof t1),
+                     json_text(in->reason, t2, sizeof t2));
         return;
+    }
+    if (r.resized) {
+        count_add(b->stats->resized, &b->stats->n_resized,
+                  r.resized_by[0] != '\0' ? r.resized_by : "quantity");
+        if (logging(bt))
+            decision(bt, cfg->bot_id, "gate_resized",
+                     "\"source\":\"%s\",\"symbol\":\"%s\",\"gate\":\"%s\",\"qty\":%.10g,"
+                     "\"notional\":%.10g,\"detail\":\"%s\"",
+                     source, in->symbol, r.resized_by, in->qty, in->notional,
+                     json_text(r.detail, t1, sizeof t1));
     }
     if (in->type == HYDRA_ORDER_LIMIT && in->notional > 0) {
         /* As live: a limit order is sent as the quantity its notional buys at the limit. */
@@ -933,8 +971,14 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
     t2[0] = '\0';
     if (logging(bt))
         snprintf(t2, sizeof t2, "%s: %.100s", source, in->reason);
-    if (submit(bt, bi, in, exit_reason, t2) == 0 && in->kind == HYDRA_INTENT_ENTRY)
+    if (submit(bt, bi, in, exit_reason, t2) != 0)
+        return;
+    if (in->kind == HYDRA_INTENT_ENTRY) {
         b->day.trades++;
+        b->stats->entries++;
+    } else {
+        b->stats->exits++;
+    }
 }
 
 static void quarantine(hydra_backtest *bt, bt_bot *b, const char *why)
@@ -986,10 +1030,52 @@ static const char *preflight(hydra_backtest *bt, bt_bot *b, int halted)
     if (!(b->slot.budget.max_daily_loss > 0 && b->slot.budget.max_daily_loss < 1e12 &&
           b->slot.budget.max_open_risk > 0 && b->slot.budget.max_open_risk < 1e12))
         return "invalid budgets";
-    /* hydra_in_window on the tick's own conversion. */
-    if (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min)
+    /*
+     * hydra_in_window on the tick's own conversion. A daily-bar bot's window
+     * is read in trading days: its bars are stamped at the session close,
+     * after any intraday window, and every trading day is inside.
+     */
+    if (cfg->bar_timeframe != HYDRA_BARS_DAY &&
+        (bt->lt.minute_of_day < cfg->trade_start_min || bt->lt.minute_of_day > cfg->trade_end_min))
         return "outside trade window";
     return NULL;
+}
+
+/*
+ * Counts the preflight's answer for the bot's tick and, with --log all,
+ * writes a line only when the answer changes: the new reason, and the one
+ * it ends with the number of ticks it lasted (a minute-bar bot outside its
+ * window would otherwise write a line a bar).
+ */
+static void note_preflight(hydra_backtest *bt, bt_bot *b, const char *why)
+{
+    b->stats->ticks++;
+    if (b->skip_run > 0 && why == b->skip_reason) { /* reasons are static strings */
+        if (why != NULL)
+            b->stats->skipped[b->skip_slot].n++;
+        b->skip_run++;
+        return;
+    }
+    if (logging(bt) && (why != NULL || b->skip_run > 0)) {
+        char prev[80];
+        if (b->skip_run == 0)
+            snprintf(prev, sizeof prev, "null");
+        else if (b->skip_reason == NULL)
+            snprintf(prev, sizeof prev, "\"(none: on_tick called)\"");
+        else
+            snprintf(prev, sizeof prev, "\"%s\"", b->skip_reason);
+        if (why != NULL)
+            decision(bt, b->slot.cfg->bot_id, "preflight_skip",
+                     "\"reason\":\"%s\",\"previous\":%s,\"previous_ticks\":%llu", why, prev,
+                     (unsigned long long)b->skip_run);
+        else
+            decision(bt, b->slot.cfg->bot_id, "preflight_pass",
+                     "\"previous\":%s,\"previous_ticks\":%llu", prev,
+                     (unsigned long long)b->skip_run);
+    }
+    b->skip_reason = why;
+    b->skip_run = 1;
+    b->skip_slot = why != NULL ? count_add(b->stats->skipped, &b->stats->n_skipped, why) : -1;
 }
 
 static void host_exits(hydra_backtest *bt, int bi)
@@ -1038,7 +1124,9 @@ static void execute(hydra_backtest *bt, int halted)
         host_exits(bt, i);
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
-        ready[i] = preflight(bt, b, halted) == NULL;
+        const char *why = preflight(bt, b, halted);
+        note_preflight(bt, b, why);
+        ready[i] = why == NULL;
         int chain = ready[i] || b->npos > 0;
         if (b->slot.loaded && !b->slot.quarantined)
             call_bot(bt, i, 0, chain);
@@ -1106,7 +1194,24 @@ static int rollover(hydra_backtest *bt, int date)
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     bt->date = date;
-    hydra_day_key(bt->now, bt->day, sizeof bt->day);
+    /* hydra_day_key's text from the tick's own conversion, without snprintf (a rollover a bar on daily bars). */
+    int y = bt->lt.year, m = bt->lt.month, d = bt->lt.day;
+    if (y >= 0 && y <= 9999) {
+        char *p = bt->day;
+        p[0] = (char)('0' + y / 1000);
+        p[1] = (char)('0' + y / 100 % 10);
+        p[2] = (char)('0' + y / 10 % 10);
+        p[3] = (char)('0' + y % 10);
+        p[4] = '-';
+        p[5] = (char)('0' + m / 10);
+        p[6] = (char)('0' + m % 10);
+        p[7] = '-';
+        p[8] = (char)('0' + d / 10);
+        p[9] = (char)('0' + d % 10);
+        p[10] = '\0';
+    } else {
+        hydra_day_key(bt->now, bt->day, sizeof bt->day);
+    }
     bt->day_start_equity = bt->account.equity;
     bt->last_equity = bt->account.equity;
     hydra_budget budgets[HYDRA_MAX_BOTS];
@@ -1261,6 +1366,78 @@ static int load_series(hydra_backtest *bt, hydra_series *series, char *err, size
     return 0;
 }
 
+static int named(const char (*list)[64], int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int named_symbol(const hydra_backtest_options *o, const char *symbol)
+{
+    for (int i = 0; i < o->n_only_symbols; i++)
+        if (strcmp(o->only_symbols[i], symbol) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * --bot and --symbol, applied to this backtest's own copy of the
+ * configuration before anything is loaded. --bot runs the named bots (even
+ * one bots.yaml disables) and no other, so PortfolioBot shares the budget
+ * among the bots that run. --symbol keeps only the named series; a bot
+ * keeps the symbols that are left and one left with none does not run.
+ */
+static int apply_filters(hydra_backtest *bt, char *err, size_t errsz)
+{
+    const hydra_backtest_options *o = &bt->opt;
+    hydra_config *cfg = bt->cfg;
+    for (int i = 0; i < o->n_only_bots; i++)
+        if (hydra_config_find_bot(cfg, o->only_bots[i]) == NULL) {
+            snprintf(err, errsz, "--bot %s: no bot with that id in %s/bots.yaml", o->only_bots[i],
+                     o->config_dir);
+            return HYDRA_EINVAL;
+        }
+    if (o->n_only_bots > 0)
+        for (int i = 0; i < cfg->n_bots; i++)
+            cfg->bots[i].enabled = named(o->only_bots, o->n_only_bots, cfg->bots[i].bot_id);
+    if (o->n_only_symbols == 0)
+        return 0;
+    hydra_sim_cfg *sc = &cfg->settings.sim;
+    for (int i = 0; i < o->n_only_symbols; i++) {
+        int found = 0;
+        for (int k = 0; k < sc->n_series; k++)
+            found |= strcmp(sc->series[k].symbol, o->only_symbols[i]) == 0;
+        if (!found) {
+            snprintf(err, errsz, "--symbol %s: no series with that symbol in %s/settings.yaml",
+                     o->only_symbols[i], o->config_dir);
+            return HYDRA_EINVAL;
+        }
+    }
+    int n = 0;
+    for (int k = 0; k < sc->n_series; k++)
+        if (named_symbol(o, sc->series[k].symbol))
+            sc->series[n++] = sc->series[k];
+    sc->n_series = n;
+    for (int i = 0; i < cfg->n_bots; i++) {
+        hydra_bot_cfg *b = &cfg->bots[i];
+        int kept = 0;
+        for (int k = 0; k < b->n_symbols; k++)
+            if (named_symbol(o, b->symbols[k]))
+                memmove(b->symbols[kept++], b->symbols[k], sizeof b->symbols[k]);
+        b->n_symbols = kept;
+        if (kept == 0) {
+            if (b->enabled && named(o->only_bots, o->n_only_bots, b->bot_id)) {
+                snprintf(err, errsz, "--bot %s trades none of the --symbol series", b->bot_id);
+                return HYDRA_EINVAL;
+            }
+            b->enabled = 0;
+        }
+    }
+    return 0;
+}
+
 static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
 {
     hydra_config *cfg = bt->cfg;
@@ -1321,6 +1498,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     if (rc != 0)
         goto fail;
     hydra_tz_set(bt->cfg->settings.timezone);
+    if ((rc = apply_filters(bt, err, errsz)) != 0)
+        goto fail;
     hydra_sim_cfg *sc = &bt->cfg->settings.sim;
     snprintf(sc->db_path, sizeof sc->db_path, ":memory:");
     if (opt->cash >= 0)
@@ -1411,8 +1590,27 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
         rc = HYDRA_ENOMEM;
         goto fail;
     }
-    for (int i = 0; i < bt->n_bots; i++)
-        snprintf(bt->res.bot_ids[i], sizeof bt->res.bot_ids[i], "%s", bt->bots[i].slot.cfg->bot_id);
+    bt->res.bot_stats = calloc((size_t)bt->n_bots + 1, sizeof *bt->res.bot_stats);
+    if (bt->res.bot_stats == NULL) {
+        rc = HYDRA_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < bt->n_bots; i++) {
+        const hydra_bot_cfg *c = bt->bots[i].slot.cfg;
+        hydra_bt_bot_stats *st = &bt->res.bot_stats[i];
+        snprintf(bt->res.bot_ids[i], sizeof bt->res.bot_ids[i], "%s", c->bot_id);
+        bt->bots[i].stats = st;
+        bt->bots[i].skip_slot = -1;
+        st->trade_start_min = c->trade_start_min;
+        st->trade_end_min = c->trade_end_min;
+        st->bar_timeframe = c->bar_timeframe;
+        st->max_trades_per_day = c->max_trades_per_day;
+        st->max_concurrent = c->max_concurrent_positions;
+    }
+    bt->res.max_daily_loss_pct = bt->cfg->settings.global_max_daily_loss_pct;
+    bt->res.max_notional_per_order = bt->cfg->settings.max_notional_per_order;
+    bt->res.cash_reserve_pct = bt->cfg->portfolio.cash_reserve_pct;
+    bt->res.max_orders_per_minute = bt->cfg->settings.max_orders_per_minute;
     free(series);
     *exit_code = 0;
     *out = bt;
@@ -1490,6 +1688,7 @@ void hydra_backtest_close(hydra_backtest *bt)
     if (bt->decisions != NULL)
         fclose(bt->decisions);
     free(bt->res.bot_ids);
+    free(bt->res.bot_stats);
     free(bt->res.days);
     free(bt->res.equity);
     free(bt->res.exposed_bars);

@@ -23,6 +23,10 @@ typedef struct hydra_backtest_options {
     double fee_per_share;           /* < 0: sim.fee_per_share */
     double slippage_bps;            /* < 0: sim.slippage_bps */
     int log_all;                    /* 1: <out>/decisions.jsonl, one line per decision */
+    char only_bots[HYDRA_MAX_BOTS][64]; /* --bot: run only these (none = every enabled bot) */
+    int n_only_bots;
+    char only_symbols[HYDRA_MAX_SERIES][48]; /* --symbol: replay only these series (none = all) */
+    int n_only_symbols;
     /* Called about every 65536 bars with bars done and bars in the span; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -45,10 +49,37 @@ typedef struct hydra_bt_day {
     int64_t t_ms;                   /* the day's last bar */
 } hydra_bt_day;
 
+/* A named count: a skip reason, or a gate that rejected or resized. */
+#define HYDRA_BT_MAX_COUNTS 16
+typedef struct hydra_bt_count {
+    char name[48];
+    uint64_t n;
+} hydra_bt_count;
+
+/*
+ * What happened to one bot's ticks and orders: ticks on which on_tick was
+ * not called, by the preflight's reason; intents the gates rejected and
+ * entries they resized, by gate; orders sent. Reasons past the 16th of a
+ * kind are counted under "other".
+ */
+typedef struct hydra_bt_bot_stats {
+    uint64_t ticks;                 /* ticks replayed while the bot ran */
+    hydra_bt_count skipped[HYDRA_BT_MAX_COUNTS];
+    int n_skipped;
+    hydra_bt_count rejected[HYDRA_BT_MAX_COUNTS];
+    int n_rejected;
+    hydra_bt_count resized[HYDRA_BT_MAX_COUNTS];
+    int n_resized;
+    uint64_t entries, exits;        /* orders sent */
+    /* The bot's settings a warning may name. */
+    int trade_start_min, trade_end_min, bar_timeframe, max_trades_per_day, max_concurrent;
+} hydra_bt_bot_stats;
+
 typedef struct hydra_bt_result {
     double initial_cash;
     int n_bots;
     char (*bot_ids)[64];
+    hydra_bt_bot_stats *bot_stats;  /* n_bots */
     hydra_bt_day *days;
     size_t n_days;
     double *equity;                 /* n_days x (1 + n_bots): total, then each bot's */
@@ -59,6 +90,9 @@ typedef struct hydra_bt_result {
     int64_t load_us, replay_us;     /* data load (incl. cache) and replay, monotonic */
     uint64_t rows_loaded;
     char series_note[1024];         /* which files (or generated series) were replayed */
+    /* The settings a warning may name as responsible, with their values. */
+    double max_daily_loss_pct, max_notional_per_order, cash_reserve_pct;
+    int max_orders_per_minute;
 } hydra_bt_result;
 
 typedef struct hydra_backtest hydra_backtest;

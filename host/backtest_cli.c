@@ -2,7 +2,7 @@
  * hydra-host backtest [--config DIR] [--plugins DIR] [--from YYYY-MM-DD]
  *                     [--to YYYY-MM-DD] [--cash N] [--fee-per-share X]
  *                     [--slippage-bps X] [--out DIR] [--log all|trades]
- *                     [--cache DIR] [--quiet]
+ *                     [--cache DIR] [--bot ID]... [--symbol SYM]... [--quiet]
  *
  * Prints the summary on stdout and writes the reports to --out. A progress
  * bar goes to stderr when stderr is a terminal (and not --quiet).
@@ -26,11 +26,13 @@ void hydra_backtest_usage(FILE *out)
             "usage: hydra-host backtest [--config DIR] [--plugins DIR] [--from YYYY-MM-DD]\n"
             "                           [--to YYYY-MM-DD] [--cash N] [--fee-per-share X]\n"
             "                           [--slippage-bps X] [--out DIR] [--log all|trades]\n"
-            "                           [--cache DIR] [--quiet]\n"
+            "                           [--cache DIR] [--bot ID]... [--symbol SYM]... [--quiet]\n"
             "Replays the configured series through the same gates, budgets and exits as\n"
             "live, bots in process, time from the data. Defaults: --config config/\n"
             "--plugins plugins/ --out backtest/ --log trades --cache state/cache; cash, fees\n"
-            "and slippage from settings.yaml (sim).\n");
+            "and slippage from settings.yaml (sim). --bot (repeatable) runs only the named\n"
+            "bots, even one bots.yaml disables; --symbol (repeatable) replays only the named\n"
+            "series, and bots trade only those of their symbols.\n");
 }
 
 typedef struct progress {
@@ -78,6 +80,7 @@ int hydra_backtest_main(int argc, char **argv)
         {"slippage-bps", required_argument, NULL, 'S'}, {"out", required_argument, NULL, 'o'},
         {"log", required_argument, NULL, 'l'},     {"cache", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {"bot", required_argument, NULL, 'b'},     {"symbol", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     hydra_backtest_options opt;
@@ -98,6 +101,25 @@ int hydra_backtest_main(int argc, char **argv)
         case 'o': snprintf(opt.out_dir, sizeof opt.out_dir, "%s", optarg); break;
         case 'k': snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s", optarg); break;
         case 'q': quiet = 1; break;
+        case 'b':
+            if (opt.n_only_bots == HYDRA_MAX_BOTS || strlen(optarg) >= sizeof opt.only_bots[0]) {
+                fprintf(stderr, "hydra-host backtest: --bot %s: too many --bot or id too long\n",
+                        optarg);
+                return 2;
+            }
+            snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "%s", optarg);
+            break;
+        case 's':
+            if (opt.n_only_symbols == HYDRA_MAX_SERIES ||
+                strlen(optarg) >= sizeof opt.only_symbols[0]) {
+                fprintf(stderr,
+                        "hydra-host backtest: --symbol %s: too many --symbol or symbol too long\n",
+                        optarg);
+                return 2;
+            }
+            snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "%s",
+                     optarg);
+            break;
         case 'C':
             if ((rc = parse_number("cash", optarg, &opt.cash)) != 0)
                 return rc;

@@ -9,10 +9,28 @@
 #include <time.h>
 
 #include "error.h"
+#include "tzif.h"
 
 static char g_tz_name[64] = "UTC";
 static int g_tz_applied;
 static unsigned g_tz_generation; /* changes with the zone: invalidates the offset cache */
+
+/*
+ * The market zone's transition table, read from its TZif file once per
+ * zone (tzif.h). Conversions use it whenever it could be read; otherwise
+ * (no file, an unreadable one) they fall back on the C library.
+ */
+static hydra_tzif g_tzif;
+static int g_tzif_state; /* 0: not tried for this zone; 1: loaded; -1: unreadable */
+
+static hydra_tzif *zone_table(void)
+{
+    if (g_tzif_state == 0) {
+        char err[256];
+        g_tzif_state = hydra_tzif_load(g_tz_name, &g_tzif, err, sizeof err) == 0 ? 1 : -1;
+    }
+    return g_tzif_state == 1 ? &g_tzif : NULL;
+}
 
 /*
  * The C library converts in the zone named by TZ, and with TZ unset it uses
@@ -108,12 +126,19 @@ int hydra_tz_set(const char *iana)
     tzset();
     g_tz_applied = 1;
     g_tz_generation++;
+    hydra_tzif_free(&g_tzif);
+    g_tzif_state = 0;
     return 0;
 }
 
 const char *hydra_tz_name(void)
 {
     return g_tz_name;
+}
+
+unsigned hydra_tz_generation(void)
+{
+    return g_tz_generation;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -136,8 +161,8 @@ static int64_t floor_div(int64_t a, int64_t b)
 static struct {
     int valid;
     unsigned generation;
-    int64_t from;   /* the hour's UTC seconds: [from, from + 3600) */
-    int uniform;    /* one offset for the whole hour */
+    int64_t from, until; /* UTC seconds [from, until) with one offset */
+    int uniform;    /* one offset for the whole span */
     long offset;    /* seconds ahead of UTC */
 } g_offset_cache;
 
@@ -220,6 +245,7 @@ static void offset_cache_fill(int64_t secs)
     g_offset_cache.valid = 1;
     g_offset_cache.generation = g_tz_generation;
     g_offset_cache.from = hour * 3600;
+    g_offset_cache.until = hour * 3600 + 3600;
     g_offset_cache.uniform = a.tm_gmtoff == b.tm_gmtoff;
     g_offset_cache.offset = a.tm_gmtoff;
 }
@@ -249,12 +275,33 @@ static void local_from_libc(int64_t secs, hydra_local_time *out)
  * offset and the day's date are remembered, and the slow paths live in
  * their own functions so this one stays small.
  */
+/*
+ * The offset for secs from the zone's table: the span it holds over is
+ * remembered, so instants until the next transition cost one comparison.
+ */
+static void span_fill(hydra_tzif *z, int64_t secs)
+{
+    int64_t from, until;
+    long off = hydra_tzif_offset(z, secs, &from, &until);
+    g_offset_cache.valid = 1;
+    g_offset_cache.generation = g_tz_generation;
+    g_offset_cache.from = from;
+    g_offset_cache.until = until;
+    g_offset_cache.uniform = 1;
+    g_offset_cache.offset = off;
+}
+
 static void local_from_secs(int64_t secs, hydra_local_time *out)
 {
     apply_zone();
     if (!g_offset_cache.valid || g_offset_cache.generation != g_tz_generation ||
-        secs < g_offset_cache.from || secs >= g_offset_cache.from + 3600)
-        offset_cache_fill(secs);
+        secs < g_offset_cache.from || secs >= g_offset_cache.until) {
+        hydra_tzif *z = zone_table();
+        if (z != NULL)
+            span_fill(z, secs);
+        else
+            offset_cache_fill(secs);
+    }
     if (!g_offset_cache.uniform) {
         local_from_libc(secs, out);
         return;
@@ -275,9 +322,13 @@ static void local_from_secs(int64_t secs, hydra_local_time *out)
     out->utc_offset_min = (int)(g_offset_cache.offset / 60);
 }
 
-/* Seconds the market zone is ahead of UTC at instant t. */
-static long offset_at(time_t t)
+/* Seconds the zone (the market zone's table, or the C library's TZ) is ahead of UTC at t. */
+static long offset_in(hydra_tzif *z, time_t t)
 {
+    if (z != NULL) {
+        int64_t from, until;
+        return hydra_tzif_offset(z, (int64_t)t, &from, &until);
+    }
     struct tm tm = {0};
     localtime_r(&t, &tm);
     return tm.tm_gmtoff;
@@ -292,20 +343,27 @@ static long offset_at(time_t t)
  * (Europe/Dublin), and glibc's mktime searches years for a DST time in
  * zones that have none, about 30 us a call.
  */
-int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
+static int64_t utc_from_local_in(hydra_tzif *z, int year, int month, int day, int hour,
+                                 int minute, int second)
 {
-    apply_zone();
-    struct tm tm = {0};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    time_t wall = timegm(&tm); /* the wall time read as if it were UTC */
-    long before = offset_at(wall - 86400), after = offset_at(wall + 86400);
+    time_t wall; /* the wall time read as if it were UTC */
+    if (month >= 1 && month <= 12 && year >= -9999 && year <= 200000) {
+        /* timegm's arithmetic without its call (day, hour, ... may overflow, as there) */
+        wall = (time_t)((hydra_days_from_date(year * 10000 + month * 100 + 1) + day - 1) * 86400 +
+                        (int64_t)hour * 3600 + (int64_t)minute * 60 + second);
+    } else {
+        struct tm tm = {0};
+        tm.tm_year = year - 1900;
+        tm.tm_mon = month - 1;
+        tm.tm_mday = day;
+        tm.tm_hour = hour;
+        tm.tm_min = minute;
+        tm.tm_sec = second;
+        wall = timegm(&tm);
+    }
+    long before = offset_in(z, wall - 86400), after = offset_in(z, wall + 86400);
     time_t t_before = wall - before, t_after = wall - after;
-    int ok_before = offset_at(t_before) == before, ok_after = offset_at(t_after) == after;
+    int ok_before = offset_in(z, t_before) == before, ok_after = offset_in(z, t_after) == after;
     time_t t;
     if (ok_before && ok_after)
         t = t_before < t_after ? t_before : t_after; /* repeated: the first occurrence */
@@ -318,16 +376,35 @@ int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute,
     return (int64_t)t * 1000;
 }
 
+int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
+{
+    apply_zone();
+    return utc_from_local_in(zone_table(), year, month, day, hour, minute, second);
+}
+
+/* The last other zone a file was loaded in (load time only). */
+static char g_other_name[64];
+static hydra_tzif g_other;
+
 int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int hour, int minute,
                             int second)
 {
     apply_zone();
     if (iana == NULL || iana[0] == '\0' || strcmp(iana, g_tz_name) == 0)
         return hydra_utc_from_local(year, month, day, hour, minute, second);
+    if (strcmp(iana, g_other_name) != 0) {
+        char err[256];
+        hydra_tzif_free(&g_other);
+        g_other_name[0] = '\0';
+        if (hydra_tzif_load(iana, &g_other, err, sizeof err) == 0)
+            snprintf(g_other_name, sizeof g_other_name, "%s", iana);
+    }
+    if (g_other_name[0] != '\0')
+        return utc_from_local_in(&g_other, year, month, day, hour, minute, second);
     /* Load-time only: switch the process zone, convert, and switch back. */
     setenv("TZ", iana, 1);
     tzset();
-    int64_t t = hydra_utc_from_local(year, month, day, hour, minute, second);
+    int64_t t = utc_from_local_in(NULL, year, month, day, hour, minute, second);
     setenv("TZ", g_tz_name, 1);
     tzset();
     return t;

@@ -42,6 +42,8 @@ int hydra_tz_valid(const char *iana);
 int hydra_tz_set(const char *iana);
 /* The current market zone name ("UTC" until set). */
 const char *hydra_tz_name(void);
+/* A number that changes whenever the market zone does (1 after the first hydra_tz_set). */
+unsigned hydra_tz_generation(void);
 
 /* A broken-down local time in the market zone. */
 typedef struct hydra_local_time {

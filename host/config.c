@@ -624,6 +624,7 @@ static const choice C_TIF[] = {
 static const choice C_FOREIGN[] = {
     {"refuse", HYDRA_FOREIGN_REFUSE}, {"ignore", HYDRA_FOREIGN_IGNORE}, {NULL, 0}};
 static const choice C_ISOLATION[] = {{"inprocess", 0}, {"process", 1}, {NULL, 0}};
+static const choice C_TIMEFRAME[] = {{"minute", HYDRA_BARS_MINUTE}, {"day", HYDRA_BARS_DAY}, {NULL, 0}};
 static const choice C_BUCKET[] = {{"momentum", HYDRA_BUCKET_MOMENTUM},
                                   {"options", HYDRA_BUCKET_OPTIONS},
                                   {"crypto", HYDRA_BUCKET_CRYPTO},
@@ -931,6 +932,7 @@ static const field BOT_FIELDS[] = {
           "a plugin name of 1 to 63 characters from A-Z a-z 0-9 _ -"),
     F_INT("rank", hydra_bot_cfg, rank, R_RANK),
     F_CHOICE("isolation", hydra_bot_cfg, isolation_process, C_ISOLATION),
+    F_CHOICE("bar_timeframe", hydra_bot_cfg, bar_timeframe, C_TIMEFRAME),
     {.key = "ticker", .type = FT_CUSTOM, .custom = read_ticker, .kinds = K(HYDRA_BOT_MOMENTUM)},
     {.key = "tickers",
      .type = FT_CUSTOM,
@@ -1857,6 +1859,7 @@ static void print_bot(FILE *out, const hydra_bot_cfg *b, print_style style, cons
     if (!b->isolation_process)
         fprintf(out, "%s# inprocess: no sandbox; trust this bot as much as hydra-host itself\n",
                 ind);
+    kv_str(out, ind, "bar_timeframe", choice_name(C_TIMEFRAME, b->bar_timeframe));
     switch (style) {
     case AS_MOMENTUM:
         kv_str(out, ind, "ticker", b->n_symbols > 0 ? b->symbols[0] : "");

@@ -185,6 +185,11 @@ typedef struct hydra_param {
     char s[256]; /* the scalar's text, for every type */
 } hydra_param;
 
+typedef enum hydra_bar_timeframe {
+    HYDRA_BARS_MINUTE = 0, /* intraday bars: the session is clock minutes (the default) */
+    HYDRA_BARS_DAY = 1     /* one bar a trading day */
+} hydra_bar_timeframe;
+
 typedef struct hydra_bot_cfg {
     char bot_id[HYDRA_ID_LEN];
     hydra_bot_kind kind;
@@ -198,6 +203,13 @@ typedef struct hydra_bot_cfg {
     unsigned asset_class;                  /* enum hydra_asset_class of the symbols */
     /* session, minutes of day in the market zone */
     int trade_start_min, trade_end_min, manage_until_min;
+    /*
+     * enum hydra_bar_timeframe: the bars the bot trades on. With daily bars
+     * (stamped at the session close) the session is read in trading days:
+     * every trading day is inside the trade window and manage_until never
+     * flattens (a daily bar is the whole session).
+     */
+    int bar_timeframe;
     /* risk */
     int max_trades_per_day;
     int max_concurrent_positions;

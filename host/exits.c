@@ -51,11 +51,15 @@ static int before_close_fires(const hydra_bot_cfg *bot, int64_t now_ms,
            mclock->next_close_ms - now_ms <= (int64_t)bot->flatten_before_close_minutes * MINUTE_MS;
 }
 
-/* Positions are closed once the market-zone local minute is past manage_until. */
+/*
+ * Positions are closed once the market-zone local minute is past
+ * manage_until. A daily-bar bot's bar is the whole session, stamped at its
+ * close, so its day has no minutes to manage until: the rule does not apply.
+ */
 static int manage_until_fires(const hydra_bot_cfg *bot, int64_t now_ms)
 {
     hydra_local_time lt;
-    if (bot->manage_until_min <= 0)
+    if (bot->manage_until_min <= 0 || bot->bar_timeframe == HYDRA_BARS_DAY)
         return 0;
     hydra_local_from_utc(now_ms, &lt);
     return lt.minute_of_day > bot->manage_until_min;

@@ -351,6 +351,7 @@ static int cap_to(order_size *s, const hydra_intent *in, double limit, const cha
     if (size_is_zero(s))
         return reject(r, gate, "%s: 0 %s fit at %.4f each (order worth %.2f)", why, units_of(in),
                       s->unit, before);
+    snprintf(r->resized_by, sizeof r->resized_by, "%s", gate);
     if (!terse) {
         describe_size(s, in, size, sizeof size);
         note(r, "; %s capped %.2f to %s (%.2f)", gate, before, size, s->dollars);

@@ -58,6 +58,7 @@ typedef struct hydra_gate_result {
     char gate[32];     /* the gate that rejected, or "" */
     char detail[256];  /* numbers that decided */
     int resized;       /* 1 if qty/notional were capped */
+    char resized_by[32]; /* the last gate that capped the size ("open_risk", ...), or "" */
 } hydra_gate_result;
 
 /* Checks (and may resize) an entry intent. */

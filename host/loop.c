@@ -991,7 +991,8 @@ static const char *preflight(hydra_engine *e, hydra_bot_slot *slot, int64_t now,
     if (!(slot->budget.max_daily_loss > 0 && slot->budget.max_daily_loss < 1e12 &&
           slot->budget.max_open_risk > 0 && slot->budget.max_open_risk < 1e12))
         return "invalid budgets";
-    if (!hydra_in_window(now, b->trade_start_min, b->trade_end_min))
+    if (b->bar_timeframe != HYDRA_BARS_DAY && /* daily bars: every trading day is inside */
+        !hydra_in_window(now, b->trade_start_min, b->trade_end_min))
         return "outside trade window";
     char hreason[200];
     if (hydra_health_check(&e->health, hydra_monotonic_ms(), hreason, sizeof hreason) !=

@@ -30,6 +30,13 @@ static double clamp_share(double share, double per_min, double per_max)
  * positive finite number gives no budgets at all (bots then refuse entries),
  * never budgets of zero or NaN that a later check might misread.
  */
+static void copy_bounded(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strnlen(src, dstsz - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 int hydra_portfolio_compute(const hydra_config *cfg, double day_start_equity, const char *day,
                             int64_t now_ms, hydra_budget *out, size_t cap, size_t *n)
 {
@@ -76,8 +83,9 @@ int hydra_portfolio_compute(const hydra_config *cfg, double day_start_equity, co
 
         hydra_budget *o = &out[k++];
         memset(o, 0, sizeof *o);
-        snprintf(o->bot_id, sizeof o->bot_id, "%s", b->bot_id);
-        snprintf(o->day, sizeof o->day, "%s", day);
+        /* Bounded copies, not snprintf: a backtest of daily bars rolls over every bar. */
+        copy_bounded(o->bot_id, sizeof o->bot_id, b->bot_id);
+        copy_bounded(o->day, sizeof o->day, day);
         o->max_daily_loss = share;
         o->max_open_risk = 2.0 * share; /* seed: twice the daily loss may be at risk at once */
         o->max_trades_per_day = b->max_trades_per_day;

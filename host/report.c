@@ -114,8 +114,21 @@ static int column(const hydra_bt_result *r, int col, int **dates, double **eq, s
     return 0;
 }
 
+/*
+ * While hydra_bt_write_reports runs, every column's metrics are computed
+ * once and read from here: summary.json, summary.txt and report.html each
+ * ask for all of them, and a column of a million days costs a copy and two
+ * passes.
+ */
+static const hydra_bt_result *g_memo_r;
+static hydra_bt_metrics *g_memo;
+
 static int metrics_of(const hydra_bt_result *r, int col, hydra_bt_metrics *m)
 {
+    if (r == g_memo_r && g_memo != NULL) {
+        *m = g_memo[col];
+        return 0;
+    }
     int *dates;
     double *eq;
     size_t n;
@@ -140,6 +153,25 @@ static void fmt_num(char *buf, size_t sz, double x, const char *fmt)
         snprintf(buf, sz, fmt, x);
 }
 
+/* A string as a JSON string body (quotes, backslashes and control bytes escaped). */
+static const char *json_escape(const char *in, char *buf, size_t sz)
+{
+    size_t o = 0;
+    for (; *in && o + 7 < sz; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(buf + o, sz - o, "\\u%04x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static void fmt_date(char *buf, size_t sz, int d)
 {
     if (d == 0)
@@ -161,6 +193,7 @@ static const char CONVENTIONS[] =
     "Sortino = mean/sqrt(mean(min(r,0)^2))*sqrt(252), risk-free 0; CAGR over calendar days "
     "(365.25/year); drawdown on daily equity; win rate and profit factor over trades after fees";
 
+/* The metrics as a JSON object left open, so the caller can add members and close it. */
 static void metrics_json(FILE *f, const char *name, const hydra_bt_metrics *m)
 {
     char a[9][48];
@@ -178,7 +211,7 @@ static void metrics_json(FILE *f, const char *name, const hydra_bt_metrics *m)
             "\"cagr\":%s,\"sharpe\":%s,\"sortino\":%s,\"max_drawdown\":%s,"
             "\"max_drawdown_peak\":\"%s\",\"max_drawdown_trough\":\"%s\",\"trades\":%d,"
             "\"wins\":%d,\"win_rate\":%s,\"profit_factor\":%s,\"profit_factor_infinite\":%s,"
-            "\"exposure\":%.6f}",
+            "\"exposure\":%.6f",
             name, m->start_equity, m->end_equity, a[0], a[1], a[2], a[3], a[4], a[7], a[8],
             m->trades, m->wins, a[5], a[6], isinf(m->profit_factor) ? "true" : "false",
             m->exposure);
@@ -205,17 +238,148 @@ static void metrics_text(FILE *f, const char *name, const hydra_bt_metrics *m)
             wr, pf, m->exposure * 100, m->start_equity, m->end_equity);
 }
 
+/* The setting behind a skip reason or a gate, with its value, for a warning. */
+static void setting_of(const hydra_bt_result *r, const hydra_bt_bot_stats *st, const char *what,
+                       char *buf, size_t sz)
+{
+    if (strcmp(what, "outside trade window") == 0)
+        snprintf(buf, sz,
+                 "session.trade_start/trade_end (%02d:%02d-%02d:%02d) with bar_timeframe: %s%s",
+                 st->trade_start_min / 60, st->trade_start_min % 60, st->trade_end_min / 60,
+                 st->trade_end_min % 60, st->bar_timeframe == HYDRA_BARS_DAY ? "day" : "minute",
+                 st->bar_timeframe == HYDRA_BARS_DAY
+                     ? ""
+                     : " (daily bars are stamped at the session close: declare bar_timeframe: day)");
+    else if (strcmp(what, "open_risk") == 0 || strcmp(what, "daily_loss") == 0 ||
+             strcmp(what, "global halt") == 0)
+        snprintf(buf, sz,
+                 "risk.global_max_daily_loss_pct (%g), which sets PortfolioBot's daily risk "
+                 "budget and ExitBot's halt",
+                 r->max_daily_loss_pct);
+    else if (strcmp(what, "notional_cap") == 0)
+        snprintf(buf, sz, "risk.max_notional_per_order (%g)", r->max_notional_per_order);
+    else if (strcmp(what, "buying_power") == 0)
+        snprintf(buf, sz, "portfoliobot.cash_reserve_pct (%g) and the initial cash",
+                 r->cash_reserve_pct);
+    else if (strcmp(what, "orders_per_minute") == 0)
+        snprintf(buf, sz, "risk.max_orders_per_minute (%d)", r->max_orders_per_minute);
+    else if (strcmp(what, "trades_per_day") == 0)
+        snprintf(buf, sz, "the bot's risk.max_trades_per_day (%d)", st->max_trades_per_day);
+    else if (strcmp(what, "concurrent_positions") == 0)
+        snprintf(buf, sz, "the bot's risk.max_concurrent_positions (%d)", st->max_concurrent);
+    else if (strcmp(what, "missing budgets") == 0 || strcmp(what, "invalid budgets") == 0 ||
+             strcmp(what, "disallowed") == 0 || strcmp(what, "budget_missing") == 0)
+        snprintf(buf, sz, "portfoliobot buckets and guardrails in bots.yaml");
+    else
+        snprintf(buf, sz, "%s", what);
+}
+
+static const hydra_bt_count *largest(const hydra_bt_count *c, int n)
+{
+    const hydra_bt_count *best = NULL;
+    for (int i = 0; i < n; i++)
+        if (best == NULL || c[i].n > best->n)
+            best = &c[i];
+    return best;
+}
+
+static uint64_t total_of(const hydra_bt_count *c, int n)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += c[i].n;
+    return t;
+}
+
+/*
+ * Warnings for bot i: it never traded (and the reason that kept it out
+ * most), or more than a tenth of its entries were resized by the gates.
+ * Each is one line naming the setting responsible. Returns how many.
+ */
+static int bot_warnings(const hydra_bt_result *r, int i, char lines[][512], int cap)
+{
+    const hydra_bt_bot_stats *st = &r->bot_stats[i];
+    const char *id = r->bot_ids[i];
+    char set[256];
+    int n = 0;
+    if (st->entries == 0 && n < cap) {
+        const hydra_bt_count *skip = largest(st->skipped, st->n_skipped);
+        const hydra_bt_count *rej = largest(st->rejected, st->n_rejected);
+        if (rej != NULL && (skip == NULL || skip->n < st->ticks)) {
+            setting_of(r, st, rej->name, set, sizeof set);
+            snprintf(lines[n++], 512,
+                     "%s never traded: the %s gate rejected %llu of its entries; see %s", id,
+                     rej->name, (unsigned long long)rej->n, set);
+        } else if (skip != NULL) {
+            setting_of(r, st, skip->name, set, sizeof set);
+            snprintf(lines[n++], 512,
+                     "%s never traded: on_tick was skipped on %llu of %llu ticks (%s); see %s", id,
+                     (unsigned long long)skip->n, (unsigned long long)st->ticks, skip->name, set);
+        } else {
+            snprintf(lines[n++], 512, "%s never traded: on_tick asked for no entry", id);
+        }
+    }
+    uint64_t resized = total_of(st->resized, st->n_resized);
+    if (st->entries > 0 && resized * 10 > st->entries && n < cap) {
+        const hydra_bt_count *g = largest(st->resized, st->n_resized);
+        setting_of(r, st, g->name, set, sizeof set);
+        snprintf(lines[n++], 512,
+                 "%s: %llu of %llu entries were resized by the gates (%llu by %s); see %s", id,
+                 (unsigned long long)resized, (unsigned long long)st->entries,
+                 (unsigned long long)g->n, g->name, set);
+    }
+    return n;
+}
+
+static void counts_text(FILE *out, const char *label, const hydra_bt_count *c, int n)
+{
+    if (n == 0)
+        return;
+    fprintf(out, "%-16s %s:", "", label);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s %s %llu", i ? "," : "", c[i].name, (unsigned long long)c[i].n);
+    fputc('\n', out);
+}
+
+static void counts_json(FILE *f, const char *key, const hydra_bt_count *c, int n)
+{
+    fprintf(f, ",\"%s\":{", key);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", c[i].name, (unsigned long long)c[i].n);
+    fputc('}', f);
+}
+
 void hydra_bt_print_summary(const hydra_bt_result *r, FILE *out)
 {
     hydra_bt_metrics m;
+    char w[2][512];
+    int warned = 0;
+    for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
+        int n = bot_warnings(r, i, w, 2);
+        for (int k = 0; k < n; k++)
+            fprintf(out, "%s%s\n", warned++ ? "  " : "WARNINGS:\n  ", w[k]);
+    }
+    if (warned)
+        fputc('\n', out);
     fprintf(out, "Backtest: %llu bars, %zu trading days, initial cash %.2f\n",
             (unsigned long long)r->bars, r->n_days, r->initial_cash);
     fprintf(out, "Data: %s\n", r->series_note);
     if (metrics_of(r, 0, &m) == 0)
         metrics_text(out, "TOTAL", &m);
-    for (int i = 0; i < r->n_bots; i++)
+    for (int i = 0; i < r->n_bots; i++) {
         if (metrics_of(r, i + 1, &m) == 0)
             metrics_text(out, r->bot_ids[i], &m);
+        if (r->bot_stats == NULL)
+            continue;
+        const hydra_bt_bot_stats *st = &r->bot_stats[i];
+        fprintf(out, "%-16s orders %llu entries, %llu exits; on_tick skipped on %llu of %llu ticks\n",
+                "", (unsigned long long)st->entries, (unsigned long long)st->exits,
+                (unsigned long long)total_of(st->skipped, st->n_skipped),
+                (unsigned long long)st->ticks);
+        counts_text(out, "skipped", st->skipped, st->n_skipped);
+        counts_text(out, "rejected by gate", st->rejected, st->n_rejected);
+        counts_text(out, "resized by gate", st->resized, st->n_resized);
+    }
     fprintf(out, "Conventions: %s; a bot's equity is the initial cash plus its own PnL.\n",
             CONVENTIONS);
 }
@@ -247,18 +411,75 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     }
     fprintf(f, "{\"bars\":%llu,\"days\":%zu,\"from\":\"%s\",\"to\":\"%s\",\"initial_cash\":%.2f,",
             (unsigned long long)r->bars, r->n_days, first, last, r->initial_cash);
+    fprintf(f, "\"warnings\":[");
+    char w[2][512], esc[1100];
+    int warned = 0;
+    for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
+        int n = bot_warnings(r, i, w, 2);
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s\"%s\"", warned++ ? "," : "", json_escape(w[k], esc, sizeof esc));
+    }
+    fprintf(f, "],");
     fprintf(f, "\"conventions\":\"%s\",\"total\":", CONVENTIONS);
     metrics_json(f, "TOTAL", &m);
-    fprintf(f, ",\"bots\":[");
+    fprintf(f, "},\"bots\":[");
     for (int i = 0; i < r->n_bots; i++) {
         if ((rc = metrics_of(r, i + 1, &m)) != 0)
             return rc;
         if (i)
             fputc(',', f);
         metrics_json(f, r->bot_ids[i], &m);
+        if (r->bot_stats != NULL) {
+            const hydra_bt_bot_stats *st = &r->bot_stats[i];
+            fprintf(f, ",\"ticks\":%llu,\"entries\":%llu,\"exits\":%llu",
+                    (unsigned long long)st->ticks, (unsigned long long)st->entries,
+                    (unsigned long long)st->exits);
+            counts_json(f, "skipped", st->skipped, st->n_skipped);
+            counts_json(f, "rejected", st->rejected, st->n_rejected);
+            counts_json(f, "resized", st->resized, st->n_resized);
+        }
+        fputc('}', f);
     }
     fprintf(f, "]}\n");
     return ferror(f) ? HYDRA_EIO : 0;
+}
+
+/*
+ * Long curves are drawn from at most two points per bucket: the lowest and
+ * the highest of the bucket, in the order they occur, so every peak and
+ * every trough of the daily series stays on the chart while a million-day
+ * curve becomes a few thousand points. Writes the indices to plot into idx
+ * (room for 2 * SVG_BUCKETS + 2) and returns how many; a curve of no more
+ * than that many points is plotted whole.
+ */
+#define SVG_BUCKETS 1600
+
+static size_t downsample(const double *y, size_t n, size_t *idx)
+{
+    size_t k = 0;
+    if (n <= 2 * SVG_BUCKETS + 2) {
+        for (size_t i = 0; i < n; i++)
+            idx[k++] = i;
+        return k;
+    }
+    idx[k++] = 0;
+    for (size_t b = 0; b < SVG_BUCKETS; b++) {
+        size_t a = 1 + (n - 2) * b / SVG_BUCKETS, e = 1 + (n - 2) * (b + 1) / SVG_BUCKETS;
+        if (a >= e)
+            continue;
+        size_t lo = a, hi = a;
+        for (size_t i = a + 1; i < e; i++) {
+            if (y[i] < y[lo])
+                lo = i;
+            if (y[i] > y[hi])
+                hi = i;
+        }
+        idx[k++] = lo < hi ? lo : hi;
+        if (lo != hi)
+            idx[k++] = lo < hi ? hi : lo;
+    }
+    idx[k++] = n - 1;
+    return k;
 }
 
 /* The chart: equity (top) and drawdown (bottom) of the whole account, on daily points. */
@@ -313,12 +534,23 @@ static int write_svg(const hydra_bt_result *r, FILE *f)
             "<text x=\"%.0f\" y=\"%.0f\">%s</text><text x=\"%.0f\" y=\"%.0f\" "
             "text-anchor=\"end\">%s</text>\n",
             L, H - 12, d0, W - R, H - 12, d1);
+    size_t *idx = malloc((2 * SVG_BUCKETS + 2) * sizeof *idx);
+    double *dd = malloc(n * sizeof *dd);
+    if (idx == NULL || dd == NULL) {
+        free(idx);
+        free(dd);
+        free(dates);
+        free(eq);
+        return HYDRA_ENOMEM;
+    }
+    size_t m = downsample(eq, n, idx);
     fprintf(f, "<polyline id=\"equity\" fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.5\" "
                "points=\"");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
         double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
         double y = T + H1 - H1 * (eq[i] - lo) / (hi - lo);
-        fprintf(f, "%s%.1f,%.1f", i ? " " : "", x, y);
+        fprintf(f, "%s%.1f,%.1f", j ? " " : "", x, y);
     }
     fprintf(f, "\"/>\n<polygon id=\"drawdown\" fill=\"#d9534f\" fill-opacity=\"0.5\" "
                "stroke=\"#b52b27\" points=\"%.1f,%.1f",
@@ -326,11 +558,18 @@ static int write_svg(const hydra_bt_result *r, FILE *f)
     peak = eq[0];
     for (size_t i = 0; i < n; i++) {
         peak = fmax(peak, eq[i]);
+        dd[i] = (peak - eq[i]) / peak;
+    }
+    m = downsample(dd, n, idx);
+    for (size_t j = 0; j < m; j++) {
+        size_t i = idx[j];
         double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
-        double y = T + H1 + GAP + H2 * ((peak - eq[i]) / peak) / worst;
+        double y = T + H1 + GAP + H2 * dd[i] / worst;
         fprintf(f, " %.1f,%.1f", x, y);
     }
     fprintf(f, " %.1f,%.1f\"/>\n</svg>\n", L + pw, T + H1 + GAP);
+    free(idx);
+    free(dd);
     free(dates);
     free(eq);
     return ferror(f) ? HYDRA_EIO : 0;
@@ -349,6 +588,9 @@ static void html_escape(FILE *f, const char *s)
             fputc(*s, f);
     }
 }
+
+/* Trades shown in report.html from each end of a longer list. */
+#define HTML_TRADES 500
 
 static int write_html(const hydra_bt_result *r, FILE *f)
 {
@@ -374,6 +616,12 @@ static int write_html(const hydra_bt_result *r, FILE *f)
                "<th>entry price</th><th>exit</th><th>exit price</th><th>qty</th><th>PnL</th>"
                "<th>exit reason</th></tr>\n");
     for (size_t i = 0; i < r->n_trades; i++) {
+        /* The first and the last HTML_TRADES; the whole list is in trades.csv. */
+        if (r->n_trades > 2 * HTML_TRADES && i == HTML_TRADES) {
+            fprintf(f, "<tr><td colspan=\"9\">%zu more trades: every trade is in trades.csv</td></tr>\n",
+                    r->n_trades - 2 * HTML_TRADES);
+            i = r->n_trades - HTML_TRADES;
+        }
         const hydra_bt_trade *t = &r->trades[i];
         char a[32], b[32];
         fmt_time(a, sizeof a, t->entry_ms);
@@ -419,6 +667,14 @@ static int write_summary_text(const hydra_bt_result *r, FILE *f)
 
 int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err, size_t errsz)
 {
+    hydra_bt_metrics *memo = calloc((size_t)r->n_bots + 1, sizeof *memo);
+    for (int c = 0; memo != NULL && c <= r->n_bots; c++)
+        if (metrics_of(r, c, &memo[c]) != 0) {
+            free(memo);
+            memo = NULL; /* each report computes its own */
+        }
+    g_memo_r = r;
+    g_memo = memo;
     int rc = write_one(r, dir, "trades.csv", write_trades, err, errsz);
     if (rc == 0)
         rc = write_one(r, dir, "summary.json", write_summary_json, err, errsz);
@@ -428,5 +684,8 @@ int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err,
         rc = write_one(r, dir, "equity.svg", write_svg, err, errsz);
     if (rc == 0)
         rc = write_one(r, dir, "report.html", write_html, err, errsz);
+    g_memo_r = NULL;
+    g_memo = NULL;
+    free(memo);
     return rc;
 }

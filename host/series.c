@@ -522,7 +522,7 @@ static size_t count_lines(const char *p, const char *end)
     return n;
 }
 
-int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, int daily_open_min,
+int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, int daily_stamp_min,
                           hydra_series *out, char *err, size_t errsz)
 {
     char *data = NULL;
@@ -535,8 +535,8 @@ int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, 
         set_err(err, errsz, "series file: empty path");
         return HYDRA_EINVAL;
     }
-    if (daily_open_min < 0 || daily_open_min >= 24 * 60) {
-        set_err(err, errsz, "%s: daily open %d minutes is outside 0..1439", path, daily_open_min);
+    if (daily_stamp_min < 0 || daily_stamp_min >= 24 * 60) {
+        set_err(err, errsz, "%s: daily open %d minutes is outside 0..1439", path, daily_stamp_min);
         return HYDRA_EINVAL;
     }
     if (tz != NULL && tz[0] != '\0' && !hydra_tz_valid(tz)) {
@@ -609,8 +609,8 @@ int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, 
         if (parse_stamp(f, &lay, &st, &c) || parse_bar(f, &lay, &bar, &c))
             goto fail;
         if (s.daily)
-            bar.t_ms = hydra_utc_from_zone(zone.tz, st.y, st.mo, st.d, daily_open_min / 60,
-                                           daily_open_min % 60, 0);
+            bar.t_ms = hydra_utc_from_zone(zone.tz, st.y, st.mo, st.d, daily_stamp_min / 60,
+                                           daily_stamp_min % 60, 0);
         else
             bar.t_ms = zone_utc(&zone, &st);
         if (bar.t_ms < prev_t) {

@@ -24,7 +24,7 @@ typedef struct hydra_series {
     char symbol[48];
     char source[512];   /* "data/orcl-1995-2014.txt" or "generated: gbm seed=42 ..." */
     int generated;      /* 1 for a generated series */
-    int daily;          /* 1 when the file has dates only (bars stamped at session open) */
+    int daily;          /* 1 when the file has dates only (bars stamped at the session close) */
     hydra_bar *bars;    /* ascending t_ms; duplicates are kept in file order */
     size_t n, cap;
     int borrowed;       /* 1: bars belong to someone else; hydra_series_free leaves them */
@@ -32,11 +32,12 @@ typedef struct hydra_series {
 
 /*
  * Loads a CSV file. Timestamps are wall times in zone `tz` (NULL or "" =
- * the market zone); date-only rows are stamped at `daily_open_min` minutes
- * after local midnight. Returns 0, or HYDRA_EIO / HYDRA_EINVAL with
+ * the market zone); date-only rows are stamped at `daily_stamp_min` minutes
+ * after local midnight (callers pass the session close, so a day's close is
+ * never known before the day ends). Returns 0, or HYDRA_EIO / HYDRA_EINVAL with
  * "path:line: what is wrong" in err.
  */
-int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, int daily_open_min,
+int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, int daily_stamp_min,
                           hydra_series *out, char *err, size_t errsz);
 
 /*

@@ -24,7 +24,7 @@ typedef struct cache_header {
     uint32_t bar_size;       /* sizeof(hydra_bar): a different build layout is a stale cache */
     int64_t src_size;
     int64_t src_mtime_ns;
-    int32_t daily_open_min;
+    int32_t daily_stamp_min;
     int32_t daily;
     char tz[64];             /* the series' zone as given ("" = market zone) */
     char market_zone[64];    /* the market zone when it was made */
@@ -41,13 +41,13 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return h ^ 0xff; /* separates "ab"+"c" from "a"+"bc" */
 }
 
-int hydra_series_cache_path(const char *path, const char *tz, int daily_open_min,
+int hydra_series_cache_path(const char *path, const char *tz, int daily_stamp_min,
                             const char *cache_dir, char *out, size_t outsz)
 {
     if (path == NULL || cache_dir == NULL || cache_dir[0] == '\0')
         return HYDRA_EINVAL;
     char minute[16];
-    snprintf(minute, sizeof minute, "%d", daily_open_min);
+    snprintf(minute, sizeof minute, "%d", daily_stamp_min);
     uint64_t h = 14695981039346656037ULL;
     h = fnv1a(h, path);
     h = fnv1a(h, tz != NULL ? tz : "");
@@ -59,7 +59,7 @@ int hydra_series_cache_path(const char *path, const char *tz, int daily_open_min
     return n > 0 && (size_t)n < outsz ? 0 : HYDRA_EINVAL;
 }
 
-static void header_for(const struct stat *st, const char *tz, int daily_open_min, cache_header *h)
+static void header_for(const struct stat *st, const char *tz, int daily_stamp_min, cache_header *h)
 {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, CACHE_MAGIC, sizeof h->magic);
@@ -67,7 +67,7 @@ static void header_for(const struct stat *st, const char *tz, int daily_open_min
     h->bar_size = (uint32_t)sizeof(hydra_bar);
     h->src_size = (int64_t)st->st_size;
     h->src_mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-    h->daily_open_min = daily_open_min;
+    h->daily_stamp_min = daily_stamp_min;
     snprintf(h->tz, sizeof h->tz, "%s", tz != NULL ? tz : "");
     snprintf(h->market_zone, sizeof h->market_zone, "%s", hydra_tz_name());
 }
@@ -116,7 +116,7 @@ static int cache_read(const char *cpath, const cache_header *want, hydra_series 
     rc = HYDRA_EINVAL;
     if (memcmp(h.magic, want->magic, sizeof h.magic) != 0 || h.version != want->version ||
         h.bar_size != want->bar_size || h.src_size != want->src_size ||
-        h.src_mtime_ns != want->src_mtime_ns || h.daily_open_min != want->daily_open_min ||
+        h.src_mtime_ns != want->src_mtime_ns || h.daily_stamp_min != want->daily_stamp_min ||
         strncmp(h.tz, want->tz, sizeof h.tz) != 0 ||
         strncmp(h.market_zone, want->market_zone, sizeof h.market_zone) != 0 || h.n == 0 ||
         h.n > (uint64_t)(SIZE_MAX / sizeof(hydra_bar)) ||
@@ -172,7 +172,7 @@ static int cache_write(const char *cache_dir, const char *cpath, cache_header *h
 }
 
 int hydra_series_load_cached(const char *path, const char *symbol, const char *tz,
-                             int daily_open_min, const char *cache_dir, hydra_series *out,
+                             int daily_stamp_min, const char *cache_dir, hydra_series *out,
                              hydra_cache_outcome *outcome, char *err, size_t errsz)
 {
     char cpath[CACHE_PATH_LEN];
@@ -183,10 +183,10 @@ int hydra_series_load_cached(const char *path, const char *symbol, const char *t
     if (outcome != NULL)
         *outcome = how;
     if (cache_dir == NULL || cache_dir[0] == '\0' || path == NULL || stat(path, &st) != 0 ||
-        hydra_series_cache_path(path, tz, daily_open_min, cache_dir, cpath, sizeof cpath) != 0)
-        return hydra_series_load_csv(path, symbol, tz, daily_open_min, out, err, errsz);
+        hydra_series_cache_path(path, tz, daily_stamp_min, cache_dir, cpath, sizeof cpath) != 0)
+        return hydra_series_load_csv(path, symbol, tz, daily_stamp_min, out, err, errsz);
 
-    header_for(&st, tz, daily_open_min, &want);
+    header_for(&st, tz, daily_stamp_min, &want);
     memset(out, 0, sizeof *out);
     if (cache_read(cpath, &want, out) == 0) {
         snprintf(out->symbol, sizeof out->symbol, "%s", symbol != NULL ? symbol : "");
@@ -195,7 +195,7 @@ int hydra_series_load_cached(const char *path, const char *symbol, const char *t
             *outcome = HYDRA_CACHE_HIT;
         return 0;
     }
-    rc = hydra_series_load_csv(path, symbol, tz, daily_open_min, out, err, errsz);
+    rc = hydra_series_load_csv(path, symbol, tz, daily_stamp_min, out, err, errsz);
     if (rc != 0)
         return rc;
     if (cache_write(cache_dir, cpath, &want, out) == 0)

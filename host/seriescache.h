@@ -30,11 +30,11 @@ typedef enum hydra_cache_outcome {
  * path either way. *outcome (may be NULL) says how the bars were obtained.
  */
 int hydra_series_load_cached(const char *path, const char *symbol, const char *tz,
-                             int daily_open_min, const char *cache_dir, hydra_series *out,
+                             int daily_stamp_min, const char *cache_dir, hydra_series *out,
                              hydra_cache_outcome *outcome, char *err, size_t errsz);
 
 /* The cache file's path for these arguments (what hydra_series_load_cached reads and writes). */
-int hydra_series_cache_path(const char *path, const char *tz, int daily_open_min,
+int hydra_series_cache_path(const char *path, const char *tz, int daily_stamp_min,
                             const char *cache_dir, char *out, size_t outsz);
 
 #endif

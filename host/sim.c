@@ -198,10 +198,32 @@ static int local_date(int64_t t)
 }
 
 /* UTC ms of a market-zone minute of day on a date. */
+/*
+ * A session time is asked for on every step that crosses an open or a close
+ * (every step of a daily series), always for the same few days: the last
+ * answers are remembered, keyed by the zone too (it may change between
+ * sims in one process).
+ */
 static int64_t session_ms(int yyyymmdd, int minute_of_day)
 {
-    return hydra_utc_from_local(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100,
-                                minute_of_day / 60, minute_of_day % 60, 0);
+    static struct {
+        int date, minute;
+        unsigned zone;
+        int64_t t;
+    } memo[8];
+    static unsigned next;
+    unsigned zone = hydra_tz_generation();
+    for (unsigned i = 0; i < 8; i++)
+        if (memo[i].date == yyyymmdd && memo[i].minute == minute_of_day && memo[i].zone == zone)
+            return memo[i].t;
+    int64_t t = hydra_utc_from_local(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100,
+                                     minute_of_day / 60, minute_of_day % 60, 0);
+    memo[next].date = yyyymmdd;
+    memo[next].minute = minute_of_day;
+    memo[next].zone = zone;
+    memo[next].t = t;
+    next = (next + 1) % 8;
+    return t;
 }
 
 /* ---- series -------------------------------------------------------------- */

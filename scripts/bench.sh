@@ -1,17 +1,43 @@
 #!/bin/sh
 # Builds Release and runs the benchmarks; prints each figure several times (report the median).
+#   ./scripts/bench.sh          every section
+#   ./scripts/bench.sh daily    only the daily-bar backtest (1,000,000 bars, whole process)
+#   ./scripts/bench.sh minute   only the minute-bar replay, CSV parse and live tick
 set -eu
 cd "$(dirname "$0")/.."
+WHAT=${1:-all}
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHYDRA_PLUGINS_IN_SOURCE=OFF -DHYDRA_TESTS=OFF >/dev/null
-cmake --build build-release -j2 --target hydra-bench >/dev/null
+cmake --build build-release -j2 --target hydra-bench hydra-host sma_cross >/dev/null
 B=build-release/hydra-bench
 D=${BENCH_DIR:-/tmp/hydra-bench}
 P=build-release/plugins
-[ -f "$D/bench-1m.csv" ] && [ -d "$D/config-inprocess" ] || $B prepare "$D" "$PWD"
-rm -rf "$D/cache"
-$B replay "$D" $P >/dev/null   # builds the binary cache
-sync                            # the files just written are not flushed during the runs
-for i in 1 2 3; do $B csv "$D"; done
-for i in 1 2 3 4 5; do $B replay "$D" $P; done
-for i in 1 2 3; do $B live "$D" $P 2000 inprocess; done
-for i in 1 2 3; do $B live "$D" $P 2000; done
+E=build-release/examples
+
+if [ "$WHAT" = all ] || [ "$WHAT" = minute ]; then
+  [ -f "$D/bench-1m.csv" ] && [ -d "$D/config-inprocess" ] || $B prepare "$D" "$PWD"
+  rm -rf "$D/cache"
+  $B replay "$D" $P >/dev/null   # builds the binary cache
+  sync                            # the files just written are not flushed during the runs
+  for i in 1 2 3; do $B csv "$D"; done
+  for i in 1 2 3 4 5; do $B replay "$D" $P; done
+  for i in 1 2 3; do $B live "$D" $P 2000 inprocess; done
+  for i in 1 2 3; do $B live "$D" $P 2000; done
+fi
+
+if [ "$WHAT" = all ] || [ "$WHAT" = daily ]; then
+  # 1,000,000 daily bars (ORCL repeated, one calendar day each) with the
+  # example SMA crossover: the whole hydra-host backtest process, reports
+  # included, with a warm series cache; then the core replay alone.
+  [ -f "$D/daily-1m.csv" ] && [ -d "$D/config-daily-la" ] || $B prepare-daily "$D" "$PWD"
+  for zone in la utc; do
+    H="build-release/hydra-host backtest --config $D/config-daily-$zone --plugins $E"
+    H="$H --cache $D/cache-daily --out $D/out-daily-$zone --quiet"
+    $H >/dev/null                 # warms the cache
+    sync
+    for i in 1 2 3 4 5; do
+      /usr/bin/time -f "process daily-$zone wall_s=%e peak_rss_kb=%M" $H >/dev/null
+    done
+    ls -l "$D/out-daily-$zone/equity.svg" "$D/out-daily-$zone/report.html" | awk '{print "report", $NF, $5, "bytes"}'
+    for i in 1 2 3; do $B replay "$D" $E config-daily-$zone | grep -v '^load'; done
+  done
+fi

@@ -9,6 +9,7 @@ packages=(
   libcmocka-dev libmicrohttpd-dev libseccomp-dev
   clang-14 libclang-rt-14-dev llvm-14
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
+  time        # /usr/bin/time: scripts/bench.sh daily measures whole processes
   chromium    # test_dashboard_browser drives the dashboard in headless Chromium
 )
 

@@ -676,14 +676,14 @@ static void test_binary_and_connection_refused(void **state)
     assert_int_equal(b.ops->account(b.ctx, &acc, &be), 0);
     assert_true(acc.equity > 0 && acc.active);
     assert_int_equal(b.ops->clock(b.ctx, &mc, &be), 0);
-    const char *syms[] = {"AAPL", "BTC/USD", "SPY"};
+    const char *syms[] = {"FESX", "BTC/USD", "ORCL"};
     hydra_quote q[3];
     assert_int_equal(b.ops->latest_prices(b.ctx, syms, 3, q, &be), 0);
     assert_true(q[0].price > 0 && q[1].price > 0 && q[2].price > 0);
     hydra_option_quote *chain = calloc(4096, sizeof *chain);
     size_t n = 0;
-    assert_int_equal(b.ops->option_chain(b.ctx, "SPY", &(hydra_chain_filter){0, 30, 0.0, 1.0}, chain, 4096, &n, &be), 0);
-    print_message("binary: SPY chain %zu contracts with quotes and greeks\n", n);
+    assert_int_equal(b.ops->option_chain(b.ctx, "ORCL", &(hydra_chain_filter){0, 30, 0.0, 1.0}, chain, 4096, &n, &be), 0);
+    print_message("binary: ORCL chain %zu contracts with quotes and greeks\n", n);
     assert_true(n > 10);
     for (size_t i = 0; i < n; i++)
         assert_true(isfinite(chain[i].delta) && chain[i].ask > 0);

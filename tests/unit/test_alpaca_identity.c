@@ -307,16 +307,16 @@ static void test_id_collision_is_never_adopted(void **state)
     assert_non_null(dash);
     snprintf(next, sizeof next, "%.*s-%d", (int)(dash - first.client_order_id),
              first.client_order_id, first.seq + 1);
-    /* The stranger: the opposite side in another symbol (TSLA, which no enabled bot trades). */
+    /* The stranger: the opposite side in another symbol (YHOO, which no enabled bot trades). */
     char body[512];
     snprintf(body, sizeof body,
-             "{\"symbol\":\"TSLA\",\"qty\":\"3\",\"side\":\"%s\",\"type\":\"market\","
+             "{\"symbol\":\"YHOO\",\"qty\":\"3\",\"side\":\"%s\",\"type\":\"market\","
              "\"time_in_force\":\"day\",\"client_order_id\":\"%s\"}",
              first.side == HYDRA_SIDE_BUY ? "sell" : "buy", next);
     /* A sell of shares not held would be refused; the stranger buys, whatever the bot does. */
     if (first.side == HYDRA_SIDE_BUY)
         snprintf(body, sizeof body,
-                 "{\"symbol\":\"TSLA\",\"qty\":\"3\",\"side\":\"buy\",\"type\":\"limit\","
+                 "{\"symbol\":\"YHOO\",\"qty\":\"3\",\"side\":\"buy\",\"type\":\"limit\","
                  "\"limit_price\":\"1\",\"time_in_force\":\"day\",\"client_order_id\":\"%s\"}",
                  next);
     place_foreign(f, body);
@@ -344,7 +344,7 @@ static void test_id_collision_is_never_adopted(void **state)
     size_t n = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 64, &n), 0);
     for (size_t i = 0; i < n; i++)
-        assert_string_not_equal(pos[i].symbol, "TSLA");
+        assert_string_not_equal(pos[i].symbol, "YHOO");
     /* The bot enters nothing more today, and says so after a restart too. */
     for (size_t i = collision_at; i < f->w->n_submits; i++)
         if (strstr(f->w->submits[i].cid, first.bot_id) != NULL &&

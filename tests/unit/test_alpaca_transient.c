@@ -441,7 +441,7 @@ static void test_early_close_flattens_before_the_calendar_close(void **state)
     }
     /* After the early close no equity or option entry goes out, though the bots' windows run on. */
     int late_entries = 0;
-    static const char *const bots[] = {"mom_AAPL", "opt_core"};
+    static const char *const bots[] = {"mom_FESX", "opt_core"};
     for (size_t b = 0; b < 2; b++)
         for (int seq = 1; seq < 200; seq++) {
             char cid[HYDRA_CID_LEN];

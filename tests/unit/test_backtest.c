@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "backtest.h"
+#include "clock.h"
 #include "enginetest.h"
 #include "testutil.h"
 
@@ -57,7 +58,16 @@ static const char *BARS =
 
 static char g_dir[512];
 
-static void make_config(const char *dir)
+static const char *MA_BOTS =
+    "bots:\n"
+    "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+    "    asset_class: equity\n    symbols: [TEST]\n"
+    "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
+    "manage_until: \"23:59\"}\n"
+    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+    "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+
+static void make_config_full(const char *dir, const char *bots, const char *settings_extra)
 {
     char path[1024], text[4096];
     snprintf(path, sizeof path, "%s/bars.csv", dir);
@@ -68,28 +78,45 @@ static void make_config(const char *dir)
              "broker: sim\n"
              "sim:\n  db_path: %s/paper.db\n  initial_cash: 100000\n  slippage_bps: 10\n"
              "  fee_per_share: 0.01\n  session_open: \"09:30\"\n  session_close: \"16:00\"\n"
-             "  series:\n    - symbol: TEST\n      file: %s/bars.csv\n",
-             dir, dir, dir, dir, dir);
+             "  series:\n    - symbol: TEST\n      file: %s/bars.csv\n%s",
+             dir, dir, dir, dir, dir, settings_extra);
     snprintf(path, sizeof path, "%s/settings.yaml", dir);
     assert_int_equal(tu_write_file(path, text), 0);
     snprintf(path, sizeof path, "%s/bots.yaml", dir);
-    assert_int_equal(
-        tu_write_file(path,
-                      "bots:\n"
-                      "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-                      "    asset_class: equity\n    symbols: [TEST]\n"
-                      "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
-                      "manage_until: \"23:59\"}\n"
-                      "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-                      "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n"),
-        0);
+    assert_int_equal(tu_write_file(path, bots), 0);
 }
 
-static hydra_backtest *run(const char *out_dir, int log_all)
+static void make_config_bots(const char *dir, const char *bots)
+{
+    make_config_full(dir, bots, "");
+}
+
+static void make_config(const char *dir)
+{
+    make_config_bots(dir, MA_BOTS);
+}
+
+/* Opens and runs a backtest with `opt` (filters may be set); NULL with the error in err. */
+static hydra_backtest *try_run(hydra_backtest_options *opt, const char *config_dir, char *err,
+                               size_t errsz)
+{
+    snprintf(opt->config_dir, sizeof opt->config_dir, "%s", config_dir);
+    snprintf(opt->plugins_dir, sizeof opt->plugins_dir, "%s", HYDRA_TEST_BROKEN_DIR);
+    opt->cash = opt->fee_per_share = opt->slippage_bps = -1;
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(opt, &bt, err, errsz, &code) != 0)
+        return NULL;
+    if (hydra_backtest_run(bt, err, errsz) != 0)
+        fail_msg("run: %s", err);
+    return bt;
+}
+
+static hydra_backtest *run_in(const char *config_dir, const char *out_dir, int log_all)
 {
     hydra_backtest_options opt;
     memset(&opt, 0, sizeof opt);
-    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", g_dir);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", config_dir);
     snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_TEST_BROKEN_DIR);
     snprintf(opt.out_dir, sizeof opt.out_dir, "%s", out_dir != NULL ? out_dir : "");
     opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
@@ -107,6 +134,11 @@ static hydra_backtest *run(const char *out_dir, int log_all)
                                                   sizeof err) != 0)
         fail_msg("reports: %s", err);
     return bt;
+}
+
+static hydra_backtest *run(const char *out_dir, int log_all)
+{
+    return run_in(g_dir, out_dir, log_all);
 }
 
 static int setup(void **state)
@@ -149,6 +181,231 @@ static void test_ma_cross_trades_by_hand(void **state)
     double end = r->equity[(r->n_days - 1) * 2];
     assert_near(end, 100000 - 10.42 + 14.775, 1e-6);
     hydra_backtest_close(bt);
+}
+
+/*
+ * A bot that declares daily bars trades with the default session (06:35 to
+ * 09:30, manage_until 12:55), although its bars are stamped at the 16:00
+ * close: the window is read in trading days. The same bot on the default
+ * minute timeframe never trades and says why on every bar.
+ */
+static void test_daily_bot_trades_with_default_session(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n%s"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    char dir[700], bots[2048];
+    snprintf(dir, sizeof dir, "%s/daily", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(bots, sizeof bots, BOTS, "    bar_timeframe: day\n");
+    make_config_bots(dir, bots);
+    hydra_backtest *bt = run_in(dir, NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    /* The hand-worked trades of test_ma_cross_trades_by_hand, none cut by manage_until. */
+    assert_int_equal(r->n_trades, 2);
+    assert_near(r->trades[0].entry_price, 11.5115, 1e-9);
+    assert_string_equal(r->trades[0].exit_reason, "signal");
+    assert_near(r->trades[1].pnl, 14.775, 1e-9);
+    hydra_backtest_close(bt);
+
+    snprintf(bots, sizeof bots, BOTS, "");
+    make_config_bots(dir, bots);
+    bt = run_in(dir, NULL, 0);
+    assert_int_equal(hydra_backtest_result(bt)->n_trades, 0);
+    hydra_backtest_close(bt);
+}
+
+/* A bot that never trades, or whose entries the gates resize, says why at the top of the summary. */
+static void test_summary_explains_skips_and_resizes(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n%s"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    char dir[700], out[800], path[900], bots[2048];
+    snprintf(dir, sizeof dir, "%s/explain", g_dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+
+    /* Minute timeframe on daily bars: skipped on every tick, one log line for all of them. */
+    snprintf(bots, sizeof bots, BOTS, "");
+    make_config_bots(dir, bots);
+    hydra_backtest *bt = run_in(dir, out, 1);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 0);
+    assert_int_equal(r->bot_stats[0].ticks, 13);
+    assert_int_equal(r->bot_stats[0].n_skipped, 1);
+    assert_string_equal(r->bot_stats[0].skipped[0].name, "outside trade window");
+    assert_int_equal(r->bot_stats[0].skipped[0].n, 13);
+    hydra_backtest_close(bt);
+    snprintf(path, sizeof path, "%s/decisions.jsonl", out);
+    assert_int_equal(et_count_events(path, "preflight_skip", "ma_test"), 1);
+    snprintf(path, sizeof path, "%s/summary.txt", out);
+    char *txt = tu_read_file(path, NULL);
+    assert_non_null(txt);
+    assert_true(strncmp(txt, "WARNINGS:\n  ma_test never traded: on_tick was skipped on 13 of 13 "
+                             "ticks (outside trade window); see session.trade_start/trade_end "
+                             "(06:35-09:30) with bar_timeframe: minute",
+                        170) == 0);
+    free(txt);
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *json = tu_read_file(path, NULL);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"warnings\":[\"ma_test never traded"));
+    assert_non_null(strstr(json, "\"skipped\":{\"outside trade window\":13}"));
+    free(json);
+
+    /* A notional cap below the order's size: both entries resized, the setting named. */
+    snprintf(bots, sizeof bots, BOTS, "    bar_timeframe: day\n");
+    make_config_full(dir, bots, "risk:\n  max_notional_per_order: 60\n");
+    bt = run_in(dir, out, 1);
+    r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 2);
+    assert_true(r->trades[0].qty < 10); /* 60 / 11.50 shares, not 10 */
+    assert_int_equal(r->bot_stats[0].entries, 2);
+    assert_int_equal(r->bot_stats[0].n_resized, 1);
+    assert_string_equal(r->bot_stats[0].resized[0].name, "notional_cap");
+    assert_int_equal(r->bot_stats[0].resized[0].n, 2);
+    hydra_backtest_close(bt);
+    snprintf(path, sizeof path, "%s/decisions.jsonl", out);
+    assert_int_equal(et_count_events(path, "gate_resized", "ma_test"), 2);
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    json = tu_read_file(path, NULL);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "ma_test: 2 of 2 entries were resized by the gates (2 by "
+                                 "notional_cap); see risk.max_notional_per_order (60)"));
+    assert_non_null(strstr(json, "\"resized\":{\"notional_cap\":2}"));
+    free(json);
+}
+
+/* --bot runs only the named bots (a disabled one too); --symbol only the named series. */
+static void test_bot_and_symbol_filters(void **state)
+{
+    (void)state;
+    char dir[700], err[1024];
+    snprintf(dir, sizeof dir, "%s/filters", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char extra[900];
+    snprintf(extra, sizeof extra, "    - symbol: COPY\n      file: %s/bars.csv\n", dir);
+    make_config_full(dir,
+                     "bots:\n"
+                     "  - bot_id: ma_a\n    plugin: ma_cross\n    bucket: momentum\n"
+                     "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+                     "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n"
+                     "  - bot_id: ma_b\n    enabled: false\n    plugin: ma_cross\n"
+                     "    bucket: momentum\n    asset_class: equity\n    symbols: [COPY]\n"
+                     "    bar_timeframe: day\n"
+                     "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 3}\n",
+                     extra);
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    hydra_backtest *bt = try_run(&opt, dir, err, sizeof err);
+    assert_non_null(bt);
+    assert_int_equal(hydra_backtest_result(bt)->n_bots, 1); /* ma_b is disabled */
+    hydra_backtest_close(bt);
+
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "ma_b");
+    bt = try_run(&opt, dir, err, sizeof err);
+    assert_non_null(bt);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_bots, 1);
+    assert_string_equal(r->bot_ids[0], "ma_b");
+    assert_int_equal(r->n_trades, 2);
+    assert_near(r->trades[0].qty, 3, 1e-12);
+    assert_string_equal(r->trades[0].symbol, "COPY");
+    hydra_backtest_close(bt);
+
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "TEST");
+    bt = try_run(&opt, dir, err, sizeof err);
+    assert_non_null(bt);
+    r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_bots, 1);
+    assert_string_equal(r->bot_ids[0], "ma_a");
+    assert_non_null(strstr(r->series_note, "TEST = "));
+    assert_null(strstr(r->series_note, "COPY"));
+    hydra_backtest_close(bt);
+
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "nope");
+    assert_null(try_run(&opt, dir, err, sizeof err));
+    assert_non_null(strstr(err, "--bot nope: no bot with that id"));
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "NOPE");
+    assert_null(try_run(&opt, dir, err, sizeof err));
+    assert_non_null(strstr(err, "--symbol NOPE: no series with that symbol"));
+}
+
+/*
+ * A long run's chart is downsampled (the lowest and highest point of each
+ * pixel bucket): 30,000 daily bars give at most 3,202 points, the curve
+ * still reaches the top and the bottom of the plot, and the report pages
+ * stay small.
+ */
+static void test_long_curves_are_downsampled(void **state)
+{
+    (void)state;
+    char dir[700], out[800], path[900];
+    snprintf(dir, sizeof dir, "%s/long", g_dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_bots(dir, "bots:\n"
+                          "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+                          "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+                          "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+                          "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n");
+    /* One calendar day a bar from 1950, a slow sine with a fast wiggle: many crossings. */
+    snprintf(path, sizeof path, "%s/bars.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "Date,Open,High,Low,Close,Volume\n");
+    for (int i = 0; i < 30000; i++) {
+        int64_t days = hydra_days_from_date(19500101) + i;
+        int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+        int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        int y = (int)(yoe + era * 400 + (m <= 2));
+        double c = 50 + 20 * sin(i / 900.0) + 3 * sin(i / 3.0);
+        fprintf(f, "%04d-%02d-%02d,%.2f,%.2f,%.2f,%.2f,100\n", y, m, d, c, c + 1, c - 1, c);
+    }
+    assert_int_equal(fclose(f), 0);
+    hydra_backtest_close(run_in(dir, out, 0));
+    snprintf(path, sizeof path, "%s/equity.svg", out);
+    size_t len = 0;
+    char *svg = tu_read_file(path, &len);
+    assert_non_null(svg);
+    assert_true(len < 200000);
+    const char *pts = strstr(svg, "id=\"equity\"");
+    assert_non_null(pts);
+    pts = strstr(pts, "points=\"") + 8;
+    const char *end = strchr(pts, '"');
+    size_t n = 0;
+    int top = 0, bottom = 0;
+    for (const char *p = pts; p != NULL && p < end; p = strchr(p + 1, ' ')) {
+        double x, yv;
+        assert_int_equal(sscanf(p, "%lf,%lf", &x, &yv), 2);
+        top |= yv == 30.0;
+        bottom |= yv == 330.0;
+        n++;
+    }
+    print_message("%zu points, %zu bytes of SVG\n", n, len);
+    assert_true(n > 1000 && n <= 3202);
+    assert_true(top && bottom); /* the highest and the lowest equity are drawn */
+    free(svg);
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = tu_read_file(path, &len);
+    assert_non_null(html);
+    assert_true(len < 1000000);
+    free(html);
 }
 
 static void test_trades_csv_has_hand_values(void **state)
@@ -386,6 +643,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ma_cross_trades_by_hand),
+        cmocka_unit_test(test_daily_bot_trades_with_default_session),
+        cmocka_unit_test(test_summary_explains_skips_and_resizes),
+        cmocka_unit_test(test_bot_and_symbol_filters),
+        cmocka_unit_test(test_long_curves_are_downsampled),
         cmocka_unit_test(test_trades_csv_has_hand_values),
         cmocka_unit_test(test_two_runs_are_byte_identical),
         cmocka_unit_test(test_chain_on_request_trades_as_the_snapshot),

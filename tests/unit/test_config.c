@@ -142,7 +142,7 @@ static void test_shipped_config_loads(void **state)
     assert_true(s->sim.fee_per_share == 0.005);
 
     assert_int_equal(s->sim.n_series, 6);
-    assert_string_equal(s->sim.series[0].symbol, "AAPL");
+    assert_string_equal(s->sim.series[0].symbol, "FESX");
     assert_string_equal(s->sim.series[0].file, "data/2006-01-02-volume-min-001.txt");
     assert_string_equal(s->sim.series[0].timezone, "Europe/Berlin");
     assert_false(s->sim.series[0].generated);
@@ -162,12 +162,12 @@ static void test_shipped_config_loads(void **state)
     assert_true(cfg->portfolio.per_bot_max_pct == 25);
 
     assert_int_equal(cfg->n_bots, 4);
-    assert_string_equal(cfg->bots[0].bot_id, "mom_AAPL");
-    assert_string_equal(cfg->bots[1].bot_id, "mom_TSLA");
+    assert_string_equal(cfg->bots[0].bot_id, "mom_FESX");
+    assert_string_equal(cfg->bots[1].bot_id, "mom_YHOO");
     assert_string_equal(cfg->bots[2].bot_id, "opt_core");
     assert_string_equal(cfg->bots[3].bot_id, "crypto_core");
 
-    const hydra_bot_cfg *m = bot(cfg, "mom_AAPL");
+    const hydra_bot_cfg *m = bot(cfg, "mom_FESX");
     assert_int_equal(m->kind, HYDRA_BOT_MOMENTUM);
     assert_int_equal(m->bucket, HYDRA_BUCKET_MOMENTUM);
     assert_int_equal(m->asset_class, HYDRA_ASSET_EQUITY);
@@ -176,7 +176,7 @@ static void test_shipped_config_loads(void **state)
     assert_int_equal(m->rank, 20);
     assert_int_equal(m->isolation_process, 1); /* bots run in worker processes by default */
     assert_int_equal(m->n_symbols, 1);
-    assert_string_equal(m->symbols[0], "AAPL");
+    assert_string_equal(m->symbols[0], "FESX");
     assert_int_equal(m->trade_start_min, 6 * 60 + 35);
     assert_int_equal(m->trade_end_min, 9 * 60 + 30);
     assert_int_equal(m->manage_until_min, 12 * 60 + 55);
@@ -192,11 +192,13 @@ static void test_shipped_config_loads(void **state)
     assert_true(param(m, "entry_roc_pct", HYDRA_PARAM_DOUBLE)->d == 0.05);
     assert_int_equal(m->line, 26);
 
-    const hydra_bot_cfg *t = bot(cfg, "mom_TSLA");
+    const hydra_bot_cfg *t = bot(cfg, "mom_YHOO");
     assert_false(t->enabled);
-    assert_string_equal(t->symbols[0], "TSLA");
+    assert_string_equal(t->symbols[0], "YHOO");
     assert_int_equal(t->n_params, 0);
     assert_int_equal(t->line, 49);
+    assert_int_equal(t->bar_timeframe, HYDRA_BARS_DAY);
+    assert_int_equal(m->bar_timeframe, HYDRA_BARS_MINUTE); /* the default */
 
     const hydra_bot_cfg *o = bot(cfg, "opt_core");
     assert_int_equal(o->kind, HYDRA_BOT_OPTIONS);
@@ -204,8 +206,8 @@ static void test_shipped_config_loads(void **state)
     assert_int_equal(o->asset_class, HYDRA_ASSET_OPTION);
     assert_int_equal(o->rank, 30);
     assert_int_equal(o->n_symbols, 2);
-    assert_string_equal(o->symbols[0], "SPY");
-    assert_string_equal(o->symbols[1], "QQQ");
+    assert_string_equal(o->symbols[0], "ORCL");
+    assert_string_equal(o->symbols[1], "NVDA");
     assert_int_equal(o->dte_min, 7);
     assert_int_equal(o->dte_max, 45);
     assert_true(o->delta_min == 0.25);
@@ -214,7 +216,7 @@ static void test_shipped_config_loads(void **state)
     assert_int_equal(o->order_type, HYDRA_ORDER_MARKET);
     assert_int_equal(o->tif, HYDRA_TIF_DAY);
     assert_int_equal(param(o, "contracts", HYDRA_PARAM_INT)->i, 1);
-    assert_int_equal(o->line, 69);
+    assert_int_equal(o->line, 70);
 
     const hydra_bot_cfg *c = bot(cfg, "crypto_core");
     assert_int_equal(c->kind, HYDRA_BOT_CRYPTO);

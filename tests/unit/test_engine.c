@@ -36,7 +36,7 @@ static void test_shipped_config_trades_with_all_bots(void **state)
     assert_false(et_current_halt(f).active);
     et_close(f);
 
-    const char *bots[] = {"mom_AAPL", "opt_core", "crypto_core"};
+    const char *bots[] = {"mom_FESX", "opt_core", "crypto_core"};
     for (int i = 0; i < 3; i++) {
         int fills = et_count_events(f->log, "order_fill", bots[i]);
         int submitted = et_count_events(f->log, "order_submitted", bots[i]);
@@ -49,7 +49,7 @@ static void test_shipped_config_trades_with_all_bots(void **state)
         assert_true(fills >= (i == 1 ? 1 : 2));
     }
     assert_true(et_count_events(f->log, "host_exit", NULL) >= 1);
-    assert_true(et_count_events(f->log, "preflight_skip", "mom_AAPL") >= 1);
+    assert_true(et_count_events(f->log, "preflight_skip", "mom_FESX") >= 1);
     assert_int_equal(et_count_events(f->log, "tick_summary", NULL), 3000);
 }
 
@@ -263,7 +263,7 @@ static void test_unexplained_position_halts_at_start(void **state)
     et_ticks(f, 1);
     /* The journal claims a position the exchange never saw. */
     double realized = 0;
-    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_AAPL", "AAPL", HYDRA_ASSET_EQUITY,
+    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_FESX", "FESX", HYDRA_ASSET_EQUITY,
                                                1.0, HYDRA_SIDE_BUY, 3, 100.0, 0, 0, &realized),
                      0);
     et_close(f);
@@ -271,7 +271,7 @@ static void test_unexplained_position_halts_at_start(void **state)
     hydra_halt h = et_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "reconcile");
-    assert_non_null(strstr(h.reason, "AAPL"));
+    assert_non_null(strstr(h.reason, "FESX"));
 }
 
 static void test_state_survives_restart(void **state)
@@ -500,7 +500,7 @@ static void test_too_many_symbols_refused_at_start(void **state)
     int code = -1;
     assert_int_not_equal(hydra_engine_open(&f->e, &opt, err, sizeof err, &code), 0);
     assert_int_equal(code, 2);
-    /* 17 x 16 wide symbols + AAPL, SPY, QQQ, BTC/USD, ETH/USD; opt_core may hold 3 contracts. */
+    /* 17 x 16 wide symbols + FESX, ORCL, NVDA, BTC/USD, ETH/USD; opt_core may hold 3 contracts. */
     assert_non_null(strstr(err, "the enabled bots need 280 symbols (277 declared, 3 option contracts "
                                 "they may hold); a snapshot holds at most 256"));
 }

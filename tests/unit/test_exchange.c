@@ -204,48 +204,48 @@ typedef struct refusal {
 
 static const refusal REFUSALS[] = {
     {"sub-penny limit at or above $1", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"10.123\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"10.123\","
      "\"time_in_force\":\"day\"}",
      422, 42210000,
      "invalid limit_price 10.123. sub-penny increment does not fulfill minimum pricing criteria"},
     {"five decimals below $1", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":0.12345,"
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":0.12345,"
      "\"time_in_force\":\"day\"}",
      422, 42210000,
      "invalid limit_price 0.12345. sub-penny increment does not fulfill minimum pricing criteria"},
     {"sub-penny stop", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"stop\",\"stop_price\":\"20.001\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"stop\",\"stop_price\":\"20.001\","
      "\"time_in_force\":\"day\"}",
      422, 42210000,
      "invalid stop_price 20.001. sub-penny increment does not fulfill minimum pricing criteria"},
     {"fractional gtc", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1.5\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"gtc\"}",
+     "{\"symbol\":\"ORCL\",\"qty\":\"1.5\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"gtc\"}",
      422, 42210000, "fractional orders must be DAY orders"},
     {"notional ioc", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"notional\":\"100\",\"side\":\"buy\",\"type\":\"market\","
+     "{\"symbol\":\"ORCL\",\"notional\":\"100\",\"side\":\"buy\",\"type\":\"market\","
      "\"time_in_force\":\"ioc\"}",
      422, 42210000, "fractional orders must be DAY orders"},
     {"extended hours on a market order", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\","
      "\"extended_hours\":true}",
      422, 42210000, "extended hours order must be DAY limit orders"},
     {"extended hours on a gtc limit", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"5\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"5\","
      "\"time_in_force\":\"gtc\",\"extended_hours\":true}",
      422, 42210000, "extended hours order must be DAY limit orders"},
     {"client_order_id of 129 characters", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"market\",\"time_in_force\":\"day\","
      "\"client_order_id\":\"" CID129 "\"}",
      422, 40010001, "client_order_id must be no more than 128 characters"},
     {"unknown type", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"iceberg\",\"time_in_force\":\"day\"}",
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"iceberg\",\"time_in_force\":\"day\"}",
      422, 40010001, "invalid order type"},
     {"trailing stop with both trails", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"trailing_stop\",\"trail_price\":\"1\","
+     "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"trailing_stop\",\"trail_price\":\"1\","
      "\"trail_percent\":\"1\",\"time_in_force\":\"day\"}",
      422, 40010001, "trailing_stop orders require exactly one of trail_price and trail_percent"},
     {"sell without a position", "POST", "/v2/orders",
-     "{\"symbol\":\"SPY\",\"qty\":\"5\",\"side\":\"sell\",\"type\":\"market\",\"time_in_force\":\"day\"}",
+     "{\"symbol\":\"ORCL\",\"qty\":\"5\",\"side\":\"sell\",\"type\":\"market\",\"time_in_force\":\"day\"}",
      403, 40310000, "insufficient qty available for order (requested: 5, available: 0)"},
     {"order id that is not a UUID", "GET", "/v2/orders/some_order_id", NULL, 422, 40010001,
      "order_id is missing"},
@@ -255,12 +255,12 @@ static const refusal REFUSALS[] = {
      404, 40410000, "order not found"},
     {"unknown client_order_id", "GET", "/v2/orders:by_client_order_id?client_order_id=nope", NULL,
      404, 40410000, "order not found"},
-    {"position not held", "GET", "/v2/positions/TSLA", NULL, 404, 40410000,
+    {"position not held", "GET", "/v2/positions/YHOO", NULL, 404, 40410000,
      "position does not exist"},
-    {"close a position not held", "DELETE", "/v2/positions/TSLA", NULL, 404, 40410000,
+    {"close a position not held", "DELETE", "/v2/positions/YHOO", NULL, 404, 40410000,
      "position does not exist"},
     {"unknown asset", "GET", "/v2/assets/ZZZZ", NULL, 404, 40410000, "asset not found"},
-    {"unknown option contract", "GET", "/v2/options/contracts/SPY200117C00010000", NULL, 404,
+    {"unknown option contract", "GET", "/v2/options/contracts/ORCL200117C00010000", NULL, 404,
      40410000, "option contract not found"},
 };
 
@@ -286,14 +286,14 @@ static void test_refusals_table(void **state)
     /* The limits themselves are accepted: 128 characters, 4 decimals below $1, 2 above. */
     char body[512], id[64];
     snprintf(body, sizeof body,
-             "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"0.1234\","
+             "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"0.1234\","
              "\"time_in_force\":\"day\",\"client_order_id\":\"%.128s\"}",
              CID129);
     place(f, body, id, sizeof id);
-    place(f, "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"5.10\","
+    place(f, "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"5.10\","
              "\"time_in_force\":\"day\",\"extended_hours\":true}",
           id, sizeof id);
-    place(f, "{\"symbol\":\"SPY\",\"notional\":\"50\",\"side\":\"buy\",\"type\":\"market\","
+    place(f, "{\"symbol\":\"ORCL\",\"notional\":\"50\",\"side\":\"buy\",\"type\":\"market\","
              "\"time_in_force\":\"day\"}",
           id, sizeof id);
     /* Keys are required, except for crypto market data. */
@@ -355,13 +355,13 @@ static void test_account_orders_positions(void **state)
 
     /* Orders: ids are UUIDs; by id, by client_order_id, listed with filters, canceled. */
     char a[64], b[64], c[64];
-    place(f, "{\"symbol\":\"AAPL\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"market\","
+    place(f, "{\"symbol\":\"FESX\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"market\","
              "\"time_in_force\":\"day\",\"client_order_id\":\"buy-aapl\"}",
           a, sizeof a);
     place(f, "{\"symbol\":\"BTC/USD\",\"qty\":\"0.1\",\"side\":\"buy\",\"type\":\"market\","
              "\"time_in_force\":\"gtc\",\"client_order_id\":\"buy-btc\"}",
           b, sizeof b);
-    place(f, "{\"symbol\":\"SPY\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"1\","
+    place(f, "{\"symbol\":\"ORCL\",\"qty\":\"1\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"1\","
              "\"time_in_force\":\"gtc\",\"client_order_id\":\"far-limit\"}",
           c, sizeof c);
     assert_true(matches(UUID_RE, a) && matches(UUID_RE, b) && matches(UUID_RE, c));
@@ -421,41 +421,41 @@ static void test_account_orders_positions(void **state)
     json_decref(expect(f, "GET", "/v2/positions/BTC%2FUSD", NULL, 200));
 
     /* Close part of a position by qty, then by percentage. */
-    o = expect(f, "DELETE", "/v2/positions/AAPL?qty=4", NULL, 200);
+    o = expect(f, "DELETE", "/v2/positions/FESX?qty=4", NULL, 200);
     assert_string_equal(sget(o, "side"), "sell");
     assert_float_equal(dget(o, "qty"), 4, 1e-12);
     json_decref(o);
-    json_t *spy = expect(f, "GET", "/v2/positions/AAPL", NULL, 200);
+    json_t *spy = expect(f, "GET", "/v2/positions/FESX", NULL, 200);
     assert_float_equal(dget(spy, "qty_available"), 6, 1e-12); /* 4 held by the working sell */
     json_decref(spy);
-    json_decref(expect(f, "DELETE", "/v2/positions/AAPL?qty=7", NULL, 403));
+    json_decref(expect(f, "DELETE", "/v2/positions/FESX?qty=7", NULL, 403));
     step(f, 1);
-    o = expect(f, "DELETE", "/v2/positions/AAPL?percentage=50", NULL, 200);
+    o = expect(f, "DELETE", "/v2/positions/FESX?percentage=50", NULL, 200);
     assert_float_equal(dget(o, "qty"), 3, 1e-12);
     json_decref(o);
-    json_decref(expect(f, "DELETE", "/v2/positions/AAPL?percentage=150", NULL, 422));
+    json_decref(expect(f, "DELETE", "/v2/positions/FESX?percentage=150", NULL, 422));
 }
 
 static void test_market_data(void **state)
 {
     fixture *f = *state;
-    json_t *t = expect(f, "GET", "/v2/stocks/SPY/trades/latest?feed=iex", NULL, 200);
-    assert_string_equal(sget(t, "symbol"), "SPY");
+    json_t *t = expect(f, "GET", "/v2/stocks/ORCL/trades/latest?feed=iex", NULL, 200);
+    assert_string_equal(sget(t, "symbol"), "ORCL");
     double p = json_number_value(json_object_get(json_object_get(t, "trade"), "p"));
     assert_true(p > 0);
     json_decref(t);
-    json_t *q = expect(f, "GET", "/v2/stocks/SPY/quotes/latest", NULL, 200);
+    json_t *q = expect(f, "GET", "/v2/stocks/ORCL/quotes/latest", NULL, 200);
     json_t *qq = json_object_get(q, "quote");
     assert_true(json_number_value(json_object_get(qq, "bp")) < p);
     assert_true(json_number_value(json_object_get(qq, "ap")) > p);
     json_decref(q);
-    q = expect(f, "GET", "/v2/stocks/quotes/latest?symbols=SPY,QQQ,NOPE", NULL, 200);
+    q = expect(f, "GET", "/v2/stocks/quotes/latest?symbols=ORCL,NVDA,NOPE", NULL, 200);
     assert_int_equal(json_object_size(json_object_get(q, "quotes")), 2);
     json_decref(q);
 
     /* Bars with paging: three pages of two give the same six bars as one request. */
-    json_t *all = expect(f, "GET", "/v2/stocks/bars?symbols=AAPL&timeframe=1Min&limit=6", NULL, 200);
-    json_t *whole = json_object_get(json_object_get(all, "bars"), "AAPL");
+    json_t *all = expect(f, "GET", "/v2/stocks/bars?symbols=FESX&timeframe=1Min&limit=6", NULL, 200);
+    json_t *whole = json_object_get(json_object_get(all, "bars"), "FESX");
     assert_int_equal(json_array_size(whole), 6);
     assert_true(json_is_string(json_object_get(all, "next_page_token")));
     char path[256];
@@ -463,10 +463,10 @@ static void test_market_data(void **state)
     char tok[32] = "";
     size_t got = 0;
     for (int page = 0; page < 3; page++) {
-        snprintf(path, sizeof path, "/v2/stocks/AAPL/bars?timeframe=1Min&limit=2%s%s",
+        snprintf(path, sizeof path, "/v2/stocks/FESX/bars?timeframe=1Min&limit=2%s%s",
                  tok[0] ? "&page_token=" : "", tok);
         json_t *pg = expect(f, "GET", path, NULL, 200);
-        assert_string_equal(sget(pg, "symbol"), "AAPL");
+        assert_string_equal(sget(pg, "symbol"), "FESX");
         json_t *bars = json_object_get(pg, "bars");
         for (size_t i = 0; i < json_array_size(bars); i++, got++)
             assert_true(json_equal(json_array_get(bars, i), json_array_get(whole, got)));
@@ -485,16 +485,16 @@ static void test_market_data(void **state)
     json_decref(desc);
 
     /* Options: one contract by symbol, the chain's snapshots, paged. */
-    json_t *cs = expect(f, "GET", "/v2/options/contracts?underlying_symbols=SPY&limit=1", NULL, 200);
+    json_t *cs = expect(f, "GET", "/v2/options/contracts?underlying_symbols=ORCL&limit=1", NULL, 200);
     const char *occ = sget(json_array_get(json_object_get(cs, "option_contracts"), 0), "symbol");
     snprintf(path, sizeof path, "/v2/options/contracts/%s", occ);
     json_t *one = expect(f, "GET", path, NULL, 200);
     assert_string_equal(sget(one, "symbol"), occ);
-    assert_string_equal(sget(one, "underlying_symbol"), "SPY");
+    assert_string_equal(sget(one, "underlying_symbol"), "ORCL");
     assert_true(matches(UUID_RE, sget(one, "id")));
     json_decref(one);
     json_decref(cs);
-    json_t *chain = expect(f, "GET", "/v1beta1/options/snapshots/SPY?type=call&limit=3", NULL, 200);
+    json_t *chain = expect(f, "GET", "/v1beta1/options/snapshots/ORCL?type=call&limit=3", NULL, 200);
     json_t *snaps = json_object_get(chain, "snapshots");
     assert_int_equal(json_object_size(snaps), 3);
     const char *k;
@@ -513,7 +513,7 @@ static void test_market_data(void **state)
     for (size_t i = 0; i < json_array_size(assets); i++)
         assert_string_equal(sget(json_array_get(assets, i), "class"), "crypto");
     json_decref(assets);
-    json_t *aapl = expect(f, "GET", "/v2/assets/AAPL", NULL, 200);
+    json_t *aapl = expect(f, "GET", "/v2/assets/FESX", NULL, 200);
     assert_string_equal(sget(aapl, "class"), "us_equity");
     json_decref(aapl);
 }
@@ -539,7 +539,7 @@ static void test_fault_events(void **state)
     fixture *f = *state;
     char id[64];
     /* replaced: the order the lookup names is replaced outside; the lookup sees it. */
-    place(f, "{\"symbol\":\"SPY\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
+    place(f, "{\"symbol\":\"ORCL\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
              "\"time_in_force\":\"gtc\",\"client_order_id\":\"r1\"}",
           id, sizeof id);
     set_rules(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/orders:by_client_order_id\","
@@ -566,7 +566,7 @@ static void test_fault_events(void **state)
     assert_string_equal(sget(o, "status"), "expired");
     assert_true(json_is_string(json_object_get(o, "expired_at")));
     json_decref(o);
-    place(f, "{\"symbol\":\"SPY\",\"qty\":\"3\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
+    place(f, "{\"symbol\":\"ORCL\",\"qty\":\"3\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
              "\"time_in_force\":\"gtc\",\"client_order_id\":\"c1\"}",
           id, sizeof id);
     set_rules(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/orders\",\"fault\":\"cancel\","
@@ -579,7 +579,7 @@ static void test_fault_events(void **state)
     json_decref(o);
 
     /* partial fill then cancel: 6 of 10 filled at the last price, the rest canceled. */
-    place(f, "{\"symbol\":\"SPY\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
+    place(f, "{\"symbol\":\"ORCL\",\"qty\":\"10\",\"side\":\"buy\",\"type\":\"limit\",\"limit_price\":\"2\","
              "\"time_in_force\":\"gtc\",\"client_order_id\":\"p1\"}",
           id, sizeof id);
     set_rules(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/orders:by\",\"fault\":\"partial_cancel\","
@@ -589,16 +589,16 @@ static void test_fault_events(void **state)
     assert_float_equal(dget(o, "filled_qty"), 6, 1e-12);
     assert_true(json_is_string(json_object_get(o, "filled_avg_price")));
     json_decref(o);
-    json_t *spy = expect(f, "GET", "/v2/positions/SPY", NULL, 200);
+    json_t *spy = expect(f, "GET", "/v2/positions/ORCL", NULL, 200);
     assert_float_equal(dget(spy, "qty"), 6, 1e-12);
     json_decref(spy);
 
     /* A position from outside, and a fee taken later in coin. */
     set_rules(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/positions\",\"fault\":\"position\","
-                 "\"symbol\":\"TSLA\",\"qty\":7,\"price\":20,\"count\":1},"
+                 "\"symbol\":\"YHOO\",\"qty\":7,\"price\":20,\"count\":1},"
                  "{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"position\","
                  "\"symbol\":\"BTC/USD\",\"qty\":0.5,\"count\":1}]}");
-    json_t *tsla = expect(f, "GET", "/v2/positions/TSLA", NULL, 200);
+    json_t *tsla = expect(f, "GET", "/v2/positions/YHOO", NULL, 200);
     assert_float_equal(dget(tsla, "qty"), 7, 1e-12);
     assert_float_equal(dget(tsla, "avg_entry_price"), 20, 1e-12);
     json_decref(tsla);

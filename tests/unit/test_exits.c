@@ -162,6 +162,12 @@ static void test_manage_until_boundary(void **state)
     assert_int_equal(hydra_exit_check(&b, &p, 100.0, at(12, 55, 59), NULL), HYDRA_EXIT_NONE);
     assert_int_equal(hydra_exit_check(&b, &p, 100.0, at(12, 56, 0), NULL), HYDRA_EXIT_MANAGE_UNTIL);
     assert_int_equal(hydra_exit_check(&b, &p, 100.0, at(15, 0, 0), NULL), HYDRA_EXIT_MANAGE_UNTIL);
+    /* A daily-bar bot's bar is stamped at the close: manage_until does not cut its positions. */
+    b.bar_timeframe = HYDRA_BARS_DAY;
+    assert_int_equal(hydra_exit_check(&b, &p, 100.0, at(15, 0, 0), NULL), HYDRA_EXIT_NONE);
+    p.qty = 10;
+    assert_int_equal(hydra_exit_check(&b, &p, 99.0, at(15, 0, 0), NULL), HYDRA_EXIT_STOP_LOSS);
+    b.bar_timeframe = HYDRA_BARS_MINUTE;
     /* The crypto bot's 23:59 never passes within a day. */
     b.manage_until_min = 23 * 60 + 59;
     assert_int_equal(hydra_exit_check(&b, &p, 100.0, at(23, 59, 59), NULL), HYDRA_EXIT_NONE);

@@ -284,7 +284,7 @@ static void test_operator_halt_through_state(void **state)
 /*
  * A journal that disagrees with the broker at start: reconciliation halts.
  * The flatten at start cancels Hydra's order and sells what the broker
- * holds of Hydra's; the claimed AAPL the broker never saw is not sold.
+ * holds of Hydra's; the claimed FESX the broker never saw is not sold.
  */
 static void test_reconciliation(void **state)
 {
@@ -300,7 +300,7 @@ static void test_reconciliation(void **state)
     place_hydra_entry(f, cid);
     place_stranger_order(&f->e.broker, &f->e.market);
     double realized = 0;
-    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_AAPL", "AAPL", HYDRA_ASSET_EQUITY,
+    assert_int_equal(hydra_position_apply_fill(f->e.state, "mom_FESX", "FESX", HYDRA_ASSET_EQUITY,
                                                1.0, HYDRA_SIDE_BUY, 3, 100.0, 0, 0, &realized),
                      0);
     et_close(f);
@@ -315,18 +315,18 @@ static void test_reconciliation(void **state)
     et_ticks(f, 1);
     assert_broker_holds_nothing_of_hydras(f, 0);
     assert_true(order_open_at_broker(&f->e.broker, STRANGER_ORDER));
-    /* Only the journal's AAPL is left: the broker has none to sell. */
+    /* Only the journal's FESX is left: the broker has none to sell. */
     hydra_bot_position pos[8];
     size_t n = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 8, &n), 0);
     assert_int_equal(n, 1);
-    assert_string_equal(pos[0].symbol, "AAPL");
+    assert_string_equal(pos[0].symbol, "FESX");
     assert_int_equal(f->w->n_account_wide, 0);
     et_close(f);
     char db[512];
     snprintf(db, sizeof db, "%s/trading_state.db", f->dir);
     assert_true(db_int(db, "SELECT COUNT(*) FROM orders WHERE reason LIKE 'flatten:%'") >= 1);
-    assert_int_equal(db_int(db, "SELECT COUNT(*) FROM orders WHERE symbol = 'AAPL' AND "
+    assert_int_equal(db_int(db, "SELECT COUNT(*) FROM orders WHERE symbol = 'FESX' AND "
                                 "reason LIKE 'flatten:%'"),
                      0);
     assert_true(et_count_events(f->log, "halt_position_mismatch", NULL) >= 1);

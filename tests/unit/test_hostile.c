@@ -141,14 +141,14 @@ static void make_config(fixture *f, const char *plugin, const char *attack, cons
     char edit[4096];
     snprintf(edit, sizeof edit,
              "bots: []=>bots: ["
-             "{bot_id: evil, plugin: %s, bucket: momentum, asset_class: equity, symbols: [AAPL], "
+             "{bot_id: evil, plugin: %s, bucket: momentum, asset_class: equity, symbols: [FESX], "
              "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
              "risk: {max_trades_per_day: 10, max_concurrent_positions: 1}, "
              "signal: {mode: hostile_v1, params: {attack: %s, when: %s, host_pid: %d, "
              "flag_path: \"%s\", env_path: \"%s\", state_dir: \"%s\", port: %d, "
              "secret_at: %lld, secret_len: %d}}}, "
              "{bot_id: honest, plugin: misbehave, bucket: momentum, asset_class: equity, "
-             "symbols: [AAPL], "
+             "symbols: [FESX], "
              "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
              "risk: {max_trades_per_day: 50, max_concurrent_positions: 1}, "
              "exits: {time_stop_minutes: 5}, "

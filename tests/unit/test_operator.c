@@ -305,7 +305,7 @@ static void make_config_with_bad_bot(fixture *f)
 {
     const char *edit =
         "bots: []=>bots: [{bot_id: bad, plugin: misbehave, bucket: momentum, "
-        "asset_class: equity, symbols: [AAPL], "
+        "asset_class: equity, symbols: [FESX], "
         "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
         "risk: {max_trades_per_day: 10, max_concurrent_positions: 1}, "
         "exits: {time_stop_minutes: 5}, "

@@ -134,7 +134,7 @@ static void abuser(char *out, size_t outsz, const char *id, const char *symbol, 
 
 /*
  * The configuration with `bots` added, plus "honest": the same plugin with
- * no abuse, buying AAPL whenever it is flat, so a test can see that the
+ * no abuse, buying FESX whenever it is flat, so a test can see that the
  * other bots trade on.
  */
 static void make_config(fixture *f, const char *extra_settings, const char *bots)
@@ -142,7 +142,7 @@ static void make_config(fixture *f, const char *extra_settings, const char *bots
     char settings[2048], edit[4096], honest[1024];
     snprintf(settings, sizeof settings, "%s\n%s", BASE_SETTINGS,
              extra_settings != NULL ? extra_settings : "");
-    abuser(honest, sizeof honest, "honest", "AAPL", "mode: none");
+    abuser(honest, sizeof honest, "honest", "FESX", "mode: none");
     snprintf(edit, sizeof edit, "bots: []=>bots: [%s, %s]", bots, honest);
     assert_int_equal(et_make_config(f->dir, settings, edit), 0);
 }
@@ -345,7 +345,7 @@ static void check_flood(fixture *f, int force_inprocess, int line_bytes, int kep
 {
     char bot[1024], params[128];
     snprintf(params, sizeof params, "mode: flood, lines: 1000, line_bytes: %d", line_bytes);
-    abuser(bot, sizeof bot, "flood", "AAPL", params);
+    abuser(bot, sizeof bot, "flood", "FESX", params);
     make_config(f, FLOOD_SETTINGS, bot);
     open_engine(f, force_inprocess);
     run_ticks(&f->e, FLOOD_TICKS);
@@ -425,9 +425,9 @@ static void test_state_quota_refuses_and_the_bot_is_told(void **state)
 {
     fixture *f = *state;
     char bytes_bot[1024], keys_bot[1024], bots[2100];
-    abuser(bytes_bot, sizeof bytes_bot, "kv_big", "AAPL",
+    abuser(bytes_bot, sizeof bytes_bot, "kv_big", "FESX",
            "mode: kv, keys_per_call: 5, value_bytes: 1000");
-    abuser(keys_bot, sizeof keys_bot, "kv_many", "QQQ",
+    abuser(keys_bot, sizeof keys_bot, "kv_many", "NVDA",
            "mode: kv, keys_per_call: 5, value_bytes: 10");
     snprintf(bots, sizeof bots, "%s, %s", bytes_bot, keys_bot);
     make_config(f,
@@ -501,7 +501,7 @@ static void test_bot_cannot_forge_host_events(void **state)
 {
     fixture *f = *state;
     char bot[1024];
-    abuser(bot, sizeof bot, "forger", "AAPL", "mode: fake_halt");
+    abuser(bot, sizeof bot, "forger", "FESX", "mode: fake_halt");
     make_config(f, NULL, bot);
     open_engine(f, 0);
     run_ticks(&f->e, 5);
@@ -531,7 +531,7 @@ static void test_one_missed_deadline_costs_one_tick(void **state)
 {
     fixture *f = *state;
     char bot[1024];
-    abuser(bot, sizeof bot, "late_once", "AAPL", "mode: sleep_once, at_tick: 3, sleep_ms: 20000");
+    abuser(bot, sizeof bot, "late_once", "FESX", "mode: sleep_once, at_tick: 3, sleep_ms: 20000");
     make_config(f, NULL, bot);
     open_engine(f, 0);
     run_ticks(&f->e, 40);
@@ -553,7 +553,7 @@ static void test_repeated_missed_deadlines_quarantine(void **state)
 {
     fixture *f = *state;
     char bot[1024];
-    abuser(bot, sizeof bot, "late_always", "AAPL", "mode: sleep_from, at_tick: 3, sleep_ms: 20000");
+    abuser(bot, sizeof bot, "late_always", "FESX", "mode: sleep_from, at_tick: 3, sleep_ms: 20000");
     make_config(f, NULL, bot);
     open_engine(f, 0);
     run_ticks(&f->e, 40);

@@ -132,7 +132,7 @@ static void make_config_with_bad_bot(fixture *f, const char *mode)
     /* One line: the edit list is split on newlines. */
     snprintf(edit, sizeof edit,
              "bots: []=>bots: [{bot_id: bad, plugin: misbehave, bucket: momentum, "
-             "asset_class: equity, symbols: [AAPL], "
+             "asset_class: equity, symbols: [FESX], "
              "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
              "risk: {max_trades_per_day: 10, max_concurrent_positions: 1}, "
              "exits: {time_stop_minutes: 5}, "
@@ -490,15 +490,15 @@ static void test_hot_swap_changes_signal(void **state)
     hydra_bot_position before[32], after[32];
     size_t nb = 0, na = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
-    pid_t mom_pid = slot_of(&f->e, "mom_AAPL")->run->worker.pid;
+    pid_t mom_pid = slot_of(&f->e, "mom_FESX")->run->worker.pid;
     pid_t crypto_pid = slot_of(&f->e, "crypto_core")->run->worker.pid;
-    assert_int_equal(hydra_bot_kv_set(f->e.state, "mom_AAPL", "swap_probe", "kept-123"), 0);
+    assert_int_equal(hydra_bot_kv_set(f->e.state, "mom_FESX", "swap_probe", "kept-123"), 0);
     assert_false(log_contains(f->log, "alt signal"));
 
     replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
     assert_int_equal(hydra_engine_reload(&f->e), 0);
 
-    const hydra_bot_slot *mom = slot_of(&f->e, "mom_AAPL");
+    const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
     assert_string_equal(hydra_runner_version(mom->run), "2.0.0");
     assert_int_not_equal(mom->run->worker.pid, mom_pid);
     /* Only the changed bot was reloaded. */
@@ -512,7 +512,7 @@ static void test_hot_swap_changes_signal(void **state)
     }
     run_ticks(&f->e, 100);
     close_engine(f);
-    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_AAPL"), 1);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_FESX"), 1);
     assert_int_equal(et_count_events(f->log, "bot_swapped", "crypto_core"), 0);
     assert_true(log_contains(f->log, "swap_probe=kept-123"));
     assert_true(log_contains(f->log, "alt signal"));
@@ -530,16 +530,16 @@ static void test_broken_replacement_is_refused(void **state)
     assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
     open_engine(f);
     run_ticks(&f->e, 50);
-    pid_t mom_pid = slot_of(&f->e, "mom_AAPL")->run->worker.pid;
+    pid_t mom_pid = slot_of(&f->e, "mom_FESX")->run->worker.pid;
     for (int i = 0; i < 3; i++) {
         replace_plugin(f, broken[i], "momentum");
         assert_int_not_equal(hydra_engine_reload(&f->e), 0);
-        const hydra_bot_slot *mom = slot_of(&f->e, "mom_AAPL");
+        const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
         assert_int_equal(mom->run->worker.pid, mom_pid);
         assert_string_equal(hydra_runner_version(mom->run), "1.0.0");
         assert_true(log_contains(f->log, why[i]));
         run_ticks(&f->e, 20);
-        assert_false(slot_of(&f->e, "mom_AAPL")->quarantined);
+        assert_false(slot_of(&f->e, "mom_FESX")->quarantined);
     }
     close_engine(f);
     assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 3);
@@ -567,11 +567,11 @@ static void test_reload_command_swaps_running_host(void **state)
     print_message("reload: %s", text != NULL ? text : "");
     free(text);
     assert_int_equal(rc, 0);
-    for (int i = 0; i < 100 && et_count_events(f->log, "bot_swapped", "mom_AAPL") < 1; i++)
+    for (int i = 0; i < 100 && et_count_events(f->log, "bot_swapped", "mom_FESX") < 1; i++)
         usleep(100 * 1000);
     kill(pid, SIGTERM);
     assert_int_equal(tu_wait(pid, 30), 0);
-    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_AAPL"), 1);
+    assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_FESX"), 1);
     assert_int_equal(et_count_events(f->log, "host_start", NULL), 1);
     assert_int_equal(et_count_events(f->log, "host_stop", NULL), 1);
 }

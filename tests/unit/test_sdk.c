@@ -216,11 +216,11 @@ static void test_template_drop_in(void **state)
     assert_int_equal(mkdir(dir, 0755), 0);
     assert_int_equal(
         et_make_config(dir, NULL,
-                       "  - bot_id: mom_AAPL\\n    enabled: true=>  - bot_id: mom_AAPL\\n    enabled: false\n"
+                       "  - bot_id: mom_FESX\\n    enabled: true=>  - bot_id: mom_FESX\\n    enabled: false\n"
                        "optionsbot:\\n  enabled: true=>optionsbot:\\n  enabled: false\n"
                        "cryptobot:\\n  enabled: true=>cryptobot:\\n  enabled: false\n"
-                       "bots: []=>bots:\\n  - bot_id: tmpl_AAPL\\n    plugin: template_bot\\n"
-                       "    bucket: momentum\\n    asset_class: equity\\n    symbols: [AAPL]\\n"
+                       "bots: []=>bots:\\n  - bot_id: tmpl_FESX\\n    plugin: template_bot\\n"
+                       "    bucket: momentum\\n    asset_class: equity\\n    symbols: [FESX]\\n"
                        "    exits:\\n      stop_loss_pct: 0.5\\n      time_stop_minutes: 5\\n"
                        "    signal:\\n      mode: template_v1\\n      params:\\n        qty: 2"),
         0);
@@ -230,9 +230,9 @@ static void test_template_drop_in(void **state)
     const char *host[] = {HYDRA_HOST_BIN, "--config", cfgdir, "--plugins", build, "--ticks", "120",
                           "--interval-ms", "0", "--quiet", NULL};
     run_ok(host, 120);
-    assert_int_equal(et_count_events(logp, "bot_loaded", "tmpl_AAPL"), 1);
+    assert_int_equal(et_count_events(logp, "bot_loaded", "tmpl_FESX"), 1);
     assert_int_equal(et_count_events(logp, "bot_loaded", "crypto_core"), 0);
-    assert_true(et_count_events(logp, "order_submitted", "tmpl_AAPL") >= 1);
+    assert_true(et_count_events(logp, "order_submitted", "tmpl_FESX") >= 1);
 }
 
 int main(void)

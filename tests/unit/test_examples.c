@@ -1,0 +1,173 @@
+/*
+ * The example bots (examples/) as references: their trades on the real
+ * ORCL daily file with the example configuration are pinned (count, first
+ * and last trade, final equity), so a change to the fill rules, the gates or
+ * the exits that moves a textbook result fails here. The example
+ * configuration sends the bots' orders unresized, with no fees and no
+ * slippage, filled at the next bar's open: the textbook setting.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backtest.h"
+#include "clock.h"
+#include "testutil.h"
+
+#define assert_near(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
+
+static char g_dir[512];
+
+/* Replaces every occurrence of `from` with `to` in a malloc'd string. */
+static char *replace_all(char *text, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to), count = 0;
+    for (const char *p = text; (p = strstr(p, from)) != NULL; p += fl)
+        count++;
+    if (count == 0)
+        return text;
+    char *out = malloc(strlen(text) + count * (tl > fl ? tl - fl : 0) + 1);
+    char *w = out;
+    const char *r = text;
+    for (const char *p; (p = strstr(r, from)) != NULL; r = p + fl) {
+        memcpy(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, to, tl);
+        w += tl;
+    }
+    strcpy(w, r);
+    free(text);
+    return out;
+}
+
+/* examples/config with its data paths pointing into the source tree and its state here. */
+static void make_config(const char *dir)
+{
+    char path[1024], repl[600];
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/bots.yaml", NULL);
+    assert_non_null(settings);
+    assert_non_null(bots);
+    snprintf(repl, sizeof repl, "%s/", dir);
+    settings = replace_all(settings, "./logs/", repl);
+    settings = replace_all(settings, "./state/", repl);
+    settings = replace_all(settings, "file: data/", "file: " HYDRA_SOURCE_DIR "/data/");
+    snprintf(path, sizeof path, "%s/settings.yaml", dir);
+    assert_int_equal(tu_write_file(path, settings), 0);
+    snprintf(path, sizeof path, "%s/bots.yaml", dir);
+    assert_int_equal(tu_write_file(path, bots), 0);
+    free(settings);
+    free(bots);
+}
+
+static hydra_backtest *run_bot(const char *bot_id)
+{
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", g_dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_EXAMPLES_DIR);
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "%s", bot_id);
+    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "ORCL");
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
+        hydra_backtest_run(bt, err, sizeof err) != 0)
+        fail_msg("%s: %s", bot_id, err);
+    return bt;
+}
+
+/* Local date and time of t in the market zone, "YYYY-MM-DD HH:MM". */
+static void local(int64_t t, char *buf, size_t sz)
+{
+    hydra_local_time lt;
+    hydra_local_from_utc(t, &lt);
+    snprintf(buf, sz, "%04d-%02d-%02d %02d:%02d", lt.year, lt.month, lt.day, lt.hour, lt.minute);
+}
+
+static void assert_trade(const hydra_bt_trade *t, const char *entry, double entry_px,
+                         const char *exit, double exit_px, const char *reason)
+{
+    char a[32], b[32];
+    local(t->entry_ms, a, sizeof a);
+    local(t->exit_ms, b, sizeof b);
+    print_message("%s %s %.6f -> %s %.6f %s pnl %.4f\n", t->bot_id, a, t->entry_price, b,
+                  t->exit_price, t->exit_reason, t->pnl);
+    assert_string_equal(a, entry);
+    assert_near(t->entry_price, entry_px, 5e-6);
+    assert_string_equal(b, exit);
+    assert_near(t->exit_price, exit_px, 5e-6);
+    assert_string_equal(t->exit_reason, reason);
+    assert_near(t->qty, 100, 1e-12);
+}
+
+static double final_equity(const hydra_bt_result *r)
+{
+    return r->equity[(r->n_days - 1) * (size_t)(1 + r->n_bots) + 1];
+}
+
+/* SMA 10/30 crossover on ORCL 1995-2014: 98 round trips, none resized. */
+static void test_sma_cross_on_orcl(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run_bot("sma_orcl");
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 98);
+    assert_int_equal(r->bot_stats[0].entries, 98);
+    assert_int_equal(r->bot_stats[0].n_resized, 0);
+    assert_int_equal(r->bot_stats[0].n_rejected, 0);
+    assert_trade(&r->trades[0], "1995-05-12 13:00", 2.370370, "1995-09-25 13:00", 2.935185,
+                 "signal");
+    assert_trade(&r->trades[97], "2014-11-04 13:00", 38.93, "2014-12-31 13:00", 44.970001,
+                 "end_of_data");
+    assert_near(final_equity(r), 102646.07, 0.005);
+    hydra_backtest_close(bt);
+}
+
+/* ROC(20) above 0 with the host's 5% stop and 10% take profit on ORCL: 120 round trips. */
+static void test_roc_on_orcl(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run_bot("roc_orcl");
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 120);
+    assert_int_equal(r->bot_stats[0].n_resized, 0);
+    assert_trade(&r->trades[0], "1995-02-03 13:00", 2.135803, "1995-03-06 13:00", 2.416667,
+                 "take_profit");
+    assert_trade(&r->trades[119], "2014-10-29 13:00", 38.73, "2014-12-19 13:00", 45.099998,
+                 "take_profit");
+    assert_near(final_equity(r), 100963.42, 0.005);
+    hydra_backtest_close(bt);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_mkdtemp(g_dir, sizeof g_dir);
+    make_config(g_dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sma_cross_on_orcl),
+        cmocka_unit_test(test_roc_on_orcl),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
