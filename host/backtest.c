@@ -85,6 +85,8 @@ typedef struct bt_order {
     double qty, notional, limit_price;
     double filled_qty;
     char exit_reason[32];
+    int type;                /* enum hydra_order_type, for the bot's view (ABI 1.1) */
+    int64_t created_ms;
 } bt_order;
 
 typedef struct bt_kv {
@@ -130,6 +132,8 @@ typedef struct bt_scratch {
     const hydra_position_view *pos_p[BT_MAX_POS];
     hydra_option_view opt[HYDRA_MARKET_MAX_CONTRACTS];
     const hydra_option_view *opt_p[HYDRA_MARKET_MAX_CONTRACTS];
+    hydra_order_view ord[BT_MAX_WORK];
+    const hydra_order_view *ord_p[BT_MAX_WORK];
     hydra_budget_view budget;
     hydra_snapshot snap;
     hydra_intent intents[BT_MAX_INTENTS];
@@ -610,6 +614,8 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
     o->qty = in->qty;
     o->notional = in->notional;
     o->limit_price = in->limit_price;
+    o->type = (int)in->type;
+    o->created_ms = bt->now;
     copy_str(o->exit_reason, sizeof o->exit_reason, exit_reason);
 
     hydra_order_request req;
@@ -729,6 +735,46 @@ static int exitbot(hydra_backtest *bt)
 
 /* ---- the bot's snapshot ---- */
 
+/* The bot's own working orders, as live (ABI 1.1). */
+static uint32_t bt_order_views(const hydra_backtest *bt, int bi, hydra_order_view *ord,
+                               const hydra_order_view **ord_p)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < bt->n_work; i++) {
+        const bt_order *o = &bt->work[i];
+        if (o->bot != bi)
+            continue;
+        ord[n] = (hydra_order_view){sizeof ord[n], (uint32_t)o->kind, (uint32_t)o->side,
+                                    (uint32_t)o->type, (uint32_t)o->asset_class,
+                                    HYDRA_ORDER_VIEW_OPEN, o->cid, o->symbol, o->qty, o->filled_qty,
+                                    o->type == HYDRA_ORDER_LIMIT ? o->limit_price : 0,
+                                    o->created_ms};
+        ord_p[n] = &ord[n];
+        n++;
+    }
+    return n;
+}
+
+/* A bot's cancel, as live: only its own working order, cancelled at the exchange by id. */
+static void bt_cancel(hydra_backtest *bt, int bi, const hydra_intent *in)
+{
+    const char *bot_id = bt->bots[bi].slot.cfg->bot_id;
+    for (size_t i = 0; i < bt->n_work; i++) {
+        const bt_order *o = &bt->work[i];
+        if (o->bot != bi || strcmp(o->cid, in->client_order_id) != 0)
+            continue;
+        hydra_order x;
+        hydra_broker_err err;
+        err_clear(&err);
+        if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) == 0)
+            bt->broker.ops->cancel_order(bt->broker.ctx, x.id, &err);
+        decision(bt, bot_id, "bot_cancel", "\"client_order_id\":\"%s\"", o->cid);
+        return;
+    }
+    decision(bt, bot_id, "cancel_refused", "\"detail\":\"%s\"",
+             "not one of the bot's working orders");
+}
+
 static bt_bot *find_bot(hydra_backtest *bt, const char *bot_id)
 {
     for (int i = 0; i < bt->n_bots; i++)
@@ -814,7 +860,7 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
      * the snapshot, for every call of every bot. A member added to the
      * ABI struct (after budget) fails this assert until it is set here too.
      */
-    _Static_assert(offsetof(hydra_snapshot, budget) + sizeof(const hydra_budget_view *) ==
+    _Static_assert(offsetof(hydra_snapshot, n_orders) + sizeof(uint32_t) + 4 ==
                        sizeof(hydra_snapshot),
                    "hydra_snapshot has a new member: set it here");
     s->snap.struct_size = sizeof s->snap;
@@ -830,6 +876,8 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->snap.options = s->opt_p;
     s->snap.n_options = no;
     s->snap.budget = &s->budget;
+    s->snap.n_orders = bt_order_views(bt, bi, s->ord, s->ord_p);
+    s->snap.orders = s->ord_p;
 
     s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
                                 .item_size = sizeof(hydra_intent),
@@ -845,6 +893,10 @@ static void handle_intent(hydra_backtest *bt, int bi, hydra_intent *in, const ch
 {
     bt_bot *b = &bt->bots[bi];
     const hydra_bot_cfg *cfg = b->slot.cfg;
+    if (in->kind == HYDRA_INTENT_CANCEL) {
+        bt_cancel(bt, bi, in);
+        return;
+    }
     in->asset_class = hydra_symbol_asset_class(in->symbol); /* the host decides, not the bot */
     in->reason[sizeof in->reason - 1] = '\0';
 

@@ -564,6 +564,15 @@ const char *hydra_gates_intent_defect(const hydra_intent *in, int allow_entry)
 {
     if (in->struct_size < offsetof(hydra_intent, reason))
         return "intent struct_size too small";
+    if (in->kind == HYDRA_INTENT_CANCEL) {
+        /* A 1.0 intent cannot name an order: the kind came after its struct. */
+        if (in->struct_size < offsetof(hydra_intent, client_order_id) + sizeof in->client_order_id)
+            return "cancel intent from a struct without client_order_id (ABI 1.0)";
+        if (memchr(in->client_order_id, '\0', sizeof in->client_order_id) == NULL ||
+            in->client_order_id[0] == '\0')
+            return "cancel intent: client_order_id empty or not NUL-terminated";
+        return NULL;
+    }
     if (memchr(in->symbol, '\0', sizeof in->symbol) == NULL || in->symbol[0] == '\0')
         return "symbol empty or not NUL-terminated";
     if (in->kind != HYDRA_INTENT_ENTRY && in->kind != HYDRA_INTENT_EXIT)

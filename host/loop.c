@@ -33,6 +33,8 @@ typedef struct snap_scratch {
     const hydra_position_view *pos_p[MAX_BOT_POSITIONS];
     hydra_option_view opt[HYDRA_MARKET_MAX_CONTRACTS];
     const hydra_option_view *opt_p[HYDRA_MARKET_MAX_CONTRACTS];
+    hydra_order_view ord[HYDRA_MAX_OPEN_ORDERS];
+    const hydra_order_view *ord_p[HYDRA_MAX_OPEN_ORDERS];
     hydra_budget_view budget;
     hydra_snapshot snap;
 } snap_scratch;
@@ -509,6 +511,39 @@ static double multiplier_of(unsigned asset_class)
 
 
 
+/*
+ * The bot's own working orders from the journal (ABI 1.1). Only rows whose
+ * owner is this bot: what another bot or a stranger has working is none of
+ * its business, and naming it could only lead to a refused cancel.
+ */
+static uint32_t list_orders(const hydra_engine *e, const char *bot_id, hydra_order_view *ord,
+                            const hydra_order_view **ord_p)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < e->n_open_orders && n < HYDRA_MAX_OPEN_ORDERS; i++) {
+        const hydra_journal_order *o = &e->open_orders[i];
+        if (strcmp(o->bot_id, bot_id) != 0 || hydra_order_state_final(o->state))
+            continue;
+        hydra_order_view *v = &ord[n];
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->kind = (uint32_t)o->kind;
+        v->side = (uint32_t)o->side;
+        v->type = (uint32_t)o->type;
+        v->asset_class = (uint32_t)o->asset_class;
+        v->state = o->state == HYDRA_ORD_PENDING_SUBMIT ? HYDRA_ORDER_VIEW_PENDING
+                                                         : HYDRA_ORDER_VIEW_OPEN;
+        v->client_order_id = o->client_order_id;
+        v->symbol = o->symbol;
+        v->qty = o->qty;
+        v->filled_qty = o->filled_qty;
+        v->limit_price = o->type == HYDRA_ORDER_LIMIT ? o->limit_price : 0;
+        v->submitted_ms = o->created_ms;
+        ord_p[n++] = v;
+    }
+    return n;
+}
+
 static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, size_t npos)
 {
     snap_scratch *s = scratch_of(e);
@@ -581,7 +616,8 @@ static void build_snapshot(hydra_engine *e, hydra_bot_slot *slot, int64_t now, s
     s->snap.options = s->opt_p;
     s->snap.n_options = no;
     s->snap.budget = &s->budget;
-
+    s->snap.n_orders = list_orders(e, b->bot_id, s->ord, s->ord_p);
+    s->snap.orders = s->ord_p;
 }
 
 /* ---- intents: structure, gates, submission ---- */
@@ -661,10 +697,60 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
         f->held_qty = 0;
 }
 
+/*
+ * A bot's cancel (ABI 1.1): only one of its own working orders, found in
+ * the journal by client order id and owner, and cancelled at the broker by
+ * the broker's id as a halt does. Anything else (another bot's order, a
+ * stranger's, an unknown or finished one) is refused and logged, and the
+ * broker is never asked. The journal row learns the outcome from the next
+ * sync, like any order's end.
+ */
+static void handle_cancel(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
+                          const char *source)
+{
+    const char *bot_id = slot->cfg->bot_id;
+    const hydra_journal_order *o = NULL;
+    for (size_t i = 0; i < e->n_open_orders; i++)
+        if (strcmp(e->open_orders[i].client_order_id, in->client_order_id) == 0) {
+            o = &e->open_orders[i];
+            break;
+        }
+    const char *refusal = NULL;
+    if (o == NULL || strcmp(o->bot_id, bot_id) != 0)
+        refusal = "not one of the bot's working orders"; /* never says whose it is */
+    else if (hydra_order_state_final(o->state))
+        refusal = "the order is no longer working";
+    else if (o->broker_id[0] == '\0')
+        refusal = "the order has not reached the broker yet";
+    if (refusal != NULL) {
+        hydra_metrics_order(e->metrics, HYDRA_METRIC_ORDER_GATE_BLOCKED);
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "cancel_refused", bot_id, "{s:s,s:s,s:s,s:s}",
+                       "source", source, "client_order_id", in->client_order_id, "detail",
+                       refusal, "bot_reason", in->reason);
+        return;
+    }
+    hydra_broker_err err = {0};
+    int rc = e->broker.ops->cancel_order(e->broker.ctx, o->broker_id, &err);
+    if (rc == 0 || rc == HYDRA_ENOTFOUND || rc == HYDRA_EREJECTED) {
+        /* Gone or no longer cancelable: the sync settles the row either way. */
+        hydra_log_pack(e->log, HYDRA_LOG_INFO, "bot_cancel", bot_id, "{s:s,s:s,s:s,s:s,s:s,s:s}",
+                       "source", source, "client_order_id", o->client_order_id, "order_id",
+                       o->broker_id, "symbol", o->symbol, "outcome",
+                       rc == 0 ? "canceled" : "no longer cancelable", "bot_reason", in->reason);
+        return;
+    }
+    hydra_engine_broker_failure(e, "cancel_order", &err);
+}
+
 /* Gates one intent and, when it passes, journals and sends it. */
 static void handle_intent(hydra_engine *e, hydra_bot_slot *slot, hydra_intent *in, size_t npos,
                           const char *source)
 {
+    if (in->kind == HYDRA_INTENT_CANCEL) {
+        in->reason[sizeof in->reason - 1] = '\0';
+        handle_cancel(e, slot, in, source);
+        return;
+    }
     hydra_bot_day day = {0};
     hydra_bot_day_get(e->state, slot->cfg->bot_id, e->day, &day);
     in->asset_class = hydra_symbol_asset_class(in->symbol); /* the host decides, not the bot */

@@ -222,8 +222,10 @@ int hydra_wire_check_header(const hydra_wire_header *h, char *why, size_t whysz)
         return HYDRA_EPROTO;
     }
     if (h->version != HYDRA_WIRE_VERSION) {
-        set_why(why, whysz, "wire version %u, expected %u", (unsigned)h->version,
-                (unsigned)HYDRA_WIRE_VERSION);
+        set_why(why, whysz,
+                "peer speaks worker protocol version %u, this end speaks %u: hydra-host and "
+                "hydra-worker must come from the same build (reinstall both)",
+                (unsigned)h->version, (unsigned)HYDRA_WIRE_VERSION);
         return HYDRA_EPROTO;
     }
     if (h->length > HYDRA_WIRE_MAX_BODY) {
@@ -426,6 +428,24 @@ void hydra_wire_put_snapshot(hydra_wire_out *o, const hydra_snapshot *s)
     hydra_wire_put_u32(o, b->positions_open);
     hydra_wire_put_u32(o, b->max_concurrent_positions);
     hydra_wire_put_f64(o, b->stop_loss_pct);
+
+    /* Since version 3 (ABI 1.1): the bot's working orders; none from a 1.0-sized snapshot. */
+    uint32_t no = HYDRA_COVERS(s, n_orders) ? s->n_orders : 0;
+    hydra_wire_put_u32(o, no);
+    for (i = 0; i < no; i++) {
+        const hydra_order_view *v = s->orders[i];
+        hydra_wire_put_u32(o, v->kind);
+        hydra_wire_put_u32(o, v->side);
+        hydra_wire_put_u32(o, v->type);
+        hydra_wire_put_u32(o, v->asset_class);
+        hydra_wire_put_u32(o, v->state);
+        hydra_wire_put_str(o, v->client_order_id);
+        hydra_wire_put_str(o, v->symbol);
+        hydra_wire_put_f64(o, v->qty);
+        hydra_wire_put_f64(o, v->filled_qty);
+        hydra_wire_put_f64(o, v->limit_price);
+        hydra_wire_put_i64(o, v->submitted_ms);
+    }
 }
 
 hydra_wire_snapshot *hydra_wire_snapshot_new(void)
@@ -530,6 +550,28 @@ int hydra_wire_get_snapshot(hydra_wire_in *in, hydra_wire_snapshot *out, char *w
     b->max_concurrent_positions = hydra_wire_get_u32(in);
     b->stop_loss_pct = hydra_wire_get_f64(in);
     s->budget = b;
+
+    if ((rc = get_count(in, HYDRA_WIRE_MAX_ORDERS, "orders", &n, why, whysz)) != 0)
+        return rc;
+    for (i = 0; i < n; i++) {
+        hydra_order_view *v = &out->ord[i];
+        memset(v, 0, sizeof *v);
+        v->struct_size = sizeof *v;
+        v->kind = hydra_wire_get_u32(in);
+        v->side = hydra_wire_get_u32(in);
+        v->type = hydra_wire_get_u32(in);
+        v->asset_class = hydra_wire_get_u32(in);
+        v->state = hydra_wire_get_u32(in);
+        v->client_order_id = hydra_wire_get_str(in);
+        v->symbol = hydra_wire_get_str(in);
+        v->qty = hydra_wire_get_f64(in);
+        v->filled_qty = hydra_wire_get_f64(in);
+        v->limit_price = hydra_wire_get_f64(in);
+        v->submitted_ms = hydra_wire_get_i64(in);
+        out->ord_p[i] = v;
+    }
+    s->orders = out->ord_p;
+    s->n_orders = n;
     return finish_get(in, "CALL", why, whysz);
 }
 
@@ -555,6 +597,7 @@ void hydra_wire_put_result(hydra_wire_out *o, int32_t status, uint32_t buffer_st
         hydra_wire_put_f64(o, in->notional);
         hydra_wire_put_f64(o, in->limit_price);
         hydra_wire_put_bytes(o, in->reason, sizeof in->reason);
+        hydra_wire_put_bytes(o, in->client_order_id, sizeof in->client_order_id);
     }
 }
 
@@ -591,6 +634,7 @@ int hydra_wire_get_result(hydra_wire_in *in, int32_t *status, uint32_t *buffer_s
         it->notional = hydra_wire_get_f64(in);
         it->limit_price = hydra_wire_get_f64(in);
         hydra_wire_get_bytes(in, it->reason, sizeof it->reason);
+        hydra_wire_get_bytes(in, it->client_order_id, sizeof it->client_order_id);
     }
     if (finish_get(in, "RESULT", why, whysz) != 0)
         return HYDRA_EPROTO;

@@ -37,7 +37,8 @@
 #include "config.h"
 
 #define HYDRA_WIRE_MAGIC 0x57445948u /* "HYDW" in memory on little-endian machines */
-#define HYDRA_WIRE_VERSION 2u
+/* 3: ABI 1.1, the snapshot's working orders and the intent's client_order_id */
+#define HYDRA_WIRE_VERSION 3u
 #define HYDRA_WIRE_HEADER_SIZE 12u
 #define HYDRA_WIRE_MAX_BODY (16u << 20)
 
@@ -47,6 +48,7 @@
 #define HYDRA_WIRE_MAX_POSITIONS 64u
 #define HYDRA_WIRE_MAX_OPTIONS 4096u
 #define HYDRA_WIRE_MAX_INTENTS 32u
+#define HYDRA_WIRE_MAX_ORDERS 512u
 
 enum hydra_wire_type {
     HYDRA_WIRE_LOAD = 1,     /* host: plugins dir, bot configuration */
@@ -153,6 +155,8 @@ typedef struct hydra_wire_snapshot {
     const hydra_position_view *pos_p[HYDRA_WIRE_MAX_POSITIONS];
     hydra_option_view opt[HYDRA_WIRE_MAX_OPTIONS];
     const hydra_option_view *opt_p[HYDRA_WIRE_MAX_OPTIONS];
+    hydra_order_view ord[HYDRA_WIRE_MAX_ORDERS];
+    const hydra_order_view *ord_p[HYDRA_WIRE_MAX_ORDERS];
 } hydra_wire_snapshot;
 
 hydra_wire_snapshot *hydra_wire_snapshot_new(void);

@@ -211,4 +211,41 @@ static inline int sig_param_double(const hydra_host_api *api, hydra_host *host, 
     return 0;
 }
 
+/*
+ * ABI 1.1: asks the host to cancel each of the bot's working limit entries
+ * that has been at the broker longer than max_age_ms without filling
+ * completely (a limit that the market has walked away from only ties up a
+ * position slot and budget). max_age_ms <= 0 turns this off, as does a 1.0
+ * host (its snapshot has no orders). Returns how many cancels were pushed.
+ */
+static inline int sig_cancel_stale_entries(const hydra_snapshot *snap, int64_t max_age_ms,
+                                           hydra_intent_buf *out)
+{
+    uint32_t i;
+    int n = 0;
+    if (max_age_ms <= 0 || !HYDRA_COVERS(snap, n_orders))
+        return 0;
+    for (i = 0; i < snap->n_orders; i++) {
+        const hydra_order_view *o = snap->orders[i];
+        hydra_intent in;
+        size_t len;
+        if (o == NULL || o->client_order_id == NULL || o->kind != HYDRA_INTENT_ENTRY ||
+            o->type != HYDRA_ORDER_LIMIT || o->state != HYDRA_ORDER_VIEW_OPEN ||
+            snap->now_ms - o->submitted_ms < max_age_ms)
+            continue;
+        len = strlen(o->client_order_id);
+        if (len == 0 || len >= sizeof in.client_order_id)
+            continue;
+        memset(&in, 0, sizeof in);
+        in.struct_size = sizeof in;
+        in.kind = HYDRA_INTENT_CANCEL;
+        memcpy(in.client_order_id, o->client_order_id, len + 1);
+        snprintf(in.reason, sizeof in.reason, "limit entry unfilled after %lld min",
+                 (long long)((snap->now_ms - o->submitted_ms) / 60000));
+        if (hydra_intent_push(out, &in) == 0)
+            n++;
+    }
+    return n;
+}
+
 #endif

@@ -28,6 +28,9 @@
  *     1/100 cent below one dollar), a marketable limit; otherwise market.
  *     "last" is the snapshot's last price, or the last close when the host
  *     has no price.
+ *     entry_timeout_min [0] integer 0..10080: on an ABI 1.1 host, manage asks
+ *     to cancel any of the bot's limit entries still working this many
+ *     minutes after it was sent (0: never).
  *     Exit (manage): while it holds a pair and ROC < -entry_roc_pct, it
  *     asks to sell all of it (limit at last * 0.999 rounded down, or
  *     market, following order_type).
@@ -46,6 +49,7 @@
 enum crypto_mode { MODE_PLACEHOLDER = 1, MODE_ROC = 2 };
 
 struct hydra_bot {
+    int64_t entry_timeout_ms; /* entry_timeout_min: cancel a limit entry unfilled this long; 0 = never */
     const hydra_host_api *api;
     hydra_host *host;
     enum crypto_mode mode;
@@ -83,7 +87,7 @@ static int crypto_create(const hydra_host_api *api, hydra_host *host, const hydr
 {
     hydra_bot *bot = NULL;
     const char *id;
-    int64_t roc_bars = 15;
+    int64_t roc_bars = 15, timeout_min = 0;
     double entry = 0.30;
     uint32_t i;
 
@@ -128,6 +132,7 @@ static int crypto_create(const hydra_host_api *api, hydra_host *host, const hydr
     } else if (strcmp(cfg->signal_mode, "crypto_roc_v1") == 0) {
         bot->mode = MODE_ROC;
         if (sig_param_int(api, host, id, "roc_bars", 15, 1, 1000, &roc_bars) != 0 ||
+            sig_param_int(api, host, id, "entry_timeout_min", 0, 0, 10080, &timeout_min) != 0 ||
             sig_param_double(api, host, id, "entry_roc_pct", 0.30, 0.0, 100.0, &entry) != 0)
             goto fail;
         if (!(isfinite(bot->notional_usd) && bot->notional_usd >= 1.0)) {
@@ -142,6 +147,7 @@ static int crypto_create(const hydra_host_api *api, hydra_host *host, const hydr
         goto fail;
     }
     bot->roc_bars = (uint32_t)roc_bars;
+    bot->entry_timeout_ms = timeout_min * 60000;
     bot->entry_roc_pct = entry;
     *out = bot;
     return HYDRA_BOT_OK;
@@ -161,6 +167,7 @@ static int crypto_manage(hydra_bot *bot, const hydra_snapshot *snap, hydra_inten
     uint32_t i;
     if (bot == NULL || snap == NULL || bot->mode != MODE_ROC)
         return 0;
+    sig_cancel_stale_entries(snap, bot->entry_timeout_ms, out);
     for (i = 0; i < bot->n_pairs; i++) {
         const hydra_symbol_view *v = sig_find_symbol(snap, bot->pairs[i]);
         double held = sig_position_qty(snap, bot->pairs[i]);

@@ -29,6 +29,9 @@
  *     every share it holds. The host's stop, take-profit and time exits
  *     apply on top of this.
  *     With fewer than max(roc_bars + 1, trend_bars) bars it does nothing.
+ *     entry_timeout_min [0] integer 0..10080: on an ABI 1.1 host, manage asks
+ *     to cancel any of the bot's limit entries still working this many
+ *     minutes after it was sent (0: never).
  *
  * Unknown modes and out-of-range params make create fail with
  * HYDRA_BOT_BAD_CONFIG and a log line naming the problem.
@@ -45,6 +48,7 @@
 enum momentum_mode { MODE_PLACEHOLDER = 1, MODE_ROC_TREND = 2 };
 
 struct hydra_bot {
+    int64_t entry_timeout_ms; /* entry_timeout_min: cancel a limit entry unfilled this long; 0 = never */
     const hydra_host_api *api;
     hydra_host *host;
     enum momentum_mode mode;
@@ -82,7 +86,7 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
 {
     hydra_bot *bot = NULL;
     const char *id;
-    int64_t roc_bars = 10, trend_bars = 30, qty = 1;
+    int64_t roc_bars = 10, trend_bars = 30, qty = 1, timeout_min = 0;
     double entry = 0.05;
 
     if (out == NULL)
@@ -114,6 +118,7 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
     } else if (strcmp(cfg->signal_mode, "roc_trend_v1") == 0) {
         bot->mode = MODE_ROC_TREND;
         if (sig_param_int(api, host, id, "roc_bars", 10, 1, 1000, &roc_bars) != 0 ||
+            sig_param_int(api, host, id, "entry_timeout_min", 0, 0, 10080, &timeout_min) != 0 ||
             sig_param_int(api, host, id, "trend_bars", 30, 1, 1000, &trend_bars) != 0 ||
             sig_param_double(api, host, id, "entry_roc_pct", 0.05, 0.0, 100.0, &entry) != 0 ||
             sig_param_int(api, host, id, "qty", 1, 1, 1000000, &qty) != 0)
@@ -125,6 +130,7 @@ static int momentum_create(const hydra_host_api *api, hydra_host *host, const hy
         goto fail;
     }
     bot->roc_bars = (uint32_t)roc_bars;
+    bot->entry_timeout_ms = timeout_min * 60000;
     bot->trend_bars = (uint32_t)trend_bars;
     bot->entry_roc_pct = entry;
     bot->qty = (double)qty;
@@ -148,6 +154,7 @@ static int momentum_manage(hydra_bot *bot, const hydra_snapshot *snap, hydra_int
 
     if (bot == NULL || snap == NULL || bot->mode != MODE_ROC_TREND)
         return 0;
+    sig_cancel_stale_entries(snap, bot->entry_timeout_ms, out);
     held = sig_position_qty(snap, bot->symbol);
     if (held <= 0.0 || momentum_measure(bot, snap, &roc, &sma, &close) != 0)
         return 0;

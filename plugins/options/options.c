@@ -11,8 +11,10 @@
  *     ROC = (close / close[roc_bars bars earlier] - 1) * 100
  *   on its completed bars:
  *   Entry (on_tick): ROC > +entry_roc_pct buys a call, ROC < -entry_roc_pct
- *   buys a put, unless the bot already holds a contract on that underlying
- *   or the budget has no trade left today or no free position slot (after
+ *   buys a put, unless the bot already holds a contract on that underlying,
+ *   or has an entry on one still working (ABI 1.1 hosts show the bot its
+ *   working orders; without them the bot cannot see a pending entry), or
+ *   the budget has no trade left today or no free position slot (after
  *   the entries already proposed in this call). The contract comes from the
  *   chain the host has already filtered by chain_rules (DTE and delta),
  *   asked for through hydra.options-chain/1 only when the signal fires (or
@@ -94,6 +96,24 @@ static int holds_underlying(const hydra_snapshot *snap, const char *underlying)
     for (i = 0; i < snap->n_positions; i++) {
         const hydra_position_view *p = snap->positions[i];
         if (p != NULL && p->symbol != NULL && p->qty > 0.0 && occ_type_on(p->symbol, underlying))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * True when one of the bot's working entries (ABI 1.1) is on a contract of
+ * `underlying`: an unfilled limit buy must not be stacked with another.
+ */
+static int entry_working_on(const hydra_snapshot *snap, const char *underlying)
+{
+    uint32_t i;
+    if (!HYDRA_COVERS(snap, n_orders))
+        return 0; /* a 1.0 host: the budget's positions_open still counts working entries */
+    for (i = 0; i < snap->n_orders; i++) {
+        const hydra_order_view *o = snap->orders[i];
+        if (o != NULL && o->symbol != NULL && o->kind == HYDRA_INTENT_ENTRY &&
+            o->side == HYDRA_SIDE_BUY && occ_type_on(o->symbol, underlying))
             return 1;
     }
     return 0;
@@ -270,7 +290,7 @@ static int options_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_int
         int want_call;
         hydra_intent in;
 
-        if (holds_underlying(snap, und) ||
+        if (holds_underlying(snap, und) || entry_working_on(snap, und) ||
             sig_roc_pct(sig_find_symbol(snap, und), bot->roc_bars, &roc) != 0)
             continue;
         if (roc > bot->entry_roc_pct)

@@ -42,7 +42,11 @@ static void test_shipped_config_trades_with_all_bots(void **state)
         int submitted = et_count_events(f->log, "order_submitted", bots[i]);
         print_message("%s: %d orders submitted, %d fills\n", bots[i], submitted, fills);
         assert_true(submitted >= 2); /* at least one entry and one exit */
-        assert_true(fills >= 2);
+        /*
+         * The options bot never stacks an entry on one still working (ABI
+         * 1.1), so its day limits at the ask fill less often in 3000 ticks.
+         */
+        assert_true(fills >= (i == 1 ? 1 : 2));
     }
     assert_true(et_count_events(f->log, "exit_rule", NULL) >= 1);
     assert_true(et_count_events(f->log, "preflight_skip", "mom_FESX") >= 1);
@@ -542,7 +546,7 @@ static void test_host_refuses_bad_plugin_with_status_2(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(out);
     assert_non_null(strstr(out, HYDRA_TEST_BROKEN_DIR "/bad_major.so: ABI version 2.0.0 is not "
-                                "compatible with this host's 1.0.0 (major versions differ)"));
+                                "compatible with this host's 1.1.0 (major versions differ)"));
     assert_non_null(strstr(out, "refusing to start"));
     free(out);
 }

@@ -99,7 +99,7 @@ static void test_refuses_wrong_major(void **state)
     /* bad_major.so aborts if any of its code runs: the check must come first. */
     assert_int_equal(open_err(BROKEN "/bad_major.so"), HYDRA_EPLUGIN);
     assert_string_equal(err, BROKEN "/bad_major.so: ABI version 2.0.0 is not compatible with this "
-                                    "host's 1.0.0 (major versions differ)");
+                                    "host's 1.1.0 (major versions differ)");
 }
 
 static void test_refuses_null_callback(void **state)

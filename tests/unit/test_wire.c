@@ -206,6 +206,77 @@ static void test_requests_refuse_bad_strings(void **state)
     assert_string_equal(why, "CHAIN_GET body is malformed or truncated");
 }
 
+/*
+ * ABI 1.1 over the wire (version 3): the bot's working orders reach the
+ * worker's snapshot and a cancel's client_order_id comes back; a 1.0-sized
+ * snapshot carries no orders; a peer of the previous version is refused.
+ */
+static void test_orders_and_cancel_round_trip(void **state)
+{
+    (void)state;
+    hydra_budget_view budget = {.struct_size = sizeof budget, .trades_left_today = 3};
+    hydra_order_view ov = {sizeof ov, HYDRA_INTENT_ENTRY, HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT,
+                           HYDRA_ASSET_EQUITY, HYDRA_ORDER_VIEW_OPEN, "hy-1-2-mom-20260105-1", "AAPL",
+                           5.0, 2.0, 101.25, 1767600000000};
+    const hydra_order_view *ovp[1] = {&ov};
+    hydra_snapshot snap = {.struct_size = sizeof snap, .tick = 7, .budget = &budget,
+                           .orders = ovp, .n_orders = 1};
+    hydra_wire_out o = {0};
+    hydra_wire_begin(&o, HYDRA_WIRE_CALL);
+    hydra_wire_put_snapshot(&o, &snap);
+    assert_int_equal(hydra_wire_finish(&o), 0);
+    hydra_wire_snapshot *ws = hydra_wire_snapshot_new();
+    assert_non_null(ws);
+    hydra_wire_in in;
+    char why[200] = "";
+    hydra_wire_in_init(&in, o.p + HYDRA_WIRE_HEADER_SIZE, o.len - HYDRA_WIRE_HEADER_SIZE);
+    assert_int_equal(hydra_wire_get_snapshot(&in, ws, why, sizeof why), 0);
+    assert_int_equal(ws->snap.n_orders, 1);
+    const hydra_order_view *got = ws->snap.orders[0];
+    assert_string_equal(got->client_order_id, "hy-1-2-mom-20260105-1");
+    assert_string_equal(got->symbol, "AAPL");
+    assert_int_equal(got->state, HYDRA_ORDER_VIEW_OPEN);
+    assert_int_equal(got->type, HYDRA_ORDER_LIMIT);
+    assert_true(got->qty == 5.0 && got->filled_qty == 2.0 && got->limit_price == 101.25);
+    assert_true(got->submitted_ms == 1767600000000);
+    hydra_wire_out_free(&o);
+
+    /* A host offering a 1.0-sized snapshot: the orders are not read, none are sent. */
+    snap.struct_size = (uint32_t)offsetof(hydra_snapshot, orders);
+    memset(&o, 0, sizeof o);
+    hydra_wire_begin(&o, HYDRA_WIRE_CALL);
+    hydra_wire_put_snapshot(&o, &snap);
+    assert_int_equal(hydra_wire_finish(&o), 0);
+    hydra_wire_in_init(&in, o.p + HYDRA_WIRE_HEADER_SIZE, o.len - HYDRA_WIRE_HEADER_SIZE);
+    assert_int_equal(hydra_wire_get_snapshot(&in, ws, why, sizeof why), 0);
+    assert_int_equal(ws->snap.n_orders, 0);
+    hydra_wire_out_free(&o);
+    free(ws);
+
+    hydra_intent cancel;
+    memset(&cancel, 0, sizeof cancel);
+    cancel.struct_size = sizeof cancel;
+    cancel.kind = HYDRA_INTENT_CANCEL;
+    snprintf(cancel.client_order_id, sizeof cancel.client_order_id, "hy-1-2-mom-20260105-1");
+    memset(&o, 0, sizeof o);
+    hydra_wire_begin(&o, HYDRA_WIRE_RESULT);
+    hydra_wire_put_result(&o, 0, HYDRA_WIRE_BUFFER_OK, &cancel, 1);
+    assert_int_equal(hydra_wire_finish(&o), 0);
+    hydra_intent back[2];
+    int32_t status;
+    uint32_t bs, n;
+    hydra_wire_in_init(&in, o.p + HYDRA_WIRE_HEADER_SIZE, o.len - HYDRA_WIRE_HEADER_SIZE);
+    assert_int_equal(hydra_wire_get_result(&in, &status, &bs, back, 2, &n, why, sizeof why), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(back[0].kind, HYDRA_INTENT_CANCEL);
+    assert_string_equal(back[0].client_order_id, "hy-1-2-mom-20260105-1");
+    hydra_wire_out_free(&o);
+
+    hydra_wire_header h = {HYDRA_WIRE_MAGIC, 2, HYDRA_WIRE_CALL, 0};
+    assert_int_equal(hydra_wire_check_header(&h, why, sizeof why), HYDRA_EPROTO);
+    assert_non_null(strstr(why, "version 2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_loaded_refuses_long_strings),
         cmocka_unit_test(test_requests_round_trip),
         cmocka_unit_test(test_requests_refuse_bad_strings),
+        cmocka_unit_test(test_orders_and_cancel_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

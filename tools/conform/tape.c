@@ -68,6 +68,10 @@ struct conform_tape {
     const hydra_option_view **opt_ptrs;
     char (*opt_sym)[TAPE_OCC_LEN];
     int n_opts;
+    /* working orders the bot did not place in this run (ABI 1.1), e.g. from before a restart */
+    hydra_order_view oviews[2];
+    const hydra_order_view *oview_ptrs[2];
+    char ocid[2][48];
     hydra_budget_view budget;
     hydra_snapshot snap;
 };
@@ -440,6 +444,8 @@ static double position_price(const conform_tape *t, const char *symbol)
     return 0.0;
 }
 
+static int usable(double price);
+
 const hydra_snapshot *conform_tape_snapshot(conform_tape *t, int tick)
 {
     hydra_snapshot *snap = &t->snap;
@@ -553,6 +559,37 @@ const hydra_snapshot *conform_tape_snapshot(conform_tape *t, int tick)
     t->budget.positions_open = (uint32_t)t->n_pos;
     t->budget.stop_loss_pct = t->cfg.stop_loss_pct;
     snap->budget = &t->budget;
+
+    /*
+     * Working orders (ABI 1.1): every 5th tick a limit entry the bot did not
+     * place in this run (journaled before a restart), every 7th a host exit
+     * on a position the bot may no longer hold. A bot must tolerate both.
+     */
+    uint32_t no = 0;
+    if (t->n_sym > 0 && t->fault != TAPE_HUGE) {
+        const hydra_symbol_view *sv = &t->views[0];
+        double px = usable(sv->last_price) ? sv->last_price : 1.0;
+        if (tick % 5 == 0) {
+            snprintf(t->ocid[no], sizeof t->ocid[no], "conform-earlier-%d", tick);
+            t->oviews[no] = (hydra_order_view){sizeof(hydra_order_view), HYDRA_INTENT_ENTRY,
+                                               HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, sv->asset_class,
+                                               HYDRA_ORDER_VIEW_OPEN, t->ocid[no], sv->symbol, 1.0,
+                                               0.0, px * 0.97, snap->now_ms - 5 * 60000};
+            no++;
+        }
+        if (tick % 7 == 0) {
+            snprintf(t->ocid[no], sizeof t->ocid[no], "conform-host-exit-%d", tick);
+            t->oviews[no] = (hydra_order_view){sizeof(hydra_order_view), HYDRA_INTENT_EXIT,
+                                               HYDRA_SIDE_SELL, HYDRA_ORDER_MARKET, sv->asset_class,
+                                               HYDRA_ORDER_VIEW_PENDING, t->ocid[no], sv->symbol,
+                                               1.0, 0.0, 0.0, snap->now_ms};
+            no++;
+        }
+    }
+    for (uint32_t k = 0; k < no; k++)
+        t->oview_ptrs[k] = &t->oviews[k];
+    snap->orders = no > 0 ? t->oview_ptrs : NULL;
+    snap->n_orders = no;
     return snap;
 }
 
@@ -573,6 +610,9 @@ void conform_tape_fill(conform_tape *t, const hydra_intent *in)
     const tape_symbol *s = find_symbol(t, in->symbol);
     double price = 0.0, qty;
     int i;
+
+    if (in->kind == HYDRA_INTENT_CANCEL)
+        return; /* nothing fills; the tape's orders are drawn afresh each tick */
 
     if (s != NULL) {
         price = t->views[s - t->sym].last_price;
@@ -632,7 +672,8 @@ void conform_tape_end_tick(conform_tape *t, int tick)
 void conform_intent_describe(const hydra_intent *in, char *out, size_t outsz)
 {
     snprintf(out, outsz, "%s %s %s %s qty %g notional %g limit %g",
-             in->kind == HYDRA_INTENT_ENTRY ? "entry" : in->kind == HYDRA_INTENT_EXIT ? "exit" : "kind?",
+             in->kind == HYDRA_INTENT_ENTRY ? "entry" : in->kind == HYDRA_INTENT_EXIT ? "exit"
+                                     : in->kind == HYDRA_INTENT_CANCEL ? "cancel" : "kind?",
              in->side == HYDRA_SIDE_BUY ? "buy" : in->side == HYDRA_SIDE_SELL ? "sell" : "side?",
              in->type == HYDRA_ORDER_MARKET ? "market" : in->type == HYDRA_ORDER_LIMIT ? "limit" : "type?",
              in->symbol, in->qty, in->notional, in->limit_price);
@@ -710,6 +751,16 @@ int conform_intent_check(const hydra_bot_cfg *cfg, const hydra_snapshot *snap, i
     const hydra_position_view *pv = snap_position(snap, in->symbol);
     uint32_t want_class;
 
+    if (in->kind == HYDRA_INTENT_CANCEL) {
+        /* A bot cancels only its own working orders: one its snapshot shows. */
+        if (memchr(in->client_order_id, '\0', sizeof in->client_order_id) == NULL)
+            return snprintf(why, whysz, "cancel intent's client_order_id is not NUL-terminated"), -1;
+        for (uint32_t k = 0; k < snap->n_orders; k++)
+            if (strcmp(snap->orders[k]->client_order_id, in->client_order_id) == 0)
+                return 0;
+        return snprintf(why, whysz, "cancel of \"%.60s\", which is not one of the bot's working orders",
+                        in->client_order_id), -1;
+    }
     if (in->kind != HYDRA_INTENT_ENTRY && in->kind != HYDRA_INTENT_EXIT)
         return snprintf(why, whysz, "kind %u is not an intent kind", (unsigned)in->kind), -1;
     if (from_manage && in->kind != HYDRA_INTENT_EXIT)

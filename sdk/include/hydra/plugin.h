@@ -1,5 +1,5 @@
 /*
- * Hydra plugin ABI, version 1.
+ * Hydra plugin ABI, version 1.1.
  *
  * A bot is a shared object that exports exactly one symbol,
  * `hydra_plugin_entry`, a const struct hydra_plugin whose first field is the
@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define HYDRA_ABI_MAJOR 1u
-#define HYDRA_ABI_MINOR 0u
+#define HYDRA_ABI_MINOR 1u
 #define HYDRA_ABI_PATCH 0u
 
 /* The name of the one symbol a plugin exports. */
@@ -140,6 +140,35 @@ typedef struct hydra_budget_view {
 } hydra_budget_view;
 
 /*
+ * States of a working order (since 1.1). Only orders that can still fill
+ * are shown: a filled, canceled, rejected or expired order leaves the view.
+ */
+enum hydra_order_view_state {
+    HYDRA_ORDER_VIEW_PENDING = 1, /* journaled, not yet accepted by the broker: cannot be canceled yet */
+    HYDRA_ORDER_VIEW_OPEN = 2     /* at the broker, possibly partly filled */
+};
+
+/*
+ * One of this bot's own working orders, from the host's order journal
+ * (since 1.1). A bot never sees another bot's orders, nor orders the host
+ * did not journal for it.
+ */
+typedef struct hydra_order_view {
+    uint32_t struct_size;
+    uint32_t kind;            /* enum hydra_intent_kind: ENTRY or EXIT (host exits are EXIT too) */
+    uint32_t side;            /* enum hydra_side */
+    uint32_t type;            /* enum hydra_order_type */
+    uint32_t asset_class;     /* enum hydra_asset_class */
+    uint32_t state;           /* enum hydra_order_view_state */
+    const char *client_order_id; /* what HYDRA_INTENT_CANCEL names */
+    const char *symbol;
+    double qty;               /* ordered quantity; 0 for an order sized in dollars */
+    double filled_qty;        /* filled so far */
+    double limit_price;       /* 0 for a market order */
+    int64_t submitted_ms;     /* when the host journaled it, UTC ms (engine clock) */
+} hydra_order_view;
+
+/*
  * Everything a bot may know on one call. Read-only. Valid during the call
  * only: copy what you want to keep. All pointers are non-NULL when their
  * count is non-zero.
@@ -158,6 +187,18 @@ typedef struct hydra_snapshot {
     const hydra_option_view *const *options; /* empty for a bot that took hydra.options-chain/1 */
     uint32_t n_options;
     const hydra_budget_view *budget; /* never NULL */
+
+    /* ---- since 1.1: read only when HYDRA_COVERS(snap, n_orders) ---- */
+
+    /*
+     * The bot's own working orders, oldest first. A 1.0 host sends a
+     * snapshot that does not cover these fields: the bot then knows
+     * nothing about its orders and must behave as a 1.0 bot does (for
+     * example, count budget->positions_open, which includes working
+     * entries, instead of looking for a pending entry).
+     */
+    const hydra_order_view *const *orders;
+    uint32_t n_orders;
 } hydra_snapshot;
 
 /* ------------------------------------------------------------------------ */
@@ -166,7 +207,16 @@ typedef struct hydra_snapshot {
 
 enum hydra_intent_kind {
     HYDRA_INTENT_ENTRY = 1, /* open or add to a position (on_tick only) */
-    HYDRA_INTENT_EXIT = 2   /* reduce or close a position (manage or on_tick) */
+    HYDRA_INTENT_EXIT = 2,  /* reduce or close a position (manage or on_tick) */
+    /*
+     * Since 1.1: cancel one of the bot's own working orders, named by
+     * client_order_id (manage or on_tick). Only client_order_id is read;
+     * symbol, side, type and sizes are ignored. A 1.0 host refuses the kind
+     * as an invalid intent (and quarantines the bot), so push it only when
+     * the snapshot covers n_orders. An id that is not one of the bot's
+     * working orders is refused and logged; nothing is canceled.
+     */
+    HYDRA_INTENT_CANCEL = 3
 };
 
 /*
@@ -186,6 +236,9 @@ typedef struct hydra_intent {
     double notional;        /* dollars (crypto and fractional equity) */
     double limit_price;     /* required for HYDRA_ORDER_LIMIT */
     char reason[96];        /* short human reason; logged with the decision */
+
+    /* ---- since 1.1 ---- */
+    char client_order_id[128]; /* HYDRA_INTENT_CANCEL: the order to cancel, NUL-terminated */
 } hydra_intent;
 
 /*
