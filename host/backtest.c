@@ -1102,7 +1102,7 @@ static void host_exits(hydra_backtest *bt, int bi)
         in.qty = p->qty - working;
         snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)",
                  hydra_exit_reason_name(why), price, p->avg_price);
-        handle_intent(bt, bi, &in, "host_exit", hydra_exit_reason_name(why));
+        handle_intent(bt, bi, &in, "exit_rule", hydra_exit_reason_name(why));
     }
 }
 
