@@ -116,7 +116,7 @@ static void call(void)
         opt_p[i] = &opt[i];
     }
     hydra_snapshot snap = {sizeof snap, 0, 42, 1136235600000LL, 20060102, 600, sym_p, 2, pos_p, 1,
-                           opt_p, 3, &budget};
+                           opt_p, 3, &budget, NULL, 0};
     begin(HYDRA_WIRE_CALL);
     hydra_wire_put_u32(&g_msg, HYDRA_WIRE_CALL_ON_TICK);
     hydra_wire_put_snapshot(&g_msg, &snap);
