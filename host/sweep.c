@@ -989,7 +989,7 @@ static int run_pool(const run_opts *ro, sqlite3 *db, int k, int n, int jobs, int
 {
     const hydra_sweep_spec *spec = ro->spec;
     long total = hydra_sweep_n_tasks(spec);
-    long todo = 0, done = 0, failed = 0;
+    long n_tasks = 0, done = 0, failed = 0;
     /* Tasks to run: those of this shard without a row. */
     long *queue = malloc(sizeof *queue * (size_t)(total / n + 2));
     running *run = calloc((size_t)jobs, sizeof *run);
@@ -1000,7 +1000,7 @@ static int run_pool(const run_opts *ro, sqlite3 *db, int k, int n, int jobs, int
     }
     for (long t = k; t < total; t += n)
         if (!has_row(db, t))
-            queue[todo++] = t;
+            queue[n_tasks++] = t;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -1011,8 +1011,8 @@ static int run_pool(const run_opts *ro, sqlite3 *db, int k, int n, int jobs, int
     long next = 0;
     int active = 0;
     fflush(NULL);
-    while ((next < todo && !g_stop) || active > 0) {
-        while (next < todo && active < jobs && !g_stop) {
+    while ((next < n_tasks && !g_stop) || active > 0) {
+        while (next < n_tasks && active < jobs && !g_stop) {
             long t = queue[next++];
             pid_t pid = fork();
             if (pid < 0) {
@@ -1072,7 +1072,7 @@ static int run_pool(const run_opts *ro, sqlite3 *db, int k, int n, int jobs, int
             break;
         }
         if (show)
-            show_progress(done, failed, todo, t0);
+            show_progress(done, failed, n_tasks, t0);
     }
     if (show)
         fputc('\n', stderr);
