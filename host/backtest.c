@@ -149,7 +149,8 @@ struct hydra_backtest {
     const hydra_series *series;   /* the sim's */
     size_t n_series;
     size_t *cursor;               /* per series: bars stamped <= now */
-    hydra_bar **owned;            /* bar arrays this backtest owns (series share them) */
+    size_t *released;             /* per series: bars before this were handed back */
+    hydra_series *owned;          /* the loaded series whose bars this backtest owns (series share them) */
     size_t n_owned;
     hydra_host_services svc;
     bt_bot *bots;                 /* rank order */
@@ -1188,8 +1189,28 @@ static void mark_equity(hydra_backtest *bt)
         r->exposed_bars[0]++;
 }
 
+/*
+ * Bars far behind every reader (a snapshot shows at most
+ * HYDRA_SNAPSHOT_BARS; the exchange looks back less) are handed back, a
+ * few hundred kilobytes at a time, so a long replay's resident memory does
+ * not grow with the file. They stay readable.
+ */
+enum { RELEASE_BEHIND = 4 * HYDRA_SNAPSHOT_BARS, RELEASE_STEP = 8192 };
+
+static void release_history(hydra_backtest *bt)
+{
+    for (size_t si = 0; si < bt->n_series; si++) {
+        size_t k = bt->cursor[si];
+        if (k < RELEASE_BEHIND + RELEASE_STEP || k - RELEASE_BEHIND < bt->released[si] + RELEASE_STEP)
+            continue;
+        bt->released[si] = k - RELEASE_BEHIND;
+        hydra_series_release_before(&bt->series[si], bt->released[si]);
+    }
+}
+
 static int rollover(hydra_backtest *bt, int date)
 {
+    release_history(bt);
     hydra_broker_err err = {0};
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
@@ -1350,7 +1371,7 @@ static int load_series(hydra_backtest *bt, hydra_series *series, char *err, size
         if (rc != 0)
             return rc;
         if (shared < 0) {
-            bt->owned[bt->n_owned++] = series[i].bars;
+            bt->owned[bt->n_owned++] = series[i];
             bt->res.rows_loaded += series[i].n;
         }
         series[i].borrowed = 1;
@@ -1555,7 +1576,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->broker = hydra_sim_broker(bt->sim);
     bt->series = hydra_sim_series(bt->sim, &bt->n_series);
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
-    if (bt->cursor == NULL) {
+    bt->released = calloc(bt->n_series + 1, sizeof *bt->released);
+    if (bt->cursor == NULL || bt->released == NULL) {
         rc = HYDRA_ENOMEM;
         goto fail;
     }
@@ -1681,9 +1703,10 @@ void hydra_backtest_close(hydra_backtest *bt)
     if (bt->sim != NULL)
         hydra_sim_close(bt->sim);
     for (size_t i = 0; i < bt->n_owned; i++)
-        free(bt->owned[i]);
+        hydra_series_free(&bt->owned[i]);
     free(bt->owned);
     free(bt->cursor);
+    free(bt->released);
     for (size_t i = 0; i < bt->n_kv; i++)
         free(bt->kv[i].value);
     free(bt->kv);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "error.h"
@@ -35,6 +37,18 @@ static void set_err(char *err, size_t errsz, const char *fmt, ...)
 
 int hydra_series_push(hydra_series *s, const hydra_bar *bar)
 {
+    if (s->map != NULL) { /* a mapped series is read-only: copy it out first */
+        hydra_bar *bars = malloc((s->n + 1) * sizeof *bars);
+        if (bars == NULL)
+            return HYDRA_ENOMEM;
+        memcpy(bars, s->bars, s->n * sizeof *bars);
+        munmap(s->map, s->map_len);
+        s->map = NULL;
+        s->map_len = 0;
+        s->bars = bars;
+        s->cap = s->n + 1;
+        s->borrowed = 0;
+    }
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         if (cap > SIZE_MAX / sizeof *s->bars)
@@ -53,9 +67,24 @@ void hydra_series_free(hydra_series *s)
 {
     if (s == NULL)
         return;
-    if (!s->borrowed)
+    if (s->borrowed)
+        ; /* someone else's bars */
+    else if (s->map != NULL)
+        munmap(s->map, s->map_len);
+    else
         free(s->bars);
     memset(s, 0, sizeof *s);
+}
+
+void hydra_series_release_before(const hydra_series *s, size_t k)
+{
+    if (s->map == NULL || k == 0 || k > s->n)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)s->map;
+    uintptr_t hi = (uintptr_t)&s->bars[k] & ~(page - 1);
+    if (hi > lo)
+        madvise(s->map, hi - lo, MADV_DONTNEED);
 }
 
 long hydra_series_index_at(const hydra_series *s, int64_t t)

@@ -28,6 +28,13 @@ typedef struct hydra_series {
     hydra_bar *bars;    /* ascending t_ms; duplicates are kept in file order */
     size_t n, cap;
     int borrowed;       /* 1: bars belong to someone else; hydra_series_free leaves them */
+    /*
+     * Non-NULL when bars lie in a read-only mapping of a series cache file
+     * (the whole file, map_len bytes): nothing is copied, and pages the
+     * replay has passed can be handed back (hydra_series_release_before).
+     */
+    void *map;
+    size_t map_len;
 } hydra_series;
 
 /*
@@ -51,6 +58,14 @@ int hydra_series_generate(const char *symbol, uint64_t seed, double start_price,
 
 /* Appends one bar (the series owns its array). */
 int hydra_series_push(hydra_series *s, const hydra_bar *bar);
+
+/*
+ * Hands back the memory of bars[0 .. k) of a mapped series (whole pages
+ * only): they stay readable (read again from the file if touched), but stop
+ * counting in the process's resident memory. Nothing for a series in heap
+ * memory. A replay calls it with bars well behind its cursor.
+ */
+void hydra_series_release_before(const hydra_series *s, size_t k);
 void hydra_series_free(hydra_series *s);
 
 /* Index of the last bar with t_ms <= t, or -1 if none. Binary search. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ typedef struct cache_header {
     char market_zone[64];    /* the market zone when it was made */
     uint64_t n;
 } cache_header;
+
+/* The bars are read in place, right after the header. */
+_Static_assert(sizeof(cache_header) % _Alignof(hydra_bar) == 0, "bars after the header are aligned");
 
 /* FNV-1a: a stable name for the cache file of one (path, zone, stamp minute). */
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -122,24 +126,31 @@ static int cache_read(const char *cpath, const cache_header *want, hydra_series 
         h.n > (uint64_t)(SIZE_MAX / sizeof(hydra_bar)) ||
         (uint64_t)st.st_size != sizeof h + h.n * sizeof(hydra_bar))
         goto fail;
-    s->bars = malloc((size_t)h.n * sizeof(hydra_bar));
-    if (s->bars == NULL) {
+    /*
+     * The bars are used where they lie: a private read-only mapping, filled
+     * in one go, not a copy. cache_write replaces a cache by rename, so a
+     * mapped file is never changed under a reader.
+     */
+    size_t len = (size_t)st.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
         rc = HYDRA_ENOMEM;
         goto fail;
     }
-    if (read_all(fd, s->bars, (size_t)h.n * sizeof(hydra_bar)) != 0)
-        goto fail_bars;
+    const hydra_bar *bars = (const hydra_bar *)((const char *)map + sizeof h);
     /* The replay relies on ascending times: a damaged file must not reach it. */
     for (uint64_t i = 1; i < h.n; i++)
-        if (s->bars[i].t_ms < s->bars[i - 1].t_ms)
-            goto fail_bars;
+        if (bars[i].t_ms < bars[i - 1].t_ms) {
+            munmap(map, len);
+            goto fail;
+        }
+    s->bars = (hydra_bar *)bars; /* read-only: hydra_series_push copies before it writes */
+    s->map = map;
+    s->map_len = len;
     s->n = s->cap = (size_t)h.n;
     s->daily = h.daily;
     close(fd);
     return 0;
-fail_bars:
-    free(s->bars);
-    s->bars = NULL;
 fail:
     close(fd);
     return rc;

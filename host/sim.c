@@ -84,8 +84,13 @@ struct hydra_sim {
     sqlite3_stmt *save[SAVE_N]; /* prepared on the first save */
     int pos_dirty;         /* positions changed since the last save */
     char dberr[200];
-    /* client_order_id -> 1 + index into orders (0 = empty slot), open addressing. */
-    uint32_t *cid_index;
+    /*
+     * client_order_id -> 1 + index into orders in the low 32 bits (0 = empty
+     * slot), the id's hash in the high 32: a probe compares the hash first,
+     * so it touches an order (a cache miss each) only when the id is likely
+     * it. Open addressing.
+     */
+    uint64_t *cid_index;
     size_t cid_cap;     /* a power of two, at least twice the orders indexed */
     size_t cid_indexed; /* orders[0 .. cid_indexed) are in the index */
     /*
@@ -1243,10 +1248,11 @@ static uint64_t cid_hash(const char *cid)
 static void cid_insert(hydra_sim *sim, size_t i)
 {
     size_t mask = sim->cid_cap - 1;
-    size_t k = (size_t)cid_hash(sim->orders[i].o.client_order_id) & mask;
+    uint64_t h = cid_hash(sim->orders[i].o.client_order_id);
+    size_t k = (size_t)h & mask;
     while (sim->cid_index[k] != 0)
         k = (k + 1) & mask;
-    sim->cid_index[k] = (uint32_t)(i + 1);
+    sim->cid_index[k] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
 }
 
 /*
@@ -1262,7 +1268,7 @@ static int cid_sync(hydra_sim *sim)
             cap *= 2;
         if (sim->n_orders >= UINT32_MAX)
             return HYDRA_ENOMEM;
-        uint32_t *idx = calloc(cap, sizeof *idx);
+        uint64_t *idx = calloc(cap, sizeof *idx);
         if (idx == NULL)
             return HYDRA_ENOMEM;
         free(sim->cid_index);
@@ -1289,8 +1295,12 @@ static const sim_order *find_by_cid(hydra_sim *sim, const char *cid)
         return NULL;
     }
     size_t mask = sim->cid_cap - 1;
-    for (size_t k = (size_t)cid_hash(cid) & mask; sim->cid_index[k] != 0; k = (k + 1) & mask) {
-        const sim_order *so = &sim->orders[sim->cid_index[k] - 1];
+    uint64_t h = cid_hash(cid);
+    for (size_t k = (size_t)h & mask; sim->cid_index[k] != 0; k = (k + 1) & mask) {
+        uint64_t e = sim->cid_index[k];
+        if ((e ^ h) >> 32 != 0)
+            continue;
+        const sim_order *so = &sim->orders[(uint32_t)e - 1];
         if (strcmp(so->o.client_order_id, cid) == 0)
             return so;
     }
@@ -2089,6 +2099,8 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
     for (size_t i = 0; i < n; i++) {
         series[i].bars = NULL;
         series[i].n = series[i].cap = 0;
+        series[i].map = NULL; /* the sim unmaps it */
+        series[i].map_len = 0;
     }
     if (cfg == NULL || clock == NULL || out == NULL || !clock->simulated) {
         snprintf(err, errsz, "sim: needs a configuration, a simulated clock and an output");

@@ -4,7 +4,9 @@
  * the 1-minute file's short header, CRLF, milliseconds, a duplicate
  * timestamp), every malformed file in tests/data/ fails with its exact
  * "path:line: what" message, generated series are deterministic and
- * well-formed, and index_at finds the right bar at the boundaries.
+ * well-formed, and index_at finds the right bar at the boundaries. The
+ * binary cache gives the CSV's bars exactly, in place (mapped), survives
+ * pages handed back and appends, and a damaged cache is never used.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -16,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "clock.h"
 #include "error.h"
 #include "series.h"
+#include "seriescache.h"
+#include "testutil.h"
 
 #define DATA_DIR HYDRA_SOURCE_DIR "/data/"
 #define TEST_DATA_DIR HYDRA_SOURCE_DIR "/tests/data/"
@@ -552,6 +557,105 @@ static void test_push_grows(void **state)
     hydra_series_free(&s);
 }
 
+/* Loads data/orcl-1995-2014.txt through a cache in dir; asserts how it was served. */
+static void load_orcl(const char *cache, hydra_series *s, hydra_cache_outcome want)
+{
+    char err[256] = "";
+    hydra_cache_outcome how = 0;
+    memset(s, 0, sizeof *s);
+    assert_int_equal(hydra_series_load_cached(DATA_DIR "orcl-1995-2014.txt", "ORCL", NULL, 780,
+                                              cache, s, &how, err, sizeof err),
+                     0);
+    assert_int_equal(how, want);
+}
+
+static void assert_same_bars(const hydra_series *a, const hydra_series *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->daily, b->daily);
+    assert_memory_equal(a->bars, b->bars, a->n * sizeof *a->bars);
+}
+
+static void test_cache_maps_the_csv_bars(void **state)
+{
+    (void)state;
+    char dir[256];
+    assert_non_null(tu_mkdtemp(dir, sizeof dir));
+    char err[256];
+    hydra_series csv, first, hit;
+    memset(&csv, 0, sizeof csv);
+    assert_int_equal(hydra_series_load_csv(DATA_DIR "orcl-1995-2014.txt", "ORCL", NULL, 780, &csv,
+                                           err, sizeof err),
+                     0);
+    load_orcl(dir, &first, HYDRA_CACHE_MISS);
+    assert_same_bars(&csv, &first);
+    assert_null(first.map); /* parsed, in heap memory */
+    load_orcl(dir, &hit, HYDRA_CACHE_HIT);
+    assert_same_bars(&csv, &hit);
+    assert_non_null(hit.map); /* read in place */
+    assert_string_equal(hit.source, DATA_DIR "orcl-1995-2014.txt");
+
+    /* Pages handed back stay readable, with the same bars. */
+    hydra_series_release_before(&hit, hit.n / 2);
+    hydra_series_release_before(&hit, hit.n);
+    assert_same_bars(&csv, &hit);
+
+    /* An append copies the mapped bars out first: the file is not written. */
+    hydra_bar extra = hit.bars[hit.n - 1];
+    extra.t_ms += 86400000;
+    assert_int_equal(hydra_series_push(&hit, &extra), 0);
+    assert_null(hit.map);
+    assert_int_equal(hit.n, csv.n + 1);
+    assert_memory_equal(hit.bars, csv.bars, csv.n * sizeof *csv.bars);
+    hydra_series again;
+    load_orcl(dir, &again, HYDRA_CACHE_HIT);
+    assert_same_bars(&csv, &again);
+
+    hydra_series_free(&again);
+    hydra_series_free(&hit);
+    hydra_series_free(&first);
+    hydra_series_free(&csv);
+    tu_rmtree(dir);
+}
+
+/* A cache whose bars were damaged on disk (out of order, or cut short) is parsed again, never used. */
+static void test_damaged_cache_is_not_used(void **state)
+{
+    (void)state;
+    char dir[256], cpath[1024];
+    assert_non_null(tu_mkdtemp(dir, sizeof dir));
+    hydra_series good, s;
+    load_orcl(dir, &good, HYDRA_CACHE_MISS);
+    assert_int_equal(hydra_series_cache_path(DATA_DIR "orcl-1995-2014.txt", NULL, 780, dir, cpath,
+                                             sizeof cpath),
+                     0);
+    size_t len = 0;
+    char *bytes = tu_read_file(cpath, &len);
+    assert_non_null(bytes);
+    size_t header = len - good.n * sizeof(hydra_bar);
+
+    /* Bar 10 stamped before bar 9. */
+    hydra_bar *b = (hydra_bar *)(bytes + header);
+    b[10].t_ms = b[9].t_ms - 1;
+    FILE *f = fopen(cpath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    load_orcl(dir, &s, HYDRA_CACHE_MISS);
+    assert_same_bars(&good, &s);
+    hydra_series_free(&s);
+
+    /* Cut short by one bar. */
+    assert_int_equal(truncate(cpath, (off_t)(len - sizeof(hydra_bar))), 0);
+    load_orcl(dir, &s, HYDRA_CACHE_MISS);
+    assert_same_bars(&good, &s);
+    hydra_series_free(&s);
+
+    free(bytes);
+    hydra_series_free(&good);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +674,8 @@ int main(void)
         cmocka_unit_test(test_generate_rejects_bad_arguments),
         cmocka_unit_test(test_index_at_boundaries),
         cmocka_unit_test(test_push_grows),
+        cmocka_unit_test(test_cache_maps_the_csv_bars),
+        cmocka_unit_test(test_damaged_cache_is_not_used),
     };
     return cmocka_run_group_tests_name("series", tests, set_los_angeles, NULL);
 }
