@@ -42,6 +42,7 @@ typedef struct sim_order {
     hydra_sim_order_ext x; /* stop and trailing fields, end times, replace chain */
     int triggered;   /* a stop_limit whose stop was reached: a limit order from then on */
     double cls_close; /* a cls order: the close of the latest bar of its session so far */
+    int closed_days; /* changes of trading day seen since it stopped working (forget mode) */
 } sim_order;
 
 typedef struct sim_position {
@@ -73,6 +74,7 @@ struct hydra_sim {
     double last_equity;
     uint64_t id_salt; /* makes order ids unique to this account; 0 in memory */
     int day; /* market-zone yyyymmdd of the last trading-day change */
+    int forget_closed; /* hydra_sim_forget_closed_orders */
     long long next_seq;
     sim_position *pos; /* sorted by symbol */
     size_t n_pos, cap_pos;
@@ -473,6 +475,32 @@ static void compact_work(hydra_sim *sim)
     sim->n_work = k;
 }
 
+/*
+ * Forget mode, at a change of trading day: orders closed two day changes
+ * ago go; the rest keep their submission order, the working list and the
+ * client-id index are rebuilt over the new positions.
+ */
+static void forget_closed(hydra_sim *sim)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sim->n_orders; i++) {
+        sim_order *so = &sim->orders[i];
+        if (!is_working(so->o.status) && ++so->closed_days >= 2)
+            continue;
+        if (k != i)
+            sim->orders[k] = *so;
+        k++;
+    }
+    if (k == sim->n_orders)
+        return;
+    sim->n_orders = k;
+    sim->n_work = 0;
+    for (size_t i = 0; i < k; i++)
+        if (is_working(sim->orders[i].o.status))
+            sim->work[sim->n_work++] = i;
+    sim->cid_indexed = SIZE_MAX; /* rebuilt at the next lookup */
+}
+
 /* The fee in dollars. A crypto buy pays none: its fee is taken in coin (coin_fee). */
 static double fee_for(const hydra_sim *sim, unsigned asset_class, int side, double qty,
                       double gross)
@@ -765,6 +793,8 @@ static int advance(hydra_sim *sim, int64_t next)
         /* The equity the previous day ended with, marked before the new bars. */
         sim->last_equity = equity_now(sim);
         sim->day = date;
+        if (sim->forget_closed)
+            forget_closed(sim);
     }
     sim->now = next;
     hydra_clock_set(sim->clock, next);
@@ -2227,6 +2257,12 @@ const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n)
 }
 
 /* ---- what hydra-exchange serves beyond the broker interface --------------- */
+
+void hydra_sim_forget_closed_orders(hydra_sim *sim)
+{
+    if (sim != NULL)
+        sim->forget_closed = 1;
+}
 
 size_t hydra_sim_order_count(const hydra_sim *sim)
 {

@@ -129,6 +129,16 @@ hydra_broker hydra_sim_broker(hydra_sim *sim);
  */
 int hydra_sim_step(hydra_sim *sim);
 
+/*
+ * From now on, an order that has stopped working is forgotten at the second
+ * change of trading day after it stopped (its client has had a whole day of
+ * ticks to read its end): by id, by client id and in lists it is then
+ * unknown. For a backtest's exchange, which nobody else asks, so that a
+ * long replay does not keep every order it ever took. Not for an exchange
+ * that serves clients or keeps a file.
+ */
+void hydra_sim_forget_closed_orders(hydra_sim *sim);
+
 /* The series being replayed (for status and startup logs). */
 const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n);
 

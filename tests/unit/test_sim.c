@@ -687,6 +687,65 @@ static void test_day_orders_expire_gtc_stays(void **state)
     hydra_sim_close(f.sim);
 }
 
+/*
+ * Forget mode (a backtest's exchange): a closed order is still there through
+ * the next whole trading day, then gone; a working order is never forgotten,
+ * and the client-id index follows the shortened list. Without the mode
+ * nothing is forgotten.
+ */
+static void test_forget_closed_orders(void **state)
+{
+    (void)state;
+    static const ohlc WEEK[] = {
+        {0, 100, 101, 99, 100},          {DAY_MS, 101, 102, 100, 101},
+        {2 * DAY_MS, 102, 103, 101, 102}, {3 * DAY_MS, 103, 104, 102, 103},
+        {4 * DAY_MS, 104, 105, 103, 104},
+    };
+    for (int forget = 0; forget <= 1; forget++) {
+        hydra_sim_cfg cfg = base_cfg();
+        cfg.bar_seconds = 86400;
+        fixture f;
+        hydra_series s = make_series("AAPL", t0_ms(), WEEK, sizeof WEEK / sizeof WEEK[0]);
+        char errtext[256] = "";
+        hydra_clock_init_sim(&f.clock, 0);
+        assert_int_equal(hydra_sim_open(&cfg, &s, 1, &f.clock, &f.sim, errtext, sizeof errtext), 0);
+        f.b = hydra_sim_broker(f.sim);
+        if (forget)
+            hydra_sim_forget_closed_orders(f.sim);
+        hydra_broker_err err;
+        hydra_order_request mkt =
+            req("mkt", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0, 0);
+        hydra_order_request gtc =
+            req("gtc", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 1, 0, 50);
+        assert_int_equal(submit(&f, &mkt, &err), 0);
+        assert_int_equal(submit(&f, &gtc, &err), 0);
+        assert_int_equal(hydra_sim_step(f.sim), 0); /* Tuesday: the market order fills */
+        assert_int_equal(order(&f, "mkt").status, HYDRA_BOS_FILLED);
+        assert_int_equal(hydra_sim_step(f.sim), 0); /* Wednesday: still there */
+        assert_int_equal(order(&f, "mkt").status, HYDRA_BOS_FILLED);
+        assert_int_equal(hydra_sim_step(f.sim), 0); /* Thursday */
+        hydra_order o;
+        int rc = f.b.ops->order_by_client_id(f.b.ctx, "mkt", &o, &err);
+        if (forget) {
+            assert_int_equal(rc, HYDRA_ENOTFOUND);
+            assert_int_equal(hydra_sim_order_count(f.sim), 1);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(hydra_sim_order_count(f.sim), 2);
+        }
+        /* The working order is found by id, and a new one is indexed beside it. */
+        assert_int_equal(order(&f, "gtc").status, HYDRA_BOS_NEW);
+        hydra_order_request again =
+            req("mkt2", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 1, 0, 0);
+        assert_int_equal(submit(&f, &again, &err), 0);
+        assert_int_equal(hydra_sim_step(f.sim), 0); /* Friday */
+        assert_int_equal(order(&f, "mkt2").status, HYDRA_BOS_FILLED);
+        assert_int_equal(order(&f, "gtc").status, HYDRA_BOS_NEW);
+        assert_true(account(&f).cash < 100000 - 2 * 100);
+        hydra_sim_close(f.sim);
+    }
+}
+
 static void test_cancel_all_and_close_all(void **state)
 {
     (void)state;
@@ -1288,6 +1347,7 @@ int main(void)
         cmocka_unit_test(test_account_math_scripted),
         cmocka_unit_test(test_order_validation),
         cmocka_unit_test(test_day_orders_expire_gtc_stays),
+        cmocka_unit_test(test_forget_closed_orders),
         cmocka_unit_test(test_cancel_all_and_close_all),
         cmocka_unit_test(test_black_scholes_textbook),
         cmocka_unit_test(test_option_chain),
