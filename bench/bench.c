@@ -9,6 +9,12 @@
  *                               ORCL rows repeated, one calendar day each, so the dates run
  *                               to the year 4733) and <dir>/config-daily-la/ and
  *                               config-daily-utc/ running the example SMA crossover on it
+ *   hydra-bench prepare-universe <dir>
+ *                               writes <dir>/universe/syn000.csv .. syn499.csv: 500
+ *                               GENERATED daily series (geometric random walks, fixed
+ *                               seeds; not market data), ten years of weekdays each, and
+ *                               <dir>/config-universe/ running 32 SMA crossover bots over
+ *                               them (16 symbols a bot)
  *   hydra-bench csv <dir>       CSV parse rate (rows/s), no cache
  *   hydra-bench replay <dir> <plugins> [config]
  *                               cached load rate, replay rate (bars/s), peak RSS; the
@@ -234,6 +240,108 @@ static int prepare_daily(const char *dir, const char *src_root)
     return 0;
 }
 
+#define UNIVERSE_SYMBOLS 500
+#define UNIVERSE_DAYS 3652 /* 2015-01-01 .. 2024-12-31, weekdays kept */
+
+/* One generated series as a date-only CSV (weekdays), labelled as generated in its name and rows. */
+static int universe_file(const char *path, int k)
+{
+    hydra_series s;
+    int64_t t0 = (int64_t)16436 * 86400000; /* 2015-01-01 */
+    if (hydra_series_generate("SYN", 1000 + (uint64_t)k, 20.0 + k % 180, 0.03, 1.8, t0, 86400000,
+                              UNIVERSE_DAYS, &s) != 0)
+        return -1;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        hydra_series_free(&s);
+        return -1;
+    }
+    fprintf(f, "Date,Open,High,Low,Close,Volume\n");
+    for (size_t i = 0; i < s.n; i++) {
+        time_t secs = (time_t)(s.bars[i].t_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        if (tm.tm_wday == 0 || tm.tm_wday == 6)
+            continue;
+        const hydra_bar *b = &s.bars[i];
+        fprintf(f, "%04d-%02d-%02d,%.4f,%.4f,%.4f,%.4f,%.0f\n", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, b->open, b->high, b->low, b->close, b->volume);
+    }
+    hydra_series_free(&s);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int prepare_universe(const char *dir)
+{
+    char path[2048];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/universe", dir);
+    mkdir(path, 0755);
+    hydra_tz_set("UTC");
+    size_t cap = 64 * 1024 + (size_t)UNIVERSE_SYMBOLS * 128, len = 0;
+    char *series = malloc(cap), *bots = malloc(cap);
+    if (series == NULL || bots == NULL)
+        return 1;
+    series[0] = bots[0] = '\0';
+    for (int k = 0; k < UNIVERSE_SYMBOLS; k++) {
+        snprintf(path, sizeof path, "%s/universe/syn%03d.csv", dir, k);
+        if (universe_file(path, k) != 0) {
+            fprintf(stderr, "cannot write %s\n", path);
+            return 1;
+        }
+        len += (size_t)snprintf(series + len, cap - len, "    - {symbol: SYN%03d, file: %s}\n", k,
+                                path);
+    }
+    len = 0;
+    for (int b = 0; b * 16 < UNIVERSE_SYMBOLS; b++) {
+        len += (size_t)snprintf(bots + len, cap - len,
+                                "  - bot_id: sma_%02d\n    plugin: sma_cross\n    bucket: momentum\n"
+                                "    asset_class: equity\n    bar_timeframe: day\n"
+                                "    isolation: inprocess\n"
+                                "    signal: {mode: sma_cross, params: {fast: 10, slow: 30, qty: 10}}\n"
+                                "    symbols: [",
+                                b);
+        for (int k = b * 16; k < (b + 1) * 16 && k < UNIVERSE_SYMBOLS; k++)
+            len += (size_t)snprintf(bots + len, cap - len, "%sSYN%03d", k > b * 16 ? ", " : "", k);
+        len += (size_t)snprintf(bots + len, cap - len, "]\n");
+    }
+    char cfg[1100];
+    snprintf(cfg, sizeof cfg, "%s/config-universe", dir);
+    mkdir(cfg, 0755);
+    size_t tcap = cap + 4096;
+    char *text = malloc(tcap);
+    if (text == NULL)
+        return 1;
+    snprintf(text, tcap,
+             "system:\n  timezone: America/Los_Angeles\n  state_db_path: %s/state.db\n"
+             "  log_path: %s/app.jsonl\n  kill_switch_path: %s/KILL\n"
+             "risk:\n  global_max_daily_loss_pct: 50.0\n  max_notional_per_order: 1000000\n"
+             "  max_equity_jump_pct: 50.0\n"
+             "broker: sim\nsim:\n  db_path: %s/paper.db\n  slippage_bps: 0\n"
+             "  fee_per_share: 0\n  initial_cash: 10000000\n  series:\n%s",
+             dir, dir, dir, dir, series);
+    snprintf(path, sizeof path, "%s/settings.yaml", cfg);
+    int rc = write_text(path, text);
+    snprintf(text, tcap,
+             "exitbot:\n  kill_conditions: {max_daily_loss_halt: false}\n"
+             "portfoliobot:\n  cash_reserve_pct: 0\n"
+             "  buckets: {momentum_bucket_pct_of_daily_risk: 100, "
+             "options_bucket_pct_of_daily_risk: 0, crypto_bucket_pct_of_daily_risk: 0}\n"
+             "  guardrails: {per_bot_min_pct_of_daily_risk: 1, "
+             "per_bot_max_pct_of_daily_risk: 100}\n"
+             "bots:\n%s",
+             bots);
+    snprintf(path, sizeof path, "%s/bots.yaml", cfg);
+    rc = rc != 0 ? rc : write_text(path, text);
+    free(text);
+    free(series);
+    free(bots);
+    if (rc != 0)
+        return 1;
+    printf("prepared %s: %d generated daily series, 10 years each\n", dir, UNIVERSE_SYMBOLS);
+    return 0;
+}
+
 static int csv_rate(const char *dir)
 {
     char path[1024], err[512];
@@ -258,7 +366,9 @@ static int replay(const char *dir, const char *plugins, const char *config)
     snprintf(opt.config_dir, sizeof opt.config_dir, "%s/%s", dir, config);
     snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
     snprintf(opt.cache_dir, sizeof opt.cache_dir, "%s/cache%s", dir,
-             strncmp(config, "config-daily", 12) == 0 ? "-daily" : "");
+             strncmp(config, "config-daily", 12) == 0      ? "-daily"
+             : strcmp(config, "config-universe") == 0 ? "-universe"
+                                                      : "");
     opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
     char err[2048];
     int code;
@@ -271,8 +381,9 @@ static int replay(const char *dir, const char *plugins, const char *config)
     const hydra_bt_result *r = hydra_backtest_result(bt);
     printf("load rows=%llu us=%lld rows_per_s=%.0f\n", (unsigned long long)r->rows_loaded,
            (long long)r->load_us, r->rows_loaded / (r->load_us / 1e6));
-    printf("replay bars=%llu us=%lld bars_per_s=%.0f trades=%zu\n", (unsigned long long)r->bars,
-           (long long)r->replay_us, r->bars / (r->replay_us / 1e6), r->n_trades);
+    printf("replay ticks=%llu bars=%llu us=%lld bars_per_s=%.0f trades=%zu\n",
+           (unsigned long long)r->bars, (unsigned long long)r->series_bars, (long long)r->replay_us,
+           r->series_bars / (r->replay_us / 1e6), r->n_trades);
     hydra_backtest_close(bt);
     printf("peak_rss_kb=%ld\n", peak_rss_kb());
     return 0;
@@ -328,12 +439,15 @@ int main(int argc, char **argv)
         return csv_rate(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "prepare-daily") == 0)
         return prepare_daily(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "prepare-universe") == 0)
+        return prepare_universe(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "replay") == 0)
         return replay(argv[2], argv[3], argc >= 5 ? argv[4] : "config");
     if (argc >= 5 && strcmp(argv[1], "live") == 0)
         return live(argv[2], argv[3], atol(argv[4]),
                     argc >= 6 && strcmp(argv[5], "inprocess") == 0);
-    fprintf(stderr, "usage: hydra-bench prepare DIR SRC | prepare-daily DIR SRC | csv DIR | "
+    fprintf(stderr, "usage: hydra-bench prepare DIR SRC | prepare-daily DIR SRC | prepare-universe DIR | "
+                    "csv DIR | "
                     "replay DIR PLUGINS [CONFIG] | "
                     "live DIR PLUGINS TICKS [inprocess]\n");
     return 2;

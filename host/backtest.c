@@ -1656,7 +1656,7 @@ int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
         if (n > total)
             total = n;
     }
-    int64_t t0 = hydra_monotonic_us();
+    int64_t t0 = hydra_monotonic_us(), first_ms = 0;
     int rc = 0;
     for (;;) {
         rc = hydra_sim_step(bt->sim);
@@ -1671,13 +1671,17 @@ int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
             break;
         if ((rc = tick(bt)) != 0)
             break;
-        bt->res.bars++;
+        if (bt->res.bars++ == 0)
+            first_ms = bt->now;
         if (bt->opt.progress != NULL && (bt->res.bars & 0xffff) == 0)
             bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
     }
     if (rc == 0)
         rc = close_out(bt);
     bt->res.replay_us = hydra_monotonic_us() - t0;
+    for (size_t i = 0; bt->res.bars > 0 && i < bt->n_series; i++)
+        bt->res.series_bars += (uint64_t)(hydra_series_index_at(&bt->series[i], bt->now) -
+                                          hydra_series_index_at(&bt->series[i], first_ms - 1));
     if (bt->opt.progress != NULL)
         bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
     if (bt->decisions != NULL && fflush(bt->decisions) != 0 && rc == 0)

@@ -92,6 +92,7 @@ typedef struct hydra_bt_result {
     double *equity;                 /* n_days x (1 + n_bots): total, then each bot's */
     uint64_t *exposed_bars;         /* 1 + n_bots: bars with a position open */
     uint64_t bars;                  /* ticks replayed */
+    uint64_t series_bars;           /* bars of all series stamped within the ticks' span */
     hydra_bt_trade *trades;
     size_t n_trades;
     int64_t load_us, replay_us;     /* data load (incl. cache) and replay, monotonic */

@@ -21,7 +21,7 @@
 #define HYDRA_MAX_BOT_SYMBOLS 16
 #define HYDRA_MAX_PARAMS 32
 #define HYDRA_MAX_BOT_POSITIONS 64 /* risk.max_concurrent_positions at most */
-#define HYDRA_MAX_SERIES 32
+#define HYDRA_MAX_SERIES 512
 #define HYDRA_ID_LEN 64
 #define HYDRA_SYMBOL_LEN 48
 #define HYDRA_PATH_LEN 512
