@@ -88,6 +88,7 @@ struct hydra_exchange {
     int early_date, early_close_min; /* market-zone yyyymmdd and minute of day; 0 = none */
     struct answer_override *overrides; /* see /_hydra/override */
     size_t n_overrides;
+    json_t *asset_notes; /* /_hydra/asset: symbol (no slash, upper case) -> {status, tradable} */
 };
 
 /*
@@ -1718,17 +1719,34 @@ static json_t *asset_json(const char *symbol)
     return j;
 }
 
-/* GET /v2/assets (status, asset_class) and /v2/assets/{symbol}: the replayed series. */
+/* The key of a symbol in asset_notes: without its slash, upper case. */
+static void asset_key(const char *symbol, char *out, size_t outsz)
+{
+    strip_slash(symbol, out, outsz);
+    for (char *c = out; *c != '\0'; c++)
+        *c = (char)toupper((unsigned char)*c);
+}
+
+/*
+ * GET /v2/assets (status, asset_class) and /v2/assets/{symbol}: the replayed
+ * series, active and tradable, as /_hydra/asset has marked them; a symbol
+ * marked there exists even without a series (a listed asset with no data).
+ */
 static void get_assets(hydra_exchange *ex, struct MHD_Connection *c, const char *one, answer *a)
 {
     size_t n = 0;
     const hydra_series *s = hydra_sim_series(ex->sim, &n);
     if (one != NULL) {
         const hydra_series *f = series_of(ex, one);
-        if (f == NULL)
+        char key[48];
+        asset_key(one, key, sizeof key);
+        const json_t *note = json_object_get(ex->asset_notes, key);
+        if (f == NULL && note == NULL)
             return fail_msg(a, 404, 40410000, "asset not found");
         a->status = 200;
-        a->body = asset_json(f->symbol);
+        a->body = asset_json(f != NULL ? f->symbol : key);
+        if (note != NULL)
+            json_object_update(a->body, (json_t *)note);
         return;
     }
     const char *status = arg(c, "status"), *cls = arg(c, "asset_class");
@@ -1742,6 +1760,32 @@ static void get_assets(hydra_exchange *ex, struct MHD_Connection *c, const char 
             continue;
         json_array_append_new(a->body, asset_json(s[i].symbol));
     }
+}
+
+/* POST /_hydra/asset {"symbol": s, "status": "active"|"inactive", "tradable": bool}. */
+static json_t *set_asset(hydra_exchange *ex, const char *body, size_t len, int *status)
+{
+    json_error_t jerr;
+    json_t *j = len > 0 ? json_loadb(body, len, 0, &jerr) : NULL;
+    const char *sym = json_string_value(json_object_get(j, "symbol"));
+    const char *st = json_string_value(json_object_get(j, "status"));
+    const json_t *tradable = json_object_get(j, "tradable");
+    if (sym == NULL || sym[0] == '\0' || strlen(sym) >= 40 || st == NULL ||
+        (strcmp(st, "active") != 0 && strcmp(st, "inactive") != 0) || !json_is_boolean(tradable)) {
+        json_decref(j);
+        *status = 400;
+        return error_json(0, "expected {\"symbol\": s, \"status\": \"active\"|\"inactive\", "
+                             "\"tradable\": bool}");
+    }
+    if (ex->asset_notes == NULL)
+        ex->asset_notes = json_object();
+    char key[48];
+    asset_key(sym, key, sizeof key);
+    json_object_set_new(ex->asset_notes, key,
+                        json_pack("{s:s,s:O}", "status", st, "tradable", tradable));
+    json_decref(j);
+    *status = 200;
+    return json_pack("{s:s}", "symbol", key);
 }
 
 /* The rest of a path after a prefix, when it is one non-empty segment; else NULL. */
@@ -2283,6 +2327,8 @@ static enum MHD_Result control(hydra_exchange *ex, struct MHD_Connection *c, con
         out = replace_order(ex, rc->body, rc->len, &status);
     } else if (strcmp(url, "/_hydra/override") == 0 && strcmp(method, "POST") == 0) {
         out = set_override(ex, rc->body, rc->len, &status);
+    } else if (strcmp(url, "/_hydra/asset") == 0 && strcmp(method, "POST") == 0) {
+        out = set_asset(ex, rc->body, rc->len, &status);
     } else {
         status = 404;
         out = error_json(0, "unknown control endpoint");
@@ -2523,6 +2569,7 @@ void hydra_exchange_stop(hydra_exchange *ex)
     pthread_mutex_destroy(&ex->mu);
     explicit_bzero(ex->secret, sizeof ex->secret);
     free(ex->overrides);
+    json_decref(ex->asset_notes);
     free(ex->cids);
     free(ex);
 }

@@ -53,6 +53,9 @@
  *                          then shows the replacement)
  *   POST   /_hydra/override {"client_order_id": id, "filled_qty": x}  from now on the
  *                          order is reported filled x (a contradiction, e.g. an over-fill)
+ *   POST   /_hydra/asset   {"symbol": s, "status": "active"|"inactive", "tradable": bool}
+ *                          GET /v2/assets/{s} answers so (a delisted or untradable asset;
+ *                          a symbol without a series becomes a listed asset)
  *
  * A rule: {"method": "GET"|"POST"|"DELETE"|"*", "path": prefix, "fault": kind,
  * "skip": n (let n matching requests through first), "count": n (then fire

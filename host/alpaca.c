@@ -416,6 +416,45 @@ static int op_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_bro
     return rc != 0 ? malformed_answer(err, "order_by_id", rc, why) : 0;
 }
 
+/*
+ * GET /v2/assets/{symbol}. Symbols are sent as Alpaca writes them in paths
+ * (BTC/USD as BTCUSD); anything but letters, digits, '.' and one '/' is
+ * refused before it reaches a URL. The answer must be about the symbol asked.
+ */
+static int op_asset(void *ctx, const char *symbol, hydra_asset *out, hydra_broker_err *err)
+{
+    alpaca *a = ctx;
+    char name[48], path[128];
+    size_t k = 0;
+    for (const char *c = symbol; *c != '\0'; c++) {
+        if (*c == '/')
+            continue;
+        if (!(isalnum((unsigned char)*c) || *c == '.') || k + 1 >= sizeof name)
+            return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "asset: symbol is not a ticker");
+        name[k++] = *c;
+    }
+    name[k] = '\0';
+    if (k == 0)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "asset: empty symbol");
+    snprintf(path, sizeof path, "/v2/assets/%s", name);
+    json_t *j;
+    int rc = call_json_ex(a, &a->trading, "GET", "asset", path, 1, &j, NULL, err);
+    if (rc != 0)
+        return rc;
+    char why[200];
+    rc = hydra_alpaca_parse_asset(j, out, why, sizeof why);
+    json_decref(j);
+    if (rc != 0)
+        return malformed_answer(err, "asset", rc, why);
+    char want[64];
+    hydra_alpaca_normalise_symbol(symbol, hydra_symbol_asset_class(symbol) == HYDRA_ASSET_CRYPTO,
+                                  want, sizeof want);
+    if (strcmp(out->symbol, want) != 0)
+        return hydra_broker_fail(err, HYDRA_EMALFORMED, 200, "asset %s: answer is about %s", want,
+                                 out->symbol);
+    return 0;
+}
+
 /* A decimal for a request body: up to 9 decimals, no trailing zeros. */
 static void fmt_decimal(double v, char *out, size_t outsz)
 {
@@ -998,6 +1037,7 @@ static const hydra_broker_ops ALPACA_OPS = {
     .destroy = op_destroy,
     .calendar = op_calendar,
     .order_by_id = op_order_by_id,
+    .asset = op_asset,
 };
 
 /* ---- opening ---- */

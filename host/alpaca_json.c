@@ -747,6 +747,38 @@ int hydra_alpaca_parse_clock(const json_t *j, hydra_market_clock *out, char *why
     return 0;
 }
 
+int hydra_alpaca_parse_asset(const json_t *j, hydra_asset *out, char *why, size_t whysz)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(j))
+        return malformed(why, whysz, "asset answer is not an object");
+    const char *symbol, *cls, *status;
+    int rc;
+    if ((rc = need_string(j, "symbol", &symbol, why, whysz)) != 0 ||
+        (rc = need_string(j, "class", &cls, why, whysz)) != 0 ||
+        (rc = need_string(j, "status", &status, why, whysz)) != 0)
+        return rc;
+    if (strcmp(cls, "us_equity") == 0)
+        out->asset_class = HYDRA_ASSET_EQUITY;
+    else if (strcmp(cls, "crypto") == 0)
+        out->asset_class = HYDRA_ASSET_CRYPTO;
+    else
+        return malformed(why, whysz, "asset class is \"%.20s\"", cls);
+    if (strcmp(status, "active") == 0)
+        out->active = 1;
+    else if (strcmp(status, "inactive") != 0)
+        return malformed(why, whysz, "asset status is \"%.20s\"", status);
+    const json_t *tradable = json_object_get(j, "tradable");
+    const json_t *fractionable = json_object_get(j, "fractionable");
+    if (!json_is_boolean(tradable) || !json_is_boolean(fractionable))
+        return malformed(why, whysz, "asset fields tradable and fractionable must be booleans");
+    out->tradable = json_is_true(tradable);
+    out->fractionable = json_is_true(fractionable);
+    char norm[64];
+    hydra_alpaca_normalise_symbol(symbol, out->asset_class == HYDRA_ASSET_CRYPTO, norm, sizeof norm);
+    return copy_field(out->symbol, sizeof out->symbol, norm, "symbol", why, whysz);
+}
+
 /* The zone Alpaca's calendar writes its dates and times in. */
 #define ALPACA_CALENDAR_ZONE "America/New_York"
 

@@ -114,6 +114,13 @@ int hydra_alpaca_parse_option_prices(const json_t *j, const char *const *symbols
 int hydra_alpaca_parse_clock(const json_t *j, hydra_market_clock *out, char *why, size_t whysz);
 
 /*
+ * /v2/assets/{symbol}: class, status, tradable and fractionable are
+ * required; a class other than us_equity or crypto, or a status other than
+ * active or inactive, is HYDRA_EMALFORMED.
+ */
+int hydra_alpaca_parse_asset(const json_t *j, hydra_asset *out, char *why, size_t whysz);
+
+/*
  * /v2/calendar: an array of {"date": "YYYY-MM-DD", "open": "HH:MM", "close":
  * "HH:MM", ...} in Alpaca's market zone (America/New_York), in date order.
  * Unknown fields are ignored; a missing or ill-formed date, open or close,

@@ -125,6 +125,15 @@ typedef struct hydra_quote {
     int64_t t_ms;
 } hydra_quote;
 
+/* What the broker says of a symbol: may it be traded here at all. */
+typedef struct hydra_asset {
+    char symbol[48];
+    unsigned asset_class;  /* HYDRA_ASSET_EQUITY or HYDRA_ASSET_CRYPTO */
+    int active;            /* status "active" (not delisted) */
+    int tradable;          /* the broker takes orders for it */
+    int fractionable;      /* fractional quantities are allowed */
+} hydra_asset;
+
 typedef struct hydra_option_quote {
     char symbol[32];       /* OCC */
     char underlying[16];
@@ -224,6 +233,12 @@ typedef struct hydra_broker_ops {
      * replaced order cannot be followed.
      */
     int (*order_by_id)(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err);
+    /*
+     * The broker's record of a symbol (equity or crypto). HYDRA_ENOTFOUND
+     * when the broker does not know it. May be NULL: then only prices say
+     * whether a symbol exists (check-config --online).
+     */
+    int (*asset)(void *ctx, const char *symbol, hydra_asset *out, hydra_broker_err *err);
 } hydra_broker_ops;
 
 typedef struct hydra_broker {

@@ -166,8 +166,60 @@ static void check_plugins(const hydra_config *cfg, const char *plugins_dir, hydr
     free(run);
 }
 
-/* broker alpaca with --online: the broker must answer a price for every declared symbol. */
-static void check_alpaca_prices(const hydra_config *cfg, hydra_diag *diag)
+/*
+ * One declared symbol against the broker: an asset it lists, active and
+ * tradable, of the class the bot trades (an options bot declares its
+ * underlyings, equities), and with a price. Returns 1 when a problem was added.
+ */
+static int check_symbol_online(const hydra_config *cfg, const hydra_bot_cfg *b, const char *sym,
+                               hydra_broker *broker, const char *data_url, hydra_diag *diag)
+{
+    hydra_broker_err berr;
+    memset(&berr, 0, sizeof berr);
+    if (broker->ops->asset != NULL) {
+        hydra_asset as;
+        int rc = broker->ops->asset(broker->ctx, sym, &as, &berr);
+        if (rc == HYDRA_ENOTFOUND) {
+            hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s: symbol %s is not an asset the broker lists",
+                           cfg->dir, b->line, b->bot_id, sym);
+            return 1;
+        }
+        if (rc != 0) {
+            hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s: symbol %s: the broker's asset answer: %s",
+                           cfg->dir, b->line, b->bot_id, sym, berr.msg);
+            return 1;
+        }
+        unsigned want = b->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_ASSET_CRYPTO : HYDRA_ASSET_EQUITY;
+        if (!as.active || !as.tradable || as.asset_class != want) {
+            hydra_diag_add(diag,
+                           "%s/bots.yaml:%d: bot %s: symbol %s cannot be traded here: the broker says "
+                           "%s, %s, %s (the bot trades %s)",
+                           cfg->dir, b->line, b->bot_id, sym, as.active ? "active" : "inactive",
+                           as.tradable ? "tradable" : "not tradable",
+                           as.asset_class == HYDRA_ASSET_CRYPTO ? "crypto" : "us_equity",
+                           want == HYDRA_ASSET_CRYPTO ? "crypto" : "us_equity");
+            return 1;
+        }
+    }
+    hydra_quote q;
+    memset(&q, 0, sizeof q);
+    memset(&berr, 0, sizeof berr);
+    if (broker->ops->latest_prices(broker->ctx, &sym, 1, &q, &berr) != 0) {
+        hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s: symbol %s: %s answered no price: %s", cfg->dir,
+                       b->line, b->bot_id, sym, data_url, berr.msg);
+        return 1;
+    }
+    if (!(isfinite(q.price) && q.price > 0)) {
+        hydra_diag_add(diag,
+                       "%s/bots.yaml:%d: bot %s: symbol %s has no price at %s (no trade for it)",
+                       cfg->dir, b->line, b->bot_id, sym, data_url);
+        return 1;
+    }
+    return 0;
+}
+
+/* broker alpaca with --online: every declared symbol is a tradable asset with a price. */
+static void check_alpaca_symbols(const hydra_config *cfg, hydra_diag *diag)
 {
     hydra_credentials creds;
     hydra_credentials_load(".env", &creds, stderr);
@@ -187,21 +239,8 @@ static void check_alpaca_prices(const hydra_config *cfg, hydra_diag *diag)
         const hydra_bot_cfg *b = &cfg->bots[i];
         if (!b->enabled)
             continue;
-        for (int k = 0; k < b->n_symbols; k++) {
-            const char *sym = b->symbols[k];
-            hydra_quote q;
-            memset(&q, 0, sizeof q);
-            hydra_broker_err berr;
-            memset(&berr, 0, sizeof berr);
-            if (broker.ops->latest_prices(broker.ctx, &sym, 1, &q, &berr) != 0)
-                hydra_diag_add(diag, "%s/bots.yaml:%d: bot %s: symbol %s: %s answered no price: %s",
-                               cfg->dir, b->line, b->bot_id, sym, acfg.data_url, berr.msg);
-            else if (!(isfinite(q.price) && q.price > 0))
-                hydra_diag_add(diag,
-                               "%s/bots.yaml:%d: bot %s: symbol %s has no price at %s (unknown "
-                               "asset, or no trade for it)",
-                               cfg->dir, b->line, b->bot_id, sym, acfg.data_url);
-        }
+        for (int k = 0; k < b->n_symbols; k++)
+            check_symbol_online(cfg, b, b->symbols[k], &broker, acfg.data_url, diag);
     }
     if (broker.ops != NULL && broker.ops->destroy != NULL)
         broker.ops->destroy(broker.ctx);
@@ -229,7 +268,7 @@ int hydra_check_config(const hydra_check_options *opt, FILE *out, FILE *problems
     check_plugins(cfg, opt->plugins_dir, &diag);
     int alpaca = strcmp(cfg->settings.broker, "alpaca") == 0;
     if (alpaca && opt->online)
-        check_alpaca_prices(cfg, &diag);
+        check_alpaca_symbols(cfg, &diag);
     int rc = 0;
     if (diag.n > 0) {
         hydra_diag_print(&diag, problems);
@@ -243,7 +282,7 @@ int hydra_check_config(const hydra_check_options *opt, FILE *out, FILE *problems
                 "hydra-host: configuration in %s/ is valid: every enabled bot loaded "
                 "and accepted its params%s; buckets add up\n",
                 opt->config_dir,
-                alpaca ? (opt->online ? ", every symbol priced by the broker"
+                alpaca ? (opt->online ? ", every symbol a tradable asset with a price at the broker"
                                       : "; symbols not checked against Alpaca (pass --online)")
                        : ", every symbol has a sim.series");
     }

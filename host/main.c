@@ -81,7 +81,8 @@ static const command_help HELP[] = {
      "Validates settings.yaml and bots.yaml, prints the effective configuration, and predicts\n"
      "the run: loads every enabled bot as the host would (in its worker) and creates it with\n"
      "its params, checks every symbol has a price source (a sim.series entry; with broker\n"
-     "alpaca and --online, a price from Alpaca) and PortfolioBot's bucket arithmetic.\n"
+     "alpaca and --online, an active, tradable Alpaca asset of the bot's class with a price)\n"
+     "and PortfolioBot's bucket arithmetic.\n"
      "Exit 0 when the run would start and trade as configured, 2 with every problem listed.\n"},
     {"status",
      "usage: hydra-host status [--json] [--config DIR]\n"

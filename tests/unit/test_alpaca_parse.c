@@ -730,6 +730,49 @@ static void test_clock_fixture(void **state)
     json_decref(j);
 }
 
+static int parse_asset_v(const json_t *j, void *out, char *why, size_t whysz)
+{
+    return hydra_alpaca_parse_asset(j, out, why, whysz);
+}
+
+/* /v2/assets/{symbol}: the example of Alpaca's OpenAPI document, then each required field broken. */
+static void test_asset_answer(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *j = json_loads("{\"id\": \"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415\", \"class\": \"us_equity\","
+                           " \"exchange\": \"NASDAQ\", \"symbol\": \"AAPL\", \"name\": \"Apple Inc."
+                           " Common Stock\", \"status\": \"active\", \"tradable\": true,"
+                           " \"marginable\": true, \"shortable\": true, \"easy_to_borrow\": true,"
+                           " \"fractionable\": true}",
+                           0, &e);
+    assert_non_null(j);
+    hydra_asset a;
+    char why[200];
+    assert_int_equal(hydra_alpaca_parse_asset(j, &a, why, sizeof why), 0);
+    assert_string_equal(a.symbol, "AAPL");
+    assert_int_equal(a.asset_class, HYDRA_ASSET_EQUITY);
+    assert_true(a.active && a.tradable && a.fractionable);
+    const char *keys[] = {"symbol", "class", "status", "tradable", "fractionable", NULL};
+    mutate_required(j, keys, parse_asset_v, &a);
+    /* A delisted crypto pair, written without its slash. */
+    json_object_set_new(j, "class", json_string("crypto"));
+    json_object_set_new(j, "symbol", json_string("BTCUSD"));
+    json_object_set_new(j, "status", json_string("inactive"));
+    json_object_set_new(j, "tradable", json_false());
+    assert_int_equal(hydra_alpaca_parse_asset(j, &a, why, sizeof why), 0);
+    assert_string_equal(a.symbol, "BTC/USD");
+    assert_int_equal(a.asset_class, HYDRA_ASSET_CRYPTO);
+    assert_true(!a.active && !a.tradable);
+    /* Classes and statuses Hydra does not know are not guessed at. */
+    json_object_set_new(j, "class", json_string("us_option"));
+    assert_int_equal(hydra_alpaca_parse_asset(j, &a, why, sizeof why), HYDRA_EMALFORMED);
+    json_object_set_new(j, "class", json_string("crypto"));
+    json_object_set_new(j, "status", json_string("delisted"));
+    assert_int_equal(hydra_alpaca_parse_asset(j, &a, why, sizeof why), HYDRA_EMALFORMED);
+    json_decref(j);
+}
+
 static void test_error_fixtures(void **state)
 {
     (void)state;
@@ -898,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_bars_fixtures),
         cmocka_unit_test(test_option_fixtures),
         cmocka_unit_test(test_clock_fixture),
+        cmocka_unit_test(test_asset_answer),
         cmocka_unit_test(test_calendar_fixture),
         cmocka_unit_test(test_error_fixtures),
         cmocka_unit_test(test_truncated_bodies),

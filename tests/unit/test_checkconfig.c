@@ -257,17 +257,45 @@ static void test_alpaca_symbols_online(void **state)
     const char *online[] = {HYDRA_HOST_BIN, "check-config",        "--online", "--config", f->cfg,
                             "--plugins",    HYDRA_TEST_PLUGIN_DIR, NULL};
     assert_int_equal(tu_run(online, f->dir, 120, &out), 2);
-    assert_says(out, "bot mom_FESX: symbol MSFT");
+    assert_says(out, "bot mom_FESX: symbol MSFT is not an asset the broker lists");
     assert_null(strstr(out, "symbol ORCL"));
     assert_null(strstr(out, "symbol BTC/USD"));
     assert_says(out, "1 problem in");
     free(out);
 
-    /* The shipped symbols all have prices there. */
+    /*
+     * MSFT listed but without a trade, ORCL delisted, BTC/USD listed but not
+     * tradable: three problems, each named.
+     */
+    char url[128], *answer = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/_hydra/asset", port);
+    const char *notes[] = {"{\"symbol\": \"MSFT\", \"status\": \"active\", \"tradable\": true}",
+                           "{\"symbol\": \"ORCL\", \"status\": \"inactive\", \"tradable\": false}",
+                           "{\"symbol\": \"BTC/USD\", \"status\": \"active\", \"tradable\": false}"};
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) {
+        assert_int_equal(et_http("POST", url, NULL, notes[i], &answer, NULL, 0), 200);
+        free(answer);
+    }
+    assert_int_equal(tu_run(online, f->dir, 120, &out), 2);
+    assert_says(out, "bot mom_FESX: symbol MSFT has no price at");
+    assert_says(out, "symbol ORCL cannot be traded here: the broker says inactive, not tradable, "
+                     "us_equity (the bot trades us_equity)");
+    assert_says(out, "symbol BTC/USD cannot be traded here: the broker says active, not tradable, "
+                     "crypto (the bot trades crypto)");
+    assert_says(out, "3 problems in");
+    free(out);
+
+    /* The shipped symbols are all tradable assets with prices there. */
+    const char *relist[] = {"{\"symbol\": \"ORCL\", \"status\": \"active\", \"tradable\": true}",
+                            "{\"symbol\": \"BTCUSD\", \"status\": \"active\", \"tradable\": true}"};
+    for (size_t i = 0; i < sizeof relist / sizeof relist[0]; i++) {
+        assert_int_equal(et_http("POST", url, NULL, relist[i], &answer, NULL, 0), 200);
+        free(answer);
+    }
     tu_rmtree(f->cfg);
     assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
     assert_int_equal(tu_run(online, f->dir, 120, &out), 0);
-    assert_says(out, "every symbol priced by the broker");
+    assert_says(out, "every symbol a tradable asset with a price at the broker");
     free(out);
 
     hydra_exchange_stop(ex);
