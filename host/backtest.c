@@ -1554,6 +1554,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
         goto fail;
     bt->broker = hydra_sim_broker(bt->sim);
     bt->series = hydra_sim_series(bt->sim, &bt->n_series);
+    bt->res.series = bt->series;
+    bt->res.n_series = bt->n_series;
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
     if (bt->cursor == NULL) {
         rc = HYDRA_ENOMEM;

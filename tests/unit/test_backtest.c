@@ -420,10 +420,10 @@ static void test_trades_csv_has_hand_values(void **state)
     assert_non_null(csv);
     assert_string_equal(csv,
                         "bot,symbol,entry_time,entry_price,exit_time,exit_price,qty,pnl,exit_reason\n"
-                        "ma_test,TEST,2024-01-09 16:00:00,11.511500,2024-01-15 16:00:00,10.489500,"
-                        "10,-10.420000,signal\n"
-                        "ma_test,TEST,2024-01-19 16:00:00,12.512500,2024-01-19 16:00:00,14.000000,"
-                        "10,14.775000,end_of_data\n");
+                        "ma_test,TEST,2024-01-09 16:00:00,11.5115,2024-01-15 16:00:00,10.4895,"
+                        "10,-10.42,signal\n"
+                        "ma_test,TEST,2024-01-19 16:00:00,12.5125,2024-01-19 16:00:00,14,"
+                        "10,14.775,end_of_data\n");
     free(csv);
 }
 
