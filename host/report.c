@@ -490,63 +490,50 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
 #define DAY_MS 86400000LL
 
 /*
- * The times of a column's points (column() adds the start in front): the
- * start a day before the first day's last bar, then each day's last bar.
+ * Equity (top) and drawdown (bottom) of one column, as one chart `width`
+ * units wide: the initial cash a day before the first day's last bar, then
+ * each day's closing equity, read in place from the equity rows.
  */
-static int64_t *column_times(const hydra_bt_result *r, size_t n)
-{
-    int64_t *t = malloc((n ? n : 1) * sizeof *t);
-    if (t == NULL)
-        return NULL;
-    t[0] = r->n_days > 0 ? r->days[0].t_ms - DAY_MS : 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        t[i + 1] = r->days[i].t_ms;
-    return t;
-}
-
-/* Equity (top) and drawdown (bottom) of one column, as one chart `width` units wide. */
 static int equity_chart(const hydra_bt_result *r, int col, FILE *f, const char *id, double width,
                         double h_equity, double h_dd, const char *eq_id, const char *dd_id)
 {
-    int *dates;
-    double *eq;
-    size_t n;
-    int rc = column(r, col, &dates, &eq, &n);
-    if (rc != 0)
-        return rc;
-    double *dd = malloc(n * sizeof *dd);
-    int64_t *t = column_times(r, n);
-    if (dd == NULL || t == NULL) {
-        free(dd);
-        free(t);
-        free(dates);
-        free(eq);
+    size_t n = r->n_days, cols = 1 + (size_t)r->n_bots;
+    const double *eq = &r->equity[col];
+    double *dd = malloc((n ? n : 1) * sizeof *dd);
+    if (dd == NULL)
         return HYDRA_ENOMEM;
-    }
-    double peak = eq[0];
+    double peak = r->initial_cash;
     for (size_t i = 0; i < n; i++) {
-        peak = fmax(peak, eq[i]);
-        dd[i] = peak > 0 ? -(peak - eq[i]) / peak : 0;
+        double e = eq[i * cols];
+        peak = fmax(peak, e);
+        dd[i] = peak > 0 ? -(peak - e) / peak : 0;
     }
-    hydra_report_curve ce = {.t = t, .y = eq, .n = n, .id = eq_id, .color = "#1f5fbf"};
-    hydra_report_curve cd = {.t = t, .y = dd, .n = n, .id = dd_id, .color = "#c9302c",
-                             .fill_down = 1};
+    int64_t start = r->days[0].t_ms - DAY_MS;
+    hydra_report_curve ce = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = eq,
+                             .y_stride = cols * sizeof *eq, .n = n + 1, .lead = 1,
+                             .lead_t = start, .lead_y = r->initial_cash, .id = eq_id,
+                             .color = "#1f5fbf"};
+    hydra_report_curve cd = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = dd,
+                             .n = n + 1, .lead = 1, .lead_t = start, .lead_y = 0, .id = dd_id,
+                             .color = "#c9302c", .fill_down = 1};
     hydra_report_panel p[2] = {
         {.title = "Equity", .height = h_equity, .curves = &ce, .n_curves = 1},
         {.title = "Drawdown", .height = h_dd, .percent = 1, .from_zero = 1, .curves = &cd,
          .n_curves = 1},
     };
-    hydra_report_chart(f, id, width, t[0], t[n - 1], p, 2);
+    hydra_report_chart(f, id, width, start, r->days[n - 1].t_ms, p, 2);
     free(dd);
-    free(t);
-    free(dates);
-    free(eq);
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
 /* equity.svg: the whole account's equity and drawdown, on daily points. */
 static int write_svg(const hydra_bt_result *r, FILE *f)
 {
+    if (r->n_days == 0) {
+        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"40\">"
+                   "<text x=\"10\" y=\"24\">no trading day was replayed</text></svg>\n");
+        return ferror(f) ? HYDRA_EIO : 0;
+    }
     return equity_chart(r, 0, f, NULL, 900, 300, 140, "equity", "drawdown");
 }
 
@@ -774,7 +761,7 @@ static int price_chart(const hydra_bt_result *r, FILE *f, const char *symbol, in
             close.t = &s->bars[a].t_ms;
             close.y = &s->bars[a].close;
             close.n = (size_t)(b - a + 1);
-            close.stride = sizeof s->bars[0];
+            close.t_stride = close.y_stride = sizeof s->bars[0];
             t0 = s->bars[a].t_ms < t0 ? s->bars[a].t_ms : t0;
             t1 = s->bars[b].t_ms > t1 ? s->bars[b].t_ms : t1;
         }
@@ -851,16 +838,23 @@ static int html_prices(const hydra_bt_result *r, FILE *f)
     return rc;
 }
 
-/* A monthly return cell: green for gains, red for losses, deeper with size (full at 10%). */
-static void monthly_cell(FILE *f, double x)
+/*
+ * A monthly return cell: green for gains, red for losses, deeper with size
+ * (full at `full`, the largest month), with `dec` decimals of percent.
+ */
+static void monthly_cell(FILE *f, double x, double full, int dec)
 {
     if (isnan(x)) {
         fputs("<td></td>", f);
         return;
     }
-    double a = fmin(1, fabs(x) / 0.10) * 0.6;
-    fprintf(f, "<td data-v=\"%.6f\" style=\"background:rgba(%s,%.2f)\">%.1f%%</td>", x,
-            x >= 0 ? "26,150,65" : "215,25,28", a, x * 100);
+    char text[32];
+    snprintf(text, sizeof text, "%.*f", dec, x * 100);
+    if (text[0] == '-' && strspn(text + 1, "0.") == strlen(text + 1))
+        memmove(text, text + 1, strlen(text)); /* no "-0.0" */
+    int alpha = full > 0 ? (int)lround(fmin(1, fabs(x) / full) * 153) : 0;
+    fprintf(f, "<td style=\"background:#%s%02x\">%s%%</td>", x >= 0 ? "1a9641" : "d7191c", alpha,
+            text);
 }
 
 static int html_monthly(const hydra_bt_result *r, FILE *f)
@@ -885,6 +879,12 @@ static int html_monthly(const hydra_bt_result *r, FILE *f)
     for (int m = 0; m < 12; m++)
         fprintf(f, "<th>%s</th>", mon[m]);
     fprintf(f, "<th>year</th></tr></thead><tbody>\n");
+    /* Colours scale to the largest month; tenths of a percent unless every month is under 1%. */
+    double full = 0;
+    for (size_t i = 0; i < rows; i++)
+        for (int m = 0; m < 12; m++)
+            full = isnan(y[i].month[m]) ? full : fmax(full, fabs(y[i].month[m]));
+    int dec = full < 0.01 ? 2 : 1;
     for (size_t i = 0; i < rows; i++) {
         if (rows > 2 * HTML_YEARS && i == HTML_YEARS) {
             fprintf(f, "<tr><td colspan=\"14\">%zu more years</td></tr>\n", rows - 2 * HTML_YEARS);
@@ -892,8 +892,8 @@ static int html_monthly(const hydra_bt_result *r, FILE *f)
         }
         fprintf(f, "<tr><th>%d</th>", y[i].year);
         for (int m = 0; m < 12; m++)
-            monthly_cell(f, y[i].month[m]);
-        monthly_cell(f, y[i].total);
+            monthly_cell(f, y[i].month[m], full, dec);
+        monthly_cell(f, y[i].total, full, dec);
         fputs("</tr>\n", f);
     }
     fprintf(f, "</tbody></table></div>\n");

@@ -71,12 +71,21 @@ const char *hydra_report_exact(char *buf, size_t sz, double x);
 
 /* ---- SVG charts ---- */
 
-/* A curve of a chart: n points of (t_ms, value), drawn downsampled. */
+/*
+ * A curve of a chart: n points of (t_ms, value), drawn downsampled. The
+ * points are read where they lie (a column of the backtest's equity rows,
+ * the closes of a series' bars), not copied: a million-day run would need
+ * the room. With `lead`, point 0 is (lead_t, lead_y) and point i the
+ * arrays' i - 1 (the initial cash in front of the daily equity).
+ */
 typedef struct hydra_report_curve {
     const int64_t *t;       /* ms since the epoch; NULL = evenly spaced from t0 to t1 */
     const double *y;
-    size_t n;
-    size_t stride;          /* bytes from one point to the next (t and y); 0 = 8, an array */
+    size_t n;               /* points, the lead included */
+    size_t t_stride, y_stride; /* bytes from one point to the next; 0 = 8, an array */
+    int lead;
+    int64_t lead_t;
+    double lead_y;
     const char *id;         /* element id, or NULL */
     const char *color;
     int fill_down;          /* 1: filled from the top of the panel (a drawdown) */

@@ -174,13 +174,20 @@ size_t hydra_report_monthly_returns(const int *dates, const double *equity, size
     return rows;
 }
 
-/* Point i of a strided array of doubles. */
-#define AT(base, stride, i) (*(const double *)((const char *)(base) + (i) * (stride)))
-
-static size_t downsample_strided(const double *y, size_t stride, size_t n, size_t buckets,
-                                 size_t *idx)
+/* Value i of a curve. */
+static double val(const hydra_report_curve *c, size_t i)
 {
-    size_t k = 0;
+    if (c->lead) {
+        if (i == 0)
+            return c->lead_y;
+        i--;
+    }
+    return *(const double *)((const char *)c->y + i * (c->y_stride ? c->y_stride : sizeof(double)));
+}
+
+static size_t downsample_curve(const hydra_report_curve *c, size_t buckets, size_t *idx)
+{
+    size_t k = 0, n = c->n;
     if (n <= 2 * buckets + 2) {
         for (size_t i = 0; i < n; i++)
             idx[k++] = i;
@@ -192,9 +199,9 @@ static size_t downsample_strided(const double *y, size_t stride, size_t n, size_
         if (a >= e)
             continue;
         size_t lo = a, hi = a;
-        double vlo = AT(y, stride, a), vhi = vlo;
+        double vlo = val(c, a), vhi = vlo;
         for (size_t i = a + 1; i < e; i++) {
-            double v = AT(y, stride, i);
+            double v = val(c, i);
             if (v < vlo) {
                 lo = i;
                 vlo = v;
@@ -214,7 +221,8 @@ static size_t downsample_strided(const double *y, size_t stride, size_t n, size_
 
 size_t hydra_report_downsample(const double *y, size_t n, size_t buckets, size_t *idx)
 {
-    return downsample_strided(y, sizeof *y, n, buckets, idx);
+    hydra_report_curve c = {.y = y, .n = n};
+    return downsample_curve(&c, buckets, idx);
 }
 
 const char *hydra_report_exact(char *buf, size_t sz, double x)
@@ -277,16 +285,16 @@ static double x_of(int64_t t, int64_t t0, int64_t t1, double pw)
     return CHART_L + (t1 > t0 ? pw * (double)(t - t0) / (double)(t1 - t0) : 0);
 }
 
-static size_t stride_of(const hydra_report_curve *c)
-{
-    return c->stride != 0 ? c->stride : sizeof(double);
-}
-
 static int64_t t_of(const hydra_report_curve *c, size_t i, int64_t t0, int64_t t1)
 {
-    if (c->t != NULL)
-        return *(const int64_t *)((const char *)c->t + i * stride_of(c));
-    return c->n > 1 ? t0 + (int64_t)((double)(t1 - t0) * (double)i / (double)(c->n - 1)) : t0;
+    if (c->t == NULL)
+        return c->n > 1 ? t0 + (int64_t)((double)(t1 - t0) * (double)i / (double)(c->n - 1)) : t0;
+    if (c->lead) {
+        if (i == 0)
+            return c->lead_t;
+        i--;
+    }
+    return *(const int64_t *)((const char *)c->t + i * (c->t_stride ? c->t_stride : sizeof(int64_t)));
 }
 
 void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64_t t1,
@@ -322,7 +330,7 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
         double lo = INFINITY, hi = -INFINITY, h = pn->height;
         for (int c = 0; c < pn->n_curves; c++)
             for (size_t i = 0; i < pn->curves[c].n; i++) {
-                double v = AT(pn->curves[c].y, stride_of(&pn->curves[c]), i);
+                double v = val(&pn->curves[c], i);
                 lo = fmin(lo, v);
                 hi = fmax(hi, v);
             }
@@ -366,7 +374,7 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
             const hydra_report_curve *cv = &pn->curves[c];
             if (cv->n == 0)
                 continue;
-            size_t m = downsample_strided(cv->y, stride_of(cv), cv->n, buckets, idx);
+            size_t m = downsample_curve(cv, buckets, idx);
             if (cv->fill_down)
                 fprintf(f,
                         "<polygon%s%s%s fill=\"%s\" fill-opacity=\"0.5\" stroke=\"%s\" "
@@ -382,7 +390,7 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
             for (size_t j = 0; j < m; j++) {
                 size_t i = idx[j];
                 double x = x_of(t_of(cv, i, t0, t1), t0, t1, pw);
-                double y = top + h - h * (AT(cv->y, stride_of(cv), i) - lo) / (hi - lo);
+                double y = top + h - h * (val(cv, i) - lo) / (hi - lo);
                 fprintf(f, "%s%.1f,%.1f", j || cv->fill_down ? " " : "", x, y);
             }
             if (cv->fill_down)
