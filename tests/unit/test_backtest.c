@@ -628,13 +628,32 @@ static void test_svg_and_html_are_well_formed(void **state)
     assert_non_null(strstr(html, "<td>ma_test</td>"));
     assert_non_null(strstr(html, "end_of_data"));
     assert_non_null(strstr(html, "Sharpe"));
-    free(html);
+    /* Self-contained: nothing fetched from anywhere. */
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "href=\"http"));
+    /* The summary cells hold summary.json's values: the bot's two trades and its return. */
+    assert_non_null(strstr(html, "<td data-k=\"trades\" data-v=\"2\" data-f=\"n0\">2</td>"));
+    /* TEST's chart marks both trades' entries and exits (the entries at 11.5115 and 12.5125). */
+    assert_non_null(strstr(html, "data-symbol=\"TEST\" data-trades=\"2\""));
+    assert_non_null(strstr(html, "class=\"entries\" data-n=\"2\""));
+    assert_non_null(strstr(html, "class=\"exits\" data-n=\"2\""));
+    /* January 2024 in the monthly table, and the equity chart of the bot. */
+    assert_non_null(strstr(html, "<tr><th>2024</th>"));
+    assert_non_null(strstr(html, "data-bot=\"ma_test\""));
 
     snprintf(path, sizeof path, "%s/summary.json", out);
     char *json = tu_read_file(path, NULL);
     assert_non_null(json);
     assert_non_null(strstr(json, "\"name\":\"ma_test\""));
     assert_non_null(strstr(json, "\"trades\":2"));
+    /* summary.json is embedded in the page as it is in the file. */
+    const char *open_tag = "<script type=\"application/json\" id=\"summary-json\">";
+    const char *emb = strstr(html, open_tag);
+    assert_non_null(emb);
+    emb += strlen(open_tag);
+    assert_true(strncmp(emb, json, strlen(json)) == 0);
+    assert_true(strncmp(emb + strlen(json), "</script>", 9) == 0);
+    free(html);
     free(json);
     hydra_backtest_close(bt);
 }
