@@ -97,7 +97,7 @@ typedef struct hydra_report_marks {
     const double *y;
     size_t n;
     const char *cls;        /* "entries" or "exits": the class of the polyline holding them */
-    const char *marker;     /* id of the <marker> drawn at each point */
+    const char *marker;     /* id of the <marker> drawn at each point; id + "-s" when dense */
 } hydra_report_marks;
 
 /* The template report.c fills to write report.html (report.html, built in). */

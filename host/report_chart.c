@@ -80,6 +80,8 @@ int hydra_report_nice_ticks(double lo, double hi, int max_ticks, double *out, do
 
 int hydra_report_date_ticks(int64_t t0_ms, int64_t t1_ms, int max_ticks, int *out, char *unit)
 {
+    if (max_ticks < 1)
+        max_ticks = 1;
     if (t1_ms < t0_ms) {
         int64_t t = t0_ms;
         t0_ms = t1_ms;
@@ -405,11 +407,13 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
             const hydra_report_marks *mk = &pn->marks[c];
             if (mk->n == 0)
                 continue;
+            /* More fills than pixel columns: the small marker, so the price still shows. */
+            const char *sz = mk->n > (size_t)pw / 3 ? "-s" : "";
             fprintf(f,
                     "<polyline class=\"%s\" data-n=\"%zu\" fill=\"none\" stroke=\"none\" "
-                    "marker-start=\"url(#%s)\" marker-mid=\"url(#%s)\" marker-end=\"url(#%s)\" "
-                    "points=\"",
-                    mk->cls, mk->n, mk->marker, mk->marker, mk->marker);
+                    "marker-start=\"url(#%s%s)\" marker-mid=\"url(#%s%s)\" "
+                    "marker-end=\"url(#%s%s)\" points=\"",
+                    mk->cls, mk->n, mk->marker, sz, mk->marker, sz, mk->marker, sz);
             for (size_t i = 0; i < mk->n; i++)
                 fprintf(f, "%s%.0f,%.0f", i ? " " : "", x_of(mk->t[i], t0, t1, pw),
                         top + h - h * (mk->y[i] - lo) / (hi - lo));
