@@ -942,12 +942,16 @@ static void html_trades(const hydra_bt_result *r, FILE *f)
     fprintf(f, "</tbody></table></div>\n");
 }
 
-/* summary.json inside a <script> block: "</" is written "<\/", which JSON reads as the same. */
+/*
+ * summary.json inside a <script> block. '<' can stand only inside a JSON
+ * string (a bot id, a warning): written \u003c, which JSON reads as the
+ * same, so no "</script>" or "<!--" in a name can end or bend the block.
+ */
 static void html_summary_json(FILE *f, const char *json)
 {
     for (const char *p = json; *p; p++) {
-        if (p[0] == '<' && p[1] == '/')
-            fputs("<\\", f);
+        if (*p == '<')
+            fputs("\\u003c", f);
         else
             fputc(*p, f);
     }
