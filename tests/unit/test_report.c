@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -207,6 +208,63 @@ static void test_exact_decimals(void **state)
     assert_string_equal(hydra_report_exact(b, sizeof b, -2.5), "-2.5");
 }
 
+/* Counts the "x,y" pairs of the points="..." that follows `after` in svg. */
+static int points_after(const char *svg, const char *after)
+{
+    const char *p = strstr(svg, after);
+    assert_non_null(p);
+    p = strstr(p, "points=\"");
+    assert_non_null(p);
+    p += 8;
+    int n = 0;
+    for (; *p != '"'; p++)
+        n += *p == ',';
+    return n;
+}
+
+/*
+ * A chart of three closes and two trades: the curve spans the panel from
+ * its bottom (the lowest value) to its top, every fill is a marker point,
+ * value ticks are the 1/2/5 ones and the dates are labelled.
+ */
+static void test_chart_draws_every_fill(void **state)
+{
+    (void)state;
+    int64_t t[3], day = 86400000LL;
+    t[0] = hydra_report_ms_of_date(20240102) + 16 * 3600000LL;
+    t[1] = t[0] + day;
+    t[2] = t[1] + day;
+    double y[3] = {1, 3, 2};
+    int64_t mt[2] = {t[0], t[1]};
+    double my[2] = {1, 3};
+    hydra_report_curve c = {.t = t, .y = y, .n = 3, .id = "close", .color = "#000"};
+    hydra_report_marks m[2] = {{.t = mt, .y = my, .n = 2, .cls = "entries", .marker = "mk-entry"},
+                               {.t = mt + 1, .y = my + 1, .n = 1, .cls = "exits", .marker = "mk-exit"}};
+    hydra_report_panel p = {.title = "TEST", .height = 240, .curves = &c, .n_curves = 1,
+                            .marks = m, .n_marks = 2};
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&svg, &len);
+    assert_non_null(f);
+    hydra_report_chart(f, "chart", 900, t[0], t[2], &p, 1);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(points_after(svg, "id=\"close\""), 3);
+    assert_int_equal(points_after(svg, "class=\"entries\" data-n=\"2\""), 2);
+    assert_int_equal(points_after(svg, "class=\"exits\" data-n=\"1\""), 1);
+    /* The lowest close on the panel's bottom (30 + 240), the highest on its top. */
+    assert_non_null(strstr(svg, "points=\"80.0,270.0 "));
+    assert_non_null(strstr(svg, " 480.0,30.0 "));
+    for (const char *label = "1.0"; label != NULL;) {
+        char want[32];
+        snprintf(want, sizeof want, ">%s</text>", label);
+        assert_non_null(strstr(svg, want));
+        label = strcmp(label, "1.0") == 0 ? "1.5" : strcmp(label, "1.5") == 0 ? "3.0" : NULL;
+    }
+    assert_non_null(strstr(svg, ">2024-01-03</text>"));
+    assert_non_null(strstr(svg, "</svg>\n"));
+    free(svg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_monthly_returns),
         cmocka_unit_test(test_downsample_keeps_extremes),
         cmocka_unit_test(test_exact_decimals),
+        cmocka_unit_test(test_chart_draws_every_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
