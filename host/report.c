@@ -435,7 +435,8 @@ static int write_trades(const hydra_bt_result *r, FILE *f)
         fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t->bot_id, t->symbol, a,
                 hydra_report_exact(ep, sizeof ep, t->entry_price), b,
                 hydra_report_exact(xp, sizeof xp, t->exit_price),
-                hydra_report_exact(q, sizeof q, t->qty), hydra_report_exact(pnl, sizeof pnl, t->pnl),
+                hydra_report_exact(q, sizeof q, t->qty),
+                hydra_report_exact(pnl, sizeof pnl, t->pnl),
                 t->exit_reason);
     }
     return ferror(f) ? HYDRA_EIO : 0;
@@ -593,7 +594,9 @@ static void html_warnings(const hydra_bt_result *r, FILE *f)
     for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
         int n = bot_warnings(r, i, w, 2);
         for (int k = 0; k < n; k++) {
-            fprintf(f, "%s<li>", warned++ ? "" : "<div class=\"warn\" id=\"warnings\"><b>Warnings</b><ul>\n");
+            if (warned++ == 0)
+                fprintf(f, "<div class=\"warn\" id=\"warnings\"><b>Warnings</b><ul>\n");
+            fprintf(f, "<li>");
             html_escape(f, w[k]);
             fprintf(f, "</li>\n");
         }
@@ -873,7 +876,8 @@ static int html_monthly(const hydra_bt_result *r, FILE *f)
         return HYDRA_ENOMEM;
     }
     hydra_report_monthly_returns(dates, eq, n, y, rows);
-    fprintf(f, "<div class=\"scroll\"><table class=\"monthly\" id=\"monthly\"><thead><tr><th>year</th>");
+    fprintf(f, "<div class=\"scroll\"><table class=\"monthly\" id=\"monthly\"><thead><tr>"
+               "<th>year</th>");
     static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     for (int m = 0; m < 12; m++)
@@ -935,7 +939,8 @@ static void html_trades(const hydra_bt_result *r, FILE *f)
                 "<td>%s</td></tr>\n",
                 a, hydra_report_exact(ep, sizeof ep, t->entry_price), b,
                 hydra_report_exact(xp, sizeof xp, t->exit_price),
-                hydra_report_exact(q, sizeof q, t->qty), hydra_report_exact(pnl, sizeof pnl, t->pnl),
+                hydra_report_exact(q, sizeof q, t->qty),
+                hydra_report_exact(pnl, sizeof pnl, t->pnl),
                 t->pnl >= 0 ? "pos" : "neg", t->pnl, cost != 0 ? t->pnl / fabs(cost) : 0,
                 cost != 0 ? t->pnl / fabs(cost) * 100 : 0, t->exit_reason);
     }

@@ -79,16 +79,16 @@ const char *hydra_report_exact(char *buf, size_t sz, double x);
  * arrays' i - 1 (the initial cash in front of the daily equity).
  */
 typedef struct hydra_report_curve {
-    const int64_t *t;       /* ms since the epoch; NULL = evenly spaced from t0 to t1 */
+    const int64_t *t; /* ms since the epoch; NULL = evenly spaced from t0 to t1 */
     const double *y;
-    size_t n;               /* points, the lead included */
+    size_t n;                  /* points, the lead included */
     size_t t_stride, y_stride; /* bytes from one point to the next; 0 = 8, an array */
     int lead;
     int64_t lead_t;
     double lead_y;
-    const char *id;         /* element id, or NULL */
+    const char *id; /* element id, or NULL */
     const char *color;
-    int fill_down;          /* 1: filled from the top of the panel (a drawdown) */
+    int fill_down; /* 1: filled from the top of the panel (a drawdown) */
 } hydra_report_curve;
 
 /* Markers of one kind (entries or exits) on a price chart: every one is drawn. */
@@ -96,8 +96,8 @@ typedef struct hydra_report_marks {
     const int64_t *t;
     const double *y;
     size_t n;
-    const char *cls;        /* "entries" or "exits": the class of the polyline holding them */
-    const char *marker;     /* id of the <marker> drawn at each point; id + "-s" when dense */
+    const char *cls;    /* "entries" or "exits": the class of the polyline holding them */
+    const char *marker; /* id of the <marker> drawn at each point; id + "-s" when dense */
 } hydra_report_marks;
 
 /* The template report.c fills to write report.html (report.html, built in). */
@@ -108,8 +108,8 @@ extern const size_t hydra_report_page_len;
 typedef struct hydra_report_panel {
     const char *title;
     double height;
-    int percent;            /* axis labels as percent of the value (a fraction) */
-    int from_zero;          /* the axis includes 0 */
+    int percent;   /* axis labels as percent of the value (a fraction) */
+    int from_zero; /* the axis includes 0 */
     const hydra_report_curve *curves;
     int n_curves;
     const hydra_report_marks *marks;

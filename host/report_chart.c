@@ -118,7 +118,8 @@ int hydra_report_date_ticks(int64_t t0_ms, int64_t t1_ms, int max_ticks, int *ou
         if (b - a + 1 <= max_ticks) {
             for (int64_t j = a; j <= b; j++) {
                 int64_t m = j * k;
-                out[n++] = (int)(floor_div(m, 12) * 10000 + (m - floor_div(m, 12) * 12 + 1) * 100 + 1);
+                out[n++] =
+                    (int)(floor_div(m, 12) * 10000 + (m - floor_div(m, 12) * 12 + 1) * 100 + 1);
             }
             *unit = 'm';
             return n;
@@ -296,7 +297,8 @@ static int64_t t_of(const hydra_report_curve *c, size_t i, int64_t t0, int64_t t
             return c->lead_t;
         i--;
     }
-    return *(const int64_t *)((const char *)c->t + i * (c->t_stride ? c->t_stride : sizeof(int64_t)));
+    return *(const int64_t *)((const char *)c->t +
+                              i * (c->t_stride ? c->t_stride : sizeof(int64_t)));
 }
 
 void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64_t t1,
@@ -314,7 +316,8 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
     /* Date gridlines through every panel, labels under the last. */
     int dates[64];
     char unit = 'd', label[48];
-    int nd = hydra_report_date_ticks(t0, t1, (int)(pw / 90) < 63 ? (int)(pw / 90) : 63, dates, &unit);
+    int nd =
+        hydra_report_date_ticks(t0, t1, (int)(pw / 90) < 63 ? (int)(pw / 90) : 63, dates, &unit);
     for (int k = 0; k < nd; k++) {
         double x = x_of(hydra_report_ms_of_date(dates[k]), t0, t1, pw);
         date_label(label, sizeof label, dates[k], unit);
@@ -381,8 +384,8 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
                 fprintf(f,
                         "<polygon%s%s%s fill=\"%s\" fill-opacity=\"0.5\" stroke=\"%s\" "
                         "points=\"%.1f,%.1f",
-                        cv->id ? " id=\"" : "", cv->id ? cv->id : "", cv->id ? "\"" : "",
-                        cv->color, cv->color, x_of(t_of(cv, 0, t0, t1), t0, t1, pw), top);
+                        cv->id ? " id=\"" : "", cv->id ? cv->id : "", cv->id ? "\"" : "", cv->color,
+                        cv->color, x_of(t_of(cv, 0, t0, t1), t0, t1, pw), top);
             else
                 fprintf(f,
                         "<polyline%s%s%s fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "

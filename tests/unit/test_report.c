@@ -74,8 +74,9 @@ static void test_nice_ticks_properties(void **state)
                 assert_near(t[k] - t[k - 1], step, step * 1e-6);
         }
         /* No finer 1/2/5 step fits: the next finer one would overflow max. */
-        double finer = fabs(mant - 1) < 1e-9 ? step / 2 : fabs(mant - 2) < 1e-9 ? step / 2
-                                                                                  : step * 2 / 5;
+        double finer = fabs(mant - 1) < 1e-9   ? step / 2
+                       : fabs(mant - 2) < 1e-9 ? step / 2
+                                               : step * 2 / 5;
         double count = floor(hi / finer + 1e-9) - ceil(lo / finer - 1e-9) + 1;
         assert_true(count > max);
         tested++;
@@ -134,8 +135,7 @@ static void test_date_ticks(void **state)
 static void test_monthly_returns(void **state)
 {
     (void)state;
-    int dates[] = {20231229, 20231229, 20240102, 20240131, 20240215,
-                   20240229, 20241231, 20250102};
+    int dates[] = {20231229, 20231229, 20240102, 20240131, 20240215, 20240229, 20241231, 20250102};
     double eq[] = {100, 110, 99, 121, 100, 108.9, 119.79, 131.769};
     hydra_report_year y[4];
     size_t n = hydra_report_monthly_returns(dates, eq, 8, y, 4);
@@ -238,10 +238,11 @@ static void test_chart_draws_every_fill(void **state)
     int64_t mt[2] = {t[0], t[1]};
     double my[2] = {1, 3};
     hydra_report_curve c = {.t = t, .y = y, .n = 3, .id = "close", .color = "#000"};
-    hydra_report_marks m[2] = {{.t = mt, .y = my, .n = 2, .cls = "entries", .marker = "mk-entry"},
-                               {.t = mt + 1, .y = my + 1, .n = 1, .cls = "exits", .marker = "mk-exit"}};
-    hydra_report_panel p = {.title = "TEST", .height = 240, .curves = &c, .n_curves = 1,
-                            .marks = m, .n_marks = 2};
+    hydra_report_marks m[2] = {
+        {.t = mt, .y = my, .n = 2, .cls = "entries", .marker = "mk-entry"},
+        {.t = mt + 1, .y = my + 1, .n = 1, .cls = "exits", .marker = "mk-exit"}};
+    hydra_report_panel p = {
+        .title = "TEST", .height = 240, .curves = &c, .n_curves = 1, .marks = m, .n_marks = 2};
     char *svg = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&svg, &len);
