@@ -1576,6 +1576,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->broker = hydra_sim_broker(bt->sim);
     hydra_sim_forget_closed_orders(bt->sim); /* the backtest reads an order's end within a tick */
     bt->series = hydra_sim_series(bt->sim, &bt->n_series);
+    bt->res.series = bt->series;
+    bt->res.n_series = bt->n_series;
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
     bt->released = calloc(bt->n_series + 1, sizeof *bt->released);
     if (bt->cursor == NULL || bt->released == NULL) {

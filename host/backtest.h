@@ -101,6 +101,9 @@ typedef struct hydra_bt_result {
     /* The settings a warning may name as responsible, with their values. */
     double max_daily_loss_pct, max_notional_per_order, cash_reserve_pct;
     int max_orders_per_minute;
+    /* The replayed series (the backtest's own, valid until it is closed): report prices. */
+    const struct hydra_series *series;
+    size_t n_series;
 } hydra_bt_result;
 
 typedef struct hydra_backtest hydra_backtest;

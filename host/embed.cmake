@@ -1,5 +1,6 @@
 # Writes OUT, a C file holding the bytes of IN as the array NAME and its
-# length NAME_len: how the dashboard page is built into hydra-host.
+# length NAME_len: how the dashboard page and the backtest report's template
+# are built into hydra-host.
 file(READ ${IN} hex HEX)
 string(LENGTH "${hex}" n)
 math(EXPR len "${n} / 2")

@@ -26,6 +26,8 @@
 #include "backtest.h"
 #include "clock.h"
 #include "error.h"
+#include "report.h"
+#include "series.h"
 
 void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
                               const hydra_bt_trade *trades, size_t n_trades, const char *bot_id,
@@ -193,28 +195,66 @@ static const char CONVENTIONS[] =
     "Sortino = mean/sqrt(mean(min(r,0)^2))*sqrt(252), risk-free 0; CAGR over calendar days "
     "(365.25/year); drawdown on daily equity; win rate and profit factor over trades after fees";
 
+/*
+ * The JSON text of one metric, by its summary.json key: summary.json and
+ * the data-v attributes of report.html's summary table both come from here,
+ * so the page cannot show a number the file does not hold. Strings (the
+ * drawdown dates) come without quotes; *is_string says so.
+ */
+static const char *const METRIC_KEYS[] = {
+    "start_equity", "end_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown",
+    "max_drawdown_peak", "max_drawdown_trough", "trades", "wins", "win_rate", "profit_factor",
+    "profit_factor_infinite", "exposure"};
+#define N_METRIC_KEYS (sizeof METRIC_KEYS / sizeof METRIC_KEYS[0])
+
+static const char *metric_value(const hydra_bt_metrics *m, const char *key, char *buf, size_t sz,
+                                int *is_string)
+{
+    *is_string = 0;
+    if (strcmp(key, "start_equity") == 0)
+        snprintf(buf, sz, "%.2f", m->start_equity);
+    else if (strcmp(key, "end_equity") == 0)
+        snprintf(buf, sz, "%.2f", m->end_equity);
+    else if (strcmp(key, "total_return") == 0)
+        fmt_num(buf, sz, m->total_return, "%.6f");
+    else if (strcmp(key, "cagr") == 0)
+        fmt_num(buf, sz, m->cagr, "%.6f");
+    else if (strcmp(key, "sharpe") == 0)
+        fmt_num(buf, sz, m->sharpe, "%.4f");
+    else if (strcmp(key, "sortino") == 0)
+        fmt_num(buf, sz, m->sortino, "%.4f");
+    else if (strcmp(key, "max_drawdown") == 0)
+        fmt_num(buf, sz, m->max_drawdown, "%.6f");
+    else if (strcmp(key, "max_drawdown_peak") == 0 || strcmp(key, "max_drawdown_trough") == 0) {
+        fmt_date(buf, sz, key[13] == 'p' ? m->dd_peak_date : m->dd_trough_date);
+        *is_string = 1;
+    } else if (strcmp(key, "trades") == 0)
+        snprintf(buf, sz, "%d", m->trades);
+    else if (strcmp(key, "wins") == 0)
+        snprintf(buf, sz, "%d", m->wins);
+    else if (strcmp(key, "win_rate") == 0)
+        fmt_num(buf, sz, m->win_rate, "%.4f");
+    else if (strcmp(key, "profit_factor") == 0)
+        fmt_num(buf, sz, m->profit_factor, "%.4f");
+    else if (strcmp(key, "profit_factor_infinite") == 0)
+        snprintf(buf, sz, "%s", isinf(m->profit_factor) ? "true" : "false");
+    else if (strcmp(key, "exposure") == 0)
+        snprintf(buf, sz, "%.6f", m->exposure);
+    else
+        snprintf(buf, sz, "null");
+    return buf;
+}
+
 /* The metrics as a JSON object left open, so the caller can add members and close it. */
 static void metrics_json(FILE *f, const char *name, const hydra_bt_metrics *m)
 {
-    char a[9][48];
-    fmt_num(a[0], 48, m->total_return, "%.6f");
-    fmt_num(a[1], 48, m->cagr, "%.6f");
-    fmt_num(a[2], 48, m->sharpe, "%.4f");
-    fmt_num(a[3], 48, m->sortino, "%.4f");
-    fmt_num(a[4], 48, m->max_drawdown, "%.6f");
-    fmt_num(a[5], 48, m->win_rate, "%.4f");
-    fmt_num(a[6], 48, m->profit_factor, "%.4f");
-    fmt_date(a[7], 48, m->dd_peak_date);
-    fmt_date(a[8], 48, m->dd_trough_date);
-    fprintf(f,
-            "{\"name\":\"%s\",\"start_equity\":%.2f,\"end_equity\":%.2f,\"total_return\":%s,"
-            "\"cagr\":%s,\"sharpe\":%s,\"sortino\":%s,\"max_drawdown\":%s,"
-            "\"max_drawdown_peak\":\"%s\",\"max_drawdown_trough\":\"%s\",\"trades\":%d,"
-            "\"wins\":%d,\"win_rate\":%s,\"profit_factor\":%s,\"profit_factor_infinite\":%s,"
-            "\"exposure\":%.6f",
-            name, m->start_equity, m->end_equity, a[0], a[1], a[2], a[3], a[4], a[7], a[8],
-            m->trades, m->wins, a[5], a[6], isinf(m->profit_factor) ? "true" : "false",
-            m->exposure);
+    fprintf(f, "{\"name\":\"%s\"", name);
+    for (size_t k = 0; k < N_METRIC_KEYS; k++) {
+        char v[48];
+        int str;
+        metric_value(m, METRIC_KEYS[k], v, sizeof v, &str);
+        fprintf(f, str ? ",\"%s\":\"%s\"" : ",\"%s\":%s", METRIC_KEYS[k], v);
+    }
 }
 
 static void metrics_text(FILE *f, const char *name, const hydra_bt_metrics *m)
@@ -389,11 +429,15 @@ static int write_trades(const hydra_bt_result *r, FILE *f)
     fprintf(f, "bot,symbol,entry_time,entry_price,exit_time,exit_price,qty,pnl,exit_reason\n");
     for (size_t i = 0; i < r->n_trades; i++) {
         const hydra_bt_trade *t = &r->trades[i];
-        char a[32], b[32];
+        char a[32], b[32], ep[48], xp[48], q[48], pnl[48];
         fmt_time(a, sizeof a, t->entry_ms);
         fmt_time(b, sizeof b, t->exit_ms);
-        fprintf(f, "%s,%s,%s,%.6f,%s,%.6f,%.8g,%.6f,%s\n", t->bot_id, t->symbol, a, t->entry_price,
-                b, t->exit_price, t->qty, t->pnl, t->exit_reason);
+        fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t->bot_id, t->symbol, a,
+                hydra_report_exact(ep, sizeof ep, t->entry_price), b,
+                hydra_report_exact(xp, sizeof xp, t->exit_price),
+                hydra_report_exact(q, sizeof q, t->qty),
+                hydra_report_exact(pnl, sizeof pnl, t->pnl),
+                t->exit_reason);
     }
     return ferror(f) ? HYDRA_EIO : 0;
 }
@@ -444,135 +488,54 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
-/*
- * Long curves are drawn from at most two points per bucket: the lowest and
- * the highest of the bucket, in the order they occur, so every peak and
- * every trough of the daily series stays on the chart while a million-day
- * curve becomes a few thousand points. Writes the indices to plot into idx
- * (room for 2 * SVG_BUCKETS + 2) and returns how many; a curve of no more
- * than that many points is plotted whole.
- */
-#define SVG_BUCKETS 1600
+#define DAY_MS 86400000LL
 
-static size_t downsample(const double *y, size_t n, size_t *idx)
+/*
+ * Equity (top) and drawdown (bottom) of one column, as one chart `width`
+ * units wide: the initial cash a day before the first day's last bar, then
+ * each day's closing equity, read in place from the equity rows.
+ */
+static int equity_chart(const hydra_bt_result *r, int col, FILE *f, const char *id, double width,
+                        double h_equity, double h_dd, const char *eq_id, const char *dd_id)
 {
-    size_t k = 0;
-    if (n <= 2 * SVG_BUCKETS + 2) {
-        for (size_t i = 0; i < n; i++)
-            idx[k++] = i;
-        return k;
+    size_t n = r->n_days, cols = 1 + (size_t)r->n_bots;
+    const double *eq = &r->equity[col];
+    double *dd = malloc((n ? n : 1) * sizeof *dd);
+    if (dd == NULL)
+        return HYDRA_ENOMEM;
+    double peak = r->initial_cash;
+    for (size_t i = 0; i < n; i++) {
+        double e = eq[i * cols];
+        peak = fmax(peak, e);
+        dd[i] = peak > 0 ? -(peak - e) / peak : 0;
     }
-    idx[k++] = 0;
-    for (size_t b = 0; b < SVG_BUCKETS; b++) {
-        size_t a = 1 + (n - 2) * b / SVG_BUCKETS, e = 1 + (n - 2) * (b + 1) / SVG_BUCKETS;
-        if (a >= e)
-            continue;
-        size_t lo = a, hi = a;
-        for (size_t i = a + 1; i < e; i++) {
-            if (y[i] < y[lo])
-                lo = i;
-            if (y[i] > y[hi])
-                hi = i;
-        }
-        idx[k++] = lo < hi ? lo : hi;
-        if (lo != hi)
-            idx[k++] = lo < hi ? hi : lo;
-    }
-    idx[k++] = n - 1;
-    return k;
+    int64_t start = r->days[0].t_ms - DAY_MS;
+    hydra_report_curve ce = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = eq,
+                             .y_stride = cols * sizeof *eq, .n = n + 1, .lead = 1,
+                             .lead_t = start, .lead_y = r->initial_cash, .id = eq_id,
+                             .color = "#1f5fbf"};
+    hydra_report_curve cd = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = dd,
+                             .n = n + 1, .lead = 1, .lead_t = start, .lead_y = 0, .id = dd_id,
+                             .color = "#c9302c", .fill_down = 1};
+    hydra_report_panel p[2] = {
+        {.title = "Equity", .height = h_equity, .curves = &ce, .n_curves = 1},
+        {.title = "Drawdown", .height = h_dd, .percent = 1, .from_zero = 1, .curves = &cd,
+         .n_curves = 1},
+    };
+    hydra_report_chart(f, id, width, start, r->days[n - 1].t_ms, p, 2);
+    free(dd);
+    return ferror(f) ? HYDRA_EIO : 0;
 }
 
-/* The chart: equity (top) and drawdown (bottom) of the whole account, on daily points. */
+/* equity.svg: the whole account's equity and drawdown, on daily points. */
 static int write_svg(const hydra_bt_result *r, FILE *f)
 {
-    int *dates;
-    double *eq;
-    size_t n;
-    int rc = column(r, 0, &dates, &eq, &n);
-    if (rc != 0)
-        return rc;
-    const double W = 900, H1 = 300, H2 = 140, L = 80, R = 20, T = 30, GAP = 40;
-    double lo = eq[0], hi = eq[0], worst = 0, peak = eq[0];
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, eq[i]);
-        hi = fmax(hi, eq[i]);
-        peak = fmax(peak, eq[i]);
-        worst = fmax(worst, (peak - eq[i]) / peak);
+    if (r->n_days == 0) {
+        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"40\">"
+                   "<text x=\"10\" y=\"24\">no trading day was replayed</text></svg>\n");
+        return ferror(f) ? HYDRA_EIO : 0;
     }
-    if (hi - lo < 1e-9) {
-        hi += 1;
-        lo -= 1;
-    }
-    if (worst < 1e-9)
-        worst = 0.01;
-    double pw = W - L - R, H = T + H1 + GAP + H2 + 40;
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-            W, H, W, H);
-    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n");
-    fprintf(f, "<text x=\"%.0f\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Equity</text>\n", L);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" font-weight=\"bold\">Drawdown</text>\n",
-            L, T + H1 + GAP - 8);
-    /* Axes and gridlines with labels. */
-    for (int k = 0; k <= 4; k++) {
-        double v = lo + (hi - lo) * k / 4, y = T + H1 - H1 * k / 4;
-        fprintf(f,
-                "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#dddddd\"/>"
-                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
-                L, y, W - R, y, L - 6, y + 4, v);
-        double d = worst * k / 4, y2 = T + H1 + GAP + H2 * k / 4;
-        fprintf(f,
-                "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#dddddd\"/>"
-                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">-%.1f%%</text>\n",
-                L, y2, W - R, y2, L - 6, y2 + 4, d * 100);
-    }
-    char d0[16], d1[16];
-    fmt_date(d0, sizeof d0, dates[0]);
-    fmt_date(d1, sizeof d1, dates[n - 1]);
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"%.0f\">%s</text><text x=\"%.0f\" y=\"%.0f\" "
-            "text-anchor=\"end\">%s</text>\n",
-            L, H - 12, d0, W - R, H - 12, d1);
-    size_t *idx = malloc((2 * SVG_BUCKETS + 2) * sizeof *idx);
-    double *dd = malloc(n * sizeof *dd);
-    if (idx == NULL || dd == NULL) {
-        free(idx);
-        free(dd);
-        free(dates);
-        free(eq);
-        return HYDRA_ENOMEM;
-    }
-    size_t m = downsample(eq, n, idx);
-    fprintf(f, "<polyline id=\"equity\" fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.5\" "
-               "points=\"");
-    for (size_t j = 0; j < m; j++) {
-        size_t i = idx[j];
-        double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
-        double y = T + H1 - H1 * (eq[i] - lo) / (hi - lo);
-        fprintf(f, "%s%.1f,%.1f", j ? " " : "", x, y);
-    }
-    fprintf(f, "\"/>\n<polygon id=\"drawdown\" fill=\"#d9534f\" fill-opacity=\"0.5\" "
-               "stroke=\"#b52b27\" points=\"%.1f,%.1f",
-            L, T + H1 + GAP);
-    peak = eq[0];
-    for (size_t i = 0; i < n; i++) {
-        peak = fmax(peak, eq[i]);
-        dd[i] = (peak - eq[i]) / peak;
-    }
-    m = downsample(dd, n, idx);
-    for (size_t j = 0; j < m; j++) {
-        size_t i = idx[j];
-        double x = L + (n > 1 ? pw * (double)i / (double)(n - 1) : 0);
-        double y = T + H1 + GAP + H2 * dd[i] / worst;
-        fprintf(f, " %.1f,%.1f", x, y);
-    }
-    fprintf(f, " %.1f,%.1f\"/>\n</svg>\n", L + pw, T + H1 + GAP);
-    free(idx);
-    free(dd);
-    free(dates);
-    free(eq);
-    return ferror(f) ? HYDRA_EIO : 0;
+    return equity_chart(r, 0, f, NULL, 900, 300, 140, "equity", "drawdown");
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -584,59 +547,469 @@ static void html_escape(FILE *f, const char *s)
             fputs("&gt;", f);
         else if (*s == '&')
             fputs("&amp;", f);
+        else if (*s == '"')
+            fputs("&quot;", f);
         else
             fputc(*s, f);
     }
 }
 
 /* Trades shown in report.html from each end of a longer list. */
-#define HTML_TRADES 500
+#define HTML_TRADES 250
+/* Years of monthly returns shown from each end of a longer run. */
+#define HTML_YEARS 30
 
-static int write_html(const hydra_bt_result *r, FILE *f)
+/* summary.json's text, as written to the file. */
+static int summary_json_text(const hydra_bt_result *r, char **text)
 {
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<title>Hydra backtest</title><style>body{font-family:sans-serif;margin:2em}"
-               "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
-               "text-align:right}th{background:#eee}pre{background:#f6f6f6;padding:1em}"
-               "</style></head><body>\n<h1>Hydra backtest</h1>\n<h2>Summary</h2>\n<pre>");
-    char *text = NULL;
     size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
+    FILE *m = open_memstream(text, &len);
     if (m == NULL)
         return HYDRA_ENOMEM;
-    hydra_bt_print_summary(r, m);
-    fclose(m);
-    html_escape(f, text);
-    free(text);
-    fprintf(f, "</pre>\n<h2>Equity and drawdown</h2>\n");
-    int rc = write_svg(r, f);
+    int rc = write_summary_json(r, m);
+    if (fclose(m) != 0 && rc == 0)
+        rc = HYDRA_ENOMEM;
+    return rc;
+}
+
+static void html_meta(const hydra_bt_result *r, FILE *f)
+{
+    char first[16] = "-", last[16] = "-";
+    if (r->n_days > 0) {
+        fmt_date(first, sizeof first, r->days[0].date);
+        fmt_date(last, sizeof last, r->days[r->n_days - 1].date);
+    }
+    fprintf(f,
+            "<p class=\"meta\">%s to %s: %llu bars, %zu trading days, %zu trades, initial cash "
+            "%.2f</p>\n<p class=\"meta\">Data: ",
+            first, last, (unsigned long long)r->bars, r->n_days, r->n_trades, r->initial_cash);
+    html_escape(f, r->series_note);
+    fprintf(f, "</p>\n");
+}
+
+static void html_warnings(const hydra_bt_result *r, FILE *f)
+{
+    char w[2][512];
+    int warned = 0;
+    for (int i = 0; r->bot_stats != NULL && i < r->n_bots; i++) {
+        int n = bot_warnings(r, i, w, 2);
+        for (int k = 0; k < n; k++) {
+            if (warned++ == 0)
+                fprintf(f, "<div class=\"warn\" id=\"warnings\"><b>Warnings</b><ul>\n");
+            fprintf(f, "<li>");
+            html_escape(f, w[k]);
+            fprintf(f, "</li>\n");
+        }
+    }
+    if (warned)
+        fprintf(f, "</ul></div>\n");
+}
+
+/*
+ * One summary cell: data-k names the summary.json member, data-v holds its
+ * exact JSON text, and the cell shows it formatted (data-f says how: pN a
+ * fraction as percent with N decimals, nN a number with N decimals).
+ */
+static void metric_cell(FILE *f, const hydra_bt_metrics *m, const char *key, const char *form,
+                        int hide)
+{
+    char v[48];
+    int str;
+    metric_value(m, key, v, sizeof v, &str);
+    fprintf(f, "<td data-k=\"%s\" data-v=\"%s\" data-f=\"%s\">", key, v, form);
+    double x = strtod(v, NULL);
+    if (hide || strcmp(v, "null") == 0) {
+        if (strcmp(key, "profit_factor") == 0 && isinf(m->profit_factor))
+            fputs("&infin;", f);
+        else
+            fputs("&ndash;", f);
+    } else if (form[0] == 'p') {
+        fprintf(f, "%.*f%%", form[1] - '0', x * 100);
+    } else {
+        fprintf(f, "%.*f", form[1] - '0', x);
+    }
+    fputs("</td>", f);
+}
+
+static void summary_row(FILE *f, const char *name, const hydra_bt_metrics *m, int short_span,
+                        const hydra_bt_bot_stats *st)
+{
+    fprintf(f, "<tr data-name=\"");
+    html_escape(f, name);
+    fprintf(f, "\"><th class=\"l\" scope=\"row\">");
+    html_escape(f, name);
+    fputs("</th>", f);
+    metric_cell(f, m, "total_return", "p2", 0);
+    metric_cell(f, m, "cagr", "p2", short_span);
+    metric_cell(f, m, "max_drawdown", "p2", 0);
+    char pk[16], tr[16];
+    fmt_date(pk, sizeof pk, m->dd_peak_date);
+    fmt_date(tr, sizeof tr, m->dd_trough_date);
+    fprintf(f, "<td class=\"l\">%s &rarr; %s</td>", pk, tr);
+    metric_cell(f, m, "sharpe", "n2", 0);
+    metric_cell(f, m, "sortino", "n2", 0);
+    metric_cell(f, m, "trades", "n0", 0);
+    metric_cell(f, m, "win_rate", "p1", 0);
+    metric_cell(f, m, "profit_factor", "n2", 0);
+    metric_cell(f, m, "exposure", "p1", 0);
+    metric_cell(f, m, "end_equity", "n2", 0);
+    if (st != NULL) {
+        uint64_t rej = total_of(st->rejected, st->n_rejected);
+        uint64_t res = total_of(st->resized, st->n_resized);
+        fprintf(f,
+                "<td data-k=\"entries\" data-v=\"%llu\" data-f=\"n0\">%llu</td>"
+                "<td data-k=\"exits\" data-v=\"%llu\" data-f=\"n0\">%llu</td>"
+                "<td>%llu</td><td>%llu</td>",
+                (unsigned long long)st->entries, (unsigned long long)st->entries,
+                (unsigned long long)st->exits, (unsigned long long)st->exits,
+                (unsigned long long)rej, (unsigned long long)res);
+    } else {
+        fputs("<td></td><td></td><td></td><td></td>", f);
+    }
+    fputs("</tr>\n", f);
+}
+
+static int html_summary(const hydra_bt_result *r, FILE *f)
+{
+    /* CAGR says little about a run shorter than a year: shown from a year on. */
+    int short_span = r->n_days == 0 ||
+                     hydra_days_between(r->days[0].date, r->days[r->n_days - 1].date) < 365;
+    fprintf(f, "<table id=\"summary\"><thead><tr><th class=\"l\">bot</th><th>return</th>"
+               "<th>CAGR</th><th>max drawdown</th><th class=\"l\">peak &rarr; trough</th>"
+               "<th>Sharpe</th><th>Sortino</th><th>trades</th><th>win rate</th>"
+               "<th>profit factor</th><th>exposure</th><th>end equity</th>"
+               "<th>entries</th><th>exits</th><th>rejected</th><th>resized</th></tr></thead>"
+               "<tbody>\n");
+    hydra_bt_metrics m;
+    int rc = metrics_of(r, 0, &m);
     if (rc != 0)
         return rc;
-    fprintf(f, "<h2>Trades</h2>\n<table>\n<tr><th>bot</th><th>symbol</th><th>entry</th>"
-               "<th>entry price</th><th>exit</th><th>exit price</th><th>qty</th><th>PnL</th>"
-               "<th>exit reason</th></tr>\n");
+    summary_row(f, "TOTAL", &m, short_span, NULL);
+    for (int i = 0; i < r->n_bots; i++) {
+        if ((rc = metrics_of(r, i + 1, &m)) != 0)
+            return rc;
+        summary_row(f, r->bot_ids[i], &m, short_span,
+                    r->bot_stats != NULL ? &r->bot_stats[i] : NULL);
+    }
+    fprintf(f, "</tbody></table>\n");
+    return 0;
+}
+
+static int html_equity(const hydra_bt_result *r, FILE *f)
+{
+    if (r->n_days == 0) {
+        fprintf(f, "<p>No trading day was replayed.</p>\n");
+        return 0;
+    }
+    fprintf(f, "<div class=\"chart\" data-bot=\"TOTAL\"><h3>Whole account</h3>\n");
+    int rc = equity_chart(r, 0, f, "equity-total", 1240, 260, 110, "equity", "drawdown");
+    fprintf(f, "</div>\n<div class=\"grid\">\n");
+    for (int i = 0; rc == 0 && i < r->n_bots; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "equity-bot-%d", i);
+        fprintf(f, "<div class=\"chart\" data-bot=\"");
+        html_escape(f, r->bot_ids[i]);
+        fprintf(f, "\"><h3>");
+        html_escape(f, r->bot_ids[i]);
+        fprintf(f, " <span class=\"note\">(initial cash plus this bot's own PnL)</span></h3>\n");
+        rc = equity_chart(r, i + 1, f, id, 620, 200, 90, NULL, NULL);
+        fprintf(f, "</div>\n");
+    }
+    fprintf(f, "</div>\n");
+    return rc;
+}
+
+static const hydra_series *series_of(const hydra_bt_result *r, const char *symbol)
+{
+    for (size_t i = 0; r->series != NULL && i < r->n_series; i++)
+        if (strcmp(r->series[i].symbol, symbol) == 0)
+            return &r->series[i];
+    return NULL;
+}
+
+/* One traded symbol: its closes over the replayed span with every entry and exit fill. */
+static int price_chart(const hydra_bt_result *r, FILE *f, const char *symbol, int k)
+{
+    size_t nt = 0;
+    for (size_t i = 0; i < r->n_trades; i++)
+        nt += strcmp(r->trades[i].symbol, symbol) == 0;
+    int64_t *t = malloc(2 * nt * sizeof *t);
+    double *y = malloc(2 * nt * sizeof *y);
+    if (t == NULL || y == NULL) {
+        free(t);
+        free(y);
+        return HYDRA_ENOMEM;
+    }
+    int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+    size_t j = 0;
+    for (size_t i = 0; i < r->n_trades; i++) {
+        const hydra_bt_trade *tr = &r->trades[i];
+        if (strcmp(tr->symbol, symbol) != 0)
+            continue;
+        t[j] = tr->entry_ms;
+        y[j] = tr->entry_price;
+        t[nt + j] = tr->exit_ms;
+        y[nt + j] = tr->exit_price;
+        t0 = tr->entry_ms < t0 ? tr->entry_ms : t0;
+        t1 = tr->exit_ms > t1 ? tr->exit_ms : t1;
+        j++;
+    }
+    hydra_report_curve close = {.color = "#333333"};
+    const hydra_series *s = series_of(r, symbol);
+    if (s != NULL && r->n_days > 0) {
+        /* The bars replayed: from the first day's (a day before its last bar) to the last bar. */
+        long a = hydra_series_index_at(s, r->days[0].t_ms - DAY_MS) + 1;
+        long b = hydra_series_index_at(s, r->days[r->n_days - 1].t_ms);
+        if (b >= a) {
+            close.t = &s->bars[a].t_ms;
+            close.y = &s->bars[a].close;
+            close.n = (size_t)(b - a + 1);
+            close.t_stride = close.y_stride = sizeof s->bars[0];
+            t0 = s->bars[a].t_ms < t0 ? s->bars[a].t_ms : t0;
+            t1 = s->bars[b].t_ms > t1 ? s->bars[b].t_ms : t1;
+        }
+    }
+    hydra_report_marks marks[2] = {
+        {.t = t, .y = y, .n = nt, .cls = "entries", .marker = "mk-entry"},
+        {.t = t + nt, .y = y + nt, .n = nt, .cls = "exits", .marker = "mk-exit"},
+    };
+    char title[160];
+    snprintf(title, sizeof title, "%zu trade%s%s", nt, nt == 1 ? "" : "s",
+             close.n > 0 ? "" : " (no price series: fills only)");
+    hydra_report_panel p = {.title = title, .height = 240, .curves = &close,
+                            .n_curves = close.n > 0, .marks = marks, .n_marks = 2};
+    char id[32];
+    snprintf(id, sizeof id, "price-%d", k);
+    fprintf(f, "<div class=\"price\" data-symbol=\"");
+    html_escape(f, symbol);
+    fprintf(f, "\" data-trades=\"%zu\"><h3>", nt);
+    html_escape(f, symbol);
+    if (s != NULL) {
+        fprintf(f, " <span class=\"note\">");
+        html_escape(f, s->source);
+        fprintf(f, "</span>");
+    }
+    fprintf(f, "</h3>\n");
+    hydra_report_chart(f, id, 1240, t0, t1, &p, 1);
+    fprintf(f, "</div>\n");
+    free(t);
+    free(y);
+    return ferror(f) ? HYDRA_EIO : 0;
+}
+
+/*
+ * A chart for each traded symbol with a price series, in the order of the
+ * first trade. Symbols without one (option contracts, priced by the
+ * exchange's model) are named in one line: their fills are in the trade list.
+ */
+static int html_prices(const hydra_bt_result *r, FILE *f)
+{
+    int k = 0, rc = 0;
+    size_t unpriced = 0, unpriced_trades = 0;
+    for (size_t i = 0; rc == 0 && i < r->n_trades; i++) {
+        size_t seen = 0;
+        while (seen < i && strcmp(r->trades[seen].symbol, r->trades[i].symbol) != 0)
+            seen++;
+        if (series_of(r, r->trades[i].symbol) == NULL) {
+            unpriced_trades++;
+            unpriced += seen == i;
+        } else if (seen == i) {
+            rc = price_chart(r, f, r->trades[i].symbol, k++);
+        }
+    }
+    if (unpriced > 0) {
+        fprintf(f, "<p class=\"note\" id=\"unpriced\" data-trades=\"%zu\">%zu trade%s in %zu "
+                   "symbol%s without a price series of their own (option contracts), listed in "
+                   "the trades below: <span class=\"symbols\">",
+                unpriced_trades, unpriced_trades, unpriced_trades == 1 ? "" : "s", unpriced,
+                unpriced == 1 ? "" : "s");
+        size_t shown = 0;
+        for (size_t i = 0; i < r->n_trades; i++) {
+            size_t seen = 0;
+            while (seen < i && strcmp(r->trades[seen].symbol, r->trades[i].symbol) != 0)
+                seen++;
+            if (seen != i || series_of(r, r->trades[i].symbol) != NULL)
+                continue;
+            fprintf(f, "%s<span class=\"sym\">", shown++ ? " " : "");
+            html_escape(f, r->trades[i].symbol);
+            fprintf(f, "</span>");
+        }
+        fprintf(f, "</span></p>\n");
+    }
+    if (k == 0 && unpriced == 0)
+        fprintf(f, "<p>No trades.</p>\n");
+    return rc;
+}
+
+/*
+ * A monthly return cell: green for gains, red for losses, deeper with size
+ * (full at `full`, the largest month), with `dec` decimals of percent.
+ */
+static void monthly_cell(FILE *f, double x, double full, int dec)
+{
+    if (isnan(x)) {
+        fputs("<td></td>", f);
+        return;
+    }
+    char text[32];
+    snprintf(text, sizeof text, "%.*f", dec, x * 100);
+    if (text[0] == '-' && strspn(text + 1, "0.") == strlen(text + 1))
+        memmove(text, text + 1, strlen(text)); /* no "-0.0" */
+    int alpha = full > 0 ? (int)lround(fmin(1, fabs(x) / full) * 153) : 0;
+    fprintf(f, "<td style=\"background:#%s%02x\">%s%%</td>", x >= 0 ? "1a9641" : "d7191c", alpha,
+            text);
+}
+
+static int html_monthly(const hydra_bt_result *r, FILE *f)
+{
+    int *dates;
+    double *eq;
+    size_t n;
+    int rc = column(r, 0, &dates, &eq, &n);
+    if (rc != 0)
+        return rc;
+    size_t rows = hydra_report_monthly_returns(dates, eq, n, NULL, 0);
+    hydra_report_year *y = malloc((rows ? rows : 1) * sizeof *y);
+    if (y == NULL) {
+        free(dates);
+        free(eq);
+        return HYDRA_ENOMEM;
+    }
+    hydra_report_monthly_returns(dates, eq, n, y, rows);
+    fprintf(f, "<div class=\"scroll\"><table class=\"monthly\" id=\"monthly\"><thead><tr>"
+               "<th>year</th>");
+    static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (int m = 0; m < 12; m++)
+        fprintf(f, "<th>%s</th>", mon[m]);
+    fprintf(f, "<th>year</th></tr></thead><tbody>\n");
+    /* Colours scale to the largest month; tenths of a percent unless every month is under 1%. */
+    double full = 0;
+    for (size_t i = 0; i < rows; i++)
+        for (int m = 0; m < 12; m++)
+            full = isnan(y[i].month[m]) ? full : fmax(full, fabs(y[i].month[m]));
+    int dec = full < 0.01 ? 2 : 1;
+    for (size_t i = 0; i < rows; i++) {
+        if (rows > 2 * HTML_YEARS && i == HTML_YEARS) {
+            fprintf(f, "<tr><td colspan=\"14\">%zu more years</td></tr>\n", rows - 2 * HTML_YEARS);
+            i = rows - HTML_YEARS;
+        }
+        fprintf(f, "<tr><th>%d</th>", y[i].year);
+        for (int m = 0; m < 12; m++)
+            monthly_cell(f, y[i].month[m], full, dec);
+        monthly_cell(f, y[i].total, full, dec);
+        fputs("</tr>\n", f);
+    }
+    fprintf(f, "</tbody></table></div>\n");
+    free(y);
+    free(dates);
+    free(eq);
+    return ferror(f) ? HYDRA_EIO : 0;
+}
+
+static void html_trades(const hydra_bt_result *r, FILE *f)
+{
+    if (r->n_trades > 2 * HTML_TRADES)
+        fprintf(f,
+                "<p class=\"note\" id=\"trades-note\">%zu trades: the first %d and the last %d "
+                "are listed (sorting orders those); every trade is in trades.csv.</p>\n",
+                r->n_trades, HTML_TRADES, HTML_TRADES);
+    fprintf(f, "<div class=\"trades\"><table class=\"sortable\" id=\"trades\"><thead><tr>"
+               "<th class=\"l\">bot</th><th class=\"l\">symbol</th><th class=\"l\">entry</th>"
+               "<th data-type=\"num\">entry price</th><th class=\"l\">exit</th>"
+               "<th data-type=\"num\">exit price</th><th data-type=\"num\">qty</th>"
+               "<th data-type=\"num\">PnL</th><th data-type=\"num\">return</th>"
+               "<th class=\"l\">exit reason</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < r->n_trades; i++) {
         /* The first and the last HTML_TRADES; the whole list is in trades.csv. */
-        if (r->n_trades > 2 * HTML_TRADES && i == HTML_TRADES) {
-            fprintf(f, "<tr><td colspan=\"9\">%zu more trades: every trade is in trades.csv</td></tr>\n",
-                    r->n_trades - 2 * HTML_TRADES);
+        if (r->n_trades > 2 * HTML_TRADES && i == HTML_TRADES)
             i = r->n_trades - HTML_TRADES;
-        }
         const hydra_bt_trade *t = &r->trades[i];
-        char a[32], b[32];
+        char a[32], b[32], ep[48], xp[48], q[48], pnl[48];
         fmt_time(a, sizeof a, t->entry_ms);
         fmt_time(b, sizeof b, t->exit_ms);
+        double cost = t->entry_price * t->qty;
         fprintf(f, "<tr><td>");
         html_escape(f, t->bot_id);
         fprintf(f, "</td><td>");
         html_escape(f, t->symbol);
         fprintf(f,
-                "</td><td>%s</td><td>%.4f</td><td>%s</td><td>%.4f</td><td>%.8g</td>"
-                "<td>%.2f</td><td>%s</td></tr>\n",
-                a, t->entry_price, b, t->exit_price, t->qty, t->pnl, t->exit_reason);
+                "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                "<td data-v=\"%s\" class=\"%s\">%.2f</td><td data-v=\"%.6f\">%.2f%%</td>"
+                "<td>%s</td></tr>\n",
+                a, hydra_report_exact(ep, sizeof ep, t->entry_price), b,
+                hydra_report_exact(xp, sizeof xp, t->exit_price),
+                hydra_report_exact(q, sizeof q, t->qty),
+                hydra_report_exact(pnl, sizeof pnl, t->pnl),
+                t->pnl >= 0 ? "pos" : "neg", t->pnl, cost != 0 ? t->pnl / fabs(cost) : 0,
+                cost != 0 ? t->pnl / fabs(cost) * 100 : 0, t->exit_reason);
     }
-    fprintf(f, "</table>\n</body></html>\n");
-    return ferror(f) ? HYDRA_EIO : 0;
+    fprintf(f, "</tbody></table></div>\n");
+}
+
+/*
+ * summary.json inside a <script> block. '<' can stand only inside a JSON
+ * string (a bot id, a warning): written \u003c, which JSON reads as the
+ * same, so no "</script>" or "<!--" in a name can end or bend the block.
+ */
+static void html_summary_json(FILE *f, const char *json)
+{
+    for (const char *p = json; *p; p++) {
+        if (*p == '<')
+            fputs("\\u003c", f);
+        else
+            fputc(*p, f);
+    }
+}
+
+/*
+ * report.html: the template (report.html in the source, built in) with
+ * each <!--hydra:NAME--> slot filled in.
+ */
+static int write_html(const hydra_bt_result *r, FILE *f)
+{
+    char *json = NULL;
+    int rc = summary_json_text(r, &json);
+    const char *p = hydra_report_page, *end = hydra_report_page + hydra_report_page_len;
+    static const char SLOT[] = "<!--hydra:";
+    while (rc == 0 && p < end) {
+        const char *s = strstr(p, SLOT);
+        if (s == NULL) {
+            fwrite(p, 1, (size_t)(end - p), f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(s - p), f);
+        const char *name = s + sizeof SLOT - 1, *close = strstr(name, "-->");
+        if (close == NULL)
+            break;
+        size_t len = (size_t)(close - name);
+#define SLOT_IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+        if (SLOT_IS("meta"))
+            html_meta(r, f);
+        else if (SLOT_IS("warnings"))
+            html_warnings(r, f);
+        else if (SLOT_IS("summary"))
+            rc = html_summary(r, f);
+        else if (SLOT_IS("conventions"))
+            fprintf(f, "Conventions: %s; a bot's equity is the initial cash plus its own PnL. "
+                       "CAGR is shown for runs of a year or more.", CONVENTIONS);
+        else if (SLOT_IS("equity"))
+            rc = html_equity(r, f);
+        else if (SLOT_IS("prices"))
+            rc = html_prices(r, f);
+        else if (SLOT_IS("monthly"))
+            rc = html_monthly(r, f);
+        else if (SLOT_IS("trades"))
+            html_trades(r, f);
+        else if (SLOT_IS("summary_json"))
+            html_summary_json(f, json);
+#undef SLOT_IS
+        p = close + 3;
+    }
+    free(json);
+    if (rc == 0 && ferror(f))
+        rc = HYDRA_EIO;
+    return rc;
 }
 
 typedef int (*writer_fn)(const hydra_bt_result *r, FILE *f);

@@ -14,32 +14,14 @@ set -u
 SRC=$1
 BUILD=$2
 PLUGINS=$3
-SKIP=77
+CHECK="the dashboard browser check"
+. "$SRC/tests/lib/npm_check.sh"
 
-skip() {
-    echo "########################################################################"
-    echo "SKIPPED: the dashboard browser check did not run: $*"
-    echo "########################################################################"
-    exit $SKIP
-}
-
-command -v node >/dev/null 2>&1 || skip "node is not installed (scripts/install-deps.sh installs nodejs)"
-command -v npm >/dev/null 2>&1 || skip "npm is not installed (scripts/install-deps.sh installs npm)"
-[ -x /usr/bin/chromium ] || skip "Debian's chromium is not installed (scripts/install-deps.sh installs it)"
-
+need_node
+need_chromium
 WORK="$BUILD/browser-check"
-mkdir -p "$WORK" || exit 1
-cp "$SRC/tests/browser/package.json" "$SRC/tests/browser/dashboard_check.js" "$WORK/" || exit 1
-want=$(node -p 'require(process.argv[1]).dependencies["playwright-core"]' "$WORK/package.json")
-have=$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
-    "$WORK/node_modules/playwright-core/package.json" 2>/dev/null)
-if [ "$have" != "$want" ]; then
-    if ! (cd "$WORK" && npm install --no-audit --no-fund --no-package-lock \
-            --cache "$BUILD/npm-cache" --fetch-timeout=30000 --fetch-retries=1 >npm-install.log 2>&1); then
-        tail -5 "$WORK/npm-install.log"
-        skip "npm could not install playwright-core@$want (registry unreachable?); see $WORK/npm-install.log"
-    fi
-fi
+npm_pinned "$WORK" playwright-core "$SRC/tests/browser/package.json" "$SRC/tests/browser/dashboard_check.js"
+want=$PINNED
 
 TMP=$(mktemp -d) || exit 1
 PID=""

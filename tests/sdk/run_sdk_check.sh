@@ -13,33 +13,13 @@
 set -u
 SRC=$1
 BUILD=$2
-SKIP=77
+CHECK="the official Alpaca SDK check"
+. "$SRC/tests/lib/npm_check.sh"
 
-skip() {
-    echo "########################################################################"
-    echo "SKIPPED: the official Alpaca SDK check did not run: $*"
-    echo "########################################################################"
-    exit $SKIP
-}
-
-command -v node >/dev/null 2>&1 || skip "node is not installed (scripts/install-deps.sh installs nodejs)"
-command -v npm >/dev/null 2>&1 || skip "npm is not installed (scripts/install-deps.sh installs npm)"
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-[ "$major" -ge 18 ] || skip "node $major is too old (the SDK needs 18 or later)"
-
+need_node 18
 WORK="$BUILD/sdk-check"
-mkdir -p "$WORK" || exit 1
-cp "$SRC/tests/sdk/package.json" "$SRC/tests/sdk/alpaca_sdk_check.js" "$WORK/" || exit 1
-want=$(node -p 'require(process.argv[1]).dependencies["@alpacahq/alpaca-trade-api"]' "$WORK/package.json")
-have=$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
-    "$WORK/node_modules/@alpacahq/alpaca-trade-api/package.json" 2>/dev/null)
-if [ "$have" != "$want" ]; then
-    if ! (cd "$WORK" && npm install --no-audit --no-fund --no-package-lock \
-            --cache "$BUILD/npm-cache" --fetch-timeout=30000 --fetch-retries=1 >npm-install.log 2>&1); then
-        tail -5 "$WORK/npm-install.log"
-        skip "npm could not install @alpacahq/alpaca-trade-api@$want (registry unreachable?); see $WORK/npm-install.log"
-    fi
-fi
+npm_pinned "$WORK" @alpacahq/alpaca-trade-api "$SRC/tests/sdk/package.json" "$SRC/tests/sdk/alpaca_sdk_check.js"
+want=$PINNED
 
 TMP=$(mktemp -d) || exit 1
 PID=""
@@ -54,10 +34,8 @@ trap cleanup EXIT INT TERM
 
 # The test copy of the shipped configuration (never the user's config/), with
 # the paper account in the temporary directory.
-cp -r "$SRC/tests/configs/shipped" "$TMP/config" || exit 1
 # Paths in settings.yaml are relative to its directory: data is the repository's, the rest TMP.
-sed -i -e "s#\.\./data/#$SRC/data/#g" -e "s#\.\./state/#$TMP/#g" -e "s#\.\./logs/#$TMP/#g" \
-    "$TMP/config/settings.yaml"
+shipped_config "$TMP/config" "$TMP"
 sed -i "s#^\(  db_path:\).*#\1 $TMP/paper.db#" "$TMP/config/settings.yaml"
 grep -q "db_path: $TMP/paper.db" "$TMP/config/settings.yaml" || { echo "cannot set sim.db_path"; exit 1; }
 

@@ -420,10 +420,10 @@ static void test_trades_csv_has_hand_values(void **state)
     assert_non_null(csv);
     assert_string_equal(csv,
                         "bot,symbol,entry_time,entry_price,exit_time,exit_price,qty,pnl,exit_reason\n"
-                        "ma_test,TEST,2024-01-09 16:00:00,11.511500,2024-01-15 16:00:00,10.489500,"
-                        "10,-10.420000,signal\n"
-                        "ma_test,TEST,2024-01-19 16:00:00,12.512500,2024-01-19 16:00:00,14.000000,"
-                        "10,14.775000,end_of_data\n");
+                        "ma_test,TEST,2024-01-09 16:00:00,11.5115,2024-01-15 16:00:00,10.4895,"
+                        "10,-10.42,signal\n"
+                        "ma_test,TEST,2024-01-19 16:00:00,12.5125,2024-01-19 16:00:00,14,"
+                        "10,14.775,end_of_data\n");
     free(csv);
 }
 
@@ -628,13 +628,32 @@ static void test_svg_and_html_are_well_formed(void **state)
     assert_non_null(strstr(html, "<td>ma_test</td>"));
     assert_non_null(strstr(html, "end_of_data"));
     assert_non_null(strstr(html, "Sharpe"));
-    free(html);
+    /* Self-contained: nothing fetched from anywhere. */
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "href=\"http"));
+    /* The summary cells hold summary.json's values: the bot's two trades and its return. */
+    assert_non_null(strstr(html, "<td data-k=\"trades\" data-v=\"2\" data-f=\"n0\">2</td>"));
+    /* TEST's chart marks both trades' entries and exits (the entries at 11.5115 and 12.5125). */
+    assert_non_null(strstr(html, "data-symbol=\"TEST\" data-trades=\"2\""));
+    assert_non_null(strstr(html, "class=\"entries\" data-n=\"2\""));
+    assert_non_null(strstr(html, "class=\"exits\" data-n=\"2\""));
+    /* January 2024 in the monthly table, and the equity chart of the bot. */
+    assert_non_null(strstr(html, "<tr><th>2024</th>"));
+    assert_non_null(strstr(html, "data-bot=\"ma_test\""));
 
     snprintf(path, sizeof path, "%s/summary.json", out);
     char *json = tu_read_file(path, NULL);
     assert_non_null(json);
     assert_non_null(strstr(json, "\"name\":\"ma_test\""));
     assert_non_null(strstr(json, "\"trades\":2"));
+    /* summary.json is embedded in the page as it is in the file. */
+    const char *open_tag = "<script type=\"application/json\" id=\"summary-json\">";
+    const char *emb = strstr(html, open_tag);
+    assert_non_null(emb);
+    emb += strlen(open_tag);
+    assert_true(strncmp(emb, json, strlen(json)) == 0);
+    assert_true(strncmp(emb + strlen(json), "</script>", 9) == 0);
+    free(html);
     free(json);
     hydra_backtest_close(bt);
 }
