@@ -26,8 +26,31 @@
 
 /* Uses every macro and inline function, so a warning anywhere in them shows up. */
 static const char *const header_check_source =
+    "#include <hydra/indicators.h>\n"
     "#include <hydra/plugin.h>\n"
     "#include <hydra/types.h>\n"
+    "static int hydra_indicator_check(const hydra_bar *bar)\n"
+    "{\n"
+    "    double x = 0.0, v[2] = {1.0, 2.0};\n"
+    "    hydra_bands bb;\n"
+    "    hydra_window w;\n"
+    "    hydra_ema e;\n"
+    "    hydra_rsi r;\n"
+    "    hydra_atr a;\n"
+    "    hydra_series c = hydra_series_closes(bar, 1);\n"
+    "    int rc = hydra_sma(c, 1, &x) + hydra_roc_pct(hydra_series_of(v, 2), 1, &x) +\n"
+    "             hydra_rolling_max(hydra_series_highs(bar, 1), 1, &x) +\n"
+    "             hydra_rolling_min(hydra_series_lows(bar, 1), 1, &x) +\n"
+    "             hydra_bollinger(hydra_series_drop(c, 0), 1, 2.0, &bb) +\n"
+    "             hydra_window_init(&w, 2) + hydra_window_push(&w, hydra_series_at(c, 0)) +\n"
+    "             hydra_window_full(&w) + (int)hydra_window_series(&w).len +\n"
+    "             hydra_ema_init(&e, 1) + hydra_ema_push(&e, 1.0) + hydra_ema_value(&e, &x) +\n"
+    "             hydra_rsi_init(&r, 1) + hydra_rsi_push(&r, 1.0) + hydra_rsi_value(&r, &x) +\n"
+    "             hydra_atr_init(&a, 1) + hydra_atr_push(&a, 1.0, 1.0, 1.0) +\n"
+    "             hydra_atr_value(&a, &x) + hydra_ema_of(c, 1, &x) + hydra_rsi_of(c, 1, &x) +\n"
+    "             hydra_atr_of(bar, 1, 1, &x);\n"
+    "    return rc + (int)(x + (double)HYDRA_IND_CAPACITY);\n"
+    "}\n"
     "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
     "                       hydra_intent_buf *buf);\n"
     "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
@@ -47,7 +70,8 @@ static const char *const header_check_source =
     "    if (HYDRA_HAS(api, log))\n"
     "        api->log(NULL, HYDRA_LOG_INFO, \"check\", HYDRA_PLUGIN_ENTRY_SYMBOL);\n"
     "    return (int)HYDRA_COVERS(snap, budget) + hydra_intent_push(buf, &in) +\n"
-    "           hydra_version_is_compatible(v, v) + HYDRA_BOT_OK + HYDRA_PARAM_OK;\n"
+    "           hydra_version_is_compatible(v, v) + HYDRA_BOT_OK + HYDRA_PARAM_OK +\n"
+    "           hydra_indicator_check(&bar);\n"
     "}\n";
 
 static char tmp[256];
@@ -102,11 +126,11 @@ static void test_headers_compile_as_cxx17(void **state)
 /* Each header stands alone: it includes what it needs. */
 static void test_each_header_self_contained(void **state)
 {
-    static const char *const headers[] = {"hydra/types.h", "hydra/plugin.h"};
+    static const char *const headers[] = {"hydra/types.h", "hydra/plugin.h", "hydra/indicators.h"};
     char src[512], obj[512], text[128];
     size_t i;
     (void)state;
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         snprintf(src, sizeof src, "%s/alone%zu.c", tmp, i);
         snprintf(obj, sizeof obj, "%s/alone%zu.o", tmp, i);
         snprintf(text, sizeof text, "#include <%s>\ntypedef int hydra_not_empty;\n", headers[i]);
