@@ -1,5 +1,5 @@
 /*
- * The example bots (examples/) as references: their trades on the real
+ * The example bots (examples/, in C and C++) as references: their trades on the real
  * ORCL daily file with the example configuration are pinned (count, first
  * and last trade, final equity), so a change to the fill rules, the gates or
  * the exits that moves a textbook result fails here. The example
@@ -148,6 +148,28 @@ static void test_roc_on_orcl(void **state)
     hydra_backtest_close(bt);
 }
 
+/*
+ * The C++ example (examples/cpp/breakout.cpp), Donchian 20/10 on ORCL: 76
+ * round trips, the trades tests/data/breakout_reference.py computes from the
+ * data file alone.
+ */
+static void test_cpp_breakout_on_orcl(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run_bot("breakout_orcl");
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 76);
+    assert_int_equal(r->bot_stats[0].entries, 76);
+    assert_int_equal(r->bot_stats[0].n_resized, 0);
+    assert_int_equal(r->bot_stats[0].n_rejected, 0);
+    assert_trade(&r->trades[0], "1995-02-16 13:00", 2.259259, "1995-03-24 13:00", 2.361111,
+                 "signal");
+    assert_trade(&r->trades[75], "2014-12-19 13:00", 45.099998, "2014-12-31 13:00", 44.970001,
+                 "end_of_data");
+    assert_near(final_equity(r), 100431.82, 0.005);
+    hydra_backtest_close(bt);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -168,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sma_cross_on_orcl),
         cmocka_unit_test(test_roc_on_orcl),
+        cmocka_unit_test(test_cpp_breakout_on_orcl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,6 +74,33 @@ static const char *const header_check_source =
     "           hydra_indicator_check(&bar);\n"
     "}\n";
 
+/* A C++ bot through hydra/plugin.hpp that throws from every callback it has. */
+static const char *const cxx_thrower_source =
+    "#include <cstring>\n"
+    "#include <memory>\n"
+    "#include <stdexcept>\n"
+    "#include <hydra/plugin.hpp>\n"
+    "struct thrower {\n"
+    "    static int create(hydra::host &, const hydra_bot_config &cfg, std::unique_ptr<thrower> &out)\n"
+    "    {\n"
+    "        if (std::strcmp(cfg.signal_mode, \"throw_in_create\") == 0)\n"
+    "            throw std::runtime_error(\"refused by throwing\");\n"
+    "        out = std::make_unique<thrower>();\n"
+    "        return HYDRA_BOT_OK;\n"
+    "    }\n"
+    "    int manage(const hydra_snapshot &, hydra::intents &) { throw 42; }\n"
+    "    int on_tick(const hydra_snapshot &, hydra::intents &out)\n"
+    "    {\n"
+    "        hydra_intent in = hydra::intents::make(HYDRA_INTENT_ENTRY, HYDRA_SIDE_BUY,\n"
+    "                                               HYDRA_ORDER_MARKET, HYDRA_ASSET_EQUITY);\n"
+    "        in.qty = 1;\n"
+    "        out.push(in, \"AAPL\", \"before the throw\");\n"
+    "        throw std::out_of_range(\"tick out of range\");\n"
+    "    }\n"
+    "    void on_fill(const hydra_fill &) { throw std::logic_error(\"fill\"); }\n"
+    "};\n"
+    "HYDRA_CXX_PLUGIN(thrower, \"thrower\", \"1.0.0\", \"throws\", HYDRA_ASSET_EQUITY);\n";
+
 static char tmp[256];
 
 static int setup(void **state)
@@ -174,12 +201,82 @@ static void assert_exports_only_entry(const char *so)
     assert_int_equal(found, 1);
 }
 
+/*
+ * hydra/plugin.hpp stops every exception at the C boundary: the host sees
+ * HYDRA_BOT_ERROR (or, from on_fill and destroy, nothing) and a log line
+ * naming the callback and the exception, and keeps running. Built by the
+ * real compiler with the SDK's flags, loaded by the real loader.
+ */
+static void test_cxx_exceptions_stop_at_the_boundary(void **state)
+{
+    static const double up[] = {100, 101};
+    char src[512], so[512], err[512];
+    hydra_bot_cfg cfg;
+    hydra_bot_instance inst;
+    fx_log log;
+    hydra_host_services svc = fx_services(&log);
+    fx_snap f;
+    hydra_fill fill;
+    (void)state;
+
+    snprintf(src, sizeof src, "%s/thrower.cpp", tmp);
+    snprintf(so, sizeof so, "%s/thrower.so", tmp);
+    assert_int_equal(tu_write_file(src, cxx_thrower_source), 0);
+    const char *argv[] = {HYDRA_CXX, "-std=c++17", WARNINGS, SDK_INCLUDE, "-fPIC", "-shared",
+                          "-fvisibility=hidden", "-fvisibility-inlines-hidden",
+                          "-Wl,--version-script=" HYDRA_SOURCE_DIR "/sdk/hydra-plugin.map",
+                          "-Wl,--no-undefined", src, "-o", so, NULL};
+    run_ok(argv, 120);
+    assert_exports_only_entry(so);
+
+    memset(&log, 0, sizeof log);
+    fx_cfg(&cfg, "thr_AAPL", "thrower", "throw_in_create", HYDRA_ASSET_EQUITY);
+    fx_cfg_symbol(&cfg, "AAPL");
+    assert_int_not_equal(hydra_bot_load(&inst, tmp, &cfg, &svc, err, sizeof err), 0);
+    assert_non_null(strstr(err, "create failed"));
+    assert_string_equal(log.last_event, "bot_exception");
+    assert_string_equal(log.last_message, "create threw: refused by throwing");
+
+    fx_cfg(&cfg, "thr_AAPL", "thrower", "plain", HYDRA_ASSET_EQUITY);
+    fx_cfg_symbol(&cfg, "AAPL");
+    if (hydra_bot_load(&inst, tmp, &cfg, &svc, err, sizeof err) != 0)
+        fail_msg("thrower did not load: %s", err);
+    fx_snap_init(&f);
+    fx_symbol(&f, "AAPL", HYDRA_ASSET_EQUITY, up, 2);
+
+    memset(&log, 0, sizeof log);
+    assert_int_equal(inst.plugin.entry->manage(inst.bot, &f.snap, &f.buf), HYDRA_BOT_ERROR);
+    assert_string_equal(log.last_event, "bot_exception");
+    assert_string_equal(log.last_message, "manage threw something that is not a std::exception");
+
+    memset(&log, 0, sizeof log);
+    assert_int_equal(inst.plugin.entry->on_tick(inst.bot, &f.snap, &f.buf), HYDRA_BOT_ERROR);
+    assert_string_equal(log.last_message, "on_tick threw: tick out of range");
+
+    memset(&log, 0, sizeof log);
+    memset(&fill, 0, sizeof fill);
+    fill.struct_size = sizeof fill;
+    fill.side = HYDRA_SIDE_BUY;
+    fill.symbol = "AAPL";
+    fill.client_order_id = "cid-1";
+    fill.qty = 1;
+    fill.price = 101;
+    assert_non_null(inst.plugin.entry->on_fill);
+    inst.plugin.entry->on_fill(inst.bot, &fill);
+    assert_string_equal(log.last_message, "on_fill threw: fill");
+    hydra_bot_unload(&inst);
+}
+
 static void test_shipped_plugins_export_only_entry(void **state)
 {
     (void)state;
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/momentum.so");
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/crypto.so");
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/options.so");
+    /* The examples too, the C++ one included: none of its runtime's symbols leak. */
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/sma_cross.so");
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/roc.so");
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/breakout.so");
 }
 
 /* The drop-in promise: a bot built out of tree against an installed SDK loads without a host rebuild. */
@@ -266,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_headers_compile_as_cxx17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_header_self_contained, setup, teardown),
         cmocka_unit_test(test_shipped_plugins_export_only_entry),
+        cmocka_unit_test_setup_teardown(test_cxx_exceptions_stop_at_the_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_drop_in, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
