@@ -89,6 +89,46 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     return rc;
 }
 
+int et_examples_config(const char *dir)
+{
+    char path[1024], repl[1024];
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/bots.yaml", NULL);
+    int rc = -1;
+    if (settings != NULL && bots != NULL) {
+        snprintf(repl, sizeof repl, "%s/", dir);
+        settings = replace_all(settings, "../../logs/", repl);
+        settings = replace_all(settings, "../../state/", repl);
+        settings = replace_all(settings, "file: ../../data/", "file: " HYDRA_SOURCE_DIR "/data/");
+        snprintf(path, sizeof path, "%s/settings.yaml", dir);
+        rc = tu_write_file(path, settings);
+        snprintf(path, sizeof path, "%s/bots.yaml", dir);
+        if (rc == 0)
+            rc = tu_write_file(path, bots);
+    }
+    free(settings);
+    free(bots);
+    return rc;
+}
+
+hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const char *symbol)
+{
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_EXAMPLES_DIR);
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "%s", bot_id);
+    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "%s", symbol);
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
+        hydra_backtest_run(bt, err, sizeof err) != 0)
+        fail_msg("%s: %s", bot_id, err);
+    return bt;
+}
+
 void et_options(hydra_engine_options *opt, const char *dir)
 {
     memset(opt, 0, sizeof *opt);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "backtest.h"
 #include "broker.h"
 #include "loop.h"
 #include "state.h"
@@ -22,6 +23,19 @@
  * literal backslash-n inside a pair stands for a line break.
  */
 int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits);
+
+/*
+ * Writes <dir>/{settings,bots}.yaml from examples/config with its logs and
+ * state in dir and its data paths pointing into the repository. 0 or -1.
+ */
+int et_examples_config(const char *dir);
+
+/*
+ * Backtests one bot of the examples' configuration (et_examples_config in
+ * dir) on one symbol, with the built example plugins, the configuration's
+ * cash and no fees or slippage; fails the test when it cannot run.
+ */
+hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const char *symbol);
 
 /* Options for an in-process engine over <dir>/config and the built plugins. */
 void et_options(hydra_engine_options *opt, const char *dir);
