@@ -129,6 +129,36 @@ hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const 
     return bt;
 }
 
+int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_yaml, int ticks)
+{
+    /* et_make_config's edits are one per line, with a literal backslash-n for a line break. */
+    char *entries = replace_all(strdup(bots_yaml), "\n", "\\n");
+    size_t sz = strlen(entries) + 512;
+    char *edits = malloc(sz);
+    snprintf(edits, sz,
+             "  - bot_id: mom_FESX\\n    enabled: true=>  - bot_id: mom_FESX\\n    enabled: false\n"
+             "optionsbot:\\n  enabled: true=>optionsbot:\\n  enabled: false\n"
+             "cryptobot:\\n  enabled: true=>cryptobot:\\n  enabled: false\n"
+             "bots: []=>bots:\\n%s",
+             entries);
+    int rc = et_make_config(dir, NULL, edits);
+    free(edits);
+    free(entries);
+    if (rc != 0)
+        return -1;
+    char cfgdir[600], nticks[16];
+    snprintf(cfgdir, sizeof cfgdir, "%s/config", dir);
+    snprintf(nticks, sizeof nticks, "%d", ticks);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfgdir, "--plugins", plugins_dir, "--ticks",
+                          nticks, "--interval-ms", "0", "--quiet", NULL};
+    char *out = NULL;
+    rc = tu_run(argv, NULL, 300, &out);
+    if (rc != 0)
+        print_error("hydra-host exited with %d:\n%s\n", rc, out ? out : "");
+    free(out);
+    return rc;
+}
+
 void et_options(hydra_engine_options *opt, const char *dir)
 {
     memset(opt, 0, sizeof *opt);

@@ -37,6 +37,14 @@ int et_examples_config(const char *dir);
  */
 hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const char *symbol);
 
+/*
+ * Runs hydra-host for `ticks` ticks on the simulated exchange over a copy of
+ * the shipped configuration (et_make_config in dir) whose bots are only
+ * `bots_yaml` (entries of a bots: list, "  - bot_id: ..." lines), loaded
+ * from plugins_dir. Returns the host's exit status; its log is <dir>/app.jsonl.
+ */
+int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_yaml, int ticks);
+
 /* Options for an in-process engine over <dir>/config and the built plugins. */
 void et_options(hydra_engine_options *opt, const char *dir);
 

@@ -4,7 +4,8 @@
  * field (sizes and offsets from a layout-probe build of the same source),
  * the real loader loads it and it sees its own working orders on a 1.1
  * snapshot and behaves as a 1.0 bot on a 1.0-sized one, and in a backtest
- * on ORCL it makes exactly the C example's 98 trades.
+ * on ORCL it makes exactly the C example's 98 trades; in a sandboxed
+ * worker on the simulated exchange it trades.
  *
  * Without /usr/bin/rustc the example is not built: this test says so and
  * exits 77, which ctest reports as skipped (never as passed).
@@ -239,9 +240,37 @@ static void test_same_trades_as_the_c_example(void **state)
     tu_rmtree(dir);
 }
 
+/* In a sandboxed worker process on the simulated exchange: loaded, trading, never quarantined. */
+static void test_trades_in_a_worker(void **state)
+{
+    (void)state;
+    char dir[256], log[512], plugins[512];
+    snprintf(plugins, sizeof plugins, "%s", HYDRA_RUST_SMA_SO);
+    *strrchr(plugins, '/') = '\0';
+    tu_mkdtemp(dir, sizeof dir);
+    assert_int_equal(et_host_run_bots(dir, plugins,
+                                      "  - bot_id: rsma_FESX\n"
+                                      "    plugin: rust_sma\n"
+                                      "    bucket: momentum\n"
+                                      "    asset_class: equity\n"
+                                      "    isolation: process\n"
+                                      "    symbols: [FESX]\n"
+                                      "    signal:\n"
+                                      "      mode: sma_cross\n"
+                                      "      params: {fast: 3, slow: 8, qty: 1}\n",
+                                      400),
+                     0);
+    snprintf(log, sizeof log, "%s/app.jsonl", dir);
+    assert_int_equal(et_count_events(log, "bot_loaded", "rsma_FESX"), 1);
+    assert_true(et_count_events(log, "order_fill", "rsma_FESX") >= 2);
+    assert_int_equal(et_count_events(log, "bot_quarantined", "rsma_FESX"), 0);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trades_in_a_worker),
         cmocka_unit_test(test_rust_structs_match_the_header),
         cmocka_unit_test(test_loaded_by_the_host_and_sees_its_orders),
         cmocka_unit_test(test_same_trades_as_the_c_example),
