@@ -300,6 +300,15 @@ static void test_template_drop_in(void **state)
 
     const char *install[] = {HYDRA_CMAKE, "--install", HYDRA_BINARY_DIR, "--prefix", prefix, NULL};
     run_ok(install, 120);
+    /* Every header ships, the indicators and the C++ layer included. */
+    static const char *const installed[] = {"plugin.h", "types.h", "indicators.h", "plugin.hpp"};
+    for (size_t i = 0; i < sizeof installed / sizeof installed[0]; i++) {
+        char h[700];
+        struct stat st;
+        snprintf(h, sizeof h, "%s/include/hydra/%s", prefix, installed[i]);
+        if (stat(h, &st) != 0)
+            fail_msg("%s was not installed", h);
+    }
 
     /* Only the installed SDK is visible to the bot's build. */
     assert_int_equal(setenv("PKG_CONFIG_PATH", pcdir, 1), 0);
