@@ -159,6 +159,24 @@ int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_
     return rc;
 }
 
+void et_assert_trades_in_worker(const char *plugins_dir, const char *bot_id, const char *plugin,
+                                const char *mode, const char *params)
+{
+    char dir[256], log[512], yaml[1024];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(yaml, sizeof yaml,
+             "  - bot_id: %s\n    plugin: %s\n    bucket: momentum\n    asset_class: equity\n"
+             "    isolation: process\n    symbols: [FESX]\n    signal:\n      mode: %s\n"
+             "      params: %s\n",
+             bot_id, plugin, mode, params);
+    assert_int_equal(et_host_run_bots(dir, plugins_dir, yaml, 400), 0);
+    snprintf(log, sizeof log, "%s/app.jsonl", dir);
+    assert_int_equal(et_count_events(log, "bot_loaded", bot_id), 1);
+    assert_true(et_count_events(log, "order_fill", bot_id) >= 2);
+    assert_int_equal(et_count_events(log, "bot_quarantined", bot_id), 0);
+    tu_rmtree(dir);
+}
+
 void et_options(hydra_engine_options *opt, const char *dir)
 {
     memset(opt, 0, sizeof *opt);

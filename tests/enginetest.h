@@ -45,6 +45,15 @@ hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const 
  */
 int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_yaml, int ticks);
 
+/*
+ * Runs one equity bot on FESX in a sandboxed worker process (isolation:
+ * process) for 400 ticks on the simulated exchange, and asserts it was
+ * loaded once, had at least two fills and was never quarantined. `params`
+ * is a YAML flow map, e.g. "{fast: 3, slow: 8}".
+ */
+void et_assert_trades_in_worker(const char *plugins_dir, const char *bot_id, const char *plugin,
+                                const char *mode, const char *params);
+
 /* Options for an in-process engine over <dir>/config and the built plugins. */
 void et_options(hydra_engine_options *opt, const char *dir);
 

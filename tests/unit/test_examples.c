@@ -123,25 +123,8 @@ static void test_cpp_breakout_on_orcl(void **state)
 static void test_cpp_breakout_in_a_worker(void **state)
 {
     (void)state;
-    char dir[256], log[512];
-    tu_mkdtemp(dir, sizeof dir);
-    assert_int_equal(et_host_run_bots(dir, HYDRA_EXAMPLES_DIR,
-                                      "  - bot_id: brk_FESX\n"
-                                      "    plugin: breakout\n"
-                                      "    bucket: momentum\n"
-                                      "    asset_class: equity\n"
-                                      "    isolation: process\n"
-                                      "    symbols: [FESX]\n"
-                                      "    signal:\n"
-                                      "      mode: breakout\n"
-                                      "      params: {entry_bars: 5, exit_bars: 5, qty: 1}\n",
-                                      400),
-                     0);
-    snprintf(log, sizeof log, "%s/app.jsonl", dir);
-    assert_int_equal(et_count_events(log, "bot_loaded", "brk_FESX"), 1);
-    assert_true(et_count_events(log, "order_fill", "brk_FESX") >= 2);
-    assert_int_equal(et_count_events(log, "bot_quarantined", "brk_FESX"), 0);
-    tu_rmtree(dir);
+    et_assert_trades_in_worker(HYDRA_EXAMPLES_DIR, "brk_FESX", "breakout", "breakout",
+                               "{entry_bars: 5, exit_bars: 5, qty: 1}");
 }
 
 static int setup(void **state)

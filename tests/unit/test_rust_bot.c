@@ -244,27 +244,11 @@ static void test_same_trades_as_the_c_example(void **state)
 static void test_trades_in_a_worker(void **state)
 {
     (void)state;
-    char dir[256], log[512], plugins[512];
+    char plugins[512];
     snprintf(plugins, sizeof plugins, "%s", HYDRA_RUST_SMA_SO);
     *strrchr(plugins, '/') = '\0';
-    tu_mkdtemp(dir, sizeof dir);
-    assert_int_equal(et_host_run_bots(dir, plugins,
-                                      "  - bot_id: rsma_FESX\n"
-                                      "    plugin: rust_sma\n"
-                                      "    bucket: momentum\n"
-                                      "    asset_class: equity\n"
-                                      "    isolation: process\n"
-                                      "    symbols: [FESX]\n"
-                                      "    signal:\n"
-                                      "      mode: sma_cross\n"
-                                      "      params: {fast: 3, slow: 8, qty: 1}\n",
-                                      400),
-                     0);
-    snprintf(log, sizeof log, "%s/app.jsonl", dir);
-    assert_int_equal(et_count_events(log, "bot_loaded", "rsma_FESX"), 1);
-    assert_true(et_count_events(log, "order_fill", "rsma_FESX") >= 2);
-    assert_int_equal(et_count_events(log, "bot_quarantined", "rsma_FESX"), 0);
-    tu_rmtree(dir);
+    et_assert_trades_in_worker(plugins, "rsma_FESX", "rust_sma", "sma_cross",
+                               "{fast: 3, slow: 8, qty: 1}");
 }
 
 int main(void)

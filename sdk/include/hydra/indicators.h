@@ -133,8 +133,8 @@ static inline int hydra_sma(hydra_series s, uint32_t n, double *out)
     return 0;
 }
 
-/* Highest of the last n values. */
-static inline int hydra_rolling_max(hydra_series s, uint32_t n, double *out)
+/* The highest (want_max) or lowest of the last n values. */
+static inline int hydra_rolling_extreme_(hydra_series s, uint32_t n, int want_max, double *out)
 {
     double m = 0.0;
     uint32_t i;
@@ -144,29 +144,23 @@ static inline int hydra_rolling_max(hydra_series s, uint32_t n, double *out)
         double x = hydra_series_at(s, i);
         if (!isfinite(x))
             return -1;
-        if (i == s.len - n || x > m)
+        if (i == s.len - n || (want_max ? x > m : x < m))
             m = x;
     }
     *out = m;
     return 0;
 }
 
+/* Highest of the last n values. */
+static inline int hydra_rolling_max(hydra_series s, uint32_t n, double *out)
+{
+    return hydra_rolling_extreme_(s, n, 1, out);
+}
+
 /* Lowest of the last n values. */
 static inline int hydra_rolling_min(hydra_series s, uint32_t n, double *out)
 {
-    double m = 0.0;
-    uint32_t i;
-    if (n == 0 || s.len < n || out == NULL)
-        return -1;
-    for (i = s.len - n; i < s.len; i++) {
-        double x = hydra_series_at(s, i);
-        if (!isfinite(x))
-            return -1;
-        if (i == s.len - n || x < m)
-            m = x;
-    }
-    *out = m;
-    return 0;
+    return hydra_rolling_extreme_(s, n, 0, out);
 }
 
 /*
