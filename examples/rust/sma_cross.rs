@@ -21,7 +21,7 @@
 //! crosses into the host: each callback runs under catch_unwind and a panic
 //! becomes HYDRA_BOT_ERROR, which quarantines the bot. The cdylib exports
 //! only #[no_mangle] items: hydra_plugin_entry (and, in the layout-probe
-//! build for the test, hydra_rust_layout).
+//! build for the test, hydra_rust_layout and hydra_rust_guarded_panic).
 
 // The structs mirror the header whole, including fields this bot never reads.
 #![allow(dead_code)]
@@ -510,6 +510,15 @@ pub static hydra_plugin_entry: Plugin = Plugin {
 };
 
 // ---- the layout probe (test build only: rustc --cfg hydra_layout_probe) ----
+
+/// Runs a panicking body through the same guard as every callback: the
+/// test checks that Debian's rustc unwinds to catch_unwind in a cdylib and
+/// the host gets HYDRA_BOT_ERROR instead of an abort.
+#[cfg(hydra_layout_probe)]
+#[no_mangle]
+pub extern "C" fn hydra_rust_guarded_panic() -> c_int {
+    guarded(|| panic!("a panic the guard must catch"))
+}
 
 /// Offset of a field, without a value of the type (offset_of! is newer
 /// than rustc 1.63). Used inside an unsafe fn: addr_of! takes the field's

@@ -2,6 +2,7 @@
  * The Rust example (examples/rust/sma_cross.rs), built by Debian's rustc
  * alone: its hand-written #[repr(C)] structs match the C header field for
  * field (sizes and offsets from a layout-probe build of the same source),
+ * a panic in a callback comes back to C as HYDRA_BOT_ERROR,
  * the real loader loads it and it sees its own working orders on a 1.1
  * snapshot and behaves as a 1.0 bot on a 1.0-sized one, and in a backtest
  * on ORCL it makes exactly the C example's 98 trades; in a sandboxed
@@ -113,6 +114,20 @@ static void test_rust_structs_match_the_header(void **state)
         }
     dlclose(so);
     assert_int_equal(bad, 0);
+}
+
+/* A panic inside a callback's guard comes back as HYDRA_BOT_ERROR; the process goes on. */
+static void test_a_panic_stops_at_the_boundary(void **state)
+{
+    (void)state;
+    void *so = dlopen(HYDRA_RUST_LAYOUT_SO, RTLD_NOW | RTLD_LOCAL);
+    if (so == NULL)
+        fail_msg("%s", dlerror());
+    int (*guarded_panic)(void) = (int (*)(void))dlsym(so, "hydra_rust_guarded_panic");
+    assert_non_null(guarded_panic);
+    assert_int_equal(guarded_panic(), HYDRA_BOT_ERROR);
+    assert_int_equal(guarded_panic(), HYDRA_BOT_ERROR);
+    dlclose(so);
 }
 
 /* 30 flat closes then a jump: the 10-bar SMA crosses above the 30-bar one on the last bar. */
@@ -256,6 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trades_in_a_worker),
         cmocka_unit_test(test_rust_structs_match_the_header),
+        cmocka_unit_test(test_a_panic_stops_at_the_boundary),
         cmocka_unit_test(test_loaded_by_the_host_and_sees_its_orders),
         cmocka_unit_test(test_same_trades_as_the_c_example),
     };
