@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hydra/indicators.h>
 #include <hydra/plugin.h>
 
 /* The host shows a bot the last 120 bars of each symbol (sdk/README.md). */
@@ -26,13 +27,8 @@ struct hydra_bot {
 /* Rate of change in percent, `back` bars before the last; 0 when there are too few bars. */
 static int roc(const hydra_symbol_view *v, uint32_t n, uint32_t back, double *out)
 {
-    if (v->n_bars < n + back + 1)
-        return 0;
-    double now = v->bars[v->n_bars - 1 - back].close, then = v->bars[v->n_bars - 1 - back - n].close;
-    if (!(then > 0))
-        return 0;
-    *out = (now / then - 1.0) * 100.0;
-    return 1;
+    hydra_series closes = hydra_series_closes(v->bars, v->n_bars);
+    return hydra_roc_pct(hydra_series_drop(closes, back), n, out) == 0;
 }
 
 static int roc_create(const hydra_host_api *api, hydra_host *host, const hydra_bot_config *cfg,

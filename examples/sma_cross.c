@@ -10,12 +10,12 @@
  * Orders fill at the next bar's open (the simulated exchange's rule), as in
  * the usual reference backtesters.
  *
- * Each SMA is the sum of its own window, added up afresh on every bar,
- * never a running sum that adds the new close and subtracts the old one:
- * the running sum drifts by an ulp on real prices, and a crossover is a
- * comparison of two sums that can be equal (ORCL on 2004-06-29 has fast
- * equal to slow). The window sums are compared in the same order the
- * averages would be (sum / n), so the result is what the formula says.
+ * Each SMA is the SDK's hydra_sma (hydra/indicators.h): the sum of its own
+ * window, added up afresh on every bar, never a running sum that adds the
+ * new close and subtracts the old one: the running sum drifts by an ulp on
+ * real prices, and a crossover is a comparison of two averages that can be
+ * equal (ORCL on 2004-06-29 has fast equal to slow), so the result is what
+ * the formula says.
  *
  * Works on minute or daily bars; for daily bars declare
  * `bar_timeframe: day` in bots.yaml (examples/config/bots.yaml does).
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hydra/indicators.h>
 #include <hydra/plugin.h>
 
 /* The host shows a bot the last 120 bars of each symbol (sdk/README.md). */
@@ -36,13 +37,8 @@ struct hydra_bot {
 /* SMA of n closes ending `back` bars before the last; 0 when there are too few bars. */
 static int sma(const hydra_symbol_view *v, uint32_t n, uint32_t back, double *out)
 {
-    if (v->n_bars < n + back)
-        return 0;
-    double sum = 0;
-    for (uint32_t i = v->n_bars - back - n; i < v->n_bars - back; i++)
-        sum += v->bars[i].close;
-    *out = sum / n;
-    return 1;
+    hydra_series closes = hydra_series_closes(v->bars, v->n_bars);
+    return hydra_sma(hydra_series_drop(closes, back), n, out) == 0;
 }
 
 static double held(const hydra_snapshot *snap, const char *symbol)

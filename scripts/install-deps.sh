@@ -14,6 +14,7 @@ packages=(
   prometheus  # promtool: test_metrics checks /metrics with `promtool check metrics`
   time        # /usr/bin/time: scripts/bench.sh daily measures whole processes
   chromium    # test_dashboard_browser drives the dashboard in headless Chromium
+  rustc       # examples/rust: the Rust bot, built by /usr/bin/rustc alone (no cargo, no crates)
 )
 
 missing=()

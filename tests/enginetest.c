@@ -89,6 +89,94 @@ int et_make_config(const char *dir, const char *settings_edits, const char *bots
     return rc;
 }
 
+int et_examples_config(const char *dir)
+{
+    char path[1024], repl[1024];
+    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/settings.yaml", NULL);
+    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/bots.yaml", NULL);
+    int rc = -1;
+    if (settings != NULL && bots != NULL) {
+        snprintf(repl, sizeof repl, "%s/", dir);
+        settings = replace_all(settings, "../../logs/", repl);
+        settings = replace_all(settings, "../../state/", repl);
+        settings = replace_all(settings, "file: ../../data/", "file: " HYDRA_SOURCE_DIR "/data/");
+        snprintf(path, sizeof path, "%s/settings.yaml", dir);
+        rc = tu_write_file(path, settings);
+        snprintf(path, sizeof path, "%s/bots.yaml", dir);
+        if (rc == 0)
+            rc = tu_write_file(path, bots);
+    }
+    free(settings);
+    free(bots);
+    return rc;
+}
+
+hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const char *symbol)
+{
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_EXAMPLES_DIR);
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "%s", bot_id);
+    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "%s", symbol);
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
+        hydra_backtest_run(bt, err, sizeof err) != 0)
+        fail_msg("%s: %s", bot_id, err);
+    return bt;
+}
+
+int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_yaml, int ticks)
+{
+    /* et_make_config's edits are one per line, with a literal backslash-n for a line break. */
+    char *entries = replace_all(strdup(bots_yaml), "\n", "\\n");
+    size_t sz = strlen(entries) + 512;
+    char *edits = malloc(sz);
+    snprintf(edits, sz,
+             "  - bot_id: mom_FESX\\n    enabled: true=>  - bot_id: mom_FESX\\n    enabled: false\n"
+             "optionsbot:\\n  enabled: true=>optionsbot:\\n  enabled: false\n"
+             "cryptobot:\\n  enabled: true=>cryptobot:\\n  enabled: false\n"
+             "bots: []=>bots:\\n%s",
+             entries);
+    int rc = et_make_config(dir, NULL, edits);
+    free(edits);
+    free(entries);
+    if (rc != 0)
+        return -1;
+    char cfgdir[600], nticks[16];
+    snprintf(cfgdir, sizeof cfgdir, "%s/config", dir);
+    snprintf(nticks, sizeof nticks, "%d", ticks);
+    const char *argv[] = {HYDRA_HOST_BIN, "--config", cfgdir, "--plugins", plugins_dir, "--ticks",
+                          nticks, "--interval-ms", "0", "--quiet", NULL};
+    char *out = NULL;
+    rc = tu_run(argv, NULL, 300, &out);
+    if (rc != 0)
+        print_error("hydra-host exited with %d:\n%s\n", rc, out ? out : "");
+    free(out);
+    return rc;
+}
+
+void et_assert_trades_in_worker(const char *plugins_dir, const char *bot_id, const char *plugin,
+                                const char *mode, const char *params)
+{
+    char dir[256], log[512], yaml[1024];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(yaml, sizeof yaml,
+             "  - bot_id: %s\n    plugin: %s\n    bucket: momentum\n    asset_class: equity\n"
+             "    isolation: process\n    symbols: [FESX]\n    signal:\n      mode: %s\n"
+             "      params: %s\n",
+             bot_id, plugin, mode, params);
+    assert_int_equal(et_host_run_bots(dir, plugins_dir, yaml, 400), 0);
+    snprintf(log, sizeof log, "%s/app.jsonl", dir);
+    assert_int_equal(et_count_events(log, "bot_loaded", bot_id), 1);
+    assert_true(et_count_events(log, "order_fill", bot_id) >= 2);
+    assert_int_equal(et_count_events(log, "bot_quarantined", bot_id), 0);
+    tu_rmtree(dir);
+}
+
 void et_options(hydra_engine_options *opt, const char *dir)
 {
     memset(opt, 0, sizeof *opt);

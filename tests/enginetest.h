@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "backtest.h"
 #include "broker.h"
 #include "loop.h"
 #include "state.h"
@@ -22,6 +23,36 @@
  * literal backslash-n inside a pair stands for a line break.
  */
 int et_make_config(const char *dir, const char *settings_edits, const char *bots_edits);
+
+/*
+ * Writes <dir>/{settings,bots}.yaml from examples/config with its logs and
+ * state in dir and its data paths pointing into the repository. 0 or -1.
+ */
+int et_examples_config(const char *dir);
+
+/*
+ * Backtests one bot of the examples' configuration (et_examples_config in
+ * dir) on one symbol, with the built example plugins, the configuration's
+ * cash and no fees or slippage; fails the test when it cannot run.
+ */
+hydra_backtest *et_examples_backtest(const char *dir, const char *bot_id, const char *symbol);
+
+/*
+ * Runs hydra-host for `ticks` ticks on the simulated exchange over a copy of
+ * the shipped configuration (et_make_config in dir) whose bots are only
+ * `bots_yaml` (entries of a bots: list, "  - bot_id: ..." lines), loaded
+ * from plugins_dir. Returns the host's exit status; its log is <dir>/app.jsonl.
+ */
+int et_host_run_bots(const char *dir, const char *plugins_dir, const char *bots_yaml, int ticks);
+
+/*
+ * Runs one equity bot on FESX in a sandboxed worker process (isolation:
+ * process) for 400 ticks on the simulated exchange, and asserts it was
+ * loaded once, had at least two fills and was never quarantined. `params`
+ * is a YAML flow map, e.g. "{fast: 3, slow: 8}".
+ */
+void et_assert_trades_in_worker(const char *plugins_dir, const char *bot_id, const char *plugin,
+                                const char *mode, const char *params);
 
 /* Options for an in-process engine over <dir>/config and the built plugins. */
 void et_options(hydra_engine_options *opt, const char *dir);

@@ -1,7 +1,8 @@
 /*
  * Small pieces the shipped bots share: finding a symbol or a position in a
- * snapshot, rate of change and moving average over completed bars, price
- * rounding, and reading signal.params with a default and a range.
+ * snapshot, rate of change and moving average over a symbol's completed
+ * bars (the SDK's indicators, with the bots' price checks), price rounding,
+ * and reading signal.params with a default and a range.
  *
  * Header-only (static inline) so each plugin stays one self-contained .so
  * that sees nothing but the SDK. No state: every function reads only its
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hydra/indicators.h>
 #include <hydra/plugin.h>
 
 /* The snapshot's view of `symbol`, or NULL when the host sent none. */
@@ -55,31 +57,26 @@ static inline int sig_good_price(double x)
  */
 static inline int sig_roc_pct(const hydra_symbol_view *v, uint32_t n, double *out)
 {
-    double now, then;
-    if (v == NULL || v->bars == NULL || n == 0 || v->n_bars < n + 1)
+    if (v == NULL || v->bars == NULL)
         return -1;
-    now = v->bars[v->n_bars - 1].close;
-    then = v->bars[v->n_bars - 1 - n].close;
-    if (!sig_good_price(now) || !sig_good_price(then))
-        return -1;
-    *out = (now / then - 1.0) * 100.0;
-    return 0;
+    return hydra_roc_pct(hydra_series_closes(v->bars, v->n_bars), n, out);
 }
 
-/* Simple moving average of the last `n` closes. Returns 0 and sets *out, or -1 as sig_roc_pct. */
+/*
+ * Simple moving average of the last `n` closes (an exact window sum).
+ * Returns 0 and sets *out, or -1 as sig_roc_pct: a close of zero or below
+ * is bad data, not a price to average.
+ */
 static inline int sig_sma(const hydra_symbol_view *v, uint32_t n, double *out)
 {
-    double sum = 0.0;
-    uint32_t i;
-    if (v == NULL || v->bars == NULL || n == 0 || v->n_bars < n)
+    hydra_series closes;
+    double lowest;
+    if (v == NULL || v->bars == NULL)
         return -1;
-    for (i = v->n_bars - n; i < v->n_bars; i++) {
-        if (!sig_good_price(v->bars[i].close))
-            return -1;
-        sum += v->bars[i].close;
-    }
-    *out = sum / (double)n;
-    return 0;
+    closes = hydra_series_closes(v->bars, v->n_bars);
+    if (hydra_rolling_min(closes, n, &lowest) != 0 || !(lowest > 0.0))
+        return -1;
+    return hydra_sma(closes, n, out);
 }
 
 /*

@@ -1,5 +1,5 @@
 /*
- * The example bots (examples/) as references: their trades on the real
+ * The example bots (examples/, in C and C++) as references: their trades on the real
  * ORCL daily file with the example configuration are pinned (count, first
  * and last trade, final equity), so a change to the fill rules, the gates or
  * the exits that moves a textbook result fails here. The example
@@ -19,70 +19,16 @@
 
 #include "backtest.h"
 #include "clock.h"
+#include "enginetest.h"
 #include "testutil.h"
 
 #define assert_near(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
 
 static char g_dir[512];
 
-/* Replaces every occurrence of `from` with `to` in a malloc'd string. */
-static char *replace_all(char *text, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to), count = 0;
-    for (const char *p = text; (p = strstr(p, from)) != NULL; p += fl)
-        count++;
-    if (count == 0)
-        return text;
-    char *out = malloc(strlen(text) + count * (tl > fl ? tl - fl : 0) + 1);
-    char *w = out;
-    const char *r = text;
-    for (const char *p; (p = strstr(r, from)) != NULL; r = p + fl) {
-        memcpy(w, r, (size_t)(p - r));
-        w += p - r;
-        memcpy(w, to, tl);
-        w += tl;
-    }
-    strcpy(w, r);
-    free(text);
-    return out;
-}
-
-/* examples/config with its data paths pointing into the source tree and its state here. */
-static void make_config(const char *dir)
-{
-    char path[1024], repl[600];
-    char *settings = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/settings.yaml", NULL);
-    char *bots = tu_read_file(HYDRA_SOURCE_DIR "/examples/config/bots.yaml", NULL);
-    assert_non_null(settings);
-    assert_non_null(bots);
-    snprintf(repl, sizeof repl, "%s/", dir);
-    settings = replace_all(settings, "../../logs/", repl);
-    settings = replace_all(settings, "../../state/", repl);
-    settings = replace_all(settings, "file: ../../data/", "file: " HYDRA_SOURCE_DIR "/data/");
-    snprintf(path, sizeof path, "%s/settings.yaml", dir);
-    assert_int_equal(tu_write_file(path, settings), 0);
-    snprintf(path, sizeof path, "%s/bots.yaml", dir);
-    assert_int_equal(tu_write_file(path, bots), 0);
-    free(settings);
-    free(bots);
-}
-
 static hydra_backtest *run_bot(const char *bot_id)
 {
-    hydra_backtest_options opt;
-    memset(&opt, 0, sizeof opt);
-    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", g_dir);
-    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_EXAMPLES_DIR);
-    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
-    snprintf(opt.only_bots[opt.n_only_bots++], sizeof opt.only_bots[0], "%s", bot_id);
-    snprintf(opt.only_symbols[opt.n_only_symbols++], sizeof opt.only_symbols[0], "ORCL");
-    char err[2048] = "";
-    int code = 0;
-    hydra_backtest *bt = NULL;
-    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
-        hydra_backtest_run(bt, err, sizeof err) != 0)
-        fail_msg("%s: %s", bot_id, err);
-    return bt;
+    return et_examples_backtest(g_dir, bot_id, "ORCL");
 }
 
 /* Local date and time of t in the market zone, "YYYY-MM-DD HH:MM". */
@@ -148,12 +94,44 @@ static void test_roc_on_orcl(void **state)
     hydra_backtest_close(bt);
 }
 
+/*
+ * The C++ example (examples/cpp/breakout.cpp), Donchian 20/10 on ORCL: 76
+ * round trips, the trades tests/data/breakout_reference.py computes from the
+ * data file alone.
+ */
+static void test_cpp_breakout_on_orcl(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run_bot("breakout_orcl");
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_int_equal(r->n_trades, 76);
+    assert_int_equal(r->bot_stats[0].entries, 76);
+    assert_int_equal(r->bot_stats[0].n_resized, 0);
+    assert_int_equal(r->bot_stats[0].n_rejected, 0);
+    assert_trade(&r->trades[0], "1995-02-16 13:00", 2.259259, "1995-03-24 13:00", 2.361111,
+                 "signal");
+    assert_trade(&r->trades[75], "2014-12-19 13:00", 45.099998, "2014-12-31 13:00", 44.970001,
+                 "end_of_data");
+    assert_near(final_equity(r), 100431.82, 0.005);
+    hydra_backtest_close(bt);
+}
+
+/*
+ * The C++ bot in a sandboxed worker process (the host's default isolation)
+ * on the simulated exchange: loaded, trading, never quarantined.
+ */
+static void test_cpp_breakout_in_a_worker(void **state)
+{
+    (void)state;
+    et_assert_trades_in_worker(HYDRA_EXAMPLES_DIR, "brk_FESX", "breakout", "breakout",
+                               "{entry_bars: 5, exit_bars: 5, qty: 1}");
+}
+
 static int setup(void **state)
 {
     (void)state;
     tu_mkdtemp(g_dir, sizeof g_dir);
-    make_config(g_dir);
-    return 0;
+    return et_examples_config(g_dir);
 }
 
 static int teardown(void **state)
@@ -168,6 +146,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sma_cross_on_orcl),
         cmocka_unit_test(test_roc_on_orcl),
+        cmocka_unit_test(test_cpp_breakout_on_orcl),
+        cmocka_unit_test(test_cpp_breakout_in_a_worker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -26,8 +26,31 @@
 
 /* Uses every macro and inline function, so a warning anywhere in them shows up. */
 static const char *const header_check_source =
+    "#include <hydra/indicators.h>\n"
     "#include <hydra/plugin.h>\n"
     "#include <hydra/types.h>\n"
+    "static int hydra_indicator_check(const hydra_bar *bar)\n"
+    "{\n"
+    "    double x = 0.0, v[2] = {1.0, 2.0};\n"
+    "    hydra_bands bb;\n"
+    "    hydra_window w;\n"
+    "    hydra_ema e;\n"
+    "    hydra_rsi r;\n"
+    "    hydra_atr a;\n"
+    "    hydra_series c = hydra_series_closes(bar, 1);\n"
+    "    int rc = hydra_sma(c, 1, &x) + hydra_roc_pct(hydra_series_of(v, 2), 1, &x) +\n"
+    "             hydra_rolling_max(hydra_series_highs(bar, 1), 1, &x) +\n"
+    "             hydra_rolling_min(hydra_series_lows(bar, 1), 1, &x) +\n"
+    "             hydra_bollinger(hydra_series_drop(c, 0), 1, 2.0, &bb) +\n"
+    "             hydra_window_init(&w, 2) + hydra_window_push(&w, hydra_series_at(c, 0)) +\n"
+    "             hydra_window_full(&w) + (int)hydra_window_series(&w).len +\n"
+    "             hydra_ema_init(&e, 1) + hydra_ema_push(&e, 1.0) + hydra_ema_value(&e, &x) +\n"
+    "             hydra_rsi_init(&r, 1) + hydra_rsi_push(&r, 1.0) + hydra_rsi_value(&r, &x) +\n"
+    "             hydra_atr_init(&a, 1) + hydra_atr_push(&a, 1.0, 1.0, 1.0) +\n"
+    "             hydra_atr_value(&a, &x) + hydra_ema_of(c, 1, &x) + hydra_rsi_of(c, 1, &x) +\n"
+    "             hydra_atr_of(bar, 1, 1, &x);\n"
+    "    return rc + (int)(x + (double)HYDRA_IND_CAPACITY);\n"
+    "}\n"
     "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
     "                       hydra_intent_buf *buf);\n"
     "int hydra_header_check(const hydra_host_api *api, const hydra_snapshot *snap,\n"
@@ -47,8 +70,36 @@ static const char *const header_check_source =
     "    if (HYDRA_HAS(api, log))\n"
     "        api->log(NULL, HYDRA_LOG_INFO, \"check\", HYDRA_PLUGIN_ENTRY_SYMBOL);\n"
     "    return (int)HYDRA_COVERS(snap, budget) + hydra_intent_push(buf, &in) +\n"
-    "           hydra_version_is_compatible(v, v) + HYDRA_BOT_OK + HYDRA_PARAM_OK;\n"
+    "           hydra_version_is_compatible(v, v) + HYDRA_BOT_OK + HYDRA_PARAM_OK +\n"
+    "           hydra_indicator_check(&bar);\n"
     "}\n";
+
+/* A C++ bot through hydra/plugin.hpp that throws from every callback it has. */
+static const char *const cxx_thrower_source =
+    "#include <cstring>\n"
+    "#include <memory>\n"
+    "#include <stdexcept>\n"
+    "#include <hydra/plugin.hpp>\n"
+    "struct thrower {\n"
+    "    static int create(hydra::host &, const hydra_bot_config &cfg, std::unique_ptr<thrower> &out)\n"
+    "    {\n"
+    "        if (std::strcmp(cfg.signal_mode, \"throw_in_create\") == 0)\n"
+    "            throw std::runtime_error(\"refused by throwing\");\n"
+    "        out = std::make_unique<thrower>();\n"
+    "        return HYDRA_BOT_OK;\n"
+    "    }\n"
+    "    int manage(const hydra_snapshot &, hydra::intents &) { throw 42; }\n"
+    "    int on_tick(const hydra_snapshot &, hydra::intents &out)\n"
+    "    {\n"
+    "        hydra_intent in = hydra::intents::make(HYDRA_INTENT_ENTRY, HYDRA_SIDE_BUY,\n"
+    "                                               HYDRA_ORDER_MARKET, HYDRA_ASSET_EQUITY);\n"
+    "        in.qty = 1;\n"
+    "        out.push(in, \"AAPL\", \"before the throw\");\n"
+    "        throw std::out_of_range(\"tick out of range\");\n"
+    "    }\n"
+    "    void on_fill(const hydra_fill &) { throw std::logic_error(\"fill\"); }\n"
+    "};\n"
+    "HYDRA_CXX_PLUGIN(thrower, \"thrower\", \"1.0.0\", \"throws\", HYDRA_ASSET_EQUITY);\n";
 
 static char tmp[256];
 
@@ -102,11 +153,11 @@ static void test_headers_compile_as_cxx17(void **state)
 /* Each header stands alone: it includes what it needs. */
 static void test_each_header_self_contained(void **state)
 {
-    static const char *const headers[] = {"hydra/types.h", "hydra/plugin.h"};
+    static const char *const headers[] = {"hydra/types.h", "hydra/plugin.h", "hydra/indicators.h"};
     char src[512], obj[512], text[128];
     size_t i;
     (void)state;
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         snprintf(src, sizeof src, "%s/alone%zu.c", tmp, i);
         snprintf(obj, sizeof obj, "%s/alone%zu.o", tmp, i);
         snprintf(text, sizeof text, "#include <%s>\ntypedef int hydra_not_empty;\n", headers[i]);
@@ -150,12 +201,82 @@ static void assert_exports_only_entry(const char *so)
     assert_int_equal(found, 1);
 }
 
+/*
+ * hydra/plugin.hpp stops every exception at the C boundary: the host sees
+ * HYDRA_BOT_ERROR (or, from on_fill and destroy, nothing) and a log line
+ * naming the callback and the exception, and keeps running. Built by the
+ * real compiler with the SDK's flags, loaded by the real loader.
+ */
+static void test_cxx_exceptions_stop_at_the_boundary(void **state)
+{
+    static const double up[] = {100, 101};
+    char src[512], so[512], err[512];
+    hydra_bot_cfg cfg;
+    hydra_bot_instance inst;
+    fx_log log;
+    hydra_host_services svc = fx_services(&log);
+    fx_snap f;
+    hydra_fill fill;
+    (void)state;
+
+    snprintf(src, sizeof src, "%s/thrower.cpp", tmp);
+    snprintf(so, sizeof so, "%s/thrower.so", tmp);
+    assert_int_equal(tu_write_file(src, cxx_thrower_source), 0);
+    const char *argv[] = {HYDRA_CXX, "-std=c++17", WARNINGS, SDK_INCLUDE, "-fPIC", "-shared",
+                          "-fvisibility=hidden", "-fvisibility-inlines-hidden",
+                          "-Wl,--version-script=" HYDRA_SOURCE_DIR "/sdk/hydra-plugin.map",
+                          "-Wl,--no-undefined", src, "-o", so, NULL};
+    run_ok(argv, 120);
+    assert_exports_only_entry(so);
+
+    memset(&log, 0, sizeof log);
+    fx_cfg(&cfg, "thr_AAPL", "thrower", "throw_in_create", HYDRA_ASSET_EQUITY);
+    fx_cfg_symbol(&cfg, "AAPL");
+    assert_int_not_equal(hydra_bot_load(&inst, tmp, &cfg, &svc, err, sizeof err), 0);
+    assert_non_null(strstr(err, "create failed"));
+    assert_string_equal(log.last_event, "bot_exception");
+    assert_string_equal(log.last_message, "create threw: refused by throwing");
+
+    fx_cfg(&cfg, "thr_AAPL", "thrower", "plain", HYDRA_ASSET_EQUITY);
+    fx_cfg_symbol(&cfg, "AAPL");
+    if (hydra_bot_load(&inst, tmp, &cfg, &svc, err, sizeof err) != 0)
+        fail_msg("thrower did not load: %s", err);
+    fx_snap_init(&f);
+    fx_symbol(&f, "AAPL", HYDRA_ASSET_EQUITY, up, 2);
+
+    memset(&log, 0, sizeof log);
+    assert_int_equal(inst.plugin.entry->manage(inst.bot, &f.snap, &f.buf), HYDRA_BOT_ERROR);
+    assert_string_equal(log.last_event, "bot_exception");
+    assert_string_equal(log.last_message, "manage threw something that is not a std::exception");
+
+    memset(&log, 0, sizeof log);
+    assert_int_equal(inst.plugin.entry->on_tick(inst.bot, &f.snap, &f.buf), HYDRA_BOT_ERROR);
+    assert_string_equal(log.last_message, "on_tick threw: tick out of range");
+
+    memset(&log, 0, sizeof log);
+    memset(&fill, 0, sizeof fill);
+    fill.struct_size = sizeof fill;
+    fill.side = HYDRA_SIDE_BUY;
+    fill.symbol = "AAPL";
+    fill.client_order_id = "cid-1";
+    fill.qty = 1;
+    fill.price = 101;
+    assert_non_null(inst.plugin.entry->on_fill);
+    inst.plugin.entry->on_fill(inst.bot, &fill);
+    assert_string_equal(log.last_message, "on_fill threw: fill");
+    hydra_bot_unload(&inst);
+}
+
 static void test_shipped_plugins_export_only_entry(void **state)
 {
     (void)state;
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/momentum.so");
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/crypto.so");
     assert_exports_only_entry(HYDRA_TEST_PLUGIN_DIR "/options.so");
+    /* The examples too, the C++ one included: none of its runtime's symbols leak. */
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/sma_cross.so");
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/roc.so");
+    assert_exports_only_entry(HYDRA_EXAMPLES_DIR "/breakout.so");
 }
 
 /* The drop-in promise: a bot built out of tree against an installed SDK loads without a host rebuild. */
@@ -179,6 +300,15 @@ static void test_template_drop_in(void **state)
 
     const char *install[] = {HYDRA_CMAKE, "--install", HYDRA_BINARY_DIR, "--prefix", prefix, NULL};
     run_ok(install, 120);
+    /* Every header ships, the indicators and the C++ layer included. */
+    static const char *const installed[] = {"plugin.h", "types.h", "indicators.h", "plugin.hpp"};
+    for (size_t i = 0; i < sizeof installed / sizeof installed[0]; i++) {
+        char h[700];
+        struct stat st;
+        snprintf(h, sizeof h, "%s/include/hydra/%s", prefix, installed[i]);
+        if (stat(h, &st) != 0)
+            fail_msg("%s was not installed", h);
+    }
 
     /* Only the installed SDK is visible to the bot's build. */
     assert_int_equal(setenv("PKG_CONFIG_PATH", pcdir, 1), 0);
@@ -242,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_headers_compile_as_cxx17, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_header_self_contained, setup, teardown),
         cmocka_unit_test(test_shipped_plugins_export_only_entry),
+        cmocka_unit_test_setup_teardown(test_cxx_exceptions_stop_at_the_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_drop_in, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
