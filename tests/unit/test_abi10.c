@@ -283,12 +283,58 @@ static void test_abi11_bot_on_a_10_sized_snapshot(void **state)
     hydra_bot_unload(&inst);
 }
 
+/*
+ * A hydra-worker of protocol version 2 (tests/abi10/worker_v2.c: what one
+ * does with a newer host's first message) started by this host: the bot
+ * host refuses to start, and the reason says which protocol it speaks and
+ * what to do about it, rather than only an exit status.
+ */
+static void test_protocol2_worker_is_refused_clearly(void **state)
+{
+    (void)state;
+    char dir[256], plugins[512], to[768], log[512];
+    assert_non_null(tu_mkdtemp(dir, sizeof dir));
+    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
+    snprintf(log, sizeof log, "%s/app.jsonl", dir);
+    assert_int_equal(mkdir(plugins, 0755), 0);
+    snprintf(to, sizeof to, "%s/bot10.so", plugins);
+    assert_int_equal(tu_copy_file(ABI10_SO, to), 0);
+    assert_int_equal(
+        et_make_config(dir, NULL,
+                       "enabled: true=>enabled: false\n" /* b10 alone */
+                       "bots: []=>bots: [{bot_id: b10, plugin: bot10, bucket: momentum, "
+                       "asset_class: equity, symbols: [FESX], "
+                       "signal: {mode: bot10_v1, params: {}}}]"),
+        0);
+    hydra_engine_options opt;
+    et_options(&opt, dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
+    setenv("HYDRA_WORKER", HYDRA_TEST_BROKEN_DIR "/worker_v2", 1);
+    hydra_engine e;
+    char err[4096] = "";
+    int code = -1;
+    int rc = hydra_engine_open(&e, &opt, err, sizeof err, &code);
+    print_message("%s\n", err);
+    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
+    if (rc == 0) {
+        hydra_engine_close(&e);
+        fail_msg("the host started with a worker that cannot read its messages");
+    }
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(err, "bot b10: worker exited with status 3 in create"));
+    assert_non_null(strstr(err, "hydra-host speaks worker protocol 3"));
+    assert_non_null(strstr(err, "install hydra-host and hydra-worker from the same build"));
+    assert_int_equal(et_count_events(log, "host_start_failed", NULL), 1);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binaries_declare_their_abi),
         cmocka_unit_test(test_abi10_binary_trades_as_the_abi11_build),
         cmocka_unit_test(test_abi11_bot_on_a_10_sized_snapshot),
+        cmocka_unit_test(test_protocol2_worker_is_refused_clearly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
