@@ -148,6 +148,7 @@ static int bot_create(conform_env *env, const hydra_bot_cfg *cfg, hydra_bot **ou
     env->host.cfg = cfg;
     env->host.svc = &env->svc;
     hydra_bot_config_view(cfg, symbols, &view);
+    hydra_conform_probe_enter("create", "creating an instance", 0);
     rc = env->plugin.entry->create(hydra_host_api_v1(), &env->host, &view, &bot);
     *out = bot;
     return rc;
@@ -155,8 +156,10 @@ static int bot_create(conform_env *env, const hydra_bot_cfg *cfg, hydra_bot **ou
 
 static void bot_destroy(conform_env *env, hydra_bot *bot)
 {
-    if (bot != NULL && bot != OUT_SENTINEL)
+    if (bot != NULL && bot != OUT_SENTINEL) {
+        hydra_conform_probe_enter("destroy", "destroying an instance", 0);
         env->plugin.entry->destroy(bot);
+    }
 }
 
 /* Creates an instance with the run's configuration; on failure the check is skipped. */
@@ -286,6 +289,17 @@ static const char *phase_name(int phase)
     return phase == 0 ? "manage" : "on_tick";
 }
 
+/* The case a call runs in, for reports: "seeded tape, tick 12 (2 symbols, 120 bars on the first, ...)". */
+static void snapshot_case(const char *what, int tick, const hydra_snapshot *snap, char *out, size_t outsz)
+{
+    uint32_t bars = snap->n_symbols > 0 && snap->symbols[0] != NULL ? snap->symbols[0]->n_bars : 0;
+    snprintf(out, outsz, "%s, tick %d (%u symbol%s, %u bar%s on the first, %u position%s, %u option%s, %u order%s)",
+             what, tick, (unsigned)snap->n_symbols, snap->n_symbols == 1 ? "" : "s", (unsigned)bars,
+             bars == 1 ? "" : "s", (unsigned)snap->n_positions, snap->n_positions == 1 ? "" : "s",
+             (unsigned)snap->n_options, snap->n_options == 1 ? "" : "s", (unsigned)snap->n_orders,
+             snap->n_orders == 1 ? "" : "s");
+}
+
 /*
  * One callback on one snapshot: calls it, times it, checks the buffer and
  * every intent, and appends the intents to *got (which the caller resets).
@@ -295,7 +309,7 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
                      int tick, int phase, unsigned flags, conform_buf *buf, run_log *log,
                      hydra_intent *got, uint32_t *n_got, const char *what, conform_result *r)
 {
-    char why[512], desc[256];
+    char why[512], desc[256], where[320];
     double t0;
     uint32_t i;
     int rc;
@@ -308,14 +322,19 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
     }
     conform_buf_reset(buf);
     env->snap = snap;
+    snapshot_case(what, tick, &bare, where, sizeof where);
+    hydra_conform_probe_enter(phase_name(phase), where, 1);
     t0 = now_ns();
     rc = phase == 0 ? env->plugin.entry->manage(bot, &bare, &buf->buf)
                     : env->plugin.entry->on_tick(bot, &bare, &buf->buf);
+    hydra_conform_probe_leave(1);
     env->snap = NULL;
     if (log != NULL)
         log_time(log, now_ns() - t0);
     if (conform_buf_verify(buf, (flags & DRIVE_SLACK) != 0, why, sizeof why) != 0) {
         hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: %s", what, tick, phase_name(phase), why);
+        snprintf(r->cause, sizeof r->cause, "%s: %.230s", phase_name(phase), why);
+        snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
         return -1;
     }
     if (rc < 0) {
@@ -339,12 +358,16 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
         if (conform_intent_raw_check(&buf->buf, i, why, sizeof why) != 0 ||
             hydra_intent_read(&buf->buf, i, &in) != 0) {
             hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: %s", what, tick, phase_name(phase), why);
+            snprintf(r->cause, sizeof r->cause, "%s: %.230s", phase_name(phase), why);
+            snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
             return -1;
         }
         if (conform_intent_check(&o->cfg, snap, phase == 0, &in, why, sizeof why) != 0) {
             conform_intent_describe(&in, desc, sizeof desc);
             hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: invalid intent (%s): %s", what, tick,
                               phase_name(phase), desc, why);
+            snprintf(r->cause, sizeof r->cause, "%s: invalid intent: %.220s", phase_name(phase), why);
+            snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
             return -1;
         }
         got[(*n_got)++] = in;
@@ -1226,6 +1249,9 @@ void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conf
         hydra_conform_set(r, CONFORM_SKIP, "the host's loader refuses the plugin: %s", err);
         goto fail;
     }
+    /* The descriptor the loader hands out is its own copy; create is code in the plugin. */
+    if (c->loads_plugin)
+        hydra_conform_probe_catch_faults((const void *)(uintptr_t)env->plugin.entry->create);
     c->run(o, env, r);
 
 fail:
