@@ -15,6 +15,12 @@
  * Until told otherwise it places one limit buy of its first symbol 4%
  * below the market (it does not fill within a test's run), and writes the
  * client order id the snapshot shows for it to state key "own_cid".
+ *
+ * Where the test cannot reach its state (a backtest keeps it in memory),
+ * signal.params say the same: cancel_ids (as "cancel", pushed on every
+ * on_tick), cancel_own_after (on_tick calls after which it cancels its own
+ * working orders; 0: never), bait_price (the limit of its buy; 0: 4%
+ * below the market) and bait_qty (its size; default 0.0001).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,9 @@ struct hydra_bot {
     hydra_host *host;
     char symbol[48];
     int placed;
+    char cancel_ids[512];
+    int64_t cancel_own_after, calls;
+    double bait_price, bait_qty;
 };
 
 static int ca_create(const hydra_host_api *api, hydra_host *host, const hydra_bot_config *cfg,
@@ -41,6 +50,14 @@ static int ca_create(const hydra_host_api *api, hydra_host *host, const hydra_bo
     b->api = api;
     b->host = host;
     snprintf(b->symbol, sizeof b->symbol, "%s", cfg->symbols[0]);
+    if (api->param_string(host, "cancel_ids", b->cancel_ids, sizeof b->cancel_ids) != HYDRA_PARAM_OK)
+        b->cancel_ids[0] = '\0';
+    if (api->param_int(host, "cancel_own_after", &b->cancel_own_after) != HYDRA_PARAM_OK)
+        b->cancel_own_after = 0;
+    if (api->param_double(host, "bait_price", &b->bait_price) != HYDRA_PARAM_OK)
+        b->bait_price = 0;
+    if (api->param_double(host, "bait_qty", &b->bait_qty) != HYDRA_PARAM_OK || !(b->bait_qty > 0))
+        b->bait_qty = 0.0001;
     *out = b;
     return HYDRA_BOT_OK;
 }
@@ -89,8 +106,9 @@ static void push_entry(hydra_bot *b, const hydra_snapshot *snap, hydra_intent_bu
     in.type = HYDRA_ORDER_LIMIT;
     in.tif = HYDRA_TIF_GTC;
     snprintf(in.symbol, sizeof in.symbol, "%s", b->symbol);
-    in.qty = 0.0001;
-    in.limit_price = (double)(long long)(px * 0.96); /* inside the host's 5% limit distance */
+    in.qty = b->bait_qty;
+    in.limit_price = b->bait_price > 0 ? b->bait_price
+                                       : (double)(long long)(px * 0.96); /* inside the host's 5% limit distance */
     snprintf(in.reason, sizeof in.reason, "resting bait");
     if (hydra_intent_push(out, &in) == 0)
         b->placed = 1;
@@ -101,13 +119,17 @@ static int ca_on_tick(hydra_bot *b, const hydra_snapshot *snap, hydra_intent_buf
     if (!HYDRA_COVERS(snap, n_orders))
         return HYDRA_BOT_ERROR; /* this bot exists to exercise ABI 1.1 */
     char ids[1024];
-    if (b->api->state_get(b->host, "cancel", ids, sizeof ids) == 0 && ids[0] != '\0') {
+    b->calls++;
+    if (b->cancel_ids[0] != '\0')
+        snprintf(ids, sizeof ids, "%s", b->cancel_ids);
+    else if (b->api->state_get(b->host, "cancel", ids, sizeof ids) == 0 && ids[0] != '\0')
         b->api->state_set(b->host, "cancel", "");
-        char *save = NULL;
-        for (char *id = strtok_r(ids, " ", &save); id != NULL; id = strtok_r(NULL, " ", &save))
-            push_cancel(out, id, "cancel of an order that is not mine");
-    }
-    if (flag(b, "cancel_own")) {
+    else
+        ids[0] = '\0';
+    char *save = NULL;
+    for (char *id = strtok_r(ids, " ", &save); id != NULL; id = strtok_r(NULL, " ", &save))
+        push_cancel(out, id, "cancel of an order that is not mine");
+    if (flag(b, "cancel_own") || (b->cancel_own_after > 0 && b->calls > b->cancel_own_after)) {
         b->api->state_set(b->host, "cancel_own", "0");
         for (uint32_t i = 0; i < snap->n_orders; i++)
             push_cancel(out, snap->orders[i]->client_order_id, "cancel of my own order");

@@ -13,6 +13,10 @@
  *     exchange and, after the next sync, in the journal;
  *   - the unterminated id quarantines the bot as an invalid intent, and the
  *     host ticks on with the other bots still trading.
+ *
+ * And in the backtest, where the same refusals keep another bot's resting
+ * order alive until it fills, and the bot's own cancel keeps its own from
+ * ever filling.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backtest.h"
 #include "enginetest.h"
 #include "error.h"
 #include "orders.h"
@@ -282,11 +287,117 @@ static void test_cancel_attack_in_worker(void **state)
     assert_true(slot_of(f, "attacker")->run->process);
 }
 
+/* Daily bars that dip to 8.00 on 01-16: a resting buy at 8.50 fills then, and not before. */
+static const char *BT_BARS = "Date,Open,High,Low,Close,Volume\n"
+                             "2024-01-02,10.00,11.00,9.00,10.00,100\n"
+                             "2024-01-03,10.50,11.50,9.00,10.00,100\n"
+                             "2024-01-04,10.50,11.50,9.00,10.00,100\n"
+                             "2024-01-05,10.50,11.50,9.00,10.00,100\n"
+                             "2024-01-08,10.50,12.00,9.50,11.00,100\n"
+                             "2024-01-09,11.50,13.00,10.50,12.00,100\n"
+                             "2024-01-10,12.50,14.00,11.50,13.00,100\n"
+                             "2024-01-11,13.50,14.50,11.00,12.00,100\n"
+                             "2024-01-12,12.50,13.50,10.00,11.00,100\n"
+                             "2024-01-15,10.50,12.00,9.00,10.00,100\n"
+                             "2024-01-16,10.50,11.50,8.00,9.00,100\n"
+                             "2024-01-17,9.50,10.50,8.00,9.00,100\n";
+
+#define BT_BOT(id, params)                                                                         \
+    "  - bot_id: " id "\n    plugin: cancel_attack\n    bucket: momentum\n"                        \
+    "    asset_class: equity\n    symbols: [TEST]\n"                                              \
+    "    session: {trade_start: \"00:00\", trade_end: \"23:59\", manage_until: \"23:59\"}\n"      \
+    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"                            \
+    "    execution: {order_type: limit, tif: gtc}\n"                                              \
+    "    signal:\n      mode: cancel_attack_v1\n      params: " params "\n"
+
+static uint64_t rejected_by(const hydra_bt_bot_stats *s, const char *gate)
+{
+    for (int i = 0; i < s->n_rejected; i++)
+        if (strcmp(s->rejected[i].name, gate) == 0)
+            return s->rejected[i].n;
+    return 0;
+}
+
+static void test_cancel_attack_in_backtest(void **state)
+{
+    (void)state;
+    char dir[256], path[1024], text[4096];
+    assert_non_null(tu_mkdtemp(dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/bars.csv", dir);
+    assert_int_equal(tu_write_file(path, BT_BARS), 0);
+    snprintf(text, sizeof text,
+             "system:\n  timezone: America/New_York\n  state_db_path: %s/state.db\n"
+             "  log_path: %s/app.jsonl\n  kill_switch_path: %s/KILL\n"
+             "risk:\n  max_limit_distance_pct: 20\n"
+             "broker: sim\n"
+             "sim:\n  db_path: %s/paper.db\n  initial_cash: 100000\n  slippage_bps: 0\n"
+             "  fee_per_share: 0\n  session_open: \"09:30\"\n  session_close: \"16:00\"\n"
+             "  series:\n    - symbol: TEST\n      file: %s/bars.csv\n",
+             dir, dir, dir, dir, dir);
+    snprintf(path, sizeof path, "%s/settings.yaml", dir);
+    assert_int_equal(tu_write_file(path, text), 0);
+    /* The victim rests a buy at 8.50; the attacker names it (whichever day it was placed), a
+     * stranger's id and a made-up one on every bar, and cancels its own identical buy after 3. */
+    snprintf(path, sizeof path, "%s/bots.yaml", dir);
+    assert_int_equal(
+        tu_write_file(path, "bots:\n" BT_BOT("victim", "{bait_price: 8.5, bait_qty: 10}")
+                                BT_BOT("attacker",
+                                       "{bait_price: 8.5, bait_qty: 10, cancel_own_after: 3, "
+                                       "cancel_ids: \"victim-20240102-1 victim-20240103-1 "
+                                       "victim-20240104-1 " STRANGER_CID " " MADE_UP_CID "\"}")),
+        0);
+
+    hydra_backtest_options opt;
+    memset(&opt, 0, sizeof opt);
+    snprintf(opt.config_dir, sizeof opt.config_dir, "%s", dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", HYDRA_TEST_BROKEN_DIR);
+    opt.cash = opt.fee_per_share = opt.slippage_bps = -1;
+    char err[2048] = "";
+    int code = 0;
+    hydra_backtest *bt = NULL;
+    if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0)
+        fail_msg("open: %s", err);
+    if (hydra_backtest_run(bt, err, sizeof err) != 0)
+        fail_msg("run: %s", err);
+    const hydra_bt_result *res = hydra_backtest_result(bt);
+
+    int victim = -1, attacker = -1, victim_trades = 0, attacker_trades = 0;
+    for (int i = 0; i < res->n_bots; i++) {
+        if (strcmp(res->bot_ids[i], "victim") == 0)
+            victim = i;
+        if (strcmp(res->bot_ids[i], "attacker") == 0)
+            attacker = i;
+    }
+    assert_true(victim >= 0 && attacker >= 0);
+    for (size_t i = 0; i < res->n_trades; i++) {
+        print_message("%s %s %.4g @ %.4g, %s\n", res->trades[i].bot_id, res->trades[i].symbol,
+                      res->trades[i].qty, res->trades[i].entry_price, res->trades[i].exit_reason);
+        if (strcmp(res->trades[i].bot_id, "victim") == 0)
+            victim_trades++;
+        if (strcmp(res->trades[i].bot_id, "attacker") == 0)
+            attacker_trades++;
+    }
+    /* The victim's resting buy survived every cancel and filled at 8.50 when the price came. */
+    assert_int_equal(victim_trades, 1);
+    /* The attacker's own buy, identical, was cancelled by it before it could fill. */
+    assert_int_equal(attacker_trades, 0);
+    /* Every refusal is a gate rejection: five ids a bar, each bar the attacker ran. */
+    uint64_t refused = rejected_by(&res->bot_stats[attacker], "cancel");
+    print_message("cancels refused: %llu over %llu ticks\n", (unsigned long long)refused,
+                  (unsigned long long)res->bot_stats[attacker].ticks);
+    assert_true(refused >= 5 * 3);
+    assert_int_equal(refused % 5, 0);
+    assert_int_equal(rejected_by(&res->bot_stats[victim], "cancel"), 0);
+    hydra_backtest_close(bt);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancel_attack_in_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_attack_in_worker, setup, teardown),
+        cmocka_unit_test(test_cancel_attack_in_backtest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
