@@ -116,14 +116,9 @@ static hydra_bot_slot *slot_of(fixture *f, const char *bot_id)
     return NULL;
 }
 
-/* The exchange's status of an order by client order id; -1 when it has none. */
 static int exchange_status(fixture *f, const char *cid)
 {
-    hydra_order o;
-    hydra_broker_err err = {0};
-    if (f->et.w->inner.ops->order_by_client_id(f->et.w->inner.ctx, cid, &o, &err) != 0)
-        return -1;
-    return o.status;
+    return et_broker_status(&f->et.w->inner, cid);
 }
 
 static int journal_state(fixture *f, const char *cid)
@@ -153,21 +148,10 @@ static void place_victim_order(fixture *f, char *cid)
     assert_int_equal(journal_state(f, cid), HYDRA_ORD_OPEN);
 }
 
-/* An order somebody else placed on the account, straight at the exchange. */
 static void place_stranger_order(fixture *f)
 {
-    hydra_order_request r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.client_order_id, sizeof r.client_order_id, STRANGER_CID);
-    snprintf(r.symbol, sizeof r.symbol, "BTC/USD");
-    r.side = HYDRA_SIDE_BUY;
-    r.type = HYDRA_ORDER_LIMIT;
-    r.tif = HYDRA_TIF_GTC;
-    r.qty = 0.001;
-    r.limit_price = floor(hydra_market_price(&f->et.e.market, "BTC/USD") * 0.5);
-    hydra_order o;
-    hydra_broker_err err = {0};
-    assert_int_equal(f->et.w->inner.ops->submit(f->et.w->inner.ctx, &r, &o, &err), 0);
+    et_stranger_order(&f->et.w->inner, STRANGER_CID, "BTC/USD", 0.001,
+                      floor(hydra_market_price(&f->et.e.market, "BTC/USD") * 0.5));
 }
 
 static void tell(fixture *f, const char *key, const char *value)
