@@ -190,7 +190,8 @@ static int submits_by_others(fixture *f, size_t from)
     return n;
 }
 
-static void attack(fixture *f, int inprocess)
+/* `malformed`: the state key that makes the bot push a cancel the host cannot read; `defect`: why. */
+static void attack(fixture *f, int inprocess, const char *malformed, const char *defect)
 {
     open_engine(f, inprocess);
     et_ticks(&f->et, 2);
@@ -237,14 +238,15 @@ static void attack(fixture *f, int inprocess)
     assert_int_equal(exchange_status(f, victim), HYDRA_BOS_NEW);
     assert_int_equal(exchange_status(f, STRANGER_CID), HYDRA_BOS_NEW);
 
-    /* An id with no NUL: an invalid intent, the bot is quarantined, nothing is cancelled. */
+    /* A cancel the host cannot read: an invalid intent, the bot is quarantined, nothing is cancelled. */
     cancels_before = f->et.w->n_cancels;
     size_t submits_before = f->et.w->n_submits;
-    tell(f, "overlong", "1");
+    tell(f, malformed, "1");
     et_ticks(&f->et, 1);
     assert_int_equal(hydra_bot_day_get(f->et.e.state, "attacker", f->et.e.day, &day), 0);
     assert_true(day.quarantined);
-    assert_non_null(strstr(day.quarantine_reason, "client_order_id empty or not NUL-terminated"));
+    print_message("%s: %s\n", malformed, day.quarantine_reason);
+    assert_non_null(strstr(day.quarantine_reason, defect));
     assert_int_equal(f->et.w->n_cancels, cancels_before);
     assert_int_equal(exchange_status(f, victim), HYDRA_BOS_NEW);
     assert_int_equal(journal_state(f, victim), HYDRA_ORD_OPEN);
@@ -259,16 +261,31 @@ static void attack(fixture *f, int inprocess)
     assert_int_equal(exchange_status(f, STRANGER_CID), HYDRA_BOS_NEW);
 }
 
+#define UNTERMINATED "client_order_id empty or not NUL-terminated"
+/* The host reads a short intent zero-extended: the id it has no room for is empty. */
+#define SHORT_CANCEL UNTERMINATED
+
 static void test_cancel_attack_in_process(void **state)
 {
-    attack(*state, 1);
+    attack(*state, 1, "overlong", UNTERMINATED);
 }
 
 static void test_cancel_attack_in_worker(void **state)
 {
-    attack(*state, 0);
+    attack(*state, 0, "overlong", UNTERMINATED);
     fixture *f = *state;
     assert_true(slot_of(f, "attacker")->run->process);
+}
+
+/* A cancel in an intent of ABI 1.0's size, which has no room for the id it would need. */
+static void test_short_cancel_in_process(void **state)
+{
+    attack(*state, 1, "short_cancel", SHORT_CANCEL);
+}
+
+static void test_short_cancel_in_worker(void **state)
+{
+    attack(*state, 0, "short_cancel", SHORT_CANCEL);
 }
 
 /* Daily bars that dip to 8.00 on 01-16: a resting buy at 8.50 fills then, and not before. */
@@ -381,6 +398,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancel_attack_in_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_attack_in_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_cancel_in_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_cancel_in_worker, setup, teardown),
         cmocka_unit_test(test_cancel_attack_in_backtest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
