@@ -213,6 +213,25 @@ static void test_slow_bot_stopped_after_max_timeouts(void **state)
     json_decref(root);
 }
 
+/* With a call deadline beyond the check's own, the check's timeout says where the call was. */
+static void test_check_timeout_names_the_running_call(void **state)
+{
+    (void)state;
+    int status;
+    /* 2.2 s: in the middle of the second 1.5-s on_tick, far from either end of it. */
+    const char *const args[] = {"--max-timeouts", "1", "--call-deadline", "600000", "--timeout", "2.2", NULL};
+    json_t *root = conform_json(&status, BROKEN "/slow_bot.so", args);
+    check_schema(root, status);
+    json_t *c = check_named(root, "empty-snapshot");
+    const char *msg = json_string_value(json_object_get(c, "message"));
+    print_message("%s\n", msg);
+    assert_string_equal(json_string_value(json_object_get(c, "outcome")), "TIMEOUT");
+    assert_non_null(strstr(msg, "no result within 2.2 s (in on_tick, a snapshot with nothing in it, tick "));
+    assert_non_null(strstr(msg, "median"));
+    assert_string_equal(json_string_value(json_object_get(check_named(root, "bad-prices"), "outcome")), "SKIP");
+    json_decref(root);
+}
+
 static void test_conforming_bot_report(void **state)
 {
     (void)state;
@@ -232,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_crash_names_callback_case_and_function),
         cmocka_unit_test(test_one_cause_reported_once),
         cmocka_unit_test(test_slow_bot_stopped_after_max_timeouts),
+        cmocka_unit_test(test_check_timeout_names_the_running_call),
         cmocka_unit_test(test_conforming_bot_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
