@@ -772,8 +772,12 @@ static void bt_cancel(hydra_backtest *bt, int bi, const hydra_intent *in)
         decision(bt, bot_id, "bot_cancel", "\"client_order_id\":\"%s\"", o->cid);
         return;
     }
-    decision(bt, bot_id, "cancel_refused", "\"detail\":\"%s\"",
-             "not one of the bot's working orders");
+    count_add(bt->bots[bi].stats->rejected, &bt->bots[bi].stats->n_rejected, "cancel");
+    char t[300];
+    decision(bt, bot_id, "gate_reject",
+             "\"source\":\"bot\",\"gate\":\"cancel\",\"client_order_id\":\"%s\","
+             "\"detail\":\"not one of the bot's working orders\"",
+             json_text(in->client_order_id, t, sizeof t));
 }
 
 static bt_bot *find_bot(hydra_backtest *bt, const char *bot_id)

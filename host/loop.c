@@ -701,9 +701,9 @@ static void fill_facts(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent
  * A bot's cancel (ABI 1.1): only one of its own working orders, found in
  * the journal by client order id and owner, and cancelled at the broker by
  * the broker's id as a halt does. Anything else (another bot's order, a
- * stranger's, an unknown or finished one) is refused and logged, and the
- * broker is never asked. The journal row learns the outcome from the next
- * sync, like any order's end.
+ * stranger's, an unknown or finished one) is a gate rejection (gate
+ * "cancel"), and the broker is never asked. The journal row learns the
+ * outcome from the next sync, like any order's end.
  */
 static void handle_cancel(hydra_engine *e, hydra_bot_slot *slot, const hydra_intent *in,
                           const char *source)
@@ -724,9 +724,10 @@ static void handle_cancel(hydra_engine *e, hydra_bot_slot *slot, const hydra_int
         refusal = "the order has not reached the broker yet";
     if (refusal != NULL) {
         hydra_metrics_order(e->metrics, HYDRA_METRIC_ORDER_GATE_BLOCKED);
-        hydra_log_pack(e->log, HYDRA_LOG_WARN, "cancel_refused", bot_id, "{s:s,s:s,s:s,s:s}",
-                       "source", source, "client_order_id", in->client_order_id, "detail",
-                       refusal, "bot_reason", in->reason);
+        /* A gate rejection like any other intent's: counted, logged, never sent. */
+        hydra_log_pack(e->log, HYDRA_LOG_WARN, "gate_reject", bot_id, "{s:s,s:s,s:s,s:s,s:s}",
+                       "source", source, "gate", "cancel", "client_order_id",
+                       in->client_order_id, "detail", refusal, "bot_reason", in->reason);
         return;
     }
     hydra_broker_err err = {0};

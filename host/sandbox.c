@@ -197,6 +197,14 @@ static void describe_status(int status, const char *call, char *why, size_t whys
                                             : "";
         set_why(why, whysz, "worker killed by signal %d (SIG%s%s) in %s", sig,
                 abbrev != NULL ? abbrev : "?", what, call);
+    } else if (status >= 0 && WIFEXITED(status) &&
+               WEXITSTATUS(status) == HYDRA_WIRE_EXIT_PROTOCOL) {
+        /* What a worker of another protocol version does at the host's first message. */
+        set_why(why, whysz,
+                "worker exited with status %d in %s: it could not read this host's messages "
+                "(hydra-host speaks worker protocol %u; a hydra-worker from another build "
+                "speaks another): install hydra-host and hydra-worker from the same build",
+                WEXITSTATUS(status), call, (unsigned)HYDRA_WIRE_VERSION);
     } else if (status >= 0 && WIFEXITED(status)) {
         set_why(why, whysz, "worker exited with status %d in %s", WEXITSTATUS(status), call);
     } else {

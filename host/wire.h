@@ -269,4 +269,14 @@ int hydra_wire_recv(int fd, hydra_wire_out *buf, hydra_wire_header *h, int64_t d
  */
 #define HYDRA_WIRE_EXIT_SIGNALED 128
 
+/*
+ * A worker's exit codes when the host, not the bot, breaks the exchange.
+ * Fixed across protocol versions, so a host can tell what a worker of
+ * another version meant: a worker that cannot read the host's first
+ * message (another protocol version refuses it) exits with
+ * HYDRA_WIRE_EXIT_PROTOCOL, as every worker since version 1 has.
+ */
+#define HYDRA_WIRE_EXIT_HOST_GONE 2
+#define HYDRA_WIRE_EXIT_PROTOCOL 3
+
 #endif

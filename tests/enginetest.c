@@ -383,6 +383,32 @@ const char *et_cid_from_bot(const char *cid)
     return p != NULL ? p : cid;
 }
 
+void et_stranger_order(hydra_broker *b, const char *cid, const char *symbol, double qty, double limit)
+{
+    hydra_order_request r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.client_order_id, sizeof r.client_order_id, "%s", cid);
+    snprintf(r.symbol, sizeof r.symbol, "%s", symbol);
+    r.side = HYDRA_SIDE_BUY;
+    r.type = HYDRA_ORDER_LIMIT;
+    r.tif = HYDRA_TIF_GTC;
+    r.qty = qty;
+    r.limit_price = limit;
+    hydra_order o;
+    hydra_broker_err err = {0};
+    if (b->ops->submit(b->ctx, &r, &o, &err) != 0)
+        fail_msg("stranger order %s refused: %s", cid, err.msg);
+}
+
+int et_broker_status(hydra_broker *b, const char *cid)
+{
+    hydra_order o;
+    hydra_broker_err err = {0};
+    if (b->ops->order_by_client_id(b->ctx, cid, &o, &err) != 0)
+        return -1;
+    return o.status;
+}
+
 int et_count_events(const char *log_path, const char *event, const char *bot_id)
 {
     char *text = tu_read_file(log_path, NULL);

@@ -96,6 +96,15 @@ typedef struct et_broker {
 /* Wraps e->broker: from now on the engine calls through `w`. */
 void et_wrap(et_broker *w, hydra_engine *e);
 
+/*
+ * An order somebody else placed on the account, straight at the broker and
+ * never journaled: a GTC limit buy of qty at limit. Fails the test if the
+ * broker refuses it.
+ */
+void et_stranger_order(hydra_broker *b, const char *cid, const char *symbol, double qty, double limit);
+/* The broker's status of an order by client order id (hydra_broker_order_status); -1 when it has none. */
+int et_broker_status(hydra_broker *b, const char *cid);
+
 /* Reads a JSONL log and counts lines whose event (and bot_id, if non-NULL) match. */
 int et_count_events(const char *log_path, const char *event, const char *bot_id);
 

@@ -34,9 +34,9 @@
 
 #define HOST_FD 3
 
-/* Exit codes when the host, not the bot, breaks the exchange. */
-#define EXIT_HOST_GONE 2
-#define EXIT_PROTOCOL 3
+/* Exit codes when the host, not the bot, breaks the exchange (wire.h). */
+#define EXIT_HOST_GONE HYDRA_WIRE_EXIT_HOST_GONE
+#define EXIT_PROTOCOL HYDRA_WIRE_EXIT_PROTOCOL
 
 static hydra_wire_out g_out;
 static hydra_wire_out g_in;

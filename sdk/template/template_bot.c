@@ -91,6 +91,12 @@ static int template_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_in
     for (i = 0; i < snap->n_positions; i++)
         if (strcmp(snap->positions[i]->symbol, bot->symbol) == 0)
             return 0; /* already in */
+    /* ABI 1.1: an entry still working is on its way in; never stack another on it. */
+    if (HYDRA_COVERS(snap, n_orders))
+        for (i = 0; i < snap->n_orders; i++)
+            if (snap->orders[i]->kind == HYDRA_INTENT_ENTRY &&
+                strcmp(snap->orders[i]->symbol, bot->symbol) == 0)
+                return 0;
     if (snap->budget->trades_left_today == 0 ||
         snap->budget->positions_open >= snap->budget->max_concurrent_positions)
         return 0;

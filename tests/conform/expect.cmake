@@ -4,7 +4,8 @@
 #   cmake -DTOOL=... -DPLUGIN=... [-DARGS="a|b"] [-DEXPECT="check=OUTCOME|..."] -P expect.cmake
 #
 # Every check named in EXPECT must have exactly that outcome; every other
-# check must PASS, WARN or SKIP. The exit status must be 1 when anything is
+# check must PASS, WARN or SKIP. "check=OUTCOME@text" also requires the
+# check's message to contain text (where a crash or a hang was pinned). The exit status must be 1 when anything is
 # expected to FAIL, CRASH or TIME OUT, and 0 otherwise.
 cmake_minimum_required(VERSION 3.20)
 
@@ -28,6 +29,13 @@ foreach(e IN LISTS EXPECT)
   string(REPLACE "=" ";" kv "${e}")
   list(GET kv 0 name)
   list(GET kv 1 outcome)
+  set(expect_text_${name} "")
+  string(FIND "${outcome}" "@" at)
+  if(at GREATER -1)
+    math(EXPR after "${at} + 1")
+    string(SUBSTRING "${outcome}" ${after} -1 expect_text_${name})
+    string(SUBSTRING "${outcome}" 0 ${at} outcome)
+  endif()
   set(expect_${name} ${outcome})
   set(seen_${name} 0)
   if(outcome MATCHES "^(FAIL|CRASH|TIMEOUT)$")
@@ -45,6 +53,12 @@ foreach(i RANGE ${last})
     set(seen_${name} 1)
     if(NOT outcome STREQUAL expect_${name})
       string(APPEND problems "  ${name}: expected ${expect_${name}}, got ${outcome}: ${msg}\n")
+    endif()
+    if(NOT expect_text_${name} STREQUAL "")
+      string(FIND "${msg}" "${expect_text_${name}}" found)
+      if(found EQUAL -1)
+        string(APPEND problems "  ${name}: the message does not say \"${expect_text_${name}}\": ${msg}\n")
+      endif()
     endif()
   elseif(NOT outcome MATCHES "^(PASS|WARN|SKIP)$")
     string(APPEND problems "  ${name}: unexpected ${outcome}: ${msg}\n")

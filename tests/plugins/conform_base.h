@@ -5,8 +5,8 @@
  * name says and fails exactly the checks aimed at that fault.
  *
  * Behaviour (signal.mode template_v1, equities): buy 1 share of the first
- * symbol after an up bar when it holds none and the budget allows; sell
- * what it holds after a down bar.
+ * symbol after an up bar when it holds none, has no entry working on it
+ * and the budget allows; sell what it holds after a down bar.
  */
 #ifndef HYDRA_TEST_CONFORM_BASE_H
 #define HYDRA_TEST_CONFORM_BASE_H
@@ -144,6 +144,18 @@ static int cb_manage(hydra_bot *bot, const hydra_snapshot *snap, hydra_intent_bu
     return 0;
 }
 
+/* ABI 1.1: an entry of its own still working on the symbol (none on an older host). */
+static int cb_entry_working(const hydra_bot *bot, const hydra_snapshot *snap)
+{
+    uint32_t i;
+    if (!HYDRA_COVERS(snap, n_orders))
+        return 0;
+    for (i = 0; i < snap->n_orders; i++)
+        if (snap->orders[i]->kind == HYDRA_INTENT_ENTRY && strcmp(snap->orders[i]->symbol, bot->symbol) == 0)
+            return 1;
+    return 0;
+}
+
 static int cb_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_intent_buf *out)
 {
     const hydra_symbol_view *v;
@@ -152,7 +164,7 @@ static int cb_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_intent_b
 
     CB_BEFORE_TICK(bot, snap);
     v = cb_view(bot, snap);
-    if (cb_held(bot, snap) > 0.0 || snap->budget->trades_left_today == 0 ||
+    if (cb_held(bot, snap) > 0.0 || cb_entry_working(bot, snap) || snap->budget->trades_left_today == 0 ||
         snap->budget->positions_open >= snap->budget->max_concurrent_positions || !CB_MAY_ENTER(bot))
         return 0;
     if (cb_closes(v, &last, &prev) != 0 || !(last > prev))

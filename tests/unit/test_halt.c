@@ -107,18 +107,7 @@ static void place_hydra_entry(fixture *f, char *cid)
 /* An order somebody else placed on the same account: never in Hydra's journal. */
 static void place_stranger_order(hydra_broker *b, hydra_market *m)
 {
-    hydra_order_request r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.client_order_id, sizeof r.client_order_id, STRANGER_ORDER);
-    snprintf(r.symbol, sizeof r.symbol, "ETH/USD");
-    r.side = HYDRA_SIDE_BUY;
-    r.type = HYDRA_ORDER_LIMIT;
-    r.tif = HYDRA_TIF_GTC;
-    r.qty = 0.01;
-    r.limit_price = floor(hydra_market_price(m, "ETH/USD") * 0.5);
-    hydra_order o;
-    hydra_broker_err err = {0};
-    assert_int_equal(b->ops->submit(b->ctx, &r, &o, &err), 0);
+    et_stranger_order(b, STRANGER_ORDER, "ETH/USD", 0.01, floor(hydra_market_price(m, "ETH/USD") * 0.5));
 }
 
 /* A position somebody else opened: a market buy of ETH/USD, which the crypto bot trades too. */
@@ -139,11 +128,8 @@ static void place_stranger_position(hydra_broker *b)
 
 static int order_open_at_broker(hydra_broker *b, const char *cid)
 {
-    hydra_order o;
-    hydra_broker_err err = {0};
-    if (b->ops->order_by_client_id(b->ctx, cid, &o, &err) != 0)
-        return 0;
-    return o.status == HYDRA_BOS_NEW || o.status == HYDRA_BOS_PARTIALLY_FILLED;
+    int status = et_broker_status(b, cid);
+    return status == HYDRA_BOS_NEW || status == HYDRA_BOS_PARTIALLY_FILLED;
 }
 
 /*

@@ -148,6 +148,7 @@ static int bot_create(conform_env *env, const hydra_bot_cfg *cfg, hydra_bot **ou
     env->host.cfg = cfg;
     env->host.svc = &env->svc;
     hydra_bot_config_view(cfg, symbols, &view);
+    hydra_conform_probe_enter("create", "creating an instance", 0);
     rc = env->plugin.entry->create(hydra_host_api_v1(), &env->host, &view, &bot);
     *out = bot;
     return rc;
@@ -155,8 +156,10 @@ static int bot_create(conform_env *env, const hydra_bot_cfg *cfg, hydra_bot **ou
 
 static void bot_destroy(conform_env *env, hydra_bot *bot)
 {
-    if (bot != NULL && bot != OUT_SENTINEL)
+    if (bot != NULL && bot != OUT_SENTINEL) {
+        hydra_conform_probe_enter("destroy", "destroying an instance", 0);
         env->plugin.entry->destroy(bot);
+    }
 }
 
 /* Creates an instance with the run's configuration; on failure the check is skipped. */
@@ -286,6 +289,17 @@ static const char *phase_name(int phase)
     return phase == 0 ? "manage" : "on_tick";
 }
 
+/* The case a call runs in, for reports: "seeded tape, tick 12 (2 symbols, 120 bars on the first, ...)". */
+static void snapshot_case(const char *what, int tick, const hydra_snapshot *snap, char *out, size_t outsz)
+{
+    uint32_t bars = snap->n_symbols > 0 && snap->symbols[0] != NULL ? snap->symbols[0]->n_bars : 0;
+    snprintf(out, outsz, "%s, tick %d (%u symbol%s, %u bar%s on the first, %u position%s, %u option%s, %u order%s)",
+             what, tick, (unsigned)snap->n_symbols, snap->n_symbols == 1 ? "" : "s", (unsigned)bars,
+             bars == 1 ? "" : "s", (unsigned)snap->n_positions, snap->n_positions == 1 ? "" : "s",
+             (unsigned)snap->n_options, snap->n_options == 1 ? "" : "s", (unsigned)snap->n_orders,
+             snap->n_orders == 1 ? "" : "s");
+}
+
 /*
  * One callback on one snapshot: calls it, times it, checks the buffer and
  * every intent, and appends the intents to *got (which the caller resets).
@@ -295,7 +309,7 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
                      int tick, int phase, unsigned flags, conform_buf *buf, run_log *log,
                      hydra_intent *got, uint32_t *n_got, const char *what, conform_result *r)
 {
-    char why[512], desc[256];
+    char why[512], desc[256], where[320];
     double t0;
     uint32_t i;
     int rc;
@@ -308,14 +322,19 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
     }
     conform_buf_reset(buf);
     env->snap = snap;
+    snapshot_case(what, tick, &bare, where, sizeof where);
+    hydra_conform_probe_enter(phase_name(phase), where, 1);
     t0 = now_ns();
     rc = phase == 0 ? env->plugin.entry->manage(bot, &bare, &buf->buf)
                     : env->plugin.entry->on_tick(bot, &bare, &buf->buf);
+    hydra_conform_probe_leave(1);
     env->snap = NULL;
     if (log != NULL)
         log_time(log, now_ns() - t0);
     if (conform_buf_verify(buf, (flags & DRIVE_SLACK) != 0, why, sizeof why) != 0) {
         hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: %s", what, tick, phase_name(phase), why);
+        snprintf(r->cause, sizeof r->cause, "%s: %.230s", phase_name(phase), why);
+        snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
         return -1;
     }
     if (rc < 0) {
@@ -339,12 +358,16 @@ static int call_once(const conform_opts *o, conform_env *env, hydra_bot *bot, co
         if (conform_intent_raw_check(&buf->buf, i, why, sizeof why) != 0 ||
             hydra_intent_read(&buf->buf, i, &in) != 0) {
             hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: %s", what, tick, phase_name(phase), why);
+            snprintf(r->cause, sizeof r->cause, "%s: %.230s", phase_name(phase), why);
+            snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
             return -1;
         }
         if (conform_intent_check(&o->cfg, snap, phase == 0, &in, why, sizeof why) != 0) {
             conform_intent_describe(&in, desc, sizeof desc);
             hydra_conform_set(r, CONFORM_FAIL, "%s, tick %d, %s: invalid intent (%s): %s", what, tick,
                               phase_name(phase), desc, why);
+            snprintf(r->cause, sizeof r->cause, "%s: invalid intent: %.220s", phase_name(phase), why);
+            snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
             return -1;
         }
         got[(*n_got)++] = in;
@@ -1052,6 +1075,134 @@ fail:
     log_free(&log);
 }
 
+/*
+ * ABI 1.1: the bot's working orders in its view. On every tick of the
+ * seeded tape the view shows, besides the tape's own, a working limit
+ * entry of the bot's on its first symbol (counted in positions_open, as
+ * the host counts it, with one slot still free) and orders it did not
+ * expect: a pending exit the host placed, an order on a symbol it never
+ * declared, a client order id of 127 characters. The bot must tolerate
+ * them, cancel only orders it can see (every intent is checked as
+ * usual), and never add an entry on a symbol whose entry it sees working.
+ */
+#define ORDERS_EXTRA 3
+#define ORDERS_MAX (ORDERS_EXTRA + 8)
+
+static int entry_working(const hydra_snapshot *snap, const char *symbol, const char **cid)
+{
+    for (uint32_t k = 0; k < snap->n_orders; k++) {
+        const hydra_order_view *v = snap->orders[k];
+        if (v->kind == HYDRA_INTENT_ENTRY && v->side == HYDRA_SIDE_BUY && strcmp(v->symbol, symbol) == 0) {
+            *cid = v->client_order_id;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void check_orders(const conform_opts *o, conform_env *env, conform_result *r)
+{
+    conform_tape *t = conform_tape_new(&o->cfg, o->seed, TAPE_TICKS, TAPE_NORMAL);
+    hydra_intent got[BUF_CAPACITY];
+    hydra_order_view extra[ORDERS_EXTRA];
+    const hydra_order_view *views[ORDERS_MAX];
+    char own_cid[64], long_cid[128];
+    hydra_budget_view budget;
+    hydra_snapshot view;
+    conform_buf buf;
+    hydra_bot *bot = NULL;
+    uint32_t n_got, i;
+    int tick, phase, n_cancels = 0, n_entries = 0, have_buf = 0, sees_orders = 0;
+
+    if (t == NULL) {
+        hydra_conform_set(r, CONFORM_FAIL, "out of memory building the tape");
+        return;
+    }
+    if (o->cfg.n_symbols < 1) {
+        hydra_conform_set(r, CONFORM_SKIP, "the bot declares no symbol to hold an entry on");
+        goto fail;
+    }
+    bot = need_bot(o, env, r);
+    if (bot == NULL)
+        goto fail;
+    if (conform_buf_open(&buf, BUF_CAPACITY, sizeof(hydra_intent)) != 0) {
+        hydra_conform_set(r, CONFORM_FAIL, "cannot map an intent buffer");
+        goto fail;
+    }
+    have_buf = 1;
+    /* A bot built against 1.0 cannot see orders: it is judged on tolerating them only. */
+    sees_orders = env->plugin.entry->abi.minor >= 1;
+    memset(long_cid, 'c', sizeof long_cid - 1);
+    long_cid[sizeof long_cid - 1] = '\0';
+    for (tick = 1; tick <= TAPE_TICKS; tick++) {
+        const hydra_snapshot *snap = conform_tape_snapshot(t, tick);
+        uint32_t n = 0;
+        view = *snap;
+        budget = *snap->budget;
+        for (i = 0; i < snap->n_orders && n < ORDERS_MAX - ORDERS_EXTRA; i++)
+            views[n++] = snap->orders[i];
+        snprintf(own_cid, sizeof own_cid, "conform-working-entry-%d", tick);
+        extra[0] = (hydra_order_view){sizeof(hydra_order_view), HYDRA_INTENT_ENTRY, HYDRA_SIDE_BUY,
+                                      HYDRA_ORDER_LIMIT, strchr(o->cfg.symbols[0], '/') ? HYDRA_ASSET_CRYPTO
+                                                                                         : HYDRA_ASSET_EQUITY,
+                                      HYDRA_ORDER_VIEW_OPEN, own_cid, o->cfg.symbols[0], 1.0, 0.0, 1.0,
+                                      view.now_ms - 60000};
+        extra[1] = (hydra_order_view){sizeof(hydra_order_view), HYDRA_INTENT_EXIT, HYDRA_SIDE_SELL,
+                                      HYDRA_ORDER_MARKET, HYDRA_ASSET_EQUITY, HYDRA_ORDER_VIEW_PENDING,
+                                      long_cid, "CONFORM.NEVER.DECLARED", 3.0, 1.0, 0.0, view.now_ms};
+        extra[2] = (hydra_order_view){sizeof(hydra_order_view), HYDRA_INTENT_ENTRY, HYDRA_SIDE_BUY,
+                                      HYDRA_ORDER_MARKET, HYDRA_ASSET_EQUITY, HYDRA_ORDER_VIEW_PENDING,
+                                      "conform-notional-entry", "CONFORM.NEVER.DECLARED", 0.0, 0.0, 0.0,
+                                      view.now_ms + 3600000};
+        for (i = 0; i < ORDERS_EXTRA; i++)
+            views[n++] = &extra[i];
+        view.orders = views;
+        view.n_orders = n;
+        budget.positions_open += 1;
+        if (budget.max_concurrent_positions <= budget.positions_open)
+            budget.max_concurrent_positions = budget.positions_open + 1;
+        if (budget.trades_left_today == 0)
+            budget.trades_left_today = 1;
+        view.budget = &budget;
+        for (phase = 0; phase < 2; phase++) {
+            if (call_once(o, env, bot, &view, tick, phase, 0, &buf, NULL, got, &n_got, "orders in view", r) != 0)
+                goto fail;
+            for (i = 0; i < n_got; i++) {
+                const char *cid = NULL;
+                if (got[i].kind == HYDRA_INTENT_CANCEL)
+                    n_cancels++;
+                if (got[i].kind != HYDRA_INTENT_ENTRY)
+                    continue;
+                n_entries++;
+                if (sees_orders && entry_working(&view, got[i].symbol, &cid)) {
+                    char where[320];
+                    snapshot_case("orders in view", tick, &view, where, sizeof where);
+                    hydra_conform_set(r, CONFORM_FAIL,
+                                      "orders in view, tick %d, %s: an entry for %s while its entry %.60s is "
+                                      "working in the snapshot (stacked entries)",
+                                      tick, phase_name(phase), got[i].symbol, cid);
+                    snprintf(r->cause, sizeof r->cause, "%s: stacks an entry on a working entry",
+                             phase_name(phase));
+                    snprintf(r->where, sizeof r->where, "%s, %.290s", phase_name(phase), where);
+                    goto fail;
+                }
+            }
+        }
+    }
+    hydra_conform_set(r, CONFORM_PASS,
+                      "%d ticks with its working entry, a host exit, an order on an undeclared symbol and a "
+                      "127-character id in view: %s (%d entries), %d cancels, all of orders it could see",
+                      TAPE_TICKS,
+                      sees_orders ? "no stacked entry" : "tolerated (an ABI 1.0 bot sees no orders, so stacking is not judged)",
+                      n_entries, n_cancels);
+
+fail:
+    if (have_buf)
+        conform_buf_close(&buf);
+    bot_destroy(env, bot);
+    conform_tape_free(t);
+}
+
 static void check_state(const conform_opts *o, conform_env *env, conform_result *r)
 {
     conform_tape *t = conform_tape_new(&o->cfg, o->seed, TAPE_TICKS, TAPE_NORMAL);
@@ -1201,6 +1352,8 @@ const conform_check hydra_conform_checks[] = {
      check_deterministic},
     {"call-deadline", "manage and on_tick median and p99 call time within budget (WARN over)", 1, 1,
      check_deadline},
+    {"orders-in-view", "ABI 1.1: working orders it did not expect are tolerated, only orders in view are cancelled, and no entry is stacked on a working one", 1, 1,
+     check_orders},
     {"state-survives-restart", "destroy and create mid-tape with the state store kept changes no intent", 1, 1,
      check_state},
 };
@@ -1226,6 +1379,9 @@ void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conf
         hydra_conform_set(r, CONFORM_SKIP, "the host's loader refuses the plugin: %s", err);
         goto fail;
     }
+    /* The descriptor the loader hands out is its own copy; create is code in the plugin. */
+    if (c->loads_plugin)
+        hydra_conform_probe_catch_faults((const void *)(uintptr_t)env->plugin.entry->create);
     c->run(o, env, r);
 
 fail:

@@ -50,6 +50,7 @@ static void usage(FILE *out)
             "usage: hydra-conform PATH.so [--params FILE] [--bot ID] [--mode NAME] [--json]\n"
             "                     [--include RE] [--exclude RE] [--seed N] [--timeout S]\n"
             "                     [--budget-median MS] [--budget-p99 MS] [--repeat N] [--in-process]\n"
+            "                     [--call-deadline MS] [--max-timeouts N]\n"
             "       hydra-conform --list\n"
             "\n"
             "Runs every conformance check on one Hydra plugin, each in its own process with a deadline.\n"
@@ -63,6 +64,9 @@ static void usage(FILE *out)
             "  --timeout S     deadline per check, seconds (default 10)\n"
             "  --budget-median MS, --budget-p99 MS   call-deadline budgets (default 1 and 10 ms)\n"
             "  --repeat N      create-destroy-repeat cycles (default 1000)\n"
+            "  --call-deadline MS  one manage or on_tick call longer than this TIMES OUT its check at once\n"
+            "                  (default 1000)\n"
+            "  --max-timeouts N    after N checks TIME OUT the remaining ones are skipped (default 3)\n"
             "  --in-process    run the checks in this process, for a debugger (a crash ends the run)\n"
             "  --json          one JSON object on stdout instead of text\n"
             "  --list          print the check table and exit\n"
@@ -114,6 +118,37 @@ static double elapsed_s(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* True when the child has been inside one manage or on_tick call longer than the call deadline. */
+static int call_overdue(const conform_probe *p, double deadline_ms)
+{
+    struct timespec now;
+    if (p == NULL || !p->in_call || !(deadline_ms > 0))
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - p->call_start_ns) / 1e6 > deadline_ms;
+}
+
+/* A TIMEOUT, said with the call that was running, its case, and the times of the calls before it. */
+static void describe_timeout(const conform_probe *p, const conform_opts *o, int late, conform_result *r)
+{
+    char times[160];
+    if (p == NULL || p->callback[0] == '\0') {
+        hydra_conform_set(r, CONFORM_TIMEOUT, "no result within %.3g s; the child was killed", o->timeout_s);
+        return;
+    }
+    hydra_conform_probe_times(p, times, sizeof times);
+    if (late)
+        hydra_conform_set(r, CONFORM_TIMEOUT, "%s ran past the %.4g ms call deadline, %s; %s; the child was killed",
+                          p->callback, o->call_deadline_ms, p->where, times);
+    else
+        hydra_conform_set(r, CONFORM_TIMEOUT, "no result within %.3g s (%s %s, %s); %s; the child was killed",
+                          o->timeout_s, p->in_call ? "in" : "last after", p->callback, p->where, times);
+    snprintf(r->where, sizeof r->where, "%s, %.290s", p->callback, p->where);
+    if (p->in_call)
+        snprintf(r->cause, sizeof r->cause, "%s past the %.4g ms call deadline", p->callback,
+                 late ? o->call_deadline_ms : o->timeout_s * 1000);
+}
+
 static void run_forked(const conform_check *c, const conform_opts *o, conform_result *r)
 {
     int fds[2] = {-1, -1}, status = 0;
@@ -123,7 +158,12 @@ static void run_forked(const conform_check *c, const conform_opts *o, conform_re
     char line[400];
     pid_t pid;
 
+    conform_probe *probe = hydra_conform_probe_area;
+    char fault[400];
+
     memset(r, 0, sizeof *r);
+    if (probe != NULL)
+        memset(probe, 0, sizeof *probe);
     if (scratch == NULL || pipe2(fds, O_CLOEXEC) != 0) {
         hydra_conform_set(r, CONFORM_FAIL, "cannot start a child: %s", strerror(errno));
         goto fail;
@@ -161,15 +201,16 @@ static void run_forked(const conform_check *c, const conform_opts *o, conform_re
         double left = o->timeout_s - elapsed_s(&t0);
         struct pollfd pfd = {fds[0], POLLIN, 0};
         ssize_t n;
-        int pr;
-        if (left <= 0) {
+        int pr, late = call_overdue(probe, o->call_deadline_ms);
+        if (left <= 0 || late) {
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            hydra_conform_set(r, CONFORM_TIMEOUT, "no result within %.3g s; the child was killed", o->timeout_s);
+            describe_timeout(probe, o, late, r);
             goto fail;
         }
-        pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+        /* Short waits while a call runs, so one past the call deadline is stopped at once. */
+        pr = poll(&pfd, 1, left > 0.02 ? 20 : (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr <= 0)
@@ -186,12 +227,33 @@ static void run_forked(const conform_check *c, const conform_opts *o, conform_re
     if (got == sizeof *r && WIFEXITED(status) && WEXITSTATUS(status) == 0)
         goto fail;
     child_output_line(scratch, line, sizeof line);
-    if (WIFSIGNALED(status))
-        hydra_conform_set(r, CONFORM_CRASH, "the child was killed by signal %d (%s)%s%s", WTERMSIG(status),
-                          strsignal(WTERMSIG(status)), line[0] ? ": " : "", line);
-    else
-        hydra_conform_set(r, CONFORM_CRASH, "the child exited with status %d before reporting%s%s",
-                          WIFEXITED(status) ? WEXITSTATUS(status) : -1, line[0] ? ": " : "", line);
+    /* Where it died: the callback and case the probe last saw, and the faulting function. */
+    fault[0] = '\0';
+    if (probe != NULL && probe->callback[0] != '\0') {
+        char at[300] = "";
+        if (probe->fault_sig != 0)
+            hydra_conform_probe_fault(probe, at, sizeof at);
+        snprintf(fault, sizeof fault, " in %s, %.250s%s%.120s", probe->callback, probe->where, at[0] ? ", at " : "", at);
+        snprintf(r->where, sizeof r->where, "%s, %.290s", probe->callback, probe->where);
+    }
+    if (WIFSIGNALED(status)) {
+        hydra_conform_set(r, CONFORM_CRASH, "the child was killed by signal %d (%s)%s%s%s", WTERMSIG(status),
+                          strsignal(WTERMSIG(status)), fault, line[0] ? ": " : "", line);
+        if (probe != NULL && probe->callback[0] != '\0') {
+            char at[300] = "";
+            if (probe->fault_sig != 0)
+                hydra_conform_probe_fault(probe, at, sizeof at);
+            snprintf(r->cause, sizeof r->cause, "signal %d (SIG%s) in %s%s%.200s", WTERMSIG(status),
+                     sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?", probe->callback,
+                     at[0] ? " at " : "", at);
+        }
+    } else {
+        hydra_conform_set(r, CONFORM_CRASH, "the child exited with status %d before reporting%s%s%s",
+                          WIFEXITED(status) ? WEXITSTATUS(status) : -1, fault, line[0] ? ": " : "", line);
+        if (probe != NULL && probe->callback[0] != '\0')
+            snprintf(r->cause, sizeof r->cause, "exit with status %d in %s%s%.120s",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, probe->callback, line[0] ? ": " : "", line);
+    }
 
 fail:
     if (fds[0] >= 0)
@@ -347,6 +409,76 @@ static void default_config(const cli *a, conform_opts *o, char *note, size_t not
     snprintf(c->signal_mode, sizeof c->signal_mode, "%s", mode);
 }
 
+/* ---- one cause, many checks ------------------------------------------------- */
+
+#define CAUSE_CASES 3 /* cases quoted for a cause seen by several checks */
+
+/* The first selected check up to `upto` whose cause is that of check `upto`; -1 when it has none. */
+static int first_with_cause(const conform_result *results, const int *selected, size_t upto)
+{
+    size_t j;
+    if (results[upto].cause[0] == '\0')
+        return -1;
+    for (j = 0; j <= upto; j++)
+        if (selected[j] && strcmp(results[j].cause, results[upto].cause) == 0)
+            return (int)j;
+    return -1;
+}
+
+static int cause_count(const conform_result *results, const int *selected, size_t first)
+{
+    int n = 0;
+    for (size_t j = first; j < hydra_conform_n_checks; j++)
+        if (selected[j] && strcmp(results[j].cause, results[first].cause) == 0)
+            n++;
+    return n;
+}
+
+/* Each cause seen by more than one check: once, with its count and its first few cases. */
+static void print_repeated_causes(const conform_result *results, const int *selected)
+{
+    for (size_t i = 0; i < hydra_conform_n_checks; i++) {
+        int n, shown = 0;
+        if (!selected[i] || first_with_cause(results, selected, i) != (int)i ||
+            (n = cause_count(results, selected, i)) < 2)
+            continue;
+        printf("one cause, %d checks: %s\n", n, results[i].cause);
+        for (size_t j = i; j < hydra_conform_n_checks && shown < CAUSE_CASES; j++)
+            if (selected[j] && strcmp(results[j].cause, results[i].cause) == 0) {
+                printf("  %s: %s\n", hydra_conform_checks[j].name, results[j].where);
+                shown++;
+            }
+        if (n > CAUSE_CASES)
+            printf("  and %d more\n", n - CAUSE_CASES);
+    }
+}
+
+/* The "causes" array of --json: every distinct cause, its checks and its first cases. */
+static json_t *causes_json(const conform_result *results, const int *selected)
+{
+    json_t *all = json_array();
+    for (size_t i = 0; i < hydra_conform_n_checks; i++) {
+        json_t *c, *checks, *cases;
+        if (!selected[i] || first_with_cause(results, selected, i) != (int)i)
+            continue;
+        c = json_object();
+        checks = json_array();
+        cases = json_array();
+        for (size_t j = i; j < hydra_conform_n_checks; j++)
+            if (selected[j] && strcmp(results[j].cause, results[i].cause) == 0) {
+                json_array_append_new(checks, json_string(hydra_conform_checks[j].name));
+                if (json_array_size(cases) < CAUSE_CASES)
+                    json_array_append_new(cases, json_string(results[j].where));
+            }
+        json_object_set_new(c, "cause", json_string(results[i].cause));
+        json_object_set_new(c, "count", json_integer((json_int_t)json_array_size(checks)));
+        json_object_set_new(c, "checks", checks);
+        json_object_set_new(c, "first_cases", cases);
+        json_array_append_new(all, c);
+    }
+    return all;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static void list_checks(void)
@@ -367,6 +499,7 @@ static int parse_args(int argc, char **argv, cli *a, conform_opts *o)
         {"budget-median", required_argument, NULL, 'M'}, {"budget-p99", required_argument, NULL, 'P'},
         {"repeat", required_argument, NULL, 'r'},       {"in-process", no_argument, NULL, 'n'},
         {"list", no_argument, NULL, 'l'},               {"help", no_argument, NULL, 'h'},
+        {"call-deadline", required_argument, NULL, 'D'}, {"max-timeouts", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     char *end;
     int ch;
@@ -396,7 +529,15 @@ static int parse_args(int argc, char **argv, cli *a, conform_opts *o)
                 return fprintf(stderr, "hydra-conform: --seed: expected an unsigned integer, got \"%s\"\n", optarg), -1;
             a->have_seed = 1;
             break;
+        case 'T': {
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 1 || v > 1000)
+                return fprintf(stderr, "hydra-conform: --max-timeouts: expected 1 to 1000, got \"%s\"\n", optarg), -1;
+            o->max_timeouts = (int)v;
+            break;
+        }
         case 't':
+        case 'D':
         case 'M':
         case 'P': {
             double v = strtod(optarg, &end);
@@ -404,6 +545,8 @@ static int parse_args(int argc, char **argv, cli *a, conform_opts *o)
                 return fprintf(stderr, "hydra-conform: expected a positive number, got \"%s\"\n", optarg), -1;
             if (ch == 't')
                 o->timeout_s = v;
+            else if (ch == 'D')
+                o->call_deadline_ms = v;
             else if (ch == 'M')
                 o->budget_median_ms = v;
             else
@@ -447,8 +590,14 @@ int main(int argc, char **argv)
     o.budget_median_ms = 1.0;
     o.budget_p99_ms = 10.0;
     o.repeat = 1000;
+    o.call_deadline_ms = 1000.0;
+    o.max_timeouts = 3;
     if (parse_args(argc, argv, &a, &o) != 0)
         return 2;
+    if (!a.list && hydra_conform_probe_map() != 0) {
+        fprintf(stderr, "hydra-conform: cannot map shared memory for the probe: %s\n", strerror(errno));
+        return 2;
+    }
     if (a.list) {
         list_checks();
         return 0;
@@ -490,15 +639,28 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < hydra_conform_n_checks; i++) {
         struct timespec t0;
+        int first;
         if (!selected[i])
             continue;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        run_check(&hydra_conform_checks[i], &o, a.in_process, &results[i]);
+        if (hydra_conform_checks[i].loads_plugin && counts[CONFORM_TIMEOUT] >= o.max_timeouts) {
+            /* A bot this slow would only cost every remaining check another wait. */
+            memset(&results[i], 0, sizeof results[i]);
+            hydra_conform_set(&results[i], CONFORM_SKIP, "not run: %d checks timed out already (--max-timeouts %d)",
+                              counts[CONFORM_TIMEOUT], o.max_timeouts);
+        } else {
+            run_check(&hydra_conform_checks[i], &o, a.in_process, &results[i]);
+        }
         seconds[i] = elapsed_s(&t0);
         counts[results[i].outcome]++;
+        first = first_with_cause(results, selected, i);
         if (!a.json) {
-            printf("%-8s %-24s %s\n", outcome_names[results[i].outcome], hydra_conform_checks[i].name,
-                   results[i].message);
+            if (first >= 0 && first != (int)i)
+                printf("%-8s %-24s same cause as %s, in %s\n", outcome_names[results[i].outcome],
+                       hydra_conform_checks[i].name, hydra_conform_checks[first].name, results[i].where);
+            else
+                printf("%-8s %-24s %s\n", outcome_names[results[i].outcome], hydra_conform_checks[i].name,
+                       results[i].message);
             fflush(stdout);
         }
     }
@@ -526,6 +688,8 @@ int main(int argc, char **argv)
             json_object_set_new(c, "message", json_string(results[i].message));
             json_object_set_new(c, "seeded", json_boolean(hydra_conform_checks[i].randomised));
             json_object_set_new(c, "seconds", json_real(seconds[i]));
+            json_object_set_new(c, "cause", results[i].cause[0] ? json_string(results[i].cause) : json_null());
+            json_object_set_new(c, "case", results[i].where[0] ? json_string(results[i].where) : json_null());
             json_array_append_new(checks, c);
         }
         for (i = 0; i < 6; i++) {
@@ -542,6 +706,7 @@ int main(int argc, char **argv)
         json_object_set_new(root, "seed_text", json_sprintf("%llu", (unsigned long long)o.seed));
         json_object_set_new(root, "config", cfg);
         json_object_set_new(root, "checks", checks);
+        json_object_set_new(root, "causes", causes_json(results, selected));
         json_object_set_new(root, "summary", sum);
         json_object_set_new(root, "ok", json_boolean(status == 0));
         text = json_dumps(root, JSON_INDENT(2));
@@ -554,6 +719,7 @@ int main(int argc, char **argv)
                counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[5], counts[CONFORM_PASS],
                counts[CONFORM_WARN], counts[CONFORM_SKIP], counts[CONFORM_FAIL], counts[CONFORM_CRASH],
                counts[CONFORM_TIMEOUT]);
+        print_repeated_causes(results, selected);
         if (status != 0)
             printf("NOT CONFORMING (replay with --seed %llu)\n", (unsigned long long)o.seed);
     }

@@ -32,6 +32,14 @@ typedef enum conform_outcome {
 typedef struct conform_result {
     int outcome;          /* conform_outcome */
     char message[1024];   /* one line: what was seen, and for a failure, why it fails */
+    /*
+     * For a FAIL, CRASH or TIMEOUT in a bot callback: the fault itself,
+     * the same text wherever it shows (so one bug seen by several checks
+     * is reported once), and the case it showed in (callback, tick,
+     * snapshot shape). Empty otherwise.
+     */
+    char cause[256];
+    char where[320];
 } conform_result;
 
 /* Everything a check needs to know about the run. */
@@ -43,7 +51,47 @@ typedef struct conform_opts {
     double budget_median_ms;   /* call-deadline: WARN above these */
     double budget_p99_ms;
     int repeat;                /* create-destroy-repeat cycles */
+    double call_deadline_ms;   /* one manage or on_tick call longer than this: TIMEOUT at once */
+    int max_timeouts;          /* checks that may TIME OUT before the remaining ones are skipped */
 } conform_opts;
+
+/*
+ * What a check's child is doing, in memory shared with the parent, so the
+ * parent can say where a child that crashed or hung was and how long its
+ * calls took, even though the child never reported. probe.c.
+ */
+#define CONFORM_PROBE_TIMES 8192
+typedef struct conform_probe {
+    volatile int in_call;          /* 1 while manage or on_tick runs */
+    volatile double call_start_ns; /* CLOCK_MONOTONIC, when it started */
+    char callback[16];             /* create, manage, on_tick, destroy */
+    char where[320];               /* the case: what is being run, tick, snapshot shape */
+    volatile uint32_t n_times;     /* manage/on_tick calls finished */
+    double times_ns[CONFORM_PROBE_TIMES]; /* their durations, the first CONFORM_PROBE_TIMES */
+    volatile int fault_sig;        /* the fatal signal, 0 if none */
+    uint64_t fault_offset;         /* the faulting code's offset in its object */
+    char fault_object[256];        /* the object (plugin or library) holding it */
+    char fault_symbol[128];        /* its function, when the object exports the name */
+} conform_probe;
+
+/* The shared probe: mapped once by main; NULL when there is none (calls then do nothing). */
+extern conform_probe *hydra_conform_probe_area;
+int hydra_conform_probe_map(void);
+/* Before and after one bot callback. `where` is copied. */
+void hydra_conform_probe_enter(const char *callback, const char *where, int timed);
+void hydra_conform_probe_leave(int timed);
+/* In the child, once the plugin is open: fatal signals record where they hit, then kill as usual. */
+void hydra_conform_probe_catch_faults(const void *plugin_address);
+/* "median 0.01 ms, p99 0.02 ms, max 0.05 ms over N calls", or "no call finished". */
+void hydra_conform_probe_times(const conform_probe *p, char *out, size_t outsz);
+/* "cb_on_tick+0x1c in crash_on_empty.so", or the object and offset when no symbol is known. */
+void hydra_conform_probe_fault(const conform_probe *p, char *out, size_t outsz);
+
+/*
+ * The function holding `offset` in the ELF file at path, from .symtab (or
+ * .dynsym): 0 with "name+0xN" in out, or -1 (stripped, or not found). elf.c.
+ */
+int hydra_conform_symbolize(const char *path, uint64_t offset, char *out, size_t outsz);
 
 /*
  * The per-process environment of a check that loads the plugin: the open

@@ -168,3 +168,63 @@ fail:
     if (fd >= 0)
         close(fd);
 }
+
+/*
+ * For a crash report: the function holding `offset` (an address less the
+ * object's load base, which is how .symtab values count in a shared
+ * object). .symtab names static functions too; a stripped file has only
+ * .dynsym, which names the exports.
+ */
+int hydra_conform_symbolize(const char *path, uint64_t offset, char *out, size_t outsz)
+{
+    const unsigned char *file = MAP_FAILED;
+    const Elf64_Ehdr *eh;
+    Elf64_Shdr sh[512];
+    struct stat st;
+    size_t size = 0;
+    int fd, n_sh, i, rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(Elf64_Ehdr))
+        goto done;
+    size = (size_t)st.st_size;
+    file = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (file == MAP_FAILED)
+        goto done;
+    eh = (const Elf64_Ehdr *)file;
+    n_sh = eh->e_shnum;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 || n_sh == 0 ||
+        n_sh > (int)(sizeof sh / sizeof sh[0]) || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+        !inside(size, eh->e_shoff, (uint64_t)n_sh * sizeof(Elf64_Shdr)))
+        goto done;
+    memcpy(sh, file + eh->e_shoff, (size_t)n_sh * sizeof(Elf64_Shdr));
+    for (int pass = 0; pass < 2 && rc != 0; pass++) {
+        Elf32_Word want = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+        for (i = 0; i < n_sh && rc != 0; i++) {
+            if (sh[i].sh_type != want || sh[i].sh_link >= (Elf64_Word)n_sh ||
+                sh[i].sh_entsize != sizeof(Elf64_Sym) || !inside(size, sh[i].sh_offset, sh[i].sh_size))
+                continue;
+            for (uint64_t k = 1; k < sh[i].sh_size / sizeof(Elf64_Sym); k++) {
+                Elf64_Sym sym;
+                const char *name;
+                memcpy(&sym, file + sh[i].sh_offset + k * sizeof sym, sizeof sym);
+                if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
+                    offset < sym.st_value || offset >= sym.st_value + (sym.st_size ? sym.st_size : 1))
+                    continue;
+                name = str_at(file, size, &sh[sh[i].sh_link], sym.st_name);
+                if (name == NULL || name[0] == '\0')
+                    continue;
+                snprintf(out, outsz, "%s+0x%llx", name, (unsigned long long)(offset - sym.st_value));
+                rc = 0;
+                break;
+            }
+        }
+    }
+
+done:
+    if (file != MAP_FAILED)
+        munmap((void *)file, size);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
