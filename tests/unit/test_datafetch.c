@@ -99,9 +99,12 @@ static int setup(void **state)
     hydra_tz_set(f->cfg->settings.timezone);
     hydra_sim_cfg *sc = &f->cfg->settings.sim;
     memset(sc->series, 0, sizeof sc->series);
-    sc->n_series = 1;
+    sc->n_series = 2;
     snprintf(sc->series[0].symbol, sizeof sc->series[0].symbol, "ORCL");
     snprintf(sc->series[0].file, sizeof sc->series[0].file, "%s", f->source);
+    /* The same bars as a crypto pair, served on /v1beta3/crypto/us/bars. */
+    snprintf(sc->series[1].symbol, sizeof sc->series[1].symbol, "BTC/USD");
+    snprintf(sc->series[1].file, sizeof sc->series[1].file, "%s", f->source);
     snprintf(sc->start, sizeof sc->start, "2023-01-02 06:00");
     hydra_clock_init_sim(&f->clock, 0);
     if (hydra_engine_open_sim(sc, &f->clock, &f->sim, err, sizeof err) != 0)
@@ -334,6 +337,26 @@ static void test_bad_bars_are_refused_and_nothing_is_kept(void **state)
         assert_false(exists(f, "bad/" OUT_NAME ".tmp"));
         free(out);
     }
+    /* A day the calendar says was closed is no gap: the same missing bar on a holiday is fine. */
+    char when[40], closed[128], *hol = NULL;
+    hydra_format_utc(f->truth.bars[53].t_ms, when, sizeof when);
+    snprintf(closed, sizeof closed, "{\"closed\": true, \"date\": \"%.10s\"}", when);
+    json_decref(control(f, "POST", "/_hydra/market", closed));
+    faults(f, "{\"method\": \"GET\", \"path\": \"/v2/stocks/bars\", \"fault\": \"bad_bar\", "
+              "\"skip\": 1, \"count\": 1, \"bar\": 3, \"edit\": \"drop\"}");
+    int hrc = fetch(f, "holiday", &hol);
+    if (hrc != 0)
+        fail_msg("a missing bar on a closed day: exit %d: %s", hrc, hol);
+    free(hol);
+    char hpath[800], herr[512];
+    snprintf(hpath, sizeof hpath, "%s/holiday/" OUT_NAME, f->dir);
+    hydra_series hs;
+    if (hydra_series_load_csv(hpath, "ORCL", NULL, 13 * 60, &hs, herr, sizeof herr) != 0)
+        fail_msg("%s", herr);
+    assert_int_equal(hs.n, f->truth.n - 1);
+    hydra_series_free(&hs);
+    json_decref(control(f, "DELETE", "/_hydra/market", NULL));
+
     /* The same fetch without the bad bar completes. */
     faults(f, "");
     char *out = NULL;
@@ -376,6 +399,54 @@ static void test_rate_limit_is_waited_out_then_given_up(void **state)
     assert_false(exists(f, "never/" OUT_NAME ".partial"));
     free(out);
     faults(f, "");
+}
+
+/* Crypto through /v1beta3/crypto/us/bars, hourly: a Date,Time file in UTC, bar for bar. */
+static void test_crypto_intraday(void **state)
+{
+    fixture *f = *state;
+    char *out = NULL;
+    long before = bar_requests(f);
+    const char *argv[] = {HYDRA_HOST_BIN, "data",    "fetch",    "--symbols", "BTC/USD",
+                          "--timeframe",  "1Hour",   "--from",   FROM,        "--to",
+                          TO,             "--out",   "data",     "--config",  "config",
+                          "--cache",      "cache",   "--page-bars", "200",   NULL};
+    int rc = tu_run(argv, f->dir, 120, &out);
+    if (rc != 0)
+        fail_msg("crypto fetch exit %d: %s", rc, out);
+    assert_int_equal(bar_requests(f) - before, (long)((f->truth.n + 199) / 200));
+    assert_non_null(strstr(out, "BTC/USD 1Hour"));
+    free(out);
+    char path[800], err[512];
+    snprintf(path, sizeof path, "%s/data/btc-usd-1hour-" FROM "-" TO ".csv", f->dir);
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "/v1beta3/crypto/us/bars symbol=BTC/USD timeframe=1Hour feed=- "
+                                 "adjustment=- range="));
+    assert_non_null(strstr(text, " times=utc "));
+    assert_non_null(strstr(text, "\nDate,Time,Open,High,Low,Close,Volume,OpenInterest\n"));
+    free(text);
+    hydra_series s;
+    if (hydra_series_load_csv(path, "BTC/USD", "UTC", 0, &s, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(s.n, f->truth.n);
+    assert_false(s.daily);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_int_equal(s.bars[i].t_ms, f->truth.bars[i].t_ms);
+        assert_true(s.bars[i].close == f->truth.bars[i].close);
+    }
+    hydra_series_free(&s);
+
+    /* Daily crypto is checked against every calendar day: weekday-only bars have gaps. */
+    const char *daily[] = {HYDRA_HOST_BIN, "data",   "fetch",  "--symbols", "BTC/USD",
+                           "--timeframe",  "1Day",   "--from", FROM,        "--to",
+                           TO,             "--out",  "data",   "--config",  "config",
+                           "--cache",      "cache",  NULL};
+    rc = tu_run(daily, f->dir, 120, &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "BTC/USD bar at 2023-01-09T21:00:00.000Z: gap: no bar for trading "
+                                "day 2023-01-07"));
+    free(out);
 }
 
 /*
@@ -465,6 +536,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_is_waited_out_then_given_up, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_crypto_intraday, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetched_file_backtests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
