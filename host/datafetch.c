@@ -39,7 +39,7 @@ typedef struct fetch_opts {
     char timeframe[8]; /* 1Min, 5Min, 1Hour, 1Day */
     int daily;
     char from[11], to[11];
-    char feed[8];
+    char feed[16];
     char adjustment[12];
     int crypto;
     char out_dir[HYDRA_PATH_LEN];

@@ -22,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,7 +48,7 @@
 typedef struct fixture {
     char dir[256];    /* the fetch's working directory: config/, .env, data/ */
     char xdir[256];   /* the exchange's configuration */
-    char source[600]; /* the bars the exchange serves */
+    char source[400]; /* the bars the exchange serves */
     hydra_series truth;
     hydra_config *cfg;
     hydra_clock clock;
@@ -401,6 +405,60 @@ static void test_rate_limit_is_waited_out_then_given_up(void **state)
     faults(f, "");
 }
 
+/* On a terminal: a progress bar redrawn in place on stderr, not the plain per-symbol line. */
+static void test_progress_bar_on_a_terminal(void **state)
+{
+    fixture *f = *state;
+    int master = -1, slave = -1;
+    assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(f->dir) != 0)
+            _exit(127);
+        dup2(slave, STDOUT_FILENO);
+        dup2(slave, STDERR_FILENO);
+        close(master);
+        close(slave);
+        execl(HYDRA_HOST_BIN, HYDRA_HOST_BIN, "data", "fetch", "--symbols", "ORCL", "--timeframe",
+              "1Day", "--from", FROM, "--to", TO, "--out", "tty", "--config", "config", "--cache",
+              "cache", "--page-bars", PAGE, (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    char *text = NULL;
+    size_t len = 0;
+    for (;;) {
+        char buf[4096];
+        ssize_t k = read(master, buf, sizeof buf);
+        if (k <= 0)
+            break; /* EIO once the child has gone and the terminal is closed */
+        char *p = realloc(text, len + (size_t)k + 1);
+        assert_non_null(p);
+        text = p;
+        memcpy(text + len, buf, (size_t)k);
+        len += (size_t)k;
+        text[len] = '\0';
+    }
+    close(master);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("exit %d: %s", WEXITSTATUS(status), text);
+    assert_non_null(text);
+    /* Redrawn once per page, ending full; no plain line. */
+    assert_non_null(strstr(text, "\rORCL       [..............................]   0%  0 bars  0 pages"));
+    assert_non_null(strstr(text, "\rORCL       [##############################] 100%"));
+    assert_null(strstr(text, "bars in"));
+    size_t redraws = 0;
+    for (const char *q = text; (q = strstr(q, "\rORCL")) != NULL; q++)
+        redraws++;
+    assert_int_equal(redraws, (size_t)pages_for(f->truth.n) + 2);
+    free(text);
+    assert_true(exists(f, "tty/" OUT_NAME));
+}
+
 /* Crypto through /v1beta3/crypto/us/bars, hourly: a Date,Time file in UTC, bar for bar. */
 static void test_crypto_intraday(void **state)
 {
@@ -537,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit_is_waited_out_then_given_up, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crypto_intraday, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_bar_on_a_terminal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetched_file_backtests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
