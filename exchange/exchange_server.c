@@ -35,6 +35,7 @@ typedef enum fault_kind {
     F_WRONG_TYPES,
     F_DROP,
     F_REFUSE,
+    F_BAD_BAR,     /* one bar of a bars answer edited into a bad one ("edit", "bar") */
     /* Account events: done to the account before the request is answered as usual. */
     F_REPLACED,      /* the order is replaced outside (status replaced, replaced_by the new one) */
     F_EXPIRE,        /* the exchange expires the order */
@@ -58,6 +59,8 @@ typedef struct rule {
     double qty;      /* replaced: the new qty; position: qty added; coin_fee: coin taken */
     double price;    /* position: entry price (0 = last price) */
     double fraction; /* partial_cancel: the part filled (default 0.5) */
+    char edit[24];   /* bad_bar: nan, text, negative, high_below_low, duplicate, out_of_order, drop */
+    int bar;         /* bad_bar: index of the bar in the answer's first symbol */
 } rule;
 
 typedef struct cid_stat {
@@ -80,7 +83,7 @@ struct hydra_exchange {
     int rate_limit;
     int64_t window_start_s;
     int window_count;
-    long requests, faults_fired, orders_accepted, duplicates_refused, rate_limited;
+    long requests, bar_requests, faults_fired, orders_accepted, duplicates_refused, rate_limited;
     cid_stat *cids;
     size_t n_cids;
     /* /_hydra/market: a day with no session (the clock says closed), a day that closes early. */
@@ -1900,6 +1903,7 @@ static fault_kind kind_of(const char *s, int *status)
     } kinds[] = {{"timeout", F_TIMEOUT},     {"slow", F_SLOW},   {"malformed", F_MALFORMED},
                  {"truncated", F_TRUNCATED}, {"wrong_types", F_WRONG_TYPES},
                  {"drop", F_DROP},           {"refuse", F_REFUSE},
+                 {"bad_bar", F_BAD_BAR},
                  {"replaced", F_REPLACED},   {"expire", F_EXPIRE},
                  {"cancel", F_CANCEL},       {"partial_cancel", F_PARTIAL_CANCEL},
                  {"position", F_POSITION},   {"coin_fee", F_COIN_FEE}};
@@ -1983,11 +1987,26 @@ static json_t *set_faults(hydra_exchange *ex, const char *body, size_t len, int 
             *status = 400;
             return error_json(0, "position and coin_fee rules need a symbol and a positive qty");
         }
+        const char *ed = json_string_value(json_object_get(r, "edit"));
+        snprintf(x->edit, sizeof x->edit, "%s", ed != NULL ? ed : "");
+        x->bar = (int)json_integer_value(json_object_get(r, "bar"));
+        static const char *const edits[] = {"nan", "text", "negative", "high_below_low",
+                                            "duplicate", "out_of_order", "drop"};
+        int known = 0;
+        for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++)
+            known |= strcmp(x->edit, edits[e]) == 0;
+        int needs_prev = strcmp(x->edit, "duplicate") == 0 || strcmp(x->edit, "out_of_order") == 0;
+        if (x->kind == F_BAD_BAR && (!known || x->bar < (needs_prev ? 1 : 0))) {
+            json_decref(j);
+            *status = 400;
+            return error_json(0, "a bad_bar rule needs a known edit and a bar index (at least 1 "
+                                 "for duplicate and out_of_order)");
+        }
         const json_t *proc = json_object_get(r, "process");
         x->process = json_is_boolean(proc) ? json_is_true(proc)
                                            : (x->kind == F_SLOW || x->kind == F_MALFORMED ||
                                               x->kind == F_TRUNCATED || x->kind == F_WRONG_TYPES ||
-                                              x->kind == F_DROP);
+                                              x->kind == F_DROP || x->kind == F_BAD_BAR);
         n++;
     }
     memcpy(ex->rules, next, sizeof next);
@@ -1998,6 +2017,43 @@ static json_t *set_faults(hydra_exchange *ex, const char *body, size_t len, int 
     json_decref(j);
     *status = 200;
     return json_pack("{s:i,s:i}", "rules", n, "rate_limit", ex->rate_limit);
+}
+
+/*
+ * A bad_bar rule: the answer's bar `i` (of its first symbol) made bad the
+ * way `edit` says, so a client's refusal of each kind can be tested. An
+ * answer with fewer bars is left as it is.
+ */
+static void edit_bars(json_t *body, const char *edit, int i)
+{
+    json_t *bars = json_object_get(body, "bars");
+    if (json_is_object(bars)) {
+        void *it = json_object_iter(bars);
+        bars = it != NULL ? json_object_iter_value(it) : NULL;
+    }
+    if (!json_is_array(bars) || i < 0 || (size_t)i >= json_array_size(bars))
+        return;
+    json_t *b = json_array_get(bars, (size_t)i);
+    json_t *prev = i > 0 ? json_array_get(bars, (size_t)i - 1) : NULL;
+    if (strcmp(edit, "nan") == 0) {
+        json_object_set_new(b, "c", json_string("NaN"));
+    } else if (strcmp(edit, "text") == 0) {
+        json_object_set_new(b, "o", json_string("12.5x"));
+    } else if (strcmp(edit, "negative") == 0) {
+        json_object_set_new(b, "l", json_real(-json_number_value(json_object_get(b, "l"))));
+    } else if (strcmp(edit, "high_below_low") == 0) {
+        json_t *h = json_incref(json_object_get(b, "h"));
+        json_object_set(b, "h", json_object_get(b, "l"));
+        json_object_set_new(b, "l", h);
+    } else if (strcmp(edit, "duplicate") == 0 && prev != NULL) {
+        json_object_set(b, "t", json_object_get(prev, "t"));
+    } else if (strcmp(edit, "out_of_order") == 0 && prev != NULL) {
+        json_t *t = json_incref(json_object_get(b, "t"));
+        json_object_set(b, "t", json_object_get(prev, "t"));
+        json_object_set_new(prev, "t", t);
+    } else if (strcmp(edit, "drop") == 0) {
+        json_array_remove(bars, (size_t)i);
+    }
 }
 
 /* The value a field of the wrong type gets: numbers become strings, strings numbers, booleans strings. */
@@ -2285,7 +2341,8 @@ static json_t *stats_json(hydra_exchange *ex)
                                       ex->cids[i].accepted));
     char now[32];
     hydra_format_utc(hydra_clock_now_ms(ex->clock), now, sizeof now);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:o}", "requests", (json_int_t)ex->requests,
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:o}", "requests", (json_int_t)ex->requests,
+                     "bar_requests", (json_int_t)ex->bar_requests,
                      "faults_fired", (json_int_t)ex->faults_fired, "orders_accepted",
                      (json_int_t)ex->orders_accepted, "duplicates_refused",
                      (json_int_t)ex->duplicates_refused, "rate_limited",
@@ -2398,6 +2455,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
     pthread_mutex_lock(&ex->mu);
     ex->requests++;
+    if (strstr(url, "/bars") != NULL)
+        ex->bar_requests++;
     int ok_rate = within_rate(ex);
     pthread_mutex_unlock(&ex->mu);
     /* Alpaca's crypto market data needs no keys; everything else does. */
@@ -2446,6 +2505,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_truncated(ex, c, a.status, a.body);
     case F_WRONG_TYPES:
         a.body = wrong_types(a.body);
+        break;
+    case F_BAD_BAR:
+        edit_bars(a.body, f.edit, f.bar);
         break;
     default:
         break;

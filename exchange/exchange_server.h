@@ -43,7 +43,8 @@
  *   POST   /_hydra/step    {"steps": n}  advances the simulated clock n ticks
  *   POST   /_hydra/faults  {"rules": [rule, ...], "rate_limit": n}  replaces the rules
  *   DELETE /_hydra/faults  clears every rule
- *   GET    /_hydra/stats   requests served, orders accepted, duplicates refused, faults fired
+ *   GET    /_hydra/stats   requests served (bar_requests: those to a bars route), orders
+ *                          accepted, duplicates refused, faults fired
  *   POST   /_hydra/market  {"closed": bool} or {"early_close": "HH:MM"} (market zone), optional
  *                          "date": "YYYY-MM-DD" (default today): a day without a session, or
  *                          one that closes early; the clock and the calendar both follow it
@@ -70,6 +71,11 @@
  *   wrong_types  the real answer with every scalar of the wrong type (numbers as
  *                strings, strings as numbers, booleans as strings; [] as {})
  *   drop         the request is carried out, then the connection closed without an answer
+ *   bad_bar      a bars answer with its bar "bar" (index in the first symbol's
+ *                bars) made bad by "edit": nan (c is "NaN"), text (o is
+ *                "12.5x"), negative (l negated), high_below_low (h and l
+ *                swapped), duplicate (t of the bar before), out_of_order (t
+ *                swapped with the bar before), drop (the bar left out)
  *   refuse       the connection is closed and the server stops listening
  *                (connection refused) until hydra_exchange_restart()
  *

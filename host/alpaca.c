@@ -1040,6 +1040,43 @@ static const hydra_broker_ops ALPACA_OPS = {
     .asset = op_asset,
 };
 
+int hydra_alpaca_bars_page(const hydra_broker *b, const hydra_bars_request *q, json_t **answer,
+                           hydra_broker_err *err)
+{
+    *answer = NULL;
+    if (b == NULL || b->ops != &ALPACA_OPS)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "bars: not an Alpaca broker");
+    alpaca *a = b->ctx;
+    char what[96], lim[24], path[2048];
+    snprintf(what, sizeof what, "bars %.60s %.16s", q->symbol, q->timeframe);
+    if (q->limit < 1 || q->limit > 10000)
+        return hydra_broker_fail(err, HYDRA_EINVAL, 0, "%s: limit %d outside 1..10000", what,
+                                 q->limit);
+    snprintf(lim, sizeof lim, "%d", q->limit);
+    snprintf(path, sizeof path, "%s", q->crypto ? "/v1beta3/crypto/us/bars" : "/v2/stocks/bars");
+    int rc = add_param(a->data.h, path, sizeof path, "symbols", q->symbol);
+    if (rc == 0)
+        rc = add_param(a->data.h, path, sizeof path, "timeframe", q->timeframe);
+    if (rc == 0)
+        rc = add_param(a->data.h, path, sizeof path, "start", q->start);
+    if (rc == 0)
+        rc = add_param(a->data.h, path, sizeof path, "end", q->end);
+    if (rc == 0)
+        rc = add_param(a->data.h, path, sizeof path, "limit", lim);
+    if (rc == 0)
+        rc = add_param(a->data.h, path, sizeof path, "sort", "asc");
+    if (rc == 0 && !q->crypto)
+        rc = add_param(a->data.h, path, sizeof path, "feed",
+                       q->feed != NULL && q->feed[0] != '\0' ? q->feed : a->cfg.stock_feed);
+    if (rc == 0 && !q->crypto && q->adjustment != NULL && q->adjustment[0] != '\0')
+        rc = add_param(a->data.h, path, sizeof path, "adjustment", q->adjustment);
+    if (rc == 0 && q->page_token != NULL && q->page_token[0] != '\0')
+        rc = add_param(a->data.h, path, sizeof path, "page_token", q->page_token);
+    if (rc != 0)
+        return hydra_broker_fail(err, HYDRA_EREJECTED, 0, "%s: request too long", what);
+    return call_json(a, &a->data, "GET", what, path, answer, NULL, err);
+}
+
 /* ---- opening ---- */
 
 /* http:// only to this machine; everything else must be https://. Returns 0 or -1. */

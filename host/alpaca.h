@@ -52,6 +52,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "broker.h"
 #include "config.h"
 
@@ -84,5 +86,30 @@ int hydra_alpaca_open(const hydra_alpaca_cfg *cfg, const hydra_credentials *cred
 int hydra_alpaca_resolve_mode(const hydra_alpaca_cfg *cfg, const hydra_credentials *creds,
                               int live_flag, int allow_live, hydra_alpaca_cfg *cfg_out,
                               int *is_live, char *err, size_t errsz);
+
+/* One page of historical bars (hydra-host data fetch). */
+typedef struct hydra_bars_request {
+    const char *symbol;      /* one symbol: "ORCL", "BTC/USD" */
+    int crypto;              /* 1: /v1beta3/crypto/us/bars, else /v2/stocks/bars */
+    const char *timeframe;   /* Alpaca's spelling: "1Min", "5Min", "1Hour", "1Day" */
+    const char *start, *end; /* RFC 3339, inclusive */
+    const char *feed;        /* stocks: "iex" or "sip"; NULL or "" = alpaca.stock_feed */
+    const char *adjustment;  /* stocks: raw, split, dividend or all; NULL or "" = not sent */
+    int limit;               /* bars per page, 1..10000 */
+    const char *page_token;  /* the previous page's next_page_token; NULL or "" = first page */
+} hydra_bars_request;
+
+/*
+ * Asks the market-data URL for one page of bars, ascending, over the
+ * broker's connection and rules (timeouts, answer size, the 429 rule
+ * above). b must come from hydra_alpaca_open. On success *answer is the
+ * parsed JSON answer (caller json_decref()s); the caller reads "bars" and
+ * "next_page_token" from it. Failures are classified as for every call; a
+ * 429 whose reset is further away than the adapter waits comes back as
+ * HYDRA_ETRANSIENT with http_status 429 and err->retry_at_ms set (or held
+ * = 1 when the call was not sent because of an earlier 429).
+ */
+int hydra_alpaca_bars_page(const hydra_broker *b, const hydra_bars_request *q, json_t **answer,
+                           hydra_broker_err *err);
 
 #endif

@@ -11,6 +11,7 @@
  *   hydra-host unquarantine BOT [--reason TEXT] [--config DIR]
  *   hydra-host backtest ... (backtest_cli.c)
  *   hydra-host sweep ... (sweep.c)
+ *   hydra-host data fetch ... (datafetch.c)
  *   hydra-host reload [--config DIR]
  *   hydra-host COMMAND --help, hydra-host --version
  *
@@ -40,6 +41,7 @@
 
 #include "backtest.h"
 #include "checkconfig.h"
+#include "datafetch.h"
 #include "error.h"
 #include "exitbot.h"
 #include "loop.h"
@@ -126,6 +128,7 @@ static void usage(FILE *out)
             "       hydra-host backtest [--from D] [--to D] [--cash N] [--out DIR] ... (backtest --help)\n"
             "       hydra-host sweep SPEC.yaml [--jobs N] [--shard K/N] [--out FILE] ... (sweep --help)\n"
             "       hydra-host sweep collect DIR [--out FILE]\n"
+            "       hydra-host data fetch --symbols S,... --timeframe TF --from D --to D ... (data fetch --help)\n"
             "       hydra-host reload [--config DIR]\n"
             "       hydra-host COMMAND --help | --version\n"
             "\n"
@@ -735,6 +738,8 @@ int main(int argc, char **argv)
         return hydra_backtest_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0)
         return hydra_sweep_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "data") == 0)
+        return hydra_data_main(argc - 1, argv + 1);
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc != 0)

@@ -598,7 +598,7 @@ int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, 
     struct layout lay;
     struct zone_days zone = {tz != NULL && tz[0] != '\0' ? tz : NULL, 0, 0, 0};
     char *head[MAX_FIELDS], *f[MAX_FIELDS];
-    int nhead = 0, have_layout = 0;
+    int nhead = 0, have_layout = 0, seen_content = 0;
     int64_t prev_t = INT64_MIN;
     char *p = data;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
@@ -615,8 +615,19 @@ int hydra_series_load_csv(const char *path, const char *symbol, const char *tz, 
             goto fail;
         }
 
+        /*
+         * Lines starting with '#' before the header are comments: a fetched
+         * file's provenance (where, when, which feed). Anywhere else a '#'
+         * line is a bad row like any other.
+         */
+        if (!seen_content && *p == '#') {
+            p = next;
+            continue;
+        }
         /* A first line that does not start with a digit is the header. */
-        if (c.line == 1 && (*p < '0' || *p > '9')) {
+        int first = !seen_content;
+        seen_content = 1;
+        if (first && (*p < '0' || *p > '9')) {
             nhead = split_fields(p, eol, head, MAX_FIELDS);
             p = next;
             continue;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,11 @@ int hydra_series_cache_path(const char *path, const char *tz, int daily_stamp_mi
         return HYDRA_EINVAL;
     char minute[16];
     snprintf(minute, sizeof minute, "%d", daily_stamp_min);
+    /* The file itself, however it is spelled ("config/../data/x", "data/x"), has one cache. */
+    char real[PATH_MAX];
+    const char *key = realpath(path, real) != NULL ? real : path;
     uint64_t h = 14695981039346656037ULL;
-    h = fnv1a(h, path);
+    h = fnv1a(h, key);
     h = fnv1a(h, tz != NULL ? tz : "");
     h = fnv1a(h, hydra_tz_name());
     h = fnv1a(h, minute);

@@ -33,7 +33,10 @@ int hydra_series_load_cached(const char *path, const char *symbol, const char *t
                              int daily_stamp_min, const char *cache_dir, hydra_series *out,
                              hydra_cache_outcome *outcome, char *err, size_t errsz);
 
-/* The cache file's path for these arguments (what hydra_series_load_cached reads and writes). */
+/*
+ * The cache file's path for these arguments (what hydra_series_load_cached reads and
+ * writes). The source is named by its real path, so every spelling of one file shares a cache.
+ */
 int hydra_series_cache_path(const char *path, const char *tz, int daily_stamp_min,
                             const char *cache_dir, char *out, size_t outsz);
 

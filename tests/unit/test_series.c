@@ -257,6 +257,19 @@ static void test_numbers_match_strtod(void **state)
     hydra_series_free(&s);
 }
 
+/* '#' lines before the header (a fetched file's provenance) are skipped; the rows are all read. */
+static void test_leading_comments_are_skipped(void **state)
+{
+    (void)state;
+    hydra_series s;
+    load_ok(TEST_DATA_DIR "provenance.csv", "America/New_York", 16 * 60, &s);
+    assert_int_equal(s.n, 2);
+    assert_true(s.daily);
+    assert_bar(&s.bars[0], utc(2024, 1, 2, 21, 0, 0), 10, 11, 9, 10.5, 100);
+    assert_bar(&s.bars[1], utc(2024, 1, 3, 21, 0, 0), 10.5, 12, 10, 11, 200);
+    hydra_series_free(&s);
+}
+
 static void test_malformed_files_fail_with_line(void **state)
 {
     (void)state;
@@ -287,6 +300,8 @@ static void test_malformed_files_fail_with_line(void **state)
         {"bad-datetime-first.csv", HYDRA_EINVAL,
          ":2: field 1 (Datetime) is not a date and time: \"2015-02-30T20:57:42.146\""},
         {"bad-blank-line.csv", HYDRA_EINVAL, ":3: empty line"},
+        {"bad-comment-late.csv", HYDRA_EINVAL,
+         ":3: expected 7 fields, got 1"},
         {"bad-too-few.csv", HYDRA_EINVAL,
          ":2: expected at least 5 fields (Date, Open, High, Low, Close), got 3"},
         {"empty.csv", HYDRA_EINVAL, ": empty file"},
@@ -666,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_crlf_short_header_and_no_final_newline),
         cmocka_unit_test(test_ticks_with_ms_and_duplicate),
         cmocka_unit_test(test_numbers_match_strtod),
+        cmocka_unit_test(test_leading_comments_are_skipped),
         cmocka_unit_test(test_malformed_files_fail_with_line),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_generate_is_deterministic),
