@@ -89,15 +89,16 @@ void at_host_config(at_fixture *f, int timeout_ms, int call_deadline_ms, const c
                     const char *bots_edits)
 {
     char edits[2048];
-    int n = snprintf(edits, sizeof edits,
-                     "broker: sim =>broker: alpaca \n"
-                     "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
-                     "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
-                     "timeout_ms: 10000=>timeout_ms: %d\n"
-                     "use_broker_clock: false=>use_broker_clock: true\n"
-                     "call_deadline_ms: 0 =>call_deadline_ms: %d \n%s",
-                     f->port, f->port, timeout_ms, call_deadline_ms,
-                     settings_edits != NULL ? settings_edits : "");
+    int n =
+        snprintf(edits, sizeof edits,
+                 "broker: sim =>broker: alpaca \n"
+                 "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
+                 "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
+                 "timeout_ms: 10000=>timeout_ms: %d\n"
+                 "use_broker_clock: false=>use_broker_clock: true\n"
+                 "call_deadline_ms: 0 =>call_deadline_ms: %d \n%s",
+                 f->port, f->port, timeout_ms, call_deadline_ms,
+                 settings_edits != NULL ? settings_edits : "");
     assert_true(n > 0 && (size_t)n < sizeof edits);
     assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
 }

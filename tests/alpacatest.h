@@ -46,7 +46,7 @@ at_fixture *at_new(const char *key, const char *secret);
 /* A cmocka teardown: the host closed, the exchange stopped, the directory removed. */
 int at_teardown(void **state);
 
-/* Starts the exchange (<dir>/exchange, the shipped configuration) allowing rate_limit requests a minute. */
+/* Starts the exchange over <dir>/exchange (shipped configuration), rate_limit requests a minute. */
 void at_start_exchange(at_fixture *f, int rate_limit);
 
 /*
@@ -80,7 +80,7 @@ hydra_halt at_current_halt(at_fixture *f);
  */
 json_t *at_request(at_fixture *f, const char *method, const char *path, const char *body,
                    int with_keys, long *status);
-/* A control request; NULL unless the server answers 200 (it may have been told to refuse connections). */
+/* A control request; NULL unless answered 200 (the server may be told to refuse connections). */
 json_t *at_try_control(at_fixture *f, const char *method, const char *path, const char *body);
 /* A control request that must be answered with 200 and JSON. */
 json_t *at_control(at_fixture *f, const char *method, const char *path, const char *body);

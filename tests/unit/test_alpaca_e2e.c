@@ -236,8 +236,8 @@ static void test_crypto_fee_in_coin(void **state)
 }
 
 /* An order sent by another client of the same account (same keys), never by Hydra. */
-static void stranger_submit(at_fixture *f, const char *cid, const char *symbol, int type, double qty,
-                            double limit)
+static void stranger_submit(at_fixture *f, const char *cid, const char *symbol, int type,
+                            double qty, double limit)
 {
     hydra_order_request r;
     memset(&r, 0, sizeof r);
@@ -364,7 +364,7 @@ static void test_duplicate_client_order_id(void **state)
     json_decref(s);
     /* Carried out, then the connection dropped: found by its id and adopted, the failure kept. */
     at_set_faults(f, "{\"rules\":[{\"method\":\"POST\",\"path\":\"/v2/orders\",\"fault\":\"drop\","
-                  "\"count\":1}]}");
+                     "\"count\":1}]}");
     snprintf(r.client_order_id, sizeof r.client_order_id, "dropped-answer-1");
     memset(&err, 0, sizeof err);
     assert_int_equal(br->ops->submit(br->ctx, &r, &a, &err), 0);
@@ -422,7 +422,7 @@ static void test_short_429_is_retried(void **state)
     at_open(f);
     at_ticks(f, 3);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":0}]}");
+                     "\"count\":1,\"reset_in_s\":0}]}");
     long before = at_stat_of(f, "requests");
     hydra_account acc;
     hydra_broker_err err = {0};
@@ -432,7 +432,7 @@ static void test_short_429_is_retried(void **state)
     assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     /* A reset further away: the call fails at once, and the next one is not even sent. */
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":3}]}");
+                     "\"count\":1,\"reset_in_s\":3}]}");
     assert_int_equal(br->ops->account(br->ctx, &acc, &err), HYDRA_ETRANSIENT);
     assert_int_equal(err.http_status, 429);
     before = at_stat_of(f, "requests");
@@ -713,7 +713,8 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     out->want = expected(p, fc);
 
     if (p == PH_PORTFOLIO)
-        at_set_faults(f, rule); /* the first tick's day rollover reads the account for the budgets */
+        /* the first tick's day rollover reads the account for the budgets */
+        at_set_faults(f, rule);
     at_open(f);
     if (p != PH_PORTFOLIO)
         at_ticks(f, p == PH_SUBMIT ? 5 : 15);
@@ -880,7 +881,7 @@ static void test_repeated_failures_trip_health_halt(void **state)
     at_open(f);
     at_ticks(f, 5);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/stocks/trades/latest\","
-                  "\"fault\":\"503\"}]}");
+                     "\"fault\":\"503\"}]}");
     int t = 0;
     for (; t < 20 && !at_current_halt(f).active; t++)
         at_tick(f);
@@ -905,8 +906,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit_is_honoured, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_short_429_is_retried, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_binary_and_connection_refused, setup, at_teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_without_keys_or_live_switches, setup, at_teardown),
-        cmocka_unit_test_setup_teardown(test_repeated_failures_trip_health_halt, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_without_keys_or_live_switches, setup,
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_failures_trip_health_halt, setup,
+                                        at_teardown),
         cmocka_unit_test(test_fault_matrix),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,15 +69,14 @@ static int setup(void **state)
 /* ---- HTTP, as another program sharing the account would use it ---- */
 
 /* A request to the exchange; `alpaca` adds the account's keys. Returns the answer, *status set. */
-static json_t *http(at_fixture *f, const char *method, const char *path, const char *body, int alpaca,
-                    long *status)
+static json_t *http(at_fixture *f, const char *method, const char *path, const char *body,
+                    int alpaca, long *status)
 {
     json_t *out = at_request(f, method, path, body, alpaca, status);
     if (*status < 0)
         fail_msg("%s %s: no answer", method, path);
     return out;
 }
-
 
 /* An order placed directly on the account by another program. */
 static void place_foreign(at_fixture *f, const char *body)
@@ -567,8 +566,9 @@ static void test_strangers_ignored_and_left_alone(void **state)
     for (size_t i = 0; i < f->w->n_submits; i++)
         eth_orders += strcmp(f->w->submits[i].symbol, "ETH/USD") == 0;
     double held = hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine) == 0 ? mine.qty : 0;
-    print_message("%zu orders (%zu in ETH/USD); account ETH %.9g = Hydra's %.9g + the operator's %.9g\n",
-                  f->w->n_submits, eth_orders, broker_qty(f, "ETHUSD"), held, operator_eth);
+    print_message(
+        "%zu orders (%zu in ETH/USD); account ETH %.9g = Hydra's %.9g + the operator's %.9g\n",
+        f->w->n_submits, eth_orders, broker_qty(f, "ETHUSD"), held, operator_eth);
     assert_true(held > 0);
     assert_true(fabs(broker_qty(f, "ETHUSD") - (held + operator_eth)) < 1e-6);
 
@@ -622,7 +622,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_symbol_fails_only_itself, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, at_teardown),
-        cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup,
+                                        at_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -72,7 +72,6 @@ static int failures(at_fixture *f)
     return hydra_health_failures_in_window(&f->e.health, hydra_monotonic_ms());
 }
 
-
 /* Orders the exchange accepted for bots whose id starts with `prefix`. */
 static int accepted_for_bots(at_fixture *f, const char *prefix)
 {
@@ -110,7 +109,7 @@ static void test_one_503_on_account_skips_the_tick(void **state)
     int before = failures(f);
     size_t buys_before = buys(f);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\","
-                  "\"count\":1}]}");
+                     "\"count\":1}]}");
     at_tick(f);
     assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
@@ -134,7 +133,8 @@ static void test_consecutive_503s_halt_by_the_window(void **state)
     int limit = f->e.cfg->settings.max_api_failures_in_window;
     assert_true(limit > 1);
     assert_int_equal(failures(f), 0);
-    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\"}]}");
+    at_set_faults(f,
+                  "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\"}]}");
     for (int i = 1; i <= limit; i++) {
         at_tick(f);
         assert_false(halted(f));
@@ -157,7 +157,7 @@ static void test_one_failed_clock_does_not_halt(void **state)
         at_tick(f);
     int64_t t0 = hydra_clock_now_ms(&f->e.clock);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/clock\",\"fault\":\"503\","
-                  "\"count\":1}]}");
+                     "\"count\":1}]}");
     at_tick(f);
     assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
@@ -177,7 +177,7 @@ static void test_401_on_account_halts(void **state)
     for (int i = 0; i < 3; i++)
         at_tick(f);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"401\","
-                  "\"count\":1}]}");
+                     "\"count\":1}]}");
     at_tick(f);
     assert_true(halted(f));
 }
@@ -201,7 +201,7 @@ static void test_429_with_far_reset_holds_without_halting(void **state)
     for (int i = 0; i < 3; i++)
         at_tick(f);
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":2}]}");
+                     "\"count\":1,\"reset_in_s\":2}]}");
     at_tick(f);
     assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
@@ -339,12 +339,14 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_503_on_account_skips_the_tick, setup, at_teardown),
-        cmocka_unit_test_setup_teardown(test_consecutive_503s_halt_by_the_window, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_consecutive_503s_halt_by_the_window, setup,
+                                        at_teardown),
         cmocka_unit_test_setup_teardown(test_one_failed_clock_does_not_halt, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_401_on_account_halts, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_429_with_far_reset_holds_without_halting, setup,
                                         at_teardown),
-        cmocka_unit_test_setup_teardown(test_closed_market_sends_no_equity_entry, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_market_sends_no_equity_entry, setup,
+                                        at_teardown),
         cmocka_unit_test_setup_teardown(test_open_market_sends_equity_entries, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_early_close_flattens_before_the_calendar_close, setup,
                                         at_teardown),
