@@ -477,3 +477,9 @@ void et_engine_ticks(hydra_engine *e, int n)
     for (int i = 0; i < n; i++)
         assert_int_equal(hydra_engine_tick(e), 0);
 }
+
+int et_host_setup(void **state)
+{
+    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
+    return et_setup(state);
+}

@@ -126,9 +126,15 @@ void et_make_plugins(const char *dir, char *plugins, size_t plugins_sz, const ch
 void et_copy_plugin(const char *plugins, const char *from, const char *name);
 /* Puts `from` where the host loads <name>.so from, by rename, as a deployment would. */
 void et_replace_plugin(const char *plugins, const char *from, const char *name);
-/* Opens e over <dir>/config with the plugins in `plugins` (in the host's process when force_inprocess), or fails the test with the reason. */
+/*
+ * Opens e over <dir>/config with the plugins in `plugins` (in the host's
+ * process when force_inprocess), or fails the test with the reason.
+ */
 void et_open_plugins(hydra_engine *e, const char *dir, const char *plugins, int force_inprocess);
 /* Runs n ticks of e; each must return 0. */
 void et_engine_ticks(hydra_engine *e, int n);
+
+/* A cmocka setup for tests that run hydra-host: et_setup, HYDRA_WORKER naming the built worker. */
+int et_host_setup(void **state);
 
 #endif
