@@ -545,3 +545,55 @@ long et_http(const char *method, const char *url, const char *const *headers, co
     *out = b.text != NULL ? b.text : strdup("");
     return status;
 }
+
+/* ---- a host with a plugins directory of its own ---- */
+
+void et_copy_plugin(const char *plugins, const char *from, const char *name)
+{
+    char to[768];
+    snprintf(to, sizeof to, "%s/%s.so", plugins, name);
+    assert_int_equal(tu_copy_file(from, to), 0);
+}
+
+void et_replace_plugin(const char *plugins, const char *from, const char *name)
+{
+    char tmp[768], to[768];
+    snprintf(tmp, sizeof tmp, "%s/%s.so.new", plugins, name);
+    snprintf(to, sizeof to, "%s/%s.so", plugins, name);
+    assert_int_equal(tu_copy_file(from, tmp), 0);
+    assert_int_equal(rename(tmp, to), 0);
+}
+
+void et_make_plugins(const char *dir, char *plugins, size_t plugins_sz, const char *const *pairs)
+{
+    snprintf(plugins, plugins_sz, "%s/plugins", dir);
+    assert_int_equal(mkdir(plugins, 0755), 0);
+    for (size_t i = 0; pairs[i] != NULL; i += 2) {
+        assert_non_null(pairs[i + 1]);
+        et_copy_plugin(plugins, pairs[i], pairs[i + 1]);
+    }
+}
+
+void et_open_plugins(hydra_engine *e, const char *dir, const char *plugins, int force_inprocess)
+{
+    hydra_engine_options opt;
+    et_options(&opt, dir);
+    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", plugins);
+    opt.force_inprocess = force_inprocess;
+    char err[4096] = "";
+    int code = -1;
+    if (hydra_engine_open(e, &opt, err, sizeof err, &code) != 0)
+        fail_msg("engine open failed (exit %d): %s", code, err);
+}
+
+void et_engine_ticks(hydra_engine *e, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(hydra_engine_tick(e), 0);
+}
+
+int et_host_setup(void **state)
+{
+    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
+    return et_setup(state);
+}

@@ -152,4 +152,29 @@ hydra_halt et_current_halt(et_fixture *f);
 long et_http(const char *method, const char *url, const char *const *headers, const char *body,
              char **out, char *ctype, size_t ctsz);
 
+/*
+ * A host that loads its plugins from a directory of the test's own, so a
+ * test can swap a plugin under it as a deployment would. `pairs`: a plugin
+ * file, then the name it is loaded by, ..., NULL; ET_SHIPPED_PLUGINS lists
+ * the shipped plugins where the test program knows where they are built.
+ */
+#define ET_SHIPPED_PLUGINS                                                                         \
+    HYDRA_MOMENTUM_SO, "momentum", HYDRA_OPTIONS_SO, "options", HYDRA_CRYPTO_SO, "crypto"
+/* Makes <dir>/plugins (its path in `plugins`) holding a copy of each plugin in `pairs`. */
+void et_make_plugins(const char *dir, char *plugins, size_t plugins_sz, const char *const *pairs);
+/* Copies the plugin `from` to <plugins>/<name>.so. */
+void et_copy_plugin(const char *plugins, const char *from, const char *name);
+/* Puts `from` where the host loads <name>.so from, by rename, as a deployment would. */
+void et_replace_plugin(const char *plugins, const char *from, const char *name);
+/*
+ * Opens e over <dir>/config with the plugins in `plugins` (in the host's
+ * process when force_inprocess), or fails the test with the reason.
+ */
+void et_open_plugins(hydra_engine *e, const char *dir, const char *plugins, int force_inprocess);
+/* Runs n ticks of e; each must return 0. */
+void et_engine_ticks(hydra_engine *e, int n);
+
+/* A cmocka setup for tests that run hydra-host: et_setup, HYDRA_WORKER naming the built worker. */
+int et_host_setup(void **state);
+
 #endif

@@ -178,3 +178,23 @@ int tu_run(const char *const *argv, const char *cwd, int timeout_s, char **out)
     unlink(path);
     return rc;
 }
+
+int tu_file_setup(void **state, const char *name)
+{
+    tu_file_fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || tu_mkdtemp(f->dir, sizeof f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+    *state = f;
+    return 0;
+}
+
+int tu_file_teardown(void **state)
+{
+    tu_file_fixture *f = *state;
+    tu_rmtree(f->dir);
+    free(f);
+    return 0;
+}

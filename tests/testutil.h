@@ -32,4 +32,15 @@ pid_t tu_spawn(const char *const *argv, const char *cwd, const char *log_path);
 /* Waits up to timeout_s for pid; kills it (SIGKILL) by PID if still running. Returns status as tu_run. */
 int tu_wait(pid_t pid, int timeout_s);
 
+/* What a test of one file (a log, a database) holds: a temporary directory, the file's path. */
+typedef struct tu_file_fixture {
+    char dir[256];
+    char path[512]; /* <dir>/<name> */
+} tu_file_fixture;
+
+/* A cmocka setup's body: *state = a new tu_file_fixture for <name>. 0, or -1 with nothing made. */
+int tu_file_setup(void **state, const char *name);
+/* A cmocka teardown for a tu_file_fixture: the directory removed, the fixture freed. */
+int tu_file_teardown(void **state);
+
 #endif

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "alpaca.h"
+#include "alpacatest.h"
 #include "enginetest.h"
 #include "error.h"
 #include "exchange_server.h"
@@ -44,212 +45,30 @@
  * slow answer 100 ms, a timeout 500 ms beyond it), so no cell's outcome
  * depends on how busy the machine is.
  */
-#define ADAPTER_TIMEOUT_MS "3000"
-#define WORKER_DEADLINE_MS "30000"
+#define ADAPTER_TIMEOUT_MS 3000
+/* A worker call that outlives a 100 ms deadline on a loaded machine would take its
+ * bot out and change what a cell observes: the deadline is not what is tested here. */
+#define WORKER_DEADLINE_MS 30000
 #define TIMEOUT_FAULT ",\"delay_ms\":3500"
 #define FAKE_SECRET "fake-test-secret-do-not-use-0000000001"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    char state_db[512];
-    /* The exchange: its own configuration, sim and clock. */
-    hydra_config *xcfg;
-    hydra_clock xclock;
-    hydra_sim *sim;
-    hydra_exchange *ex;
-    int port;
-    /* The host. */
-    hydra_engine e;
-    int open;
-    et_broker *w;
-} fixture;
+/* ---- the host, with broker alpaca at the local exchange (tests/alpacatest.c) ---- */
 
-/* ---- the exchange, in-process ---- */
-
-static void start_exchange(fixture *f, int rate_limit)
+static void make_host_config(at_fixture *f, const char *extra_edits)
 {
-    char xdir[512], err[1024] = "";
-    snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
-    assert_int_equal(mkdir(xdir, 0755), 0);
-    assert_int_equal(et_make_config(xdir, NULL, NULL), 0);
-    f->xcfg = calloc(1, sizeof *f->xcfg);
-    hydra_diag d;
-    hydra_diag_init(&d);
-    char cdir[600];
-    snprintf(cdir, sizeof cdir, "%s/config", xdir);
-    assert_int_equal(hydra_config_load(cdir, f->xcfg, &d), 0);
-    hydra_diag_free(&d);
-    hydra_tz_set(f->xcfg->settings.timezone);
-    hydra_clock_init_sim(&f->xclock, 0);
-    if (hydra_engine_open_sim(&f->xcfg->settings.sim, &f->xclock, &f->sim, err, sizeof err) != 0)
-        fail_msg("exchange sim: %s", err);
-    hydra_exchange_opts o = {FAKE_KEY, FAKE_SECRET, 0, rate_limit};
-    if (hydra_exchange_start(f->sim, &f->xclock, &o, &f->ex, err, sizeof err) != 0)
-        fail_msg("exchange: %s", err);
-    f->port = hydra_exchange_port(f->ex);
-}
-
-/* The host's configuration: the shipped one with broker alpaca at the local exchange. */
-static void make_host_config(fixture *f, const char *extra_edits)
-{
-    char edits[2048];
-    snprintf(edits, sizeof edits,
-             "broker: sim =>broker: alpaca \n"
-             "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
-             "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
-             "connect_timeout_ms: 3000=>connect_timeout_ms: 3000\n"
-             "timeout_ms: 10000=>timeout_ms: " ADAPTER_TIMEOUT_MS "\n"
-             "use_broker_clock: false=>use_broker_clock: true\n"
-             /* A worker call that outlives a 100 ms deadline on a loaded machine would take its
-              * bot out and change what a cell observes: the deadline is not what is tested here. */
-             "call_deadline_ms: 0 =>call_deadline_ms: " WORKER_DEADLINE_MS " \n%s",
-             f->port, f->port, extra_edits != NULL ? extra_edits : "");
-    assert_int_equal(et_make_config(f->dir, edits, NULL), 0);
+    at_host_config(f, ADAPTER_TIMEOUT_MS, WORKER_DEADLINE_MS, extra_edits, NULL);
 }
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    snprintf(f->state_db, sizeof f->state_db, "%s/trading_state.db", f->dir);
-    f->w = calloc(1, sizeof *f->w);
-    setenv("ALPACA_KEY", FAKE_KEY, 1);
-    setenv("ALPACA_SECRET", FAKE_SECRET, 1);
-    unsetenv("ALPACA_PAPER");
-    *state = f;
+    *state = at_new(FAKE_KEY, FAKE_SECRET);
     return 0;
-}
-
-/* The recording wrapper has no destroy: hand the engine its own broker back so closing frees it. */
-static void unwrap(fixture *f)
-{
-    if (f->w->inner.ops != NULL)
-        f->e.broker = f->w->inner;
-    f->w->inner.ops = NULL;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->open) {
-        unwrap(f);
-        hydra_engine_close(&f->e);
-    }
-    if (f->ex != NULL)
-        hydra_exchange_stop(f->ex);
-    if (f->sim != NULL)
-        hydra_sim_close(f->sim);
-    free(f->xcfg);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
-    return 0;
-}
-
-static void open_engine(fixture *f)
-{
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    char err[4096] = "";
-    int code = -1;
-    int rc = hydra_engine_open(&f->e, &opt, err, sizeof err, &code);
-    if (rc != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
-    f->open = 1;
-    memset(f->w, 0, sizeof *f->w);
-    et_wrap(f->w, &f->e); /* records every submission and whether a halt was active */
-}
-
-static void close_engine(fixture *f)
-{
-    unwrap(f);
-    hydra_engine_close(&f->e);
-    f->open = 0;
-}
-
-/* One tick: the exchange's clock moves one step, then the host ticks on the broker's time. */
-static void tick(fixture *f)
-{
-    hydra_exchange_step(f->ex, 1);
-    assert_int_equal(hydra_engine_tick(&f->e), 0);
-}
-
-static void ticks(fixture *f, int n)
-{
-    for (int i = 0; i < n; i++)
-        tick(f);
-}
-
-static hydra_halt current_halt(fixture *f)
-{
-    hydra_halt h;
-    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
-    return h;
-}
-
-/* ---- the control API, over HTTP as a developer would use it ---- */
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    json_t **out = ud;
-    json_error_t e;
-    json_decref(*out);
-    *out = json_loadb(p, s * n, 0, &e);
-    return s * n;
-}
-
-/* A control request; NULL when the server does not answer (it was told to refuse connections). */
-static json_t *try_control(fixture *f, const char *method, const char *path, const char *body)
-{
-    CURL *h = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    json_t *out = NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    if (rc != CURLE_OK || status != 200) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-}
-
-static json_t *control(fixture *f, const char *method, const char *path, const char *body)
-{
-    json_t *out = try_control(f, method, path, body);
-    if (out == NULL)
-        fail_msg("control %s %s: no answer", method, path);
-    return out;
-}
-
-static void set_faults(fixture *f, const char *rules_json)
-{
-    json_decref(control(f, "POST", "/_hydra/faults", rules_json));
-}
-
-static long stat_of(fixture *f, const char *key)
-{
-    json_t *s = control(f, "GET", "/_hydra/stats", NULL);
-    long v = (long)json_integer_value(json_object_get(s, key));
-    json_decref(s);
-    return v;
 }
 
 /* Never two orders for one client_order_id, and every accepted id is in the host's journal. */
-static void check_one_order_per_cid(fixture *f)
+static void check_one_order_per_cid(at_fixture *f)
 {
-    json_t *s = control(f, "GET", "/_hydra/stats", NULL);
+    json_t *s = at_control(f, "GET", "/_hydra/stats", NULL);
     const char *cid;
     json_t *v;
     json_object_foreach(json_object_get(s, "submits"), cid, v)
@@ -265,14 +84,14 @@ static void check_one_order_per_cid(fixture *f)
     json_decref(s);
 }
 
-static void check_no_entry_while_halted(fixture *f)
+static void check_no_entry_while_halted(at_fixture *f)
 {
     for (size_t i = 0; i < f->w->n_submits; i++)
         if (f->w->submits[i].halted && f->w->submits[i].side == HYDRA_SIDE_BUY)
             fail_msg("buy %s sent while halted", f->w->submits[i].cid);
 }
 
-static void check_state_intact(fixture *f)
+static void check_state_intact(at_fixture *f)
 {
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(f->state_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -284,7 +103,7 @@ static void check_state_intact(fixture *f)
     sqlite3_close(db);
 }
 
-static void check_no_secret_in_log(fixture *f)
+static void check_no_secret_in_log(at_fixture *f)
 {
     char *log = tu_read_file(f->log, NULL);
     assert_non_null(log);
@@ -298,12 +117,12 @@ static void check_no_secret_in_log(fixture *f)
 /* Entries, fills, host exits, a kill-switch halt that flattens, and reconciliation at restart. */
 static void test_loop_against_local_exchange(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
-    ticks(f, 400);
-    assert_false(current_halt(f).active);
+    at_open(f);
+    at_ticks(f, 400);
+    assert_false(at_current_halt(f).active);
     int fills = et_count_events(f->log, "order_fill", NULL);
     int submitted = et_count_events(f->log, "order_submitted", NULL);
     int exits = et_count_events(f->log, "exit_rule", NULL);
@@ -314,18 +133,18 @@ static void test_loop_against_local_exchange(void **state)
     assert_true(et_count_events(f->log, "broker_error", NULL) == 0);
 
     /* Restart: the journal is reconciled with the exchange by client_order_id. */
-    close_engine(f);
-    open_engine(f);
-    assert_false(current_halt(f).active);
+    at_close(f);
+    at_open(f);
+    assert_false(at_current_halt(f).active);
     assert_int_equal(et_count_events(f->log, "reconciled", NULL), 2);
-    ticks(f, 20);
+    at_ticks(f, 20);
 
     /* A halt flattens through the exchange; no entry goes out while halted. */
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
-    ticks(f, 10);
-    hydra_halt h = current_halt(f);
+    at_ticks(f, 10);
+    hydra_halt h = at_current_halt(f);
     assert_true(h.active);
     assert_string_equal(h.source, "kill_switch");
     hydra_broker_position pos[64];
@@ -335,13 +154,13 @@ static void test_loop_against_local_exchange(void **state)
     assert_int_equal(n, 0);
     check_no_entry_while_halted(f);
     check_one_order_per_cid(f);
-    close_engine(f);
+    at_close(f);
     check_state_intact(f);
     check_no_secret_in_log(f);
 }
 
 /* The coin held of a symbol: at the broker, and as the journal attributes it to bots. */
-static void coin_held(fixture *f, const char *symbol, double *broker, double *journal)
+static void coin_held(at_fixture *f, const char *symbol, double *broker, double *journal)
 {
     hydra_broker_position pos[64];
     size_t n = 0;
@@ -367,20 +186,20 @@ static void coin_held(fixture *f, const char *symbol, double *broker, double *jo
  */
 static void test_crypto_fee_in_coin(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     double broker = 0, journal = 0;
     int t = 0;
     for (; t < 600 && broker <= 0; t++) {
-        tick(f);
+        at_tick(f);
         coin_held(f, "BTC/USD", &broker, &journal);
     }
     print_message("first BTC/USD position after %d ticks: %.9f at the broker\n", t, broker);
     assert_true(broker > 0);
-    tick(f); /* the ExitBot's position check runs on the next tick */
-    assert_false(current_halt(f).active);
+    at_tick(f); /* the ExitBot's position check runs on the next tick */
+    assert_false(at_current_halt(f).active);
     coin_held(f, "BTC/USD", &broker, &journal);
     assert_true(fabs(broker - journal) <= 1e-9 * broker);
     assert_true(et_count_events(f->log, "coin_fee_booked", NULL) >= 1);
@@ -391,10 +210,10 @@ static void test_crypto_fee_in_coin(void **state)
              "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/positions\",\"fault\":\"coin_fee\","
              "\"symbol\":\"BTC/USD\",\"qty\":%.12f,\"count\":1}]}",
              broker * 0.001);
-    set_faults(f, rules);
-    tick(f);
-    tick(f);
-    assert_false(current_halt(f).active);
+    at_set_faults(f, rules);
+    at_tick(f);
+    at_tick(f);
+    assert_false(at_current_halt(f).active);
     double b2, j2;
     coin_held(f, "BTC/USD", &b2, &j2);
     assert_true(fabs(b2 - j2) <= 1e-9 * fmax(b2, 1e-9));
@@ -405,20 +224,20 @@ static void test_crypto_fee_in_coin(void **state)
                  "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/positions\",\"fault\":\"coin_fee\","
                  "\"symbol\":\"BTC/USD\",\"qty\":%.12f,\"count\":1}]}",
                  b2 * 0.05);
-        set_faults(f, rules);
-        tick(f);
-        tick(f);
-        hydra_halt h = current_halt(f);
+        at_set_faults(f, rules);
+        at_tick(f);
+        at_tick(f);
+        hydra_halt h = at_current_halt(f);
         assert_true(h.active);
         assert_non_null(strstr(h.reason, "BTC/USD"));
     }
     check_one_order_per_cid(f);
-    close_engine(f);
+    at_close(f);
 }
 
 /* An order sent by another client of the same account (same keys), never by Hydra. */
-static void stranger_submit(fixture *f, const char *cid, const char *symbol, int type, double qty,
-                            double limit)
+static void stranger_submit(at_fixture *f, const char *cid, const char *symbol, int type,
+                            double qty, double limit)
 {
     hydra_order_request r;
     memset(&r, 0, sizeof r);
@@ -435,7 +254,7 @@ static void stranger_submit(fixture *f, const char *cid, const char *symbol, int
         fail_msg("stranger order %s: %s", cid, err.msg);
 }
 
-static int open_at_exchange(fixture *f, const char *cid)
+static int open_at_exchange(at_fixture *f, const char *cid)
 {
     hydra_order o;
     hydra_broker_err err = {0};
@@ -451,14 +270,14 @@ static int open_at_exchange(fixture *f, const char *cid)
  */
 static void test_halt_cancels_by_id_and_spares_strangers(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     hydra_bot_position pos[16];
     size_t n = 0;
     for (int i = 0; i < 600 && n == 0; i++) {
-        tick(f);
+        at_tick(f);
         assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
     }
     assert_true(n > 0);
@@ -485,8 +304,8 @@ static void test_halt_cancels_by_id_and_spares_strangers(void **state)
     stranger_submit(f, "manual-order-1", "ETH/USD", HYDRA_ORDER_LIMIT, 0.01, floor(eth * 0.5));
     stranger_submit(f, "manual-pos-1", "ETH/USD", HYDRA_ORDER_MARKET, 1, 0);
 
-    tick(f); /* the stranger's buy fills; ExitBot finds ETH/USD unexplained and halts */
-    hydra_halt h = current_halt(f);
+    at_tick(f); /* the stranger's buy fills; ExitBot finds ETH/USD unexplained and halts */
+    hydra_halt h = at_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "ETH/USD"));
     assert_int_equal(open_at_exchange(f, cid), 0);
@@ -495,7 +314,7 @@ static void test_halt_cancels_by_id_and_spares_strangers(void **state)
     assert_int_equal(row.state, HYDRA_ORD_CANCELED);
     assert_true(f->w->n_cancels >= 1);
 
-    ticks(f, 3);
+    at_ticks(f, 3);
     assert_int_equal(hydra_position_list(f->e.state, NULL, pos, 16, &n), 0);
     assert_int_equal(n, 0);
     hydra_broker_position bp[16];
@@ -508,17 +327,17 @@ static void test_halt_cancels_by_id_and_spares_strangers(void **state)
     assert_int_equal(open_at_exchange(f, "manual-order-1"), 1);
     assert_int_equal(f->w->n_account_wide, 0);
     check_no_entry_while_halted(f);
-    close_engine(f);
+    at_close(f);
 }
 
 /* A duplicate client_order_id is refused with 422 and resolved by lookup: one order. */
 static void test_duplicate_client_order_id(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
-    ticks(f, 2);
+    at_open(f);
+    at_ticks(f, 2);
     hydra_order_request r;
     memset(&r, 0, sizeof r);
     snprintf(r.client_order_id, sizeof r.client_order_id, "dup-test-1");
@@ -537,15 +356,15 @@ static void test_duplicate_client_order_id(void **state)
     assert_int_equal(b.status, a.status);
     assert_int_equal(err.code, HYDRA_EREJECTED); /* the refusal it recovered from, for the record */
     assert_non_null(strstr(err.msg, "client_order_id must be unique"));
-    assert_int_equal(stat_of(f, "duplicates_refused"), 1);
-    json_t *s = control(f, "GET", "/_hydra/stats", NULL);
+    assert_int_equal(at_stat_of(f, "duplicates_refused"), 1);
+    json_t *s = at_control(f, "GET", "/_hydra/stats", NULL);
     json_t *c = json_object_get(json_object_get(s, "submits"), "dup-test-1");
     assert_int_equal(json_integer_value(json_object_get(c, "attempts")), 2);
     assert_int_equal(json_integer_value(json_object_get(c, "accepted")), 1);
     json_decref(s);
     /* Carried out, then the connection dropped: found by its id and adopted, the failure kept. */
-    set_faults(f, "{\"rules\":[{\"method\":\"POST\",\"path\":\"/v2/orders\",\"fault\":\"drop\","
-                  "\"count\":1}]}");
+    at_set_faults(f, "{\"rules\":[{\"method\":\"POST\",\"path\":\"/v2/orders\",\"fault\":\"drop\","
+                     "\"count\":1}]}");
     snprintf(r.client_order_id, sizeof r.client_order_id, "dropped-answer-1");
     memset(&err, 0, sizeof err);
     assert_int_equal(br->ops->submit(br->ctx, &r, &a, &err), 0);
@@ -560,14 +379,14 @@ static void test_duplicate_client_order_id(void **state)
     assert_int_equal(br->ops->submit(br->ctx, &r, &a, &err), 0);
     assert_true(fabs(a.qty - 0.05) < 1e-9);
     assert_true(a.notional == 0);
-    close_engine(f);
+    at_close(f);
 }
 
 /* 200 requests a minute: past the limit the adapter honours X-Ratelimit-Reset and stops sending. */
 static void test_rate_limit_is_honoured(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 8);
+    at_fixture *f = *state;
+    at_start_exchange(f, 8);
     make_host_config(f, NULL);
     hydra_engine_options opt;
     et_options(&opt, f->dir);
@@ -576,17 +395,17 @@ static void test_rate_limit_is_honoured(void **state)
     /* Opening reads the clock, positions and more: it may already hit the limit. */
     if (hydra_engine_open(&f->e, &opt, err, sizeof err, &code) == 0) {
         f->open = 1;
-        ticks(f, 5);
+        at_ticks(f, 5);
         /* Held calls are not failures: the 429s count once per host, no halt; entries wait. */
-        assert_false(current_halt(f).active);
+        assert_false(at_current_halt(f).active);
         assert_true(hydra_health_failures_in_window(&f->e.health, hydra_monotonic_ms()) <= 2);
         assert_true(f->e.rate_limited_until_ms > 0);
-        close_engine(f);
+        at_close(f);
     } else {
         assert_non_null(strstr(err, "429"));
     }
-    long limited = stat_of(f, "rate_limited");
-    long served = stat_of(f, "requests");
+    long limited = at_stat_of(f, "rate_limited");
+    long served = at_stat_of(f, "requests");
     print_message("rate limit 8/min: %ld requests reached the exchange, %ld answered 429\n", served,
                   limited);
     /* One 429 per host at most: after it, the adapter waits for the reset instead of retrying. */
@@ -597,36 +416,36 @@ static void test_rate_limit_is_honoured(void **state)
 /* A 429 whose reset is due now is waited for and the request repeated once: no failure. */
 static void test_short_429_is_retried(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
-    ticks(f, 3);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":0}]}");
-    long before = stat_of(f, "requests");
+    at_open(f);
+    at_ticks(f, 3);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
+                     "\"count\":1,\"reset_in_s\":0}]}");
+    long before = at_stat_of(f, "requests");
     hydra_account acc;
     hydra_broker_err err = {0};
     hydra_broker *br = &f->w->inner;
     assert_int_equal(br->ops->account(br->ctx, &acc, &err), 0);
-    assert_int_equal(stat_of(f, "requests") - before, 2); /* the 429 and the repeat */
-    assert_int_equal(stat_of(f, "faults_fired"), 1);
+    assert_int_equal(at_stat_of(f, "requests") - before, 2); /* the 429 and the repeat */
+    assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     /* A reset further away: the call fails at once, and the next one is not even sent. */
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":3}]}");
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
+                     "\"count\":1,\"reset_in_s\":3}]}");
     assert_int_equal(br->ops->account(br->ctx, &acc, &err), HYDRA_ETRANSIENT);
     assert_int_equal(err.http_status, 429);
-    before = stat_of(f, "requests");
+    before = at_stat_of(f, "requests");
     assert_int_equal(br->ops->account(br->ctx, &acc, &err), HYDRA_ETRANSIENT);
     assert_non_null(strstr(err.msg, "not sent"));
-    assert_int_equal(stat_of(f, "requests") - before, 0); /* held back until the reset */
-    close_engine(f);
+    assert_int_equal(at_stat_of(f, "requests") - before, 0); /* held back until the reset */
+    at_close(f);
 }
 
 /* The real binary, started and stopped by PID: connection refused once it is gone. */
 static void test_binary_and_connection_refused(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     char xdir[512], portfile[600], logfile[600], cdir[600];
     snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
     assert_int_equal(mkdir(xdir, 0755), 0);
@@ -700,7 +519,7 @@ static void test_binary_and_connection_refused(void **state)
 /* Starting broker alpaca without keys refuses and names the variable, never a value. */
 static void test_refuses_without_keys_or_live_switches(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     f->port = 9; /* nothing is contacted */
     make_host_config(f, NULL);
     hydra_engine_options opt;
@@ -860,11 +679,11 @@ static int count_skips(const char *log_path)
 }
 
 /* Runs ticks until the exchange has fired the fault (at most max ticks). */
-static int tick_until_fired(fixture *f, long fired_before, int max)
+static int tick_until_fired(at_fixture *f, long fired_before, int max)
 {
     for (int i = 0; i < max; i++) {
-        tick(f);
-        json_t *s = try_control(f, "GET", "/_hydra/stats", NULL);
+        at_tick(f);
+        json_t *s = at_try_control(f, "GET", "/_hydra/stats", NULL);
         long fired = s != NULL ? (long)json_integer_value(json_object_get(s, "faults_fired")) : -1;
         json_decref(s);
         if (fired < 0 || fired > fired_before) /* no answer: a "refuse" fault stopped the server */
@@ -882,9 +701,9 @@ static int64_t wall_ms(void)
 
 static void run_cell(phase p, const fault_case *fc, cell *out)
 {
-    fixture *f = NULL;
+    at_fixture *f = NULL;
     setup((void **)&f);
-    start_exchange(f, 1000000);
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
     char rule[512];
     snprintf(rule, sizeof rule,
@@ -894,10 +713,11 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     out->want = expected(p, fc);
 
     if (p == PH_PORTFOLIO)
-        set_faults(f, rule); /* the first tick's day rollover reads the account for the budgets */
-    open_engine(f);
+        /* the first tick's day rollover reads the account for the budgets */
+        at_set_faults(f, rule);
+    at_open(f);
     if (p != PH_PORTFOLIO)
-        ticks(f, p == PH_SUBMIT ? 5 : 15);
+        at_ticks(f, p == PH_SUBMIT ? 5 : 15);
     if (p == PH_FLATTEN) {
         /* Wait until something is held, then trip the kill switch: the halt flattens. */
         for (int i = 0; i < 400; i++) {
@@ -906,7 +726,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
             hydra_position_list(f->e.state, NULL, pos, 8, &n);
             if (n > 0)
                 break;
-            tick(f);
+            at_tick(f);
         }
         char kill[512];
         snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
@@ -919,14 +739,14 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     int rejected_before = et_count_events(f->log, "order_rejected", NULL);
     size_t submits_before = f->w->n_submits;
     if (p != PH_PORTFOLIO)
-        set_faults(f, rule);
+        at_set_faults(f, rule);
     long fired_before = 0;
-    int took = p == PH_PORTFOLIO ? (tick(f), 1) : tick_until_fired(f, fired_before, 600);
+    int took = p == PH_PORTFOLIO ? (at_tick(f), 1) : tick_until_fired(f, fired_before, 600);
     if (p == PH_SUBMIT && f->w->n_submits > submits_before)
         snprintf(cid, sizeof cid, "%s", f->w->submits[submits_before].cid);
 
     /* The outcome of the faulted tick. */
-    hydra_halt h = current_halt(f);
+    hydra_halt h = at_current_halt(f);
     int errors = et_count_events(f->log, "broker_error", NULL) - errors_before;
     int skips = count_skips(f->log) - skips_before;
     int rejected = et_count_events(f->log, "order_rejected", NULL) - rejected_before;
@@ -964,13 +784,13 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
         char err[256];
         assert_int_equal(hydra_exchange_restart(f->ex, err, sizeof err), 0);
     }
-    if (stat_of(f, "faults_fired") < 1)
+    if (at_stat_of(f, "faults_fired") < 1)
         fail_msg("%s / %s: the fault never fired (%d ticks)", PHASE_NAME[p], fc->name, took);
-    set_faults(f, "{\"rules\":[]}");
+    at_set_faults(f, "{\"rules\":[]}");
     /* The adapter holds calls until the injected 429's reset (2 s ahead): wait for that state. */
     for (int i = 0; i < 1000 && f->e.rate_limited_until_ms >= wall_ms(); i++)
         usleep(10 * 1000);
-    ticks(f, p == PH_FLATTEN ? 6 : 3);
+    at_ticks(f, p == PH_FLATTEN ? 6 : 3);
     if (p == PH_FLATTEN) {
         /* The flatten completes once the broker answers again. */
         hydra_broker_position pos[64];
@@ -985,7 +805,7 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
 
     if (p == PH_SUBMIT && out->got == O_ADOPTED && cid[0] != '\0') {
         /* Adopted on the spot, or left pending and sent again by the next sync: the log says which. */
-        json_t *s = control(f, "GET", "/_hydra/stats", NULL);
+        json_t *s = at_control(f, "GET", "/_hydra/stats", NULL);
         json_t *c = json_object_get(json_object_get(s, "submits"), cid);
         json_int_t accepted = json_integer_value(json_object_get(c, "accepted"));
         int resent = count_event_with(f->log, "order_resubmit", cid);
@@ -1008,10 +828,10 @@ static void run_cell(phase p, const fault_case *fc, cell *out)
     /* Invariants, whatever happened. */
     check_no_entry_while_halted(f);
     check_one_order_per_cid(f);
-    close_engine(f);
+    at_close(f);
     check_state_intact(f);
     check_no_secret_in_log(f);
-    teardown((void **)&f);
+    at_teardown((void **)&f);
 }
 
 static void test_fault_matrix(void **state)
@@ -1055,22 +875,22 @@ static void test_fault_matrix(void **state)
 /* Repeated snapshot failures are recorded until the health halt trips. */
 static void test_repeated_failures_trip_health_halt(void **state)
 {
-    fixture *f = *state;
-    start_exchange(f, 1000000);
+    at_fixture *f = *state;
+    at_start_exchange(f, 1000000);
     make_host_config(f, NULL);
-    open_engine(f);
-    ticks(f, 5);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/stocks/trades/latest\","
-                  "\"fault\":\"503\"}]}");
+    at_open(f);
+    at_ticks(f, 5);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/stocks/trades/latest\","
+                     "\"fault\":\"503\"}]}");
     int t = 0;
-    for (; t < 20 && !current_halt(f).active; t++)
-        tick(f);
-    hydra_halt h = current_halt(f);
+    for (; t < 20 && !at_current_halt(f).active; t++)
+        at_tick(f);
+    hydra_halt h = at_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "api failures"));
     print_message("health halt after %d ticks of 503 on market data\n", t);
     check_no_entry_while_halted(f);
-    close_engine(f);
+    at_close(f);
     check_state_intact(f);
 }
 
@@ -1078,16 +898,18 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_loop_against_local_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_against_local_exchange, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_halt_cancels_by_id_and_spares_strangers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_client_order_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crypto_fee_in_coin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_limit_is_honoured, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_short_429_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_binary_and_connection_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_without_keys_or_live_switches, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_repeated_failures_trip_health_halt, setup, teardown),
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_client_order_id, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_crypto_fee_in_coin, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_is_honoured, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_short_429_is_retried, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_binary_and_connection_refused, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_without_keys_or_live_switches, setup,
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_failures_trip_health_halt, setup,
+                                        at_teardown),
         cmocka_unit_test(test_fault_matrix),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

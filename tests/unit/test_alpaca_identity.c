@@ -25,6 +25,7 @@
 
 #include "alpaca.h"
 #include "alpaca_json.h"
+#include "alpacatest.h"
 #include "enginetest.h"
 #include "error.h"
 #include "exchange_server.h"
@@ -35,190 +36,50 @@
 #define FAKE_KEY "PKFAKETESTKEY00000002"
 #define FAKE_SECRET "fake-test-secret-do-not-use-0000000002"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    char state_db[512];
-    hydra_config *xcfg;
-    hydra_clock xclock;
-    hydra_sim *sim;
-    hydra_exchange *ex;
-    int port;
-    hydra_engine e;
-    int open;
-    et_broker *w;
-    double operator_eth; /* the operator's ETH after the exchange took its fee in coin */
-} fixture;
+/* The operator's ETH after the exchange took its fee in coin (set by place_strangers). */
+static double operator_eth;
 
-static void start_exchange(fixture *f)
+/* ---- the host, with broker alpaca at the local exchange (tests/alpacatest.c) ---- */
+
+static void start_exchange(at_fixture *f)
 {
-    char xdir[512], err[1024] = "";
-    snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
-    assert_int_equal(mkdir(xdir, 0755), 0);
-    assert_int_equal(et_make_config(xdir, NULL, NULL), 0);
-    f->xcfg = calloc(1, sizeof *f->xcfg);
-    hydra_diag d;
-    hydra_diag_init(&d);
-    char cdir[600];
-    snprintf(cdir, sizeof cdir, "%s/config", xdir);
-    assert_int_equal(hydra_config_load(cdir, f->xcfg, &d), 0);
-    hydra_diag_free(&d);
-    hydra_tz_set(f->xcfg->settings.timezone);
-    hydra_clock_init_sim(&f->xclock, 0);
-    if (hydra_engine_open_sim(&f->xcfg->settings.sim, &f->xclock, &f->sim, err, sizeof err) != 0)
-        fail_msg("exchange sim: %s", err);
-    hydra_exchange_opts o = {FAKE_KEY, FAKE_SECRET, 0, 1000000};
-    if (hydra_exchange_start(f->sim, &f->xclock, &o, &f->ex, err, sizeof err) != 0)
-        fail_msg("exchange: %s", err);
-    f->port = hydra_exchange_port(f->ex);
+    at_start_exchange(f, 1000000);
 }
 
-static void make_host_config_bots(fixture *f, const char *extra_edits, const char *bots_edits)
+static void make_host_config_bots(at_fixture *f, const char *extra_edits, const char *bots_edits)
 {
-    char edits[2048];
-    snprintf(edits, sizeof edits,
-             "broker: sim =>broker: alpaca \n"
-             "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
-             "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
-             "connect_timeout_ms: 3000=>connect_timeout_ms: 300\n"
-             "timeout_ms: 10000=>timeout_ms: 2000\n"
-             "use_broker_clock: false=>use_broker_clock: true\n"
-             "call_deadline_ms: 0=>call_deadline_ms: 5000\n%s",
-             f->port, f->port, extra_edits != NULL ? extra_edits : "");
-    assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
+    char edits[1024];
+    snprintf(edits, sizeof edits, "connect_timeout_ms: 3000=>connect_timeout_ms: 300\n%s",
+             extra_edits != NULL ? extra_edits : "");
+    at_host_config(f, 2000, 5000, edits, bots_edits);
 }
 
-static void make_host_config(fixture *f, const char *extra_edits)
+static void make_host_config(at_fixture *f, const char *extra_edits)
 {
     make_host_config_bots(f, extra_edits, NULL);
 }
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    snprintf(f->state_db, sizeof f->state_db, "%s/trading_state.db", f->dir);
-    f->w = calloc(1, sizeof *f->w);
-    setenv("ALPACA_KEY", FAKE_KEY, 1);
-    setenv("ALPACA_SECRET", FAKE_SECRET, 1);
-    unsetenv("ALPACA_PAPER");
-    *state = f;
+    operator_eth = 0;
+    *state = at_new(FAKE_KEY, FAKE_SECRET);
     return 0;
-}
-
-static void unwrap(fixture *f)
-{
-    if (f->w->inner.ops != NULL)
-        f->e.broker = f->w->inner;
-    f->w->inner.ops = NULL;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->open) {
-        unwrap(f);
-        hydra_engine_close(&f->e);
-    }
-    if (f->ex != NULL)
-        hydra_exchange_stop(f->ex);
-    if (f->sim != NULL)
-        hydra_sim_close(f->sim);
-    free(f->xcfg);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
-    return 0;
-}
-
-/* Opens the host; returns its error text (empty on success) for the tests that expect a refusal. */
-static int try_open_engine(fixture *f, char *err, size_t errsz)
-{
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    int code = -1;
-    err[0] = '\0';
-    int rc = hydra_engine_open(&f->e, &opt, err, errsz, &code);
-    if (rc != 0)
-        return rc;
-    f->open = 1;
-    memset(f->w, 0, sizeof *f->w);
-    et_wrap(f->w, &f->e); /* records every submission */
-    return 0;
-}
-
-static void open_engine(fixture *f)
-{
-    char err[4096];
-    if (try_open_engine(f, err, sizeof err) != 0)
-        fail_msg("engine open failed: %s", err);
-}
-
-static void close_engine(fixture *f)
-{
-    unwrap(f);
-    hydra_engine_close(&f->e);
-    f->open = 0;
-}
-
-static void tick(fixture *f)
-{
-    hydra_exchange_step(f->ex, 1);
-    assert_int_equal(hydra_engine_tick(&f->e), 0);
-}
-
-static hydra_halt current_halt(fixture *f)
-{
-    hydra_halt h;
-    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
-    return h;
 }
 
 /* ---- HTTP, as another program sharing the account would use it ---- */
 
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    json_t **out = ud;
-    json_error_t e;
-    json_decref(*out);
-    *out = json_loadb(p, s * n, 0, &e);
-    return s * n;
-}
-
 /* A request to the exchange; `alpaca` adds the account's keys. Returns the answer, *status set. */
-static json_t *http(fixture *f, const char *method, const char *path, const char *body, int alpaca,
-                    long *status)
+static json_t *http(at_fixture *f, const char *method, const char *path, const char *body,
+                    int alpaca, long *status)
 {
-    CURL *h = curl_easy_init();
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    struct curl_slist *hdr = NULL;
-    if (alpaca) {
-        hdr = curl_slist_append(hdr, "APCA-API-KEY-ID: " FAKE_KEY);
-        hdr = curl_slist_append(hdr, "APCA-API-SECRET-KEY: " FAKE_SECRET);
-    }
-    json_t *out = NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    CURLcode rc = curl_easy_perform(h);
-    *status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
-    if (rc != CURLE_OK)
+    json_t *out = at_request(f, method, path, body, alpaca, status);
+    if (*status < 0)
         fail_msg("%s %s: no answer", method, path);
     return out;
 }
 
 /* An order placed directly on the account by another program. */
-static void place_foreign(fixture *f, const char *body)
+static void place_foreign(at_fixture *f, const char *body)
 {
     long status = 0;
     json_t *a = http(f, "POST", "/v2/orders", body, 1, &status);
@@ -228,7 +89,7 @@ static void place_foreign(fixture *f, const char *body)
 }
 
 /* What the account holds in symbol ("ETHUSD" for ETH/USD), asked over HTTP like any Alpaca client. */
-static double broker_qty(fixture *f, const char *symbol)
+static double broker_qty(at_fixture *f, const char *symbol)
 {
     long status = 0;
     json_t *list = http(f, "GET", "/v2/positions", NULL, 1, &status);
@@ -252,7 +113,7 @@ static double broker_qty(fixture *f, const char *symbol)
 }
 
 /* The newest journal row (all bots), by reading the database as an operator would. */
-static int newest_row(fixture *f, hydra_journal_order *out)
+static int newest_row(at_fixture *f, hydra_journal_order *out)
 {
     hydra_journal_order rows[512];
     size_t n = 0;
@@ -264,7 +125,7 @@ static int newest_row(fixture *f, hydra_journal_order *out)
 }
 
 /* Why no order was seen: the host's last skip and failure, for the failure message. */
-static void explain_no_order(fixture *f)
+static void explain_no_order(at_fixture *f)
 {
     char *log = tu_read_file(f->log, NULL);
     const char *skip = "", *error = "";
@@ -289,15 +150,15 @@ static void explain_no_order(fixture *f)
  */
 static void test_id_collision_is_never_adopted(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     /* Tick until a bot has a working order; its next id is the same with the sequence + 1. */
     hydra_journal_order first;
     int found = 0;
     for (int i = 0; i < 600 && !found; i++) {
-        tick(f);
+        at_tick(f);
         found = newest_row(f, &first);
     }
     if (!found)
@@ -327,14 +188,14 @@ static void test_id_collision_is_never_adopted(void **state)
     hydra_journal_order row;
     int collided = 0;
     for (int i = 0; i < 800 && !collided; i++) {
-        tick(f);
+        at_tick(f);
         collided = hydra_journal_get(f->e.state, next, &row) == 0;
     }
     assert_true(collided);
     size_t collision_at = f->w->n_submits;
     assert_true(collision_at > submits_before);
     for (int i = 0; i < 60; i++)
-        tick(f);
+        at_tick(f);
 
     /* Nothing of the stranger's order is booked, under any bot. */
     assert_int_equal(row.state, HYDRA_ORD_REJECTED);
@@ -354,25 +215,25 @@ static void test_id_collision_is_never_adopted(void **state)
     hydra_bot_day day;
     assert_int_equal(hydra_bot_day_get(f->e.state, first.bot_id, f->e.day, &day), 0);
     assert_true(day.quarantined);
-    assert_false(current_halt(f).active);
-    close_engine(f);
-    open_engine(f);
+    assert_false(at_current_halt(f).active);
+    at_close(f);
+    at_open(f);
     for (int i = 0; i < f->e.n_slots; i++)
         if (strcmp(f->e.slots[i].cfg->bot_id, first.bot_id) == 0)
             assert_true(f->e.slots[i].quarantined);
     assert_int_equal(hydra_journal_get(f->e.state, next, &row), 0);
     assert_int_equal(row.state, HYDRA_ORD_REJECTED);
-    close_engine(f);
+    at_close(f);
 }
 
 /* Ids carry the installation: a lost state database never reuses one. */
 static void test_ids_unique_per_installation(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
-    tick(f);
+    at_open(f);
+    at_tick(f);
     char a[HYDRA_CID_LEN], b[HYDRA_CID_LEN];
     assert_int_equal(hydra_orders_client_id(&f->e, "crypto_core", "2026-03-02", 1, a, sizeof a), 0);
     assert_true(hydra_orders_is_own(&f->e, a));
@@ -382,7 +243,7 @@ static void test_ids_unique_per_installation(void **state)
                                             999999, b, sizeof b),
                      0);
     assert_true(strlen(b) <= 128);
-    close_engine(f);
+    at_close(f);
     /* The journal is lost: the next host is another installation with other ids. */
     unlink(f->state_db);
     char wal[600];
@@ -390,12 +251,12 @@ static void test_ids_unique_per_installation(void **state)
     unlink(wal);
     snprintf(wal, sizeof wal, "%s-shm", f->state_db);
     unlink(wal);
-    open_engine(f);
-    tick(f);
+    at_open(f);
+    at_tick(f);
     assert_int_equal(hydra_orders_client_id(&f->e, "crypto_core", "2026-03-02", 1, b, sizeof b), 0);
     assert_string_not_equal(a, b);
     assert_false(hydra_orders_is_own(&f->e, a));
-    close_engine(f);
+    at_close(f);
 }
 
 /*
@@ -404,14 +265,14 @@ static void test_ids_unique_per_installation(void **state)
  */
 static void test_overfill_is_not_booked(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     hydra_journal_order row;
     int found = 0;
     for (int i = 0; i < 600 && !found; i++) {
-        tick(f);
+        at_tick(f);
         found = newest_row(f, &row) && row.state == HYDRA_ORD_OPEN && row.filled_qty == 0;
     }
     assert_true(found);
@@ -428,9 +289,9 @@ static void test_overfill_is_not_booked(void **state)
     long status = 0;
     json_decref(http(f, "POST", "/_hydra/override", body, 0, &status));
     assert_int_equal(status, 200);
-    tick(f);
+    at_tick(f);
 
-    hydra_halt h = current_halt(f);
+    hydra_halt h = at_current_halt(f);
     assert_true(h.active);
     assert_non_null(strstr(h.reason, "over-fill"));
     hydra_journal_order after;
@@ -441,19 +302,19 @@ static void test_overfill_is_not_booked(void **state)
     hydra_bot_position p;
     if (hydra_position_get(f->e.state, row.bot_id, row.symbol, &p) == 0)
         assert_true(p.qty <= size * 1.011);
-    close_engine(f);
+    at_close(f);
 }
 
 /* reset-paper under broker: alpaca refuses and leaves the state database as it was. */
 static void test_reset_paper_refused_under_alpaca(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     for (int i = 0; i < 5; i++)
-        tick(f);
-    close_engine(f);
+        at_tick(f);
+    at_close(f);
     size_t len_before = 0, len_after = 0;
     char *before = tu_read_file(f->state_db, &len_before);
     assert_non_null(before);
@@ -474,8 +335,8 @@ static void test_reset_paper_refused_under_alpaca(void **state)
     free(after);
     free(out);
     /* The host opens on the same journal afterwards. */
-    open_engine(f);
-    close_engine(f);
+    at_open(f);
+    at_close(f);
 }
 
 /*
@@ -485,14 +346,14 @@ static void test_reset_paper_refused_under_alpaca(void **state)
  */
 static void test_replaced_order_is_followed(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     hydra_journal_order row;
     int found = 0;
     for (int i = 0; i < 600 && !found; i++) {
-        tick(f);
+        at_tick(f);
         found = newest_row(f, &row) && row.state == HYDRA_ORD_OPEN && row.filled_qty == 0;
     }
     assert_true(found);
@@ -510,14 +371,14 @@ static void test_replaced_order_is_followed(void **state)
     snprintf(new_id, sizeof new_id, "%s", json_string_value(json_object_get(r, "id")));
     json_decref(r);
     for (int i = 0; i < 5; i++)
-        tick(f);
+        at_tick(f);
 
     hydra_journal_order after;
     assert_int_equal(hydra_journal_get(f->e.state, row.client_order_id, &after), 0);
     print_message("%s replaced by %s (%.9g -> %.9g): journal %s, filled %.9g\n",
                   row.client_order_id, new_id, size, half, hydra_order_state_name(after.state),
                   after.filled_qty);
-    assert_false(current_halt(f).active);
+    assert_false(at_current_halt(f).active);
     assert_int_equal(after.state, HYDRA_ORD_FILLED);
     assert_string_equal(after.broker_id, new_id);
     assert_true(fabs(after.filled_qty - half) < 1e-9);
@@ -526,17 +387,17 @@ static void test_replaced_order_is_followed(void **state)
     assert_int_equal(hydra_position_get(f->e.state, row.bot_id, row.symbol, &p), 0);
     /* The bot holds the replacement's fill, less the exchange's fee where it takes it in coin. */
     assert_true(p.qty <= half + 1e-9 && p.qty >= half * 0.99);
-    close_engine(f);
+    at_close(f);
     /* A restart reconciles the same: the replacement is Hydra's, not a stranger's. */
-    open_engine(f);
-    assert_false(current_halt(f).active);
-    close_engine(f);
+    at_open(f);
+    assert_false(at_current_halt(f).active);
+    at_close(f);
 }
 
 /* ---- what is stored ---- */
 
 /* The id of a rejected journal row, read from the database file as an operator would. */
-static int rejected_cid(fixture *f, char *out, size_t outsz)
+static int rejected_cid(at_fixture *f, char *out, size_t outsz)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -556,10 +417,10 @@ static int rejected_cid(fixture *f, char *out, size_t outsz)
 /* A refusal whose text echoes the API secret (a proxy's error page) is journaled redacted. */
 static void test_refusal_text_is_stored_redacted(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config(f, NULL);
-    open_engine(f);
+    at_open(f);
     f->w->faults.submit = HYDRA_EREJECTED;
     f->w->faults.message = "submit: HTTP 403: proxy refused request with header "
                            "APCA-API-SECRET-KEY: " FAKE_SECRET;
@@ -567,7 +428,7 @@ static void test_refusal_text_is_stored_redacted(void **state)
     hydra_journal_order rows[1];
     size_t n = 0;
     for (int i = 0; i < 600 && n == 0; i++) {
-        tick(f);
+        at_tick(f);
         char cid[HYDRA_CID_LEN];
         if (rejected_cid(f, cid, sizeof cid) && hydra_journal_get(f->e.state, cid, &rows[0]) == 0)
             n = 1;
@@ -576,7 +437,7 @@ static void test_refusal_text_is_stored_redacted(void **state)
     print_message("orders.error: %s\n", rows[0].error);
     assert_null(strstr(rows[0].error, FAKE_SECRET));
     assert_non_null(strstr(rows[0].error, "APCA-API-SECRET-KEY"));
-    close_engine(f);
+    at_close(f);
 }
 
 /* A fill price with binary floating-point noise is read as the price it is. */
@@ -608,15 +469,15 @@ static void test_fill_price_noise_is_rounded(void **state)
  */
 static void test_missing_symbol_fails_only_itself(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     make_host_config_bots(f, NULL,
                           "pairs: [\"BTC/USD\", \"ETH/USD\"]=>"
                           "pairs: [\"BTC/USD\", \"ETH/USD\", \"SOL/USD\"]\n");
-    open_engine(f);
+    at_open(f);
     for (int i = 0; i < 120; i++)
-        tick(f);
-    hydra_halt h = current_halt(f);
+        at_tick(f);
+    hydra_halt h = at_current_halt(f);
     if (h.active)
         fail_msg("halted: %s", h.reason);
     assert_true(f->w->n_submits > 0);
@@ -626,7 +487,7 @@ static void test_missing_symbol_fails_only_itself(void **state)
     assert_true(hydra_market_price(&f->e.market, "BTC/USD") > 0);
     print_message("120 ticks with SOL/USD unpriced: %zu orders in the other pairs, no halt\n",
                   f->w->n_submits);
-    close_engine(f);
+    at_close(f);
 }
 
 /* ---- strangers ---- */
@@ -637,20 +498,20 @@ static void test_missing_symbol_fails_only_itself(void **state)
  * fee in coin, so they hold a little less) and a resting order of theirs,
  * placed before Hydra starts.
  */
-static void place_strangers(fixture *f)
+static void place_strangers(at_fixture *f)
 {
     place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.5\",\"side\":\"buy\",\"type\":"
                      "\"market\",\"time_in_force\":\"gtc\",\"client_order_id\":\"manual-eth-1\"}");
     for (int i = 0; i < 50 && broker_qty(f, "ETHUSD") == 0; i++)
         hydra_exchange_step(f->ex, 1);
-    f->operator_eth = broker_qty(f, "ETHUSD");
-    assert_true(f->operator_eth > 0.49 && f->operator_eth <= 0.5);
+    operator_eth = broker_qty(f, "ETHUSD");
+    assert_true(operator_eth > 0.49 && operator_eth <= 0.5);
     place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.1\",\"side\":\"buy\",\"type\":"
                      "\"limit\",\"limit_price\":\"1\",\"time_in_force\":\"gtc\","
                      "\"client_order_id\":\"manual-limit-1\"}");
 }
 
-static int foreign_order_open(fixture *f)
+static int foreign_order_open(at_fixture *f)
 {
     long status = 0;
     json_t *o = http(f, "GET", "/v2/orders:by_client_order_id?client_order_id=manual-limit-1", NULL,
@@ -664,17 +525,18 @@ static int foreign_order_open(fixture *f)
 /* foreign_positions: refuse (the default): Hydra does not start, names what it found, touches nothing. */
 static void test_strangers_refused_by_default(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     place_strangers(f);
     make_host_config(f, NULL);
     char err[4096];
-    assert_int_not_equal(try_open_engine(f, err, sizeof err), 0);
+    int code = -1;
+    assert_int_not_equal(at_try_open(f, err, sizeof err, &code), 0);
     print_message("refused: %s\n", err);
     assert_non_null(strstr(err, "ETH/USD"));
     assert_non_null(strstr(err, "manual-limit-1"));
     assert_non_null(strstr(err, "alpaca.foreign_positions: ignore"));
-    assert_true(fabs(broker_qty(f, "ETHUSD") - f->operator_eth) < 1e-9);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - operator_eth) < 1e-9);
     assert_true(foreign_order_open(f));
 }
 
@@ -685,81 +547,83 @@ static void test_strangers_refused_by_default(void **state)
  */
 static void test_strangers_ignored_and_left_alone(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     place_strangers(f);
     make_host_config(f, "foreign_positions: refuse=>foreign_positions: ignore\n");
-    open_engine(f);
+    at_open(f);
     /* Trade until Hydra holds ETH of its own beside the operator's. */
     hydra_bot_position mine;
     for (int i = 0; i < 900; i++) {
-        tick(f);
+        at_tick(f);
         if (i >= 100 && hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine) == 0)
             break;
     }
-    hydra_halt h = current_halt(f);
+    hydra_halt h = at_current_halt(f);
     if (h.active)
         fail_msg("halted: %s", h.reason);
     size_t eth_orders = 0;
     for (size_t i = 0; i < f->w->n_submits; i++)
         eth_orders += strcmp(f->w->submits[i].symbol, "ETH/USD") == 0;
     double held = hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine) == 0 ? mine.qty : 0;
-    print_message("%zu orders (%zu in ETH/USD); account ETH %.9g = Hydra's %.9g + the operator's %.9g\n",
-                  f->w->n_submits, eth_orders, broker_qty(f, "ETHUSD"), held, f->operator_eth);
+    print_message(
+        "%zu orders (%zu in ETH/USD); account ETH %.9g = Hydra's %.9g + the operator's %.9g\n",
+        f->w->n_submits, eth_orders, broker_qty(f, "ETHUSD"), held, operator_eth);
     assert_true(held > 0);
-    assert_true(fabs(broker_qty(f, "ETHUSD") - (held + f->operator_eth)) < 1e-6);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - (held + operator_eth)) < 1e-6);
 
     /* A halt closes Hydra's share and leaves the operator's. */
     char kill[512];
     snprintf(kill, sizeof kill, "%s/KILL_SWITCH", f->dir);
     assert_int_equal(tu_write_file(kill, "stop\n"), 0);
     for (int i = 0; i < 10; i++)
-        tick(f);
-    assert_true(current_halt(f).active);
-    assert_true(fabs(broker_qty(f, "ETHUSD") - f->operator_eth) < 1e-9);
+        at_tick(f);
+    assert_true(at_current_halt(f).active);
+    assert_true(fabs(broker_qty(f, "ETHUSD") - operator_eth) < 1e-9);
     assert_int_equal(hydra_position_get(f->e.state, "crypto_core", "ETH/USD", &mine), HYDRA_ENOTFOUND);
-    close_engine(f);
+    at_close(f);
 }
 
 /* With ignore, a change in what the account holds beyond the recorded baseline still halts. */
 static void test_unexplained_change_beside_strangers_halts(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     start_exchange(f);
     place_strangers(f);
     make_host_config(f, "foreign_positions: refuse=>foreign_positions: ignore\n");
-    open_engine(f);
+    at_open(f);
     for (int i = 0; i < 3; i++)
-        tick(f);
-    assert_false(current_halt(f).active);
+        at_tick(f);
+    assert_false(at_current_halt(f).active);
     /* 0.25 ETH more appear that neither the journal nor the baseline explains. */
     double before = broker_qty(f, "ETHUSD");
     place_foreign(f, "{\"symbol\":\"ETH/USD\",\"qty\":\"0.25\",\"side\":\"buy\",\"type\":"
                      "\"market\",\"time_in_force\":\"gtc\",\"client_order_id\":\"manual-eth-2\"}");
-    for (int i = 0; i < 20 && !current_halt(f).active; i++)
-        tick(f);
-    hydra_halt h = current_halt(f);
+    for (int i = 0; i < 20 && !at_current_halt(f).active; i++)
+        at_tick(f);
+    hydra_halt h = at_current_halt(f);
     assert_true(h.active);
     print_message("ETH %.9g -> %.9g: halt \"%s\"\n", before, broker_qty(f, "ETHUSD"), h.reason);
     assert_non_null(strstr(h.reason, "ETH/USD"));
-    close_engine(f);
+    at_close(f);
 }
 
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_id_collision_is_never_adopted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaced_order_is_followed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refusal_text_is_stored_redacted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_id_collision_is_never_adopted, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_ids_unique_per_installation, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_overfill_is_not_booked, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_paper_refused_under_alpaca, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_order_is_followed, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_text_is_stored_redacted, setup, at_teardown),
         cmocka_unit_test(test_fill_price_noise_is_rounded),
-        cmocka_unit_test_setup_teardown(test_missing_symbol_fails_only_itself, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_symbol_fails_only_itself, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_refused_by_default, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_ignored_and_left_alone, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_unexplained_change_beside_strangers_halts, setup,
+                                        at_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

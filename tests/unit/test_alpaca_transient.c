@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alpacatest.h"
 #include "enginetest.h"
 #include "error.h"
 #include "exchange_server.h"
@@ -43,165 +44,38 @@
 #define FAKE_KEY "PKFAKETESTKEY00000002"
 #define FAKE_SECRET "fake-test-secret-do-not-use-0000000002"
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-    hydra_config *xcfg;
-    hydra_clock xclock;
-    hydra_sim *sim;
-    hydra_exchange *ex;
-    int port;
-    hydra_engine e;
-    int open;
-    et_broker *w;
-} fixture;
-
-static void start_exchange(fixture *f)
-{
-    char xdir[512], err[1024] = "", cdir[600];
-    snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
-    assert_int_equal(mkdir(xdir, 0755), 0);
-    assert_int_equal(et_make_config(xdir, NULL, NULL), 0);
-    f->xcfg = calloc(1, sizeof *f->xcfg);
-    hydra_diag d;
-    hydra_diag_init(&d);
-    snprintf(cdir, sizeof cdir, "%s/config", xdir);
-    assert_int_equal(hydra_config_load(cdir, f->xcfg, &d), 0);
-    hydra_diag_free(&d);
-    hydra_tz_set(f->xcfg->settings.timezone);
-    hydra_clock_init_sim(&f->xclock, 0);
-    if (hydra_engine_open_sim(&f->xcfg->settings.sim, &f->xclock, &f->sim, err, sizeof err) != 0)
-        fail_msg("exchange sim: %s", err);
-    hydra_exchange_opts o = {FAKE_KEY, FAKE_SECRET, 0, 1000000};
-    if (hydra_exchange_start(f->sim, &f->xclock, &o, &f->ex, err, sizeof err) != 0)
-        fail_msg("exchange: %s", err);
-    f->port = hydra_exchange_port(f->ex);
-}
+/* ---- the host, with broker alpaca at the local exchange (tests/alpacatest.c) ---- */
 
 /* The shipped configuration with broker alpaca at the local exchange and its clock. */
-static void open_engine(fixture *f, const char *bots_edits)
+static void open_engine(at_fixture *f, const char *bots_edits)
 {
-    char edits[2048];
-    snprintf(edits, sizeof edits,
-             "broker: sim =>broker: alpaca \n"
-             "trading_url: https://paper-api.alpaca.markets=>trading_url: http://127.0.0.1:%d\n"
-             "data_url: https://data.alpaca.markets=>data_url: http://127.0.0.1:%d\n"
-             "timeout_ms: 10000=>timeout_ms: 5000\n"
-             "use_broker_clock: false=>use_broker_clock: true\n"
-             /* Bots must not drop out because a worker call was slow on a loaded machine. */
-             "call_deadline_ms: 0 =>call_deadline_ms: 30000 \n",
-             f->port, f->port);
-    assert_int_equal(et_make_config(f->dir, edits, bots_edits), 0);
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    char err[4096] = "";
-    int code = -1;
-    if (hydra_engine_open(&f->e, &opt, err, sizeof err, &code) != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
-    f->open = 1;
-    memset(f->w, 0, sizeof *f->w);
-    et_wrap(f->w, &f->e);
+    /* Bots must not drop out because a worker call was slow on a loaded machine. */
+    at_host_config(f, 5000, 30000, NULL, bots_edits);
+    at_open(f);
 }
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    f->w = calloc(1, sizeof *f->w);
-    setenv("ALPACA_KEY", FAKE_KEY, 1);
-    setenv("ALPACA_SECRET", FAKE_SECRET, 1);
-    unsetenv("ALPACA_PAPER");
-    start_exchange(f);
+    at_fixture *f = at_new(FAKE_KEY, FAKE_SECRET);
+    at_start_exchange(f, 1000000);
     *state = f;
     return 0;
 }
 
-static int teardown(void **state)
+static int halted(at_fixture *f)
 {
-    fixture *f = *state;
-    if (f->open) {
-        if (f->w->inner.ops != NULL)
-            f->e.broker = f->w->inner;
-        hydra_engine_close(&f->e);
-    }
-    if (f->ex != NULL)
-        hydra_exchange_stop(f->ex);
-    if (f->sim != NULL)
-        hydra_sim_close(f->sim);
-    free(f->xcfg);
-    tu_rmtree(f->dir);
-    free(f->w);
-    free(f);
-    return 0;
+    return at_current_halt(f).active;
 }
 
-static void tick(fixture *f)
-{
-    hydra_exchange_step(f->ex, 1);
-    assert_int_equal(hydra_engine_tick(&f->e), 0);
-}
-
-static int halted(fixture *f)
-{
-    hydra_halt h;
-    assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
-    return h.active;
-}
-
-static int failures(fixture *f)
+static int failures(at_fixture *f)
 {
     return hydra_health_failures_in_window(&f->e.health, hydra_monotonic_ms());
 }
 
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    json_t **out = ud;
-    json_error_t e;
-    json_decref(*out);
-    *out = json_loadb(p, s * n, 0, &e);
-    return s * n;
-}
-
-static json_t *control(fixture *f, const char *method, const char *path, const char *body)
-{
-    CURL *h = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    json_t *out = NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    if (rc != CURLE_OK || status != 200)
-        fail_msg("control %s %s: HTTP %ld", method, path, status);
-    return out;
-}
-
-static void set_faults(fixture *f, const char *rules)
-{
-    json_decref(control(f, "POST", "/_hydra/faults", rules));
-}
-
-static long stat_of(fixture *f, const char *key)
-{
-    json_t *s = control(f, "GET", "/_hydra/stats", NULL);
-    long v = (long)json_integer_value(json_object_get(s, key));
-    json_decref(s);
-    return v;
-}
-
 /* Orders the exchange accepted for bots whose id starts with `prefix`. */
-static int accepted_for_bots(fixture *f, const char *prefix)
+static int accepted_for_bots(at_fixture *f, const char *prefix)
 {
-    json_t *s = control(f, "GET", "/_hydra/stats", NULL);
+    json_t *s = at_control(f, "GET", "/_hydra/stats", NULL);
     const char *cid;
     json_t *v;
     int n = 0;
@@ -214,7 +88,7 @@ static int accepted_for_bots(fixture *f, const char *prefix)
     return n;
 }
 
-static size_t buys(fixture *f)
+static size_t buys(at_fixture *f)
 {
     size_t n = 0;
     for (size_t i = 0; i < f->w->n_submits; i++)
@@ -227,23 +101,23 @@ static size_t buys(fixture *f)
 /* One 503 on the ExitBot's account read: the tick skips entries, one failure, no halt. */
 static void test_one_503_on_account_skips_the_tick(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
-        tick(f);
+        at_tick(f);
     assert_false(halted(f));
     int before = failures(f);
     size_t buys_before = buys(f);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\","
-                  "\"count\":1}]}");
-    tick(f);
-    assert_int_equal(stat_of(f, "faults_fired"), 1);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\","
+                     "\"count\":1}]}");
+    at_tick(f);
+    assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
     assert_int_equal(failures(f) - before, 1);
     assert_int_equal(buys(f), buys_before); /* no entry on a tick whose account is unknown */
     assert_non_null(strstr(f->e.entry_block, "account unreadable"));
     /* The next tick reads the account again and goes on. */
-    tick(f);
+    at_tick(f);
     assert_false(halted(f));
     assert_int_equal(f->e.entry_block[0], '\0');
     assert_int_equal(failures(f) - before, 1);
@@ -252,20 +126,21 @@ static void test_one_503_on_account_skips_the_tick(void **state)
 /* The same 503 every tick: one failure a tick, the halt when the window is full and not before. */
 static void test_consecutive_503s_halt_by_the_window(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
-        tick(f);
+        at_tick(f);
     int limit = f->e.cfg->settings.max_api_failures_in_window;
     assert_true(limit > 1);
     assert_int_equal(failures(f), 0);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\"}]}");
+    at_set_faults(f,
+                  "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"503\"}]}");
     for (int i = 1; i <= limit; i++) {
-        tick(f);
+        at_tick(f);
         assert_false(halted(f));
         assert_int_equal(failures(f), i);
     }
-    tick(f); /* the ExitBot's health check sees a full window */
+    at_tick(f); /* the ExitBot's health check sees a full window */
     assert_true(halted(f));
     hydra_halt h;
     assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
@@ -276,20 +151,20 @@ static void test_consecutive_503s_halt_by_the_window(void **state)
 /* With use_broker_clock, one failed /v2/clock leaves the time where it was: no halt. */
 static void test_one_failed_clock_does_not_halt(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
-        tick(f);
+        at_tick(f);
     int64_t t0 = hydra_clock_now_ms(&f->e.clock);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/clock\",\"fault\":\"503\","
-                  "\"count\":1}]}");
-    tick(f);
-    assert_int_equal(stat_of(f, "faults_fired"), 1);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/clock\",\"fault\":\"503\","
+                     "\"count\":1}]}");
+    at_tick(f);
+    assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
     assert_int_equal(failures(f), 1);
     assert_true(hydra_clock_now_ms(&f->e.clock) == t0);
     assert_non_null(strstr(f->e.entry_block, "clock"));
-    tick(f);
+    at_tick(f);
     assert_false(halted(f));
     assert_true(hydra_clock_now_ms(&f->e.clock) > t0);
 }
@@ -297,13 +172,13 @@ static void test_one_failed_clock_does_not_halt(void **state)
 /* A permanent failure (credentials refused) still halts at once. */
 static void test_401_on_account_halts(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
-        tick(f);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"401\","
-                  "\"count\":1}]}");
-    tick(f);
+        at_tick(f);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"401\","
+                     "\"count\":1}]}");
+    at_tick(f);
     assert_true(halted(f));
 }
 
@@ -321,14 +196,14 @@ static int64_t wall_ms(void)
  */
 static void test_429_with_far_reset_holds_without_halting(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
-        tick(f);
-    set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                  "\"count\":1,\"reset_in_s\":2}]}");
-    tick(f);
-    assert_int_equal(stat_of(f, "faults_fired"), 1);
+        at_tick(f);
+    at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
+                     "\"count\":1,\"reset_in_s\":2}]}");
+    at_tick(f);
+    assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
     assert_int_equal(failures(f), 1);
     int64_t until = f->e.rate_limited_until_ms;
@@ -336,26 +211,26 @@ static void test_429_with_far_reset_holds_without_halting(void **state)
     /* Tick through the hold (bounded; what is asserted is the state, not the time taken). */
     int held_ticks = 0;
     for (int i = 0; i < 400 && wall_ms() <= until; i++) {
-        tick(f);
+        at_tick(f);
         held_ticks += wall_ms() <= until;
         assert_false(halted(f));
         assert_int_equal(failures(f), 1);
         usleep(20 * 1000);
     }
     assert_true(wall_ms() > until);
-    long req_before = stat_of(f, "requests");
+    long req_before = at_stat_of(f, "requests");
     size_t buys_before = buys(f);
     for (int i = 0; i < 3; i++)
-        tick(f);
+        at_tick(f);
     print_message("429 with a 2 s reset: %d ticks inside the hold, one failure counted\n",
                   held_ticks);
     assert_false(halted(f));
     assert_int_equal(failures(f), 1);
-    assert_true(stat_of(f, "requests") > req_before); /* the exchange is asked again */
+    assert_true(at_stat_of(f, "requests") > req_before); /* the exchange is asked again */
     assert_int_equal(f->e.entry_block[0], '\0');
     /* Entries run again: the crypto bot (told to enter on any rise) sends its buy. */
     for (int i = 0; i < 60 && buys(f) == buys_before; i++)
-        tick(f);
+        at_tick(f);
     assert_true(buys(f) > buys_before);
 }
 
@@ -366,14 +241,14 @@ static void test_429_with_far_reset_holds_without_halting(void **state)
     "entry_roc_pct: 0.30=>entry_roc_pct: 0.0\n"
 
 /* Ticks until the engine's market-zone minute of day reaches `minute` (at most max ticks). */
-static void tick_until_minute(fixture *f, int minute, int max)
+static void tick_until_minute(at_fixture *f, int minute, int max)
 {
     for (int i = 0; i < max; i++) {
         hydra_local_time lt;
         hydra_local_from_utc(hydra_clock_now_ms(&f->e.clock), &lt);
         if (lt.minute_of_day >= minute)
             return;
-        tick(f);
+        at_tick(f);
     }
     fail_msg("the clock did not reach minute %d in %d ticks", minute, max);
 }
@@ -381,9 +256,9 @@ static void tick_until_minute(fixture *f, int minute, int max)
 /* The clock says closed all day: no equity or option order reaches the exchange; crypto trades. */
 static void test_closed_market_sends_no_equity_entry(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, EAGER_BOTS);
-    json_decref(control(f, "POST", "/_hydra/market", "{\"closed\": true}"));
+    json_decref(at_control(f, "POST", "/_hydra/market", "{\"closed\": true}"));
     tick_until_minute(f, 10 * 60, 400); /* through both equity trade windows */
     assert_false(halted(f));
     int equity = accepted_for_bots(f, "mom_") + accepted_for_bots(f, "opt_");
@@ -397,7 +272,7 @@ static void test_closed_market_sends_no_equity_entry(void **state)
 /* The same day open: the momentum bot does enter (what the test above would catch). */
 static void test_open_market_sends_equity_entries(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, EAGER_BOTS);
     tick_until_minute(f, 10 * 60, 400);
     int equity = accepted_for_bots(f, "mom_") + accepted_for_bots(f, "opt_");
@@ -414,11 +289,11 @@ static void test_open_market_sends_equity_entries(void **state)
  */
 static void test_early_close_flattens_before_the_calendar_close(void **state)
 {
-    fixture *f = *state;
+    at_fixture *f = *state;
     open_engine(f, "    stop_loss_pct: 0.75\\n    take_profit_pct: 1.50\\n    time_stop_minutes: 240=>"
                    "    stop_loss_pct: 90\\n    take_profit_pct: 100\\n    time_stop_minutes: 0\\n"
                    "    flatten_before_close_minutes: 20\n");
-    json_decref(control(f, "POST", "/_hydra/market", "{\"early_close\": \"08:00\"}"));
+    json_decref(at_control(f, "POST", "/_hydra/market", "{\"early_close\": \"08:00\"}"));
     tick_until_minute(f, 9 * 60 + 30, 400);
     assert_false(halted(f));
     assert_int_equal(f->e.session_today, 1);
@@ -463,16 +338,18 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_one_503_on_account_skips_the_tick, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_consecutive_503s_halt_by_the_window, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_failed_clock_does_not_halt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_401_on_account_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_503_on_account_skips_the_tick, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_consecutive_503s_halt_by_the_window, setup,
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_one_failed_clock_does_not_halt, setup, at_teardown),
+        cmocka_unit_test_setup_teardown(test_401_on_account_halts, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_429_with_far_reset_holds_without_halting, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_closed_market_sends_no_equity_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_market_sends_equity_entries, setup, teardown),
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_market_sends_no_equity_entry, setup,
+                                        at_teardown),
+        cmocka_unit_test_setup_teardown(test_open_market_sends_equity_entries, setup, at_teardown),
         cmocka_unit_test_setup_teardown(test_early_close_flattens_before_the_calendar_close, setup,
-                                        teardown),
+                                        at_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

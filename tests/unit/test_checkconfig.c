@@ -28,33 +28,8 @@
 #define FAKE_KEY "PKFAKETESTKEY00000003"
 #define FAKE_SECRET "fake-test-secret-do-not-use-0000000003"
 
-typedef struct fixture {
-    char dir[256];
-    char cfg[512];
-    char db[512];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
-    snprintf(f->db, sizeof f->db, "%s/trading_state.db", f->dir);
-    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
 /* check-config's exit status; its output (stdout and stderr) in *out. */
-static int check(fixture *f, char **out)
+static int check(et_fixture *f, char **out)
 {
     const char *argv[] = {HYDRA_HOST_BIN, "check-config",        "--config", f->cfg,
                           "--plugins",    HYDRA_TEST_PLUGIN_DIR, NULL};
@@ -68,18 +43,18 @@ static void assert_says(const char *out, const char *want)
 }
 
 /* check-config writes nothing: no state database, no log. */
-static void assert_nothing_written(fixture *f)
+static void assert_nothing_written(et_fixture *f)
 {
     struct stat sb;
-    char log[512];
-    snprintf(log, sizeof log, "%s/app.jsonl", f->dir);
-    assert_int_not_equal(stat(f->db, &sb), 0);
-    assert_int_not_equal(stat(log, &sb), 0);
+    char db[512];
+    snprintf(db, sizeof db, "%s/trading_state.db", f->dir);
+    assert_int_not_equal(stat(db, &sb), 0);
+    assert_int_not_equal(stat(f->log, &sb), 0);
 }
 
 static void test_shipped_config_passes(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
     char *out = NULL;
     int rc = check(f, &out);
@@ -93,7 +68,7 @@ static void test_shipped_config_passes(void **state)
 
 static void test_missing_plugin_file(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, "plugin: crypto=>plugin: nosuch"), 0);
     char *out = NULL;
     assert_int_equal(check(f, &out), 2);
@@ -110,7 +85,7 @@ static void test_missing_plugin_file(void **state)
 
 static void test_params_the_bot_rejects(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     /* In its worker (the default isolation). */
     assert_int_equal(et_make_config(f->dir, NULL, "roc_bars: 10 =>roc_bars: 0 "), 0);
     char *out = NULL;
@@ -143,7 +118,7 @@ static void test_params_the_bot_rejects(void **state)
 
 static void test_symbol_without_data(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, "ticker: FESX=>ticker: MSFT"), 0);
     char *out = NULL;
     assert_int_equal(check(f, &out), 2);
@@ -159,7 +134,7 @@ static void test_symbol_without_data(void **state)
 
 static void test_buckets_at_170_percent(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL,
                                     "options_bucket_pct_of_daily_risk: 50=>"
                                     "options_bucket_pct_of_daily_risk: 95\n"
@@ -180,7 +155,7 @@ static void test_buckets_at_170_percent(void **state)
 
 static void test_every_problem_listed_at_once(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL,
                                     "plugin: crypto=>plugin: nosuch\n"
                                     "roc_bars: 10 =>roc_bars: 0 \n"
@@ -213,7 +188,7 @@ static void test_every_problem_listed_at_once(void **state)
  */
 static void test_alpaca_symbols_online(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     char xdir[512], cdir[600], err[1024] = "";
     snprintf(xdir, sizeof xdir, "%s/exchange", f->dir);
     assert_int_equal(mkdir(xdir, 0755), 0);
@@ -306,13 +281,14 @@ static void test_alpaca_symbols_online(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_shipped_config_passes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_plugin_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_params_the_bot_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_symbol_without_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_buckets_at_170_percent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_problem_listed_at_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alpaca_symbols_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shipped_config_passes, et_host_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_plugin_file, et_host_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_params_the_bot_rejects, et_host_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_symbol_without_data, et_host_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_buckets_at_170_percent, et_host_setup, et_teardown),
+        cmocka_unit_test_setup_teardown(test_every_problem_listed_at_once, et_host_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_alpaca_symbols_online, et_host_setup, et_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

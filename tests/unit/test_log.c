@@ -32,27 +32,10 @@
 
 #define NOBODY 65534
 
-typedef struct fixture {
-    char dir[256];
-    char log[512];
-} fixture;
-
+/* A temporary directory and the log file in it (testutil.c). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || tu_mkdtemp(f->dir, sizeof f->dir) == NULL)
-        return -1;
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
+    return tu_file_setup(state, "app.jsonl");
 }
 
 static hydra_log *open_ok(const char *path, int keep)
@@ -232,8 +215,8 @@ static void test_jtext_matches_jansson(void **state)
 /* Lines as hydra_log_event writes them, against build_line's object dumped by jansson. */
 static void test_quick_lines_match_jansson(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 14);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 14);
     hydra_clock wall, sim;
     hydra_clock_init_sim(&wall, 1136370360123LL);
     hydra_clock_init_sim(&sim, 1136191020000LL);
@@ -273,7 +256,7 @@ static void test_quick_lines_match_jansson(void **state)
     }
     hydra_log_close(lg);
 
-    char *text = tu_read_file(f->log, NULL);
+    char *text = tu_read_file(f->path, NULL);
     assert_non_null(text);
     char *save = NULL, *got = strtok_r(text, "\n", &save);
     for (size_t i = 0; i < json_array_size(want); i++, got = strtok_r(NULL, "\n", &save)) {
@@ -291,8 +274,8 @@ static void test_quick_lines_match_jansson(void **state)
 
 static void test_line_format(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 14);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 14);
     int64_t before = hydra_clock_now_ms(&(hydra_clock){0, 0});
 
     assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "startup", NULL, NULL), 0);
@@ -314,7 +297,7 @@ static void test_line_format(void **state)
     assert_int_equal(hydra_log_healthy(lg), 1);
     hydra_log_close(lg);
 
-    json_t *lines = read_lines(f->log);
+    json_t *lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 3);
 
     json_t *a = json_array_get(lines, 0);
@@ -358,8 +341,8 @@ static void test_line_format(void **state)
 
 static void test_min_level_and_pack_error(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 14);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 14);
     hydra_log_set_min_level(lg, HYDRA_LOG_WARN);
     assert_int_equal(hydra_log_event(lg, HYDRA_LOG_DEBUG, "noise", NULL, json_object()), 0);
     assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "noise", NULL, NULL), 0);
@@ -374,7 +357,7 @@ static void test_min_level_and_pack_error(void **state)
     assert_int_equal(hydra_log_healthy(lg), 1);
     hydra_log_close(lg);
 
-    json_t *lines = read_lines(f->log);
+    json_t *lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
                         "fill");
@@ -386,7 +369,7 @@ static void test_min_level_and_pack_error(void **state)
 
 static void test_echo_to_stderr(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     char errpath[600];
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", f->dir);
     int saved = dup(STDERR_FILENO);
@@ -394,7 +377,7 @@ static void test_echo_to_stderr(void **state)
     assert_true(saved >= 0 && fd >= 0);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    hydra_log *lg = open_ok(f->log, 14);
+    hydra_log *lg = open_ok(f->path, 14);
     hydra_log_set_echo(lg, 1);
     int rc = hydra_log_event(lg, HYDRA_LOG_INFO, "echoed", NULL, NULL);
     hydra_log_set_echo(lg, 0);
@@ -408,15 +391,15 @@ static void test_echo_to_stderr(void **state)
     char *text = tu_read_file(errpath, NULL);
     assert_non_null(strstr(text, "\"event\":\"echoed\""));
     free(text);
-    assert_int_equal(count_lines(f->log), 2);
+    assert_int_equal(count_lines(f->path), 2);
 }
 
 /* ---- redaction ---- */
 
 static void test_redaction(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 14);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 14);
     const char *key_id = "AKFAKEKEY1234567";
     const char *secret = "s3cr3t-\"quoted\"/value";
     const char *shorter = "PREFIXSECRET";
@@ -439,7 +422,7 @@ static void test_redaction(void **state)
         hydra_log_pack(lg, HYDRA_LOG_ERROR, "auth_failed", NULL, "{s:s}", "detail", sentence), 0);
     hydra_log_close(lg);
 
-    char *text = tu_read_file(f->log, NULL);
+    char *text = tu_read_file(f->path, NULL);
     assert_non_null(text);
     assert_null(strstr(text, key_id));
     assert_null(strstr(text, "s3cr3t"));
@@ -449,7 +432,7 @@ static void test_redaction(void **state)
     assert_non_null(strstr(text, "header APCA-API-KEY-ID: [REDACTED] sent"));
     free(text);
 
-    json_t *lines = read_lines(f->log); /* redacted lines are still valid JSON */
+    json_t *lines = read_lines(f->path); /* redacted lines are still valid JSON */
     assert_int_equal(json_array_size(lines), 2);
     json_t *a = json_array_get(lines, 0);
     assert_string_equal(json_string_value(json_object_get(a, "key")), "[REDACTED]");
@@ -470,19 +453,19 @@ static void set_mtime(const char *path, time_t t)
     assert_int_equal(utimes(path, tv), 0);
 }
 
-static void rotated_name(const fixture *f, const char *day, char *buf, size_t bufsz)
+static void rotated_name(const tu_file_fixture *f, const char *day, char *buf, size_t bufsz)
 {
     snprintf(buf, bufsz, "%s/app.%s.jsonl", f->dir, day);
 }
 
 static void test_rotation_at_open(void **state)
 {
-    fixture *f = *state;
-    assert_int_equal(tu_write_file(f->log, "{\"ts\":\"2000-01-01T00:00:00.000Z\",\"level\":"
-                                           "\"info\",\"event\":\"old\"}\n"),
+    tu_file_fixture *f = *state;
+    assert_int_equal(tu_write_file(f->path, "{\"ts\":\"2000-01-01T00:00:00.000Z\",\"level\":"
+                                            "\"info\",\"event\":\"old\"}\n"),
                      0);
     time_t yesterday = time(NULL) - 86400;
-    set_mtime(f->log, yesterday);
+    set_mtime(f->path, yesterday);
     char day[11], rotated[600];
     hydra_format_utc((int64_t)yesterday * 1000, day, sizeof day);
     rotated_name(f, day, rotated, sizeof rotated);
@@ -499,7 +482,7 @@ static void test_rotation_at_open(void **state)
     assert_int_equal(tu_write_file(notes, ""), 0);
     assert_int_equal(tu_write_file(other, ""), 0);
 
-    hydra_log *lg = open_ok(f->log, 3);
+    hydra_log *lg = open_ok(f->path, 3);
     assert_int_equal(hydra_log_event(lg, HYDRA_LOG_INFO, "new", NULL, NULL), 0);
     hydra_log_close(lg);
 
@@ -508,7 +491,7 @@ static void test_rotation_at_open(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
                         "old");
     json_decref(lines);
-    lines = read_lines(f->log);
+    lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "event")),
                         "new");
@@ -530,15 +513,15 @@ static void test_rotation_at_open(void **state)
     assert_true(file_exists(other));
 
     /* A file written today is not rotated at open. */
-    lg = open_ok(f->log, 3);
+    lg = open_ok(f->path, 3);
     hydra_log_close(lg);
-    assert_int_equal(count_lines(f->log), 1);
+    assert_int_equal(count_lines(f->path), 1);
 }
 
 static void test_rotation_on_day_change(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 2);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 2);
     hydra_clock wall;
     /* Far enough ahead of the real date that every step is a later day. */
     hydra_clock_init_sim(&wall, 4076092799500LL); /* 2099-03-01T23:59:59.500Z */
@@ -555,7 +538,7 @@ static void test_rotation_on_day_change(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "ts")), "2099-03-01T23:59:59.500Z");
     assert_string_equal(json_string_value(json_object_get(a, "event")), "before_midnight");
     json_decref(lines);
-    lines = read_lines(f->log);
+    lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "ts")),
                         "2099-03-02T00:00:00.100Z");
@@ -576,7 +559,7 @@ static void test_rotation_on_day_change(void **state)
         rotated_name(f, kept[i], path, sizeof path);
         assert_int_equal(count_lines(path), 1);
     }
-    lines = read_lines(f->log);
+    lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "ts")),
                         "2099-03-05T00:00:00.100Z");
@@ -615,8 +598,8 @@ static json_int_t int_of(json_t *line, const char *key)
  */
 static void test_repeats_written_at_start_change_and_end(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 2);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 2);
     uint64_t tick = 0;
     for (int i = 0; i < 5; i++) { /* ticks 1..5: disabled */
         hydra_log_set_tick(lg, ++tick);
@@ -659,7 +642,7 @@ static void test_repeats_written_at_start_change_and_end(void **state)
     assert_int_equal(hydra_log_healthy(lg), 1);
     hydra_log_close(lg);
 
-    json_t *lines = read_lines(f->log);
+    json_t *lines = read_lines(f->path);
     /* 3 skip lines + 2 ended + 1 broker_error + its end at close. */
     assert_int_equal(json_array_size(lines), 7);
     json_t *skips = lines_of(lines, "preflight_skip");
@@ -762,8 +745,8 @@ static void collect_seqs(const char *text, json_int_t *seqs, size_t *n, size_t m
  */
 static void test_size_rotation_compresses_and_keeps_every_line(void **state)
 {
-    fixture *f = *state;
-    hydra_log *lg = open_ok(f->log, 1000);
+    tu_file_fixture *f = *state;
+    hydra_log *lg = open_ok(f->path, 1000);
     const int64_t max = 2000;
     hydra_log_set_rotation(lg, max, 1);
     enum { LINES = 400 };
@@ -805,7 +788,7 @@ static void test_size_rotation_compresses_and_keeps_every_line(void **state)
         assert_true(strcmp(names[i], "app.jsonl") == 0 || strstr(names[i], ".jsonl.gz") != NULL);
     assert_int_equal(rotated, done);
     assert_true(rotated >= 10);
-    char *cur = tu_read_file(f->log, NULL);
+    char *cur = tu_read_file(f->path, NULL);
     assert_true(strlen(cur) <= (size_t)max);
     collect_seqs(cur, seqs, &got, LINES);
     free(cur);
@@ -818,11 +801,11 @@ static void test_size_rotation_compresses_and_keeps_every_line(void **state)
 /* keep_files counts compressed files: the oldest go; a file left plain by a run is compressed. */
 static void test_size_rotation_keeps_newest_and_compresses_leftovers(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     char left[600];
     snprintf(left, sizeof left, "%s/app.2099-01-01.jsonl", f->dir);
     tu_write_file(left, "{\"ts\":\"2099-01-01T00:00:00.000Z\",\"level\":\"info\",\"event\":\"old\"}\n");
-    hydra_log *lg = open_ok(f->log, 3);
+    hydra_log *lg = open_ok(f->path, 3);
     hydra_log_set_rotation(lg, 0, 1); /* compression only: the leftover is compressed */
     hydra_log_compress_leftovers(lg);
     uint64_t done = 0, failed = 0;
@@ -861,8 +844,8 @@ static void test_size_rotation_keeps_newest_and_compresses_leftovers(void **stat
  */
 static void test_second_writer_loses_no_line_across_rotation(void **state)
 {
-    fixture *f = *state;
-    hydra_log *a = open_ok(f->log, 1000), *b = open_ok(f->log, 1000);
+    tu_file_fixture *f = *state;
+    hydra_log *a = open_ok(f->path, 1000), *b = open_ok(f->path, 1000);
     hydra_log_set_rotation(a, 1500, 1);
     hydra_log_set_rotation(b, 0, 1);
     enum { LINES = 600 };
@@ -912,7 +895,7 @@ static void test_write_failure_is_sticky(void **state)
 
 static void test_open_failure_names_path(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     char path[600], err[512] = "";
     snprintf(path, sizeof path, "%s/missing-dir/app.jsonl", f->dir);
     hydra_log *lg = (hydra_log *)&lg; /* any non-NULL value: open must reset it */
@@ -921,7 +904,7 @@ static void test_open_failure_names_path(void **state)
     size_t n = strlen(path);
     assert_memory_equal(err, path, n);
     assert_non_null(strstr(err, "No such file or directory"));
-    assert_int_equal(hydra_log_open(f->log, -1, &lg, err, sizeof err), HYDRA_EINVAL);
+    assert_int_equal(hydra_log_open(f->path, -1, &lg, err, sizeof err), HYDRA_EINVAL);
 }
 
 /*
@@ -976,7 +959,7 @@ static int rotate_in_read_only_dir(const char *dir)
 
 static void test_unwritable_directory(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     char ro[600], rw[600], path[700];
     snprintf(ro, sizeof ro, "%s/ro", f->dir);
     snprintf(rw, sizeof rw, "%s/rw", f->dir);
@@ -1016,19 +999,19 @@ static int writer(const char *path, const char *name)
 
 static void test_concurrent_writers(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     const char *names[2] = {"a_writer", "b_writer"};
     pid_t pids[2];
     for (int k = 0; k < 2; k++) {
         pids[k] = fork();
         assert_true(pids[k] >= 0);
         if (pids[k] == 0)
-            _exit(writer(f->log, names[k]));
+            _exit(writer(f->path, names[k]));
     }
     for (int k = 0; k < 2; k++)
         assert_int_equal(tu_wait(pids[k], 120), 0);
 
-    json_t *lines = read_lines(f->log);
+    json_t *lines = read_lines(f->path);
     assert_int_equal(json_array_size(lines), 2 * WRITER_LINES);
     int next[2] = {0, 0};
     size_t i;
@@ -1055,25 +1038,25 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jtext_matches_jansson),
-        cmocka_unit_test_setup_teardown(test_quick_lines_match_jansson, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_min_level_and_pack_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_echo_to_stderr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation_at_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation_on_day_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quick_lines_match_jansson, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_line_format, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_min_level_and_pack_error, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_echo_to_stderr, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_redaction, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_at_open, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_on_day_change, setup, tu_file_teardown),
         cmocka_unit_test_setup_teardown(test_repeats_written_at_start_change_and_end, setup,
-                                        teardown),
+                                        tu_file_teardown),
         cmocka_unit_test_setup_teardown(test_size_rotation_compresses_and_keeps_every_line, setup,
-                                        teardown),
+                                        tu_file_teardown),
         cmocka_unit_test_setup_teardown(test_size_rotation_keeps_newest_and_compresses_leftovers,
-                                        setup, teardown),
+                                        setup, tu_file_teardown),
         cmocka_unit_test_setup_teardown(test_second_writer_loses_no_line_across_rotation, setup,
-                                        teardown),
+                                        tu_file_teardown),
         cmocka_unit_test(test_write_failure_is_sticky),
-        cmocka_unit_test_setup_teardown(test_open_failure_names_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_failure_names_path, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, tu_file_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,23 +42,6 @@ typedef struct fixture {
     int open;
 } fixture;
 
-static void copy_plugin(const fixture *f, const char *from, const char *name)
-{
-    char to[768];
-    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
-    assert_int_equal(tu_copy_file(from, to), 0);
-}
-
-/* Puts `from` where the host loads `name`.so from, by rename, as a deployment would. */
-static void replace_plugin(const fixture *f, const char *from, const char *name)
-{
-    char tmp[768], to[768];
-    snprintf(tmp, sizeof tmp, "%s/%s.so.new", f->plugins, name);
-    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
-    assert_int_equal(tu_copy_file(from, tmp), 0);
-    assert_int_equal(rename(tmp, to), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -66,12 +49,9 @@ static int setup(void **state)
     snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
     snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
     snprintf(f->db, sizeof f->db, "%s/trading_state.db", f->dir);
-    snprintf(f->plugins, sizeof f->plugins, "%s/plugins", f->dir);
-    assert_int_equal(mkdir(f->plugins, 0755), 0);
-    copy_plugin(f, HYDRA_MOMENTUM_SO, "momentum");
-    copy_plugin(f, HYDRA_OPTIONS_SO, "options");
-    copy_plugin(f, HYDRA_CRYPTO_SO, "crypto");
-    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/misbehave.so", "misbehave");
+    const char *const plugins[] = {ET_SHIPPED_PLUGINS, HYDRA_TEST_BROKEN_DIR "/misbehave.so",
+                                   "misbehave", NULL};
+    et_make_plugins(f->dir, f->plugins, sizeof f->plugins, plugins);
     *state = f;
     return 0;
 }
@@ -88,13 +68,7 @@ static int teardown(void **state)
 
 static void open_engine(fixture *f)
 {
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", f->plugins);
-    char err[4096] = "";
-    int code = -1;
-    if (hydra_engine_open(&f->e, &opt, err, sizeof err, &code) != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
+    et_open_plugins(&f->e, f->dir, f->plugins, 0);
     f->open = 1;
 }
 
@@ -387,7 +361,7 @@ static void test_hot_swap_ends_the_quarantine(void **state)
 {
     fixture *f = *state;
     quarantine_bad_bot(f);
-    replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/misbehave.so", "misbehave");
+    et_replace_plugin(f->plugins, HYDRA_TEST_BROKEN_DIR "/misbehave.so", "misbehave");
     assert_int_equal(hydra_engine_reload(&f->e), 0);
     assert_false(bad_slot(f)->quarantined);
     tick(f);

@@ -50,25 +50,15 @@ typedef struct fixture {
     int open;
 } fixture;
 
-static void copy_plugin(const fixture *f, const char *from, const char *name)
-{
-    char to[768];
-    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
-    assert_int_equal(tu_copy_file(from, to), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
     snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
     snprintf(f->db, sizeof f->db, "%s/trading_state.db", f->dir);
-    snprintf(f->plugins, sizeof f->plugins, "%s/plugins", f->dir);
-    assert_int_equal(mkdir(f->plugins, 0755), 0);
-    copy_plugin(f, HYDRA_MOMENTUM_SO, "momentum");
-    copy_plugin(f, HYDRA_OPTIONS_SO, "options");
-    copy_plugin(f, HYDRA_CRYPTO_SO, "crypto");
-    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/quota_abuser.so", "quota_abuser");
+    const char *const plugins[] = {ET_SHIPPED_PLUGINS, HYDRA_TEST_BROKEN_DIR "/quota_abuser.so",
+                                   "quota_abuser", NULL};
+    et_make_plugins(f->dir, f->plugins, sizeof f->plugins, plugins);
     *state = f;
     return 0;
 }
@@ -88,14 +78,7 @@ static int teardown(void **state)
 
 static void open_engine(fixture *f, int force_inprocess)
 {
-    hydra_engine_options opt;
-    et_options(&opt, f->dir);
-    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", f->plugins);
-    opt.force_inprocess = force_inprocess;
-    char err[4096] = "";
-    int code = -1;
-    if (hydra_engine_open(&f->e, &opt, err, sizeof err, &code) != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
+    et_open_plugins(&f->e, f->dir, f->plugins, force_inprocess);
     f->open = 1;
 }
 
@@ -103,12 +86,6 @@ static void close_engine(fixture *f)
 {
     hydra_engine_close(&f->e);
     f->open = 0;
-}
-
-static void run_ticks(hydra_engine *e, int n)
-{
-    for (int i = 0; i < n; i++)
-        assert_int_equal(hydra_engine_tick(e), 0);
 }
 
 /*
@@ -348,7 +325,7 @@ static void check_flood(fixture *f, int force_inprocess, int line_bytes, int kep
     abuser(bot, sizeof bot, "flood", "FESX", params);
     make_config(f, FLOOD_SETTINGS, bot);
     open_engine(f, force_inprocess);
-    run_ticks(&f->e, FLOOD_TICKS);
+    et_engine_ticks(&f->e, FLOOD_TICKS);
     assert_quarantined(f, "flood", "log quota: throttled on 4 ticks within 10");
     close_engine(f);
 
@@ -435,7 +412,7 @@ static void test_state_quota_refuses_and_the_bot_is_told(void **state)
                 "state_max_bytes: 1048576=>state_max_bytes: 8000",
                 bots);
     open_engine(f, 0);
-    run_ticks(&f->e, 12); /* 60 writes each: well past both quotas */
+    et_engine_ticks(&f->e, 12); /* 60 writes each: well past both quotas */
     close_engine(f);
 
     long keys, bytes;
@@ -504,7 +481,7 @@ static void test_bot_cannot_forge_host_events(void **state)
     abuser(bot, sizeof bot, "forger", "FESX", "mode: fake_halt");
     make_config(f, NULL, bot);
     open_engine(f, 0);
-    run_ticks(&f->e, 5);
+    et_engine_ticks(&f->e, 5);
     hydra_halt h = {0};
     assert_int_equal(hydra_halt_get(f->e.state, &h), 0);
     assert_false(h.active);
@@ -534,7 +511,7 @@ static void test_one_missed_deadline_costs_one_tick(void **state)
     abuser(bot, sizeof bot, "late_once", "FESX", "mode: sleep_once, at_tick: 3, sleep_ms: 20000");
     make_config(f, NULL, bot);
     open_engine(f, 0);
-    run_ticks(&f->e, 40);
+    et_engine_ticks(&f->e, 40);
     hydra_bot_day day = {0};
     int rc = hydra_bot_day_get(f->e.state, "late_once", f->e.day, &day);
     assert_true(rc == 0 || rc == HYDRA_ENOTFOUND);
@@ -556,7 +533,7 @@ static void test_repeated_missed_deadlines_quarantine(void **state)
     abuser(bot, sizeof bot, "late_always", "FESX", "mode: sleep_from, at_tick: 3, sleep_ms: 20000");
     make_config(f, NULL, bot);
     open_engine(f, 0);
-    run_ticks(&f->e, 40);
+    et_engine_ticks(&f->e, 40);
     assert_quarantined(f, "late_always", "3 deadline misses within 20 ticks");
     close_engine(f);
 
@@ -598,7 +575,7 @@ static void check_state_loss(fixture *f, lose_how how, const char *words)
     open_engine(f, 0);
     et_broker *w = calloc(1, sizeof *w);
     et_wrap(w, &f->e);
-    run_ticks(&f->e, 5);
+    et_engine_ticks(&f->e, 5);
     assert_false(f->e.halted);
     lose_state(f, how);
     assert_int_equal(hydra_engine_tick(&f->e), HYDRA_ESTATE);

@@ -27,27 +27,10 @@
 #define DAY_MS 86400000LL
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 
-typedef struct fixture {
-    char dir[256];
-    char db[512];
-} fixture;
-
+/* A temporary directory and the state database in it (testutil.c). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || tu_mkdtemp(f->dir, sizeof f->dir) == NULL)
-        return -1;
-    snprintf(f->db, sizeof f->db, "%s/trading_state.db", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
+    return tu_file_setup(state, "trading_state.db");
 }
 
 static hydra_state *open_ok(const char *path)
@@ -114,8 +97,8 @@ static long long count_cid(const char *db, const char *table, const char *cid)
 
 static void test_prune_removes_old_history_in_steps(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     const char *today = "2026-04-11";
     const int64_t now = T0 + 100 * DAY_MS, cutoff = now - 90 * DAY_MS; /* retention 90 days */
     char cid[64];
@@ -165,41 +148,41 @@ static void test_prune_removes_old_history_in_steps(void **state)
     /* Old closed orders and their fills are gone. */
     for (int i = 0; i < 6; i++) {
         snprintf(cid, sizeof cid, "old-filled-%d", i);
-        assert_int_equal(count_cid(f->db, "orders", cid), 0);
-        assert_int_equal(count_cid(f->db, "fills", cid), 0);
+        assert_int_equal(count_cid(f->path, "orders", cid), 0);
+        assert_int_equal(count_cid(f->path, "fills", cid), 0);
     }
-    assert_int_equal(count_cid(f->db, "orders", "old-canceled"), 0);
+    assert_int_equal(count_cid(f->path, "orders", "old-canceled"), 0);
     /* The open journal, today's order and recent history stay, fills included. */
-    assert_int_equal(count_cid(f->db, "orders", "old-open"), 1);
-    assert_int_equal(count_cid(f->db, "fills", "old-open"), 1);
-    assert_int_equal(count_cid(f->db, "orders", "old-pending"), 1);
-    assert_int_equal(count_cid(f->db, "orders", "today-row"), 1);
-    assert_int_equal(count_cid(f->db, "fills", "today-row"), 1);
-    assert_int_equal(count_cid(f->db, "orders", "recent"), 1);
-    assert_int_equal(count_cid(f->db, "fills", "recent"), 1);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM orders"), 4);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM fills"), 3);
+    assert_int_equal(count_cid(f->path, "orders", "old-open"), 1);
+    assert_int_equal(count_cid(f->path, "fills", "old-open"), 1);
+    assert_int_equal(count_cid(f->path, "orders", "old-pending"), 1);
+    assert_int_equal(count_cid(f->path, "orders", "today-row"), 1);
+    assert_int_equal(count_cid(f->path, "fills", "today-row"), 1);
+    assert_int_equal(count_cid(f->path, "orders", "recent"), 1);
+    assert_int_equal(count_cid(f->path, "fills", "recent"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM orders"), 4);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM fills"), 3);
     /* Equity rolled up: the last sample of each old day (09:00), every recent one. */
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM equity WHERE t_ms < %lld", (long long)cutoff);
-    assert_int_equal(query_int(f->db, sql), 5);
+    assert_int_equal(query_int(f->path, sql), 5);
     for (int d = 1; d <= 5; d++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM equity WHERE t_ms = %lld AND equity = %d",
                  (long long)(T0 + d * DAY_MS + 9 * 3600000LL), 100000 + d * 10 + 9);
-        assert_int_equal(query_int(f->db, sql), 1);
+        assert_int_equal(query_int(f->path, sql), 1);
     }
     snprintf(sql, sizeof sql, "SELECT count(*) FROM equity WHERE t_ms >= %lld", (long long)cutoff);
-    assert_int_equal(query_int(f->db, sql), 10);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM pragma_integrity_check WHERE "
-                                      "integrity_check = 'ok'"),
+    assert_int_equal(query_int(f->path, sql), 10);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                                        "integrity_check = 'ok'"),
                      1);
 }
 
 /* Nothing older than the cutoff: nothing goes; bad arguments are refused. */
 static void test_prune_keeps_recent_and_refuses_bad_arguments(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     assert_int_equal(hydra_state_begin(st), 0);
     add_order(st, "a", "2026-01-02", T0 + DAY_MS, HYDRA_ORD_FILLED, 1);
     for (int h = 0; h < 5; h++)
@@ -211,17 +194,18 @@ static void test_prune_keeps_recent_and_refuses_bad_arguments(void **state)
     assert_int_equal(hydra_state_prune(st, T0, NULL, 10, &c), HYDRA_EINVAL);
     assert_int_equal(hydra_state_commit(st), 0);
     hydra_state_close(st);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM orders"), 1);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM fills"), 1);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM equity"), 5);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM orders"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM fills"), 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM equity"), 5);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_prune_removes_old_history_in_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_removes_old_history_in_steps, setup,
+                                        tu_file_teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_recent_and_refuses_bad_arguments, setup,
-                                        teardown),
+                                        tu_file_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

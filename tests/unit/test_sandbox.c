@@ -41,34 +41,14 @@ typedef struct fixture {
     et_broker *w;
 } fixture;
 
-static void copy_plugin(const fixture *f, const char *from, const char *name)
-{
-    char to[768];
-    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
-    assert_int_equal(tu_copy_file(from, to), 0);
-}
-
-/* Atomically puts `from` where the host loads `name`.so from, as a deployment would. */
-static void replace_plugin(const fixture *f, const char *from, const char *name)
-{
-    char tmp[768], to[768];
-    snprintf(tmp, sizeof tmp, "%s/%s.so.new", f->plugins, name);
-    snprintf(to, sizeof to, "%s/%s.so", f->plugins, name);
-    assert_int_equal(tu_copy_file(from, tmp), 0);
-    assert_int_equal(rename(tmp, to), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
     snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    snprintf(f->plugins, sizeof f->plugins, "%s/plugins", f->dir);
-    assert_int_equal(mkdir(f->plugins, 0755), 0);
-    copy_plugin(f, HYDRA_MOMENTUM_SO, "momentum");
-    copy_plugin(f, HYDRA_OPTIONS_SO, "options");
-    copy_plugin(f, HYDRA_CRYPTO_SO, "crypto");
-    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/misbehave.so", "misbehave");
+    const char *const plugins[] = {ET_SHIPPED_PLUGINS, HYDRA_TEST_BROKEN_DIR "/misbehave.so",
+                                   "misbehave", NULL};
+    et_make_plugins(f->dir, f->plugins, sizeof f->plugins, plugins);
     f->w = calloc(1, sizeof *f->w);
     *state = f;
     return 0;
@@ -85,21 +65,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static void open_engine_in(fixture *f, hydra_engine *e, const char *dir, int force_inprocess)
-{
-    hydra_engine_options opt;
-    et_options(&opt, dir);
-    snprintf(opt.plugins_dir, sizeof opt.plugins_dir, "%s", f->plugins);
-    opt.force_inprocess = force_inprocess;
-    char err[4096] = "";
-    int code = -1;
-    if (hydra_engine_open(e, &opt, err, sizeof err, &code) != 0)
-        fail_msg("engine open failed (exit %d): %s", code, err);
-}
-
 static void open_engine(fixture *f)
 {
-    open_engine_in(f, &f->e, f->dir, 0);
+    et_open_plugins(&f->e, f->dir, f->plugins, 0);
     f->open = 1;
 }
 
@@ -107,12 +75,6 @@ static void close_engine(fixture *f)
 {
     hydra_engine_close(&f->e);
     f->open = 0;
-}
-
-static void run_ticks(hydra_engine *e, int n)
-{
-    for (int i = 0; i < n; i++)
-        assert_int_equal(hydra_engine_tick(e), 0);
 }
 
 /*
@@ -200,7 +162,7 @@ static void check_broken_bot(fixture *f, const char *mode, const char *cause, in
 {
     make_config_with_bad_bot(f, mode);
     open_engine(f);
-    run_ticks(&f->e, 120);
+    et_engine_ticks(&f->e, 120);
 
     hydra_bot_day day = {0};
     assert_int_equal(hydra_bot_day_get(f->e.state, "bad", f->e.day, &day), 0);
@@ -362,14 +324,14 @@ static void test_process_and_inprocess_give_same_orders(void **state)
 
     hydra_engine *ea = calloc(1, sizeof *ea), *eb = calloc(1, sizeof *eb);
     et_broker *wa = calloc(1, sizeof *wa), *wb = calloc(1, sizeof *wb);
-    open_engine_in(f, ea, a, 1);
-    open_engine_in(f, eb, b, 0);
+    et_open_plugins(ea, a, f->plugins, 1);
+    et_open_plugins(eb, b, f->plugins, 0);
     assert_false(ea->slots[0].run->process);
     assert_true(eb->slots[0].run->process);
     et_wrap(wa, ea);
     et_wrap(wb, eb);
-    run_ticks(ea, 1500);
-    run_ticks(eb, 1500);
+    et_engine_ticks(ea, 1500);
+    et_engine_ticks(eb, 1500);
     print_message("in-process %zu orders, workers %zu orders\n", wa->n_submits, wb->n_submits);
     assert_true(wa->n_submits >= 5);
     assert_int_equal(wa->n_submits, wb->n_submits);
@@ -414,7 +376,7 @@ static size_t option_orders(const et_broker *w)
 static void test_chain_on_request_gives_the_snapshot_orders(void **state)
 {
     fixture *f = *state;
-    copy_plugin(f, HYDRA_TEST_BROKEN_DIR "/options_snapshot.so", "options_snapshot");
+    et_copy_plugin(f->plugins, HYDRA_TEST_BROKEN_DIR "/options_snapshot.so", "options_snapshot");
     const char *names[3] = {"inproc", "worker", "snapshot"};
     hydra_engine *e[3];
     et_broker *w[3];
@@ -427,7 +389,7 @@ static void test_chain_on_request_gives_the_snapshot_orders(void **state)
                          0);
         e[i] = calloc(1, sizeof *e[i]);
         w[i] = calloc(1, sizeof *w[i]);
-        open_engine_in(f, e[i], d, i == 0);
+        et_open_plugins(e[i], d, f->plugins, i == 0);
         et_wrap(w[i], e[i]);
     }
     assert_true(hydra_runner_asks_chain(slot_of(e[0], "opt_core")->run));
@@ -435,7 +397,7 @@ static void test_chain_on_request_gives_the_snapshot_orders(void **state)
     assert_true(hydra_runner_asks_chain(slot_of(e[1], "opt_core")->run));
     assert_false(hydra_runner_asks_chain(slot_of(e[2], "opt_core")->run));
     for (int i = 0; i < 3; i++)
-        run_ticks(e[i], 3000);
+        et_engine_ticks(e[i], 3000);
     print_message("option orders %zu / %zu / %zu; chains fetched %zu / %zu / %zu\n",
                   option_orders(w[0]), option_orders(w[1]), option_orders(w[2]), w[0]->n_chains,
                   w[1]->n_chains, w[2]->n_chains);
@@ -473,7 +435,7 @@ static void test_failed_chain_request_buys_nothing(void **state)
     open_engine(f);
     et_wrap(f->w, &f->e);
     f->w->faults.chain = HYDRA_ETRANSIENT;
-    run_ticks(&f->e, 3000);
+    et_engine_ticks(&f->e, 3000);
     print_message("orders %zu, option orders %zu\n", f->w->n_submits, option_orders(f->w));
     assert_int_equal(option_orders(f->w), 0);
     assert_true(f->w->n_submits > 0);
@@ -486,7 +448,7 @@ static void test_hot_swap_changes_signal(void **state)
     fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
     open_engine(f);
-    run_ticks(&f->e, 200);
+    et_engine_ticks(&f->e, 200);
     hydra_bot_position before[32], after[32];
     size_t nb = 0, na = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
@@ -495,7 +457,7 @@ static void test_hot_swap_changes_signal(void **state)
     assert_int_equal(hydra_bot_kv_set(f->e.state, "mom_FESX", "swap_probe", "kept-123"), 0);
     assert_false(log_contains(f->log, "alt signal"));
 
-    replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
+    et_replace_plugin(f->plugins, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
     assert_int_equal(hydra_engine_reload(&f->e), 0);
 
     const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
@@ -510,7 +472,7 @@ static void test_hot_swap_changes_signal(void **state)
         assert_string_equal(before[i].symbol, after[i].symbol);
         assert_true(before[i].qty == after[i].qty);
     }
-    run_ticks(&f->e, 100);
+    et_engine_ticks(&f->e, 100);
     close_engine(f);
     assert_int_equal(et_count_events(f->log, "bot_swapped", "mom_FESX"), 1);
     assert_int_equal(et_count_events(f->log, "bot_swapped", "crypto_core"), 0);
@@ -529,16 +491,16 @@ static void test_broken_replacement_is_refused(void **state)
     const char *why[] = {"create failed", "ABI version", "not a loadable shared object"};
     assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
     open_engine(f);
-    run_ticks(&f->e, 50);
+    et_engine_ticks(&f->e, 50);
     pid_t mom_pid = slot_of(&f->e, "mom_FESX")->run->worker.pid;
     for (int i = 0; i < 3; i++) {
-        replace_plugin(f, broken[i], "momentum");
+        et_replace_plugin(f->plugins, broken[i], "momentum");
         assert_int_not_equal(hydra_engine_reload(&f->e), 0);
         const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
         assert_int_equal(mom->run->worker.pid, mom_pid);
         assert_string_equal(hydra_runner_version(mom->run), "1.0.0");
         assert_true(log_contains(f->log, why[i]));
-        run_ticks(&f->e, 20);
+        et_engine_ticks(&f->e, 20);
         assert_false(slot_of(&f->e, "mom_FESX")->quarantined);
     }
     close_engine(f);
@@ -560,7 +522,7 @@ static void test_reload_command_swaps_running_host(void **state)
     assert_true(pid > 0);
     for (int i = 0; i < 100 && et_count_events(f->log, "tick_summary", NULL) < 5; i++)
         usleep(100 * 1000);
-    replace_plugin(f, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
+    et_replace_plugin(f->plugins, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
     const char *reload[] = {HYDRA_HOST_BIN, "reload", "--config", cfg, NULL};
     char *text = NULL;
     int rc = tu_run(reload, f->dir, 30, &text);

@@ -25,31 +25,6 @@
 #include "enginetest.h"
 #include "testutil.h"
 
-typedef struct fixture {
-    char dir[256];
-    char cfg[512];
-    char log[512];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(tu_mkdtemp(f->dir, sizeof f->dir));
-    snprintf(f->cfg, sizeof f->cfg, "%s/config", f->dir);
-    snprintf(f->log, sizeof f->log, "%s/app.jsonl", f->dir);
-    setenv("HYDRA_WORKER", HYDRA_WORKER_BIN, 1);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
 static void assert_says(const char *out, const char *want)
 {
     if (strstr(out, want) == NULL)
@@ -57,7 +32,7 @@ static void assert_says(const char *out, const char *want)
 }
 
 /* The one host_start_failed line of the log, parsed. */
-static json_t *start_failed_line(fixture *f)
+static json_t *start_failed_line(et_fixture *f)
 {
     char *text = tu_read_file(f->log, NULL);
     if (text == NULL)
@@ -111,7 +86,7 @@ static int64_t orders_in(const char *db)
 
 static void test_every_failing_bot_in_log_and_stderr(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(
         et_make_config(f->dir, NULL, "roc_bars: 10 =>roc_bars: 0 \nplugin: crypto=>plugin: nosuch"),
         0);
@@ -148,7 +123,7 @@ static void test_every_failing_bot_in_log_and_stderr(void **state)
 /* A bot that refuses in-process says the same: the words come through the host's log service. */
 static void test_inprocess_refusal_in_the_bots_words(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(
         et_make_config(f->dir, NULL,
                        "roc_bars: 10 =>roc_bars: 0 \n"
@@ -170,7 +145,7 @@ static void test_inprocess_refusal_in_the_bots_words(void **state)
 /* A failure before the log was open (another host holds the state) is still logged. */
 static void test_failure_before_the_log_opened(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     assert_int_equal(et_make_config(f->dir, NULL, NULL), 0);
     char lock[512];
     snprintf(lock, sizeof lock, "%s/trading_state.db.lock", f->dir);
@@ -227,7 +202,7 @@ static int entries(const char *dir)
  */
 static void test_relative_paths_resolve_against_the_config_dir(void **state)
 {
-    fixture *f = *state;
+    et_fixture *f = *state;
     char edits[4096];
     snprintf(edits, sizeof edits,
              "%s/trading_state.db=>./state/trading_state.db\n"
@@ -290,11 +265,14 @@ static void test_relative_paths_resolve_against_the_config_dir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_every_failing_bot_in_log_and_stderr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inprocess_refusal_in_the_bots_words, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failure_before_the_log_opened, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relative_paths_resolve_against_the_config_dir, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_every_failing_bot_in_log_and_stderr, et_host_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_inprocess_refusal_in_the_bots_words, et_host_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_failure_before_the_log_opened, et_host_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths_resolve_against_the_config_dir,
+                                        et_host_setup, et_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,27 +37,10 @@
 /* The uid/gid a test drops to when it runs as root, so file permissions apply. */
 #define NOBODY 65534
 
-typedef struct fixture {
-    char dir[256];
-    char db[512];
-} fixture;
-
+/* A temporary directory and the state database in it (testutil.c). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || tu_mkdtemp(f->dir, sizeof f->dir) == NULL)
-        return -1;
-    snprintf(f->db, sizeof f->db, "%s/trading_state.db", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
+    return tu_file_setup(state, "trading_state.db");
 }
 
 static hydra_state *open_ok(const char *path)
@@ -162,26 +145,26 @@ static void assert_order_equal(const hydra_journal_order *a, const hydra_journal
 
 static void test_open_creates_current_schema(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
-    assert_string_equal(hydra_state_path(st), f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
+    assert_string_equal(hydra_state_path(st), f->path);
     hydra_state_close(st);
 
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), HYDRA_STATE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), HYDRA_STATE_SCHEMA_VERSION);
     char mode[16];
-    raw_text(f->db, "PRAGMA journal_mode", mode, sizeof mode);
+    raw_text(f->path, "PRAGMA journal_mode", mode, sizeof mode);
     assert_string_equal(mode, "wal");
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-                                    "name IN ('kv', 'orders', 'fills', 'positions', 'halts', "
-                                    "'bot_days', 'budgets', 'equity', 'bot_kv')"),
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                                      "name IN ('kv', 'orders', 'fills', 'positions', 'halts', "
+                                      "'bot_days', 'budgets', 'equity', 'bot_kv')"),
                      9);
     /* The open-orders index the tick's journal sync reads instead of every order. */
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
-                                    "name = 'orders_open'"),
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                                      "name = 'orders_open'"),
                      1);
 
     /* A second open of a current database migrates nothing and still works. */
-    st = open_ok(f->db);
+    st = open_ok(f->path);
     assert_int_equal(hydra_kv_set_int(st, "n", 7), 0);
     hydra_state_close(st);
 }
@@ -199,13 +182,13 @@ static void test_open_memory(void **state)
 
 static void test_migrate_seed_database(void **state)
 {
-    fixture *f = *state;
-    raw_exec(f->db, "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-                    "INSERT INTO kv (k, v) VALUES ('equity_peak', '100250.5');"
-                    "INSERT INTO kv (k, v) VALUES ('last_mode', '\"paper\"');");
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 0);
+    tu_file_fixture *f = *state;
+    raw_exec(f->path, "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+                      "INSERT INTO kv (k, v) VALUES ('equity_peak', '100250.5');"
+                      "INSERT INTO kv (k, v) VALUES ('last_mode', '\"paper\"');");
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 0);
 
-    hydra_state *st = open_ok(f->db);
+    hydra_state *st = open_ok(f->path);
     double peak = 0;
     assert_int_equal(hydra_kv_get_double(st, "equity_peak", &peak), 0);
     assert_true(peak == 100250.5);
@@ -217,9 +200,9 @@ static void test_migrate_seed_database(void **state)
     assert_int_equal(hydra_journal_insert(st, &o), 0);
     hydra_state_close(st);
 
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), HYDRA_STATE_SCHEMA_VERSION);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM kv"), 2);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM orders"), 1);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), HYDRA_STATE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM kv"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM orders"), 1);
 }
 
 /*
@@ -229,19 +212,19 @@ static void test_migrate_seed_database(void **state)
  */
 static void test_migrate_version_1(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     hydra_state_close(st);
     /* Take the file back to what version 1 wrote. */
-    raw_exec(f->db, "DROP TABLE operator_actions;"
-                    "ALTER TABLE halts DROP COLUMN requested_by;"
-                    "ALTER TABLE halts DROP COLUMN ack_ms;"
-                    "ALTER TABLE halts DROP COLUMN ack_pid;"
-                    "ALTER TABLE halts DROP COLUMN ack_tick;"
-                    "INSERT INTO halts (reason, source, since_ms, until_ms) "
-                    "VALUES ('desk says stop', 'operator', 1000, 0);"
-                    "PRAGMA user_version = 1;");
-    st = open_ok(f->db);
+    raw_exec(f->path, "DROP TABLE operator_actions;"
+                      "ALTER TABLE halts DROP COLUMN requested_by;"
+                      "ALTER TABLE halts DROP COLUMN ack_ms;"
+                      "ALTER TABLE halts DROP COLUMN ack_pid;"
+                      "ALTER TABLE halts DROP COLUMN ack_tick;"
+                      "INSERT INTO halts (reason, source, since_ms, until_ms) "
+                      "VALUES ('desk says stop', 'operator', 1000, 0);"
+                      "PRAGMA user_version = 1;");
+    st = open_ok(f->path);
     hydra_halt h;
     assert_int_equal(hydra_halt_get(st, &h), 0);
     assert_true(h.active);
@@ -255,30 +238,30 @@ static void test_migrate_version_1(void **state)
     assert_int_equal(h.ack_tick, 17);
     assert_int_equal(h.ack_ms, 2000);
     hydra_state_close(st);
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM operator_actions WHERE user = 'alice' "
-                                    "AND uid = 1000 AND action = 'resume'"),
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM operator_actions WHERE user = 'alice' "
+                                      "AND uid = 1000 AND action = 'resume'"),
                      1);
 }
 
 static void test_refuse_newer_schema(void **state)
 {
-    fixture *f = *state;
-    raw_exec(f->db, "CREATE TABLE future (x); PRAGMA user_version = 99;");
+    tu_file_fixture *f = *state;
+    raw_exec(f->path, "CREATE TABLE future (x); PRAGMA user_version = 99;");
     char err[512] = "";
     hydra_state *st = (hydra_state *)&st; /* any non-NULL value: open must reset it */
-    int rc = hydra_state_open(f->db, &st, err, sizeof err);
+    int rc = hydra_state_open(f->path, &st, err, sizeof err);
     assert_int_equal(rc, HYDRA_ESTATE);
     assert_null(st);
     char want[1024];
     snprintf(want, sizeof want,
              "%s: schema version 99 is newer than this build supports (%d); "
              "use the Hydra release that wrote it",
-             f->db, HYDRA_STATE_SCHEMA_VERSION);
+             f->path, HYDRA_STATE_SCHEMA_VERSION);
     assert_string_equal(err, want);
     /* The refused file is left exactly as it was. */
-    assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'kv'"), 0);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'kv'"), 0);
 }
 
 static void assert_refused(const char *path, int want_rc, const char *reason)
@@ -297,7 +280,7 @@ static void assert_refused(const char *path, int want_rc, const char *reason)
 
 static void test_refuse_text_file(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     char path[600];
     snprintf(path, sizeof path, "%s/notes.txt", f->dir);
     assert_int_equal(tu_write_file(path, "this is a text file, not a database; it is long enough "
@@ -308,8 +291,8 @@ static void test_refuse_text_file(void **state)
 
 static void test_refuse_corrupt_database(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     for (int i = 0; i < 200; i++) {
         char key[32];
         snprintf(key, sizeof key, "key-%d", i);
@@ -317,7 +300,7 @@ static void test_refuse_corrupt_database(void **state)
     }
     hydra_state_close(st);
     /* Garbage over the second page (the kv table's b-tree) leaves a valid header. */
-    FILE *fp = fopen(f->db, "r+b");
+    FILE *fp = fopen(f->path, "r+b");
     assert_non_null(fp);
     assert_int_equal(fseek(fp, 4096, SEEK_SET), 0);
     for (int i = 0; i < 4096 * 3; i++)
@@ -325,15 +308,15 @@ static void test_refuse_corrupt_database(void **state)
     fclose(fp);
     char err[512] = "";
     hydra_state *bad = NULL;
-    int rc = hydra_state_open(f->db, &bad, err, sizeof err);
+    int rc = hydra_state_open(f->path, &bad, err, sizeof err);
     assert_int_equal(rc, HYDRA_ESTATE);
     assert_null(bad);
-    assert_memory_equal(err, f->db, strlen(f->db));
+    assert_memory_equal(err, f->path, strlen(f->path));
 }
 
 static void test_refuse_directory(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     assert_refused(f->dir, HYDRA_EIO, "directory");
 }
 
@@ -371,12 +354,12 @@ static int open_read_only(const char *path)
 
 static void test_refuse_read_only_file(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     hydra_state_close(st);
     assert_int_equal(chmod(f->dir, 0755), 0);
-    assert_int_equal(chmod(f->db, 0444), 0);
-    assert_int_equal(run_unprivileged(open_read_only, f->db), 0);
+    assert_int_equal(chmod(f->path, 0444), 0);
+    assert_int_equal(run_unprivileged(open_read_only, f->path), 0);
 }
 
 /* ---- key-value ---- */
@@ -437,8 +420,8 @@ static void test_kv_round_trip(void **state)
 
 static void test_journal(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
 
     hydra_journal_order a = make_order("mom_AAPL-20261120-1", "mom_AAPL", "2026-11-20", 1, 1000);
     hydra_journal_order b = make_order("mom_AAPL-20261120-2", "mom_AAPL", "2026-11-20", 2, 3000);
@@ -511,8 +494,8 @@ static void test_journal(void **state)
 
 static void test_journal_insert_durable_inside_batch(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     assert_int_equal(hydra_state_begin(st), 0);
     assert_int_equal(hydra_state_begin(st), HYDRA_EINVAL); /* batches do not nest */
     assert_int_equal(hydra_kv_set_int(st, "before", 1), 0);
@@ -520,10 +503,10 @@ static void test_journal_insert_durable_inside_batch(void **state)
     assert_int_equal(hydra_journal_insert(st, &o), 0);
 
     /* Another connection sees the row (and the writes before it) while the batch is open. */
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM orders WHERE client_order_id = "
-                                    "'c-batch'"),
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM orders WHERE client_order_id = "
+                                      "'c-batch'"),
                      1);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM kv WHERE k = 'before'"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM kv WHERE k = 'before'"), 1);
 
     /*
      * The insert reopened a batch. Even a refused insert commits the batch
@@ -546,7 +529,7 @@ static void test_journal_insert_durable_inside_batch(void **state)
     assert_int_equal(hydra_kv_set_int(st, "batched", 4), 0);
     assert_int_equal(hydra_state_commit(st), 0);
     hydra_state_close(st);
-    st = open_ok(f->db);
+    st = open_ok(f->path);
     assert_int_equal(hydra_kv_get_int(st, "batched", &v), 0);
     assert_int_equal(v, 4);
     assert_int_equal(hydra_kv_get_int(st, "after2", &v), HYDRA_ENOTFOUND);
@@ -557,8 +540,8 @@ static void test_journal_insert_durable_inside_batch(void **state)
 
 static void test_fills_and_equity(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     hydra_journal_order o = make_order("c-fill", "mom_AAPL", "2026-11-20", 1, 1000);
     assert_int_equal(hydra_journal_insert(st, &o), 0);
     assert_int_equal(
@@ -575,11 +558,11 @@ static void test_fills_and_equity(void **state)
     assert_int_equal(hydra_equity_insert(st, 3000, NAN, 0), HYDRA_EINVAL);
     hydra_state_close(st);
 
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM fills"), 2);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM fills WHERE client_order_id = 'c-fill' "
-                                    "AND qty = 3 AND price = 187.0 AND t_ms = 2000"),
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM fills"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM fills WHERE client_order_id = 'c-fill' "
+                                      "AND qty = 3 AND price = 187.0 AND t_ms = 2000"),
                      1);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM equity"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM equity"), 2);
 }
 
 /* ---- positions ---- */
@@ -677,15 +660,15 @@ static void test_position_math(void **state)
 
 static void test_halts_survive_reopen(void **state)
 {
-    fixture *f = *state;
-    hydra_state *st = open_ok(f->db);
+    tu_file_fixture *f = *state;
+    hydra_state *st = open_ok(f->path);
     hydra_halt h;
     assert_int_equal(hydra_halt_get(st, &h), 0);
     assert_int_equal(h.active, 0);
     assert_int_equal(hydra_halt_set(st, "daily loss limit reached", "exitbot", 1000, 86400000), 0);
     hydra_state_close(st);
 
-    st = open_ok(f->db);
+    st = open_ok(f->path);
     assert_int_equal(hydra_halt_get(st, &h), 0);
     assert_int_equal(h.active, 1);
     assert_string_equal(h.reason, "daily loss limit reached");
@@ -700,12 +683,12 @@ static void test_halts_survive_reopen(void **state)
     assert_int_equal(hydra_halt_clear(st, "operator", 5000), 0);
     hydra_state_close(st);
 
-    st = open_ok(f->db);
+    st = open_ok(f->path);
     assert_int_equal(hydra_halt_get(st, &h), 0);
     assert_int_equal(h.active, 0);
     hydra_state_close(st);
-    assert_int_equal(raw_int(f->db, "SELECT COUNT(*) FROM halts WHERE cleared_ms = 5000 AND "
-                                    "cleared_by = 'operator'"),
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM halts WHERE cleared_ms = 5000 AND "
+                                      "cleared_by = 'operator'"),
                      2);
 }
 
@@ -845,14 +828,14 @@ static void crash_child(const char *db, int fd)
 
 static void test_crash_safety(void **state)
 {
-    fixture *f = *state;
+    tu_file_fixture *f = *state;
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        crash_child(f->db, p[1]);
+        crash_child(f->path, p[1]);
     }
     close(p[1]);
     int last = 0, v = 0;
@@ -866,10 +849,10 @@ static void test_crash_safety(void **state)
     assert_int_equal(tu_wait(pid, 10), 128 + SIGKILL);
 
     char check[64];
-    raw_text(f->db, "PRAGMA integrity_check", check, sizeof check);
+    raw_text(f->path, "PRAGMA integrity_check", check, sizeof check);
     assert_string_equal(check, "ok");
 
-    hydra_state *st = open_ok(f->db);
+    hydra_state *st = open_ok(f->path);
     hydra_journal_order o;
     char cid[HYDRA_CID_LEN];
     snprintf(cid, sizeof cid, "crash-%d", CRASH_ROWS);
@@ -894,25 +877,26 @@ static void test_crash_safety(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_current_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_current_schema, setup, tu_file_teardown),
         cmocka_unit_test(test_open_memory),
-        cmocka_unit_test_setup_teardown(test_migrate_seed_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_version_1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_text_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_corrupt_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_read_only_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_seed_database, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_version_1, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_newer_schema, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_text_file, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_corrupt_database, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_directory, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_read_only_file, setup, tu_file_teardown),
         cmocka_unit_test(test_kv_round_trip),
-        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_journal_insert_durable_inside_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fills_and_equity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_insert_durable_inside_batch, setup,
+                                        tu_file_teardown),
+        cmocka_unit_test_setup_teardown(test_fills_and_equity, setup, tu_file_teardown),
         cmocka_unit_test(test_position_math),
-        cmocka_unit_test_setup_teardown(test_halts_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_halts_survive_reopen, setup, tu_file_teardown),
         cmocka_unit_test(test_bot_days),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_bot_kv),
-        cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_safety, setup, tu_file_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
