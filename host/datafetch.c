@@ -152,7 +152,9 @@ static int64_t ny_midnight(int yyyymmdd)
 
 static void fmt_date(int d, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "%04d-%02d-%02d", d / 10000, d / 100 % 100, d % 100);
+    if (snprintf(out, outsz, "%04d-%02d-%02d", d / 10000 % 10000, d / 100 % 100, d % 100) >=
+        (int)outsz)
+        out[0] = '\0'; /* not a date this program makes */
 }
 
 /* A number as the shortest text that reads back to the same double. */
@@ -175,7 +177,9 @@ static void base_path(const fetch_opts *o, const char *symbol, char *out, size_t
     for (i = 0; o->timeframe[i] != '\0' && i + 1 < sizeof tf; i++)
         tf[i] = (char)tolower((unsigned char)o->timeframe[i]);
     tf[i] = '\0';
-    snprintf(out, outsz, "%s/%s-%s-%s-%s.csv", o->out_dir, sym, tf, o->from, o->to);
+    if (snprintf(out, outsz, "%s/%s-%s-%s-%s.csv", o->out_dir, sym, tf, o->from, o->to) >=
+        (int)outsz)
+        out[0] = '\0'; /* too long a directory: the callers refuse an empty path */
 }
 
 static int fsync_dir(const char *dir)
@@ -207,7 +211,10 @@ static int write_all(int fd, const char *p, size_t len)
 static int replace_file(const char *path, const char *text, char *err, size_t errsz)
 {
     char tmp[HYDRA_PATH_LEN + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        snprintf(err, errsz, "path too long: %.200s", path);
+        return -1;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
         snprintf(err, errsz, "%s: cannot write: %s", tmp, strerror(errno));
@@ -658,6 +665,10 @@ static int fetch_symbol(fetch_run *r, const char *symbol, char *err, size_t errs
 {
     char path[HYDRA_PATH_LEN], partial[HYDRA_PATH_LEN + 16], state[HYDRA_PATH_LEN + 24];
     base_path(r->o, symbol, path, sizeof path);
+    if (path[0] == '\0') {
+        snprintf(err, errsz, "%s: the output directory's path is too long", symbol);
+        return 1;
+    }
     snprintf(partial, sizeof partial, "%s.partial", path);
     snprintf(state, sizeof state, "%s.partial.json", path);
 

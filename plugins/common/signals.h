@@ -209,6 +209,25 @@ static inline int sig_param_double(const hydra_host_api *api, hydra_host *host, 
 }
 
 /*
+ * ABI 1.1: 1 when one of the bot's working entries is on `symbol`, so an
+ * entry sent last tick and not yet filled is not sent again. A 1.0 host
+ * shows no orders: 0 (the budget's open positions still count it there).
+ */
+static inline int sig_entry_working(const hydra_snapshot *snap, const char *symbol)
+{
+    uint32_t i;
+    if (!HYDRA_COVERS(snap, n_orders))
+        return 0;
+    for (i = 0; i < snap->n_orders; i++) {
+        const hydra_order_view *o = snap->orders[i];
+        if (o != NULL && o->symbol != NULL && o->kind == HYDRA_INTENT_ENTRY &&
+            strcmp(o->symbol, symbol) == 0) /* pending or open: both are still working */
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * ABI 1.1: asks the host to cancel each of the bot's working limit entries
  * that has been at the broker longer than max_age_ms without filling
  * completely (a limit that the market has walked away from only ties up a

@@ -230,7 +230,8 @@ static int crypto_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_inte
         double roc, last = crypto_last(v), notional, price;
         hydra_intent in;
 
-        if (sig_position_qty(snap, bot->pairs[i]) > 0.0 || !sig_good_price(last))
+        if (sig_position_qty(snap, bot->pairs[i]) > 0.0 || sig_entry_working(snap, bot->pairs[i]) ||
+            !sig_good_price(last))
             continue;
         if (sig_roc_pct(v, bot->roc_bars, &roc) != 0 || !(roc > bot->entry_roc_pct))
             continue;

@@ -189,7 +189,8 @@ static int momentum_on_tick(hydra_bot *bot, const hydra_snapshot *snap, hydra_in
         return 0;
     }
 
-    if (sig_position_qty(snap, bot->symbol) > 0.0 || !sig_can_enter(snap->budget, 0))
+    if (sig_position_qty(snap, bot->symbol) > 0.0 || sig_entry_working(snap, bot->symbol) ||
+        !sig_can_enter(snap->budget, 0))
         return 0;
     if (momentum_measure(bot, snap, &roc, &sma, &close) != 0)
         return 0;
