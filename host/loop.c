@@ -952,6 +952,28 @@ static void start_call(hydra_engine *e, hydra_bot_slot *slot, int entries, int64
     slot->call_started = 1;
 }
 
+/*
+ * Serves the started calls' workers in the order they ask (see
+ * hydra_runners_gather), so answers are then collected in rank order
+ * without one slow bot holding up another's requests.
+ */
+static void gather_calls(hydra_engine *e)
+{
+    hydra_bot_runner *rs[HYDRA_MAX_BOTS];
+    hydra_worker_peer peers[HYDRA_MAX_BOTS];
+    size_t n = 0;
+    for (int i = 0; i < e->n_slots && n < HYDRA_MAX_BOTS; i++) {
+        hydra_bot_slot *slot = &e->slots[i];
+        if (!slot->call_started)
+            continue;
+        rs[n] = slot->run;
+        peers[n].svc = &e->svc;
+        peers[n].bot_id = slot->cfg->bot_id;
+        n++;
+    }
+    hydra_runners_gather(rs, peers, n);
+}
+
 /* Collects a started call and acts on its intents; a failing bot is quarantined. */
 static void collect_call(hydra_engine *e, hydra_bot_slot *slot, int entries)
 {
@@ -1111,6 +1133,7 @@ static void execute(hydra_engine *e, int64_t now, int market_ok)
         if (slot->loaded && !slot->quarantined && market_ok)
             start_call(e, slot, 0, now);
     }
+    gather_calls(e);
     for (int i = 0; i < e->n_slots; i++)
         collect_call(e, &e->slots[i], 0);
 
@@ -1125,6 +1148,7 @@ static void execute(hydra_engine *e, int64_t now, int market_ok)
         else
             start_call(e, slot, 1, now);
     }
+    gather_calls(e);
     for (int i = 0; i < e->n_slots; i++)
         collect_call(e, &e->slots[i], 1);
 }

@@ -10,6 +10,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -474,6 +475,7 @@ int hydra_worker_send_call(hydra_worker *w, int call, const hydra_snapshot *snap
     hydra_wire_begin(&w->out, HYDRA_WIRE_CALL);
     hydra_wire_put_u32(&w->out, (uint32_t)call);
     hydra_wire_put_snapshot(&w->out, snap);
+    w->gathered = 0;
     if ((rc = hydra_wire_finish(&w->out)) != 0) {
         /* The host could not encode its own snapshot: not the bot's fault, keep the worker. */
         set_why(why, whysz, "cannot encode the %s snapshot: %s", name, hydra_strerror(rc));
@@ -501,7 +503,13 @@ int hydra_worker_finish_call(hydra_worker *w, const hydra_worker_peer *peer, int
     if (!w->call_pending || !hydra_worker_alive(w))
         return fail(w, HYDRA_EWORKER, name, 0, "", why, whysz);
     w->call_pending = 0;
-    rc = exchange(w, HYDRA_WIRE_RESULT, peer, deadline_us, detail, sizeof detail);
+    if (w->gathered) { /* hydra_runners_gather read the answer, or the failure */
+        w->gathered = 0;
+        rc = w->gather_rc;
+        set_why(detail, sizeof detail, "%s", w->gather_detail);
+    } else {
+        rc = exchange(w, HYDRA_WIRE_RESULT, peer, deadline_us, detail, sizeof detail);
+    }
     if (rc == 0) {
         cap = buf->capacity < HYDRA_WIRE_MAX_INTENTS ? buf->capacity : HYDRA_WIRE_MAX_INTENTS;
         hydra_wire_in_init(&in, w->in.p, w->in.len);
@@ -628,6 +636,66 @@ int hydra_runner_finish(hydra_bot_runner *r, const hydra_worker_peer *peer, hydr
     if (!r->process)
         return 0;
     return hydra_worker_finish_call(&r->worker, peer, r->deadline_us, status, buf, why, whysz);
+}
+
+/* One message from a worker whose call is pending: a request is served, a RESULT ends the call. */
+static void gather_one(hydra_worker *w, const hydra_worker_peer *peer, int64_t deadline_us)
+{
+    hydra_wire_header h;
+    char detail[256] = "";
+    int rc = hydra_wire_recv(w->fd, &w->in, &h, deadline_us, detail, sizeof detail);
+    if (rc == HYDRA_EEOF)
+        rc = HYDRA_EWORKER;
+    if (rc == 0 && h.type == HYDRA_WIRE_RESULT) {
+        w->gathered = 1;
+        w->gather_rc = 0;
+        return;
+    }
+    if (rc == 0)
+        rc = serve(w, &h, peer, deadline_us, detail, sizeof detail);
+    if (rc != 0) {
+        w->gathered = 1;
+        w->gather_rc = rc;
+        set_why(w->gather_detail, sizeof w->gather_detail, "%s", detail);
+    }
+}
+
+enum { GATHER_MAX = 256 };
+
+void hydra_runners_gather(hydra_bot_runner *const *rs, const hydra_worker_peer *peers, size_t n)
+{
+    struct pollfd pfd[GATHER_MAX];
+    size_t idx[GATHER_MAX];
+    if (n > GATHER_MAX)
+        n = GATHER_MAX; /* the rest are served in rank order by finish, as before */
+    for (;;) {
+        int64_t now = hydra_wire_now_us(), first = INT64_MAX;
+        nfds_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const hydra_bot_runner *r = rs[i];
+            /* Past its deadline a worker is left to finish, which reports the timeout. */
+            if (r == NULL || !r->process || !r->worker.call_pending || r->worker.gathered ||
+                r->worker.fd < 0 || r->deadline_us <= now)
+                continue;
+            pfd[k].fd = r->worker.fd;
+            pfd[k].events = POLLIN;
+            pfd[k].revents = 0;
+            idx[k++] = i;
+            if (r->deadline_us < first)
+                first = r->deadline_us;
+        }
+        if (k == 0)
+            return;
+        int64_t wait_ms = (first - now + 999) / 1000;
+        int pr = poll(pfd, k, wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return; /* finish reads each worker itself */
+        for (nfds_t j = 0; j < k; j++)
+            if (pfd[j].revents != 0)
+                gather_one(&rs[idx[j]]->worker, &peers[idx[j]], rs[idx[j]]->deadline_us);
+    }
 }
 
 int hydra_runner_call(hydra_bot_runner *r, int call, const hydra_snapshot *snap,

@@ -78,6 +78,9 @@ typedef struct hydra_worker {
     int call_pending;          /* a CALL was sent and its RESULT not yet read */
     int pending_call;          /* enum hydra_wire_call of that CALL */
     int deadline_ms;           /* the current exchange's deadline, as the caller set it, for messages */
+    int gathered;              /* hydra_runners_gather has read this call's end: RESULT or failure */
+    int gather_rc;             /* 0: the RESULT is in `in`; else the failure, with gather_detail */
+    char gather_detail[256];
     int asks_chain;            /* the bot took hydra.options-chain/1 */
     hydra_wire_out out;        /* reused message buffers */
     hydra_wire_out in;
@@ -182,6 +185,17 @@ int hydra_runner_start(hydra_bot_runner *r, int call, const hydra_snapshot *snap
                        size_t whysz);
 int hydra_runner_finish(hydra_bot_runner *r, const hydra_worker_peer *peer, hydra_intent_buf *buf,
                         int32_t *status, char *why, size_t whysz);
+
+/*
+ * Between start and finish of a pass's calls: serves every started
+ * worker's log, state and chain requests in the order the workers send
+ * them, until each has answered or passed its deadline. Without it a
+ * worker waiting on a state read would wait for every bot ranked before
+ * it to finish, and could miss its own deadline through no fault of its
+ * own. finish then only reads what was gathered. peers[i] serves rs[i];
+ * in-process runners and runners with no call started are skipped.
+ */
+void hydra_runners_gather(hydra_bot_runner *const *rs, const hydra_worker_peer *peers, size_t n);
 
 /* on_fill, where the plugin has one. 0 or negative with why. */
 int hydra_runner_fill(hydra_bot_runner *r, const hydra_fill *fill, const hydra_worker_peer *peer,

@@ -5,7 +5,9 @@
  * it holds a position when it breaks and the host has something to manage.
  * signal.params:
  *   mode     what goes wrong: segfault, loop, abort, exit, overflow, nan,
- *            negative, alloc, socket, write_file
+ *            negative, alloc, socket, write_file; or chatty: no misbehaviour,
+ *            but every on_tick first writes its call count to its state
+ *            and waits for the host's answer (a worker asks the host)
  *   at_call  the on_tick call (1-based) that misbehaves (default 3)
  */
 #define _GNU_SOURCE
@@ -19,6 +21,8 @@
 #include <hydra/plugin.h>
 
 struct hydra_bot {
+    const hydra_host_api *api;
+    hydra_host *host;
     char mode[32];
     int64_t at_call;
     int64_t calls;
@@ -39,6 +43,8 @@ static int mb_create(const hydra_host_api *api, hydra_host *host, const hydra_bo
     if (api->param_int(host, "at_call", &b->at_call) != 0)
         b->at_call = 3;
     snprintf(b->symbol, sizeof b->symbol, "%s", cfg->symbols[0]);
+    b->api = api;
+    b->host = host;
     *out = b;
     return HYDRA_BOT_OK;
 }
@@ -112,7 +118,12 @@ static int misbehave(hydra_bot *b, hydra_intent_buf *out)
 static int mb_on_tick(hydra_bot *b, const hydra_snapshot *snap, hydra_intent_buf *out)
 {
     b->calls++;
-    if (b->calls == b->at_call)
+    if (strcmp(b->mode, "chatty") == 0) {
+        char n[32];
+        snprintf(n, sizeof n, "%lld", (long long)b->calls);
+        if (b->api->state_set(b->host, "calls", n) != 0)
+            return HYDRA_BOT_ERROR;
+    } else if (b->calls == b->at_call)
         return misbehave(b, out);
     if (snap->n_positions == 0 && snap->budget->positions_open == 0)
         push_buy(b, out, 1);

@@ -538,11 +538,57 @@ static void test_reload_command_swaps_running_host(void **state)
     assert_int_equal(et_count_events(f->log, "host_stop", NULL), 1);
 }
 
+/*
+ * A worker's request is answered when it asks, not when every bot ranked
+ * before it has answered: `hog` (rank 50, first) never returns from on_tick,
+ * `chatty` writes its state on every on_tick and waits for the host's
+ * answer. Served in rank order, chatty's request would wait out hog's
+ * deadline and chatty would miss its own, through no fault of its own.
+ */
+static void test_slow_bot_does_not_starve_anothers_requests(void **state)
+{
+    fixture *f = *state;
+    char edit[2048];
+    snprintf(edit, sizeof edit,
+             "bots: []=>bots: [{bot_id: hog, plugin: misbehave, bucket: momentum, rank: 50, "
+             "asset_class: equity, symbols: [FESX], "
+             "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
+             "signal: {mode: misbehave_v1, params: {mode: loop, at_call: 1}}}, "
+             "{bot_id: chatty, plugin: misbehave, bucket: momentum, asset_class: equity, "
+             "symbols: [FESX], "
+             "session: {trade_start: \"06:00\", trade_end: \"12:00\", manage_until: \"12:55\"}, "
+             "signal: {mode: misbehave_v1, params: {mode: chatty}}}]");
+    assert_int_equal(et_make_config(f->dir,
+                                    "call_deadline_ms: 0 =>call_deadline_ms: 2000 \n"
+                                    "restart_backoff_ms: 1000=>restart_backoff_ms: 0\n"
+                                    "deadline_misses_to_quarantine: 3=>deadline_misses_to_quarantine: 1",
+                                    edit),
+                     0);
+    open_engine(f);
+    hydra_bot_day hog = {0}, chatty = {0};
+    for (int i = 0; i < 120 && !hog.quarantined; i++) {
+        assert_int_equal(hydra_engine_tick(&f->e), 0);
+        assert_int_equal(hydra_bot_day_get(f->e.state, "hog", f->e.day, &hog), 0);
+    }
+    assert_true(hog.quarantined);
+    assert_non_null(strstr(hog.quarantine_reason, "on_tick exceeded its 2000 ms deadline"));
+    assert_int_equal(hydra_bot_day_get(f->e.state, "chatty", f->e.day, &chatty), 0);
+    if (chatty.quarantined)
+        fail_msg("chatty quarantined: %s", chatty.quarantine_reason);
+    /* Its write on the tick hog stalled was answered and kept. */
+    char calls[32] = "";
+    assert_int_equal(hydra_bot_kv_get(f->e.state, "chatty", "calls", calls, sizeof calls), 0);
+    assert_true(atoi(calls) >= 1);
+    close_engine(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_segfault_on_third_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_infinite_loop_misses_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_bot_does_not_starve_anothers_requests, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_inside_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_past_intent_buffer, setup, teardown),
