@@ -380,7 +380,8 @@ static double price_of(hydra_backtest *bt, const char *symbol)
 {
     if (hydra_symbol_asset_class(symbol) == HYDRA_ASSET_OPTION) {
         hydra_quote q;
-        hydra_broker_err err = {0};
+        hydra_broker_err err;
+        err_clear(&err);
         const char *syms[1] = {symbol};
         if (bt->broker.ops->latest_prices(bt->broker.ctx, syms, 1, &q, &err) != 0)
             return NAN;
@@ -402,7 +403,8 @@ static void refresh_mclock(hydra_backtest *bt)
         bt->mclock.now_ms = bt->now;
         return;
     }
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     if (bt->broker.ops->clock(bt->broker.ctx, &bt->mclock, &err) != 0) {
         memset(&bt->mclock, 0, sizeof bt->mclock);
         bt->mclock_until = 0;
@@ -638,7 +640,8 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
         bt->recent_n++;
 
     hydra_order x;
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     int rc = bt->broker.ops->submit(bt->broker.ctx, &req, &x, &err);
     char w[256], e[300];
     if (rc != 0) {
@@ -662,7 +665,8 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
 
 static void flatten(hydra_backtest *bt, const char *reason)
 {
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     bt->broker.ops->cancel_all(bt->broker.ctx, &err);
     sync_orders(bt);
     for (int i = 0; i < bt->n_bots; i++) {
@@ -797,7 +801,8 @@ static int svc_option_chain(void *ctx, const char *bot_id, const char *underlyin
     if (b == NULL || b->slot.cfg->asset_class != HYDRA_ASSET_OPTION ||
         !hydra_bot_declares(b->slot.cfg, underlying))
         return HYDRA_EINVAL;
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     return hydra_market_bot_chain(bt->market, &bt->broker, b->slot.cfg, underlying, rights,
                                   bt->lt.date, out, cap, &err);
 }
@@ -1215,7 +1220,8 @@ static void release_history(hydra_backtest *bt)
 static int rollover(hydra_backtest *bt, int date)
 {
     release_history(bt);
-    hydra_broker_err err = {0};
+    hydra_broker_err err;
+    err_clear(&err);
     if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     bt->date = date;
@@ -1243,7 +1249,11 @@ static int rollover(hydra_backtest *bt, int date)
     size_t n = 0;
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
-        memset(&b->day, 0, sizeof b->day);
+        /* Field by field: a memset of the 256-byte reason is a `rep stos` a bar on daily bars. */
+        b->day.trades = 0;
+        b->day.realized_pnl = 0;
+        b->day.quarantined = 0;
+        b->day.quarantine_reason[0] = '\0';
         b->seq = 0;
         b->slot.quarantined = 0;
         b->slot.have_budget = 0;
@@ -1267,15 +1277,18 @@ static int tick(hydra_backtest *bt)
     hydra_local_from_utc(bt->now, &bt->lt);
     bt->tick++;
     /* 1. Bootstrap: rollover, then the journal. */
-    int rc = 0;
-    if (bt->lt.date != bt->date && (rc = rollover(bt, bt->lt.date)) != 0)
+    int rc = 0, rolled = bt->lt.date != bt->date;
+    if (rolled && (rc = rollover(bt, bt->lt.date)) != 0)
         return rc;
     if ((rc = sync_orders(bt)) != 0)
         return rc;
-    /* 2. ExitBot. */
+    /*
+     * 2. ExitBot, on the account as it is now: the rollover has just read
+     * it, and syncing the journal only reads the exchange.
+     */
     hydra_broker_err err;
     err_clear(&err);
-    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+    if (!rolled && bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
         return HYDRA_EIO;
     int halted = exitbot(bt);
     bt->last_equity = bt->account.equity;

@@ -192,6 +192,7 @@ static void local_from_tm(const struct tm *tm, hydra_local_time *out)
     out->minute_of_day = tm->tm_hour * 60 + tm->tm_min;
     out->date = out->year * 10000 + out->month * 100 + out->day;
     out->utc_offset_min = (int)(tm->tm_gmtoff / 60);
+    out->days = (long)hydra_days_from_date(out->date);
 }
 
 /*
@@ -254,7 +255,12 @@ static void offset_cache_fill(int64_t secs)
 static void day_fill(int64_t local)
 {
     int64_t days = floor_div(local, 86400);
-    civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
+    if (g_last_day.valid && days == g_last_day.start / 86400 + 1 && g_last_day.day < 28) {
+        /* The next day of the same month (a daily series steps a day at a time). */
+        g_last_day.day++;
+    } else {
+        civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
+    }
     int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
     g_last_day.wday = (int)(wd < 0 ? wd + 7 : wd);
     g_last_day.start = days * 86400;
@@ -320,6 +326,7 @@ static void local_from_secs(int64_t secs, hydra_local_time *out)
     out->minute_of_day = out->hour * 60 + out->minute;
     out->date = out->year * 10000 + out->month * 100 + out->day;
     out->utc_offset_min = (int)(g_offset_cache.offset / 60);
+    out->days = (long)(g_last_day.start / 86400);
 }
 
 /* Seconds the zone (the market zone's table, or the C library's TZ) is ahead of UTC at t. */
@@ -335,7 +342,8 @@ static long offset_in(hydra_tzif *z, time_t t)
 }
 
 /*
- * The instants whose local time is the given wall time are wall - offset
+ * The instant whose local time is `wall` (the wall time read as if it were
+ * UTC). The instants with that local time are wall - offset
  * for an offset in force at that instant. Zones change offset at most once
  * around any wall time, so the offsets a day before and a day after are the
  * only candidates. This asks localtime_r only, never mktime with a DST
@@ -343,6 +351,35 @@ static long offset_in(hydra_tzif *z, time_t t)
  * (Europe/Dublin), and glibc's mktime searches years for a DST time in
  * zones that have none, about 30 us a call.
  */
+static int64_t utc_from_wall(hydra_tzif *z, time_t wall)
+{
+    if (z != NULL) {
+        /*
+         * The usual case: one offset holds from a day before the wall time
+         * to a day after, so the instant is wall - offset (a session time a
+         * day on daily bars; the span comes from the table's recent cache).
+         */
+        int64_t from, until;
+        long off = hydra_tzif_offset(z, (int64_t)wall - 86400, &from, &until);
+        if ((int64_t)wall + 86400 < until)
+            return ((int64_t)wall - off) * 1000;
+    }
+    long before = offset_in(z, wall - 86400), after = offset_in(z, wall + 86400);
+    time_t t_before = wall - before, t_after = wall - after;
+    int ok_before = offset_in(z, t_before) == before, ok_after = offset_in(z, t_after) == after;
+    time_t t;
+    if (ok_before && ok_after)
+        t = t_before < t_after ? t_before : t_after; /* repeated: the first occurrence */
+    else if (ok_before)
+        t = t_before;
+    else if (ok_after)
+        t = t_after;
+    else
+        t = t_before; /* skipped: the old offset carries it past the gap (02:30 -> 03:30) */
+    return (int64_t)t * 1000;
+}
+
+/* The same from a civil date and time. */
 static int64_t utc_from_local_in(hydra_tzif *z, int year, int month, int day, int hour,
                                  int minute, int second)
 {
@@ -361,25 +398,19 @@ static int64_t utc_from_local_in(hydra_tzif *z, int year, int month, int day, in
         tm.tm_sec = second;
         wall = timegm(&tm);
     }
-    long before = offset_in(z, wall - 86400), after = offset_in(z, wall + 86400);
-    time_t t_before = wall - before, t_after = wall - after;
-    int ok_before = offset_in(z, t_before) == before, ok_after = offset_in(z, t_after) == after;
-    time_t t;
-    if (ok_before && ok_after)
-        t = t_before < t_after ? t_before : t_after; /* repeated: the first occurrence */
-    else if (ok_before)
-        t = t_before;
-    else if (ok_after)
-        t = t_after;
-    else
-        t = t_before; /* skipped: the old offset carries it past the gap (02:30 -> 03:30) */
-    return (int64_t)t * 1000;
+    return utc_from_wall(z, wall);
 }
 
 int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second)
 {
     apply_zone();
     return utc_from_local_in(zone_table(), year, month, day, hour, minute, second);
+}
+
+int64_t hydra_utc_from_local_day(long days, int minute_of_day)
+{
+    apply_zone();
+    return utc_from_wall(zone_table(), (time_t)((int64_t)days * 86400 + (int64_t)minute_of_day * 60));
 }
 
 /* The last other zone a file was loaded in (load time only). */

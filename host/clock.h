@@ -53,6 +53,7 @@ typedef struct hydra_local_time {
     int minute_of_day;       /* hour * 60 + minute */
     int date;                /* yyyymmdd */
     int utc_offset_min;      /* e.g. -480 for PST, -420 for PDT */
+    long days;               /* the local date as days since 1970-01-01 */
 } hydra_local_time;
 
 /* UTC ms -> market-zone local time. */
@@ -63,6 +64,8 @@ void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out);
  * occurrence.
  */
 int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute, int second);
+/* The same for a minute of a local day given as days since 1970-01-01 (no date arithmetic). */
+int64_t hydra_utc_from_local_day(long days, int minute_of_day);
 /* The same conversion in another zone (used to load data stamped in an exchange's zone). */
 int64_t hydra_utc_from_zone(const char *iana, int year, int month, int day, int hour, int minute,
                             int second);

@@ -82,8 +82,10 @@ int hydra_portfolio_compute(const hydra_config *cfg, double day_start_equity, co
         double share = clamp_share(bucket / (double)enabled_in[b->bucket], per_min, per_max);
 
         hydra_budget *o = &out[k++];
-        memset(o, 0, sizeof *o);
-        /* Bounded copies, not snprintf: a backtest of daily bars rolls over every bar. */
+        /*
+         * Every member is set below; no memset (a `rep stos`) and bounded
+         * copies, not snprintf: a backtest of daily bars rolls over every bar.
+         */
         copy_bounded(o->bot_id, sizeof o->bot_id, b->bot_id);
         copy_bounded(o->day, sizeof o->day, day);
         o->max_daily_loss = share;

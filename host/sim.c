@@ -63,6 +63,12 @@ typedef struct sim_contract {
     int64_t expiry_ms; /* session close on the expiry date, market zone */
 } sim_contract;
 
+/* A weekday's regular session: days since 1970-01-01 (local date), open and close in UTC ms. */
+typedef struct sim_session {
+    long day;
+    int64_t open, close;
+} sim_session;
+
 struct hydra_sim {
     hydra_sim_cfg cfg;
     hydra_series *series;
@@ -100,6 +106,15 @@ struct hydra_sim {
      * saved, rebuilt by any bisection), so const functions may update it.
      */
     size_t *cursor;
+    /*
+     * The sessions the clock answers from: the first weekday on or after
+     * the local date `sessions_today`, and the weekday after it. A cache
+     * keyed by that date and the zone's generation; on a daily series every
+     * step is a new date, and today's session is yesterday's next one.
+     */
+    long sessions_today;
+    unsigned sessions_zone;
+    sim_session cur_session, next_session;
 };
 
 /* ---- Black-Scholes ------------------------------------------------------- */
@@ -231,6 +246,33 @@ static int64_t session_ms(int yyyymmdd, int minute_of_day)
     memo[next].t = t;
     next = (next + 1) % 8;
     return t;
+}
+
+/* The session of the first weekday on or after local day d (days since 1970-01-01). */
+static sim_session session_from(const hydra_sim *sim, long d)
+{
+    while (weekday_of_days(d) == 0 || weekday_of_days(d) == 6)
+        d++;
+    return (sim_session){d, hydra_utc_from_local_day(d, sim->open_min),
+                         hydra_utc_from_local_day(d, sim->close_min)};
+}
+
+/* Brings cur_session and next_session to the local day `today`. */
+static void sessions_at(hydra_sim *sim, long today)
+{
+    unsigned zone = hydra_tz_generation();
+    if (sim->sessions_zone == zone && sim->sessions_today == today && sim->cur_session.day != 0)
+        return;
+    long first = today;
+    while (weekday_of_days(first) == 0 || weekday_of_days(first) == 6)
+        first++;
+    if (sim->sessions_zone == zone && sim->next_session.day == first && first != 0)
+        sim->cur_session = sim->next_session;
+    else
+        sim->cur_session = session_from(sim, first);
+    sim->next_session = session_from(sim, first + 1);
+    sim->sessions_today = today;
+    sim->sessions_zone = zone;
 }
 
 /* ---- series -------------------------------------------------------------- */
@@ -1214,7 +1256,8 @@ static int sim_account(void *ctx, hydra_account *out, hydra_broker_err *err)
     hydra_sim *sim = ctx;
     if (out == NULL)
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: account: no output");
-    memset(out, 0, sizeof *out);
+    /* Member by member, not memset: the account is read three times a bar in a backtest. */
+    out->account_id[0] = '\0';
     out->cash = sim->cash;
     out->equity = equity_now(sim);
     out->buying_power = sim->cash - reserved_total(sim);
@@ -1911,21 +1954,18 @@ static int sim_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: clock: no output");
     memset(out, 0, sizeof *out);
     out->now_ms = sim->now;
-    long today = (long)hydra_days_from_date(local_date(sim->now));
-    for (long d = today; d <= today + 7 && (out->next_open_ms == 0 || out->next_close_ms == 0);
-         d++) {
-        int wd = weekday_of_days(d);
-        if (wd == 0 || wd == 6)
-            continue;
-        int date = date_from_days(d);
-        int64_t open = session_ms(date, sim->open_min), close = session_ms(date, sim->close_min);
-        if (d == today && open <= sim->now && sim->now <= close)
-            out->is_open = 1;
-        if (out->next_open_ms == 0 && open > sim->now)
-            out->next_open_ms = open;
-        if (out->next_close_ms == 0 && close >= sim->now)
-            out->next_close_ms = close;
-    }
+    hydra_local_time lt;
+    hydra_local_from_utc(sim->now, &lt);
+    long today = lt.days;
+    sessions_at(sim, today);
+    /*
+     * The first weekday's session on or after today, then the next one: a
+     * later local date's open and close are always ahead of now.
+     */
+    const sim_session *c = &sim->cur_session, *n = &sim->next_session;
+    out->is_open = c->day == today && c->open <= sim->now && sim->now <= c->close;
+    out->next_open_ms = c->open > sim->now ? c->open : n->open;
+    out->next_close_ms = c->close >= sim->now ? c->close : n->close;
     return 0;
 }
 

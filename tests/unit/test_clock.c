@@ -184,6 +184,8 @@ static void test_utc_from_local_round_trips_all_year(void **state)
         for (int64_t t = utc(2026, 1, 1, 0, 0, 0); t < utc(2027, 1, 1, 0, 0, 0); t += 900000) {
             hydra_local_time lt;
             hydra_local_from_utc(t, &lt);
+            if (lt.days != (long)hydra_days_from_date(lt.date))
+                fail_msg("%s: day number %ld for %d", zones[z].zone, lt.days, lt.date);
             int64_t back =
                 hydra_utc_from_local(lt.year, lt.month, lt.day, lt.hour, lt.minute, lt.second);
             if (back == t)

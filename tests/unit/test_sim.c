@@ -6,6 +6,7 @@
  * with the session 06:30-13:00, as in the shipped settings. The first bar
  * of most fixtures is Monday 2024-01-08 06:30 PST (14:30 UTC).
  */
+#define _GNU_SOURCE
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -1123,6 +1125,76 @@ static void test_market_clock_los_angeles(void **state)
     assert_string_equal(buf, "2024-03-11T13:30:00.000Z");
 }
 
+/*
+ * The clock as the sim answered it before it remembered sessions: every
+ * weekday from today on, its open and close converted afresh.
+ */
+static hydra_market_clock clock_reference(int64_t now)
+{
+    hydra_market_clock mc = {.now_ms = now};
+    hydra_local_time lt;
+    hydra_local_from_utc(now, &lt);
+    for (long d = lt.days; d <= lt.days + 7; d++) {
+        time_t noon = (time_t)(d * 86400 + 43200);
+        struct tm tm;
+        gmtime_r(&noon, &tm);
+        if (tm.tm_wday == 0 || tm.tm_wday == 6)
+            continue;
+        int y = tm.tm_year + 1900, m = tm.tm_mon + 1;
+        int64_t open = hydra_utc_from_local(y, m, tm.tm_mday, 6, 30, 0);
+        int64_t close = hydra_utc_from_local(y, m, tm.tm_mday, 13, 0, 0);
+        if (d == lt.days && open <= now && now <= close)
+            mc.is_open = 1;
+        if (mc.next_open_ms == 0 && open > now)
+            mc.next_open_ms = open;
+        if (mc.next_close_ms == 0 && close >= now)
+            mc.next_close_ms = close;
+    }
+    return mc;
+}
+
+/*
+ * One sim stepped through three weeks of half-hourly bars, weekends and
+ * the spring-forward change included, answers every step's clock as the
+ * reference does: the sessions it remembers from step to step never go
+ * stale.
+ */
+static void test_market_clock_stays_right_while_stepping(void **state)
+{
+    (void)state;
+    enum { N = 21 * 48 };
+    static ohlc rows[N];
+    for (int i = 0; i < N; i++)
+        rows[i] = (ohlc){(int64_t)i * 30 * MIN_MS, 100, 101, 99, 100};
+    hydra_sim_cfg cfg = base_cfg();
+    cfg.bar_seconds = 1800;
+    hydra_series s = make_series("AAPL", hydra_utc_from_local(2024, 3, 1, 0, 0, 0), rows, N);
+    hydra_clock clock;
+    hydra_clock_init_sim(&clock, 0);
+    hydra_sim *sim = NULL;
+    char err[256] = "";
+    if (hydra_sim_open(&cfg, &s, 1, &clock, &sim, err, sizeof err) != 0)
+        fail_msg("hydra_sim_open: %s", err);
+    hydra_broker b = hydra_sim_broker(sim);
+    int steps = 0, open_steps = 0;
+    do {
+        hydra_market_clock got, want = clock_reference(clock.sim_now_ms);
+        hydra_broker_err e;
+        assert_int_equal(b.ops->clock(b.ctx, &got, &e), 0);
+        if (got.is_open != want.is_open || got.next_open_ms != want.next_open_ms ||
+            got.next_close_ms != want.next_close_ms || got.now_ms != want.now_ms)
+            fail_msg("step %d at %lld: open %d/%d next_open %lld/%lld next_close %lld/%lld", steps,
+                     (long long)clock.sim_now_ms, got.is_open, want.is_open,
+                     (long long)got.next_open_ms, (long long)want.next_open_ms,
+                     (long long)got.next_close_ms, (long long)want.next_close_ms);
+        steps++;
+        open_steps += got.is_open;
+    } while (hydra_sim_step(sim) == 0);
+    assert_int_equal(steps, N);
+    assert_true(open_steps > 100);
+    hydra_sim_close(sim);
+}
+
 static void test_open_rejects_bad_configuration(void **state)
 {
     (void)state;
@@ -1356,6 +1428,7 @@ int main(void)
         cmocka_unit_test(test_option_expiry_settles_at_intrinsic),
         cmocka_unit_test(test_clock_steps_and_jumps_gaps),
         cmocka_unit_test(test_market_clock_los_angeles),
+        cmocka_unit_test(test_market_clock_stays_right_while_stepping),
         cmocka_unit_test(test_open_rejects_bad_configuration),
         cmocka_unit_test(test_deterministic_sessions),
         cmocka_unit_test(test_persistence_continues_account),
