@@ -603,11 +603,25 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
         return HYDRA_EFULL;
     bt_order *o = &bt->work[bt->n_work];
     memset(o, 0, sizeof *o);
-    char ymd[9] = {bt->day[0], bt->day[1], bt->day[2], bt->day[3], bt->day[5], bt->day[6],
-                   bt->day[8], bt->day[9], 0};
-    if (snprintf(o->cid, sizeof o->cid, "%s-%s-%d", cfg->bot_id, ymd, b->seq + 1) >=
-        (int)sizeof o->cid)
+    /* "<bot>-<yyyymmdd>-<seq>", written without snprintf (an order every few daily bars). */
+    char seq[12];
+    int ns = 0;
+    for (unsigned v = (unsigned)b->seq + 1; v > 0 || ns == 0; v /= 10)
+        seq[ns++] = (char)('0' + v % 10);
+    size_t nb = strlen(cfg->bot_id);
+    if (nb + 1 + 8 + 1 + (size_t)ns >= sizeof o->cid)
         return HYDRA_EINVAL;
+    char *p = o->cid;
+    memcpy(p, cfg->bot_id, nb);
+    p += nb;
+    *p++ = '-';
+    const int ymd[8] = {0, 1, 2, 3, 5, 6, 8, 9}; /* yyyymmdd out of "yyyy-mm-dd" */
+    for (int i = 0; i < 8; i++)
+        *p++ = bt->day[ymd[i]];
+    *p++ = '-';
+    while (ns > 0)
+        *p++ = seq[--ns];
+    *p = '\0';
     b->seq++;
     o->bot = bot;
     o->kind = (int)in->kind;

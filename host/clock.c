@@ -356,13 +356,32 @@ static int64_t utc_from_wall(hydra_tzif *z, time_t wall)
     if (z != NULL) {
         /*
          * The usual case: one offset holds from a day before the wall time
-         * to a day after, so the instant is wall - offset (a session time a
-         * day on daily bars; the span comes from the table's recent cache).
+         * to a day after, so the instant is wall - offset. The market
+         * zone's last span is remembered (its generation changes with the
+         * zone): session times are asked for every day of a daily replay,
+         * months inside one span.
          */
+        static struct {
+            unsigned generation;
+            int valid;
+            int64_t from, until;
+            long off;
+        } last;
+        int64_t w = (int64_t)wall;
+        if (z == &g_tzif && last.valid && last.generation == g_tz_generation &&
+            w - 86400 >= last.from && w + 86400 < last.until)
+            return (w - last.off) * 1000;
         int64_t from, until;
-        long off = hydra_tzif_offset(z, (int64_t)wall - 86400, &from, &until);
-        if ((int64_t)wall + 86400 < until)
-            return ((int64_t)wall - off) * 1000;
+        long off = hydra_tzif_offset(z, w - 86400, &from, &until);
+        if (z == &g_tzif) {
+            last.generation = g_tz_generation;
+            last.valid = 1;
+            last.from = from;
+            last.until = until;
+            last.off = off;
+        }
+        if (w + 86400 < until)
+            return (w - off) * 1000;
     }
     long before = offset_in(z, wall - 86400), after = offset_in(z, wall + 86400);
     time_t t_before = wall - before, t_after = wall - after;
