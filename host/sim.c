@@ -2300,7 +2300,7 @@ int hydra_sim_step(hydra_sim *sim)
          * bar anywhere in the next step, a jump to the next bar instead of
          * ticking through the gap.
          */
-        int64_t step = sim->now + (int64_t)sim->cfg.bar_seconds * 1000, next;
+        int64_t step = sim->now + (int64_t)sim->cfg.bar_seconds * 1000, next = 0;
         if (!earliest_after(sim, sim->now, &next))
             break;
         if (next <= step)
