@@ -334,25 +334,36 @@ static int fits(const order_size *s, double limit)
     return limit > 0.0 && s->dollars <= limit;
 }
 
+/* Writes what limits an order (the gate's numbers) into buf. */
+typedef void (*limit_why)(const hydra_gate_facts *f, double limit, char *buf, size_t bufsz);
+
 /*
  * Caps the order to `limit` dollars of value. Returns 0 (rejected by `gate`)
- * when nothing of the order is left. `why` names the limit with its numbers.
+ * when nothing of the order is left. `why` describes the limit with its
+ * numbers; it is formatted only for a rejection or a detail someone reads
+ * (a backtest resizes thousands of orders and reads none of them).
  */
-static int cap_to(order_size *s, const hydra_intent *in, double limit, const char *gate,
-                  const char *why, int terse, hydra_gate_result *r)
+static int cap_to(const hydra_gate_facts *f, order_size *s, const hydra_intent *in, double limit,
+                  const char *gate, limit_why why, hydra_gate_result *r)
 {
-    char size[64];
+    char size[64], text[160];
     double before = s->dollars;
-    if (!(limit > 0.0))
-        return reject(r, gate, "%s: nothing fits (order worth %.2f)", why, before);
+    if (!(limit > 0.0)) {
+        why(f, limit, text, sizeof text);
+        return reject(r, gate, "%s: nothing fits (order worth %.2f)", text, before);
+    }
     if (before <= limit)
         return 1;
     size_to_dollars(s, limit);
-    if (size_is_zero(s))
-        return reject(r, gate, "%s: 0 %s fit at %.4f each (order worth %.2f)", why, units_of(in),
-                      s->unit, before);
-    snprintf(r->resized_by, sizeof r->resized_by, "%s", gate);
-    if (!terse) {
+    if (size_is_zero(s)) {
+        why(f, limit, text, sizeof text);
+        return reject(r, gate, "%s: 0 %s fit at %.4f each (order worth %.2f)", text,
+                      units_of(in), s->unit, before);
+    }
+    size_t n = strnlen(gate, sizeof r->resized_by - 1);
+    memcpy(r->resized_by, gate, n);
+    r->resized_by[n] = '\0';
+    if (!f->terse) {
         describe_size(s, in, size, sizeof size);
         note(r, "; %s capped %.2f to %s (%.2f)", gate, before, size, s->dollars);
     }
@@ -364,10 +375,16 @@ static int cap_to(order_size *s, const hydra_intent *in, double limit, const cha
  * is the notional whose risk equals what is left: remaining / stop distance,
  * or the remaining risk itself when the bot has no stop.
  */
+static void why_open_risk(const hydra_gate_facts *f, double limit, char *buf, size_t bufsz)
+{
+    double used = f->open_risk_used < 0.0 ? 0.0 : f->open_risk_used;
+    snprintf(buf, bufsz, "open risk %.2f of %.2f used, %.2f left allows notional %.2f", used,
+             f->budget->max_open_risk, f->budget->max_open_risk - used, limit);
+}
+
 static int cap_open_risk(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
                          hydra_gate_result *r)
 {
-    char why[160];
     double used = f->open_risk_used;
     if (!isfinite(used))
         return reject(r, "open_risk", "open risk in use is unknown (%g)", used);
@@ -380,31 +397,37 @@ static int cap_open_risk(const hydra_gate_facts *f, const hydra_intent *in, orde
     double limit = remaining / hydra_gates_order_risk(f->bot, 1.0);
     if (fits(s, limit))
         return 1;
-    snprintf(why, sizeof why, "open risk %.2f of %.2f used, %.2f left allows notional %.2f", used,
-             f->budget->max_open_risk, remaining, limit);
-    return cap_to(s, in, limit, "open_risk", why, f->terse, r);
+    return cap_to(f, s, in, limit, "open_risk", why_open_risk, r);
+}
+
+static void why_notional(const hydra_gate_facts *f, double limit, char *buf, size_t bufsz)
+{
+    (void)f;
+    snprintf(buf, bufsz, "max notional per order %.2f", limit);
 }
 
 static int cap_notional(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
                         hydra_gate_result *r)
 {
-    char why[96];
     double limit = isfinite(f->max_notional_per_order) ? f->max_notional_per_order : 0.0;
     if (fits(s, limit))
         return 1;
-    snprintf(why, sizeof why, "max notional per order %.2f", limit);
-    return cap_to(s, in, limit, "notional_cap", why, f->terse, r);
+    return cap_to(f, s, in, limit, "notional_cap", why_notional, r);
+}
+
+static void why_buying_power(const hydra_gate_facts *f, double limit, char *buf, size_t bufsz)
+{
+    (void)f;
+    snprintf(buf, bufsz, "spendable cash after reserve %.2f", limit);
 }
 
 static int cap_buying_power(const hydra_gate_facts *f, const hydra_intent *in, order_size *s,
                             hydra_gate_result *r)
 {
-    char why[96];
     double limit = isfinite(f->spendable_cash) ? f->spendable_cash : 0.0;
     if (fits(s, limit))
         return 1;
-    snprintf(why, sizeof why, "spendable cash after reserve %.2f", limit);
-    return cap_to(s, in, limit, "buying_power", why, f->terse, r);
+    return cap_to(f, s, in, limit, "buying_power", why_buying_power, r);
 }
 
 /* Writes the sized order back into the intent and records whether it changed. */

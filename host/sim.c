@@ -1335,6 +1335,15 @@ static void cid_insert(hydra_sim *sim, size_t i)
  */
 static int cid_sync(hydra_sim *sim)
 {
+    if (sim->cid_indexed > sim->n_orders && sim->n_orders * 2 < sim->cid_cap &&
+        sim->cid_cap <= 4096) {
+        /*
+         * Orders were forgotten (a backtest does it daily): a small index
+         * is rebuilt in place; a large one is reallocated at its new size below.
+         */
+        memset(sim->cid_index, 0, sim->cid_cap * sizeof *sim->cid_index);
+        sim->cid_indexed = 0;
+    }
     if (sim->cid_indexed > sim->n_orders || sim->n_orders * 2 >= sim->cid_cap) {
         size_t cap = sim->cid_cap ? sim->cid_cap : 256;
         while (sim->n_orders * 2 >= cap)
