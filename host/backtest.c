@@ -333,8 +333,8 @@ static int svc_kv_set(void *ctx, const char *bot_id, const char *key, const char
             bt->cap_kv = cap;
         }
         kv = &bt->kv[bt->n_kv++];
-        snprintf(kv->bot_id, sizeof kv->bot_id, "%s", bot_id);
-        snprintf(kv->key, sizeof kv->key, "%s", key);
+        copy_str(kv->bot_id, sizeof kv->bot_id, bot_id);
+        copy_str(kv->key, sizeof kv->key, key);
         kv->value = NULL;
     }
     free(kv->value);
@@ -453,8 +453,8 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
                 return HYDRA_EFULL;
             bp = &b->pos[b->npos++];
             memset(bp, 0, sizeof *bp);
-            snprintf(bp->p.bot_id, sizeof bp->p.bot_id, "%s", b->slot.cfg->bot_id);
-            snprintf(bp->p.symbol, sizeof bp->p.symbol, "%s", o->symbol);
+            copy_str(bp->p.bot_id, sizeof bp->p.bot_id, b->slot.cfg->bot_id);
+            copy_str(bp->p.symbol, sizeof bp->p.symbol, o->symbol);
             bp->series = o->asset_class == HYDRA_ASSET_OPTION ? -1 : series_index(bt, o->symbol);
             hydra_position_fill(&bp->p, 0, o->asset_class, mult, o->side, qty, price, fee, t,
                                 &realized);
@@ -472,8 +472,8 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
         double buy_fee_part = held > 0 ? bp->buy_fees * (sold / held) : 0;
         hydra_bt_trade tr;
         memset(&tr, 0, sizeof tr);
-        snprintf(tr.bot_id, sizeof tr.bot_id, "%s", b->slot.cfg->bot_id);
-        snprintf(tr.symbol, sizeof tr.symbol, "%s", o->symbol);
+        copy_str(tr.bot_id, sizeof tr.bot_id, b->slot.cfg->bot_id);
+        copy_str(tr.symbol, sizeof tr.symbol, o->symbol);
         tr.entry_ms = bp->p.opened_ms;
         tr.exit_ms = t;
         tr.entry_price = entry;
@@ -482,7 +482,7 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
         int left = hydra_position_fill(&bp->p, 1, o->asset_class, mult, o->side, qty, price, fee,
                                        t, &realized);
         tr.pnl = realized - buy_fee_part;
-        snprintf(tr.exit_reason, sizeof tr.exit_reason, "%s", o->exit_reason);
+        copy_str(tr.exit_reason, sizeof tr.exit_reason, o->exit_reason);
         bp->buy_fees -= buy_fee_part;
         b->day.realized_pnl += realized;
         if (left == 0)
@@ -697,7 +697,7 @@ static void flatten(hydra_backtest *bt, const char *reason)
             in.type = HYDRA_ORDER_MARKET;
             in.asset_class = (uint32_t)p->asset_class;
             in.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
-            snprintf(in.symbol, sizeof in.symbol, "%s", p->symbol);
+            copy_str(in.symbol, sizeof in.symbol, p->symbol);
             in.qty = p->qty;
             submit(bt, i, &in, "halt", reason);
         }
@@ -1011,7 +1011,7 @@ static void quarantine(hydra_backtest *bt, bt_bot *b, const char *why)
     if (b->slot.quarantined)
         return;
     b->slot.quarantined = 1;
-    snprintf(b->slot.quarantine_reason, sizeof b->slot.quarantine_reason, "%s", why);
+    copy_str(b->slot.quarantine_reason, sizeof b->slot.quarantine_reason, why);
     decision(bt, b->slot.cfg->bot_id, "bot_quarantined", "\"reason\":\"%s\"",
              json_text(why, w, sizeof w));
 }
@@ -1122,7 +1122,7 @@ static void host_exits(hydra_backtest *bt, int bi)
         in.side = HYDRA_SIDE_SELL;
         in.type = HYDRA_ORDER_MARKET;
         in.tif = p->asset_class == HYDRA_ASSET_CRYPTO ? HYDRA_TIF_GTC : HYDRA_TIF_DAY;
-        snprintf(in.symbol, sizeof in.symbol, "%s", p->symbol);
+        copy_str(in.symbol, sizeof in.symbol, p->symbol);
         in.qty = p->qty - working;
         snprintf(in.reason, sizeof in.reason, "%s at %.4f (entry %.4f)",
                  hydra_exit_reason_name(why), price, p->avg_price);
@@ -1329,8 +1329,8 @@ static int close_out(hydra_backtest *bt)
                 px = bp->p.avg_price;
             hydra_bt_trade tr;
             memset(&tr, 0, sizeof tr);
-            snprintf(tr.bot_id, sizeof tr.bot_id, "%s", b->slot.cfg->bot_id);
-            snprintf(tr.symbol, sizeof tr.symbol, "%s", bp->p.symbol);
+            copy_str(tr.bot_id, sizeof tr.bot_id, b->slot.cfg->bot_id);
+            copy_str(tr.symbol, sizeof tr.symbol, bp->p.symbol);
             tr.entry_ms = bp->p.opened_ms;
             tr.exit_ms = bt->now;
             tr.entry_price = bp->p.avg_price;
@@ -1382,7 +1382,7 @@ static int load_series(hydra_backtest *bt, hydra_series *series, char *err, size
                 shared = k;
         if (shared >= 0) {
             series[i] = series[shared];
-            snprintf(series[i].symbol, sizeof series[i].symbol, "%s", c->symbol);
+            copy_str(series[i].symbol, sizeof series[i].symbol, c->symbol);
         } else if (c->generated) {
             int64_t t0 = 0;
             int y, mo, d, h, mi;
@@ -1581,7 +1581,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
         goto fail;
     }
     /* Generated series start at the configured replay start, as live. */
-    snprintf(bt->gen_start, sizeof bt->gen_start, "%s", sc->start);
+    copy_str(bt->gen_start, sizeof bt->gen_start, sc->start);
     /* The replay starts at --from (earlier bars are history the bots see), else at the data. */
     if (rf == 0) {
         hydra_local_time lt;
@@ -1656,7 +1656,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     for (int i = 0; i < bt->n_bots; i++) {
         const hydra_bot_cfg *c = bt->bots[i].slot.cfg;
         hydra_bt_bot_stats *st = &bt->res.bot_stats[i];
-        snprintf(bt->res.bot_ids[i], sizeof bt->res.bot_ids[i], "%s", c->bot_id);
+        copy_str(bt->res.bot_ids[i], sizeof bt->res.bot_ids[i], c->bot_id);
         bt->bots[i].stats = st;
         bt->bots[i].skip_slot = -1;
         st->trade_start_min = c->trade_start_min;

@@ -117,6 +117,14 @@ struct hydra_sim {
     sim_session cur_session, next_session;
 };
 
+/* Copies src into dst, cut to fit (snprintf's "%s" without its cost). */
+static void copy_bounded(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strnlen(src, dstsz - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* ---- Black-Scholes ------------------------------------------------------- */
 
 static double norm_cdf(double x)
@@ -472,7 +480,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     sim->n_pos++;
     sim_position *p = &sim->pos[at];
     memset(p, 0, sizeof *p);
-    snprintf(p->symbol, sizeof p->symbol, "%s", symbol);
+    copy_bounded(p->symbol, sizeof p->symbol, symbol);
     p->asset_class = asset_class;
     /* Marked every step: the series is looked up here, not by name each time. */
     p->series = asset_class == HYDRA_ASSET_OPTION ? NULL : find_series(sim, symbol);
@@ -1282,7 +1290,7 @@ static int sim_positions(void *ctx, hydra_broker_position *out, size_t cap, size
         hydra_broker_position *q = &out[i];
         double mult = multiplier_of(p->asset_class);
         memset(q, 0, sizeof *q);
-        snprintf(q->symbol, sizeof q->symbol, "%s", p->symbol);
+        copy_bounded(q->symbol, sizeof q->symbol, p->symbol);
         q->asset_class = p->asset_class;
         q->qty = p->qty;
         q->avg_entry_price = p->avg_entry;
@@ -1529,14 +1537,6 @@ static char *put_hex(char *p, uint64_t v, int digits)
     return p + digits;
 }
 
-/* Copies src into dst, cut to fit. */
-static void copy_bounded(char *dst, size_t dstsz, const char *src)
-{
-    size_t n = strnlen(src, dstsz - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* Writes a 36-character UUID and its NUL to out. */
 static void order_uuid(uint64_t salt, long long seq, char out[37])
 {
@@ -1728,8 +1728,8 @@ int hydra_sim_replace_by_cid(hydra_sim *sim, const char *cid, double qty, double
         return hydra_broker_fail(err, HYDRA_EREJECTED, 422, "order %s is not working", cid);
     hydra_order_request req;
     memset(&req, 0, sizeof req);
-    snprintf(req.client_order_id, sizeof req.client_order_id, "%s", new_cid);
-    snprintf(req.symbol, sizeof req.symbol, "%s", so->o.symbol);
+    copy_bounded(req.client_order_id, sizeof req.client_order_id, new_cid);
+    copy_bounded(req.symbol, sizeof req.symbol, so->o.symbol);
     req.asset_class = so->o.asset_class;
     req.side = so->o.side;
     req.type = so->o.type;
@@ -1742,7 +1742,7 @@ int hydra_sim_replace_by_cid(hydra_sim *sim, const char *cid, double qty, double
     int rc = sim_submit(sim, &req, out, err);
     so = (sim_order *)find_by_cid(sim, cid);
     if (rc == 0 && so != NULL) {
-        snprintf(so->o.replaced_by, sizeof so->o.replaced_by, "%s", out->id);
+        copy_bounded(so->o.replaced_by, sizeof so->o.replaced_by, out->id);
         so->dirty = 1;
     }
     return rc;
@@ -1785,7 +1785,7 @@ static int sim_close_all(void *ctx, hydra_broker_err *err)
         memset(&req, 0, sizeof req);
         snprintf(req.client_order_id, sizeof req.client_order_id, "sim-close-%08lld",
                  sim->next_seq);
-        snprintf(req.symbol, sizeof req.symbol, "%s", p->symbol);
+        copy_bounded(req.symbol, sizeof req.symbol, p->symbol);
         req.asset_class = p->asset_class;
         req.side = HYDRA_SIDE_SELL;
         req.type = HYDRA_ORDER_MARKET;
@@ -1819,7 +1819,7 @@ static int sim_latest_prices(void *ctx, const char *const *symbols, size_t n, hy
             return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: latest prices: symbol %zu is NULL",
                                      i);
         memset(&out[i], 0, sizeof out[i]);
-        snprintf(out[i].symbol, sizeof out[i].symbol, "%s", sym);
+        copy_bounded(out[i].symbol, sizeof out[i].symbol, sym);
         if (hydra_symbol_asset_class(sym) == HYDRA_ASSET_OPTION) {
             sim_contract c;
             const hydra_bar *b = NULL;
@@ -1947,7 +1947,7 @@ static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain
             continue;
         sim_contract c;
         memset(&c, 0, sizeof c);
-        snprintf(c.root, sizeof c.root, "%s", underlying);
+        copy_bounded(c.root, sizeof c.root, underlying);
         c.under = s;
         c.expiry = date_from_days(d);
         c.expiry_ms = session_ms(c.expiry, sim->close_min);
@@ -2425,7 +2425,7 @@ int hydra_sim_close_position(hydra_sim *sim, const char *symbol, double qty, hyd
             p->qty);
     hydra_order_request req;
     memset(&req, 0, sizeof req);
-    snprintf(req.symbol, sizeof req.symbol, "%s", p->symbol);
+    copy_bounded(req.symbol, sizeof req.symbol, p->symbol);
     req.asset_class = p->asset_class;
     req.side = HYDRA_SIDE_SELL;
     req.type = HYDRA_ORDER_MARKET;
@@ -2444,7 +2444,7 @@ int hydra_sim_replace(hydra_sim *sim, const char *id, double qty, hydra_order *o
     hydra_order_request req;
     memset(&req, 0, sizeof req);
     const hydra_order *o = &so->o;
-    snprintf(req.symbol, sizeof req.symbol, "%s", o->symbol);
+    copy_bounded(req.symbol, sizeof req.symbol, o->symbol);
     req.asset_class = o->asset_class;
     req.side = o->side;
     req.type = o->type;
@@ -2465,9 +2465,9 @@ int hydra_sim_replace(hydra_sim *sim, const char *id, double qty, hydra_order *o
         return rc;
     }
     sim_order *nw = &sim->orders[sim->n_orders - 1];
-    snprintf(nw->x.replaces, sizeof nw->x.replaces, "%s", so->o.id);
-    snprintf(so->x.replaced_by, sizeof so->x.replaced_by, "%s", nw->o.id);
-    snprintf(so->o.replaced_by, sizeof so->o.replaced_by, "%s", nw->o.id);
+    copy_bounded(nw->x.replaces, sizeof nw->x.replaces, so->o.id);
+    copy_bounded(so->x.replaced_by, sizeof so->x.replaced_by, nw->o.id);
+    copy_bounded(so->o.replaced_by, sizeof so->o.replaced_by, nw->o.id);
     so->x.replaced_ms = sim->now;
     finish_order(so, HYDRA_BOS_REPLACED, sim->now);
     compact_work(sim);
