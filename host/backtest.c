@@ -122,6 +122,7 @@ typedef struct bt_bot {
     const char *skip_reason;    /* the preflight's answer on the last tick (NULL: passed) */
     uint64_t skip_run;          /* consecutive ticks with that answer */
     int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
+    int budget_index;           /* its row in hydra_portfolio_compute's answer (enabled bots in file order) */
 } bt_bot;
 
 /* Per-call views handed to a bot, reused across calls. */
@@ -1275,12 +1276,15 @@ static int rollover(hydra_backtest *bt, int date)
     if (bt->cfg->portfolio.enabled &&
         hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now, budgets,
                                 HYDRA_MAX_BOTS, &n) == 0) {
-        for (size_t k = 0; k < n; k++)
-            for (int i = 0; i < bt->n_bots; i++)
-                if (strcmp(bt->bots[i].slot.cfg->bot_id, budgets[k].bot_id) == 0) {
-                    bt->bots[i].slot.budget = budgets[k];
-                    bt->bots[i].slot.have_budget = 1;
-                }
+        /* Each bot's row is known from the file's order; the id check costs one compare a bot. */
+        for (int i = 0; i < bt->n_bots; i++) {
+            bt_bot *b = &bt->bots[i];
+            size_t k = (size_t)b->budget_index;
+            if (k < n && strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0) {
+                b->slot.budget = budgets[k];
+                b->slot.have_budget = 1;
+            }
+        }
     }
     return record_day(bt);
 }
@@ -1515,6 +1519,9 @@ static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
             continue;
         bt_bot *b = &bt->bots[bt->n_bots];
         b->slot.cfg = c;
+        b->budget_index = 0;
+        for (int k = 0; k < order[i]; k++)
+            b->budget_index += cfg->bots[k].enabled != 0;
         for (int k = 0; k < c->n_symbols; k++) {
             b->series[k] = series_index(bt, c->symbols[k]);
             b->asset_class[k] = hydra_symbol_asset_class(c->symbols[k]);

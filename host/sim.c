@@ -306,6 +306,8 @@ static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t
 {
     size_t *cursor = &sim->cursor[s - sim->series];
     size_t k = *cursor;
+    if ((k == s->n || s->bars[k].t_ms > t) && (k == 0 || s->bars[k - 1].t_ms <= t))
+        return k; /* the usual answer: the same as last time */
     for (int i = 0; i < CURSOR_WALK && k < s->n && s->bars[k].t_ms <= t; i++)
         k++;
     for (int i = 0; i < CURSOR_WALK && k > 0 && s->bars[k - 1].t_ms > t; i++)
