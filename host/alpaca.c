@@ -372,6 +372,23 @@ static int op_open_orders(void *ctx, hydra_order *out, size_t cap, size_t *n,
     return rc != 0 ? malformed_answer(err, "open_orders", rc, why) : 0;
 }
 
+/*
+ * GET of one order, parsed strictly. The caller checks the answer is the
+ * order it asked about: an answer about another order is malformed.
+ */
+static int get_order(alpaca *a, const char *what, const char *path, hydra_order *out,
+                     hydra_broker_err *err)
+{
+    json_t *j;
+    int rc = call_json_ex(a, &a->trading, "GET", what, path, 1, &j, NULL, err);
+    if (rc != 0)
+        return rc;
+    char why[200];
+    rc = hydra_alpaca_parse_order(j, out, why, sizeof why);
+    json_decref(j);
+    return rc != 0 ? malformed_answer(err, what, rc, why) : 0;
+}
+
 static int op_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
                                  hydra_broker_err *err)
 {
@@ -379,18 +396,12 @@ static int op_order_by_client_id(void *ctx, const char *cid, hydra_order *out,
     char path[256] = "/v2/orders:by_client_order_id";
     if (add_param(a->trading.h, path, sizeof path, "client_order_id", cid) != 0)
         return hydra_broker_fail(err, HYDRA_EREJECTED, 0, "order_by_client_id: id too long");
-    json_t *j;
-    int rc = call_json_ex(a, &a->trading, "GET", "order_by_client_id", path, 1, &j, NULL, err);
-    if (rc != 0)
-        return rc;
-    char why[200];
-    rc = hydra_alpaca_parse_order(j, out, why, sizeof why);
-    json_decref(j);
+    int rc = get_order(a, "order_by_client_id", path, out, err);
     if (rc == 0 && strcmp(out->client_order_id, cid) != 0)
         return hydra_broker_fail(err, HYDRA_EMALFORMED, 200,
                                  "order_by_client_id %s: answer is order %s", cid,
                                  out->client_order_id);
-    return rc != 0 ? malformed_answer(err, "order_by_client_id", rc, why) : 0;
+    return rc;
 }
 
 static int op_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_broker_err *err)
@@ -403,24 +414,13 @@ static int op_order_by_id(void *ctx, const char *id, hydra_order *out, hydra_bro
             return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: id is not a UUID");
     if (id[0] == '\0' || snprintf(path, sizeof path, "/v2/orders/%s", id) >= (int)sizeof path)
         return hydra_broker_fail(err, HYDRA_EMALFORMED, 0, "order_by_id: bad id");
-    json_t *j;
-    int rc = call_json_ex(a, &a->trading, "GET", "order_by_id", path, 1, &j, NULL, err);
-    if (rc != 0)
-        return rc;
-    char why[200];
-    rc = hydra_alpaca_parse_order(j, out, why, sizeof why);
-    json_decref(j);
+    int rc = get_order(a, "order_by_id", path, out, err);
     if (rc == 0 && strcmp(out->id, id) != 0)
         return hydra_broker_fail(err, HYDRA_EMALFORMED, 200, "order_by_id %s: answer is order %s",
                                  id, out->id);
-    return rc != 0 ? malformed_answer(err, "order_by_id", rc, why) : 0;
+    return rc;
 }
 
-/*
- * GET /v2/assets/{symbol}. Symbols are sent as Alpaca writes them in paths
- * (BTC/USD as BTCUSD); anything but letters, digits, '.' and one '/' is
- * refused before it reaches a URL. The answer must be about the symbol asked.
- */
 static int op_asset(void *ctx, const char *symbol, hydra_asset *out, hydra_broker_err *err)
 {
     alpaca *a = ctx;
