@@ -218,21 +218,33 @@ static struct {
 
 static void local_from_secs(int64_t secs, hydra_local_time *out);
 
-void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
+/* The local time of utc_ms, converted or remembered; valid until the next conversion. */
+static const hydra_local_time *local_of(int64_t utc_ms)
 {
     int64_t secs = floor_div(utc_ms, 1000);
-    if (g_last_local.valid && g_last_local.secs == secs &&
-        g_last_local.generation == g_tz_generation) {
-        *out = g_last_local.lt;
-        return;
+    if (!g_last_local.valid || g_last_local.secs != secs ||
+        g_last_local.generation != g_tz_generation) {
+        local_from_secs(secs, &g_last_local.lt);
+        g_last_local.valid = 1;
+        g_last_local.generation = g_tz_generation;
+        g_last_local.secs = secs;
     }
-    hydra_local_time lt;
-    local_from_secs(secs, &lt);
-    g_last_local.valid = 1;
-    g_last_local.generation = g_tz_generation;
-    g_last_local.secs = secs;
-    g_last_local.lt = lt;
-    *out = lt;
+    return &g_last_local.lt;
+}
+
+void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out)
+{
+    *out = *local_of(utc_ms);
+}
+
+int hydra_local_date(int64_t utc_ms)
+{
+    return local_of(utc_ms)->date;
+}
+
+long hydra_local_days(int64_t utc_ms)
+{
+    return local_of(utc_ms)->days;
 }
 
 /* Finds the zone's offset for the UTC hour holding secs: two localtime_r calls, once an hour. */

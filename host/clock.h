@@ -58,6 +58,9 @@ typedef struct hydra_local_time {
 
 /* UTC ms -> market-zone local time. */
 void hydra_local_from_utc(int64_t utc_ms, hydra_local_time *out);
+/* Its date (yyyymmdd) and its date's day number alone: the replay asks for them every bar. */
+int hydra_local_date(int64_t utc_ms);
+long hydra_local_days(int64_t utc_ms);
 /*
  * Market-zone wall time -> UTC ms. A time skipped by a spring-forward change
  * maps forward (02:30 -> 03:30); a repeated fall-back time maps to its first

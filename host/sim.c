@@ -220,13 +220,6 @@ static int weekday_of_days(long days)
     return (int)(w < 0 ? w + 7 : w);
 }
 
-static int local_date(int64_t t)
-{
-    hydra_local_time lt;
-    hydra_local_from_utc(t, &lt);
-    return lt.date;
-}
-
 /* UTC ms of a market-zone minute of day on a date. */
 /*
  * A session time is asked for on every step that crosses an open or a close
@@ -387,7 +380,7 @@ static void option_bid_ask(const hydra_sim *sim, double model, double *bid, doub
  */
 static int contract_listed(const hydra_sim *sim, const sim_contract *c, double under_price)
 {
-    long today = (long)hydra_days_from_date(local_date(sim->now));
+    long today = hydra_local_days(sim->now);
     long exp_days = (long)hydra_days_from_date(c->expiry);
     if (weekday_of_days(exp_days) != 5 || exp_days - today > CHAIN_MAX_DAYS ||
         c->expiry_ms <= sim->now)
@@ -737,7 +730,7 @@ static int auction(hydra_sim *sim, sim_order *so, const hydra_bar *b)
         finish_order(so, HYDRA_BOS_CANCELED, b->t_ms);
         return 0;
     }
-    int date = local_date(b->t_ms);
+    int date = hydra_local_date(b->t_ms);
     int in_session = weekday && mod >= sim->open_min && mod <= sim->close_min;
     if (so->trade_date != 0 && (date != so->trade_date || mod > sim->close_min) &&
         so->cls_close > 0) {
@@ -784,7 +777,7 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
             return 0;
         }
         if (o->tif == HYDRA_TIF_DAY) {
-            int d = local_date(b->t_ms);
+            int d = hydra_local_date(b->t_ms);
             if (so->trade_date == 0) {
                 so->trade_date = d;
                 so->dirty = 1;
@@ -840,7 +833,7 @@ static void settle_expired(hydra_sim *sim)
 static int advance(hydra_sim *sim, int64_t next)
 {
     int64_t prev = sim->now;
-    int date = local_date(next);
+    int date = hydra_local_date(next);
     if (date != sim->day) {
         /* The equity the previous day ended with, marked before the new bars. */
         sim->last_equity = equity_now(sim);
@@ -1940,7 +1933,7 @@ static int sim_option_chain(void *ctx, const char *underlying, const hydra_chain
     double S = b->close, inc = strike_increment(S);
     long lo, hi;
     strike_range(S, inc, &lo, &hi);
-    long today = (long)hydra_days_from_date(local_date(sim->now));
+    long today = hydra_local_days(sim->now);
     int horizon = f->max_dte < CHAIN_MAX_DAYS ? f->max_dte : CHAIN_MAX_DAYS;
     int all_deltas = f->delta_min <= 0.0 && f->delta_max >= 1.0;
     size_t count = 0;
@@ -1998,9 +1991,7 @@ static int sim_clock(void *ctx, hydra_market_clock *out, hydra_broker_err *err)
         return hydra_broker_fail(err, HYDRA_EINVAL, 0, "sim: clock: no output");
     memset(out, 0, sizeof *out);
     out->now_ms = sim->now;
-    hydra_local_time lt;
-    hydra_local_from_utc(sim->now, &lt);
-    long today = lt.days;
+    long today = hydra_local_days(sim->now);
     sessions_at(sim, today);
     /*
      * The first weekday's session on or after today, then the next one: a
@@ -2260,7 +2251,7 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
         sim->cash = sim->cfg.initial_cash;
         sim->last_equity = sim->cash;
         sim->now = start;
-        sim->day = local_date(start);
+        sim->day = hydra_local_date(start);
         sim->next_seq = 1;
         sim->id_salt = 0;
         if (sim->db != NULL) {
