@@ -1212,6 +1212,16 @@ static void release_history(hydra_backtest *bt)
     }
 }
 
+/*
+ * At the end, every page is handed back, what the last searches read in
+ * too: the reports read the series again a window at a time.
+ */
+static void release_all(hydra_backtest *bt)
+{
+    for (size_t si = 0; si < bt->n_series; si++)
+        hydra_series_release_before(&bt->series[si], bt->series[si].n);
+}
+
 static int rollover(hydra_backtest *bt, int date)
 {
     release_history(bt);
@@ -1685,9 +1695,16 @@ int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
     if (rc == 0)
         rc = close_out(bt);
     bt->res.replay_us = hydra_monotonic_us() - t0;
+    /*
+     * Searched from near the answers (the replay's released mark for the
+     * last tick, the start for the first), so that a mapped series' middle,
+     * handed back long ago, is not read in again.
+     */
     for (size_t i = 0; bt->res.bars > 0 && i < bt->n_series; i++)
-        bt->res.series_bars += (uint64_t)(hydra_series_index_at(&bt->series[i], bt->now) -
-                                          hydra_series_index_at(&bt->series[i], first_ms - 1));
+        bt->res.series_bars +=
+            (uint64_t)(hydra_series_index_near(&bt->series[i], bt->released[i], bt->now) -
+                       hydra_series_index_near(&bt->series[i], 0, first_ms - 1));
+    release_all(bt);
     if (bt->opt.progress != NULL)
         bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
     if (bt->decisions != NULL && fflush(bt->decisions) != 0 && rc == 0)
