@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "btrecord.h"
 #include "clock.h"
 #include "error.h"
 #include "exitbot.h"
@@ -177,7 +178,7 @@ struct hydra_backtest {
     hydra_local_time lt;          /* now in the market zone, converted once per tick */
     FILE *decisions;
     hydra_bt_result res;
-    size_t cap_days, cap_trades;
+    size_t cap_trades;
 };
 
 /* ---- small pieces ---- */
@@ -1145,34 +1146,16 @@ static void execute(hydra_backtest *bt, int halted)
 
 static int record_day(hydra_backtest *bt)
 {
-    hydra_bt_result *r = &bt->res;
-    size_t cols = 1 + (size_t)bt->n_bots;
-    if (r->n_days == bt->cap_days) {
-        size_t cap = bt->cap_days ? bt->cap_days * 2 : 512;
-        hydra_bt_day *d = realloc(r->days, cap * sizeof *d);
-        if (d == NULL)
-            return HYDRA_ENOMEM;
-        r->days = d;
-        double *eq = realloc(r->equity, cap * cols * sizeof *eq);
-        if (eq == NULL)
-            return HYDRA_ENOMEM;
-        r->equity = eq;
-        bt->cap_days = cap;
-    }
-    r->days[r->n_days].date = bt->date;
-    r->days[r->n_days].t_ms = bt->now;
-    r->n_days++;
-    return 0;
+    return hydra_bt_record_day(&bt->res, bt->date, bt->now);
 }
 
-/* Stores the current equity of the account and of each bot in the current day's row. */
+/* Stores the current equity of the account and of each bot as the current day's point. */
 static void mark_equity(hydra_backtest *bt)
 {
     hydra_bt_result *r = &bt->res;
-    size_t cols = 1 + (size_t)bt->n_bots;
-    double *row = &r->equity[(r->n_days - 1) * cols];
-    r->days[r->n_days - 1].t_ms = bt->now;
-    row[0] = bt->account.equity;
+    size_t day = r->n_days;
+    hydra_bt_record_time(r, bt->now);
+    r->equity[0][day] = bt->account.equity;
     int any = 0;
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
@@ -1183,7 +1166,7 @@ static void mark_equity(hydra_backtest *bt)
             if (isfinite(px))
                 unreal += (px - p->avg_price) * p->qty * p->multiplier;
         }
-        row[1 + i] = r->initial_cash + b->realized + unreal;
+        r->equity[1 + i][day] = r->initial_cash + b->realized + unreal;
         if (b->npos > 0) {
             r->exposed_bars[1 + i]++;
             any = 1;
@@ -1742,8 +1725,7 @@ void hydra_backtest_close(hydra_backtest *bt)
         fclose(bt->decisions);
     free(bt->res.bot_ids);
     free(bt->res.bot_stats);
-    free(bt->res.days);
-    free(bt->res.equity);
+    hydra_bt_record_free(&bt->res);
     free(bt->res.exposed_bars);
     free(bt->res.trades);
     free(bt->s);
