@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "btrecord.h"
 #include "clock.h"
 #include "error.h"
 #include "exitbot.h"
@@ -178,7 +179,7 @@ struct hydra_backtest {
     hydra_local_time lt;          /* now in the market zone, converted once per tick */
     FILE *decisions;
     hydra_bt_result res;
-    size_t cap_days, cap_trades;
+    size_t cap_trades;
 };
 
 /* ---- small pieces ---- */
@@ -1165,34 +1166,16 @@ static void execute(hydra_backtest *bt, int halted)
 
 static int record_day(hydra_backtest *bt)
 {
-    hydra_bt_result *r = &bt->res;
-    size_t cols = 1 + (size_t)bt->n_bots;
-    if (r->n_days == bt->cap_days) {
-        size_t cap = bt->cap_days ? bt->cap_days * 2 : 512;
-        hydra_bt_day *d = realloc(r->days, cap * sizeof *d);
-        if (d == NULL)
-            return HYDRA_ENOMEM;
-        r->days = d;
-        double *eq = realloc(r->equity, cap * cols * sizeof *eq);
-        if (eq == NULL)
-            return HYDRA_ENOMEM;
-        r->equity = eq;
-        bt->cap_days = cap;
-    }
-    r->days[r->n_days].date = bt->date;
-    r->days[r->n_days].t_ms = bt->now;
-    r->n_days++;
-    return 0;
+    return hydra_bt_record_day(&bt->res, bt->date, bt->now);
 }
 
-/* Stores the current equity of the account and of each bot in the current day's row. */
+/* Stores the current equity of the account and of each bot as the current day's point. */
 static void mark_equity(hydra_backtest *bt)
 {
     hydra_bt_result *r = &bt->res;
-    size_t cols = 1 + (size_t)bt->n_bots;
-    double *row = &r->equity[(r->n_days - 1) * cols];
-    r->days[r->n_days - 1].t_ms = bt->now;
-    row[0] = bt->account.equity;
+    size_t day = r->n_days;
+    hydra_bt_record_time(r, bt->now);
+    r->equity[0][day] = bt->account.equity;
     int any = 0;
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
@@ -1203,7 +1186,7 @@ static void mark_equity(hydra_backtest *bt)
             if (isfinite(px))
                 unreal += (px - p->avg_price) * p->qty * p->multiplier;
         }
-        row[1 + i] = r->initial_cash + b->realized + unreal;
+        r->equity[1 + i][day] = r->initial_cash + b->realized + unreal;
         if (b->npos > 0) {
             r->exposed_bars[1 + i]++;
             any = 1;
@@ -1230,6 +1213,16 @@ static void release_history(hydra_backtest *bt)
         bt->released[si] = k - RELEASE_BEHIND;
         hydra_series_release_before(&bt->series[si], bt->released[si]);
     }
+}
+
+/*
+ * At the end, every page is handed back, what the last searches read in
+ * too: the reports read the series again a window at a time.
+ */
+static void release_all(hydra_backtest *bt)
+{
+    for (size_t si = 0; si < bt->n_series; si++)
+        hydra_series_release_before(&bt->series[si], bt->series[si].n);
 }
 
 static int rollover(hydra_backtest *bt, int date)
@@ -1719,9 +1712,16 @@ int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
     if (rc == 0)
         rc = close_out(bt);
     bt->res.replay_us = hydra_monotonic_us() - t0;
+    /*
+     * Searched from near the answers (the replay's released mark for the
+     * last tick, the start for the first), so that a mapped series' middle,
+     * handed back long ago, is not read in again.
+     */
     for (size_t i = 0; bt->res.bars > 0 && i < bt->n_series; i++)
-        bt->res.series_bars += (uint64_t)(hydra_series_index_at(&bt->series[i], bt->now) -
-                                          hydra_series_index_at(&bt->series[i], first_ms - 1));
+        bt->res.series_bars +=
+            (uint64_t)(hydra_series_index_near(&bt->series[i], bt->released[i], bt->now) -
+                       hydra_series_index_near(&bt->series[i], 0, first_ms - 1));
+    release_all(bt);
     if (bt->opt.progress != NULL)
         bt->opt.progress(bt->opt.progress_ctx, bt->res.bars, total);
     if (bt->decisions != NULL && fflush(bt->decisions) != 0 && rc == 0)
@@ -1759,8 +1759,7 @@ void hydra_backtest_close(hydra_backtest *bt)
         fclose(bt->decisions);
     free(bt->res.bot_ids);
     free(bt->res.bot_stats);
-    free(bt->res.days);
-    free(bt->res.equity);
+    hydra_bt_record_free(&bt->res);
     free(bt->res.exposed_bars);
     free(bt->res.trades);
     free(bt->s);

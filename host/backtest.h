@@ -50,12 +50,6 @@ typedef struct hydra_bt_trade {
     char exit_reason[32];           /* stop_loss, take_profit, ..., signal, halt, end_of_data */
 } hydra_bt_trade;
 
-/* Equity at the end of one trading day (market zone): the whole account and each bot. */
-typedef struct hydra_bt_day {
-    int date;                       /* yyyymmdd */
-    int64_t t_ms;                   /* the day's last bar */
-} hydra_bt_day;
-
 /* A named count: a skip reason, or a gate that rejected or resized. */
 #define HYDRA_BT_MAX_COUNTS 16
 typedef struct hydra_bt_count {
@@ -87,9 +81,20 @@ typedef struct hydra_bt_result {
     int n_bots;
     char (*bot_ids)[64];
     hydra_bt_bot_stats *bot_stats;  /* n_bots */
-    hydra_bt_day *days;
-    size_t n_days;
-    double *equity;                 /* n_days x (1 + n_bots): total, then each bot's */
+    size_t n_days;                  /* trading days replayed */
+    /*
+     * The daily equity curve of the whole account and of each bot, kept
+     * column by column so that a report reads a column where it lies:
+     * n_days + 1 points, none without a day. Point 0 is the start, the
+     * initial cash dated like the first day; point 1 + d is the equity at
+     * the last bar of trading day d (market zone). hydra_bt_point_ms gives
+     * a point's time. Each array is its own mapping (btrecord.c).
+     */
+    int *dates;                     /* yyyymmdd */
+    int32_t *day_ms;                /* the day's last bar, ms after its date's midnight UTC */
+    double **equity;                /* 1 + n_bots columns: total, then each bot's */
+    size_t cap_points;              /* room in each array */
+    int64_t midnight_ms;            /* the last day's date at 00:00 UTC, day_ms's origin */
     uint64_t *exposed_bars;         /* 1 + n_bots: bars with a position open */
     uint64_t bars;                  /* ticks replayed */
     uint64_t series_bars;           /* bars of all series stamped within the ticks' span */
@@ -105,6 +110,17 @@ typedef struct hydra_bt_result {
     const struct hydra_series *series;
     size_t n_series;
 } hydra_bt_result;
+
+/*
+ * The time of point i of the equity curve (0 <= i <= n_days): the day's
+ * last bar, and for point 0 a day before the first day's.
+ */
+int64_t hydra_bt_point_ms(const hydra_bt_result *r, size_t i);
+/*
+ * The same for a reader going in order, given point i - 1's time: a day
+ * that follows the previous one costs an addition, not calendar arithmetic.
+ */
+int64_t hydra_bt_next_point_ms(const hydra_bt_result *r, size_t i, int64_t prev_ms);
 
 typedef struct hydra_backtest hydra_backtest;
 

@@ -95,54 +95,28 @@ void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
     }
 }
 
-/* The daily column `col` with the start (initial cash, the day before the first) in front. */
-static int column(const hydra_bt_result *r, int col, int **dates, double **eq, size_t *n)
-{
-    size_t cols = 1 + (size_t)r->n_bots;
-    *n = r->n_days + 1;
-    *dates = malloc(*n * sizeof **dates);
-    *eq = malloc(*n * sizeof **eq);
-    if (*dates == NULL || *eq == NULL) {
-        free(*dates);
-        free(*eq);
-        return HYDRA_ENOMEM;
-    }
-    (*dates)[0] = r->n_days > 0 ? r->days[0].date : 0;
-    (*eq)[0] = r->initial_cash;
-    for (size_t i = 0; i < r->n_days; i++) {
-        (*dates)[i + 1] = r->days[i].date;
-        (*eq)[i + 1] = r->equity[i * cols + (size_t)col];
-    }
-    return 0;
-}
-
 /*
  * While hydra_bt_write_reports runs, every column's metrics are computed
  * once and read from here: summary.json, summary.txt and report.html each
- * ask for all of them, and a column of a million days costs a copy and two
- * passes.
+ * ask for all of them, and a column of a million days costs two passes.
  */
 static const hydra_bt_result *g_memo_r;
 static hydra_bt_metrics *g_memo;
 
-static int metrics_of(const hydra_bt_result *r, int col, hydra_bt_metrics *m)
+/* The metrics of equity column `col`, read where the record keeps it (point 0 is the start). */
+static void metrics_of(const hydra_bt_result *r, int col, hydra_bt_metrics *m)
 {
     if (r == g_memo_r && g_memo != NULL) {
         *m = g_memo[col];
-        return 0;
+        return;
     }
-    int *dates;
-    double *eq;
-    size_t n;
-    int rc = column(r, col, &dates, &eq, &n);
-    if (rc != 0)
-        return rc;
-    hydra_bt_compute_metrics(dates, eq, n, r->trades, r->n_trades,
+    int start_date = 0;
+    double start = r->initial_cash;
+    const int *dates = r->n_days > 0 ? r->dates : &start_date;
+    const double *eq = r->n_days > 0 ? r->equity[col] : &start;
+    hydra_bt_compute_metrics(dates, eq, r->n_days + 1, r->trades, r->n_trades,
                              col == 0 ? NULL : r->bot_ids[col - 1], r->exposed_bars[col], r->bars,
                              m);
-    free(dates);
-    free(eq);
-    return 0;
 }
 
 static void fmt_num(char *buf, size_t sz, double x, const char *fmt)
@@ -404,11 +378,11 @@ void hydra_bt_print_summary(const hydra_bt_result *r, FILE *out)
     fprintf(out, "Backtest: %llu bars, %zu trading days, initial cash %.2f\n",
             (unsigned long long)r->bars, r->n_days, r->initial_cash);
     fprintf(out, "Data: %s\n", r->series_note);
-    if (metrics_of(r, 0, &m) == 0)
-        metrics_text(out, "TOTAL", &m);
+    metrics_of(r, 0, &m);
+    metrics_text(out, "TOTAL", &m);
     for (int i = 0; i < r->n_bots; i++) {
-        if (metrics_of(r, i + 1, &m) == 0)
-            metrics_text(out, r->bot_ids[i], &m);
+        metrics_of(r, i + 1, &m);
+        metrics_text(out, r->bot_ids[i], &m);
         if (r->bot_stats == NULL)
             continue;
         const hydra_bt_bot_stats *st = &r->bot_stats[i];
@@ -445,13 +419,11 @@ static int write_trades(const hydra_bt_result *r, FILE *f)
 static int write_summary_json(const hydra_bt_result *r, FILE *f)
 {
     hydra_bt_metrics m;
-    int rc = metrics_of(r, 0, &m);
-    if (rc != 0)
-        return rc;
+    metrics_of(r, 0, &m);
     char first[16] = "-", last[16] = "-";
     if (r->n_days > 0) {
-        fmt_date(first, sizeof first, r->days[0].date);
-        fmt_date(last, sizeof last, r->days[r->n_days - 1].date);
+        fmt_date(first, sizeof first, r->dates[1]);
+        fmt_date(last, sizeof last, r->dates[r->n_days]);
     }
     fprintf(f, "{\"bars\":%llu,\"days\":%zu,\"from\":\"%s\",\"to\":\"%s\",\"initial_cash\":%.2f,",
             (unsigned long long)r->bars, r->n_days, first, last, r->initial_cash);
@@ -468,8 +440,7 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     metrics_json(f, "TOTAL", &m);
     fprintf(f, "},\"bots\":[");
     for (int i = 0; i < r->n_bots; i++) {
-        if ((rc = metrics_of(r, i + 1, &m)) != 0)
-            return rc;
+        metrics_of(r, i + 1, &m);
         if (i)
             fputc(',', f);
         metrics_json(f, r->bot_ids[i], &m);
@@ -488,42 +459,48 @@ static int write_summary_json(const hydra_bt_result *r, FILE *f)
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
-#define DAY_MS 86400000LL
-
 /*
  * Equity (top) and drawdown (bottom) of one column, as one chart `width`
  * units wide: the initial cash a day before the first day's last bar, then
- * each day's closing equity, read in place from the equity rows.
+ * each day's closing equity. Both curves are reduced while the column is
+ * read once, so the drawdown is never stored.
  */
 static int equity_chart(const hydra_bt_result *r, int col, FILE *f, const char *id, double width,
                         double h_equity, double h_dd, const char *eq_id, const char *dd_id)
 {
-    size_t n = r->n_days, cols = 1 + (size_t)r->n_bots;
-    const double *eq = &r->equity[col];
-    double *dd = malloc((n ? n : 1) * sizeof *dd);
-    if (dd == NULL)
+    size_t n = r->n_days + 1;
+    const double *eq = r->equity[col];
+    hydra_report_reducer re, rd;
+    if (hydra_report_reduce_begin(&re, n, width) != 0)
         return HYDRA_ENOMEM;
-    double peak = r->initial_cash;
-    for (size_t i = 0; i < n; i++) {
-        double e = eq[i * cols];
-        peak = fmax(peak, e);
-        dd[i] = peak > 0 ? -(peak - e) / peak : 0;
+    if (hydra_report_reduce_begin(&rd, n, width) != 0) {
+        hydra_report_reduce_free(&re);
+        return HYDRA_ENOMEM;
     }
-    int64_t start = r->days[0].t_ms - DAY_MS;
-    hydra_report_curve ce = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = eq,
-                             .y_stride = cols * sizeof *eq, .n = n + 1, .lead = 1,
-                             .lead_t = start, .lead_y = r->initial_cash, .id = eq_id,
-                             .color = "#1f5fbf"};
-    hydra_report_curve cd = {.t = &r->days[0].t_ms, .t_stride = sizeof r->days[0], .y = dd,
-                             .n = n + 1, .lead = 1, .lead_t = start, .lead_y = 0, .id = dd_id,
-                             .color = "#c9302c", .fill_down = 1};
+    double peak = r->initial_cash;
+    int64_t t = hydra_bt_point_ms(r, 0);
+    for (size_t i = 0; i < n; i++) {
+        double dd = 0;
+        if (i > 0) {
+            t = hydra_bt_next_point_ms(r, i, t);
+            peak = fmax(peak, eq[i]);
+            dd = peak > 0 ? -(peak - eq[i]) / peak : 0;
+        }
+        hydra_report_reduce_add(&re, t, eq[i]);
+        hydra_report_reduce_add(&rd, t, dd);
+    }
+    hydra_report_curve ce = {.id = eq_id, .color = "#1f5fbf"};
+    hydra_report_curve cd = {.id = dd_id, .color = "#c9302c", .fill_down = 1};
+    hydra_report_reduce_curve(&re, &ce);
+    hydra_report_reduce_curve(&rd, &cd);
     hydra_report_panel p[2] = {
         {.title = "Equity", .height = h_equity, .curves = &ce, .n_curves = 1},
         {.title = "Drawdown", .height = h_dd, .percent = 1, .from_zero = 1, .curves = &cd,
          .n_curves = 1},
     };
-    hydra_report_chart(f, id, width, start, r->days[n - 1].t_ms, p, 2);
-    free(dd);
+    hydra_report_chart(f, id, width, hydra_bt_point_ms(r, 0), hydra_bt_point_ms(r, n - 1), p, 2);
+    hydra_report_reduce_free(&re);
+    hydra_report_reduce_free(&rd);
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
@@ -576,8 +553,8 @@ static void html_meta(const hydra_bt_result *r, FILE *f)
 {
     char first[16] = "-", last[16] = "-";
     if (r->n_days > 0) {
-        fmt_date(first, sizeof first, r->days[0].date);
-        fmt_date(last, sizeof last, r->days[r->n_days - 1].date);
+        fmt_date(first, sizeof first, r->dates[1]);
+        fmt_date(last, sizeof last, r->dates[r->n_days]);
     }
     fprintf(f,
             "<p class=\"meta\">%s to %s: %llu bars, %zu trading days, %zu trades, initial cash "
@@ -673,7 +650,7 @@ static int html_summary(const hydra_bt_result *r, FILE *f)
 {
     /* CAGR says little about a run shorter than a year: shown from a year on. */
     int short_span = r->n_days == 0 ||
-                     hydra_days_between(r->days[0].date, r->days[r->n_days - 1].date) < 365;
+                     hydra_days_between(r->dates[1], r->dates[r->n_days]) < 365;
     fprintf(f, "<table id=\"summary\"><thead><tr><th class=\"l\">bot</th><th>return</th>"
                "<th>CAGR</th><th>max drawdown</th><th class=\"l\">peak &rarr; trough</th>"
                "<th>Sharpe</th><th>Sortino</th><th>trades</th><th>win rate</th>"
@@ -681,13 +658,10 @@ static int html_summary(const hydra_bt_result *r, FILE *f)
                "<th>entries</th><th>exits</th><th>rejected</th><th>resized</th></tr></thead>"
                "<tbody>\n");
     hydra_bt_metrics m;
-    int rc = metrics_of(r, 0, &m);
-    if (rc != 0)
-        return rc;
+    metrics_of(r, 0, &m);
     summary_row(f, "TOTAL", &m, short_span, NULL);
     for (int i = 0; i < r->n_bots; i++) {
-        if ((rc = metrics_of(r, i + 1, &m)) != 0)
-            return rc;
+        metrics_of(r, i + 1, &m);
         summary_row(f, r->bot_ids[i], &m, short_span,
                     r->bot_stats != NULL ? &r->bot_stats[i] : NULL);
     }
@@ -727,6 +701,26 @@ static const hydra_series *series_of(const hydra_bt_result *r, const char *symbo
     return NULL;
 }
 
+/* A price chart's width in user units (the page scales it). */
+#define PRICE_WIDTH 1240
+
+/*
+ * The closes of bars [a, b) of s for a price chart, reduced as they are
+ * read a window at a time (a mapped series' pages are handed back behind
+ * the reader, as the replay does).
+ */
+static int reduce_closes(const hydra_series *s, size_t a, size_t b, hydra_report_reducer *rd)
+{
+    if (hydra_report_reduce_begin(rd, b - a, PRICE_WIDTH) != 0)
+        return HYDRA_ENOMEM;
+    for (size_t i = a; i < b; i++) {
+        hydra_series_passed(s, i);
+        hydra_report_reduce_add(rd, s->bars[i].t_ms, s->bars[i].close);
+    }
+    hydra_series_passed(s, s->n);
+    return 0;
+}
+
 /* One traded symbol: its closes over the replayed span with every entry and exit fill. */
 static int price_chart(const hydra_bt_result *r, FILE *f, const char *symbol, int k)
 {
@@ -755,19 +749,28 @@ static int price_chart(const hydra_bt_result *r, FILE *f, const char *symbol, in
         j++;
     }
     hydra_report_curve close = {.color = "#333333"};
+    hydra_report_reducer rd = {0};
     const hydra_series *s = series_of(r, symbol);
+    int rc = 0;
     if (s != NULL && r->n_days > 0) {
-        /* The bars replayed: from the first day's (a day before its last bar) to the last bar. */
-        long a = hydra_series_index_at(s, r->days[0].t_ms - DAY_MS) + 1;
-        long b = hydra_series_index_at(s, r->days[r->n_days - 1].t_ms);
+        /*
+         * The bars replayed: from the first day's (a day before its last
+         * bar) to the last bar, searched from the ends of the series.
+         */
+        long a = hydra_series_index_near(s, 0, hydra_bt_point_ms(r, 0)) + 1;
+        long b = hydra_series_index_near(s, s->n, hydra_bt_point_ms(r, r->n_days));
         if (b >= a) {
-            close.t = &s->bars[a].t_ms;
-            close.y = &s->bars[a].close;
-            close.n = (size_t)(b - a + 1);
-            close.t_stride = close.y_stride = sizeof s->bars[0];
             t0 = s->bars[a].t_ms < t0 ? s->bars[a].t_ms : t0;
             t1 = s->bars[b].t_ms > t1 ? s->bars[b].t_ms : t1;
+            rc = reduce_closes(s, (size_t)a, (size_t)b + 1, &rd);
+            if (rc == 0)
+                hydra_report_reduce_curve(&rd, &close);
         }
+    }
+    if (rc != 0) {
+        free(t);
+        free(y);
+        return rc;
     }
     hydra_report_marks marks[2] = {
         {.t = t, .y = y, .n = nt, .cls = "entries", .marker = "mk-entry"},
@@ -790,8 +793,9 @@ static int price_chart(const hydra_bt_result *r, FILE *f, const char *symbol, in
         fprintf(f, "</span>");
     }
     fprintf(f, "</h3>\n");
-    hydra_report_chart(f, id, 1240, t0, t1, &p, 1);
+    hydra_report_chart(f, id, PRICE_WIDTH, t0, t1, &p, 1);
     fprintf(f, "</div>\n");
+    hydra_report_reduce_free(&rd);
     free(t);
     free(y);
     return ferror(f) ? HYDRA_EIO : 0;
@@ -862,19 +866,14 @@ static void monthly_cell(FILE *f, double x, double full, int dec)
 
 static int html_monthly(const hydra_bt_result *r, FILE *f)
 {
-    int *dates;
-    double *eq;
-    size_t n;
-    int rc = column(r, 0, &dates, &eq, &n);
-    if (rc != 0)
-        return rc;
+    /* The whole account's column where it lies; without a day there is no return. */
+    const int *dates = r->dates;
+    const double *eq = r->n_days > 0 ? r->equity[0] : NULL;
+    size_t n = r->n_days > 0 ? r->n_days + 1 : 0;
     size_t rows = hydra_report_monthly_returns(dates, eq, n, NULL, 0);
     hydra_report_year *y = malloc((rows ? rows : 1) * sizeof *y);
-    if (y == NULL) {
-        free(dates);
-        free(eq);
+    if (y == NULL)
         return HYDRA_ENOMEM;
-    }
     hydra_report_monthly_returns(dates, eq, n, y, rows);
     fprintf(f, "<div class=\"scroll\"><table class=\"monthly\" id=\"monthly\"><thead><tr>"
                "<th>year</th>");
@@ -902,8 +901,6 @@ static int html_monthly(const hydra_bt_result *r, FILE *f)
     }
     fprintf(f, "</tbody></table></div>\n");
     free(y);
-    free(dates);
-    free(eq);
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
@@ -1042,10 +1039,7 @@ int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err,
 {
     hydra_bt_metrics *memo = calloc((size_t)r->n_bots + 1, sizeof *memo);
     for (int c = 0; memo != NULL && c <= r->n_bots; c++)
-        if (metrics_of(r, c, &memo[c]) != 0) {
-            free(memo);
-            memo = NULL; /* each report computes its own */
-        }
+        metrics_of(r, c, &memo[c]); /* without the memo, each report computes its own */
     g_memo_r = r;
     g_memo = memo;
     int rc = write_one(r, dir, "trades.csv", write_trades, err, errsz);

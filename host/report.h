@@ -89,6 +89,12 @@ typedef struct hydra_report_curve {
     const char *id; /* element id, or NULL */
     const char *color;
     int fill_down; /* 1: filled from the top of the panel (a drawdown) */
+    /*
+     * 1: the points are a reduction of a longer curve (hydra_report_reducer)
+     * and lo, hi its lowest and highest values, which set the value axis.
+     */
+    int reduced;
+    double lo, hi;
 } hydra_report_curve;
 
 /* Markers of one kind (entries or exits) on a price chart: every one is drawn. */
@@ -103,6 +109,37 @@ typedef struct hydra_report_marks {
 /* The template report.c fills to write report.html (report.html, built in). */
 extern const char hydra_report_page[];
 extern const size_t hydra_report_page_len;
+
+/*
+ * A curve reduced while it is read once, point by point in order: it keeps
+ * the points a chart draws of it (those hydra_report_downsample picks for
+ * the chart's width) and its lowest and highest values. The chart drawn
+ * from the reduction is the chart drawn from the whole curve, and the
+ * whole curve never needs to be in memory: a drawdown computed as it is
+ * read, the closes of a million bars read from a mapped file a window at
+ * a time.
+ */
+typedef struct hydra_report_reducer {
+    size_t n, buckets; /* points expected; one bucket a pixel column */
+    size_t seen;
+    size_t bucket, end; /* the current bucket and its end (exclusive) */
+    int fresh;          /* the next point opens the bucket */
+    size_t lo_i, hi_i;  /* the bucket's lowest and highest point so far */
+    int64_t lo_t, hi_t;
+    double lo_y, hi_y;
+    double min, max; /* over every point, as the chart takes them */
+    int64_t *t;
+    double *y;
+    size_t kept;
+} hydra_report_reducer;
+
+/* For a curve of n points in a chart `width` units wide. Returns 0 or HYDRA_ENOMEM. */
+int hydra_report_reduce_begin(hydra_report_reducer *rd, size_t n, double width);
+/* The curve's next point. */
+void hydra_report_reduce_add(hydra_report_reducer *rd, int64_t t_ms, double y);
+/* Sets c's points, range and `reduced` to the reduction, valid until rd is freed. */
+void hydra_report_reduce_curve(const hydra_report_reducer *rd, hydra_report_curve *c);
+void hydra_report_reduce_free(hydra_report_reducer *rd);
 
 /* One panel: curves over one value axis, optionally formatted as percent. */
 typedef struct hydra_report_panel {

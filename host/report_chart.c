@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "error.h"
 #include "report.h"
 
 #define DAY_MS 86400000LL
@@ -283,6 +284,120 @@ static void date_label(char *buf, size_t sz, int d, char unit)
         snprintf(buf, sz, "%04d-%02d-%02d", d / 10000, d / 100 % 100, d % 100);
 }
 
+/* The plot's width inside a chart `width` units wide: one downsampling bucket a unit. */
+static size_t buckets_of(double width)
+{
+    return (size_t)(width - CHART_L - CHART_R);
+}
+
+/* ---- reducing a long curve as it is read ---- */
+
+static void reduce_keep(hydra_report_reducer *rd, int64_t t, double y)
+{
+    rd->t[rd->kept] = t;
+    rd->y[rd->kept] = y;
+    rd->kept++;
+}
+
+/* Where bucket b ends: buckets split points 1 .. n - 2 as downsample_curve splits them. */
+static size_t bucket_end(const hydra_report_reducer *rd, size_t b)
+{
+    return 1 + (rd->n - 2) * (b + 1) / rd->buckets;
+}
+
+int hydra_report_reduce_begin(hydra_report_reducer *rd, size_t n, double width)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->n = n;
+    rd->buckets = buckets_of(width);
+    rd->min = INFINITY;
+    rd->max = -INFINITY;
+    rd->fresh = 1;
+    size_t room = 2 * rd->buckets + 2;
+    if (n < room)
+        room = n;
+    rd->t = malloc((room ? room : 1) * sizeof *rd->t);
+    rd->y = malloc((room ? room : 1) * sizeof *rd->y);
+    if (rd->t == NULL || rd->y == NULL) {
+        hydra_report_reduce_free(rd);
+        return HYDRA_ENOMEM;
+    }
+    if (rd->buckets > 0 && n > 2 * rd->buckets + 2)
+        rd->end = bucket_end(rd, 0);
+    return 0;
+}
+
+/*
+ * downsample_curve's choice made point by point: the first and the last
+ * point, and of each bucket its lowest and highest (the first of equals)
+ * in the order they occur; every point when there are few.
+ */
+void hydra_report_reduce_add(hydra_report_reducer *rd, int64_t t, double y)
+{
+    size_t i = rd->seen++;
+    if (i >= rd->n)
+        return; /* more points than announced: there is no room for them */
+    rd->min = fmin(rd->min, y);
+    rd->max = fmax(rd->max, y);
+    if (rd->n <= 2 * rd->buckets + 2 || i == 0 || i + 1 == rd->n) {
+        reduce_keep(rd, t, y);
+        return;
+    }
+    if (rd->buckets == 0)
+        return;
+    if (rd->fresh) {
+        rd->lo_i = rd->hi_i = i;
+        rd->lo_t = rd->hi_t = t;
+        rd->lo_y = rd->hi_y = y;
+        rd->fresh = 0;
+    } else {
+        if (y < rd->lo_y) {
+            rd->lo_i = i;
+            rd->lo_t = t;
+            rd->lo_y = y;
+        }
+        if (y > rd->hi_y) {
+            rd->hi_i = i;
+            rd->hi_t = t;
+            rd->hi_y = y;
+        }
+    }
+    if (i + 1 < rd->end)
+        return;
+    if (rd->lo_i < rd->hi_i) {
+        reduce_keep(rd, rd->lo_t, rd->lo_y);
+        reduce_keep(rd, rd->hi_t, rd->hi_y);
+    } else {
+        reduce_keep(rd, rd->hi_t, rd->hi_y);
+        if (rd->lo_i != rd->hi_i)
+            reduce_keep(rd, rd->lo_t, rd->lo_y);
+    }
+    rd->fresh = 1;
+    /* The next bucket that holds a point (with this many points, every one does). */
+    while (++rd->bucket < rd->buckets && (rd->end = bucket_end(rd, rd->bucket)) <= i + 1)
+        ;
+}
+
+void hydra_report_reduce_curve(const hydra_report_reducer *rd, hydra_report_curve *c)
+{
+    c->t = rd->t;
+    c->y = rd->y;
+    c->n = rd->kept;
+    c->t_stride = c->y_stride = 0;
+    c->lead = 0;
+    c->reduced = 1;
+    c->lo = rd->min;
+    c->hi = rd->max;
+}
+
+void hydra_report_reduce_free(hydra_report_reducer *rd)
+{
+    free(rd->t);
+    free(rd->y);
+    rd->t = NULL;
+    rd->y = NULL;
+}
+
 static double x_of(int64_t t, int64_t t0, int64_t t1, double pw)
 {
     return CHART_L + (t1 > t0 ? pw * (double)(t - t0) / (double)(t1 - t0) : 0);
@@ -327,18 +442,25 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
                 x, CHART_T, x, height - 28, x, height - 10, label);
     }
     /* One pixel column a bucket: a curve is drawn from at most two points a pixel. */
-    size_t buckets = (size_t)pw;
+    size_t buckets = buckets_of(width);
     size_t *idx = malloc((2 * buckets + 2) * sizeof *idx);
     double top = CHART_T;
     for (int p = 0; p < n_panels && idx != NULL; p++) {
         const hydra_report_panel *pn = &panels[p];
         double lo = INFINITY, hi = -INFINITY, h = pn->height;
-        for (int c = 0; c < pn->n_curves; c++)
-            for (size_t i = 0; i < pn->curves[c].n; i++) {
-                double v = val(&pn->curves[c], i);
+        for (int c = 0; c < pn->n_curves; c++) {
+            const hydra_report_curve *cv = &pn->curves[c];
+            if (cv->reduced) {
+                lo = fmin(lo, cv->lo);
+                hi = fmax(hi, cv->hi);
+                continue;
+            }
+            for (size_t i = 0; i < cv->n; i++) {
+                double v = val(cv, i);
                 lo = fmin(lo, v);
                 hi = fmax(hi, v);
             }
+        }
         for (int c = 0; c < pn->n_marks; c++)
             for (size_t i = 0; i < pn->marks[c].n; i++) {
                 lo = fmin(lo, pn->marks[c].y[i]);

@@ -87,10 +87,9 @@ void hydra_series_release_before(const hydra_series *s, size_t k)
         madvise(s->map, hi - lo, MADV_DONTNEED);
 }
 
-long hydra_series_index_at(const hydra_series *s, int64_t t)
+/* The last bar stamped <= t, knowing that bars[0..lo) are and bars[hi..n) are not. */
+static long bisect(const hydra_series *s, size_t lo, size_t hi, int64_t t)
 {
-    /* Invariant: bars[0..lo) have t_ms <= t and bars[hi..n) have t_ms > t. */
-    size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (s->bars[mid].t_ms <= t)
@@ -99,6 +98,41 @@ long hydra_series_index_at(const hydra_series *s, int64_t t)
             hi = mid;
     }
     return (long)lo - 1;
+}
+
+long hydra_series_index_at(const hydra_series *s, int64_t t)
+{
+    return bisect(s, 0, s->n, t);
+}
+
+long hydra_series_index_near(const hydra_series *s, size_t guess, int64_t t)
+{
+    if (s->n == 0)
+        return -1;
+    if (guess >= s->n)
+        guess = s->n - 1;
+    /* Steps of 1, 2, 4... from the guess towards the answer, then a bisection of the last step. */
+    size_t step = 1;
+    if (s->bars[guess].t_ms <= t) {
+        size_t lo = guess + 1;
+        for (;; step *= 2) {
+            size_t p = guess + step;
+            if (p >= s->n)
+                return bisect(s, lo, s->n, t);
+            if (s->bars[p].t_ms > t)
+                return bisect(s, lo, p, t);
+            lo = p + 1;
+        }
+    }
+    size_t hi = guess;
+    for (;; step *= 2) {
+        if (step > guess)
+            return bisect(s, 0, hi, t);
+        size_t p = guess - step;
+        if (s->bars[p].t_ms <= t)
+            return bisect(s, p + 1, hi, t);
+        hi = p;
+    }
 }
 
 /* ---- Reading the CSV files ---------------------------------------------------------------- */

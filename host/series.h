@@ -66,9 +66,29 @@ int hydra_series_push(hydra_series *s, const hydra_bar *bar);
  * memory. A replay calls it with bars well behind its cursor.
  */
 void hydra_series_release_before(const hydra_series *s, size_t k);
+/*
+ * For a pass that reads a mapped series from end to end: called with each
+ * bar index as the pass reaches it, and with n when it is done. Every
+ * window of bars the pages behind are handed back, and at the end all of
+ * them, so a pass over a million bars holds one window, not the file. A
+ * series no longer than a window is left resident: it is read again soon.
+ */
+#define HYDRA_SERIES_WINDOW 8192 /* bars: 384 KB */
+static inline void hydra_series_passed(const hydra_series *s, size_t k)
+{
+    if (s->n > HYDRA_SERIES_WINDOW && (k % HYDRA_SERIES_WINDOW == 0 || k == s->n))
+        hydra_series_release_before(s, k);
+}
 void hydra_series_free(hydra_series *s);
 
 /* Index of the last bar with t_ms <= t, or -1 if none. Binary search. */
 long hydra_series_index_at(const hydra_series *s, int64_t t);
+/*
+ * The same answer, found by steps growing from bar `guess` (n: the last)
+ * towards it: it reads the bars between the guess and about twice the
+ * answer's distance from it, where a binary search of a mapped series
+ * reads (and brings back into memory) pages all over the file.
+ */
+long hydra_series_index_near(const hydra_series *s, size_t guess, int64_t t);
 
 #endif

@@ -131,28 +131,36 @@ static int cache_read(const char *cpath, const cache_header *want, hydra_series 
         (uint64_t)st.st_size != sizeof h + h.n * sizeof(hydra_bar))
         goto fail;
     /*
-     * The bars are used where they lie: a private read-only mapping, filled
-     * in one go, not a copy. cache_write replaces a cache by rename, so a
-     * mapped file is never changed under a reader.
+     * The bars are used where they lie: a private read-only mapping, not a
+     * copy. cache_write replaces a cache by rename, so a mapped file is
+     * never changed under a reader. A short series is read in at once; a
+     * longer one is read a window at a time, its pages handed back behind
+     * the reader (hydra_series_passed), so its size never counts in
+     * resident memory at once.
      */
     size_t len = (size_t)st.st_size;
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int populate = h.n <= HYDRA_SERIES_WINDOW ? MAP_POPULATE : 0;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | populate, fd, 0);
     if (map == MAP_FAILED) {
         rc = HYDRA_ENOMEM;
         goto fail;
     }
-    const hydra_bar *bars = (const hydra_bar *)((const char *)map + sizeof h);
-    /* The replay relies on ascending times: a damaged file must not reach it. */
-    for (uint64_t i = 1; i < h.n; i++)
-        if (bars[i].t_ms < bars[i - 1].t_ms) {
-            munmap(map, len);
-            goto fail;
-        }
-    s->bars = (hydra_bar *)bars; /* read-only: hydra_series_push copies before it writes */
+    /* Read-only: hydra_series_push copies before it writes. */
+    s->bars = (hydra_bar *)((const char *)map + sizeof h);
     s->map = map;
     s->map_len = len;
     s->n = s->cap = (size_t)h.n;
     s->daily = h.daily;
+    /* The replay relies on ascending times: a damaged file must not reach it. */
+    for (size_t i = 1; i < s->n; i++) {
+        hydra_series_passed(s, i);
+        if (s->bars[i].t_ms < s->bars[i - 1].t_ms) {
+            munmap(map, len);
+            memset(s, 0, sizeof *s);
+            goto fail;
+        }
+    }
+    hydra_series_passed(s, s->n);
     close(fd);
     return 0;
 fail:

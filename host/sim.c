@@ -2123,6 +2123,7 @@ static int check_series(const hydra_series *series, size_t n, char *err, size_t 
             }
         for (size_t k = 0; k < s->n; k++) {
             const hydra_bar *b = &s->bars[k];
+            hydra_series_passed(s, k); /* a window at a time */
             int prices_ok = isfinite(b->open) && isfinite(b->high) && isfinite(b->low) &&
                             isfinite(b->close) && b->open > 0 && b->high > 0 && b->low > 0 &&
                             b->close > 0;
@@ -2132,6 +2133,7 @@ static int check_series(const hydra_series *series, size_t n, char *err, size_t 
                 return HYDRA_EINVAL;
             }
         }
+        hydra_series_passed(s, s->n);
     }
     return 0;
 }

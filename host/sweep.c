@@ -870,7 +870,6 @@ static void run_task(const run_opts *ro, long t, task_row *r)
         rc = hydra_backtest_run(bt, r->reason, sizeof r->reason);
     const hydra_bt_result *res = rc == 0 ? hydra_backtest_result(bt) : NULL;
     size_t n_days = res != NULL ? res->n_days : 0;
-    size_t stride = res != NULL ? 1 + (size_t)res->n_bots : 1;
     int *dates = calloc(n_days + 1, sizeof *dates);
     double *eq = calloc(n_days + 1, sizeof *eq);
     eq_point *curve = calloc(n_days + 1, sizeof *curve);
@@ -881,8 +880,8 @@ static void run_task(const run_opts *ro, long t, task_row *r)
         snprintf(r->reason, sizeof r->reason, "out of memory for %zu days", res->n_days);
     } else {
         for (size_t i = 0; i < res->n_days; i++) {
-            dates[i] = res->days[i].date;
-            eq[i] = res->equity[i * stride];
+            dates[i] = res->dates[i + 1]; /* point 0 is the start */
+            eq[i] = res->equity[0][i + 1];
             curve[i].date = dates[i];
             curve[i].equity = eq[i];
         }

@@ -178,7 +178,7 @@ static void test_ma_cross_trades_by_hand(void **state)
     assert_near(t->pnl, 14.775, 1e-9);
     assert_string_equal(t->exit_reason, "end_of_data");
     /* The account agrees: cash after the fills plus the last position's mark. */
-    double end = r->equity[(r->n_days - 1) * 2];
+    double end = r->equity[0][r->n_days];
     assert_near(end, 100000 - 10.42 + 14.775, 1e-6);
     hydra_backtest_close(bt);
 }

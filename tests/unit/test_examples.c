@@ -57,7 +57,7 @@ static void assert_trade(const hydra_bt_trade *t, const char *entry, double entr
 
 static double final_equity(const hydra_bt_result *r)
 {
-    return r->equity[(r->n_days - 1) * (size_t)(1 + r->n_bots) + 1];
+    return r->equity[1][r->n_days];
 }
 
 /* SMA 10/30 crossover on ORCL 1995-2014: 98 round trips, none resized. */
@@ -75,6 +75,38 @@ static void test_sma_cross_on_orcl(void **state)
     assert_trade(&r->trades[97], "2014-11-04 13:00", 38.93, "2014-12-31 13:00", 44.970001,
                  "end_of_data");
     assert_near(final_equity(r), 102646.07, 0.005);
+    hydra_backtest_close(bt);
+}
+
+/*
+ * The equity record over twenty years of days (it grows past its first
+ * mappings): the start in front, dated like the first day a day before
+ * its bar, then each trading day at its close bar (13:00 in the market
+ * zone), the last one the bar the open trade was valued at; read in order
+ * (across weekends, month and year ends) the times are the same.
+ */
+static void test_equity_record_over_twenty_years(void **state)
+{
+    (void)state;
+    hydra_backtest *bt = run_bot("sma_orcl");
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_true(r->n_days > 4096);
+    assert_int_equal(r->dates[0], r->dates[1]);
+    assert_true(r->equity[0][0] == r->initial_cash && r->equity[1][0] == r->initial_cash);
+    assert_true(hydra_bt_point_ms(r, 0) == hydra_bt_point_ms(r, 1) - 86400000LL);
+    int64_t t = hydra_bt_point_ms(r, 0);
+    for (size_t i = 1; i <= r->n_days; i++) {
+        t = hydra_bt_next_point_ms(r, i, t);
+        assert_true(t == hydra_bt_point_ms(r, i));
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%04d-%02d-%02d 13:00", r->dates[i] / 10000,
+                 r->dates[i] / 100 % 100, r->dates[i] % 100);
+        local(hydra_bt_point_ms(r, i), got, sizeof got);
+        assert_string_equal(got, want);
+        if (i > 1)
+            assert_true(r->dates[i] > r->dates[i - 1]);
+    }
+    assert_true(hydra_bt_point_ms(r, r->n_days) == r->trades[r->n_trades - 1].exit_ms);
     hydra_backtest_close(bt);
 }
 
@@ -145,6 +177,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sma_cross_on_orcl),
+        cmocka_unit_test(test_equity_record_over_twenty_years),
         cmocka_unit_test(test_roc_on_orcl),
         cmocka_unit_test(test_cpp_breakout_on_orcl),
         cmocka_unit_test(test_cpp_breakout_in_a_worker),

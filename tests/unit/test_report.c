@@ -266,6 +266,85 @@ static void test_chart_draws_every_fill(void **state)
     free(svg);
 }
 
+/* The chart of `panels` as text. */
+static char *chart_text(double width, int64_t t0, int64_t t1, const hydra_report_panel *p, int np)
+{
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&svg, &len);
+    assert_non_null(f);
+    hydra_report_chart(f, "c", width, t0, t1, p, np);
+    assert_int_equal(fclose(f), 0);
+    return svg;
+}
+
+/*
+ * A curve reduced as it is read draws, byte for byte, the chart of the
+ * whole curve: short and long curves, either side of the point where
+ * downsampling starts, with ties, a NaN and marks that widen the axis.
+ */
+static void test_reduced_curve_draws_the_same_chart(void **state)
+{
+    (void)state;
+    enum { MAX = 20000 };
+    static int64_t t[MAX];
+    static double y[MAX];
+    uint64_t seed = 7;
+    double v = 100;
+    for (int i = 0; i < MAX; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        v += (double)((int)(seed >> 60) - 8) * 0.25; /* steps of 0.25: many equal values */
+        t[i] = hydra_report_ms_of_date(20000103) + (int64_t)i * 86400000LL +
+               (int64_t)(seed >> 40) % 1000;
+        y[i] = v;
+    }
+    y[777] = NAN;
+    int64_t mt[2] = {t[5], t[9]};
+    double my[2] = {50, 300};
+    hydra_report_marks marks = {.t = mt, .y = my, .n = 2, .cls = "entries", .marker = "mk"};
+    static const double widths[] = {900, 1240};
+    static const size_t sizes[] = {0,    1,    2,    3,    100,  1601, 1602,
+                                   1603, 1604, 2281, 2282, 2283, 5000, MAX};
+    for (size_t w = 0; w < 2; w++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k];
+            for (int with_marks = 0; with_marks < 2; with_marks++) {
+                /* The whole curve, point 0 as the lead the equity charts used. */
+                hydra_report_curve whole = {.t = t + 1,
+                                            .y = y + 1,
+                                            .n = n,
+                                            .lead = 1,
+                                            .lead_t = t[0],
+                                            .lead_y = y[0],
+                                            .id = "e",
+                                            .color = "#000",
+                                            .fill_down = with_marks};
+                hydra_report_reducer rd;
+                assert_int_equal(hydra_report_reduce_begin(&rd, n, widths[w]), 0);
+                for (size_t i = 0; i < n; i++)
+                    hydra_report_reduce_add(&rd, t[i], y[i]);
+                hydra_report_curve reduced = whole;
+                hydra_report_reduce_curve(&rd, &reduced);
+                assert_true(reduced.n <= n && reduced.n <= 2 * (size_t)(widths[w] - 100) + 2);
+                hydra_report_panel a = {.title = "T",
+                                        .height = 200,
+                                        .curves = &whole,
+                                        .n_curves = 1,
+                                        .marks = &marks,
+                                        .n_marks = with_marks};
+                hydra_report_panel b = a;
+                b.curves = &reduced;
+                int64_t t1 = n > 0 ? t[n - 1] : t[0];
+                char *sa = chart_text(widths[w], t[0], t1, &a, 1);
+                char *sb = chart_text(widths[w], t[0], t1, &b, 1);
+                assert_string_equal(sa, sb);
+                free(sa);
+                free(sb);
+                hydra_report_reduce_free(&rd);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_downsample_keeps_extremes),
         cmocka_unit_test(test_exact_decimals),
         cmocka_unit_test(test_chart_draws_every_fill),
+        cmocka_unit_test(test_reduced_curve_draws_the_same_chart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

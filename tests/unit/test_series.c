@@ -553,6 +553,38 @@ static void test_index_at_boundaries(void **state)
     hydra_series_free(&s);
 }
 
+/* A search from any guess gives hydra_series_index_at's answer. */
+static void test_index_near_matches_index_at(void **state)
+{
+    (void)state;
+    hydra_series s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(hydra_series_index_near(&s, 0, 0), -1);
+    static const int64_t times[] = {10, 20, 20, 20, 30, 40, 40, 50};
+    for (size_t i = 0; i < 8; i++) {
+        hydra_bar b = {times[i], 1, 1, 1, 1, (double)i};
+        assert_int_equal(hydra_series_push(&s, &b), 0);
+    }
+    for (size_t guess = 0; guess <= 9; guess++)
+        for (int64_t t = 0; t <= 60; t += 5) {
+            assert_int_equal(hydra_series_index_near(&s, guess, t), hydra_series_index_at(&s, t));
+            assert_int_equal(hydra_series_index_near(&s, guess, INT64_MIN), -1);
+            assert_int_equal(hydra_series_index_near(&s, guess, INT64_MAX), 7);
+        }
+    hydra_series_free(&s);
+
+    load_ok(DATA_DIR "2006-min-005.txt", "Europe/Berlin", 0, &s);
+    size_t guesses[] = {0, 1, s.n / 3, s.n / 2, s.n - 2, s.n - 1, s.n};
+    for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++)
+        for (size_t i = 0; i < s.n; i += 13)
+            for (int64_t d = -1; d <= 1; d++) {
+                int64_t t = s.bars[i].t_ms + d;
+                assert_int_equal(hydra_series_index_near(&s, guesses[g], t),
+                                 hydra_series_index_at(&s, t));
+            }
+    hydra_series_free(&s);
+}
+
 static void test_push_grows(void **state)
 {
     (void)state;
@@ -689,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_generate_scales_to_step),
         cmocka_unit_test(test_generate_rejects_bad_arguments),
         cmocka_unit_test(test_index_at_boundaries),
+        cmocka_unit_test(test_index_near_matches_index_at),
         cmocka_unit_test(test_push_grows),
         cmocka_unit_test(test_cache_maps_the_csv_bars),
         cmocka_unit_test(test_damaged_cache_is_not_used),
