@@ -164,8 +164,13 @@ void hydra_bt_compute_metrics(const int *dates, const double *equity, size_t n,
                               const hydra_bt_trade *trades, size_t n_trades, const char *bot_id,
                               uint64_t exposed_bars, uint64_t bars, hydra_bt_metrics *out);
 
-/* Writes trades.csv, summary.json, summary.txt, equity.svg and report.html into dir. */
-int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err, size_t errsz);
+/*
+ * Writes trades.csv, summary.json, summary.txt, equity.svg and report.html
+ * into dir, and the text summary to summary_out first (NULL: none): the
+ * metrics of a column are computed once for all of them.
+ */
+int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, FILE *summary_out, char *err,
+                           size_t errsz);
 /* The text summary (what summary.txt holds), for stdout. */
 void hydra_bt_print_summary(const hydra_bt_result *r, FILE *out);
 

@@ -173,8 +173,7 @@ int hydra_backtest_main(int argc, char **argv)
         fputc('\n', stderr);
     if (rc == 0) {
         const hydra_bt_result *r = hydra_backtest_result(bt);
-        hydra_bt_print_summary(r, stdout);
-        rc = hydra_bt_write_reports(r, opt.out_dir, err, sizeof err);
+        rc = hydra_bt_write_reports(r, opt.out_dir, stdout, err, sizeof err);
         if (rc == 0)
             printf("Reports: %s/{summary.txt,summary.json,trades.csv,equity.svg,report.html}%s\n",
                    opt.out_dir, opt.log_all ? " and decisions.jsonl" : "");

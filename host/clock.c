@@ -526,6 +526,29 @@ static char *put_digits(char *p, int v, int width)
     return p + width;
 }
 
+void hydra_format_local(int64_t utc_ms, char *buf, unsigned bufsz)
+{
+    const hydra_local_time *lt = local_of(utc_ms);
+    /* By hand in the usual case (a report stamps every trade twice); the same text as below. */
+    if (bufsz >= 20 && lt->year >= 0 && lt->year <= 9999) {
+        char *p = put_digits(buf, lt->year, 4);
+        *p++ = '-';
+        p = put_digits(p, lt->month, 2);
+        *p++ = '-';
+        p = put_digits(p, lt->day, 2);
+        *p++ = ' ';
+        p = put_digits(p, lt->hour, 2);
+        *p++ = ':';
+        p = put_digits(p, lt->minute, 2);
+        *p++ = ':';
+        p = put_digits(p, lt->second, 2);
+        *p = '\0';
+        return;
+    }
+    snprintf(buf, bufsz, "%04d-%02d-%02d %02d:%02d:%02d", lt->year, lt->month, lt->day, lt->hour,
+             lt->minute, lt->second);
+}
+
 void hydra_format_utc(int64_t utc_ms, char *buf, unsigned bufsz)
 {
     int64_t secs = floor_div(utc_ms, 1000);

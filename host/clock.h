@@ -89,6 +89,8 @@ int hydra_in_window(int64_t utc_ms, int start_min, int end_min);
 
 /* RFC 3339 UTC with milliseconds: "2026-11-21T13:04:05.123Z" (buf >= 25 bytes). */
 void hydra_format_utc(int64_t utc_ms, char *buf, unsigned bufsz);
+/* "YYYY-MM-DD HH:MM:SS" in the market zone. */
+void hydra_format_local(int64_t utc_ms, char *buf, unsigned bufsz);
 /*
  * Parses RFC 3339 ("2022-05-16T16:32:24.14373588-04:00", "...Z", 0 to 9
  * fractional digits) into UTC ms. Returns 0 or HYDRA_EINVAL.

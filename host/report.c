@@ -158,10 +158,7 @@ static void fmt_date(char *buf, size_t sz, int d)
 
 static void fmt_time(char *buf, size_t sz, int64_t t)
 {
-    hydra_local_time lt;
-    hydra_local_from_utc(t, &lt);
-    snprintf(buf, sz, "%04d-%02d-%02d %02d:%02d:%02d", lt.year, lt.month, lt.day, lt.hour,
-             lt.minute, lt.second);
+    hydra_format_local(t, buf, (unsigned)sz);
 }
 
 static const char CONVENTIONS[] =
@@ -483,7 +480,8 @@ static int equity_chart(const hydra_bt_result *r, int col, FILE *f, const char *
         double dd = 0;
         if (i > 0) {
             t = hydra_bt_next_point_ms(r, i, t);
-            peak = fmax(peak, eq[i]);
+            if (eq[i] > peak) /* fmax without its call; a NaN never becomes the peak */
+                peak = eq[i];
             dd = peak > 0 ? -(peak - eq[i]) / peak : 0;
         }
         hydra_report_reduce_add(&re, t, eq[i]);
@@ -1035,13 +1033,16 @@ static int write_summary_text(const hydra_bt_result *r, FILE *f)
     return ferror(f) ? HYDRA_EIO : 0;
 }
 
-int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, char *err, size_t errsz)
+int hydra_bt_write_reports(const hydra_bt_result *r, const char *dir, FILE *summary_out, char *err,
+                           size_t errsz)
 {
     hydra_bt_metrics *memo = calloc((size_t)r->n_bots + 1, sizeof *memo);
     for (int c = 0; memo != NULL && c <= r->n_bots; c++)
         metrics_of(r, c, &memo[c]); /* without the memo, each report computes its own */
     g_memo_r = r;
     g_memo = memo;
+    if (summary_out != NULL)
+        hydra_bt_print_summary(r, summary_out);
     int rc = write_one(r, dir, "trades.csv", write_trades, err, errsz);
     if (rc == 0)
         rc = write_one(r, dir, "summary.json", write_summary_json, err, errsz);

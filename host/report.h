@@ -64,6 +64,13 @@ size_t hydra_report_monthly_returns(const int *dates, const double *equity, size
 size_t hydra_report_downsample(const double *y, size_t n, size_t buckets, size_t *idx);
 
 /*
+ * snprintf(buf, sz, "%.*f", decimals, x), the same text, for 0 <= decimals
+ * <= 8 (others go to snprintf): reports print hundreds of thousands of
+ * numbers, and the C library's conversion was their largest cost.
+ */
+const char *hydra_report_fixed(char *buf, size_t sz, double x, int decimals);
+
+/*
  * x with the fewest decimals (at most 8) that show it as "%.8f" would:
  * 11.5115 not 11.511500, 10 not 10.000000; never "-0". buf >= 40 bytes.
  */

@@ -229,13 +229,62 @@ size_t hydra_report_downsample(const double *y, size_t n, size_t buckets, size_t
     return downsample_curve(&c, buckets, idx);
 }
 
+__extension__ typedef unsigned __int128 u128;
+
+/*
+ * The exact decimal conversion printf does, for |x| < 2^53: x is m * 2^-k
+ * with m < 2^53, so x * 10^d is m * 10^d (below 2^80) shifted right by k,
+ * rounded to nearest with ties to even on the exact remainder, as glibc
+ * rounds. Larger values, NaN and infinities go to snprintf.
+ */
+const char *hydra_report_fixed(char *buf, size_t sz, double x, int decimals)
+{
+    static const uint64_t pow10[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
+    if (!(fabs(x) < 9007199254740992.0) || decimals < 0 || decimals > 8 || sz < 32) {
+        snprintf(buf, sz, "%.*f", decimals, x);
+        return buf;
+    }
+    int e;
+    double f = frexp(fabs(x), &e);           /* |x| = f * 2^e, f in [0.5, 1) or 0 */
+    uint64_t m = (uint64_t)ldexp(f, 53);     /* exact: |x| = m * 2^(e - 53) */
+    int k = 53 - e;                          /* >= 0, since |x| < 2^53 */
+    u128 p = (u128)m * pow10[decimals], n = 0;
+    if (k == 0) {
+        n = p;
+    } else if (k <= 100) { /* p < 2^80: beyond that shift the value rounds to 0 */
+        n = p >> k;
+        u128 rem = p - (n << k), half = (u128)1 << (k - 1);
+        if (rem > half || (rem == half && (n & 1) != 0))
+            n++;
+    }
+    char digits[48];
+    int len = 0;
+    uint64_t ip = (uint64_t)(n / pow10[decimals]), fp = (uint64_t)(n % pow10[decimals]);
+    for (int i = 0; i < decimals; i++, fp /= 10)
+        digits[len++] = (char)('0' + fp % 10);
+    if (decimals > 0)
+        digits[len++] = '.';
+    do {
+        digits[len++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip > 0);
+    if (signbit(x))
+        digits[len++] = '-';
+    for (int i = 0; i < len; i++)
+        buf[i] = digits[len - 1 - i];
+    buf[len] = '\0';
+    return buf;
+}
+
 const char *hydra_report_exact(char *buf, size_t sz, double x)
 {
     if (!isfinite(x)) {
         snprintf(buf, sz, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
         return buf;
     }
-    int len = snprintf(buf, sz, "%.8f", x);
+    hydra_report_fixed(buf, sz, x, 8);
+    int len = (int)strlen(buf);
     if (len <= 0 || (size_t)len >= sz)
         return buf;
     char *dot = strchr(buf, '.');
@@ -253,6 +302,17 @@ const char *hydra_report_exact(char *buf, size_t sz, double x)
 }
 
 /* ---- drawing ---- */
+
+/* " x,y" (the space unless first) with `decimals` decimals, as "%.*f,%.*f" prints it. */
+static void put_point(FILE *f, int space, double x, double y, int decimals)
+{
+    char bx[48], by[48];
+    if (space)
+        fputc(' ', f);
+    fputs(hydra_report_fixed(bx, sizeof bx, x, decimals), f);
+    fputc(',', f);
+    fputs(hydra_report_fixed(by, sizeof by, y, decimals), f);
+}
 
 #define CHART_L 80.0
 #define CHART_R 20.0
@@ -337,8 +397,11 @@ void hydra_report_reduce_add(hydra_report_reducer *rd, int64_t t, double y)
     size_t i = rd->seen++;
     if (i >= rd->n)
         return; /* more points than announced: there is no room for them */
-    rd->min = fmin(rd->min, y);
-    rd->max = fmax(rd->max, y);
+    /* fmin/fmax without their calls: a NaN compares false and is skipped, as there. */
+    if (y < rd->min)
+        rd->min = y;
+    if (y > rd->max)
+        rd->max = y;
     if (rd->n <= 2 * rd->buckets + 2 || i == 0 || i + 1 == rd->n) {
         reduce_keep(rd, t, y);
         return;
@@ -518,7 +581,7 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
                 size_t i = idx[j];
                 double x = x_of(t_of(cv, i, t0, t1), t0, t1, pw);
                 double y = top + h - h * (val(cv, i) - lo) / (hi - lo);
-                fprintf(f, "%s%.1f,%.1f", j || cv->fill_down ? " " : "", x, y);
+                put_point(f, j || cv->fill_down, x, y, 1);
             }
             if (cv->fill_down)
                 fprintf(f, " %.1f,%.1f", x_of(t_of(cv, cv->n - 1, t0, t1), t0, t1, pw), top);
@@ -540,8 +603,8 @@ void hydra_report_chart(FILE *f, const char *id, double width, int64_t t0, int64
                     "marker-end=\"url(#%s%s)\" points=\"",
                     mk->cls, mk->n, mk->marker, sz, mk->marker, sz, mk->marker, sz);
             for (size_t i = 0; i < mk->n; i++)
-                fprintf(f, "%s%.0f,%.0f", i ? " " : "", x_of(mk->t[i], t0, t1, pw),
-                        top + h - h * (mk->y[i] - lo) / (hi - lo));
+                put_point(f, i > 0, x_of(mk->t[i], t0, t1, pw),
+                          top + h - h * (mk->y[i] - lo) / (hi - lo), 0);
             fprintf(f, "\"/>\n");
         }
         top += h + PANEL_GAP;

@@ -130,7 +130,7 @@ static hydra_backtest *run_in(const char *config_dir, const char *out_dir, int l
     rc = hydra_backtest_run(bt, err, sizeof err);
     if (rc != 0)
         fail_msg("run: %s", err);
-    if (out_dir != NULL && hydra_bt_write_reports(hydra_backtest_result(bt), out_dir, err,
+    if (out_dir != NULL && hydra_bt_write_reports(hydra_backtest_result(bt), out_dir, NULL, err,
                                                   sizeof err) != 0)
         fail_msg("reports: %s", err);
     return bt;
@@ -471,7 +471,7 @@ static void run_shipped(const char *dir, const char *plugins, const char *bots_e
     hydra_backtest *bt = NULL;
     if (hydra_backtest_open(&opt, &bt, err, sizeof err, &code) != 0 ||
         hydra_backtest_run(bt, err, sizeof err) != 0 ||
-        hydra_bt_write_reports(hydra_backtest_result(bt), opt.out_dir, err, sizeof err) != 0)
+        hydra_bt_write_reports(hydra_backtest_result(bt), opt.out_dir, NULL, err, sizeof err) != 0)
         fail_msg("%s: %s", dir, err);
     hydra_backtest_close(bt);
 }

@@ -208,6 +208,58 @@ static void test_exact_decimals(void **state)
     assert_string_equal(hydra_report_exact(b, sizeof b, -2.5), "-2.5");
 }
 
+/* A reproducible stream of 64-bit values (splitmix64). */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void check_fixed(double x, int decimals)
+{
+    char got[64], want[64];
+    snprintf(want, sizeof want, "%.*f", decimals, x);
+    hydra_report_fixed(got, sizeof got, x, decimals);
+    if (strcmp(got, want) != 0)
+        fail_msg("%%.%df of %a: \"%s\", the C library gives \"%s\"", decimals, x, got, want);
+}
+
+/*
+ * The hand conversion prints what the C library prints, digit for digit:
+ * random bit patterns over every magnitude it handles (and past it, where
+ * it hands over), exact ties at every decimal, integers, halves, signed
+ * zeros and subnormals, at 0 to 8 decimals.
+ */
+static void test_fixed_matches_the_c_library(void **state)
+{
+    (void)state;
+    uint64_t seed = 42;
+    for (int i = 0; i < 300000; i++) {
+        uint64_t r = next_random(&seed);
+        /* a finite double with an exponent from 2^-70 to 2^60, either sign */
+        int exp2 = (int)(r % 131) - 70;
+        double mant = 1.0 + (double)(next_random(&seed) >> 12) / 4503599627370496.0;
+        double x = ldexp(mant, exp2) * ((r >> 40) & 1 ? -1 : 1);
+        check_fixed(x, (int)((r >> 32) % 9));
+    }
+    for (int d = 0; d <= 8; d++) {
+        for (long k = -2000; k <= 2000; k++) {
+            check_fixed((double)k / 2.0, d);                 /* halves: ties at 0 decimals */
+            check_fixed((double)k / 1024.0, d);              /* exact binary fractions */
+            check_fixed((double)k * 0.005, d);               /* near-ties in decimal */
+            check_fixed((double)k * 1e-9 + 5e-9, d);         /* around the last digit */
+            check_fixed(12345678.0 + (double)k / 8.0, d);    /* large with ties */
+        }
+        const double special[] = {0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308,
+                                  9007199254740991.0, -9007199254740991.0, 9007199254740992.0,
+                                  1e300, -1e300, 0.5, 1.5, 2.5, 0.125, 0.375, 1e-8, 5e-9};
+        for (size_t k = 0; k < sizeof special / sizeof special[0]; k++)
+            check_fixed(special[k], d);
+    }
+}
+
 /* Counts the "x,y" pairs of the points="..." that follows `after` in svg. */
 static int points_after(const char *svg, const char *after)
 {
@@ -354,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_monthly_returns),
         cmocka_unit_test(test_downsample_keeps_extremes),
         cmocka_unit_test(test_exact_decimals),
+        cmocka_unit_test(test_fixed_matches_the_c_library),
         cmocka_unit_test(test_chart_draws_every_fill),
         cmocka_unit_test(test_reduced_curve_draws_the_same_chart),
     };
