@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conform.h"
 #include "tape.h"
@@ -187,15 +188,22 @@ static long long heap_in_use(void)
 #endif
 }
 
+int hydra_conform_statm_fd = -1;
+
+
+/* Resident kB, from /proc/self/statm opened before the child confined itself; -1 when unknown. */
 static long rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
+    char text[128];
     long pages = 0, rss = 0;
-    if (f == NULL)
+    if (hydra_conform_statm_fd < 0)
         return -1;
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-        rss = -1;
-    fclose(f);
+    ssize_t n = pread(hydra_conform_statm_fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    if (sscanf(text, "%ld %ld", &pages, &rss) != 2)
+        return -1;
     return rss < 0 ? -1 : rss * 4;
 }
 
@@ -1359,6 +1367,16 @@ const conform_check hydra_conform_checks[] = {
 };
 
 const size_t hydra_conform_n_checks = sizeof hydra_conform_checks / sizeof hydra_conform_checks[0];
+
+int hydra_conform_asks_lsan(const conform_check *c)
+{
+#if defined(CONFORM_LSAN)
+    return c->run == check_repeat || c->run == check_bad_params;
+#else
+    (void)c;
+    return 0;
+#endif
+}
 
 void hydra_conform_run_check(const conform_check *c, const conform_opts *o, conform_result *r)
 {

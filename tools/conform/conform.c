@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "conform.h"
 
 #define MAX_PATTERNS 8
@@ -67,7 +68,8 @@ static void usage(FILE *out)
             "  --call-deadline MS  one manage or on_tick call longer than this TIMES OUT its check at once\n"
             "                  (default 1000)\n"
             "  --max-timeouts N    after N checks TIME OUT the remaining ones are skipped (default 3)\n"
-            "  --in-process    run the checks in this process, for a debugger (a crash ends the run)\n"
+            "  --in-process    run the checks in this process, for a debugger (a crash ends the run;\n"
+            "                  the plugin runs unconfined: only for code you trust)\n"
             "  --json          one JSON object on stdout instead of text\n"
             "  --list          print the check table and exit\n"
             "Exit status: 0 when no check FAILs, CRASHes or TIMEs OUT; 1 otherwise; 2 on a usage error.\n");
@@ -149,6 +151,51 @@ static void describe_timeout(const conform_probe *p, const conform_opts *o, int 
                  late ? o->call_deadline_ms : o->timeout_s * 1000);
 }
 
+/* Writes the child's result to the parent and exits. */
+static void report_and_exit(int fd, const conform_result *mine)
+{
+    const char *p = (const char *)mine;
+    for (size_t left = sizeof *mine; left > 0;) {
+        ssize_t n = write(fd, p, left);
+        if (n <= 0)
+            _exit(3);
+        p += n;
+        left -= (size_t)n;
+    }
+    _exit(0);
+}
+
+/*
+ * The check's child confines itself as hydra-worker does before any plugin
+ * code runs (worker/confine.h): Landlock where the kernel has it (reads
+ * beneath the system libraries and the plugin's directory only, no writes,
+ * no TCP), then the worker's seccomp allow-list, where writes reach only the
+ * result pipe and stderr. A plugin that a worker would kill for a system
+ * call dies here the same way, and is reported as a crash (SIGSYS). If the
+ * allow-list cannot be installed, the check fails rather than run the
+ * plugin unconfined.
+ */
+static int confine_child(const char *plugin_path, int result_fd, conform_result *mine)
+{
+    char dir[4096], why[256];
+    snprintf(dir, sizeof dir, "%s", plugin_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    /* Without Landlock (an older kernel), seccomp alone, as a worker without landlock_required. */
+    (void)hydra_confine_landlock(dir, why, sizeof why);
+    if (hydra_confine_seccomp_load(result_fd, why, sizeof why) != 0) {
+        memset(mine, 0, sizeof *mine);
+        hydra_conform_set(mine, CONFORM_FAIL, "cannot confine the plugin as a worker does: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static void run_forked(const conform_check *c, const conform_opts *o, conform_result *r)
 {
     int fds[2] = {-1, -1}, status = 0;
@@ -177,22 +224,23 @@ static void run_forked(const conform_check *c, const conform_opts *o, conform_re
     }
     if (pid == 0) {
         conform_result mine;
-        const char *p;
-        size_t left;
         /* The child: its own process group so a plugin's children die with it; output to the scratch file. */
         setpgid(0, 0);
         close(fds[0]);
         dup2(fileno(scratch), STDOUT_FILENO);
         dup2(fileno(scratch), STDERR_FILENO);
+        hydra_conform_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        /*
+         * LeakSanitizer's leak check stops the world with ptrace from a new
+         * process and reads /proc, which the allow-list forbids: in a
+         * sanitizer build (tests only) the two checks that ask it run
+         * unconfined. Release builds confine every check.
+         */
+        if (!hydra_conform_asks_lsan(c) &&
+            confine_child(o->path, fds[1], &mine) != 0)
+            report_and_exit(fds[1], &mine);
         hydra_conform_run_check(c, o, &mine);
-        for (p = (const char *)&mine, left = sizeof mine; left > 0;) {
-            ssize_t n = write(fds[1], p, left);
-            if (n <= 0)
-                _exit(3);
-            p += n;
-            left -= (size_t)n;
-        }
-        _exit(0);
+        report_and_exit(fds[1], &mine);
     }
     close(fds[1]);
     fds[1] = -1;

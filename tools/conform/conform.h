@@ -101,6 +101,9 @@ int hydra_conform_symbolize(const char *path, uint64_t offset, char *out, size_t
  */
 typedef struct conform_env conform_env;
 
+/* /proc/self/statm of a check's child, opened before it confines itself (checks.c reads it). */
+extern int hydra_conform_statm_fd;
+
 typedef void (*conform_check_fn)(const conform_opts *o, conform_env *env, conform_result *r);
 
 typedef struct conform_check {
@@ -110,6 +113,9 @@ typedef struct conform_check {
     int randomised;       /* 1: uses the seeded tape */
     conform_check_fn run;
 } conform_check;
+
+/* 1 when check c asks LeakSanitizer for leaks: only in a sanitizer build (the test suite's). */
+int hydra_conform_asks_lsan(const conform_check *c);
 
 /* The check table, in run order. */
 extern const conform_check hydra_conform_checks[];
