@@ -46,6 +46,7 @@ typedef struct fetch_opts {
     char config_dir[HYDRA_PATH_LEN];
     char cache_dir[HYDRA_PATH_LEN];
     int page_bars;
+    int force; /* fetch from the first page even when the file or a partial fetch exists */
 } fetch_opts;
 
 /* What one run shares across its symbols. */
@@ -78,6 +79,7 @@ void hydra_data_usage(FILE *out)
             "                             --from YYYY-MM-DD --to YYYY-MM-DD [--feed iex|sip]\n"
             "                             [--adjustment raw|split|dividend|all] [--crypto]\n"
             "                             [--out DIR] [--config DIR] [--cache DIR] [--page-bars N]\n"
+            "                             [--force]\n"
             "Historical bars from Alpaca's market data (alpaca.data_url in settings.yaml; keys\n"
             "ALPACA_KEY and ALPACA_SECRET from the environment or .env) into one file per symbol,\n"
             "DIR/<symbol>-<timeframe>-<from>-<to>.csv (default DIR data/), with a '#' provenance\n"
@@ -87,7 +89,9 @@ void hydra_data_usage(FILE *out)
             "alpaca.stock_feed; adjustment: default raw); --crypto (or a symbol with '/') uses\n"
             "/v1beta3/crypto/us/bars. Pages (--page-bars, default 10000) are followed to the end.\n"
             "An interrupted fetch continues where it stopped when run again; a finished file is\n"
-            "not fetched again. Refused and nothing kept: a bar out of order, a duplicate time, a\n"
+            "not fetched again. --force fetches from the first page anyway, discarding an\n"
+            "interrupted fetch; a finished file is replaced only when the new one is complete.\n"
+            "Refused and nothing kept: a bar out of order, a duplicate time, a\n"
             "price that is not a positive number, high below low or the body, a bar outside the\n"
             "range, and in a 1Day fetch a trading day missing between two bars (the broker's\n"
             "calendar; every day for crypto). A 429 is waited out up to %d times in a row.\n"
@@ -672,7 +676,14 @@ static int fetch_symbol(fetch_run *r, const char *symbol, char *err, size_t errs
     snprintf(partial, sizeof partial, "%s.partial", path);
     snprintf(state, sizeof state, "%s.partial.json", path);
 
-    int done = finished_already(r, symbol, path, err, errsz);
+    /*
+     * --force: from the first page, whatever is there. An interrupted fetch
+     * is discarded; a finished file stays until the new one replaces it by
+     * rename, so a forced fetch that fails leaves it as it was.
+     */
+    if (r->o->force)
+        remove_progress(partial, state);
+    int done = r->o->force ? 0 : finished_already(r, symbol, path, err, errsz);
     if (done < 0)
         return 1;
     if (done == 1) {
@@ -862,7 +873,7 @@ static int fetch_main(int argc, char **argv)
         {"crypto", no_argument, NULL, 'C'},        {"out", required_argument, NULL, 'o'},
         {"config", required_argument, NULL, 'c'},  {"cache", required_argument, NULL, 'k'},
         {"page-bars", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'R'},         {NULL, 0, NULL, 0},
     };
     fetch_opts *o = calloc(1, sizeof *o);
     if (o == NULL)
@@ -919,6 +930,7 @@ static int fetch_main(int argc, char **argv)
             o->page_bars = (int)v;
             break;
         }
+        case 'R': o->force = 1; break;
         case 'h': hydra_data_usage(stdout); rc = 0; goto out;
         default: hydra_data_usage(stderr); goto out;
         }

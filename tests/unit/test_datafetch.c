@@ -183,14 +183,20 @@ static void faults(fixture *f, const char *rules)
     json_decref(control(f, "POST", "/_hydra/faults", body));
 }
 
-/* hydra-host data fetch of ORCL into <dir>/<out>; exit status, output in *out. */
-static int fetch(fixture *f, const char *out_dir, char **out)
+/* hydra-host data fetch of ORCL into <dir>/<out>, with `extra` (NULL or one flag) last. */
+static int fetch_with(fixture *f, const char *out_dir, const char *extra, char **out)
 {
     const char *argv[] = {HYDRA_HOST_BIN, "data",  "fetch",     "--symbols", "ORCL",
                           "--timeframe",  "1Day",  "--from",    FROM,        "--to",
                           TO,             "--out", out_dir,     "--config",  "config",
-                          "--cache",      "cache", "--page-bars", PAGE,      NULL};
+                          "--cache",      "cache", "--page-bars", PAGE,      extra, NULL};
     return tu_run(argv, f->dir, 120, out);
+}
+
+/* hydra-host data fetch of ORCL into <dir>/<out>; exit status, output in *out. */
+static int fetch(fixture *f, const char *out_dir, char **out)
+{
+    return fetch_with(f, out_dir, NULL, out);
 }
 
 static int exists(fixture *f, const char *rel)
@@ -303,6 +309,59 @@ static void test_interrupted_fetch_resumes_to_the_same_file(void **state)
     assert_memory_equal(ta, tb, la);
     free(ta);
     free(tb);
+}
+
+/*
+ * --force asks for every page again. One that fails halfway leaves the
+ * finished file exactly as it was (the new one only replaces it by rename),
+ * and the next --force starts from the first page, not from what the
+ * failed one kept.
+ */
+static void test_force_fetches_again_and_keeps_the_old_file_until_done(void **state)
+{
+    fixture *f = *state;
+    char *out = NULL, path[800];
+    snprintf(path, sizeof path, "%s/data/" OUT_NAME, f->dir);
+    int rc = fetch(f, "data", &out);
+    if (rc != 0)
+        fail_msg("fetch exit %d: %s", rc, out);
+    free(out);
+    size_t len0 = 0;
+    char *first = tu_read_file(path, &len0);
+    assert_non_null(first);
+
+    faults(f, "{\"method\": \"GET\", \"path\": \"/v2/stocks/bars\", \"fault\": \"refuse\", "
+              "\"skip\": 2, \"count\": 1}");
+    rc = fetch_with(f, "data", "--force", &out);
+    char err[256];
+    assert_int_equal(hydra_exchange_restart(f->ex, err, sizeof err), 0);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "ORCL: page 3:"));
+    free(out);
+    size_t len1 = 0;
+    char *after_failure = tu_read_file(path, &len1);
+    assert_non_null(after_failure);
+    assert_int_equal(len1, len0);
+    assert_memory_equal(after_failure, first, len0);
+    free(after_failure);
+    assert_true(exists(f, "data/" OUT_NAME ".partial"));
+
+    long before = bar_requests(f);
+    rc = fetch_with(f, "data", "--force", &out);
+    if (rc != 0)
+        fail_msg("forced fetch exit %d: %s", rc, out);
+    assert_null(strstr(out, "continuing after"));
+    assert_int_equal(bar_requests(f) - before, pages_for(f->truth.n));
+    free(out);
+    size_t len2 = 0;
+    char *again = tu_read_file(path, &len2);
+    assert_non_null(again);
+    assert_int_equal(len2, len0);
+    assert_memory_equal(again, first, len0);
+    free(again);
+    free(first);
+    assert_false(exists(f, "data/" OUT_NAME ".partial"));
+    assert_false(exists(f, "data/" OUT_NAME ".partial.json"));
 }
 
 static void test_bad_bars_are_refused_and_nothing_is_kept(void **state)
@@ -590,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pages_to_the_end_then_nothing_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_fetch_resumes_to_the_same_file, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_force_fetches_again_and_keeps_the_old_file_until_done,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_bars_are_refused_and_nothing_is_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_is_waited_out_then_given_up, setup,
