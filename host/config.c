@@ -159,6 +159,7 @@ void hydra_config_defaults(hydra_config *cfg)
 
     s->logging.max_bytes = 256L * 1024 * 1024;
     s->logging.keep = 0; /* system.log_keep_files */
+    s->logging.level = HYDRA_LOG_DEBUG;
     s->state.retention_days = 90;
 
     hydra_notify_cfg *nc = &s->notify;
@@ -829,6 +830,12 @@ static const range R_LOG_BYTES = {"0 (daily rotation only) or a size in bytes", 
 static const range R_RETENTION = {"a number of days within 0..36500 (0 keeps everything)", 0, 36500,
                                   0};
 
+static const choice C_LOG_LEVEL[] = {{"debug", HYDRA_LOG_DEBUG},
+                                     {"info", HYDRA_LOG_INFO},
+                                     {"warn", HYDRA_LOG_WARN},
+                                     {"error", HYDRA_LOG_ERROR},
+                                     {NULL, 0}};
+
 static const field LOGGING_FIELDS[] = {
     {.key = "max_bytes",
      .type = FT_LONG,
@@ -836,6 +843,7 @@ static const field LOGGING_FIELDS[] = {
      .range = &R_LOG_BYTES},
     /* 0: system.log_keep_files says (the older key). */
     F_INT("keep", hydra_logging_cfg, keep, R_NONNEG_INT),
+    F_CHOICE("level", hydra_logging_cfg, level, C_LOG_LEVEL),
     F_END,
 };
 
@@ -2137,6 +2145,9 @@ static void print_settings(const hydra_settings *s, FILE *out)
     fputs("logging:\n", out);
     fprintf(out, "  max_bytes: %ld\n", s->logging.max_bytes);
     kv_int(out, "  ", "keep", s->logging.keep);
+    for (const choice *c = C_LOG_LEVEL; c->name != NULL; c++)
+        if (c->value == s->logging.level)
+            kv_str(out, "  ", "level", c->name);
     fputs("state:\n", out);
     kv_int(out, "  ", "retention_days", s->state.retention_days);
 }

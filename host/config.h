@@ -126,6 +126,7 @@ typedef struct hydra_notify_cfg {
 typedef struct hydra_logging_cfg {
     long max_bytes; /* rotate app.jsonl before it passes this size (default 256 MiB); 0 = daily only */
     int keep;       /* rotated files kept, compressed or not; 0 (default) = system.log_keep_files */
+    int level;      /* lines below this level are not written: HYDRA_LOG_DEBUG (default) .. _ERROR */
 } hydra_logging_cfg;
 
 /* The state database's history (settings.yaml `state:`). */

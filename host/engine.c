@@ -614,6 +614,7 @@ int hydra_engine_open(hydra_engine *e, const hydra_engine_options *opt, char *er
         goto fail;
     /* The commands write a line or two: only the running host rotates by size. */
     hydra_log_set_rotation(e->log, opt->tools_only ? 0 : st->logging.max_bytes, 1);
+    hydra_log_set_min_level(e->log, st->logging.level);
     if (!opt->tools_only)
         hydra_log_compress_leftovers(e->log);
     hydra_log_add_secret(e->log, e->creds.key);
@@ -1047,6 +1048,10 @@ static int swap_bots(hydra_engine *e, hydra_config *next)
     free(old_version);
     json_decref(errors);
     hydra_loop_portfolio(e);
+    /* The log's settings take effect with the reload (its file is restart-only). */
+    hydra_log_set_min_level(e->log, e->cfg->settings.logging.level);
+    hydra_log_set_rotation(e->log, e->opt.tools_only ? 0 : e->cfg->settings.logging.max_bytes, 1);
+    hydra_log_set_keep(e->log, hydra_settings_log_keep(&e->cfg->settings));
     hydra_log_pack(e->log, HYDRA_LOG_INFO, "config_reloaded", NULL, "{s:i,s:i,s:i}", "bots",
                    e->n_slots, "swapped", swapped, "kept", kept);
     return 0;

@@ -600,6 +600,12 @@ void hydra_log_set_min_level(hydra_log *lg, int level)
         lg->min_level = level;
 }
 
+void hydra_log_set_keep(hydra_log *lg, int keep_files)
+{
+    if (lg != NULL && keep_files >= 0)
+        lg->keep_files = keep_files;
+}
+
 void hydra_log_set_echo(hydra_log *lg, int on)
 {
     if (lg != NULL)

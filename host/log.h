@@ -45,6 +45,8 @@ void hydra_log_redact(const hydra_log *lg, const char *in, char *out, size_t out
 void hydra_log_set_clock(hydra_log *lg, const hydra_clock *clock);
 /* Lines below this level are dropped (backtests use WARN for trades-only). */
 void hydra_log_set_min_level(hydra_log *lg, int level);
+/* Rotated files kept from the next rotation on (0 keeps all). Call from the thread that writes. */
+void hydra_log_set_keep(hydra_log *lg, int keep_files);
 /* Also echo each line to stderr (tests, debugging). */
 void hydra_log_set_echo(hydra_log *lg, int on);
 

@@ -430,17 +430,20 @@ static void test_logging_and_retention_keys(void **state)
     EXPECT_ERRORS("bad_logging",
                   "tests/configs/bad_logging/settings.yaml:3:9: logging.keep: expected a "
                   "non-negative integer, got \"-1\"",
+                  "tests/configs/bad_logging/settings.yaml:4:10: logging.level: expected debug, "
+                  "info, warn or error, got \"verbose\"",
                   "tests/configs/bad_logging/settings.yaml:2:14: logging.max_bytes: 1000 is too "
                   "small: 0 (daily rotation only) or at least 65536 bytes",
-                  "tests/configs/bad_logging/settings.yaml:5:19: state.retention_days: expected a "
+                  "tests/configs/bad_logging/settings.yaml:6:19: state.retention_days: expected a "
                   "number of days within 0..36500 (0 keeps everything), got \"-5\"");
-    /* Defaults: 256 MiB, keep as system.log_keep_files says, 90 days. */
+    /* Defaults: 256 MiB, keep as system.log_keep_files says, every level, 90 days. */
     hydra_config *cfg = new_config();
     hydra_diag d;
     hydra_diag_init(&d);
     assert_int_equal(hydra_config_load(SHIPPED, cfg, &d), 0);
     assert_int_equal(cfg->settings.logging.max_bytes, 256L * 1024 * 1024);
     assert_int_equal(hydra_settings_log_keep(&cfg->settings), 14);
+    assert_int_equal(cfg->settings.logging.level, HYDRA_LOG_DEBUG);
     assert_int_equal(cfg->settings.state.retention_days, 90);
     cfg->settings.logging.keep = 3;
     assert_int_equal(hydra_settings_log_keep(&cfg->settings), 3);

@@ -504,6 +504,51 @@ static void test_reload_keeps_old_config_when_new_is_bad(void **state)
     assert_int_equal(et_count_events(f->log, "config_reloaded", NULL), 1);
 }
 
+/* Lines of the log at `level` ("debug", "info", ...). */
+static int lines_at(const char *log, const char *level)
+{
+    char *text = tu_read_file(log, NULL), want[40];
+    assert_non_null(text);
+    snprintf(want, sizeof want, "\"level\":\"%s\"", level);
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, want)) != NULL; p += strlen(want))
+        n++;
+    free(text);
+    return n;
+}
+
+/*
+ * logging.level: a host started at info writes no debug line (the tick's
+ * exitbot_ok heartbeat is one), and a reload back to debug brings them back
+ * from the next tick on.
+ */
+static void test_log_level_applies_at_start_and_on_reload(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(et_make_config(f->dir, "level: debug=>level: info", NULL), 0);
+    et_open(f);
+    et_ticks(f, 3);
+    assert_int_equal(lines_at(f->log, "debug"), 0);
+    assert_true(lines_at(f->log, "info") > 0);
+
+    char settings[512];
+    snprintf(settings, sizeof settings, "%s/config/settings.yaml", f->dir);
+    char *text = tu_read_file(settings, NULL);
+    assert_non_null(text);
+    char *p = strstr(text, "level: info"), *edited = NULL;
+    assert_non_null(p);
+    assert_true(asprintf(&edited, "%.*slevel: debug%s", (int)(p - text), text,
+                         p + strlen("level: info")) > 0);
+    assert_int_equal(tu_write_file(settings, edited), 0);
+    free(text);
+    free(edited);
+    assert_int_equal(hydra_engine_reload(&f->e), 0);
+    et_ticks(f, 3);
+    et_close(f);
+    assert_true(et_count_events(f->log, "exitbot_ok", NULL) >= 3);
+    assert_true(lines_at(f->log, "debug") >= 3);
+}
+
 /* Bots that could need more prices than a snapshot holds are refused at start, not mid-session. */
 static void test_too_many_symbols_refused_at_start(void **state)
 {
@@ -594,6 +639,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_after_journal_never_doubles, et_setup,
                                         et_teardown),
         cmocka_unit_test_setup_teardown(test_host_refuses_bad_config_with_status_2, et_setup,
+                                        et_teardown),
+        cmocka_unit_test_setup_teardown(test_log_level_applies_at_start_and_on_reload, et_setup,
                                         et_teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_when_new_is_bad, et_setup,
                                         et_teardown),
