@@ -311,6 +311,17 @@ static void test_interrupted_fetch_resumes_to_the_same_file(void **state)
     free(tb);
 }
 
+/* The file at path holds exactly the len bytes of want. */
+static void assert_file_holds(const char *path, const char *want, size_t len)
+{
+    size_t got_len = 0;
+    char *got = tu_read_file(path, &got_len);
+    assert_non_null(got);
+    assert_int_equal(got_len, len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
 /*
  * --force asks for every page again. One that fails halfway leaves the
  * finished file exactly as it was (the new one only replaces it by rename),
@@ -338,12 +349,7 @@ static void test_force_fetches_again_and_keeps_the_old_file_until_done(void **st
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "ORCL: page 3:"));
     free(out);
-    size_t len1 = 0;
-    char *after_failure = tu_read_file(path, &len1);
-    assert_non_null(after_failure);
-    assert_int_equal(len1, len0);
-    assert_memory_equal(after_failure, first, len0);
-    free(after_failure);
+    assert_file_holds(path, first, len0);
     assert_true(exists(f, "data/" OUT_NAME ".partial"));
 
     long before = bar_requests(f);
@@ -353,12 +359,7 @@ static void test_force_fetches_again_and_keeps_the_old_file_until_done(void **st
     assert_null(strstr(out, "continuing after"));
     assert_int_equal(bar_requests(f) - before, pages_for(f->truth.n));
     free(out);
-    size_t len2 = 0;
-    char *again = tu_read_file(path, &len2);
-    assert_non_null(again);
-    assert_int_equal(len2, len0);
-    assert_memory_equal(again, first, len0);
-    free(again);
+    assert_file_holds(path, first, len0);
     free(first);
     assert_false(exists(f, "data/" OUT_NAME ".partial"));
     assert_false(exists(f, "data/" OUT_NAME ".partial.json"));
