@@ -200,8 +200,9 @@ static void test_429_with_far_reset_holds_without_halting(void **state)
     open_engine(f, NULL);
     for (int i = 0; i < 3; i++)
         at_tick(f);
+    /* 3 s ahead: X-Ratelimit-Reset is whole seconds, and "2 s" can fall within the 1 s short wait. */
     at_set_faults(f, "{\"rules\":[{\"method\":\"GET\",\"path\":\"/v2/account\",\"fault\":\"429\","
-                     "\"count\":1,\"reset_in_s\":2}]}");
+                     "\"count\":1,\"reset_in_s\":3}]}");
     at_tick(f);
     assert_int_equal(at_stat_of(f, "faults_fired"), 1);
     assert_false(halted(f));
