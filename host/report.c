@@ -156,11 +156,6 @@ static void fmt_date(char *buf, size_t sz, int d)
         snprintf(buf, sz, "%04d-%02d-%02d", d / 10000, d / 100 % 100, d % 100);
 }
 
-static void fmt_time(char *buf, size_t sz, int64_t t)
-{
-    hydra_format_local(t, buf, (unsigned)sz);
-}
-
 static const char CONVENTIONS[] =
     "daily returns at each market-zone day's last bar; Sharpe = mean/sd(n-1)*sqrt(252), "
     "Sortino = mean/sqrt(mean(min(r,0)^2))*sqrt(252), risk-free 0; CAGR over calendar days "
@@ -401,8 +396,8 @@ static int write_trades(const hydra_bt_result *r, FILE *f)
     for (size_t i = 0; i < r->n_trades; i++) {
         const hydra_bt_trade *t = &r->trades[i];
         char a[32], b[32], ep[48], xp[48], q[48], pnl[48];
-        fmt_time(a, sizeof a, t->entry_ms);
-        fmt_time(b, sizeof b, t->exit_ms);
+        hydra_format_local(t->entry_ms, a, sizeof a);
+        hydra_format_local(t->exit_ms, b, sizeof b);
         fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t->bot_id, t->symbol, a,
                 hydra_report_exact(ep, sizeof ep, t->entry_price), b,
                 hydra_report_exact(xp, sizeof xp, t->exit_price),
@@ -921,8 +916,8 @@ static void html_trades(const hydra_bt_result *r, FILE *f)
             i = r->n_trades - HTML_TRADES;
         const hydra_bt_trade *t = &r->trades[i];
         char a[32], b[32], ep[48], xp[48], q[48], pnl[48];
-        fmt_time(a, sizeof a, t->entry_ms);
-        fmt_time(b, sizeof b, t->exit_ms);
+        hydra_format_local(t->entry_ms, a, sizeof a);
+        hydra_format_local(t->exit_ms, b, sizeof b);
         double cost = t->entry_price * t->qty;
         fprintf(f, "<tr><td>");
         html_escape(f, t->bot_id);

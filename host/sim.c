@@ -220,33 +220,14 @@ static int weekday_of_days(long days)
     return (int)(w < 0 ? w + 7 : w);
 }
 
-/* UTC ms of a market-zone minute of day on a date. */
 /*
- * A session time is asked for on every step that crosses an open or a close
- * (every step of a daily series), always for the same few days: the last
- * answers are remembered, keyed by the zone too (it may change between
- * sims in one process).
+ * UTC ms of a market-zone minute of day on a date. The zone's last span is
+ * remembered by the clock (hydra_utc_from_local_day), so this is cheap;
+ * the clock's sessions are kept in the sim itself (sessions_at).
  */
 static int64_t session_ms(int yyyymmdd, int minute_of_day)
 {
-    static struct {
-        int date, minute;
-        unsigned zone;
-        int64_t t;
-    } memo[8];
-    static unsigned next;
-    unsigned zone = hydra_tz_generation();
-    for (unsigned i = 0; i < 8; i++)
-        if (memo[i].date == yyyymmdd && memo[i].minute == minute_of_day && memo[i].zone == zone)
-            return memo[i].t;
-    int64_t t = hydra_utc_from_local(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100,
-                                     minute_of_day / 60, minute_of_day % 60, 0);
-    memo[next].date = yyyymmdd;
-    memo[next].minute = minute_of_day;
-    memo[next].zone = zone;
-    memo[next].t = t;
-    next = (next + 1) % 8;
-    return t;
+    return hydra_utc_from_local_day((long)hydra_days_from_date(yyyymmdd), minute_of_day);
 }
 
 /* The session of the first weekday on or after local day d (days since 1970-01-01). */

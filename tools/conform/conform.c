@@ -177,15 +177,9 @@ static void report_and_exit(int fd, const conform_result *mine)
  */
 static int confine_child(const char *plugin_path, int result_fd, conform_result *mine)
 {
-    char dir[4096], why[256];
-    snprintf(dir, sizeof dir, "%s", plugin_path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash != NULL)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
+    char copy[4096], why[256];
+    snprintf(copy, sizeof copy, "%s", plugin_path);
+    const char *dir = dirname(copy);
     /* Without Landlock (an older kernel), seccomp alone, as a worker without landlock_required. */
     (void)hydra_confine_landlock(dir, why, sizeof why);
     if (hydra_confine_seccomp_load(result_fd, why, sizeof why) != 0) {
