@@ -16,6 +16,8 @@
 #include <curl/curl.h>
 
 #include "error.h"
+#include "marketdata.h"
+#include "orders.h"
 #include "testutil.h"
 
 /* Replaces every occurrence of `from` with `to` in a malloc'd string. */
@@ -398,6 +400,32 @@ void et_stranger_order(hydra_broker *b, const char *cid, const char *symbol, dou
     hydra_broker_err err = {0};
     if (b->ops->submit(b->ctx, &r, &o, &err) != 0)
         fail_msg("stranger order %s refused: %s", cid, err.msg);
+}
+
+hydra_bot_slot *et_slot(hydra_engine *e, const char *bot_id)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
+            return &e->slots[i];
+    fail_msg("no bot %s", bot_id);
+    return NULL;
+}
+
+void et_resting_buy(hydra_engine *e, const char *bot_id, const char *symbol, double qty,
+                    const char *why, char *cid)
+{
+    double price = hydra_market_price(&e->market, symbol);
+    assert_true(isfinite(price) && price > 0);
+    hydra_intent in = {0};
+    in.struct_size = sizeof in;
+    in.kind = HYDRA_INTENT_ENTRY;
+    in.side = HYDRA_SIDE_BUY;
+    in.type = HYDRA_ORDER_LIMIT;
+    in.tif = HYDRA_TIF_GTC;
+    snprintf(in.symbol, sizeof in.symbol, "%s", symbol);
+    in.qty = qty;
+    in.limit_price = floor(price * 0.90);
+    assert_int_equal(hydra_orders_submit(e, et_slot(e, bot_id), &in, why, cid), 0);
 }
 
 int et_broker_status(hydra_broker *b, const char *cid)

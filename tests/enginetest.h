@@ -102,6 +102,35 @@ void et_wrap(et_broker *w, hydra_engine *e);
  * broker refuses it.
  */
 void et_stranger_order(hydra_broker *b, const char *cid, const char *symbol, double qty, double limit);
+/*
+ * Twelve daily bars of a made-up symbol, 2024-01-02 .. 01-17, that dip to
+ * 8.00 on 01-16: the backtest's pinned crossover (which adds two days) and
+ * the cancel attack's resting buy run on them.
+ */
+#define ET_DAILY_BARS \
+    "Date,Open,High,Low,Close,Volume\n" \
+    "2024-01-02,10.00,11.00,9.00,10.00,100\n" \
+    "2024-01-03,10.50,11.50,9.00,10.00,100\n" \
+    "2024-01-04,10.50,11.50,9.00,10.00,100\n" \
+    "2024-01-05,10.50,11.50,9.00,10.00,100\n" \
+    "2024-01-08,10.50,12.00,9.50,11.00,100\n" \
+    "2024-01-09,11.50,13.00,10.50,12.00,100\n" \
+    "2024-01-10,12.50,14.00,11.50,13.00,100\n" \
+    "2024-01-11,13.50,14.50,11.00,12.00,100\n" \
+    "2024-01-12,12.50,13.50,10.00,11.00,100\n" \
+    "2024-01-15,10.50,12.00,9.00,10.00,100\n" \
+    "2024-01-16,10.50,11.50,8.00,9.00,100\n" \
+    "2024-01-17,9.50,10.50,8.00,9.00,100\n"
+
+/* The slot of bot_id in e; fails the test when there is none. */
+hydra_bot_slot *et_slot(hydra_engine *e, const char *bot_id);
+/*
+ * A resting limit buy of qty `symbol` at 90% of its market price, as
+ * bot_id's entry, through the path every entry takes (journal, then
+ * broker); its client_order_id in cid (HYDRA_CID_LEN).
+ */
+void et_resting_buy(hydra_engine *e, const char *bot_id, const char *symbol, double qty,
+                    const char *why, char *cid);
 /* The broker's status of an order by client order id (hydra_broker_order_status); -1 when it has none. */
 int et_broker_status(hydra_broker *b, const char *cid);
 

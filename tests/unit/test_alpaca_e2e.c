@@ -282,23 +282,8 @@ static void test_halt_cancels_by_id_and_spares_strangers(void **state)
     }
     assert_true(n > 0);
 
-    hydra_bot_slot *crypto = NULL;
-    for (int i = 0; i < f->e.n_slots; i++)
-        if (strcmp(f->e.slots[i].cfg->bot_id, "crypto_core") == 0)
-            crypto = &f->e.slots[i];
-    assert_non_null(crypto);
-    double btc = hydra_market_price(&f->e.market, "BTC/USD");
-    hydra_intent in = {0};
-    in.struct_size = sizeof in;
-    in.kind = HYDRA_INTENT_ENTRY;
-    in.side = HYDRA_SIDE_BUY;
-    in.type = HYDRA_ORDER_LIMIT;
-    in.tif = HYDRA_TIF_GTC;
-    snprintf(in.symbol, sizeof in.symbol, "BTC/USD");
-    in.qty = 0.001;
-    in.limit_price = floor(btc * 0.9);
     char cid[HYDRA_CID_LEN];
-    assert_int_equal(hydra_orders_submit(&f->e, crypto, &in, "resting entry", cid), 0);
+    et_resting_buy(&f->e, "crypto_core", "BTC/USD", 0.001, "resting entry", cid);
     assert_int_equal(open_at_exchange(f, cid), 1);
     double eth = hydra_market_price(&f->e.market, "ETH/USD");
     stranger_submit(f, "manual-order-1", "ETH/USD", HYDRA_ORDER_LIMIT, 0.01, floor(eth * 0.5));

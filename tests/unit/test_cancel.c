@@ -107,15 +107,6 @@ static void open_engine(fixture *f, int inprocess)
     et_wrap(f->et.w, &f->et.e);
 }
 
-static hydra_bot_slot *slot_of(fixture *f, const char *bot_id)
-{
-    for (int i = 0; i < f->et.e.n_slots; i++)
-        if (strcmp(f->et.e.slots[i].cfg->bot_id, bot_id) == 0)
-            return &f->et.e.slots[i];
-    fail_msg("no bot %s", bot_id);
-    return NULL;
-}
-
 static int exchange_status(fixture *f, const char *cid)
 {
     return et_broker_status(&f->et.w->inner, cid);
@@ -132,19 +123,7 @@ static int journal_state(fixture *f, const char *cid)
 /* A resting buy of crypto_core's, through the path every entry takes (journal, then exchange). */
 static void place_victim_order(fixture *f, char *cid)
 {
-    double price = hydra_market_price(&f->et.e.market, "ETH/USD");
-    assert_true(isfinite(price) && price > 0);
-    hydra_intent in = {0};
-    in.struct_size = sizeof in;
-    in.kind = HYDRA_INTENT_ENTRY;
-    in.side = HYDRA_SIDE_BUY;
-    in.type = HYDRA_ORDER_LIMIT;
-    in.tif = HYDRA_TIF_GTC;
-    snprintf(in.symbol, sizeof in.symbol, "ETH/USD");
-    in.qty = 0.01;
-    in.limit_price = floor(price * 0.90);
-    assert_int_equal(hydra_orders_submit(&f->et.e, slot_of(f, "crypto_core"), &in, "victim", cid),
-                     0);
+    et_resting_buy(&f->et.e, "crypto_core", "ETH/USD", 0.01, "victim", cid);
     assert_int_equal(journal_state(f, cid), HYDRA_ORD_OPEN);
 }
 
@@ -274,7 +253,7 @@ static void test_cancel_attack_in_worker(void **state)
 {
     attack(*state, 0, "overlong", UNTERMINATED);
     fixture *f = *state;
-    assert_true(slot_of(f, "attacker")->run->process);
+    assert_true(et_slot(&f->et.e, "attacker")->run->process);
 }
 
 /* A cancel in an intent of ABI 1.0's size, which has no room for the id it would need. */
@@ -289,19 +268,7 @@ static void test_short_cancel_in_worker(void **state)
 }
 
 /* Daily bars that dip to 8.00 on 01-16: a resting buy at 8.50 fills then, and not before. */
-static const char *BT_BARS = "Date,Open,High,Low,Close,Volume\n"
-                             "2024-01-02,10.00,11.00,9.00,10.00,100\n"
-                             "2024-01-03,10.50,11.50,9.00,10.00,100\n"
-                             "2024-01-04,10.50,11.50,9.00,10.00,100\n"
-                             "2024-01-05,10.50,11.50,9.00,10.00,100\n"
-                             "2024-01-08,10.50,12.00,9.50,11.00,100\n"
-                             "2024-01-09,11.50,13.00,10.50,12.00,100\n"
-                             "2024-01-10,12.50,14.00,11.50,13.00,100\n"
-                             "2024-01-11,13.50,14.50,11.00,12.00,100\n"
-                             "2024-01-12,12.50,13.50,10.00,11.00,100\n"
-                             "2024-01-15,10.50,12.00,9.00,10.00,100\n"
-                             "2024-01-16,10.50,11.50,8.00,9.00,100\n"
-                             "2024-01-17,9.50,10.50,8.00,9.00,100\n";
+static const char *BT_BARS = ET_DAILY_BARS;
 
 #define BT_BOT(id, params)                                                                         \
     "  - bot_id: " id "\n    plugin: cancel_attack\n    bucket: momentum\n"                        \

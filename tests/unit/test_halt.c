@@ -52,15 +52,6 @@ static size_t hydra_positions(fixture *f)
     return n;
 }
 
-static hydra_bot_slot *slot_of(fixture *f, const char *bot_id)
-{
-    for (int i = 0; i < f->e.n_slots; i++)
-        if (strcmp(f->e.slots[i].cfg->bot_id, bot_id) == 0)
-            return &f->e.slots[i];
-    fail_msg("no bot %s", bot_id);
-    return NULL;
-}
-
 static int64_t db_int(const char *db, const char *sql)
 {
     sqlite3 *h = NULL;
@@ -87,18 +78,7 @@ static void trade_until_held(fixture *f)
 /* A resting entry of Hydra's own, through the path every entry takes (journal, then broker). */
 static void place_hydra_entry(fixture *f, char *cid)
 {
-    double price = hydra_market_price(&f->e.market, "BTC/USD");
-    assert_true(isfinite(price) && price > 0);
-    hydra_intent in = {0};
-    in.struct_size = sizeof in;
-    in.kind = HYDRA_INTENT_ENTRY;
-    in.side = HYDRA_SIDE_BUY;
-    in.type = HYDRA_ORDER_LIMIT;
-    in.tif = HYDRA_TIF_GTC;
-    snprintf(in.symbol, sizeof in.symbol, "BTC/USD");
-    in.qty = 0.001;
-    in.limit_price = floor(price * 0.90);
-    assert_int_equal(hydra_orders_submit(&f->e, slot_of(f, "crypto_core"), &in, "test entry", cid), 0);
+    et_resting_buy(&f->e, "crypto_core", "BTC/USD", 0.001, "test entry", cid);
     hydra_journal_order row;
     assert_int_equal(hydra_journal_get(f->e.state, cid, &row), 0);
     assert_int_equal(row.state, HYDRA_ORD_OPEN);

@@ -350,15 +350,6 @@ static void test_process_and_inprocess_give_same_orders(void **state)
     free(wb);
 }
 
-static const hydra_bot_slot *slot_of(const hydra_engine *e, const char *bot_id)
-{
-    for (int i = 0; i < e->n_slots; i++)
-        if (strcmp(e->slots[i].cfg->bot_id, bot_id) == 0)
-            return &e->slots[i];
-    fail_msg("no slot for %s", bot_id);
-    return NULL;
-}
-
 static size_t option_orders(const et_broker *w)
 {
     size_t n = 0;
@@ -392,10 +383,10 @@ static void test_chain_on_request_gives_the_snapshot_orders(void **state)
         et_open_plugins(e[i], d, f->plugins, i == 0);
         et_wrap(w[i], e[i]);
     }
-    assert_true(hydra_runner_asks_chain(slot_of(e[0], "opt_core")->run));
-    assert_true(slot_of(e[1], "opt_core")->run->process);
-    assert_true(hydra_runner_asks_chain(slot_of(e[1], "opt_core")->run));
-    assert_false(hydra_runner_asks_chain(slot_of(e[2], "opt_core")->run));
+    assert_true(hydra_runner_asks_chain(et_slot(e[0], "opt_core")->run));
+    assert_true(et_slot(e[1], "opt_core")->run->process);
+    assert_true(hydra_runner_asks_chain(et_slot(e[1], "opt_core")->run));
+    assert_false(hydra_runner_asks_chain(et_slot(e[2], "opt_core")->run));
     for (int i = 0; i < 3; i++)
         et_engine_ticks(e[i], 3000);
     print_message("option orders %zu / %zu / %zu; chains fetched %zu / %zu / %zu\n",
@@ -452,19 +443,19 @@ static void test_hot_swap_changes_signal(void **state)
     hydra_bot_position before[32], after[32];
     size_t nb = 0, na = 0;
     assert_int_equal(hydra_position_list(f->e.state, NULL, before, 32, &nb), 0);
-    pid_t mom_pid = slot_of(&f->e, "mom_FESX")->run->worker.pid;
-    pid_t crypto_pid = slot_of(&f->e, "crypto_core")->run->worker.pid;
+    pid_t mom_pid = et_slot(&f->e, "mom_FESX")->run->worker.pid;
+    pid_t crypto_pid = et_slot(&f->e, "crypto_core")->run->worker.pid;
     assert_int_equal(hydra_bot_kv_set(f->e.state, "mom_FESX", "swap_probe", "kept-123"), 0);
     assert_false(log_contains(f->log, "alt signal"));
 
     et_replace_plugin(f->plugins, HYDRA_TEST_BROKEN_DIR "/momentum_alt.so", "momentum");
     assert_int_equal(hydra_engine_reload(&f->e), 0);
 
-    const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
+    const hydra_bot_slot *mom = et_slot(&f->e, "mom_FESX");
     assert_string_equal(hydra_runner_version(mom->run), "2.0.0");
     assert_int_not_equal(mom->run->worker.pid, mom_pid);
     /* Only the changed bot was reloaded. */
-    assert_int_equal(slot_of(&f->e, "crypto_core")->run->worker.pid, crypto_pid);
+    assert_int_equal(et_slot(&f->e, "crypto_core")->run->worker.pid, crypto_pid);
     assert_int_equal(hydra_position_list(f->e.state, NULL, after, 32, &na), 0);
     assert_int_equal(na, nb);
     for (size_t i = 0; i < nb; i++) {
@@ -492,16 +483,16 @@ static void test_broken_replacement_is_refused(void **state)
     assert_int_equal(et_make_config(f->dir, TEST_SETTINGS, NULL), 0);
     open_engine(f);
     et_engine_ticks(&f->e, 50);
-    pid_t mom_pid = slot_of(&f->e, "mom_FESX")->run->worker.pid;
+    pid_t mom_pid = et_slot(&f->e, "mom_FESX")->run->worker.pid;
     for (int i = 0; i < 3; i++) {
         et_replace_plugin(f->plugins, broken[i], "momentum");
         assert_int_not_equal(hydra_engine_reload(&f->e), 0);
-        const hydra_bot_slot *mom = slot_of(&f->e, "mom_FESX");
+        const hydra_bot_slot *mom = et_slot(&f->e, "mom_FESX");
         assert_int_equal(mom->run->worker.pid, mom_pid);
         assert_string_equal(hydra_runner_version(mom->run), "1.0.0");
         assert_true(log_contains(f->log, why[i]));
         et_engine_ticks(&f->e, 20);
-        assert_false(slot_of(&f->e, "mom_FESX")->quarantined);
+        assert_false(et_slot(&f->e, "mom_FESX")->quarantined);
     }
     close_engine(f);
     assert_int_equal(et_count_events(f->log, "config_reload_rejected", NULL), 3);
