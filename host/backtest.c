@@ -124,6 +124,7 @@ typedef struct bt_bot {
     uint64_t skip_run;          /* consecutive ticks with that answer */
     int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
     int budget_index;           /* its row in hydra_portfolio_compute's answer (enabled bots in file order) */
+    int budget_ok;              /* the last computation gave it slot.budget */
 } bt_bot;
 
 /* Per-call views handed to a bot, reused across calls. */
@@ -171,8 +172,18 @@ struct hydra_backtest {
     char gen_start[32];           /* sim.start as configured */
     int date;                     /* current market-zone yyyymmdd */
     char day[11];
+    int day_year;                 /* the year whose digits day[0..3] hold */
     double day_start_equity, last_equity;
+    int budgets_valid;            /* the bots' budget rows hold a computation for budgets_equity */
+    double budgets_equity;
     hydra_account account;
+    /*
+     * Whether `account` may differ from the exchange's: set when the clock
+     * moves and by every call that changes the exchange's book (submit,
+     * cancel). The finalize step reads the account only then; most bars
+     * change nothing.
+     */
+    int account_stale;
     int64_t halt_until;
     uint64_t tick;
     int64_t now;
@@ -396,6 +407,19 @@ static double price_of(hydra_backtest *bt, const char *symbol)
 static double position_price(hydra_backtest *bt, const bt_pos *bp)
 {
     return bp->series >= 0 ? series_price(bt, bp->series, NULL) : price_of(bt, bp->p.symbol);
+}
+
+/* Reads the account from the exchange unless nothing has changed it since the last read. */
+static int read_account(hydra_backtest *bt)
+{
+    if (!bt->account_stale)
+        return 0;
+    hydra_broker_err err;
+    err_clear(&err);
+    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+        return HYDRA_EIO;
+    bt->account_stale = 0;
+    return 0;
 }
 
 /* The market clock changes only at a session's open or close: refresh it then. */
@@ -659,6 +683,7 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
     hydra_broker_err err;
     err_clear(&err);
     int rc = bt->broker.ops->submit(bt->broker.ctx, &req, &x, &err);
+    bt->account_stale = 1;
     char w[256], e[300];
     if (rc != 0) {
         decision(bt, cfg->bot_id, "order_rejected",
@@ -684,6 +709,7 @@ static void flatten(hydra_backtest *bt, const char *reason)
     hydra_broker_err err;
     err_clear(&err);
     bt->broker.ops->cancel_all(bt->broker.ctx, &err);
+    bt->account_stale = 1;
     sync_orders(bt);
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
@@ -789,6 +815,7 @@ static void bt_cancel(hydra_backtest *bt, int bi, const hydra_intent *in)
         err_clear(&err);
         if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) == 0)
             bt->broker.ops->cancel_order(bt->broker.ctx, x.id, &err);
+        bt->account_stale = 1;
         decision(bt, bot_id, "bot_cancel", "\"client_order_id\":\"%s\"", o->cid);
         return;
     }
@@ -1225,36 +1252,86 @@ static void release_all(hydra_backtest *bt)
         hydra_series_release_before(&bt->series[si], bt->series[si].n);
 }
 
-static int rollover(hydra_backtest *bt, int date)
+/*
+ * hydra_day_key's text from the tick's own conversion, without snprintf (a
+ * rollover a bar on daily bars); the year's four digits are rewritten only
+ * when the year changes.
+ */
+static void day_text(hydra_backtest *bt)
 {
-    release_history(bt);
-    hydra_broker_err err;
-    err_clear(&err);
-    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
-        return HYDRA_EIO;
-    bt->date = date;
-    /* hydra_day_key's text from the tick's own conversion, without snprintf (a rollover a bar on daily bars). */
     int y = bt->lt.year, m = bt->lt.month, d = bt->lt.day;
-    if (y >= 0 && y <= 9999) {
-        char *p = bt->day;
+    char *p = bt->day;
+    if (y < 0 || y > 9999) {
+        hydra_day_key(bt->now, bt->day, sizeof bt->day);
+        bt->day_year = -1;
+        return;
+    }
+    if (y != bt->day_year) {
         p[0] = (char)('0' + y / 1000);
         p[1] = (char)('0' + y / 100 % 10);
         p[2] = (char)('0' + y / 10 % 10);
         p[3] = (char)('0' + y % 10);
         p[4] = '-';
-        p[5] = (char)('0' + m / 10);
-        p[6] = (char)('0' + m % 10);
         p[7] = '-';
-        p[8] = (char)('0' + d / 10);
-        p[9] = (char)('0' + d % 10);
         p[10] = '\0';
-    } else {
-        hydra_day_key(bt->now, bt->day, sizeof bt->day);
+        bt->day_year = y;
     }
+    p[5] = (char)('0' + m / 10);
+    p[6] = (char)('0' + m % 10);
+    p[8] = (char)('0' + d / 10);
+    p[9] = (char)('0' + d % 10);
+}
+
+/*
+ * PortfolioBot's budgets for the day, as live: computed from the day's
+ * starting equity. They depend on nothing else that changes in a replay
+ * (the configuration is fixed), so a day that starts with the equity the
+ * last computation had keeps its rows, with the new day's key and time:
+ * on daily bars a bot that holds nothing starts most days so.
+ */
+static void day_budgets(hydra_backtest *bt)
+{
+    if (!bt->cfg->portfolio.enabled)
+        return;
+    if (!bt->budgets_valid || bt->budgets_equity != bt->day_start_equity) {
+        hydra_budget budgets[HYDRA_MAX_BOTS];
+        size_t n = 0;
+        bt->budgets_valid = 0;
+        int rc = hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now,
+                                         budgets, HYDRA_MAX_BOTS, &n);
+        /* Each bot's row is known from the file's order; the id check costs one compare a bot. */
+        for (int i = 0; i < bt->n_bots; i++) {
+            bt_bot *b = &bt->bots[i];
+            size_t k = (size_t)b->budget_index;
+            b->budget_ok = rc == 0 && k < n && strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0;
+            if (b->budget_ok)
+                b->slot.budget = budgets[k];
+        }
+        if (rc != 0)
+            return; /* asked again the next day, as live */
+        bt->budgets_valid = 1;
+        bt->budgets_equity = bt->day_start_equity;
+    }
+    for (int i = 0; i < bt->n_bots; i++) {
+        bt_bot *b = &bt->bots[i];
+        if (!b->budget_ok)
+            continue;
+        _Static_assert(sizeof b->slot.budget.day == sizeof bt->day, "one day key");
+        memcpy(b->slot.budget.day, bt->day, sizeof bt->day);
+        b->slot.budget.updated_ms = bt->now;
+        b->slot.have_budget = 1;
+    }
+}
+
+static int rollover(hydra_backtest *bt, int date)
+{
+    release_history(bt);
+    if (read_account(bt) != 0)
+        return HYDRA_EIO;
+    bt->date = date;
+    day_text(bt);
     bt->day_start_equity = bt->account.equity;
     bt->last_equity = bt->account.equity;
-    hydra_budget budgets[HYDRA_MAX_BOTS];
-    size_t n = 0;
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
         /* Field by field: a memset of the 256-byte reason is a `rep stos` a bar on daily bars. */
@@ -1266,19 +1343,7 @@ static int rollover(hydra_backtest *bt, int date)
         b->slot.quarantined = 0;
         b->slot.have_budget = 0;
     }
-    if (bt->cfg->portfolio.enabled &&
-        hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now, budgets,
-                                HYDRA_MAX_BOTS, &n) == 0) {
-        /* Each bot's row is known from the file's order; the id check costs one compare a bot. */
-        for (int i = 0; i < bt->n_bots; i++) {
-            bt_bot *b = &bt->bots[i];
-            size_t k = (size_t)b->budget_index;
-            if (k < n && strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0) {
-                b->slot.budget = budgets[k];
-                b->slot.have_budget = 1;
-            }
-        }
-    }
+    day_budgets(bt);
     return record_day(bt);
 }
 
@@ -1287,19 +1352,18 @@ static int tick(hydra_backtest *bt)
 {
     hydra_local_from_utc(bt->now, &bt->lt);
     bt->tick++;
+    bt->account_stale = 1; /* the clock has moved: marks, fills, the day's last_equity */
     /* 1. Bootstrap: rollover, then the journal. */
-    int rc = 0, rolled = bt->lt.date != bt->date;
-    if (rolled && (rc = rollover(bt, bt->lt.date)) != 0)
+    int rc = 0;
+    if (bt->lt.date != bt->date && (rc = rollover(bt, bt->lt.date)) != 0)
         return rc;
     if ((rc = sync_orders(bt)) != 0)
         return rc;
     /*
-     * 2. ExitBot, on the account as it is now: the rollover has just read
-     * it, and syncing the journal only reads the exchange.
+     * 2. ExitBot, on the account as it is now (after a rollover, the one
+     * it has just read: syncing the journal only reads the exchange).
      */
-    hydra_broker_err err;
-    err_clear(&err);
-    if (!rolled && bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+    if (read_account(bt) != 0)
         return HYDRA_EIO;
     int halted = exitbot(bt);
     bt->last_equity = bt->account.equity;
@@ -1308,7 +1372,7 @@ static int tick(hydra_backtest *bt)
     /* 5. Execution. */
     execute(bt, halted);
     /* 6. Finalize: the account after this tick's orders. */
-    if (bt->broker.ops->account(bt->broker.ctx, &bt->account, &err) != 0)
+    if (read_account(bt) != 0)
         return HYDRA_EIO;
     mark_equity(bt);
     return 0;
@@ -1539,6 +1603,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     if (bt == NULL)
         return HYDRA_ENOMEM;
     bt->opt = *opt;
+    bt->day_year = -1; /* no year's digits written yet */
     bt->cfg = calloc(1, sizeof *bt->cfg);
     bt->s = calloc(1, sizeof *bt->s);
     bt->market = calloc(1, sizeof *bt->market);

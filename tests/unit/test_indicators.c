@@ -8,6 +8,7 @@
  * results to the series it has seen across many buffer wraps, warm-up and
  * bad input are refused rather than guessed.
  */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -275,6 +276,18 @@ static void test_bad_input_is_refused(void **state)
     assert_true(x == -7.0);
     assert_int_equal(hydra_sma(hydra_series_of(v, 12), 6, &x), 0);
     assert_true(x == (16.0 + 17 + 18 + 19 + 20 + 21) / 6);
+    /* hydra_sma checks the sum: an infinity of either sign, both, or an overflow give none. */
+    double inf[4] = {1.0, INFINITY, 2.0, 3.0}, both[3] = {INFINITY, -INFINITY, 1.0},
+           huge[3] = {DBL_MAX, DBL_MAX, 1.0};
+    x = -7.0;
+    assert_int_equal(hydra_sma(hydra_series_of(inf, 4), 3, &x), -1);
+    inf[1] = -INFINITY;
+    assert_int_equal(hydra_sma(hydra_series_of(inf, 4), 4, &x), -1);
+    assert_int_equal(hydra_sma(hydra_series_of(both, 3), 3, &x), -1);
+    assert_int_equal(hydra_sma(hydra_series_of(huge, 3), 3, &x), -1);
+    assert_true(x == -7.0);
+    assert_int_equal(hydra_sma(hydra_series_of(inf, 4), 2, &x), 0);
+    assert_true(x == 2.5);
 
     /* Rate of change needs positive prices at both ends. */
     v[1] = 0.0;

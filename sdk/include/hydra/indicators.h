@@ -19,8 +19,9 @@
  *
  * Every read returns 0 and writes *out, or -1 (and leaves *out alone)
  * while the indicator is warming up, when an argument is invalid, or when
- * a value it would read is not finite. A streaming push of a non-finite
- * value is refused (-1) and leaves the state as it was.
+ * a value it would read is not finite (hydra_sma also when the sum
+ * overflows). A streaming push of a non-finite value is refused (-1) and
+ * leaves the state as it was.
  *
  * Sums are exact window sums: SMA and Bollinger add up their window afresh,
  * oldest value first, on every read, never a running sum that adds the new
@@ -116,19 +117,28 @@ static inline hydra_series hydra_series_drop(hydra_series s, uint32_t back)
 /* Window indicators over the last n values of a series                       */
 /* ------------------------------------------------------------------------ */
 
-/* Simple moving average of the last n values: their sum, oldest first, divided by n. */
+/*
+ * Simple moving average of the last n values: their sum, oldest first,
+ * divided by n. Finiteness is checked once, on the sum: a NaN or an
+ * infinity among the values makes the sum one too, and a sum that
+ * overflows has no finite average either. The loop is then a load and an
+ * add a value, which matters to a bot that reads a few SMAs every bar.
+ */
 static inline int hydra_sma(hydra_series s, uint32_t n, double *out)
 {
     double sum = 0.0;
+    const unsigned char *p;
     uint32_t i;
     if (n == 0 || s.len < n || out == NULL)
         return -1;
-    for (i = s.len - n; i < s.len; i++) {
-        double x = hydra_series_at(s, i);
-        if (!isfinite(x))
-            return -1;
+    p = s.first + (size_t)(s.len - n) * s.stride;
+    for (i = 0; i < n; i++, p += s.stride) {
+        double x;
+        memcpy(&x, p, sizeof x);
         sum += x;
     }
+    if (!isfinite(sum))
+        return -1;
     *out = sum / (double)n;
     return 0;
 }
