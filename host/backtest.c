@@ -125,6 +125,7 @@ typedef struct bt_bot {
     int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
     int budget_index;           /* its row in hydra_portfolio_compute's answer (enabled bots in file order) */
     int budget_ok;              /* the last computation gave it slot.budget */
+    uint64_t version;           /* counts changes to its book: orders, cancels, fills */
 } bt_bot;
 
 /* Per-call views handed to a bot, reused across calls. */
@@ -141,6 +142,10 @@ typedef struct bt_scratch {
     hydra_snapshot snap;
     hydra_intent intents[BT_MAX_INTENTS];
     hydra_intent_buf buf;
+    /* Whose snapshot the views hold (reuse_snapshot). */
+    int for_bot;
+    uint64_t for_tick, for_version;
+    int for_chain;
 } bt_scratch;
 
 struct hydra_backtest {
@@ -151,7 +156,8 @@ struct hydra_backtest {
     hydra_broker broker;
     const hydra_series *series;   /* the sim's */
     size_t n_series;
-    size_t *cursor;               /* per series: bars stamped <= now */
+    size_t *cursor;               /* per series: bars stamped <= cursors_ms (cursor_at) */
+    int64_t cursors_ms;
     size_t *released;             /* per series: bars before this were handed back */
     hydra_series *owned;          /* the loaded series whose bars this backtest owns (series share them) */
     size_t n_owned;
@@ -365,15 +371,24 @@ static int series_index(const hydra_backtest *bt, const char *symbol)
     return -1;
 }
 
-/* Moves a series' cursor to the clock; the clock only goes forward. */
+/*
+ * Bars of series si stamped <= now. Every cursor is moved to the clock at
+ * the first read of a tick (the clock only goes forward); a tick reads its
+ * prices many times (snapshots, exits, marks), each then a load.
+ */
 static size_t cursor_at(hydra_backtest *bt, int si)
 {
-    const hydra_series *s = &bt->series[si];
-    size_t k = bt->cursor[si];
-    while (k < s->n && s->bars[k].t_ms <= bt->now)
-        k++;
-    bt->cursor[si] = k;
-    return k;
+    if (bt->cursors_ms != bt->now) {
+        for (size_t i = 0; i < bt->n_series; i++) {
+            const hydra_series *s = &bt->series[i];
+            size_t k = bt->cursor[i];
+            while (k < s->n && s->bars[k].t_ms <= bt->now)
+                k++;
+            bt->cursor[i] = k;
+        }
+        bt->cursors_ms = bt->now;
+    }
+    return bt->cursor[si];
 }
 
 static double series_price(hydra_backtest *bt, int si, int64_t *t_ms)
@@ -472,6 +487,7 @@ static int book_fill(hydra_backtest *bt, bt_order *o, double qty, double price, 
     bt_bot *b = &bt->bots[o->bot];
     bt_pos *bp = find_pos(b, o->symbol);
     double mult = multiplier_of((unsigned)o->asset_class);
+    b->version++;
     double realized = 0;
     if (o->side == HYDRA_SIDE_BUY) {
         if (bp == NULL) {
@@ -684,6 +700,7 @@ static int submit(hydra_backtest *bt, int bot, const hydra_intent *in, const cha
     err_clear(&err);
     int rc = bt->broker.ops->submit(bt->broker.ctx, &req, &x, &err);
     bt->account_stale = 1;
+    b->version++;
     char w[256], e[300];
     if (rc != 0) {
         decision(bt, cfg->bot_id, "order_rejected",
@@ -816,6 +833,7 @@ static void bt_cancel(hydra_backtest *bt, int bi, const hydra_intent *in)
         if (bt->broker.ops->order_by_client_id(bt->broker.ctx, o->cid, &x, &err) == 0)
             bt->broker.ops->cancel_order(bt->broker.ctx, x.id, &err);
         bt->account_stale = 1;
+        bt->bots[bi].version++;
         decision(bt, bot_id, "bot_cancel", "\"client_order_id\":\"%s\"", o->cid);
         return;
     }
@@ -932,10 +950,25 @@ static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
     s->snap.n_orders = bt_order_views(bt, bi, s->ord, s->ord_p);
     s->snap.orders = s->ord_p;
 
-    s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
-                                .item_size = sizeof(hydra_intent),
-                                .capacity = BT_MAX_INTENTS,
-                                .items = s->intents};
+    s->for_bot = bi;
+    s->for_tick = bt->tick;
+    s->for_version = b->version;
+    s->for_chain = with_chain;
+}
+
+/*
+ * Whether the views still hold this bot's snapshot of this tick: its
+ * on_tick call follows its manage call, and when manage asked for nothing
+ * (the usual case) the bot's book, budget and prices are as they were, so
+ * the snapshot would be rebuilt identical. Another bot's call in between
+ * rebuilds the views for that bot, and any order, cancel or fill of this
+ * bot changes its version. A bot's views are const, read-only by the ABI.
+ */
+static int reuse_snapshot(const hydra_backtest *bt, int bi, int with_chain)
+{
+    const bt_scratch *s = bt->s;
+    return s->for_bot == bi && s->for_tick == bt->tick &&
+           s->for_version == bt->bots[bi].version && (s->for_chain || !with_chain);
 }
 
 /* ---- intents: gates, then the exchange ---- */
@@ -1050,7 +1083,12 @@ static void call_bot(hydra_backtest *bt, int bi, int entries, int with_chain)
     bt_scratch *s = bt->s;
     bt_bot *b = &bt->bots[bi];
     const hydra_plugin *p = b->slot.inst.plugin.entry;
-    build_snapshot(bt, bi, with_chain);
+    if (!entries || !reuse_snapshot(bt, bi, with_chain))
+        build_snapshot(bt, bi, with_chain);
+    s->buf = (hydra_intent_buf){.struct_size = sizeof s->buf,
+                                .item_size = sizeof(hydra_intent),
+                                .capacity = BT_MAX_INTENTS,
+                                .items = s->intents};
     int rc = entries ? p->on_tick(b->slot.inst.bot, &s->snap, &s->buf)
                      : p->manage(b->slot.inst.bot, &s->snap, &s->buf);
     char why[256];
@@ -1675,6 +1713,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->res.series = bt->series;
     bt->res.n_series = bt->n_series;
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
+    bt->cursors_ms = INT64_MIN; /* moved at the first read */
     bt->released = calloc(bt->n_series + 1, sizeof *bt->released);
     if (bt->cursor == NULL || bt->released == NULL) {
         rc = HYDRA_ENOMEM;
