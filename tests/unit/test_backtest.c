@@ -206,6 +206,41 @@ static void test_daily_bot_trades_with_default_session(void **state)
     hydra_backtest_close(bt);
 }
 
+/*
+ * on_tick is shown the book as the same bot's manage left it: the sell
+ * manage places is in on_tick's order views, and on_tick cancels it, every
+ * tick the bot holds. Were on_tick handed the views manage was shown (the
+ * backtest keeps them when nothing of the bot changed), the sell would be
+ * missed, rest for good, and manage would place no other.
+ */
+static void test_on_tick_sees_what_manage_did(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: looker\n    plugin: manage_then_look\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: manage_then_look\n";
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/look", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_full(dir, BOTS, "risk:\n  max_limit_distance_pct: 100\n");
+    hydra_backtest *bt = run_in(dir, NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    const hydra_bt_bot_stats *st = &r->bot_stats[0];
+    /* Bought on the first tick, filled at the second bar's open, held to the end. */
+    assert_int_equal(st->entries, 1);
+    assert_int_equal(r->n_trades, 1);
+    assert_string_equal(r->trades[0].exit_reason, "end_of_data");
+    /* A sell placed and cancelled on every tick it held: every tick but the first. */
+    print_message("ticks %llu, exits placed %llu\n", (unsigned long long)st->ticks,
+                  (unsigned long long)st->exits);
+    assert_true(st->ticks >= 10);
+    assert_int_equal(st->exits, st->ticks - 1);
+    hydra_backtest_close(bt);
+}
+
 /* A bot that never trades, or whose entries the gates resize, says why at the top of the summary. */
 static void test_summary_explains_skips_and_resizes(void **state)
 {
@@ -650,6 +685,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ma_cross_trades_by_hand),
         cmocka_unit_test(test_daily_bot_trades_with_default_session),
+        cmocka_unit_test(test_on_tick_sees_what_manage_did),
         cmocka_unit_test(test_summary_explains_skips_and_resizes),
         cmocka_unit_test(test_bot_and_symbol_filters),
         cmocka_unit_test(test_long_curves_are_downsampled),
