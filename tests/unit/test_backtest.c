@@ -241,6 +241,54 @@ static void test_on_tick_sees_what_manage_did(void **state)
     hydra_backtest_close(bt);
 }
 
+/*
+ * PortfolioBot's budgets follow the equity each day starts with, as live
+ * (the backtest keeps a day's rows only while that equity is unchanged).
+ * Entries far too large are cut by the open-risk gate to the budget, which
+ * is proportional to the day's starting equity: 100,000 for the first
+ * entry, 100,000 plus the first trade's result for the second (the bot is
+ * flat in between, so the equity is its cash).
+ */
+static void test_budgets_follow_the_days_equity(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 100000}\n";
+    char dir[700], out[800], path[900];
+    snprintf(dir, sizeof dir, "%s/budgets", g_dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_full(dir, BOTS, "risk:\n  max_notional_per_order: 1000000\n");
+    hydra_backtest *bt = run_in(dir, out, 1);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    assert_true(r->n_trades >= 2);
+    /* The open risk each entry was cut to: "... open_risk capped X to N shares (RISK)". */
+    snprintf(path, sizeof path, "%s/decisions.jsonl", out);
+    char *log = tu_read_file(path, NULL);
+    assert_non_null(log);
+    double risk[2];
+    const char *p = log;
+    for (int i = 0; i < 2; i++) {
+        p = strstr(p, "open_risk capped ");
+        assert_non_null(p);
+        p = strstr(p, " shares (");
+        assert_non_null(p);
+        assert_int_equal(sscanf(p, " shares (%lf)", &risk[i]), 1);
+    }
+    free(log);
+    /* A quarter of 1% (the momentum bucket), twice over, of 100,000; then of the new equity. */
+    double equity2 = 100000 + r->trades[0].pnl;
+    print_message("open risk allowed: %.2f, then %.2f (equity %.2f)\n", risk[0], risk[1], equity2);
+    assert_near(risk[0], 500.0, 0.005);
+    assert_true(fabs(equity2 - 100000) > 10); /* the first trade moved the equity */
+    assert_near(risk[1], 500.0 * equity2 / 100000, 0.005);
+    hydra_backtest_close(bt);
+}
+
 /* A bot that never trades, or whose entries the gates resize, says why at the top of the summary. */
 static void test_summary_explains_skips_and_resizes(void **state)
 {
@@ -686,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_ma_cross_trades_by_hand),
         cmocka_unit_test(test_daily_bot_trades_with_default_session),
         cmocka_unit_test(test_on_tick_sees_what_manage_did),
+        cmocka_unit_test(test_budgets_follow_the_days_equity),
         cmocka_unit_test(test_summary_explains_skips_and_resizes),
         cmocka_unit_test(test_bot_and_symbol_filters),
         cmocka_unit_test(test_long_curves_are_downsampled),
