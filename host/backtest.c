@@ -437,22 +437,28 @@ static int read_account(hydra_backtest *bt)
     return 0;
 }
 
-/* The market clock changes only at a session's open or close: refresh it then. */
-static void refresh_mclock(hydra_backtest *bt)
+/*
+ * The market clock now, or NULL when the exchange cannot say. It changes
+ * only at a session's open or close, so it is asked for again only then;
+ * and it is asked for only when a rule reads it (flatten_before_close of a
+ * bot that holds something), which on daily bars spares a clock a bar.
+ */
+static const hydra_market_clock *market_clock(hydra_backtest *bt)
 {
     if (bt->now < bt->mclock_until && bt->mclock_until > 0) {
         bt->mclock.now_ms = bt->now;
-        return;
+        return &bt->mclock;
     }
     hydra_broker_err err;
     err_clear(&err);
     if (bt->broker.ops->clock(bt->broker.ctx, &bt->mclock, &err) != 0) {
         memset(&bt->mclock, 0, sizeof bt->mclock);
         bt->mclock_until = 0;
-        return;
+        return NULL;
     }
     int64_t a = bt->mclock.next_open_ms, b = bt->mclock.next_close_ms + 1;
     bt->mclock_until = a > 0 && b > 1 ? (a < b ? a : b) : 0;
+    return bt->mclock_until > 0 ? &bt->mclock : NULL;
 }
 
 /* ---- the book ---- */
@@ -1172,11 +1178,15 @@ static void note_preflight(hydra_backtest *bt, bt_bot *b, const char *why)
 static void host_exits(hydra_backtest *bt, int bi)
 {
     bt_bot *b = &bt->bots[bi];
+    if (b->npos == 0)
+        return;
+    /* hydra_exit_check reads the clock only for flatten_before_close. */
+    const hydra_market_clock *mclock =
+        b->slot.cfg->flatten_before_close_minutes > 0 ? market_clock(bt) : NULL;
     for (size_t i = 0; i < b->npos; i++) {
         const hydra_bot_position *p = &b->pos[i].p;
         double price = position_price(bt, &b->pos[i]);
-        hydra_exit_reason why = hydra_exit_check(b->slot.cfg, p, price, bt->now,
-                                                 bt->mclock_until > 0 ? &bt->mclock : NULL);
+        hydra_exit_reason why = hydra_exit_check(b->slot.cfg, p, price, bt->now, mclock);
         if (why == HYDRA_EXIT_NONE)
             continue;
         double working = working_qty(bt, bi, p->symbol, HYDRA_SIDE_SELL);
@@ -1405,8 +1415,10 @@ static int tick(hydra_backtest *bt)
         return HYDRA_EIO;
     int halted = exitbot(bt);
     bt->last_equity = bt->account.equity;
-    /* 3. Budgets were set at the rollover. 4. The market clock (prices are read on demand). */
-    refresh_mclock(bt);
+    /*
+     * 3. Budgets were set at the rollover. 4. The market clock and prices
+     * are read on demand (market_clock, cursor_at).
+     */
     /* 5. Execution. */
     execute(bt, halted);
     /* 6. Finalize: the account after this tick's orders. */

@@ -242,6 +242,36 @@ static void test_on_tick_sees_what_manage_did(void **state)
 }
 
 /*
+ * flatten_before_close reads the market clock, which the backtest asks for
+ * only when such a bot holds something. Daily bars are stamped at the
+ * session's close, inside any number of minutes before it: a position is
+ * closed by the rule on the first tick it is held.
+ */
+static void test_flatten_before_close_reads_the_clock(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    exits: {flatten_before_close_minutes: 15}\n"
+        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/before_close", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_bots(dir, BOTS);
+    hydra_backtest *bt = run_in(dir, NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    /* The hand-worked entries of test_ma_cross_trades_by_hand; the second fills on the last bar. */
+    assert_int_equal(r->n_trades, 2);
+    assert_string_equal(r->trades[0].exit_reason, "flatten_before_close");
+    assert_int_equal(r->trades[0].exit_ms - r->trades[0].entry_ms, 86400000LL);
+    assert_string_equal(r->trades[1].exit_reason, "end_of_data");
+    hydra_backtest_close(bt);
+}
+
+/*
  * PortfolioBot's budgets follow the equity each day starts with, as live
  * (the backtest keeps a day's rows only while that equity is unchanged).
  * Entries far too large are cut by the open-risk gate to the budget, which
@@ -735,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_daily_bot_trades_with_default_session),
         cmocka_unit_test(test_on_tick_sees_what_manage_did),
         cmocka_unit_test(test_budgets_follow_the_days_equity),
+        cmocka_unit_test(test_flatten_before_close_reads_the_clock),
         cmocka_unit_test(test_summary_explains_skips_and_resizes),
         cmocka_unit_test(test_bot_and_symbol_filters),
         cmocka_unit_test(test_long_curves_are_downsampled),
