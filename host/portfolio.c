@@ -86,7 +86,13 @@ int hydra_portfolio_compute(const hydra_config *cfg, double day_start_equity, co
          * Every member is set below; no memset (a `rep stos`) and bounded
          * copies, not snprintf: a backtest of daily bars rolls over every bar.
          */
-        copy_bounded(o->bot_id, sizeof o->bot_id, b->bot_id);
+        /*
+         * The whole fixed-size id and a terminator, without a length scan:
+         * the bytes after the id's own terminator come along and are never read.
+         */
+        _Static_assert(sizeof o->bot_id == sizeof b->bot_id, "one bot id size");
+        memcpy(o->bot_id, b->bot_id, sizeof o->bot_id);
+        o->bot_id[sizeof o->bot_id - 1] = '\0';
         copy_bounded(o->day, sizeof o->day, day);
         o->max_daily_loss = share;
         o->max_open_risk = 2.0 * share; /* seed: twice the daily loss may be at risk at once */
