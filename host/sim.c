@@ -230,11 +230,9 @@ static int64_t session_ms(int yyyymmdd, int minute_of_day)
     return hydra_utc_from_local_day((long)hydra_days_from_date(yyyymmdd), minute_of_day);
 }
 
-/* The session of the first weekday on or after local day d (days since 1970-01-01). */
-static sim_session session_from(const hydra_sim *sim, long d)
+/* The session of weekday d (days since 1970-01-01, local date). */
+static sim_session session_on(const hydra_sim *sim, long d)
 {
-    while (weekday_of_days(d) == 0 || weekday_of_days(d) == 6)
-        d++;
     return (sim_session){d, hydra_utc_from_local_day(d, sim->open_min),
                          hydra_utc_from_local_day(d, sim->close_min)};
 }
@@ -245,14 +243,19 @@ static void sessions_at(hydra_sim *sim, long today)
     unsigned zone = hydra_tz_generation();
     if (sim->sessions_zone == zone && sim->sessions_today == today && sim->cur_session.day != 0)
         return;
-    long first = today;
-    while (weekday_of_days(first) == 0 || weekday_of_days(first) == 6)
-        first++;
+    /*
+     * The first weekday on or after today and the weekday after it, from
+     * today's weekday alone: Saturday and Sunday lead to Monday, Friday's
+     * next is Monday.
+     */
+    int wd = weekday_of_days(today);
+    long first = wd == 6 ? today + 2 : wd == 0 ? today + 1 : today;
+    long after = first + (wd == 5 ? 3 : 1);
     if (sim->sessions_zone == zone && sim->next_session.day == first && first != 0)
         sim->cur_session = sim->next_session;
     else
-        sim->cur_session = session_from(sim, first);
-    sim->next_session = session_from(sim, first + 1);
+        sim->cur_session = session_on(sim, first);
+    sim->next_session = session_on(sim, after);
     sim->sessions_today = today;
     sim->sessions_zone = zone;
 }
@@ -269,19 +272,11 @@ static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
 
 #define CURSOR_WALK 8
 
-/*
- * Index of the first bar stamped after t (s->n when none is); s is one of
- * the sim's series. The clock moves a bar at a time and every step asks
- * about the same few instants, so each series walks from its last answer
- * (a bisection of a million bars per question was most of a replay's
- * step); a jump of more than a few bars either way is bisected.
- */
-static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
+/* first_after's walk from the cursor, or its bisection: kept out of line, off the usual path. */
+static __attribute__((noinline)) size_t first_after_walk(const hydra_series *s, size_t *cursor,
+                                                         int64_t t)
 {
-    size_t *cursor = &sim->cursor[s - sim->series];
     size_t k = *cursor;
-    if ((k == s->n || s->bars[k].t_ms > t) && (k == 0 || s->bars[k - 1].t_ms <= t))
-        return k; /* the usual answer: the same as last time */
     for (int i = 0; i < CURSOR_WALK && k < s->n && s->bars[k].t_ms <= t; i++)
         k++;
     for (int i = 0; i < CURSOR_WALK && k > 0 && s->bars[k - 1].t_ms > t; i++)
@@ -290,6 +285,28 @@ static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t
         k = (size_t)(hydra_series_index_at(s, t) + 1);
     *cursor = k;
     return k;
+}
+
+/*
+ * Index of the first bar stamped after t (s->n when none is); s is one of
+ * the sim's series. The clock moves a bar at a time and every step asks
+ * about the same few instants, so each series walks from its last answer
+ * (a bisection of a million bars per question was most of a replay's
+ * step); a jump of more than a few bars either way is bisected. The two
+ * usual answers, the same bar as last time and the one after it, are
+ * checked inline.
+ */
+static inline size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
+{
+    size_t *cursor = &sim->cursor[s - sim->series];
+    size_t k = *cursor;
+    if ((k == s->n || s->bars[k].t_ms > t) && (k == 0 || s->bars[k - 1].t_ms <= t))
+        return k; /* the same as last time */
+    if (k < s->n && s->bars[k].t_ms <= t && (k + 1 == s->n || s->bars[k + 1].t_ms > t)) {
+        *cursor = k + 1; /* the clock moved one bar on */
+        return k + 1;
+    }
+    return first_after_walk(s, cursor, t);
 }
 
 /* The latest bar stamped <= t, or NULL before the first bar. */
