@@ -115,6 +115,19 @@ struct hydra_sim {
     long sessions_today;
     unsigned sessions_zone;
     sim_session cur_session, next_session;
+    /*
+     * equity_now's last answer: the account is read several times a bar and
+     * the day's last equity once a day, mostly at one clock with the same
+     * book. Keyed by the clock, by book_gen (bumped by every change of cash
+     * or of a position) and by the zone (an option's expiry is a market-zone
+     * time). A cache, not state: never saved.
+     */
+    unsigned long long book_gen;
+    int equity_valid;
+    int64_t equity_now_ms;
+    unsigned long long equity_gen;
+    unsigned equity_zone;
+    double equity;
 };
 
 /* Copies src into dst, cut to fit (snprintf's "%s" without its cost). */
@@ -418,14 +431,29 @@ static double mark_price(const hydra_sim *sim, const sim_position *p)
     return b == NULL ? p->avg_entry : b->close;
 }
 
-static double equity_now(const hydra_sim *sim)
+/* Cash plus every position at its mark, remembered in the sim (equity_now). */
+static __attribute__((noinline)) double equity_mark(hydra_sim *sim, unsigned zone)
 {
     double eq = sim->cash;
     for (size_t i = 0; i < sim->n_pos; i++) {
         const sim_position *p = &sim->pos[i];
         eq += p->qty * mark_price(sim, p) * multiplier_of(p->asset_class);
     }
+    sim->equity_valid = 1;
+    sim->equity_now_ms = sim->now;
+    sim->equity_gen = sim->book_gen;
+    sim->equity_zone = zone;
+    sim->equity = eq;
     return eq;
+}
+
+static inline double equity_now(hydra_sim *sim)
+{
+    unsigned zone = hydra_tz_generation();
+    if (sim->equity_valid && sim->equity_now_ms == sim->now && sim->equity_gen == sim->book_gen &&
+        sim->equity_zone == zone)
+        return sim->equity;
+    return equity_mark(sim, zone);
 }
 
 static double reserved_total(const hydra_sim *sim)
@@ -478,6 +506,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     /* Marked every step: the series is looked up here, not by name each time. */
     p->series = asset_class == HYDRA_ASSET_OPTION ? NULL : find_series(sim, symbol);
     sim->pos_dirty = 1;
+    sim->book_gen++;
     return p;
 }
 
@@ -487,6 +516,7 @@ static void remove_position(hydra_sim *sim, sim_position *p)
     memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
     sim->n_pos--;
     sim->pos_dirty = 1;
+    sim->book_gen++;
 }
 
 /* ---- orders -------------------------------------------------------------- */
@@ -584,6 +614,7 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     double fee = fee_for(sim, o->asset_class, o->side, qty, gross);
     double fee_qty = coin_fee(sim, o->asset_class, o->side, qty);
     sim->pos_dirty = 1;
+    sim->book_gen++;
     if (o->side == HYDRA_SIDE_BUY) {
         if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
             return HYDRA_ENOMEM;
@@ -818,6 +849,7 @@ static void settle_expired(hydra_sim *sim)
         double S = b == NULL ? 0 : b->close;
         double intrinsic = c.is_call ? fmax(0.0, S - c.strike) : fmax(0.0, c.strike - S);
         sim->cash += p->qty * intrinsic * OPTION_MULTIPLIER;
+        sim->book_gen++;
         for (size_t k = 0; k < sim->n_work; k++) {
             sim_order *so = &sim->orders[sim->work[k]];
             if (strcmp(so->o.symbol, p->symbol) == 0 && is_working(so->o.status))
@@ -1097,6 +1129,7 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
             goto fail;
         }
         sim->cash = sqlite3_column_double(st, 1);
+        sim->book_gen++;
         sim->last_equity = sqlite3_column_double(st, 2);
         sim->day = sqlite3_column_int(st, 3);
         sim->now = sqlite3_column_int64(st, 4);
@@ -1127,6 +1160,7 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
         }
         p->qty = sqlite3_column_double(st, 2);
         p->avg_entry = sqlite3_column_double(st, 3);
+        sim->book_gen++;
     }
     if (step != SQLITE_DONE)
         goto db_error;
@@ -2249,6 +2283,7 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
     }
     if (!loaded) {
         sim->cash = sim->cfg.initial_cash;
+        sim->book_gen++;
         sim->last_equity = sim->cash;
         sim->now = start;
         sim->day = hydra_local_date(start);
@@ -2521,6 +2556,7 @@ int hydra_sim_adjust_position(hydra_sim *sim, const char *symbol, double qty, do
     }
     p->qty += qty;
     sim->pos_dirty = 1;
+    sim->book_gen++;
     if (p->qty <= QTY_EPS)
         remove_position(sim, p);
     return save_or_fail(sim, "the position", err);
