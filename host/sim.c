@@ -84,6 +84,7 @@ struct hydra_sim {
     long long next_seq;
     sim_position *pos; /* sorted by symbol */
     size_t n_pos, cap_pos;
+    size_t n_option_pos; /* positions in options: settle_expired has nothing to do without one */
     sim_order *orders; /* every accepted order, in submission order */
     size_t n_orders, cap_orders;
     size_t *work; /* indices of working orders, in submission order */
@@ -503,6 +504,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     memset(p, 0, sizeof *p);
     copy_bounded(p->symbol, sizeof p->symbol, symbol);
     p->asset_class = asset_class;
+    sim->n_option_pos += asset_class == HYDRA_ASSET_OPTION;
     /* Marked every step: the series is looked up here, not by name each time. */
     p->series = asset_class == HYDRA_ASSET_OPTION ? NULL : find_series(sim, symbol);
     sim->pos_dirty = 1;
@@ -513,6 +515,7 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
 static void remove_position(hydra_sim *sim, sim_position *p)
 {
     size_t at = (size_t)(p - sim->pos);
+    sim->n_option_pos -= p->asset_class == HYDRA_ASSET_OPTION;
     memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
     sim->n_pos--;
     sim->pos_dirty = 1;
@@ -839,6 +842,8 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
  */
 static void settle_expired(hydra_sim *sim)
 {
+    if (sim->n_option_pos == 0)
+        return;
     for (size_t i = sim->n_pos; i-- > 0;) {
         sim_position *p = &sim->pos[i];
         sim_contract c;
@@ -2349,7 +2354,8 @@ int hydra_sim_step(hydra_sim *sim)
     }
     if (!moved)
         return HYDRA_EEOF;
-    return db_save(sim) == 0 ? 0 : HYDRA_EIO;
+    /* Nothing to save without a file (":memory:", every backtest): no call. */
+    return sim->db == NULL || db_save(sim) == 0 ? 0 : HYDRA_EIO;
 }
 
 const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n)
