@@ -224,7 +224,8 @@ static void local_from_secs(int64_t secs, hydra_local_time *out);
 /* Converts utc_ms into g_last_local (the miss path of local_of, kept out of its callers). */
 static __attribute__((noinline)) void local_convert(int64_t utc_ms)
 {
-    int64_t secs = floor_div(utc_ms, 1000);
+    /* An unsigned division where it is the same: the cheapest by a constant. */
+    int64_t secs = utc_ms >= 0 ? (int64_t)((uint64_t)utc_ms / 1000u) : floor_div(utc_ms, 1000);
     local_from_secs(secs, &g_last_local.lt);
     g_last_local.valid = 1;
     g_last_local.generation = g_tz_generation;
