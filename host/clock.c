@@ -277,10 +277,36 @@ static void offset_cache_fill(int64_t secs)
     g_offset_cache.offset_min = (int)(a.tm_gmtoff / 60);
 }
 
+static int days_in_month(int y, int mo);
+
+/*
+ * g_last_day becomes the day after it (a daily series steps a day at a
+ * time): a counter, with the month and the year carried by hand.
+ */
+static inline void next_day(void)
+{
+    g_last_day.days++;
+    g_last_day.start += 86400;
+    g_last_day.wday = g_last_day.wday == 6 ? 0 : g_last_day.wday + 1;
+    if (g_last_day.day < 28 ||
+        g_last_day.day < days_in_month(g_last_day.year, g_last_day.month)) {
+        g_last_day.day++;
+        g_last_day.date++;
+        return;
+    }
+    g_last_day.day = 1;
+    if (g_last_day.month == 12) {
+        g_last_day.month = 1;
+        g_last_day.year++;
+    } else {
+        g_last_day.month++;
+    }
+    g_last_day.date = g_last_day.year * 10000 + g_last_day.month * 100 + 1;
+}
+
 /*
  * The civil date of the local day holding local seconds `local`, from the
- * calendar: a change of month or a jump (the next day of the same month
- * is local_from_secs's own case).
+ * calendar: a jump (the next day is next_day's).
  */
 static __attribute__((noinline)) void day_fill(int64_t local)
 {
@@ -334,8 +360,8 @@ static __attribute__((noinline)) void offset_fill(int64_t secs)
 
 /*
  * The usual case is two range checks and the time of day: the offset's
- * span and the day's date are remembered, the next day of the same month
- * (a daily series steps a day at a time) is a counter, and the slow paths
+ * span and the day's date are remembered, the next day is a counter
+ * (next_day), and the slow paths
  * live in their own functions so this one stays small.
  */
 static void local_from_secs(int64_t secs, hydra_local_time *out)
@@ -350,15 +376,10 @@ static void local_from_secs(int64_t secs, hydra_local_time *out)
     int64_t local = secs + g_offset_cache.offset;
     if (!g_last_day.valid || local < g_last_day.start || local >= g_last_day.start + 86400) {
         if (g_last_day.valid && local >= g_last_day.start + 86400 &&
-            local < g_last_day.start + 2 * 86400 && g_last_day.day < 28) {
-            g_last_day.days++;
-            g_last_day.start += 86400;
-            g_last_day.day++;
-            g_last_day.date++;
-            g_last_day.wday = g_last_day.wday == 6 ? 0 : g_last_day.wday + 1;
-        } else {
+            local < g_last_day.start + 2 * 86400)
+            next_day();
+        else
             day_fill(local);
-        }
     }
     /* Unsigned and from the minute of the day: the cheapest divisions by constants. */
     unsigned sod = (unsigned)(local - g_last_day.start); /* 0 .. 86399 */
