@@ -164,6 +164,7 @@ static struct {
     int64_t from, until; /* UTC seconds [from, until) with one offset */
     int uniform;    /* one offset for the whole span */
     long offset;    /* seconds ahead of UTC */
+    int offset_min; /* offset / 60, as hydra_local_time has it */
 } g_offset_cache;
 
 /* Civil date from days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm). */
@@ -202,7 +203,7 @@ static void local_from_tm(const struct tm *tm, hydra_local_time *out)
 static struct {
     int valid;
     unsigned generation;
-    int64_t secs;
+    uint64_t ms; /* the converted second, in ms: instants [ms, ms + 1000) share it */
     hydra_local_time lt;
 } g_last_local;
 
@@ -213,22 +214,34 @@ static struct {
 static struct {
     int valid;
     int64_t start; /* local seconds of the day's 00:00 */
+    long days;     /* start / 86400 */
     int year, month, day, wday;
+    int date;      /* yyyymmdd */
 } g_last_day;
 
 static void local_from_secs(int64_t secs, hydra_local_time *out);
 
-/* The local time of utc_ms, converted or remembered; valid until the next conversion. */
-static const hydra_local_time *local_of(int64_t utc_ms)
+/* Converts utc_ms into g_last_local (the miss path of local_of, kept out of its callers). */
+static __attribute__((noinline)) void local_convert(int64_t utc_ms)
 {
-    int64_t secs = floor_div(utc_ms, 1000);
-    if (!g_last_local.valid || g_last_local.secs != secs ||
-        g_last_local.generation != g_tz_generation) {
-        local_from_secs(secs, &g_last_local.lt);
-        g_last_local.valid = 1;
-        g_last_local.generation = g_tz_generation;
-        g_last_local.secs = secs;
-    }
+    /* An unsigned division where it is the same: the cheapest by a constant. */
+    int64_t secs = utc_ms >= 0 ? (int64_t)((uint64_t)utc_ms / 1000u) : floor_div(utc_ms, 1000);
+    local_from_secs(secs, &g_last_local.lt);
+    g_last_local.valid = 1;
+    g_last_local.generation = g_tz_generation;
+    g_last_local.ms = (uint64_t)secs * 1000u; /* unsigned: the check below wraps the same way */
+}
+
+/*
+ * The local time of utc_ms, converted or remembered; valid until the next
+ * conversion. A hit is one range check on the millisecond (no division):
+ * a replay asks about each bar's instant several times.
+ */
+static inline const hydra_local_time *local_of(int64_t utc_ms)
+{
+    if (!g_last_local.valid || (uint64_t)utc_ms - g_last_local.ms >= 1000 ||
+        g_last_local.generation != g_tz_generation)
+        local_convert(utc_ms);
     return &g_last_local.lt;
 }
 
@@ -261,26 +274,54 @@ static void offset_cache_fill(int64_t secs)
     g_offset_cache.until = hour * 3600 + 3600;
     g_offset_cache.uniform = a.tm_gmtoff == b.tm_gmtoff;
     g_offset_cache.offset = a.tm_gmtoff;
+    g_offset_cache.offset_min = (int)(a.tm_gmtoff / 60);
 }
 
-/* The civil date of the local day holding local seconds `local`. */
-static void day_fill(int64_t local)
+static int days_in_month(int y, int mo);
+
+/*
+ * g_last_day becomes the day after it (a daily series steps a day at a
+ * time): a counter, with the month and the year carried by hand.
+ */
+static inline void next_day(void)
+{
+    g_last_day.days++;
+    g_last_day.start += 86400;
+    g_last_day.wday = g_last_day.wday == 6 ? 0 : g_last_day.wday + 1;
+    if (g_last_day.day < 28 ||
+        g_last_day.day < days_in_month(g_last_day.year, g_last_day.month)) {
+        g_last_day.day++;
+        g_last_day.date++;
+        return;
+    }
+    g_last_day.day = 1;
+    if (g_last_day.month == 12) {
+        g_last_day.month = 1;
+        g_last_day.year++;
+    } else {
+        g_last_day.month++;
+    }
+    g_last_day.date = g_last_day.year * 10000 + g_last_day.month * 100 + 1;
+}
+
+/*
+ * The civil date of the local day holding local seconds `local`, from the
+ * calendar: a jump (the next day is next_day's).
+ */
+static __attribute__((noinline)) void day_fill(int64_t local)
 {
     int64_t days = floor_div(local, 86400);
-    if (g_last_day.valid && days == g_last_day.start / 86400 + 1 && g_last_day.day < 28) {
-        /* The next day of the same month (a daily series steps a day at a time). */
-        g_last_day.day++;
-    } else {
-        civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
-    }
+    civil_from_days(days, &g_last_day.year, &g_last_day.month, &g_last_day.day);
     int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
     g_last_day.wday = (int)(wd < 0 ? wd + 7 : wd);
+    g_last_day.days = (long)days;
     g_last_day.start = days * 86400;
+    g_last_day.date = g_last_day.year * 10000 + g_last_day.month * 100 + g_last_day.day;
     g_last_day.valid = 1;
 }
 
 /* An instant in an hour with a transition: localtime_r itself. */
-static void local_from_libc(int64_t secs, hydra_local_time *out)
+static __attribute__((noinline)) void local_from_libc(int64_t secs, hydra_local_time *out)
 {
     struct tm tm;
     time_t t = (time_t)secs;
@@ -288,11 +329,6 @@ static void local_from_libc(int64_t secs, hydra_local_time *out)
     local_from_tm(&tm, out);
 }
 
-/*
- * The usual case is two range checks and the time of day: the hour's
- * offset and the day's date are remembered, and the slow paths live in
- * their own functions so this one stays small.
- */
 /*
  * The offset for secs from the zone's table: the span it holds over is
  * remembered, so instants until the next transition cost one comparison.
@@ -307,38 +343,58 @@ static void span_fill(hydra_tzif *z, int64_t secs)
     g_offset_cache.until = until;
     g_offset_cache.uniform = 1;
     g_offset_cache.offset = off;
+    g_offset_cache.offset_min = (int)(off / 60);
 }
 
+/* The offset cache for secs, from the zone's table or else the C library. */
+static __attribute__((noinline)) void offset_fill(int64_t secs)
+{
+    /* TZ must hold the market zone before the C library converts (offset_cache_fill). */
+    apply_zone();
+    hydra_tzif *z = zone_table();
+    if (z != NULL)
+        span_fill(z, secs);
+    else
+        offset_cache_fill(secs);
+}
+
+/*
+ * The usual case is two range checks and the time of day: the offset's
+ * span and the day's date are remembered, the next day is a counter
+ * (next_day), and the slow paths
+ * live in their own functions so this one stays small.
+ */
 static void local_from_secs(int64_t secs, hydra_local_time *out)
 {
-    apply_zone();
     if (!g_offset_cache.valid || g_offset_cache.generation != g_tz_generation ||
-        secs < g_offset_cache.from || secs >= g_offset_cache.until) {
-        hydra_tzif *z = zone_table();
-        if (z != NULL)
-            span_fill(z, secs);
-        else
-            offset_cache_fill(secs);
-    }
+        secs < g_offset_cache.from || secs >= g_offset_cache.until)
+        offset_fill(secs);
     if (!g_offset_cache.uniform) {
         local_from_libc(secs, out);
         return;
     }
     int64_t local = secs + g_offset_cache.offset;
-    if (!g_last_day.valid || local < g_last_day.start || local >= g_last_day.start + 86400)
-        day_fill(local);
-    int sod = (int)(local - g_last_day.start); /* 0 .. 86399 */
+    if (!g_last_day.valid || local < g_last_day.start || local >= g_last_day.start + 86400) {
+        if (g_last_day.valid && local >= g_last_day.start + 86400 &&
+            local < g_last_day.start + 2 * 86400)
+            next_day();
+        else
+            day_fill(local);
+    }
+    /* Unsigned and from the minute of the day: the cheapest divisions by constants. */
+    unsigned sod = (unsigned)(local - g_last_day.start); /* 0 .. 86399 */
+    unsigned mod = sod / 60, hour = mod / 60;
     out->year = g_last_day.year;
     out->month = g_last_day.month;
     out->day = g_last_day.day;
     out->wday = g_last_day.wday;
-    out->hour = sod / 3600;
-    out->minute = sod / 60 % 60;
-    out->second = sod % 60;
-    out->minute_of_day = out->hour * 60 + out->minute;
-    out->date = out->year * 10000 + out->month * 100 + out->day;
-    out->utc_offset_min = (int)(g_offset_cache.offset / 60);
-    out->days = (long)(g_last_day.start / 86400);
+    out->hour = (int)hour;
+    out->minute = (int)(mod - hour * 60);
+    out->second = (int)(sod - mod * 60);
+    out->minute_of_day = (int)mod;
+    out->date = g_last_day.date;
+    out->utc_offset_min = g_offset_cache.offset_min;
+    out->days = g_last_day.days;
 }
 
 /* Seconds the zone (the market zone's table, or the C library's TZ) is ahead of UTC at t. */
@@ -351,6 +407,25 @@ static long offset_in(hydra_tzif *z, time_t t)
     struct tm tm = {0};
     localtime_r(&t, &tm);
     return tm.tm_gmtoff;
+}
+
+/*
+ * The market zone's offset span last used to convert a wall time (from the
+ * zone's table): session times are asked for every day of a daily replay,
+ * months inside one span. Valid for its zone generation only.
+ */
+static struct {
+    unsigned generation;
+    int valid;
+    int64_t from, until; /* UTC seconds the offset holds over */
+    long off;
+} g_wall_span;
+
+/* 1 when the remembered span holds from a day before wall time w to a day after. */
+static inline int wall_span_holds(int64_t w)
+{
+    return g_wall_span.valid && g_wall_span.generation == g_tz_generation &&
+           w - 86400 >= g_wall_span.from && w + 86400 < g_wall_span.until;
 }
 
 /*
@@ -373,24 +448,17 @@ static int64_t utc_from_wall(hydra_tzif *z, time_t wall)
          * zone): session times are asked for every day of a daily replay,
          * months inside one span.
          */
-        static struct {
-            unsigned generation;
-            int valid;
-            int64_t from, until;
-            long off;
-        } last;
         int64_t w = (int64_t)wall;
-        if (z == &g_tzif && last.valid && last.generation == g_tz_generation &&
-            w - 86400 >= last.from && w + 86400 < last.until)
-            return (w - last.off) * 1000;
+        if (z == &g_tzif && wall_span_holds(w))
+            return (w - g_wall_span.off) * 1000;
         int64_t from, until;
         long off = hydra_tzif_offset(z, w - 86400, &from, &until);
         if (z == &g_tzif) {
-            last.generation = g_tz_generation;
-            last.valid = 1;
-            last.from = from;
-            last.until = until;
-            last.off = off;
+            g_wall_span.generation = g_tz_generation;
+            g_wall_span.valid = 1;
+            g_wall_span.from = from;
+            g_wall_span.until = until;
+            g_wall_span.off = off;
         }
         if (w + 86400 < until)
             return (w - off) * 1000;
@@ -438,10 +506,24 @@ int64_t hydra_utc_from_local(int year, int month, int day, int hour, int minute,
     return utc_from_local_in(zone_table(), year, month, day, hour, minute, second);
 }
 
-int64_t hydra_utc_from_local_day(long days, int minute_of_day)
+/* hydra_utc_from_local_day past its usual answer (kept out of line so that one stays small). */
+static __attribute__((noinline)) int64_t utc_from_local_day_slow(int64_t w)
 {
     apply_zone();
-    return utc_from_wall(zone_table(), (time_t)((int64_t)days * 86400 + (int64_t)minute_of_day * 60));
+    return utc_from_wall(zone_table(), (time_t)w);
+}
+
+int64_t hydra_utc_from_local_day(long days, int minute_of_day)
+{
+    int64_t w = (int64_t)days * 86400 + (int64_t)minute_of_day * 60;
+    /*
+     * utc_from_wall's usual answer before anything else: a span of this
+     * generation was read from the zone's table, so the zone was applied
+     * and its table loaded.
+     */
+    if (wall_span_holds(w))
+        return (w - g_wall_span.off) * 1000;
+    return utc_from_local_day_slow(w);
 }
 
 /* The last other zone a file was loaded in (load time only). */

@@ -84,6 +84,7 @@ struct hydra_sim {
     long long next_seq;
     sim_position *pos; /* sorted by symbol */
     size_t n_pos, cap_pos;
+    size_t n_option_pos; /* positions in options: settle_expired has nothing to do without one */
     sim_order *orders; /* every accepted order, in submission order */
     size_t n_orders, cap_orders;
     size_t *work; /* indices of working orders, in submission order */
@@ -115,6 +116,19 @@ struct hydra_sim {
     long sessions_today;
     unsigned sessions_zone;
     sim_session cur_session, next_session;
+    /*
+     * equity_now's last answer: the account is read several times a bar and
+     * the day's last equity once a day, mostly at one clock with the same
+     * book. Keyed by the clock, by book_gen (bumped by every change of cash
+     * or of a position) and by the zone (an option's expiry is a market-zone
+     * time). A cache, not state: never saved.
+     */
+    unsigned long long book_gen;
+    int equity_valid;
+    int64_t equity_now_ms;
+    unsigned long long equity_gen;
+    unsigned equity_zone;
+    double equity;
 };
 
 /* Copies src into dst, cut to fit (snprintf's "%s" without its cost). */
@@ -230,11 +244,9 @@ static int64_t session_ms(int yyyymmdd, int minute_of_day)
     return hydra_utc_from_local_day((long)hydra_days_from_date(yyyymmdd), minute_of_day);
 }
 
-/* The session of the first weekday on or after local day d (days since 1970-01-01). */
-static sim_session session_from(const hydra_sim *sim, long d)
+/* The session of weekday d (days since 1970-01-01, local date). */
+static sim_session session_on(const hydra_sim *sim, long d)
 {
-    while (weekday_of_days(d) == 0 || weekday_of_days(d) == 6)
-        d++;
     return (sim_session){d, hydra_utc_from_local_day(d, sim->open_min),
                          hydra_utc_from_local_day(d, sim->close_min)};
 }
@@ -245,14 +257,19 @@ static void sessions_at(hydra_sim *sim, long today)
     unsigned zone = hydra_tz_generation();
     if (sim->sessions_zone == zone && sim->sessions_today == today && sim->cur_session.day != 0)
         return;
-    long first = today;
-    while (weekday_of_days(first) == 0 || weekday_of_days(first) == 6)
-        first++;
+    /*
+     * The first weekday on or after today and the weekday after it, from
+     * today's weekday alone: Saturday and Sunday lead to Monday, Friday's
+     * next is Monday.
+     */
+    int wd = weekday_of_days(today);
+    long first = wd == 6 ? today + 2 : wd == 0 ? today + 1 : today;
+    long after = first + (wd == 5 ? 3 : 1);
     if (sim->sessions_zone == zone && sim->next_session.day == first && first != 0)
         sim->cur_session = sim->next_session;
     else
-        sim->cur_session = session_from(sim, first);
-    sim->next_session = session_from(sim, first + 1);
+        sim->cur_session = session_on(sim, first);
+    sim->next_session = session_on(sim, after);
     sim->sessions_today = today;
     sim->sessions_zone = zone;
 }
@@ -269,19 +286,11 @@ static const hydra_series *find_series(const hydra_sim *sim, const char *symbol)
 
 #define CURSOR_WALK 8
 
-/*
- * Index of the first bar stamped after t (s->n when none is); s is one of
- * the sim's series. The clock moves a bar at a time and every step asks
- * about the same few instants, so each series walks from its last answer
- * (a bisection of a million bars per question was most of a replay's
- * step); a jump of more than a few bars either way is bisected.
- */
-static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
+/* first_after's walk from the cursor, or its bisection: kept out of line, off the usual path. */
+static __attribute__((noinline)) size_t first_after_walk(const hydra_series *s, size_t *cursor,
+                                                         int64_t t)
 {
-    size_t *cursor = &sim->cursor[s - sim->series];
     size_t k = *cursor;
-    if ((k == s->n || s->bars[k].t_ms > t) && (k == 0 || s->bars[k - 1].t_ms <= t))
-        return k; /* the usual answer: the same as last time */
     for (int i = 0; i < CURSOR_WALK && k < s->n && s->bars[k].t_ms <= t; i++)
         k++;
     for (int i = 0; i < CURSOR_WALK && k > 0 && s->bars[k - 1].t_ms > t; i++)
@@ -290,6 +299,28 @@ static size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t
         k = (size_t)(hydra_series_index_at(s, t) + 1);
     *cursor = k;
     return k;
+}
+
+/*
+ * Index of the first bar stamped after t (s->n when none is); s is one of
+ * the sim's series. The clock moves a bar at a time and every step asks
+ * about the same few instants, so each series walks from its last answer
+ * (a bisection of a million bars per question was most of a replay's
+ * step); a jump of more than a few bars either way is bisected. The two
+ * usual answers, the same bar as last time and the one after it, are
+ * checked inline.
+ */
+static inline size_t first_after(const hydra_sim *sim, const hydra_series *s, int64_t t)
+{
+    size_t *cursor = &sim->cursor[s - sim->series];
+    size_t k = *cursor;
+    if ((k == s->n || s->bars[k].t_ms > t) && (k == 0 || s->bars[k - 1].t_ms <= t))
+        return k; /* the same as last time */
+    if (k < s->n && s->bars[k].t_ms <= t && (k + 1 == s->n || s->bars[k + 1].t_ms > t)) {
+        *cursor = k + 1; /* the clock moved one bar on */
+        return k + 1;
+    }
+    return first_after_walk(s, cursor, t);
 }
 
 /* The latest bar stamped <= t, or NULL before the first bar. */
@@ -401,14 +432,29 @@ static double mark_price(const hydra_sim *sim, const sim_position *p)
     return b == NULL ? p->avg_entry : b->close;
 }
 
-static double equity_now(const hydra_sim *sim)
+/* Cash plus every position at its mark, remembered in the sim (equity_now). */
+static __attribute__((noinline)) double equity_mark(hydra_sim *sim, unsigned zone)
 {
     double eq = sim->cash;
     for (size_t i = 0; i < sim->n_pos; i++) {
         const sim_position *p = &sim->pos[i];
         eq += p->qty * mark_price(sim, p) * multiplier_of(p->asset_class);
     }
+    sim->equity_valid = 1;
+    sim->equity_now_ms = sim->now;
+    sim->equity_gen = sim->book_gen;
+    sim->equity_zone = zone;
+    sim->equity = eq;
     return eq;
+}
+
+static inline double equity_now(hydra_sim *sim)
+{
+    unsigned zone = hydra_tz_generation();
+    if (sim->equity_valid && sim->equity_now_ms == sim->now && sim->equity_gen == sim->book_gen &&
+        sim->equity_zone == zone)
+        return sim->equity;
+    return equity_mark(sim, zone);
 }
 
 static double reserved_total(const hydra_sim *sim)
@@ -458,18 +504,22 @@ static sim_position *add_position(hydra_sim *sim, const char *symbol, unsigned a
     memset(p, 0, sizeof *p);
     copy_bounded(p->symbol, sizeof p->symbol, symbol);
     p->asset_class = asset_class;
+    sim->n_option_pos += asset_class == HYDRA_ASSET_OPTION;
     /* Marked every step: the series is looked up here, not by name each time. */
     p->series = asset_class == HYDRA_ASSET_OPTION ? NULL : find_series(sim, symbol);
     sim->pos_dirty = 1;
+    sim->book_gen++;
     return p;
 }
 
 static void remove_position(hydra_sim *sim, sim_position *p)
 {
     size_t at = (size_t)(p - sim->pos);
+    sim->n_option_pos -= p->asset_class == HYDRA_ASSET_OPTION;
     memmove(&sim->pos[at], &sim->pos[at + 1], (sim->n_pos - at - 1) * sizeof *sim->pos);
     sim->n_pos--;
     sim->pos_dirty = 1;
+    sim->book_gen++;
 }
 
 /* ---- orders -------------------------------------------------------------- */
@@ -567,6 +617,7 @@ static int book_fill(hydra_sim *sim, sim_order *so, double price, int64_t t)
     double fee = fee_for(sim, o->asset_class, o->side, qty, gross);
     double fee_qty = coin_fee(sim, o->asset_class, o->side, qty);
     sim->pos_dirty = 1;
+    sim->book_gen++;
     if (o->side == HYDRA_SIDE_BUY) {
         if (p == NULL && (p = add_position(sim, o->symbol, o->asset_class)) == NULL)
             return HYDRA_ENOMEM;
@@ -791,6 +842,8 @@ static int process_order(hydra_sim *sim, sim_order *so, int64_t prev)
  */
 static void settle_expired(hydra_sim *sim)
 {
+    if (sim->n_option_pos == 0)
+        return;
     for (size_t i = sim->n_pos; i-- > 0;) {
         sim_position *p = &sim->pos[i];
         sim_contract c;
@@ -801,6 +854,7 @@ static void settle_expired(hydra_sim *sim)
         double S = b == NULL ? 0 : b->close;
         double intrinsic = c.is_call ? fmax(0.0, S - c.strike) : fmax(0.0, c.strike - S);
         sim->cash += p->qty * intrinsic * OPTION_MULTIPLIER;
+        sim->book_gen++;
         for (size_t k = 0; k < sim->n_work; k++) {
             sim_order *so = &sim->orders[sim->work[k]];
             if (strcmp(so->o.symbol, p->symbol) == 0 && is_working(so->o.status))
@@ -1080,6 +1134,7 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
             goto fail;
         }
         sim->cash = sqlite3_column_double(st, 1);
+        sim->book_gen++;
         sim->last_equity = sqlite3_column_double(st, 2);
         sim->day = sqlite3_column_int(st, 3);
         sim->now = sqlite3_column_int64(st, 4);
@@ -1110,6 +1165,7 @@ static int db_load(hydra_sim *sim, char *err, size_t errsz)
         }
         p->qty = sqlite3_column_double(st, 2);
         p->avg_entry = sqlite3_column_double(st, 3);
+        sim->book_gen++;
     }
     if (step != SQLITE_DONE)
         goto db_error;
@@ -2232,6 +2288,7 @@ int hydra_sim_open(const hydra_sim_cfg *cfg, hydra_series *series, size_t n, hyd
     }
     if (!loaded) {
         sim->cash = sim->cfg.initial_cash;
+        sim->book_gen++;
         sim->last_equity = sim->cash;
         sim->now = start;
         sim->day = hydra_local_date(start);
@@ -2297,7 +2354,8 @@ int hydra_sim_step(hydra_sim *sim)
     }
     if (!moved)
         return HYDRA_EEOF;
-    return db_save(sim) == 0 ? 0 : HYDRA_EIO;
+    /* Nothing to save without a file (":memory:", every backtest): no call. */
+    return sim->db == NULL || db_save(sim) == 0 ? 0 : HYDRA_EIO;
 }
 
 const hydra_series *hydra_sim_series(const hydra_sim *sim, size_t *n)
@@ -2504,6 +2562,7 @@ int hydra_sim_adjust_position(hydra_sim *sim, const char *symbol, double qty, do
     }
     p->qty += qty;
     sim->pos_dirty = 1;
+    sim->book_gen++;
     if (p->qty <= QTY_EPS)
         remove_position(sim, p);
     return save_or_fail(sim, "the position", err);

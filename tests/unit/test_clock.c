@@ -489,6 +489,26 @@ static void test_local_time_matches_libc(void **state)
     assert_int_equal(hydra_tz_set(saved), 0);
 }
 
+/*
+ * A daily series converts one instant a local day: every day from 1890 to
+ * 2110 (the century years 1900 and 2100 are not leap years, 2000 is),
+ * month and year ends included, must match localtime_r.
+ */
+static void test_local_time_day_by_day(void **state)
+{
+    static const char *zones[] = {"America/Los_Angeles", "UTC", "Pacific/Chatham"};
+    char saved[64];
+    (void)state;
+    snprintf(saved, sizeof saved, "%s", hydra_tz_name());
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        assert_int_equal(hydra_tz_set(zones[z]), 0);
+        int64_t start = utc(1890, 1, 1, 20, 0, 0) / 1000, end = utc(2110, 12, 31, 0, 0, 0) / 1000;
+        for (int64_t s = start; s < end; s += 86400)
+            check_local_against_libc(s);
+    }
+    assert_int_equal(hydra_tz_set(saved), 0);
+}
+
 static void test_tz_valid(void **state)
 {
     (void)state;
@@ -614,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_rejects_malformed),
         cmocka_unit_test(test_format_utc),
         cmocka_unit_test(test_local_time_matches_libc),
+        cmocka_unit_test(test_local_time_day_by_day),
         cmocka_unit_test(test_tz_valid),
         cmocka_unit_test(test_parse_hhmm),
         cmocka_unit_test(test_clocks),

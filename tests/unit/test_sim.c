@@ -573,6 +573,72 @@ static void test_account_math_scripted(void **state)
     hydra_sim_close(f.sim);
 }
 
+/* Cash plus every position's market value, from the positions call (never remembered). */
+static double equity_from_positions(fixture *f)
+{
+    hydra_broker_position p[8];
+    size_t n = 0;
+    hydra_broker_err err;
+    assert_int_equal(f->b.ops->positions(f->b.ctx, p, 8, &n, &err), 0);
+    double eq = account(f).cash;
+    for (size_t i = 0; i < n; i++)
+        eq += p[i].market_value;
+    return eq;
+}
+
+#define assert_equity_current(f) assert_near(account(f).equity, equity_from_positions(f), 1e-9)
+
+/*
+ * The account's equity is remembered for one clock and one book: a change
+ * of the book at the same clock (a position from outside, a partial fill,
+ * an option's settlement) or of the market zone must show at once.
+ */
+static void test_equity_follows_every_change(void **state)
+{
+    (void)state;
+    hydra_sim_cfg cfg = base_cfg();
+    fixture f;
+    open_std(&f, &cfg);
+    hydra_broker_err err = {0};
+    assert_near(account(&f).equity, 100000, EPS);
+    hydra_order_request r =
+        req("e1", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_MARKET, HYDRA_TIF_DAY, 10, 0, 0);
+    assert_int_equal(submit(&f, &r, &err), 0);
+    assert_int_equal(hydra_sim_step(f.sim), 0);
+    double eq = account(&f).equity;
+    assert_equity_current(&f);
+
+    /* Same clock, 5 more from outside: marked at the bar's close (101), cash untouched. */
+    assert_int_equal(hydra_sim_adjust_position(f.sim, "AAPL", 5, 100, &err), 0);
+    assert_near(account(&f).equity, eq + 5 * 101, 1e-9);
+    assert_equity_current(&f);
+
+    /* Same clock, a partial fill: cash and position both move. */
+    r = req("e2", "AAPL", HYDRA_SIDE_BUY, HYDRA_ORDER_LIMIT, HYDRA_TIF_GTC, 10, 0, 90);
+    assert_int_equal(submit(&f, &r, &err), 0);
+    eq = account(&f).equity;
+    assert_int_equal(hydra_sim_partial_cancel(f.sim, order(&f, "e2").id, 0.3, &err), 0);
+    assert_true(fabs(account(&f).equity - eq) > 1e-6);
+    assert_equity_current(&f);
+
+    /* An option's mark depends on its expiry, a market-zone time: a new zone moves it. */
+    assert_int_equal(hydra_sim_adjust_position(f.sim, OPT, 1, 2, &err), 0);
+    eq = account(&f).equity;
+    assert_equity_current(&f);
+    assert_int_equal(hydra_tz_set("America/New_York"), 0);
+    assert_true(fabs(account(&f).equity - eq) > 1e-6);
+    assert_equity_current(&f);
+    assert_int_equal(hydra_tz_set("America/Los_Angeles"), 0);
+    assert_near(account(&f).equity, eq, 1e-9);
+
+    /* Selling it all at the same clock: back to cash and AAPL. */
+    assert_int_equal(hydra_sim_adjust_position(f.sim, OPT, -1, 0, &err), 0);
+    assert_equity_current(&f);
+    while (hydra_sim_step(f.sim) == 0)
+        assert_equity_current(&f);
+    hydra_sim_close(f.sim);
+}
+
 static void test_order_validation(void **state)
 {
     (void)state;
@@ -1417,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_ext_order_rules_table),
         cmocka_unit_test(test_account_events),
         cmocka_unit_test(test_account_math_scripted),
+        cmocka_unit_test(test_equity_follows_every_change),
         cmocka_unit_test(test_order_validation),
         cmocka_unit_test(test_day_orders_expire_gtc_stays),
         cmocka_unit_test(test_forget_closed_orders),
