@@ -2169,7 +2169,7 @@ static json_t *replace_order(hydra_exchange *ex, const char *body, size_t len, i
     double qty = json_number_value(json_object_get(j, "qty"));
     double limit = json_number_value(json_object_get(j, "limit_price"));
     static int n;
-    char new_cid[32];
+    char new_cid[HYDRA_BROKER_CID_LEN]; /* the size the exchange copies it into */
     snprintf(new_cid, sizeof new_cid, "dashboard-%d", ++n);
     hydra_order o;
     hydra_broker_err e = {0};
