@@ -8,11 +8,21 @@ set -eu
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHYDRA_PLUGINS_IN_SOURCE=OFF -DHYDRA_TESTS=OFF >/dev/null
-cmake --build build-release -j2 --target hydra-bench hydra-host sma_cross >/dev/null
-B=build-release/hydra-bench
+cmake --build build-release -j2 --target hydra-bench hydra-host hydra-worker sma_cross \
+  momentum options crypto >/dev/null
 D=${BENCH_DIR:-/tmp/hydra-bench}
-P=build-release/plugins
-E=build-release/examples
+# Everything runs from fresh copies of the binaries: the same bytes have run
+# 15% slower from the file the linker wrote than from a copy of it, so
+# figures from different files do not compare (bench/README.md).
+R=$(mktemp -d /tmp/hydra-bench-bin.XXXXXX)
+trap 'rm -rf "$R"' EXIT
+mkdir "$R/plugins" "$R/examples"
+cp build-release/hydra-bench build-release/hydra-host build-release/hydra-worker "$R/"
+cp build-release/plugins/*.so "$R/plugins/"
+cp build-release/examples/*.so "$R/examples/"
+B=$R/hydra-bench
+P=$R/plugins
+E=$R/examples
 
 if [ "$WHAT" = all ] || [ "$WHAT" = minute ]; then
   [ -f "$D/bench-1m.csv" ] && [ -d "$D/config-inprocess" ] || $B prepare "$D" "$PWD"
@@ -31,7 +41,7 @@ if [ "$WHAT" = all ] || [ "$WHAT" = daily ]; then
   # included, with a warm series cache; then the core replay alone.
   [ -f "$D/daily-1m.csv" ] && [ -d "$D/config-daily-la" ] || $B prepare-daily "$D" "$PWD"
   for zone in la utc; do
-    H="build-release/hydra-host backtest --config $D/config-daily-$zone --plugins $E"
+    H="$R/hydra-host backtest --config $D/config-daily-$zone --plugins $E"
     H="$H --cache $D/cache-daily --out $D/out-daily-$zone --quiet"
     $H >/dev/null                 # warms the cache
     sync
