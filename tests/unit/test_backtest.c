@@ -45,14 +45,16 @@ static const char *BARS = ET_DAILY_BARS
 
 static char g_dir[512];
 
-static const char *MA_BOTS =
-    "bots:\n"
-    "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-    "    asset_class: equity\n    symbols: [TEST]\n"
-    "    session: {trade_start: \"00:00\", trade_end: \"23:59\", "
-    "manage_until: \"23:59\"}\n"
-    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-    "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+/* bots.yaml with one ma_cross bot "ma_test" on TEST: `lines` added to its entry, `qty` shares. */
+#define MA_BOT(lines, qty)                                                                         \
+    "bots:\n"                                                                                      \
+    "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"                            \
+    "    asset_class: equity\n    symbols: [TEST]\n" lines                                         \
+    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"                            \
+    "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: " qty "}\n"
+
+static const char *MA_BOTS = MA_BOT(
+    "    session: {trade_start: \"00:00\", trade_end: \"23:59\", manage_until: \"23:59\"}\n", "10");
 
 static void make_config_full(const char *dir, const char *bots, const char *settings_extra)
 {
@@ -179,12 +181,7 @@ static void test_ma_cross_trades_by_hand(void **state)
 static void test_daily_bot_trades_with_default_session(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n%s"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    static const char *BOTS = MA_BOT("%s", "10");
     char dir[700], bots[2048];
     snprintf(dir, sizeof dir, "%s/daily", g_dir);
     assert_int_equal(mkdir(dir, 0755), 0);
@@ -250,13 +247,8 @@ static void test_on_tick_sees_what_manage_did(void **state)
 static void test_flatten_before_close_reads_the_clock(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    exits: {flatten_before_close_minutes: 15}\n"
-        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    static const char *BOTS = MA_BOT(
+        "    bar_timeframe: day\n    exits: {flatten_before_close_minutes: 15}\n", "10");
     char dir[700];
     snprintf(dir, sizeof dir, "%s/before_close", g_dir);
     assert_int_equal(mkdir(dir, 0755), 0);
@@ -282,12 +274,7 @@ static void test_flatten_before_close_reads_the_clock(void **state)
 static void test_budgets_follow_the_days_equity(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 100000}\n";
+    static const char *BOTS = MA_BOT("    bar_timeframe: day\n", "100000");
     char dir[700], out[800], path[900];
     snprintf(dir, sizeof dir, "%s/budgets", g_dir);
     snprintf(out, sizeof out, "%s/out", dir);
@@ -323,12 +310,7 @@ static void test_budgets_follow_the_days_equity(void **state)
 static void test_summary_explains_skips_and_resizes(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n%s"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n";
+    static const char *BOTS = MA_BOT("%s", "10");
     char dir[700], out[800], path[900], bots[2048];
     snprintf(dir, sizeof dir, "%s/explain", g_dir);
     snprintf(out, sizeof out, "%s/out", dir);
@@ -457,11 +439,7 @@ static void test_long_curves_are_downsampled(void **state)
     snprintf(dir, sizeof dir, "%s/long", g_dir);
     snprintf(out, sizeof out, "%s/out", dir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    make_config_bots(dir, "bots:\n"
-                          "  - bot_id: ma_test\n    plugin: ma_cross\n    bucket: momentum\n"
-                          "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
-                          "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-                          "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: 10}\n");
+    make_config_bots(dir, MA_BOT("    bar_timeframe: day\n", "10"));
     /* One calendar day a bar from 1950, a slow sine with a fast wiggle: many crossings. */
     snprintf(path, sizeof path, "%s/bars.csv", dir);
     FILE *f = fopen(path, "w");
