@@ -878,7 +878,7 @@ static int svc_option_chain(void *ctx, const char *bot_id, const char *underlyin
 /*
  * Kept out of line: call_bot runs twice a tick and builds at most once, and
  * inlined, this function's registers and stack made every call pay for it
- * (measured: 4.2 -> 4.36 M daily bars/s).
+ * (the daily replay measured about 4% faster out of line).
  */
 __attribute__((noinline)) static void build_snapshot(hydra_backtest *bt, int bi, int with_chain)
 {
@@ -1306,15 +1306,15 @@ static void release_all(hydra_backtest *bt)
         hydra_series_release_before(&bt->series[si], bt->series[si].n);
 }
 
-/*
- * hydra_day_key's text from the tick's own conversion, without snprintf (a
- * rollover a bar on daily bars); the year's four digits are rewritten only
- * when the year changes.
- */
 static const char TWO_DIGITS[32][2] = {
     "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15",
     "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31"};
 
+/*
+ * hydra_day_key's text from the tick's own conversion, without snprintf (a
+ * rollover a bar on daily bars): the year's four digits are rewritten only
+ * when the year changes, the month's and the day's come from a table.
+ */
 static void day_text(hydra_backtest *bt)
 {
     int y = bt->lt.year, m = bt->lt.month, d = bt->lt.day;
