@@ -239,6 +239,47 @@ static void test_on_tick_sees_what_manage_did(void **state)
 }
 
 /*
+ * A bot that writes into its read-only views (a budget without limits, no
+ * positions, a price of a tenth of a cent) and sizes its entries from them:
+ * the gates size and refuse from the host's own book. One entry is booked,
+ * cut to the real open-risk budget (500 of 100,000, about 50 shares at 10),
+ * never the 10^15 shares its views ask for, and every later entry is
+ * refused while it holds its one allowed position.
+ */
+static void test_views_a_bot_writes_into_move_no_gate(void **state)
+{
+    (void)state;
+    static const char *BOTS =
+        "bots:\n"
+        "  - bot_id: scribbler\n    plugin: view_scribbler\n    bucket: momentum\n"
+        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
+        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
+        "    signal:\n      mode: view_scribbler\n";
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/scribble", g_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    make_config_full(dir, BOTS, "risk:\n  max_notional_per_order: 1000000\n");
+    hydra_backtest *bt = run_in(dir, NULL, 0);
+    const hydra_bt_result *r = hydra_backtest_result(bt);
+    const hydra_bt_bot_stats *st = &r->bot_stats[0];
+    uint64_t refused = 0;
+    for (int i = 0; i < st->n_rejected; i++)
+        refused += st->rejected[i].n;
+    print_message("entries %llu, refused %llu of %llu ticks, qty %.6g at %.4g\n",
+                  (unsigned long long)st->entries, (unsigned long long)refused,
+                  (unsigned long long)st->ticks, r->n_trades ? r->trades[0].qty : 0.0,
+                  r->n_trades ? r->trades[0].entry_price : 0.0);
+    assert_int_equal(st->entries, 1);
+    /* Asked for what its scribbled views said, and cut by the open-risk gate. */
+    assert_int_equal(st->n_resized, 1);
+    assert_string_equal(st->resized[0].name, "open_risk");
+    assert_int_equal(r->n_trades, 1);
+    assert_true(r->trades[0].qty > 0 && r->trades[0].qty <= 50.0 + 1e-6);
+    assert_true(refused >= st->ticks - 2);
+    hydra_backtest_close(bt);
+}
+
+/*
  * flatten_before_close reads the market clock, which the backtest asks for
  * only when such a bot holds something. Daily bars are stamped at the
  * session's close, inside any number of minutes before it: a position is
@@ -742,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_ma_cross_trades_by_hand),
         cmocka_unit_test(test_daily_bot_trades_with_default_session),
         cmocka_unit_test(test_on_tick_sees_what_manage_did),
+        cmocka_unit_test(test_views_a_bot_writes_into_move_no_gate),
         cmocka_unit_test(test_budgets_follow_the_days_equity),
         cmocka_unit_test(test_flatten_before_close_reads_the_clock),
         cmocka_unit_test(test_summary_explains_skips_and_resizes),
