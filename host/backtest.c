@@ -124,7 +124,6 @@ typedef struct bt_bot {
     uint64_t skip_run;          /* consecutive ticks with that answer */
     int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
     int budget_index;           /* its row in hydra_portfolio_compute's answer (enabled bots in file order) */
-    int budget_row;             /* budget_index found to hold its id: 1, or not: 0; -1 unchecked */
     int budget_ok;              /* the last computation gave it slot.budget */
     uint64_t version;           /* counts changes to its book: orders, cancels, fills */
 } bt_bot;
@@ -1355,17 +1354,11 @@ static void day_budgets(hydra_backtest *bt)
         bt->budgets_valid = 0;
         int rc = hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now,
                                          budgets, HYDRA_MAX_BOTS, &n);
-        /*
-         * Each bot's row is known from the file's order. The rows' order
-         * depends only on the configuration, fixed for the run, so each
-         * bot's id is compared with its row's on the first computation only.
-         */
+        /* Each bot's row is known from the file's order; the id check costs one compare a bot. */
         for (int i = 0; i < bt->n_bots; i++) {
             bt_bot *b = &bt->bots[i];
             size_t k = (size_t)b->budget_index;
-            if (rc == 0 && k < n && b->budget_row < 0)
-                b->budget_row = strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0;
-            b->budget_ok = rc == 0 && k < n && b->budget_row == 1;
+            b->budget_ok = rc == 0 && k < n && strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0;
             if (b->budget_ok)
                 b->slot.budget = budgets[k];
         }
@@ -1641,7 +1634,6 @@ static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
         bt_bot *b = &bt->bots[bt->n_bots];
         b->slot.cfg = c;
         b->budget_index = 0;
-        b->budget_row = -1;
         for (int k = 0; k < order[i]; k++)
             b->budget_index += cfg->bots[k].enabled != 0;
         for (int k = 0; k < c->n_symbols; k++) {
