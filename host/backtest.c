@@ -7,7 +7,7 @@
  *     slippage and fees, time in force, rejections, options pricing and
  *     settlement, the account's cash and equity;
  *   - the configuration (config.c) and the market zone (clock.c);
- *   - PortfolioBot's budgets (hydra_portfolio_compute) at every rollover;
+ *   - PortfolioBot's budgets (hydra_portfolio_compute's rows) at every rollover;
  *   - ExitBot's account rules (hydra_exitbot_daily_loss, _equity_jump),
  *     with the same halt, cooloff and flatten;
  *   - the host-enforced exits (hydra_exit_check), the intent structure
@@ -123,8 +123,6 @@ typedef struct bt_bot {
     const char *skip_reason;    /* the preflight's answer on the last tick (NULL: passed) */
     uint64_t skip_run;          /* consecutive ticks with that answer */
     int skip_slot;              /* its slot in stats->skipped, -1 when it passed */
-    int budget_index;           /* its row in hydra_portfolio_compute's answer (enabled bots in file order) */
-    int budget_ok;              /* the last computation gave it slot.budget */
     uint64_t version;           /* counts changes to its book: orders, cancels, fills */
 } bt_bot;
 
@@ -180,6 +178,8 @@ struct hydra_backtest {
     char day[11];
     int day_year;                 /* the year whose digits day[0..3] hold */
     double day_start_equity, last_equity;
+    hydra_portfolio_plan plan;    /* PortfolioBot's configuration, worked out once */
+    int plan_ok;
     int budgets_valid;            /* the bots' budget rows hold a computation for budgets_equity */
     double budgets_equity;
     hydra_account account;
@@ -1349,28 +1349,18 @@ static void day_budgets(hydra_backtest *bt)
     if (!bt->cfg->portfolio.enabled)
         return;
     if (!bt->budgets_valid || bt->budgets_equity != bt->day_start_equity) {
-        hydra_budget budgets[HYDRA_MAX_BOTS];
-        size_t n = 0;
-        bt->budgets_valid = 0;
-        int rc = hydra_portfolio_compute(bt->cfg, bt->day_start_equity, bt->day, bt->now,
-                                         budgets, HYDRA_MAX_BOTS, &n);
-        /* Each bot's row is known from the file's order; the id check costs one compare a bot. */
-        for (int i = 0; i < bt->n_bots; i++) {
-            bt_bot *b = &bt->bots[i];
-            size_t k = (size_t)b->budget_index;
-            b->budget_ok = rc == 0 && k < n && strcmp(b->slot.cfg->bot_id, budgets[k].bot_id) == 0;
-            if (b->budget_ok)
-                b->slot.budget = budgets[k];
-        }
+        /* As hydra_portfolio_compute, which is the plan's rows: all of them, or none. */
+        int rc = bt->plan_ok ? 0 : HYDRA_EINVAL;
+        for (int i = 0; i < bt->n_bots && rc == 0; i++)
+            rc = hydra_portfolio_row(&bt->plan, bt->bots[i].slot.cfg, bt->day_start_equity,
+                                     bt->day, bt->now, &bt->bots[i].slot.budget);
+        bt->budgets_valid = rc == 0;
+        bt->budgets_equity = bt->day_start_equity;
         if (rc != 0)
             return; /* asked again the next day, as live */
-        bt->budgets_valid = 1;
-        bt->budgets_equity = bt->day_start_equity;
     }
     for (int i = 0; i < bt->n_bots; i++) {
         bt_bot *b = &bt->bots[i];
-        if (!b->budget_ok)
-            continue;
         _Static_assert(sizeof b->slot.budget.day == sizeof bt->day, "one day key");
         memcpy(b->slot.budget.day, bt->day, sizeof bt->day);
         b->slot.budget.updated_ms = bt->now;
@@ -1633,9 +1623,6 @@ static int load_bots(hydra_backtest *bt, char *err, size_t errsz)
             continue;
         bt_bot *b = &bt->bots[bt->n_bots];
         b->slot.cfg = c;
-        b->budget_index = 0;
-        for (int k = 0; k < order[i]; k++)
-            b->budget_index += cfg->bots[k].enabled != 0;
         for (int k = 0; k < c->n_symbols; k++) {
             b->series[k] = series_index(bt, c->symbols[k]);
             b->asset_class[k] = hydra_symbol_asset_class(c->symbols[k]);
@@ -1762,6 +1749,7 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
             }
         }
     }
+    bt->plan_ok = hydra_portfolio_plan_make(bt->cfg, &bt->plan) == 0;
     if ((rc = load_bots(bt, err, errsz)) != 0)
         goto fail;
     bt->res.n_bots = bt->n_bots;

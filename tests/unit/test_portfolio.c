@@ -255,6 +255,81 @@ static void test_invalid_inputs(void **state)
     free(cfg);
 }
 
+/*
+ * A plan's row is hydra_portfolio_compute's row, and both are the seed's
+ * arithmetic bit for bit: amount x (pct / 100), clamped, for percentages
+ * whose pct / 100 and pct x 0.01 differ in the last bit, and equities
+ * across many magnitudes. A row
+ * for a disabled bot or a bad equity is refused and writes nothing.
+ */
+static double seed_dollars(double amount, double pct)
+{
+    double d = amount * (pct / 100.0);
+    return d > 0.0 ? d : 0.0;
+}
+
+static void test_plan_rows_are_the_seeds_arithmetic(void **state)
+{
+    (void)state;
+    hydra_config *cfg = shipped_config();
+    cfg->settings.global_max_daily_loss_pct = 0.66;
+    cfg->portfolio.bucket_pct[HYDRA_BUCKET_MOMENTUM] = 33.28;
+    cfg->portfolio.bucket_pct[HYDRA_BUCKET_OPTIONS] = 12.345;
+    cfg->portfolio.per_bot_min_pct = 0.13;
+    cfg->portfolio.per_bot_max_pct = 29.72;
+    add_bot(cfg, "mom_B", HYDRA_BOT_MOMENTUM, HYDRA_BUCKET_MOMENTUM, 1, 3, 1);
+    hydra_portfolio_plan plan;
+    assert_int_equal(hydra_portfolio_plan_make(cfg, &plan), HYDRA_OK);
+    assert_int_equal(plan.n_enabled, 4);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 2000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double equity = (double)(x >> 11) / 9007199254740992.0 * pow(10.0, i % 13);
+        if (!(equity > 0))
+            continue;
+        hydra_budget all[8];
+        size_t n = 0;
+        assert_int_equal(hydra_portfolio_compute(cfg, equity, DAY, NOW_MS, all, 8, &n), HYDRA_OK);
+        assert_int_equal(n, 4);
+        size_t k = 0;
+        for (int b = 0; b < cfg->n_bots; b++) {
+            const hydra_bot_cfg *bot = &cfg->bots[b];
+            if (!bot->enabled)
+                continue;
+            hydra_budget row;
+            assert_int_equal(hydra_portfolio_row(&plan, bot, equity, DAY, NOW_MS, &row), HYDRA_OK);
+            double daily = seed_dollars(equity, cfg->settings.global_max_daily_loss_pct);
+            double lo = seed_dollars(daily, cfg->portfolio.per_bot_min_pct);
+            double hi = seed_dollars(daily, cfg->portfolio.per_bot_max_pct);
+            double share = seed_dollars(daily, cfg->portfolio.bucket_pct[bot->bucket]) /
+                           (double)plan.enabled_in[bot->bucket];
+            share = share < hi ? share : hi;
+            share = share > lo ? share : lo;
+            assert_true(row.max_daily_loss == share); /* exactly, not within a tolerance */
+            assert_true(row.max_open_risk == 2.0 * share);
+            assert_string_equal(row.bot_id, bot->bot_id);
+            assert_string_equal(row.day, DAY);
+            assert_true(all[k].max_daily_loss == row.max_daily_loss);
+            assert_string_equal(all[k].bot_id, row.bot_id);
+            k++;
+        }
+    }
+    hydra_budget row, before;
+    memset(&row, 0x5a, sizeof row);
+    before = row;
+    assert_int_equal(hydra_portfolio_row(&plan, &cfg->bots[1], 1000.0, DAY, NOW_MS, &row),
+                     HYDRA_EINVAL); /* mom_TSLA is disabled */
+    const double bad_equity[] = {0.0, -5.0, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad_equity / sizeof bad_equity[0]; i++)
+        assert_int_equal(
+            hydra_portfolio_row(&plan, &cfg->bots[0], bad_equity[i], DAY, NOW_MS, &row),
+            HYDRA_EINVAL);
+    assert_memory_equal(&row, &before, sizeof row);
+    cfg->bots[0].bucket = (hydra_bucket)7;
+    assert_int_equal(hydra_portfolio_plan_make(cfg, &plan), HYDRA_EINVAL);
+    free(cfg);
+}
+
 /* Cash beyond cash_reserve_pct of equity, never negative, zero for anything not finite. */
 static void test_spendable_cash(void **state)
 {
@@ -291,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_empty_bucket_gets_minimum),
         cmocka_unit_test(test_no_enabled_bots),
         cmocka_unit_test(test_invalid_inputs),
+        cmocka_unit_test(test_plan_rows_are_the_seeds_arithmetic),
         cmocka_unit_test(test_spendable_cash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
