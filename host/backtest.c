@@ -1288,17 +1288,25 @@ static void mark_equity(hydra_backtest *bt)
 
 /*
  * Bars far behind every reader (a snapshot shows at most
- * HYDRA_SNAPSHOT_BARS; the exchange looks back less) are handed back, a
- * few hundred kilobytes at a time, so a long replay's resident memory does
- * not grow with the file. They stay readable.
+ * HYDRA_SNAPSHOT_BARS; the exchange looks back less) are handed back, so a
+ * long replay's resident memory does not grow with the file. They stay
+ * readable. The step is a quarter of the series, between 512 and 8,192
+ * bars (24 to 384 KB): a handful of calls a series, and a universe of many
+ * short series (500 of ten years) does not keep every bar it has passed.
  */
-enum { RELEASE_BEHIND = 4 * HYDRA_SNAPSHOT_BARS, RELEASE_STEP = 8192 };
+enum { RELEASE_BEHIND = 4 * HYDRA_SNAPSHOT_BARS, RELEASE_MIN = 512, RELEASE_MAX = 8192 };
+
+static size_t release_step(const hydra_series *s)
+{
+    size_t step = s->n / 4;
+    return step < RELEASE_MIN ? RELEASE_MIN : step > RELEASE_MAX ? RELEASE_MAX : step;
+}
 
 static void release_history(hydra_backtest *bt)
 {
     for (size_t si = 0; si < bt->n_series; si++) {
-        size_t k = bt->cursor[si];
-        if (k < RELEASE_BEHIND + RELEASE_STEP || k - RELEASE_BEHIND < bt->released[si] + RELEASE_STEP)
+        size_t k = bt->cursor[si], step = release_step(&bt->series[si]);
+        if (k < RELEASE_BEHIND + step || k - RELEASE_BEHIND < bt->released[si] + step)
             continue;
         bt->released[si] = k - RELEASE_BEHIND;
         hydra_series_release_before(&bt->series[si], bt->released[si]);

@@ -70,13 +70,14 @@ void hydra_series_release_before(const hydra_series *s, size_t k);
  * For a pass that reads a mapped series from end to end: called with each
  * bar index as the pass reaches it, and with n when it is done. Every
  * window of bars the pages behind are handed back, and at the end all of
- * them, so a pass over a million bars holds one window, not the file. A
- * series no longer than a window is left resident: it is read again soon.
+ * them, so a pass over a million bars holds one window, not the file, and
+ * passes over 500 short series one after the other hold one series, not
+ * the 500 (the replay then reads each back from the page cache as it goes).
  */
 #define HYDRA_SERIES_WINDOW 8192 /* bars: 384 KB */
 static inline void hydra_series_passed(const hydra_series *s, size_t k)
 {
-    if (s->n > HYDRA_SERIES_WINDOW && (k % HYDRA_SERIES_WINDOW == 0 || k == s->n))
+    if (k == s->n || (s->n > HYDRA_SERIES_WINDOW && k % HYDRA_SERIES_WINDOW == 0))
         hydra_series_release_before(s, k);
 }
 void hydra_series_free(hydra_series *s);

@@ -136,7 +136,8 @@ static int cache_read(const char *cpath, const cache_header *want, hydra_series 
      * never changed under a reader. A short series is read in at once; a
      * longer one is read a window at a time, its pages handed back behind
      * the reader (hydra_series_passed), so its size never counts in
-     * resident memory at once.
+     * resident memory at once. Either is handed back whole when the check
+     * of its times ends: the replay reads it again as it goes.
      */
     size_t len = (size_t)st.st_size;
     int populate = h.n <= HYDRA_SERIES_WINDOW ? MAP_POPULATE : 0;

@@ -623,6 +623,60 @@ static void assert_same_bars(const hydra_series *a, const hydra_series *b)
     assert_memory_equal(a->bars, b->bars, a->n * sizeof *a->bars);
 }
 
+/* Resident kilobytes of this process's mapping that starts at `start` (/proc/self/smaps), -1 if none. */
+static long mapping_rss_kb(const void *start)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    int in = 0;
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s ", &lo, &hi, perms) == 3) { /* a mapping's first line */
+            in = lo == (unsigned long)(uintptr_t)start;
+            continue;
+        }
+        if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+            break;
+    }
+    fclose(f);
+    return kb;
+}
+
+/*
+ * A pass over a short mapped series (ORCL's 5,000 daily bars, less than a
+ * window) hands its pages back when it ends, as a long one's are: 500 such
+ * series loaded one after the other do not all stay resident.
+ */
+static void test_short_series_pass_hands_pages_back(void **state)
+{
+    (void)state;
+    char dir[256];
+    assert_non_null(tu_mkdtemp(dir, sizeof dir));
+    hydra_series first, hit;
+    load_orcl(dir, &first, HYDRA_CACHE_MISS);
+    load_orcl(dir, &hit, HYDRA_CACHE_HIT);
+    assert_non_null(hit.map);
+    assert_true(hit.n < HYDRA_SERIES_WINDOW);
+    /* Whole pages only are handed back: the one holding the last bars may stay. */
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    assert_in_range(mapping_rss_kb(hit.map), 0, page_kb); /* the load's check of the times */
+    double sum = 0;
+    for (size_t i = 0; i < hit.n; i++) {
+        hydra_series_passed(&hit, i);
+        sum += hit.bars[i].close;
+    }
+    assert_true(mapping_rss_kb(hit.map) > 16 * page_kb); /* read back in from the page cache */
+    hydra_series_passed(&hit, hit.n);
+    assert_in_range(mapping_rss_kb(hit.map), 0, page_kb);
+    assert_true(sum > 0);
+    hydra_series_free(&hit);
+    hydra_series_free(&first);
+    tu_rmtree(dir);
+}
+
 static void test_cache_maps_the_csv_bars(void **state)
 {
     (void)state;
@@ -724,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_index_near_matches_index_at),
         cmocka_unit_test(test_push_grows),
         cmocka_unit_test(test_cache_maps_the_csv_bars),
+        cmocka_unit_test(test_short_series_pass_hands_pages_back),
         cmocka_unit_test(test_damaged_cache_is_not_used),
     };
     return cmocka_run_group_tests_name("series", tests, set_los_angeles, NULL);
