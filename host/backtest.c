@@ -157,6 +157,7 @@ struct hydra_backtest {
     size_t *cursor;               /* per series: bars stamped <= cursors_ms (cursor_at) */
     int64_t cursors_ms;
     size_t *released;             /* per series: bars before this were handed back */
+    size_t *release_at;           /* per series: the cursor at which the next step is handed back */
     hydra_series *owned;          /* the loaded series whose bars this backtest owns (series share them) */
     size_t n_owned;
     hydra_host_services svc;
@@ -1305,10 +1306,11 @@ static size_t release_step(const hydra_series *s)
 static void release_history(hydra_backtest *bt)
 {
     for (size_t si = 0; si < bt->n_series; si++) {
-        size_t k = bt->cursor[si], step = release_step(&bt->series[si]);
-        if (k < RELEASE_BEHIND + step || k - RELEASE_BEHIND < bt->released[si] + step)
+        size_t k = bt->cursor[si];
+        if (k < bt->release_at[si])
             continue;
         bt->released[si] = k - RELEASE_BEHIND;
+        bt->release_at[si] = k + release_step(&bt->series[si]);
         hydra_series_release_before(&bt->series[si], bt->released[si]);
     }
 }
@@ -1739,10 +1741,13 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
     bt->cursors_ms = INT64_MIN; /* moved at the first read */
     bt->released = calloc(bt->n_series + 1, sizeof *bt->released);
-    if (bt->cursor == NULL || bt->released == NULL) {
+    bt->release_at = calloc(bt->n_series + 1, sizeof *bt->release_at);
+    if (bt->cursor == NULL || bt->released == NULL || bt->release_at == NULL) {
         rc = HYDRA_ENOMEM;
         goto fail;
     }
+    for (size_t i = 0; i < bt->n_series; i++)
+        bt->release_at[i] = RELEASE_BEHIND + release_step(&bt->series[i]);
 
     bt->svc.log = svc_log;
     bt->svc.kv_get = svc_kv_get;
@@ -1881,6 +1886,7 @@ void hydra_backtest_close(hydra_backtest *bt)
     free(bt->owned);
     free(bt->cursor);
     free(bt->released);
+    free(bt->release_at);
     for (size_t i = 0; i < bt->n_kv; i++)
         free(bt->kv[i].value);
     free(bt->kv);
