@@ -49,7 +49,13 @@ if [ "$WHAT" = all ] || [ "$WHAT" = daily ]; then
       /usr/bin/time -f "process daily-$zone wall_s=%e user_s=%U sys_s=%S peak_rss_kb=%M" $H >/dev/null
     done
     ls -l "$D/out-daily-$zone/equity.svg" "$D/out-daily-$zone/report.html" | awk '{print "report", $NF, $5, "bytes"}'
-    for i in 1 2 3; do /usr/bin/time -f "cpu user_s=%U sys_s=%S" $B replay "$D" $E config-daily-$zone | grep -v '^load'; done
+    # Nine runs and their median and best: on a shared machine one run can
+    # be half as fast as the next (bench/README.md, "Noise").
+    for i in 1 2 3 4 5 6 7 8 9; do
+      /usr/bin/time -f "cpu user_s=%U sys_s=%S" $B replay "$D" $E config-daily-$zone | grep -v '^load'
+    done | tee "$R/replays"
+    sed -n 's/.*bars_per_s=\([0-9]*\).*/\1/p' "$R/replays" | sort -n |
+      awk -v z="$zone" '{a[NR]=$1} END {printf "replay daily-%s median_bars_per_s=%d best=%d of %d\n", z, a[int((NR+1)/2)], a[NR], NR}'
   done
 fi
 
