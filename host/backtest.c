@@ -156,7 +156,6 @@ struct hydra_backtest {
     size_t n_series;
     size_t *cursor;               /* per series: bars stamped <= cursors_ms (cursor_at) */
     int64_t cursors_ms;
-    size_t *released;             /* per series: bars before this were handed back */
     size_t *release_at;           /* per series: the cursor at which the next step is handed back */
     hydra_series *owned;          /* the loaded series whose bars this backtest owns (series share them) */
     size_t n_owned;
@@ -1303,15 +1302,20 @@ static size_t release_step(const hydra_series *s)
     return step < RELEASE_MIN ? RELEASE_MIN : step > RELEASE_MAX ? RELEASE_MAX : step;
 }
 
+/* Bars of series si before this have been handed back (release_at is a step past it). */
+static size_t released_before(const hydra_backtest *bt, size_t si)
+{
+    return bt->release_at[si] - release_step(&bt->series[si]) - RELEASE_BEHIND;
+}
+
 static void release_history(hydra_backtest *bt)
 {
     for (size_t si = 0; si < bt->n_series; si++) {
         size_t k = bt->cursor[si];
         if (k < bt->release_at[si])
             continue;
-        bt->released[si] = k - RELEASE_BEHIND;
         bt->release_at[si] = k + release_step(&bt->series[si]);
-        hydra_series_release_before(&bt->series[si], bt->released[si]);
+        hydra_series_release_before(&bt->series[si], k - RELEASE_BEHIND);
     }
 }
 
@@ -1740,9 +1744,8 @@ int hydra_backtest_open(const hydra_backtest_options *opt, hydra_backtest **out,
     bt->res.n_series = bt->n_series;
     bt->cursor = calloc(bt->n_series + 1, sizeof *bt->cursor);
     bt->cursors_ms = INT64_MIN; /* moved at the first read */
-    bt->released = calloc(bt->n_series + 1, sizeof *bt->released);
     bt->release_at = calloc(bt->n_series + 1, sizeof *bt->release_at);
-    if (bt->cursor == NULL || bt->released == NULL || bt->release_at == NULL) {
+    if (bt->cursor == NULL || bt->release_at == NULL) {
         rc = HYDRA_ENOMEM;
         goto fail;
     }
@@ -1853,7 +1856,7 @@ int hydra_backtest_run(hydra_backtest *bt, char *err, size_t errsz)
      */
     for (size_t i = 0; bt->res.bars > 0 && i < bt->n_series; i++)
         bt->res.series_bars +=
-            (uint64_t)(hydra_series_index_near(&bt->series[i], bt->released[i], bt->now) -
+            (uint64_t)(hydra_series_index_near(&bt->series[i], released_before(bt, i), bt->now) -
                        hydra_series_index_near(&bt->series[i], 0, first_ms - 1));
     release_all(bt);
     if (bt->opt.progress != NULL)
@@ -1885,7 +1888,6 @@ void hydra_backtest_close(hydra_backtest *bt)
         hydra_series_free(&bt->owned[i]);
     free(bt->owned);
     free(bt->cursor);
-    free(bt->released);
     free(bt->release_at);
     for (size_t i = 0; i < bt->n_kv; i++)
         free(bt->kv[i].value);

@@ -53,6 +53,14 @@ static char g_dir[512];
     "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"                            \
     "    signal:\n      mode: ma_cross\n      params: {fast: 2, slow: 4, qty: " qty "}\n"
 
+/* One daily-bar bot of a test plugin on TEST, named after the plugin. */
+#define PLUGIN_BOT(plugin)                                                                         \
+    "bots:\n"                                                                                      \
+    "  - bot_id: " plugin "\n    plugin: " plugin "\n    bucket: momentum\n"                       \
+    "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"                       \
+    "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"                             \
+    "    signal:\n      mode: " plugin "\n"
+
 static const char *MA_BOTS = MA_BOT(
     "    session: {trade_start: \"00:00\", trade_end: \"23:59\", manage_until: \"23:59\"}\n", "10");
 
@@ -213,12 +221,7 @@ static void test_daily_bot_trades_with_default_session(void **state)
 static void test_on_tick_sees_what_manage_did(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: looker\n    plugin: manage_then_look\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    signal:\n      mode: manage_then_look\n";
+    static const char *BOTS = PLUGIN_BOT("manage_then_look");
     char dir[700];
     snprintf(dir, sizeof dir, "%s/look", g_dir);
     assert_int_equal(mkdir(dir, 0755), 0);
@@ -249,12 +252,7 @@ static void test_on_tick_sees_what_manage_did(void **state)
 static void test_views_a_bot_writes_into_move_no_gate(void **state)
 {
     (void)state;
-    static const char *BOTS =
-        "bots:\n"
-        "  - bot_id: scribbler\n    plugin: view_scribbler\n    bucket: momentum\n"
-        "    asset_class: equity\n    symbols: [TEST]\n    bar_timeframe: day\n"
-        "    risk: {max_trades_per_day: 5, max_concurrent_positions: 1}\n"
-        "    signal:\n      mode: view_scribbler\n";
+    static const char *BOTS = PLUGIN_BOT("view_scribbler");
     char dir[700];
     snprintf(dir, sizeof dir, "%s/scribble", g_dir);
     assert_int_equal(mkdir(dir, 0755), 0);
